@@ -1,0 +1,1 @@
+//! The console state: `App`, `apply`, `handle` (issue 5).

@@ -1,0 +1,126 @@
+//! Command line: global options and subcommands. Each subcommand lives in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "supsync",
+    version,
+    about = "Supplier data syncs that survive token expiry: a console, a headless engine, a diagnosis and an API simulator"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (default: the platform config dir's supsync/config.toml).
+    #[arg(long, global = true, env = "SUPSYNC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where runs, journals and the token cache live (default: the platform state dir).
+    #[arg(long, global = true, env = "SUPSYNC_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// More log detail on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Watch a whole sync against a built-in simulator: no server or config needed.
+    Demo(DemoArgs),
+    /// Start a sync: push a local file into the API, or pull the API into a file.
+    Run(RunArgs),
+    /// Carry on with an interrupted run (default: the latest unfinished one).
+    Resume(ResumeArgs),
+    /// Retry failed segments of a finished run.
+    Retry(RetryArgs),
+    /// List runs, or show one run's summary and segments, from the journal alone.
+    Status(StatusArgs),
+    /// Find out which clock kills the token early, and why.
+    Diagnose(DiagnoseArgs),
+    /// Run the API simulator (shared/API.md), quirks included.
+    Simulate(SimulateArgs),
+    /// Print the effective configuration and where each value came from.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Supplier records to generate.
+    #[arg(long, default_value_t = 500)]
+    pub records: u64,
+    /// No console: progress lines and a summary.
+    #[arg(long)]
+    pub headless: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("direction").required(true).args(["source", "pull"])))]
+pub struct RunArgs {
+    /// Push the records of this CSV or JSON Lines file.
+    #[arg(long, value_name = "FILE")]
+    pub source: Option<PathBuf>,
+    /// Pull every supplier into this file (.jsonl or .csv).
+    #[arg(long, value_name = "OUT")]
+    pub pull: Option<PathBuf>,
+    /// No console, even on a terminal.
+    #[arg(long)]
+    pub headless: bool,
+    /// Name the run (default: generated from the time).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResumeArgs {
+    pub run_id: Option<String>,
+    #[arg(long)]
+    pub headless: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RetryArgs {
+    pub run_id: String,
+    /// Segment to retry (repeatable; default: every failed segment).
+    #[arg(long = "segment", value_name = "N")]
+    pub segments: Vec<usize>,
+    #[arg(long)]
+    pub headless: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    pub run_id: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiagnoseArgs {
+    /// One JSON object instead of the report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// `realistic`, `demo`, or a profile TOML file.
+    #[arg(long, default_value = "realistic")]
+    pub profile: String,
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Only validate; print nothing but errors.
+    #[arg(long)]
+    pub check: bool,
+}

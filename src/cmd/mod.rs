@@ -1,0 +1,48 @@
+//! One module per subcommand; each returns the process exit code.
+
+pub mod config;
+pub mod demo;
+pub mod diagnose;
+pub mod run;
+pub mod simulate;
+pub mod status;
+
+use crate::cli::{Cli, Command};
+
+/// Dispatches to the subcommand and turns an error into a message and exit code 1.
+pub fn dispatch(cli: Cli) -> i32 {
+    let global = cli.global;
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(&global, a),
+        Command::Run(a) => run::run(&global, a),
+        Command::Resume(a) => run::resume(&global, a),
+        Command::Retry(a) => run::retry(&global, a),
+        Command::Status(a) => status::run(&global, a),
+        Command::Diagnose(a) => diagnose::run(&global, a),
+        Command::Simulate(a) => simulate::run(&global, a),
+        Command::Config(a) => config::run(&global, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            crate::exit::OTHER
+        }
+    }
+}
+
+/// Until a command is built, it says so plainly and exits 1 (no fake output).
+pub(crate) fn not_yet(what: &str, issue: &str) -> anyhow::Result<i32> {
+    eprintln!("supsync {what} is not available yet (arrives with {issue}).");
+    Ok(crate::exit::OTHER)
+}
+
+/// A multi-threaded runtime for a command's async work.
+#[allow(dead_code)] // used as commands are filled in
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")
+}

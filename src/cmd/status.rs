@@ -1,0 +1,5 @@
+use crate::cli::{StatusArgs, GlobalArgs};
+
+pub fn run(_global: &GlobalArgs, _args: StatusArgs) -> anyhow::Result<i32> {
+    super::not_yet("status", "the engine issue")
+}

@@ -1,0 +1,242 @@
+//! Configuration: the shape, its defaults, and (in submodules) loading, provenance and
+//! validation. Precedence is CLI > env > file > default.
+//!
+//! Every section is `deny_unknown_fields` so a typo is an error naming the key and line.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[derive(Default)]
+pub struct Config {
+    pub api: ApiConfig,
+    pub auth: AuthConfig,
+    pub sync: SyncConfig,
+    pub ui: UiConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Base URL of the supplier API, e.g. `https://qms.example.com`.
+    pub base_url: String,
+    pub health_path: String,
+    pub batch_path: String,
+    /// Per-request timeout.
+    pub timeout_secs: u64,
+    /// Allow bearer tokens and secrets over plain http:// to non-loopback hosts.
+    pub allow_insecure_http: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "http://127.0.0.1:8080".into(),
+            health_path: "/api/v1/health".into(),
+            batch_path: "/api/v1/suppliers/batch".into(),
+            timeout_secs: 30,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthStyle {
+    /// `client_secret_basic`: HTTP Basic authentication.
+    #[default]
+    Basic,
+    /// `client_secret_post`: id and secret in the form body.
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenCacheMode {
+    /// Encrypted refresh-token cache under the state dir.
+    #[default]
+    Encrypted,
+    /// No cache: a restarted run starts a new session.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Token endpoint: absolute URL, or a path joined to `api.base_url`.
+    pub token_url: String,
+    pub client_id: String,
+    /// Inline secret: allowed, but warned about. Prefer `SUPSYNC_CLIENT_SECRET` or a file.
+    #[serde(skip_serializing)]
+    pub client_secret: Option<Secret>,
+    /// File holding the client secret (first line, trimmed).
+    pub client_secret_file: Option<PathBuf>,
+    pub auth_style: AuthStyle,
+    pub scopes: Vec<String>,
+    /// Refresh this long before the token dies (capped to a fraction of the token lifetime).
+    pub refresh_margin_secs: u64,
+    /// What the server is believed to be configured for; `diagnose` compares against it.
+    pub expected_ttl_secs: u64,
+    /// Call health at least this often while no other call is made.
+    pub keepalive_secs: u64,
+    pub token_cache: TokenCacheMode,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            token_url: "/oauth/token".into(),
+            client_id: "supplier-sync".into(),
+            client_secret: None,
+            client_secret_file: None,
+            auth_style: AuthStyle::Basic,
+            scopes: vec!["supplier_mgmt".into(), "offline_access".into()],
+            refresh_margin_secs: 120,
+            expected_ttl_secs: 3600,
+            keepalive_secs: 60,
+            token_cache: TokenCacheMode::Encrypted,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Records per segment (one push request or one pull page).
+    pub segment_size: usize,
+    /// Segments in flight at once.
+    pub concurrency: usize,
+    /// Attempts per segment before it is marked failed.
+    pub max_attempts: u32,
+    /// Backoff bounds (full jitter between them, doubling per attempt).
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Upper bound on a server's `Retry-After` that we honour.
+    pub max_retry_after_secs: u64,
+    /// Consecutive transient failures across the run before it pauses hammering a dead server.
+    pub retry_budget: u32,
+    /// Expected length of a sync; `diagnose` judges the token clocks against it.
+    pub expected_duration_secs: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            segment_size: 50,
+            concurrency: 4,
+            max_attempts: 5,
+            backoff_initial_ms: 500,
+            backoff_max_ms: 30_000,
+            max_retry_after_secs: 120,
+            retry_budget: 50,
+            expected_duration_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Countdown tick.
+    pub tick_ms: u64,
+    /// Frame-rate cap for redraws caused by engine events.
+    pub max_fps: u32,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            tick_ms: 1000,
+            max_fps: 20,
+        }
+    }
+}
+
+impl Serialize for Secret {
+    /// Secrets serialize as their fingerprint: a config dump never leaks them.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.fingerprint())
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
+}
+
+impl Config {
+    /// The token endpoint: `auth.token_url` when absolute, else joined to `api.base_url`.
+    pub fn token_url(&self) -> String {
+        join_url(&self.api.base_url, &self.auth.token_url)
+    }
+
+    /// An API URL for one of the configured paths.
+    pub fn api_url(&self, path: &str) -> String {
+        join_url(&self.api.base_url, path)
+    }
+}
+
+fn join_url(base: &str, path: &str) -> String {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        return path.to_string();
+    }
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// Bearer tokens and secrets travel only over TLS or to loopback hosts, unless allowed.
+pub fn check_transport(url: &str, allow_insecure_http: bool) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a valid URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http || is_loopback_host(&parsed) => Ok(()),
+        "http" => Err(format!(
+            "{url} uses plain http:// to a non-loopback host; tokens and secrets would travel in clear. \
+             Use https://, or set api.allow_insecure_http = true if you really mean it"
+        )),
+        other => Err(format!("{url}: unsupported scheme {other:?}, use https://")),
+    }
+}
+
+fn is_loopback_host(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_url_joins_relative_paths() {
+        let mut c = Config::default();
+        c.api.base_url = "https://qms.example.com/".into();
+        assert_eq!(c.token_url(), "https://qms.example.com/oauth/token");
+        c.auth.token_url = "https://idp.example.com/token".into();
+        assert_eq!(c.token_url(), "https://idp.example.com/token");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed() {
+        assert!(check_transport("https://qms.example.com", false).is_ok());
+        assert!(check_transport("http://127.0.0.1:8080", false).is_ok());
+        assert!(check_transport("http://127.3.0.1:8080", false).is_ok());
+        assert!(check_transport("http://localhost:8080", false).is_ok());
+        assert!(check_transport("http://[::1]:8080", false).is_ok());
+        let err = check_transport("http://qms.example.com", false).unwrap_err();
+        assert!(err.contains("allow_insecure_http"));
+        assert!(check_transport("http://qms.example.com", true).is_ok());
+        assert!(check_transport("ftp://x", true).is_err());
+    }
+}

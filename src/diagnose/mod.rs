@@ -1,0 +1,1 @@
+//! Token-lifetime forensics for on-call (issue 3).

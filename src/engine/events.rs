@@ -1,0 +1,210 @@
+//! The engine's vocabulary with the outside world. The engine sends owned [`EngineEvent`]s
+//! (the TUI, the headless reporter and tests consume them) and takes [`Command`]s. Neither
+//! side shares state with the other.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::status::TokenStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Local file → API.
+    Push,
+    /// API → local file.
+    Pull,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Push => "push",
+            Direction::Pull => "pull",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentState {
+    Pending,
+    Running,
+    /// Waiting out a backoff before the next attempt.
+    Retrying,
+    Done,
+    /// Done, but the server (or local validation) rejected some records.
+    DoneWithRejects,
+    /// Attempts exhausted; an operator can retry it.
+    Failed,
+}
+
+impl SegmentState {
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            SegmentState::Done | SegmentState::DoneWithRejects | SegmentState::Failed
+        )
+    }
+}
+
+/// Per-segment record counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Rejected by the server or by local validation.
+    pub rejected: u64,
+    /// Pull: records written to the output.
+    pub pulled: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: &Counts) {
+        self.created += o.created;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.rejected += o.rejected;
+        self.pulled += o.pulled;
+    }
+    /// Records this segment has dealt with, whatever the outcome.
+    pub fn processed(&self) -> u64 {
+        self.created + self.updated + self.unchanged + self.rejected + self.pulled
+    }
+}
+
+/// One record the server or local validation refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reject {
+    pub supplier_id: String,
+    /// Line in the source file, when known (local rejects).
+    pub line: Option<u64>,
+    pub reason: String,
+}
+
+/// A segment as the outside world sees it at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentView {
+    pub index: usize,
+    pub state: SegmentState,
+    /// Records in the segment.
+    pub records: u64,
+    pub attempts: u32,
+    pub counts: Counts,
+    pub last_error: Option<String>,
+    /// Time spent on the last (or current) attempt series.
+    pub duration: Option<Duration>,
+    /// A few reject reasons for the details pane (the full list is in the rejects file).
+    pub rejects: Vec<Reject>,
+}
+
+impl SegmentView {
+    pub fn pending(index: usize, records: u64) -> Self {
+        Self {
+            index,
+            state: SegmentState::Pending,
+            records,
+            attempts: 0,
+            counts: Counts::default(),
+            last_error: None,
+            duration: None,
+            rejects: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Planning,
+    Running,
+    Paused,
+    /// Stop requested: no new segments start, in-flight ones finish.
+    Stopping,
+    Completed,
+    /// Finished, but some segments failed (retry them).
+    CompletedWithFailures,
+    /// Stopped before the end; `resume` carries on.
+    Interrupted,
+    /// Could not go on (authentication failure, source unreadable…).
+    Failed,
+}
+
+impl RunState {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunState::Completed
+                | RunState::CompletedWithFailures
+                | RunState::Interrupted
+                | RunState::Failed
+        )
+    }
+}
+
+/// What a run is, sent once at the start (and again on resume).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub direction: Direction,
+    /// Push: the source file. Pull: the API.
+    pub source: String,
+    /// Push: the API host. Pull: the output file.
+    pub target: String,
+    pub total_records: u64,
+    /// Every segment, with its state as replayed from the journal.
+    pub segments: Vec<SegmentView>,
+    pub started_wall: SystemTime,
+    /// Records invalid locally, never sent (in the rejects file).
+    pub local_rejects: u64,
+}
+
+/// The end of a run, for summaries and exit codes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub direction: Direction,
+    pub state: RunState,
+    pub counts: Counts,
+    pub segments_total: usize,
+    pub segments_done: usize,
+    pub segments_failed: usize,
+    pub token_renewals: u32,
+    pub sessions: u32,
+    pub duration: Duration,
+    /// Fatal reason when `state` is `Failed`.
+    pub error: Option<String>,
+    /// True when the failure is an authentication failure (exit code 4).
+    pub auth_failure: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// The plan is known (segments replayed from the journal on resume).
+    RunStarted(RunInfo),
+    /// A segment changed state or counts.
+    Segment(SegmentView),
+    /// The token manager published a new status.
+    Token(TokenStatus),
+    RunState(RunState),
+    /// Something the operator should read (warnings, "journal: torn last line ignored"…).
+    Notice(String),
+    /// The run is over; the engine stops sending after this.
+    Finished(RunSummary),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// No new requests start; in-flight ones finish; keep-alive keeps the token.
+    Pause,
+    Resume,
+    /// Renew the token now.
+    ForceRefresh,
+    /// Retry one failed segment.
+    RetrySegment(usize),
+    RetryAllFailed,
+    /// Stop starting segments, let in-flight ones finish, then end as Interrupted.
+    Stop,
+}

@@ -1,0 +1,3 @@
+//! The sync engine (issue 4).
+
+pub mod events;

@@ -1,0 +1,1 @@
+//! The append-only run journal (issue 4).

@@ -1,0 +1,24 @@
+//! supsync: supplier data syncs against OAuth2-protected QMS/ERP APIs that never let a
+//! token expire under a running sync.
+//!
+//! Shape (see DESIGN in the README): engine → `EngineEvent`s → one `App` → pure render.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod diagnose;
+pub mod engine;
+pub mod exit;
+pub mod journal;
+pub mod logging;
+pub mod record;
+pub mod secret;
+pub mod sim;
+pub mod source;
+pub mod tui;
+pub mod ui;

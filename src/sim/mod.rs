@@ -1,0 +1,1 @@
+//! The simulator of shared/API.md (issue 2).

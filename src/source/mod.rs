@@ -1,0 +1,1 @@
+//! Streaming record sources (CSV, JSON Lines) and pull sinks (issue 4).

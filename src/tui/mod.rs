@@ -1,0 +1,1 @@
+//! Terminal set-up, restore and the event loop (issue 5).

@@ -1,0 +1,1 @@
+//! Pure render of `App` (issue 5).
