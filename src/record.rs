@@ -122,7 +122,8 @@ mod tests {
 
     #[test]
     fn each_rule_rejects_with_a_reason() {
-        let cases: Vec<(fn(&mut Supplier), &str)> = vec![
+        type Mutation = fn(&mut Supplier);
+        let cases: Vec<(Mutation, &str)> = vec![
             (|s| s.supplier_id = "SUP-12a".into(), "supplier_id"),
             (|s| s.supplier_id = "SUP-".into(), "supplier_id"),
             (|s| s.name = "  ".into(), "name is empty"),

@@ -8,9 +8,9 @@ use oauth2::basic::{
     BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields,
-    RefreshToken, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse,
-    TokenResponse, TokenUrl,
+    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -172,9 +172,14 @@ fn to_grant(kind: GrantKind, resp: TokenResp, sent_at: Instant) -> Grant {
     Grant {
         kind,
         access_token: Secret::new(resp.access_token().secret().clone()),
-        refresh_token: resp.refresh_token().map(|t| Secret::new(t.secret().clone())),
+        refresh_token: resp
+            .refresh_token()
+            .map(|t| Secret::new(t.secret().clone())),
         expires_in: resp.expires_in(),
-        refresh_expires_in: resp.extra_fields().refresh_expires_in.map(Duration::from_secs),
+        refresh_expires_in: resp
+            .extra_fields()
+            .refresh_expires_in
+            .map(Duration::from_secs),
         granted_scopes: resp
             .scopes()
             .map(|s| s.iter().map(|x| x.to_string()).collect()),

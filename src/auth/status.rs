@@ -119,6 +119,9 @@ mod tests {
         let (d, c) = s.effective_deadline().unwrap();
         assert_eq!(c, Clock::Idle);
         assert_eq!(d, now + Duration::from_secs(300));
-        assert_eq!(s.remaining(now + Duration::from_secs(400)), Some(Duration::ZERO));
+        assert_eq!(
+            s.remaining(now + Duration::from_secs(400)),
+            Some(Duration::ZERO)
+        );
     }
 }

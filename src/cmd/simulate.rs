@@ -1,4 +1,4 @@
-use crate::cli::{SimulateArgs, GlobalArgs};
+use crate::cli::{GlobalArgs, SimulateArgs};
 
 pub fn run(_global: &GlobalArgs, _args: SimulateArgs) -> anyhow::Result<i32> {
     super::not_yet("simulate", "the foundation issue")

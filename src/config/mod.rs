@@ -193,7 +193,8 @@ fn join_url(base: &str, path: &str) -> String {
 
 /// Bearer tokens and secrets travel only over TLS or to loopback hosts, unless allowed.
 pub fn check_transport(url: &str, allow_insecure_http: bool) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a valid URL: {e}"))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a valid URL: {e}"))?;
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http || is_loopback_host(&parsed) => Ok(()),
