@@ -6,6 +6,10 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub mod load;
+
+pub use load::{ConfigError, LoadedConfig, load, state_dir};
+
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
