@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use toml::Value;
-use toml::de::{DeTable, DeValue};
 
+use super::file_layer::file_layer;
 use super::provenance::{Origin, Provenance};
-use super::schema::{KeySpec, Kind, NOT_OVERRIDABLE, Schema, suggest};
+use super::schema::{KeySpec, NOT_OVERRIDABLE, Schema, suggest};
+use super::typed::{check_value, parse_text};
 use super::{Config, ConfigError};
 
 /// Env vars supsync reads that are not `<SECTION>_<KEY>` settings.
@@ -53,126 +54,6 @@ pub fn merge(schema: &Schema, src: &Sources<'_>) -> Result<Merged, ConfigError> 
         warnings,
     })
 }
-
-fn file_layer(
-    schema: &Schema,
-    path: &Path,
-    text: &str,
-    prov: &mut Provenance,
-) -> Result<toml::Table, ConfigError> {
-    let at = |pos: usize| format!("{}:{}", path.display(), line_of(text, pos));
-    let doc = DeTable::parse(text).map_err(|e| {
-        let pos = e.span().map_or(0, |s| s.start);
-        ConfigError::Invalid(format!(
-            "{}:{}: invalid TOML: {}",
-            at(pos),
-            column_of(text, pos),
-            e.message().trim_end()
-        ))
-    })?;
-    // Every problem, reported in file order, so one run shows them all.
-    let mut problems: Vec<(usize, String)> = Vec::new();
-    let sections = schema.sections();
-    for (skey, sval) in doc.get_ref().iter() {
-        let name: &str = skey.get_ref();
-        let pos = skey.span().start;
-        let body = match sval.get_ref() {
-            DeValue::Table(body) if sections.contains(&name) => body,
-            DeValue::Table(_) => {
-                let hint = match suggest(name, sections.iter().copied()) {
-                    Some(s) => format!(" (did you mean [{s}]?)"),
-                    None => format!("; the sections are {}", list_sections(&sections)),
-                };
-                problems.push((pos, format!("{}: unknown section [{name}]{hint}", at(pos))));
-                continue;
-            }
-            other => {
-                problems.push((pos, misplaced(schema, name, other, &at(pos))));
-                continue;
-            }
-        };
-        for (kkey, _) in body.iter() {
-            let key: &str = kkey.get_ref();
-            let pos = kkey.span().start;
-            let Some(spec) = schema.get(name, key) else {
-                let known: Vec<&str> = schema.keys_in(name).map(|k| k.key.as_str()).collect();
-                let hint = match suggest(key, known.iter().copied()) {
-                    Some(s) => format!(" (did you mean `{s}`?)"),
-                    None => format!("; known keys: {}", known.join(", ")),
-                };
-                problems.push((
-                    pos,
-                    format!("{}: unknown key `{key}` in [{name}]{hint}", at(pos)),
-                ));
-                continue;
-            };
-            prov.set(
-                spec.dotted(),
-                Origin::File {
-                    path: path.to_path_buf(),
-                    line: line_of(text, pos),
-                },
-            );
-        }
-    }
-    if !problems.is_empty() {
-        return Err(report(problems));
-    }
-    let table: toml::Table = toml::from_str(text)
-        .map_err(|e| ConfigError::Invalid(format!("{}: {}", path.display(), e.message())))?;
-    for spec in &schema.keys {
-        let Some(value) = table.get(&spec.section).and_then(|s| s.get(&spec.key)) else {
-            continue;
-        };
-        if let Err(msg) = check_value(spec, value) {
-            let pos = key_position(&doc, spec);
-            problems.push((pos, format!("{}: {msg}", at(pos))));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(report(problems));
-    }
-    Ok(table)
-}
-
-fn key_position(doc: &toml::Spanned<DeTable<'_>>, spec: &KeySpec) -> usize {
-    let section = doc
-        .get_ref()
-        .iter()
-        .find(|(k, _)| **k.get_ref() == *spec.section);
-    match section {
-        Some((_, v)) => match v.get_ref() {
-            DeValue::Table(t) => t
-                .iter()
-                .find(|(k, _)| **k.get_ref() == *spec.key)
-                .map_or(v.span().start, |(k, _)| k.span().start),
-            _ => v.span().start,
-        },
-        None => 0,
-    }
-}
-
-/// A top-level entry that is not a section: usually a key written above every header.
-fn misplaced(schema: &Schema, name: &str, value: &DeValue<'_>, at: &str) -> String {
-    if schema.sections().contains(&name) {
-        return format!(
-            "{at}: `{name}` must be a section ([{name}]), found {}",
-            article(value.type_str())
-        );
-    }
-    let home = schema.keys.iter().find(|k| k.key == name);
-    match home {
-        Some(k) => format!(
-            "{at}: `{name}` is outside any section; put it under [{}]",
-            k.section
-        ),
-        None => format!(
-            "{at}: unknown key `{name}` at the top level; keys go under {}",
-            list_sections(&schema.sections())
-        ),
-    }
-}
-
 fn env_layer(
     schema: &Schema,
     env: &BTreeMap<String, String>,
@@ -283,116 +164,6 @@ fn insert(table: &mut toml::Table, spec: &KeySpec, value: Value) {
     if let Value::Table(t) = section {
         t.insert(spec.key.clone(), value);
     }
-}
-
-/// Env and `--set` values are text; they take the key's type. Lists are space separated
-/// (`SUPSYNC_AUTH_SCOPES="a b"`) or a TOML array (`["a","b"]`).
-pub fn parse_text(spec: &KeySpec, raw: &str) -> Result<Value, String> {
-    let dotted = spec.dotted();
-    let wrong = || format!("{dotted}: expected {}, found {raw:?}", spec.kind.describe());
-    match spec.kind {
-        Kind::String => Ok(Value::String(raw.to_string())),
-        Kind::Integer => raw
-            .trim()
-            .parse::<i64>()
-            .map(Value::Integer)
-            .map_err(|_| wrong()),
-        Kind::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(Value::Boolean(true)),
-            "false" | "0" | "no" => Ok(Value::Boolean(false)),
-            _ => Err(wrong()),
-        },
-        Kind::StringList if raw.trim_start().starts_with('[') => {
-            let doc: toml::Table = toml::from_str(&format!("v = {raw}")).map_err(|_| wrong())?;
-            doc.get("v").cloned().ok_or_else(wrong)
-        }
-        Kind::StringList => Ok(Value::Array(
-            raw.split_whitespace()
-                .map(|s| Value::String(s.to_string()))
-                .collect(),
-        )),
-    }
-}
-
-/// Deserializes the value alone into `Config` (everything else default), so a type error
-/// is attributed to exactly this key. Returns a message starting with the dotted key.
-pub fn check_value(spec: &KeySpec, value: &Value) -> Result<(), String> {
-    let mut section = toml::Table::new();
-    section.insert(spec.key.clone(), value.clone());
-    let mut root = toml::Table::new();
-    root.insert(spec.section.clone(), Value::Table(section));
-    let Err(e) = Value::Table(root).try_into::<Config>() else {
-        return Ok(());
-    };
-    let dotted = spec.dotted();
-    let expected = spec.kind.describe();
-    let msg = match (spec.kind, value) {
-        (Kind::String, Value::String(_))
-        | (Kind::Integer, Value::Integer(_))
-        | (Kind::Boolean, Value::Boolean(_)) => String::new(),
-        (Kind::StringList, Value::Array(items)) => match items.iter().find(|v| !v.is_str()) {
-            Some(bad) => format!(
-                "expected {expected}, found a list containing {}",
-                article(bad.type_str())
-            ),
-            None => String::new(),
-        },
-        (_, other) => format!("expected {expected}, found {}", article(other.type_str())),
-    };
-    if !msg.is_empty() {
-        return Err(format!("{dotted}: {msg}"));
-    }
-    Err(match value {
-        Value::Integer(n) if *n < 0 => format!("{dotted}: must be zero or more, found {n}"),
-        Value::Integer(n) => format!("{dotted}: {n} is too large"),
-        _ => format!(
-            "{dotted}: {}",
-            e.message().replace("unknown variant", "unknown value")
-        ),
-    })
-}
-
-fn article(type_str: &str) -> String {
-    match type_str {
-        "integer" | "array" => format!("an {type_str}"),
-        other => format!("a {other}"),
-    }
-}
-
-fn list_sections(sections: &[&str]) -> String {
-    sections
-        .iter()
-        .map(|s| format!("[{s}]"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn report(mut problems: Vec<(usize, String)>) -> ConfigError {
-    problems.sort();
-    let lines: Vec<String> = problems.into_iter().map(|(_, m)| m).collect();
-    ConfigError::Invalid(lines.join("\n"))
-}
-
-/// 1-based line of a byte offset.
-pub fn line_of(text: &str, pos: usize) -> usize {
-    let end = pos.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
-
-fn column_of(text: &str, pos: usize) -> usize {
-    let end = pos.min(text.len());
-    let start = text.as_bytes()[..end]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i + 1);
-    String::from_utf8_lossy(&text.as_bytes()[start..end])
-        .chars()
-        .count()
-        + 1
 }
 
 #[cfg(test)]

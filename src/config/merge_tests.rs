@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
+use crate::config::file_layer::{column_of, line_of};
 use crate::config::{AuthStyle, SyncConfig, TokenCacheMode};
 
 fn run(text: Option<&str>, env: &[(&str, &str)], sets: &[&str]) -> Result<Merged, ConfigError> {
@@ -268,4 +269,27 @@ fn line_and_column_maths() {
     assert_eq!(line_of("a\nb\nc", 2), 2);
     assert_eq!(line_of("a\nb\nc", 99), 3);
     assert_eq!(column_of("ab\ncd", 4), 2);
+}
+
+#[test]
+fn dotted_keys_and_inline_tables_are_sections_too() {
+    let text = "sync.concurrency = 3\napi = { timeout_secs = 9 }\n";
+    let m = run(Some(text), &[], &[]).unwrap();
+    assert_eq!(
+        (m.config.sync.concurrency, m.config.api.timeout_secs),
+        (3, 9)
+    );
+    assert_eq!(
+        m.provenance.get("sync.concurrency").to_string(),
+        "file bad.toml:1"
+    );
+    assert_eq!(
+        m.provenance.get("api.timeout_secs").to_string(),
+        "file bad.toml:2"
+    );
+    let msg = err(Some("sync.concurency = 3\n"), &[], &[]);
+    assert_eq!(
+        msg,
+        "bad.toml:1: unknown key `concurency` in [sync] (did you mean `concurrency`?)"
+    );
 }

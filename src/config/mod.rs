@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 pub mod client_secret;
+mod file_layer;
 pub mod load;
 pub mod merge;
 pub mod provenance;
 pub mod schema;
+mod typed;
 pub mod validate;
 
 pub use client_secret::{ResolvedSecret, SecretSource};
