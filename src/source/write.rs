@@ -81,20 +81,30 @@ pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), SourceError> {
-    let err = |e| SourceError::write(path, e);
+    write_atomic_io(path, fill).map_err(|e| SourceError::write(path, e))
+}
+
+/// Writes `bytes` to `path` atomically (temp file beside it, fsync, rename, fsync dir).
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_io(path, |out| out.write_all(bytes))
+}
+
+fn write_atomic_io(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = parent_dir(path);
     let tmp = tempfile::Builder::new()
         .prefix(".supsync-tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
+        .tempfile_in(dir)?;
     {
         let mut out = BufWriter::new(tmp.as_file());
-        fill(&mut out).map_err(err)?;
-        out.flush().map_err(err)?;
+        fill(&mut out)?;
+        out.flush()?;
     }
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    sync_dir(dir).map_err(err)
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -103,6 +113,11 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     }
+}
+
+/// Makes a new or renamed `path` durable by fsyncing the directory that holds it.
+pub fn sync_dir_of(path: &Path) -> io::Result<()> {
+    sync_dir(parent_dir(path))
 }
 
 /// Makes a rename or a new file in `dir` durable.
