@@ -122,6 +122,9 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
     let mut last_line = Instant::now();
     let mut ctrl_c_count = 0u32;
     let mut summary = None;
+    // One listener for the whole run, renewed after each Ctrl-C, so none is missed.
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut signals_ok = true;
     loop {
         tokio::select! {
             ev = handle.events.recv() => {
@@ -187,10 +190,12 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                     None => {}
                 }
             }
-            r = tokio::signal::ctrl_c() => {
+            r = &mut ctrl_c, if signals_ok => {
+                ctrl_c = Box::pin(tokio::signal::ctrl_c());
                 if r.is_err() {
-                    // No signal handling on this platform: keep reporting, never spin.
-                    std::future::pending::<()>().await;
+                    // No signal handling here: keep reporting without it, never spin.
+                    signals_ok = false;
+                    continue;
                 }
                 ctrl_c_count += 1;
                 if ctrl_c_count == 1 {

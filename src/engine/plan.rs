@@ -123,6 +123,32 @@ fn pull_layout(total: u64, size: usize) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// A pull's output must be writable as asked before anything starts (no journal for a run
+/// that could never finish).
+pub(crate) fn check_output(output: &Path) -> anyhow::Result<()> {
+    if source::Format::from_extension(output).is_none() {
+        bail!(
+            "{}: unknown output format; name the file .jsonl or .csv",
+            output.display()
+        );
+    }
+    let dir = match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "{}: the directory {} does not exist; create it first",
+            output.display(),
+            dir.display()
+        );
+    }
+    if output.is_dir() {
+        bail!("{} is a directory; give a file name", output.display());
+    }
+    Ok(())
+}
+
 pub(crate) async fn pull_new(
     params: &RunParams,
     output: &Path,

@@ -180,6 +180,7 @@ async fn prepare_and_run(
             (plan, api)
         }
         RunMode::Pull { output, run_id } => {
+            plan::check_output(output)?;
             let api = connect(params, None, api_cancel.clone())
                 .await
                 .map_err(connect_err)?;
