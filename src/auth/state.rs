@@ -128,28 +128,35 @@ impl State {
         })
     }
 
-    /// Whether the latest server deadline is the idle window (kept open by calls and the
-    /// keep-alive, so renewing would not move it).
-    fn server_is_idle(&self, c: &Current, secs: u64) -> bool {
-        if let Some(w) = self.idle_window {
-            return secs + 1 >= w.as_secs();
+    /// The latest server deadline when it says more than the TTL does. The header has whole
+    /// seconds (a server may floor them), so a value within a second of our own TTL
+    /// deadline is that same clock, already known more precisely.
+    fn server_deadline(&self, c: &Current) -> Option<(u64, Instant)> {
+        let (_, secs, d) = c.server?;
+        match c.ttl_deadline {
+            Some(ttl) if d + Duration::from_secs(1) >= ttl => None,
+            _ => Some((secs, d)),
         }
-        // Unknown cause and shorter than the TTL: wait for proof that it is fixed.
-        let shorter_than_ttl = match (c.ttl_deadline, c.server) {
-            (Some(ttl), Some((_, _, d))) => d + Duration::from_secs(1) < ttl,
-            _ => false,
-        };
-        shorter_than_ttl && !c.server_fixed
+    }
+
+    /// Whether a server deadline shorter than the TTL is the idle window (kept open by
+    /// calls and the keep-alive, so renewing would not move it). Until the window is known,
+    /// a deadline not yet proven fixed is assumed to be idle.
+    fn server_is_idle(&self, c: &Current, secs: u64) -> bool {
+        match self.idle_window {
+            Some(w) => secs + 1 >= w.as_secs(),
+            None => !c.server_fixed,
+        }
     }
 
     /// The earliest death that a renewal can beat: TTL, session limit, refresh-token expiry
     /// and the server's word unless that is the idle window.
     pub fn renew_deadline(&self) -> Option<Instant> {
         let c = self.current.as_ref()?;
-        let server = c
-            .server
-            .filter(|&(_, secs, _)| !self.server_is_idle(c, secs))
-            .map(|(_, _, d)| d);
+        let server = self
+            .server_deadline(c)
+            .filter(|&(secs, _)| !self.server_is_idle(c, secs))
+            .map(|(_, d)| d);
         [
             c.ttl_deadline,
             server,
@@ -165,7 +172,8 @@ impl State {
     pub fn death(&self) -> Option<Instant> {
         let c = self.current.as_ref()?;
         let idle = self.idle_window.map(|w| self.last_activity + w);
-        [self.renew_deadline(), c.server.map(|(_, _, d)| d), idle]
+        let server = self.server_deadline(c).map(|(_, d)| d);
+        [self.renew_deadline(), server, idle]
             .into_iter()
             .flatten()
             .min()
@@ -519,6 +527,22 @@ mod tests {
         assert!(due < t0 + Duration::from_secs(6), "{:?}", due - t0);
         // Another generation's header is ignored.
         assert!(!st.observe(g + 1, t0, 1));
+    }
+
+    #[test]
+    fn a_floored_header_that_matches_the_ttl_does_not_renew_early() {
+        let t0 = Instant::now();
+        let mut st = State::new(Duration::from_secs(120));
+        let g = st.install(
+            &grant(GrantKind::ClientCredentials, 2, None, t0),
+            true,
+            SystemTime::now(),
+        );
+        let due = st.next_refresh_at();
+        // 1.9 s left, floored to 1 by the server: the same TTL clock.
+        st.observe(g, t0 + ms(100), 1);
+        assert_eq!(st.next_refresh_at(), due);
+        assert!(st.usable(t0 + ms(1500)).is_some());
     }
 
     #[test]
