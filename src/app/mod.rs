@@ -367,7 +367,9 @@ impl App {
             Close => {
                 if self.overlay != Overlay::None {
                     self.overlay = Overlay::None;
-                } else {
+                } else if self.log_expanded {
+                    self.full_log
+                        .transition(tui_logger::TuiWidgetEvent::EscapeKey);
                     self.log_expanded = false;
                 }
                 Vec::new()
@@ -402,7 +404,18 @@ impl App {
     }
 
     fn navigate(&mut self, action: Action) {
-        if self.segments.is_empty() || self.log_expanded {
+        if self.log_expanded {
+            // The expanded log scrolls by pages; its widget keeps its own scroll state.
+            use tui_logger::TuiWidgetEvent as W;
+            match action {
+                Action::PageUp | Action::Up => self.full_log.transition(W::PrevPageKey),
+                Action::PageDown | Action::Down => self.full_log.transition(W::NextPageKey),
+                Action::End => self.full_log.transition(W::EscapeKey),
+                _ => {}
+            }
+            return;
+        }
+        if self.segments.is_empty() {
             return;
         }
         let g = self.geometry;
@@ -464,6 +477,22 @@ impl App {
         self.should_exit = true;
         // The engine may still be alive (kept for retries): tell it to end.
         vec![Command::Stop]
+    }
+
+    /// The engine's event channel closed without a summary (it crashed or was cancelled).
+    pub fn engine_gone(&mut self, now: Instant) {
+        if self.summary.is_none() {
+            self.finished_at.get_or_insert(now);
+            if !self.state.is_terminal() {
+                self.state = RunState::Interrupted;
+            }
+            self.notices.push_back(
+                "the engine stopped without a summary; the journal has the progress".into(),
+            );
+        }
+        if self.stopping {
+            self.should_exit = true;
+        }
     }
 
     /// A command could not reach the engine.

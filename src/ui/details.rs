@@ -15,6 +15,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
     let (title, lines) = content(app, &t, false);
     Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
         .block(Block::bordered().title(title).border_style(t.border()))
         .render(area, buf);
 }

@@ -34,7 +34,7 @@ pub fn applicable(app: &App) -> Vec<(String, &'static str)> {
         _ => {}
     }
     if !app.state.is_terminal() {
-        out.push((key(Action::ForceRefresh), "refresh token"));
+        out.push((key(Action::ForceRefresh), "refresh"));
     }
     if !app.failed_in(app.selected()).is_empty() {
         out.push((key(Action::RetrySelected), "retry"));
@@ -50,8 +50,22 @@ pub fn applicable(app: &App) -> Vec<(String, &'static str)> {
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
+    let mut items = applicable(app);
+    // Too narrow: drop what a newcomer can find in the help first; quit and help stay.
+    let width = |items: &[(String, &str)]| -> usize {
+        items
+            .iter()
+            .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
+            .sum()
+    };
+    for drop in ["details", "log", "move"] {
+        if width(&items) <= usize::from(area.width) {
+            break;
+        }
+        items.retain(|(_, w)| *w != drop);
+    }
     let mut spans = Vec::new();
-    for (k, what) in applicable(app) {
+    for (k, what) in items {
         spans.push(Span::styled(format!(" {k}"), t.key()));
         spans.push(Span::raw(format!(" {what} ")));
     }

@@ -15,9 +15,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
     let g = app.geometry;
     let title = if g.span > 1 {
-        format!(" segments {} · 1 cell = {} segments ", g.segments, g.span)
+        format!(" {} segments · cell = {}, worst shown ", g.segments, g.span)
     } else {
-        format!(" segments {} ", g.segments)
+        format!(" {} segments ", g.segments)
     };
     let block = Block::bordered()
         .title(title)

@@ -28,27 +28,20 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     }
     let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
     Paragraph::new(run_line(app, now, &t)).render(l1, buf);
-    Paragraph::new(counts_line(app, &t)).render(l2, buf);
-    throughput(buf, l3, app, &t);
+    Paragraph::new(progress_line(app, &t)).render(l2, buf);
+    counts_and_throughput(buf, l3, app, &t);
 }
 
 fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
-    let mut spans = Vec::new();
-    if let Some(i) = &app.info {
-        spans.push(Span::styled(
-            i.direction.to_string(),
-            t.accent().add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::raw(format!("  {} → {}   ", i.source, i.target)));
-    }
-    spans.push(Span::styled(
+    // Most important first: a narrow terminal loses only the route at the end.
+    let mut spans = vec![Span::styled(
         format!("● {}", state_word(app.state)),
         t.run_state(app.state),
-    ));
+    )];
     spans.push(Span::raw(format!("   elapsed {}", clock(app.elapsed(now)))));
     let rate = app.rate();
     spans.push(Span::raw(format!(
-        "   {} rec/s",
+        " · {} rec/s",
         rate.map_or("–".to_string(), |r| format!("{r:.1}"))
     )));
     let eta = match app.state {
@@ -56,12 +49,18 @@ fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
         s if s.is_terminal() => "done".to_string(),
         _ => app.eta().map_or("–".to_string(), clock),
     };
-    spans.push(Span::raw(format!("   ETA {eta}")));
+    spans.push(Span::raw(format!(" · ETA {eta}   ")));
+    if let Some(i) = &app.info {
+        spans.push(Span::styled(
+            i.direction.to_string(),
+            t.accent().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(format!(" {} → {}", i.source, i.target)));
+    }
     Line::from(spans)
 }
 
-fn counts_line<'a>(app: &App, t: &Theme) -> Line<'a> {
-    let c = &app.totals.counts;
+fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
     let total = app.total_records();
     let done = app.processed().min(total);
     let pct = (done * 100).checked_div(total).unwrap_or(0);
@@ -72,46 +71,55 @@ fn counts_line<'a>(app: &App, t: &Theme) -> Line<'a> {
             Style::new().add_modifier(Modifier::BOLD),
         ),
         Span::raw(format!(
-            "  created {} · updated {} · unchanged {} · ",
-            c.created, c.updated, c.unchanged
+            " · segments {}/{}",
+            tot.finished(),
+            app.segments.len()
         )),
     ];
-    if c.pulled > 0 {
-        spans.push(Span::raw(format!("pulled {} · ", c.pulled)));
-    }
-    let rejected = c.rejected + app.info.as_ref().map_or(0, |i| i.local_rejects);
-    let rej_style = if rejected > 0 { t.warn() } else { t.dim() };
-    spans.push(Span::styled(format!("rejected {rejected}"), rej_style));
-    spans.push(Span::raw(format!(
-        "   segments {}/{}",
-        tot.finished(),
-        app.segments.len()
-    )));
-    if tot.retried > 0 {
-        spans.push(Span::styled(
-            format!(" · {} retried", tot.retried),
-            t.warn(),
-        ));
-    }
     let failed = tot.count(SegmentState::Failed);
     if failed > 0 {
         spans.push(Span::styled(format!(" · {failed} failed"), t.bad()));
     }
+    let retrying = tot.count(SegmentState::Retrying);
+    if retrying > 0 {
+        spans.push(Span::styled(format!(" · {retrying} retrying"), t.warn()));
+    }
+    if tot.retried > 0 {
+        spans.push(Span::raw(format!(" · {} needed retries", tot.retried)));
+    }
     Line::from(spans)
 }
 
-fn throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
+/// Counts on the left, the throughput sparkline in the rest of the line.
+fn counts_and_throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
+    let c = &app.totals.counts;
+    let rejected = c.rejected + app.info.as_ref().map_or(0, |i| i.local_rejects);
+    let mut spans = vec![Span::raw(format!(
+        "created {} · updated {} · unchanged {} · ",
+        c.created, c.updated, c.unchanged
+    ))];
+    if c.pulled > 0 {
+        spans.push(Span::raw(format!("pulled {} · ", c.pulled)));
+    }
+    let rej_style = if rejected > 0 { t.warn() } else { t.dim() };
+    spans.push(Span::styled(format!("rejected {rejected}"), rej_style));
+    let line = Line::from(spans);
+    let used = (line.width() as u16).min(area.width);
+    Paragraph::new(line).render(area, buf);
+
     let data = app.throughput.sparkline();
     let peak = data.iter().copied().max().unwrap_or(0);
-    let label = "throughput ";
-    let tail = format!(" peak {peak}/s");
+    let label = "   rec/s ";
+    let tail = format!(" peak {peak}");
     let lw = label.chars().count() as u16;
     let tw = tail.chars().count() as u16;
-    if area.width <= lw + tw + 4 {
+    let room = area.width.saturating_sub(used);
+    if room < lw + tw + 8 {
         return;
     }
-    buf.set_string(area.x, area.y, label, t.dim());
-    let spark = Rect::new(area.x + lw, area.y, area.width - lw - tw, 1);
+    let x = area.x + used;
+    buf.set_string(x, area.y, label, t.dim());
+    let spark = Rect::new(x + lw, area.y, room - lw - tw, 1);
     // Newest samples on the right: keep the tail that fits.
     let shown = &data[data.len().saturating_sub(usize::from(spark.width))..];
     Sparkline::default()

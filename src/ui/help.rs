@@ -20,14 +20,16 @@ pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
         ]));
     }
     lines.push(Line::raw(""));
-    let mut legend = vec![Span::raw("segments: ")];
-    for s in LEGEND {
-        legend.push(Span::styled(symbol(s), t.segment(s)));
-        legend.push(Span::raw(format!(" {}  ", word(s))));
+    for row in LEGEND.chunks(3) {
+        let mut legend = vec![Span::raw(format!("{:<16}", ""))];
+        for s in row {
+            legend.push(Span::styled(symbol(*s), t.segment(*s)));
+            legend.push(Span::raw(format!(" {:<16}", word(*s))));
+        }
+        lines.push(Line::from(legend));
     }
-    lines.push(Line::from(legend));
     lines.push(Line::styled(
-        "When a run has more segments than the pane has cells, one cell stands for a range and shows its worst state.",
+        "A run larger than the pane: one cell stands for a range of segments and shows its worst state.",
         t.dim(),
     ));
     let h = lines.len() as u16 + 2;

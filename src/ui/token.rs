@@ -55,22 +55,19 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
         return;
     }
     let w = usize::from(inner.width);
-    let mut lines = vec![gauge_line(s, now, w, &t), binding_line(s, &t)];
-    lines.push(clock_line(
-        "idle window",
-        s.idle_deadline,
-        now,
-        s.margin,
-        &t,
-    ));
+    let mut lines = vec![
+        gauge_line(s, now, w, &t, app.state.is_terminal()),
+        binding_line(s, &t),
+    ];
+    lines.push(clock_line("idle", s.idle_deadline, now, s.margin, &t));
     lines.push(session_line(s, now, &t));
     lines.push(if s.has_refresh_token {
-        clock_line("refresh token", s.refresh_deadline, now, s.margin, &t)
+        clock_line("refresh tok", s.refresh_deadline, now, s.margin, &t)
     } else {
-        Line::from(vec![label("refresh token"), Span::styled("none", t.dim())])
+        Line::from(vec![label("refresh tok"), Span::styled("none", t.dim())])
     });
     lines.push(Line::from(vec![
-        label("next refresh"),
+        label("next renew"),
         Span::raw(match s.next_refresh_at {
             Some(at) if at > now => format!("in {}", clock(at - now)),
             Some(_) => "due now".into(),
@@ -87,6 +84,15 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
             t.dim(),
         ),
     ]));
+    lines.push(Line::from(vec![
+        label("renewals"),
+        Span::raw(format!(
+            "{} · sessions {} · 401s {}",
+            s.renewals, s.sessions, s.unauthorized_seen
+        )),
+    ]));
+    lines.push(timeline(app, now, w, &t));
+    // Last, so a long result or error can wrap into the pane's spare row.
     lines.push(match (&s.last_error, &s.last_result) {
         (Some(e), _) if s.phase == TokenPhase::Failed => {
             Line::from(vec![label("last"), Span::styled(e.clone(), t.bad())])
@@ -94,25 +100,25 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
         (_, Some(r)) => Line::from(vec![label("last"), Span::raw(r.clone())]),
         _ => Line::from(vec![label("last"), Span::styled("–", t.dim())]),
     });
-    lines.push(Line::from(vec![
-        label("renewals"),
-        Span::raw(format!(
-            "{} · sessions {} · early 401s {}",
-            s.renewals, s.sessions, s.unauthorized_seen
-        )),
-    ]));
-    lines.push(timeline(app, now, w, &t));
-    Paragraph::new(lines).render(inner, buf);
+    Paragraph::new(lines)
+        .wrap(ratatui::widgets::Wrap { trim: false })
+        .render(inner, buf);
 }
 
 fn label(text: &str) -> Span<'static> {
     Span::styled(
-        format!("{text:<14}"),
+        format!("{text:<12}"),
         Style::new().add_modifier(Modifier::DIM),
     )
 }
 
-fn gauge_line(s: &TokenStatus, now: Instant, width: usize, t: &Theme) -> Line<'static> {
+fn gauge_line(
+    s: &TokenStatus,
+    now: Instant,
+    width: usize,
+    t: &Theme,
+    run_over: bool,
+) -> Line<'static> {
     let (Some((deadline, _)), TokenPhase::Valid | TokenPhase::Refreshing) =
         (s.effective_deadline(), s.phase)
     else {
@@ -128,6 +134,13 @@ fn gauge_line(s: &TokenStatus, now: Instant, width: usize, t: &Theme) -> Line<'s
         return Line::from(vec![label("access token"), Span::styled(text, style)]);
     };
     let left = deadline.saturating_duration_since(now);
+    if left.is_zero() && run_over {
+        // Nobody keeps a token alive after the run: expiry is expected, not an alarm.
+        return Line::from(vec![
+            label("access"),
+            Span::styled("expired after the run (not kept alive)", t.dim()),
+        ]);
+    }
     let lvl = level(left, s.margin);
     let style = level_style(t, lvl);
     let full = s
@@ -136,10 +149,12 @@ fn gauge_line(s: &TokenStatus, now: Instant, width: usize, t: &Theme) -> Line<'s
         .filter(|d| !d.is_zero())
         .unwrap_or(left.max(Duration::from_secs(1)));
     let text = format!(" {}", clock(left));
-    let suffix = if s.phase == TokenPhase::Refreshing {
-        " ↻"
-    } else {
-        ""
+    // The level in words too, for NO_COLOR: `!` under the margin, `!!` under a quarter.
+    let suffix = match (lvl, s.phase == TokenPhase::Refreshing) {
+        (_, true) => " ↻",
+        (Level::Fine, _) => "",
+        (Level::Amber, _) => " !",
+        (Level::Red, _) => " !!",
     };
     let bar_w = width.saturating_sub(8 + text.chars().count() + suffix.chars().count());
     let filled =
@@ -149,7 +164,7 @@ fn gauge_line(s: &TokenStatus, now: Instant, width: usize, t: &Theme) -> Line<'s
         Span::styled("█".repeat(filled), style),
         Span::styled("░".repeat(bar_w - filled), t.dim()),
         Span::styled(text, style.add_modifier(Modifier::BOLD)),
-        Span::styled(suffix, t.accent()),
+        Span::styled(suffix, style.add_modifier(Modifier::BOLD)),
     ])
 }
 
@@ -188,7 +203,7 @@ fn clock_line(
 }
 
 fn session_line(s: &TokenStatus, now: Instant, t: &Theme) -> Line<'static> {
-    let mut line = clock_line("session limit", s.session_deadline, now, s.margin, t);
+    let mut line = clock_line("session", s.session_deadline, now, s.margin, t);
     if let Some(start) = s.session_started_at {
         let age = now.saturating_duration_since(start);
         let style = if age < Duration::from_secs(5) && s.sessions > 1 {
@@ -197,16 +212,17 @@ fn session_line(s: &TokenStatus, now: Instant, t: &Theme) -> Line<'static> {
             t.dim()
         };
         line.spans.push(Span::styled(
-            format!(" · #{} started {} ago", s.sessions, clock(age)),
+            format!(" · #{} for {}", s.sessions, clock(age)),
             style,
         ));
     }
     line
 }
 
-/// `─r───r──S───r─┤` over the last [`TIMELINE`]: r refresh, S new session, ✗ failure.
+/// `─r───r──S───r─┤` over the last [`TIMELINE`] (2 min, now at the right):
+/// r refresh, S new session, ✗ failure.
 fn timeline(app: &App, now: Instant, width: usize, t: &Theme) -> Line<'static> {
-    let name = "last 2 min ";
+    let name = "renewed     ";
     let cols = width.saturating_sub(name.len() + 1);
     if cols == 0 {
         return Line::default();
