@@ -1,13 +1,124 @@
+//! `supsync run`, `resume` and `retry`: start the engine and drive it, headless for now.
+
+use std::path::Path;
+
 use crate::cli::{GlobalArgs, ResumeArgs, RetryArgs, RunArgs};
+use crate::engine::{self, RunMode, RunParams};
+use crate::headless::{self, HeadlessOptions};
+use crate::{config, exit, journal};
 
-pub fn run(_global: &GlobalArgs, _args: RunArgs) -> anyhow::Result<i32> {
-    super::not_yet("run", "the engine issue")
+pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
+    let mode = match (args.source, args.pull) {
+        (Some(source), None) => RunMode::Push {
+            source,
+            run_id: args.run_id,
+        },
+        (None, Some(output)) => RunMode::Pull {
+            output,
+            run_id: args.run_id,
+        },
+        // clap's "direction" group makes exactly one of them required.
+        _ => anyhow::bail!("give exactly one of --source FILE or --pull OUT"),
+    };
+    drive(global, mode, args.headless)
 }
 
-pub fn resume(_global: &GlobalArgs, _args: ResumeArgs) -> anyhow::Result<i32> {
-    super::not_yet("resume", "the engine issue")
+pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
+    let run_id = match args.run_id {
+        Some(id) => id,
+        None => {
+            let dir = match config::state_dir(global) {
+                Ok(d) => d,
+                Err(e) => return config_error(&e),
+            };
+            match journal::latest_unfinished(&dir)? {
+                Some(id) => id,
+                None => {
+                    eprintln!(
+                        "no unfinished run under {}: nothing to resume (`{} status` lists the runs)",
+                        dir.display(),
+                        command_prefix(global)
+                    );
+                    return Ok(exit::OTHER);
+                }
+            }
+        }
+    };
+    drive(global, RunMode::Resume { run_id }, args.headless)
 }
 
-pub fn retry(_global: &GlobalArgs, _args: RetryArgs) -> anyhow::Result<i32> {
-    super::not_yet("retry", "the engine issue")
+pub fn retry(global: &GlobalArgs, args: RetryArgs) -> anyhow::Result<i32> {
+    drive(
+        global,
+        RunMode::Retry {
+            run_id: args.run_id,
+            segments: args.segments,
+        },
+        args.headless,
+    )
+}
+
+fn config_error(e: &dyn std::fmt::Display) -> anyhow::Result<i32> {
+    eprintln!("error: {e}");
+    Ok(exit::CONFIG)
+}
+
+fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i32> {
+    let loaded = match config::load(global) {
+        Ok(l) => l,
+        Err(e) => return config_error(&e),
+    };
+    let secret = match loaded.client_secret() {
+        Ok(s) => s,
+        Err(e) => return config_error(&e),
+    };
+    let state_dir = match config::state_dir(global) {
+        Ok(d) => d,
+        Err(e) => return config_error(&e),
+    };
+    let cfg = &loaded.config;
+    for url in [cfg.api_url(&cfg.api.batch_path), cfg.token_url()] {
+        if let Err(e) = config::check_transport(&url, cfg.api.allow_insecure_http) {
+            return config_error(&e);
+        }
+    }
+    crate::logging::init_stderr(global.verbose);
+    // The console plugs in here once it lands: when stdout is a terminal and not
+    // `headless`, `crate::tui::run_console(handle, &cfg.ui)` drives the same handle.
+    let _ = headless;
+    let params = RunParams::new(loaded.config.clone(), secret, state_dir, mode);
+    let opts = HeadlessOptions {
+        command: command_prefix(global),
+        ..HeadlessOptions::default()
+    };
+    let rt = super::runtime()?;
+    let summary = rt.block_on(async {
+        let handle = engine::start(params);
+        headless::report(handle, &opts).await
+    });
+    println!("{}", headless::summary_text(&summary, &opts));
+    Ok(summary.exit_code())
+}
+
+/// `supsync` plus the global options that locate this run, for the hints we print.
+pub(crate) fn command_prefix(global: &GlobalArgs) -> String {
+    let mut s = String::from("supsync");
+    if let Some(c) = &global.config {
+        s.push_str(&format!(" --config {}", shell_word(c)));
+    }
+    if let Some(d) = &global.state_dir {
+        s.push_str(&format!(" --state-dir {}", shell_word(d)));
+    }
+    s
+}
+
+fn shell_word(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }

@@ -1,5 +1,293 @@
-use crate::cli::{GlobalArgs, StatusArgs};
+//! `supsync status [RUN_ID] [--json]`: the runs, or one run's summary and segment table,
+//! from the journal alone (no network, no lock: it can watch a run in progress).
 
-pub fn run(_global: &GlobalArgs, _args: StatusArgs) -> anyhow::Result<i32> {
-    super::not_yet("status", "the engine issue")
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::engine::events::{Counts, Direction, RunState, SegmentState};
+use crate::journal::{self, Manifest, Replay};
+use crate::{config, exit};
+
+/// At most this many state ranges are printed; the rest is summed up in one line.
+const MAX_RANGES_SHOWN: usize = 40;
+
+pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
+    let dir = match config::state_dir(global) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::CONFIG);
+        }
+    };
+    let prefix = super::run::command_prefix(global);
+    match args.run_id {
+        None => list(&dir, args.json, &prefix),
+        Some(id) => {
+            let (manifest, replay) = journal::read(&dir, &id)?;
+            let report = RunReport::new(&manifest, &replay, &prefix);
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> {
+    let runs = journal::list_runs(dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(exit::OK);
+    }
+    if runs.is_empty() {
+        println!("no runs under {}", dir.display());
+        return Ok(exit::OK);
+    }
+    for r in &runs {
+        println!("{}", journal_listing_line(r));
+    }
+    println!("details: {prefix} status RUN_ID");
+    Ok(exit::OK)
+}
+
+fn journal_listing_line(r: &journal::RunListing) -> String {
+    let state = match (r.last_state, &r.problem) {
+        (_, Some(p)) => format!("damaged: {p}"),
+        (Some(s), _) if !r.is_unfinished() => format!("{s:?}"),
+        (Some(s), _) => format!("{s:?} (resumable)"),
+        (None, _) => "unfinished (resumable)".into(),
+    };
+    format!(
+        "{:<28} {:<5} {:<25} {:>6}/{:<6} segments done, {} failed  {}",
+        r.run_id,
+        r.direction.to_string(),
+        state,
+        r.segments_done,
+        r.segments_total,
+        r.segments_failed,
+        r.created_at
+    )
+}
+
+/// Consecutive segments in the same state (and, for failures, with the same error).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Range {
+    pub first: usize,
+    pub last: usize,
+    pub state: SegmentState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Groups segment states into ranges, so 20,000 segments print as a handful of lines.
+pub fn group(states: &[(SegmentState, Option<String>)]) -> Vec<Range> {
+    let mut out: Vec<Range> = Vec::new();
+    for (i, (state, error)) in states.iter().enumerate() {
+        match out.last_mut() {
+            Some(r) if r.state == *state && r.error == *error && r.last + 1 == i => r.last = i,
+            _ => out.push(Range {
+                first: i,
+                last: i,
+                state: *state,
+                error: error.clone(),
+            }),
+        }
+    }
+    out
+}
+
+#[derive(Debug, Serialize)]
+struct RunReport {
+    run_id: String,
+    direction: Direction,
+    state: String,
+    source: Option<String>,
+    output: Option<String>,
+    base_url: String,
+    created_at: String,
+    total_records: u64,
+    segment_size: usize,
+    segments: usize,
+    /// Segments per state.
+    by_state: BTreeMap<String, usize>,
+    counts: Counts,
+    ranges: Vec<Range>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    journal_warning: Option<String>,
+    /// The command that carries this run on, if any.
+    next: Option<String>,
+}
+
+impl RunReport {
+    fn new(m: &Manifest, replay: &Replay, prefix: &str) -> Self {
+        let mut states = Vec::with_capacity(m.segments);
+        let mut counts = Counts::default();
+        let mut by_state = BTreeMap::new();
+        for i in 0..m.segments {
+            let (state, error) = match replay.segments.get(&i) {
+                Some(r) if r.state.is_finished() => {
+                    counts.add(&r.counts);
+                    (r.state, r.error.clone())
+                }
+                _ => (SegmentState::Pending, None),
+            };
+            *by_state.entry(state_word(state).to_string()).or_insert(0) += 1;
+            states.push((state, error));
+        }
+        let pending = states.iter().any(|(s, _)| !s.is_finished());
+        let failed = states.iter().any(|(s, _)| *s == SegmentState::Failed);
+        let state = match replay.last_run_state {
+            Some(s) if s.is_terminal() && !(pending && s != RunState::Failed) => format!("{s:?}"),
+            _ if pending => "unfinished (resumable)".into(),
+            _ if failed => format!("{:?}", RunState::CompletedWithFailures),
+            _ => format!("{:?}", RunState::Completed),
+        };
+        let next = if pending {
+            Some(format!("{prefix} resume {}", m.run_id))
+        } else if failed {
+            Some(format!("{prefix} retry {}", m.run_id))
+        } else {
+            None
+        };
+        RunReport {
+            run_id: m.run_id.clone(),
+            direction: m.direction,
+            state,
+            source: m.source.as_ref().map(|p| p.display().to_string()),
+            output: m.output.as_ref().map(|p| p.display().to_string()),
+            base_url: m.base_url.clone(),
+            created_at: m.created_at.clone(),
+            total_records: m.total_records,
+            segment_size: m.segment_size,
+            segments: m.segments,
+            by_state,
+            counts,
+            ranges: group(&states),
+            journal_warning: replay.torn_tail.clone(),
+            next,
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        let mut line = |s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line(format!(
+            "run {} ({}): {}",
+            self.run_id, self.direction, self.state
+        ));
+        line(format!("created:  {}", self.created_at));
+        if let Some(s) = &self.source {
+            line(format!("source:   {s}"));
+        }
+        if let Some(o) = &self.output {
+            line(format!("output:   {o}"));
+        }
+        line(format!("api:      {}", self.base_url));
+        line(format!(
+            "records:  {} in {} segments of {}",
+            self.total_records, self.segments, self.segment_size
+        ));
+        let c = &self.counts;
+        line(match self.direction {
+            Direction::Push => format!(
+                "outcome:  {} created, {} updated, {} unchanged, {} rejected",
+                c.created, c.updated, c.unchanged, c.rejected
+            ),
+            Direction::Pull => format!("outcome:  {} pulled", c.pulled),
+        });
+        let tally: Vec<String> = self
+            .by_state
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        line(format!("segments: {}", tally.join(", ")));
+        for r in self.ranges.iter().take(MAX_RANGES_SHOWN) {
+            let span = if r.first == r.last {
+                format!("{}", r.first)
+            } else {
+                format!("{}-{}", r.first, r.last)
+            };
+            let err = r
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            line(format!("  {span:>13}  {}{err}", state_word(r.state)));
+        }
+        if self.ranges.len() > MAX_RANGES_SHOWN {
+            line(format!(
+                "  … {} more ranges (--json lists them all)",
+                self.ranges.len() - MAX_RANGES_SHOWN
+            ));
+        }
+        if let Some(w) = &self.journal_warning {
+            line(format!("journal:  {w}"));
+        }
+        if let Some(n) = &self.next {
+            line(format!("next:     {n}"));
+        }
+        out
+    }
+}
+
+fn state_word(s: SegmentState) -> &'static str {
+    match s {
+        SegmentState::Pending => "pending",
+        SegmentState::Running => "running",
+        SegmentState::Retrying => "retrying",
+        SegmentState::Done => "done",
+        SegmentState::DoneWithRejects => "done with rejects",
+        SegmentState::Failed => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SegmentState::*;
+
+    #[test]
+    fn groups_runs_of_equal_state_and_error() {
+        let boom = Some("HTTP 503".to_string());
+        let states = vec![
+            (Done, None),
+            (Done, None),
+            (Failed, boom.clone()),
+            (Failed, boom.clone()),
+            (Failed, Some("HTTP 413".into())),
+            (Pending, None),
+            (Done, None),
+        ];
+        let g = group(&states);
+        let spans: Vec<_> = g.iter().map(|r| (r.first, r.last, r.state)).collect();
+        assert_eq!(
+            spans,
+            vec![
+                (0, 1, Done),
+                (2, 3, Failed),
+                (4, 4, Failed),
+                (5, 5, Pending),
+                (6, 6, Done)
+            ]
+        );
+        assert_eq!(g[1].error, boom);
+    }
+
+    #[test]
+    fn twenty_thousand_segments_stay_compact() {
+        let mut states = vec![(Done, None); 20_000];
+        states[7_000] = (Failed, Some("x".into()));
+        for s in states.iter_mut().skip(15_000) {
+            *s = (Pending, None);
+        }
+        assert_eq!(group(&states).len(), 4);
+        assert!(group(&[]).is_empty());
+    }
 }

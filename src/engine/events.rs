@@ -208,3 +208,58 @@ pub enum Command {
     /// Stop starting segments, let in-flight ones finish, then end as Interrupted.
     Stop,
 }
+
+impl RunSummary {
+    /// The process exit code for this outcome (`crate::exit`, documented in the README).
+    pub fn exit_code(&self) -> i32 {
+        use crate::exit;
+        match self.state {
+            RunState::Failed if self.auth_failure => exit::AUTH,
+            RunState::Failed => exit::OTHER,
+            RunState::Interrupted | RunState::Stopping | RunState::Paused => exit::INTERRUPTED,
+            RunState::Planning | RunState::Running => exit::OTHER,
+            RunState::CompletedWithFailures => exit::FAILED_SEGMENTS,
+            RunState::Completed if self.segments_failed > 0 => exit::FAILED_SEGMENTS,
+            RunState::Completed if self.counts.rejected > 0 => exit::REJECTS,
+            RunState::Completed => exit::OK,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(state: RunState) -> RunSummary {
+        RunSummary {
+            run_id: "r".into(),
+            direction: Direction::Push,
+            state,
+            counts: Counts::default(),
+            segments_total: 2,
+            segments_done: 2,
+            segments_failed: 0,
+            token_renewals: 0,
+            sessions: 1,
+            duration: Duration::from_secs(1),
+            error: None,
+            auth_failure: false,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_documented_table() {
+        assert_eq!(summary(RunState::Completed).exit_code(), 0);
+        let mut s = summary(RunState::Completed);
+        s.counts.rejected = 3;
+        assert_eq!(s.exit_code(), 2);
+        let mut s = summary(RunState::CompletedWithFailures);
+        s.counts.rejected = 3;
+        assert_eq!(s.exit_code(), 3, "failed segments outrank rejects");
+        let mut s = summary(RunState::Failed);
+        assert_eq!(s.exit_code(), 1);
+        s.auth_failure = true;
+        assert_eq!(s.exit_code(), 4);
+        assert_eq!(summary(RunState::Interrupted).exit_code(), 5);
+    }
+}

@@ -2,9 +2,19 @@
 //! pause/resume, operator commands, journal. It knows nothing of the terminal: the TUI,
 //! the headless reporter and tests are three consumers of the same [`EngineHandle`].
 //!
-//! SKELETON: `start` and the handle are the contract the console and headless mode use.
+//! How a consumer drives it: `start(params)` returns an [`EngineHandle`]; read `events` until
+//! `EngineEvent::Finished` (or until the channel closes); send [`Command`]s on `commands`;
+//! fire `cancel` for a hard stop. With `stay_alive` the run does not end when every segment
+//! is finished (so failed ones can still be retried); it ends on `Command::Stop`, on
+//! `cancel`, or when `commands` is dropped.
 
+pub mod backoff;
+mod control;
+mod emit;
 pub mod events;
+mod plan;
+mod run;
+mod worker;
 
 use std::path::PathBuf;
 
@@ -14,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::secret::Secret;
-use events::{Command, EngineEvent, RunState, RunSummary};
+use events::{Command, EngineEvent, RunSummary};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -44,6 +54,22 @@ pub struct RunParams {
     pub client_secret: Secret,
     pub state_dir: PathBuf,
     pub mode: RunMode,
+    /// Keep the run open after every segment has finished, until `Command::Stop`, `cancel`
+    /// or the command sender is dropped (the console, so `r`/`R` can still retry).
+    /// Headless and tests: false, the run ends when nothing is pending or running.
+    pub stay_alive: bool,
+}
+
+impl RunParams {
+    pub fn new(config: Config, client_secret: Secret, state_dir: PathBuf, mode: RunMode) -> Self {
+        Self {
+            config,
+            client_secret,
+            state_dir,
+            mode,
+            stay_alive: false,
+        }
+    }
 }
 
 /// A running sync. Events arrive on `events` until `Finished`; commands go in on `commands`.
@@ -60,27 +86,14 @@ pub struct EngineHandle {
 /// a `Finished` summary with state `Failed`, never as a panic.
 pub fn start(params: RunParams) -> EngineHandle {
     let (ev_tx, events) = mpsc::channel(1024);
-    let (commands, _cmd_rx) = mpsc::channel(64);
+    let (commands, cmd_rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(async move {
-        let summary = RunSummary {
-            run_id: String::new(),
-            direction: events::Direction::Push,
-            state: RunState::Failed,
-            counts: Default::default(),
-            segments_total: 0,
-            segments_done: 0,
-            segments_failed: 0,
-            token_renewals: 0,
-            sessions: 0,
-            duration: Default::default(),
-            error: Some(format!("engine not built yet (issue 4): {:?}", params.mode)),
-            auth_failure: false,
-        };
-        // Ignored on purpose: nobody may be listening any more.
-        let _ = ev_tx.send(EngineEvent::Finished(summary.clone())).await;
-        summary
-    });
+    let task = tokio::spawn(run::run(
+        params,
+        emit::Emitter::new(ev_tx),
+        cmd_rx,
+        cancel.clone(),
+    ));
     EngineHandle {
         events,
         commands,

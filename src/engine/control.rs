@@ -1,0 +1,148 @@
+//! The gate every segment request passes: closed while the operator has paused the run,
+//! and while the retry budget is spent (the server looks down). Workers wait at the gate
+//! instead of burning their attempts; a probe reopens it when the server answers again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::emit::Emitter;
+use crate::api::ApiClient;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct GateState {
+    paused: bool,
+    /// Retry budget spent: hold every request until a probe succeeds.
+    tripped: bool,
+}
+
+pub(crate) struct Gate {
+    state: watch::Sender<GateState>,
+    consecutive_failures: AtomicU32,
+    budget: u32,
+}
+
+impl Gate {
+    pub(crate) fn new(budget: u32) -> Self {
+        Self {
+            state: watch::Sender::new(GateState::default()),
+            consecutive_failures: AtomicU32::new(0),
+            // A budget of 0 would trip on the first blip; 1 is the smallest meaningful one.
+            budget: budget.max(1),
+        }
+    }
+
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.state.send_modify(|s| s.paused = paused);
+    }
+
+    /// Waits until requests may go out. False when `cancel` fired first.
+    pub(crate) async fn wait_open(&self, cancel: &CancellationToken) -> bool {
+        let mut rx = self.state.subscribe();
+        tokio::select! {
+            r = rx.wait_for(|s| !s.paused && !s.tripped) => r.is_ok(),
+            _ = cancel.cancelled() => false,
+        }
+    }
+
+    /// A request succeeded: the server is alive, the budget is whole again.
+    pub(crate) fn success(&self) {
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+    }
+
+    /// A transient failure. True when this one spent the budget and tripped the gate (the
+    /// caller then starts the probe; only one caller ever sees true per trip).
+    pub(crate) fn transient_failure(&self) -> bool {
+        let n = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if n < self.budget {
+            return false;
+        }
+        let mut tripped_now = false;
+        self.state.send_if_modified(|s| {
+            tripped_now = !s.tripped;
+            s.tripped = true;
+            tripped_now
+        });
+        tripped_now
+    }
+
+    fn reopen(&self) {
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+        self.state.send_modify(|s| s.tripped = false);
+    }
+}
+
+/// While the gate is tripped, calls `health` every `every` and reopens the gate on the first
+/// success. The token manager's keep-alive keeps the token meanwhile.
+pub(crate) fn spawn_probe(
+    gate: Arc<Gate>,
+    api: Arc<ApiClient>,
+    emit: Emitter,
+    every: Duration,
+    budget: u32,
+    cancel: CancellationToken,
+) {
+    emit.notice(format!(
+        "the server failed {budget} requests in a row: holding all segments and checking its \
+         health every {:.1}s instead of spending their attempts",
+        every.as_secs_f64()
+    ));
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = cancel.cancelled() => return,
+            }
+            match api.health().await {
+                Ok(()) => {
+                    gate.reopen();
+                    emit.notice("the server answers again: carrying on".to_string());
+                    return;
+                }
+                Err(e) => tracing::debug!(target: "supsync::engine", "probe failed: {e}"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn budget_trips_once_and_success_resets_it() {
+        let g = Gate::new(3);
+        assert!(!g.transient_failure());
+        assert!(!g.transient_failure());
+        g.success();
+        assert!(!g.transient_failure());
+        assert!(!g.transient_failure());
+        assert!(g.transient_failure(), "third in a row trips");
+        assert!(!g.transient_failure(), "only one caller starts the probe");
+        let cancel = CancellationToken::new();
+        let waited = tokio::time::timeout(Duration::from_millis(50), g.wait_open(&cancel)).await;
+        assert!(waited.is_err(), "tripped gate holds requests");
+        g.reopen();
+        assert!(g.wait_open(&cancel).await);
+    }
+
+    #[tokio::test]
+    async fn pause_holds_until_resumed_or_cancelled() {
+        let g = Arc::new(Gate::new(5));
+        g.set_paused(true);
+        let cancel = CancellationToken::new();
+        let g2 = g.clone();
+        let c2 = cancel.clone();
+        let waiter = tokio::spawn(async move { g2.wait_open(&c2).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        g.set_paused(false);
+        assert!(waiter.await.unwrap());
+        g.set_paused(true);
+        cancel.cancel();
+        assert!(!g.wait_open(&cancel).await);
+    }
+}

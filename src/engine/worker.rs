@@ -1,0 +1,347 @@
+//! One segment, start to finish: read or fetch its records, send them through the API
+//! client with retries, and say how it ended. The worker never touches the journal: the
+//! run loop journals the outcome (fsynced) before anyone is told about it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::Backoff;
+use super::control::{Gate, spawn_probe};
+use super::emit::Emitter;
+use super::events::{Counts, EngineEvent, SegmentState, SegmentView};
+use crate::api::{ApiClient, ApiError, PushStatus};
+use crate::record::Supplier;
+use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
+
+/// What a segment covers.
+#[derive(Debug, Clone)]
+pub(crate) enum Work {
+    Push {
+        path: Arc<PathBuf>,
+        format: Format,
+        span: SegmentSpan,
+    },
+    /// Records `[offset, offset + records)` of the server's list.
+    Pull { offset: u64 },
+}
+
+/// Everything a worker needs, shared by all of them.
+pub(crate) struct WorkerCtx {
+    pub api: Arc<ApiClient>,
+    pub gate: Arc<Gate>,
+    pub emit: Emitter,
+    pub backoff: Backoff,
+    pub max_attempts: u32,
+    pub retry_budget: u32,
+    pub probe_every: Duration,
+    pub run_id: String,
+    pub sink: Option<Arc<PullSink>>,
+    /// Hard stop: abandon now.
+    pub cancel: CancellationToken,
+    /// Graceful stop: finish the request in flight, start no further attempt.
+    pub stop: CancellationToken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Local,
+    Server,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RejectRow {
+    pub line: Option<u64>,
+    pub supplier_id: String,
+    pub reason: String,
+    pub origin: Origin,
+}
+
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Finished {
+        state: SegmentState,
+        attempts: u32,
+        counts: Counts,
+        error: Option<String>,
+        rejects: Vec<RejectRow>,
+        duration: Duration,
+    },
+    /// Authentication is broken for good: the run must stop.
+    AuthFailure { error: String },
+    /// Stopped or cancelled before an outcome: the segment stays pending.
+    Abandoned,
+}
+
+/// How the attempts of one operation ended, short of success.
+enum Fail {
+    Exhausted { attempts: u32, error: String },
+    Auth(String),
+    Abandoned,
+}
+
+pub(crate) async fn run_segment(
+    ctx: Arc<WorkerCtx>,
+    index: usize,
+    records: u64,
+    work: Work,
+) -> (usize, Outcome) {
+    let started = Instant::now();
+    let outcome = match work {
+        Work::Push { path, format, span } => push(&ctx, index, records, path, format, span).await,
+        Work::Pull { offset } => pull(&ctx, index, records, offset).await,
+    };
+    let outcome = match outcome {
+        Ok((counts, rejects, attempts)) => Outcome::Finished {
+            state: if counts.rejected > 0 {
+                SegmentState::DoneWithRejects
+            } else {
+                SegmentState::Done
+            },
+            attempts,
+            counts,
+            error: None,
+            rejects,
+            duration: started.elapsed(),
+        },
+        Err(Fail::Exhausted { attempts, error }) => Outcome::Finished {
+            state: SegmentState::Failed,
+            attempts,
+            counts: Counts::default(),
+            error: Some(error),
+            rejects: Vec::new(),
+            duration: started.elapsed(),
+        },
+        Err(Fail::Auth(error)) => Outcome::AuthFailure { error },
+        Err(Fail::Abandoned) => Outcome::Abandoned,
+    };
+    (index, outcome)
+}
+
+type Done = (Counts, Vec<RejectRow>, u32);
+
+async fn push(
+    ctx: &WorkerCtx,
+    index: usize,
+    records: u64,
+    path: Arc<PathBuf>,
+    format: Format,
+    span: SegmentSpan,
+) -> Result<Done, Fail> {
+    let read = tokio::task::spawn_blocking(move || {
+        crate::source::read_segment(&path, format, &span).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    let items = read.map_err(|error| Fail::Exhausted {
+        attempts: 0,
+        error: format!("cannot read the segment from the source: {error}"),
+    })?;
+
+    let mut counts = Counts::default();
+    let mut rejects = Vec::new();
+    let mut valid = Vec::new();
+    let mut lines = HashMap::new();
+    for item in items {
+        match item {
+            SourceItem::Valid { line, record } => {
+                lines.insert(record.supplier_id.clone(), line);
+                valid.push(record);
+            }
+            SourceItem::Invalid {
+                line,
+                supplier_id,
+                reason,
+            } => {
+                counts.rejected += 1;
+                rejects.push(RejectRow {
+                    line: Some(line),
+                    supplier_id,
+                    reason,
+                    origin: Origin::Local,
+                });
+            }
+        }
+    }
+    if valid.is_empty() {
+        return Ok((counts, rejects, 0));
+    }
+    // Stable across attempts, restarts and resumes: a resent segment changes nothing twice.
+    let key = format!("{}-{index}", ctx.run_id);
+    let valid = Arc::new(valid);
+    let (results, attempts) = attempt(ctx, index, records, || {
+        let api = ctx.api.clone();
+        let key = key.clone();
+        let valid = valid.clone();
+        async move { api.push_batch(&key, &valid).await }
+    })
+    .await?;
+    for r in results {
+        match r.status {
+            PushStatus::Created => counts.created += 1,
+            PushStatus::Updated => counts.updated += 1,
+            PushStatus::Unchanged => counts.unchanged += 1,
+            PushStatus::Rejected => {
+                counts.rejected += 1;
+                rejects.push(RejectRow {
+                    line: lines.get(&r.supplier_id).copied(),
+                    reason: r.error.unwrap_or_else(|| "rejected by the server".into()),
+                    supplier_id: r.supplier_id,
+                    origin: Origin::Server,
+                });
+            }
+        }
+    }
+    Ok((counts, rejects, attempts))
+}
+
+async fn pull(ctx: &WorkerCtx, index: usize, records: u64, offset: u64) -> Result<Done, Fail> {
+    let mut got: Vec<Supplier> = Vec::new();
+    let mut attempts_total = 0;
+    // Pages until the segment's range is covered or the server has no more.
+    while (got.len() as u64) < records {
+        let at = offset + got.len() as u64;
+        let limit = usize::try_from(records - got.len() as u64).unwrap_or(usize::MAX);
+        let (page, attempts) = attempt(ctx, index, records, || {
+            let api = ctx.api.clone();
+            async move { api.pull_page(at, limit).await }
+        })
+        .await?;
+        attempts_total += attempts;
+        let more = page.next_offset.is_some() && !page.suppliers.is_empty();
+        got.extend(page.suppliers.into_iter().take(limit));
+        if !more {
+            break;
+        }
+    }
+    let sink = ctx.sink.clone().ok_or_else(|| Fail::Exhausted {
+        attempts: attempts_total,
+        error: "internal: pull without an output sink".into(),
+    })?;
+    let n = got.len() as u64;
+    let written = tokio::task::spawn_blocking(move || {
+        sink.write_segment(index, &got).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    written.map_err(|error| Fail::Exhausted {
+        attempts: attempts_total,
+        error: format!("cannot write the pulled records: {error}"),
+    })?;
+    let counts = Counts {
+        pulled: n,
+        ..Counts::default()
+    };
+    Ok((counts, Vec::new(), attempts_total))
+}
+
+/// Runs `op` until it succeeds, backing off between transient failures; gives up after
+/// `max_attempts`, at once on a permanent error, and stops the run on an auth failure.
+async fn attempt<T, F, Fut>(
+    ctx: &WorkerCtx,
+    index: usize,
+    records: u64,
+    mut op: F,
+) -> Result<(T, u32), Fail>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let mut n = 0u32;
+    let mut last_error = None;
+    loop {
+        // A graceful stop lets a request in flight finish but starts no new one.
+        if ctx.stop.is_cancelled() {
+            return Err(Fail::Abandoned);
+        }
+        let open = tokio::select! {
+            open = ctx.gate.wait_open(&ctx.cancel) => open,
+            _ = ctx.stop.cancelled() => false,
+        };
+        if !open {
+            return Err(Fail::Abandoned);
+        }
+        n += 1;
+        ctx.emit.progress(view(
+            index,
+            records,
+            SegmentState::Running,
+            n,
+            last_error.clone(),
+        ));
+        let result = tokio::select! {
+            r = op() => r,
+            _ = ctx.cancel.cancelled() => return Err(Fail::Abandoned),
+        };
+        let err = match result {
+            Ok(v) => {
+                ctx.gate.success();
+                return Ok((v, n));
+            }
+            Err(e) => e,
+        };
+        if matches!(err, ApiError::Cancelled) {
+            return Err(Fail::Abandoned);
+        }
+        if err.is_auth_failure() {
+            return Err(Fail::Auth(err.to_string()));
+        }
+        if !err.is_retryable() {
+            return Err(Fail::Exhausted {
+                attempts: n,
+                error: err.to_string(),
+            });
+        }
+        if ctx.gate.transient_failure() {
+            spawn_probe(
+                ctx.gate.clone(),
+                ctx.api.clone(),
+                ctx.emit.clone(),
+                ctx.probe_every,
+                ctx.retry_budget,
+                ctx.cancel.clone(),
+            );
+        }
+        if n >= ctx.max_attempts {
+            return Err(Fail::Exhausted {
+                attempts: n,
+                error: format!("{err} (after {n} attempts)"),
+            });
+        }
+        let wait = ctx.backoff.delay(n, err.retry_after());
+        last_error = Some(err.to_string());
+        ctx.emit.progress(view(
+            index,
+            records,
+            SegmentState::Retrying,
+            n,
+            last_error.clone(),
+        ));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = ctx.cancel.cancelled() => return Err(Fail::Abandoned),
+            _ = ctx.stop.cancelled() => return Err(Fail::Abandoned),
+        }
+    }
+}
+
+fn view(
+    index: usize,
+    records: u64,
+    state: SegmentState,
+    attempts: u32,
+    last_error: Option<String>,
+) -> EngineEvent {
+    EngineEvent::Segment(SegmentView {
+        state,
+        attempts,
+        last_error,
+        ..SegmentView::pending(index, records)
+    })
+}
