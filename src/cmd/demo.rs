@@ -41,29 +41,32 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
 
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let profile = Profile::builtin("demo")
-            .context("the built-in `demo` simulator profile is missing")?;
+        let profile =
+            Profile::builtin("demo").context("the built-in `demo` simulator profile is missing")?;
         let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
         let sim = SimServer::start(profile, listen)
             .await
             .context("could not start the demo simulator on 127.0.0.1")?;
         tracing::info!("demo simulator listening on {}", sim.url());
-        let params = RunParams {
-            config: demo_config(&sim.url()),
-            client_secret: Secret::new(CLIENT_SECRET),
-            state_dir: state_dir.clone(),
-            mode: RunMode::Push {
+        let mut params = RunParams::new(
+            demo_config(&sim.url()),
+            Secret::new(CLIENT_SECRET),
+            state_dir.clone(),
+            RunMode::Push {
                 source,
                 run_id: None,
             },
-        };
+        );
+        // The console stays up after the last segment so failed ones can still be retried.
+        params.stay_alive = console;
         let handle = crate::engine::start(params);
         let code = if console {
             crate::tui::run_console(handle, &crate::config::UiConfig::default()).await?
         } else {
-            // Until the headless reporter lands (engine branch), say so plainly.
-            handle.cancel.cancel();
-            anyhow::bail!("demo --headless needs the headless reporter, which is not built yet")
+            let opts = crate::headless::HeadlessOptions::default();
+            let summary = crate::headless::report(handle, &opts).await;
+            println!("{}", crate::headless::summary_text(&summary, &opts));
+            summary.exit_code()
         };
         drop(sim);
         Ok(code)
@@ -161,8 +164,14 @@ mod tests {
         let c = demo_config("http://127.0.0.1:4321");
         assert_eq!(c.token_url(), "http://127.0.0.1:4321/oauth/token");
         assert_eq!(c.auth.token_cache, TokenCacheMode::None);
-        assert!(c.auth.refresh_margin_secs < 15 / 2, "margin under half the 15 s TTL");
-        assert!(c.auth.keepalive_secs < 15, "keep-alive inside the 15 s idle window");
+        assert!(
+            c.auth.refresh_margin_secs < 15 / 2,
+            "margin under half the 15 s TTL"
+        );
+        assert!(
+            c.auth.keepalive_secs < 15,
+            "keep-alive inside the 15 s idle window"
+        );
         assert!(crate::config::check_transport(&c.api.base_url, false).is_ok());
     }
 }
