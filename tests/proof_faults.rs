@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{Sim, stat, write_csv};
 use supsync::config::{Config, TokenCacheMode};
-use supsync::engine::events::{EngineEvent, RunState};
+use supsync::engine::events::{EngineEvent, RunState, SegmentState};
 use supsync::engine::{self, RunMode, RunParams};
 use supsync::secret::Secret;
 use supsync::sim::SimServer;
@@ -72,9 +72,15 @@ async fn exactly_once(name: &str, sim: Sim, concurrency: usize, n: u64, chaos: C
     let mut summary = None;
     let deadline = Instant::now() + Duration::from_secs(100);
     while let Ok(Some(ev)) = tokio::time::timeout_at(deadline.into(), h.events.recv()).await {
-        if let EngineEvent::Finished(s) = ev {
-            summary = Some(s);
-            break;
+        match ev {
+            EngineEvent::Segment(v) if v.state == SegmentState::Failed => {
+                eprintln!("{name}: segment {} failed: {:?}", v.index, v.last_error);
+            }
+            EngineEvent::Finished(s) => {
+                summary = Some(s);
+                break;
+            }
+            _ => {}
         }
     }
     chaos_task.abort();
