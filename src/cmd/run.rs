@@ -8,6 +8,12 @@ use crate::headless::{self, HeadlessOptions};
 use crate::{config, exit, journal};
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
+    // A bad --run-id is a usage error (exit 2), said before anything starts.
+    if let Some(id) = &args.run_id
+        && let Err(e) = journal::validate_run_id(id)
+    {
+        return config_error(&format!("--run-id: {e}"));
+    }
     let mode = match (args.source, args.pull) {
         (Some(source), None) => RunMode::Push {
             source,

@@ -51,9 +51,11 @@ pub(crate) async fn run(
             direction: mode_direction(&params.mode),
             views: Vec::new(),
             fatal: Some(format!("{e:#}")),
+            // No first token at all, refused or unreachable, is an authentication failure
+            // (exit 4, README); only later, transient grant errors are retried.
             auth_failure: e
                 .downcast_ref::<ApiError>()
-                .is_some_and(ApiError::is_auth_failure),
+                .is_some_and(|a| matches!(a, ApiError::Auth(_))),
             renewals: 0,
             sessions: 0,
         },
