@@ -1,0 +1,301 @@
+//! Secret canary (issue 6 §5). The simulator knows the client by a recognisable secret;
+//! supsync reaches it through a recording relay, so every access and refresh token the
+//! server issued is known. Then push, pull, status, config and diagnose run through the
+//! real binary (debug logging on), and a push runs in a pseudo-terminal. Every byte they
+//! wrote (stdout, stderr, the terminal, and every file under the state and work
+//! directories: journals, manifests, audit log, rejects, logs, the encrypted token cache)
+//! is searched for the secret, its HTTP Basic form and each token: zero hits.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{Sim, stat, text, write_csv};
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const CANARY: &str = "canary-secret-7f9c2e";
+
+/// A loopback TCP relay to `upstream` that keeps every byte the server sent.
+async fn relay(upstream: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let rec = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            tokio::spawn(async move {
+                // Client to server, unrecorded: the request side is the client's own.
+                let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                let _ = sw.shutdown().await;
+            });
+            let rec = rec.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match sr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            rec.lock().unwrap().extend_from_slice(&buf[..n]);
+                            if cw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = cw.shutdown().await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// Every `"<field>":"<value>"` in the recorded server bytes.
+fn issued(bytes: &[u8], field: &str) -> Vec<String> {
+    let s = String::from_utf8_lossy(bytes);
+    let key = format!("\"{field}\":\"");
+    let mut out: Vec<String> = s
+        .match_indices(&key)
+        .filter_map(|(i, _)| {
+            let rest = &s[i + key.len()..];
+            rest.find('"').map(|end| rest[..end].to_string())
+        })
+        .filter(|t| t.len() >= 16)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn binary(dir: &Path, cfg: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_supsync"))
+        .arg("--config")
+        .arg(cfg)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("-vv")
+        .args(args)
+        .env("SUPSYNC_CLIENT_SECRET", CANARY)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A push in a pty, as an operator would start it; returns every byte of the terminal.
+fn push_in_pty(dir: &Path, cfg: &Path, src: &Path) -> Vec<u8> {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 40,
+            cols: 120,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_supsync"));
+    cmd.arg("--config");
+    cmd.arg(cfg);
+    cmd.arg("--state-dir");
+    cmd.arg(dir.join("state"));
+    cmd.args(["run", "--run-id", "canary-console", "--source"]);
+    cmd.arg(src);
+    cmd.env("SUPSYNC_CLIENT_SECRET", CANARY);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env_remove("RUST_LOG");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let mut writer = pair.master.take_writer().unwrap();
+    let raw = Arc::new(Mutex::new(Vec::new()));
+    let r = raw.clone();
+    std::thread::spawn(move || {
+        let _master = pair.master;
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            r.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    // Let it sync (the console stays up when done), then quit as an operator would.
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() && t.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for key in ["q", "y"] {
+        let _ = std::io::Write::write_all(&mut writer, key.as_bytes());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    raw.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_or_token_in_any_byte_written() {
+    let sim = Sim {
+        secret: CANARY.into(),
+        // ~3 s of pushing through 2 s tokens: several refreshes, rotated refresh tokens.
+        per_record_ms: 10,
+        suppliers: 300,
+        ..Sim::default()
+    }
+    .start()
+    .await;
+    let (url, recorded) = relay(sim.addr).await;
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path().to_path_buf();
+    let cfg = d.join("config.toml");
+    // The default encrypted token cache, so resumed runs and the cache file are covered.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[api]\nbase_url = \"{url}\"\ntimeout_secs = 5\n[auth]\nkeepalive_secs = 1\n\
+             [sync]\nsegment_size = 50\nconcurrency = 2\nbackoff_initial_ms = 20\n\
+             backoff_max_ms = 200\n"
+        ),
+    )
+    .unwrap();
+    let src = d.join("suppliers.csv");
+    write_csv(
+        &src,
+        600,
+        &["SUP-900001,Bad Country,XXX,approved,a@example.com,,2026-11-02T09:14:00Z"],
+    );
+    let out = d.join("pulled.jsonl");
+    let (d2, cfg2, src2, out2) = (d.clone(), cfg.clone(), src.clone(), out.clone());
+    let (outputs, screen) = tokio::task::spawn_blocking(move || {
+        let s = src2.to_str().unwrap();
+        let o = out2.to_str().unwrap();
+        let mut outputs = Vec::new();
+        for args in [
+            vec![
+                "run",
+                "--headless",
+                "--run-id",
+                "canary-push",
+                "--source",
+                s,
+            ],
+            vec!["run", "--headless", "--run-id", "canary-pull", "--pull", o],
+            vec!["status"],
+            vec!["status", "canary-push", "--json"],
+            vec!["config"],
+            vec!["diagnose"],
+            vec!["diagnose", "--json"],
+        ] {
+            let r = binary(&d2, &cfg2, &args);
+            outputs.push((args.join(" "), r));
+        }
+        let screen = push_in_pty(&d2, &cfg2, &src2);
+        (outputs, screen)
+    })
+    .await
+    .unwrap();
+    let push = &outputs[0].1;
+    assert_eq!(
+        push.status.code(),
+        Some(2),
+        "push, 1 reject: {}",
+        text(push)
+    );
+    assert_eq!(
+        outputs[1].1.status.code(),
+        Some(0),
+        "pull: {}",
+        text(&outputs[1].1)
+    );
+    assert!(!screen.is_empty(), "the console wrote to its terminal");
+
+    let server_bytes = recorded.lock().unwrap().clone();
+    let access = issued(&server_bytes, "access_token");
+    let refresh = issued(&server_bytes, "refresh_token");
+    let st = sim.stats();
+    assert!(
+        access.len() as u64 >= stat(&st, "tokens_issued") && !refresh.is_empty(),
+        "the relay saw every token the server issued ({} access, {} refresh): {st}",
+        access.len(),
+        refresh.len()
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("supplier-sync:{CANARY}"));
+    let mut needles: Vec<(String, String)> = vec![
+        ("client secret".into(), CANARY.into()),
+        ("Basic credentials".into(), basic),
+    ];
+    for t in access.iter().chain(&refresh) {
+        needles.push(("token".into(), t.clone()));
+        // A printed prefix or suffix would leak as much: look for the tail alone too.
+        needles.push(("token tail".into(), t[t.len() - 16..].to_string()));
+    }
+
+    // Every byte written: outputs, the terminal, every file under the work dir (state dir,
+    // journals, manifests, audit log, rejects, pulled file, logs, token cache and key).
+    let mut haystacks: Vec<(String, Vec<u8>)> = Vec::new();
+    for (cmd, o) in &outputs {
+        haystacks.push((format!("`{cmd}` stdout"), o.stdout.clone()));
+        haystacks.push((format!("`{cmd}` stderr"), o.stderr.clone()));
+    }
+    haystacks.push(("console pty".into(), screen));
+    let mut files = Vec::new();
+    files_under(&d, &mut files);
+    for f in &files {
+        if f.ends_with("config.toml") {
+            continue; // written by this test, holds no secret either
+        }
+        haystacks.push((f.display().to_string(), std::fs::read(f).unwrap()));
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    assert!(
+        names.iter().any(|n| n.contains("journal.jsonl"))
+            && names.iter().any(|n| n.contains("manifest.json"))
+            && names.iter().any(|n| n.contains("rejects.jsonl")),
+        "the search covers the run files: {names:#?}"
+    );
+    let mut hits = Vec::new();
+    for (what, bytes) in &haystacks {
+        for (kind, needle) in &needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                hits.push(format!("{kind} found in {what}"));
+            }
+        }
+    }
+    let bytes: usize = haystacks.iter().map(|(_, b)| b.len()).sum();
+    eprintln!(
+        "searched {} outputs and files ({bytes} bytes) for the secret and {} access + {} refresh \
+         tokens: {} hits; files: {names:#?}",
+        haystacks.len(),
+        access.len(),
+        refresh.len(),
+        hits.len()
+    );
+    assert!(hits.is_empty(), "{hits:#?}");
+}
