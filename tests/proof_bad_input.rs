@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -44,10 +44,13 @@ impl Ctx {
     }
 }
 
+/// Command line (after the binary) and extra environment (an empty value removes it).
+type Invocation = (Vec<String>, Vec<(&'static str, String)>);
+
 struct Case {
     name: &'static str,
     /// Builds the command line (after the binary) and extra environment.
-    args: fn(&Ctx) -> (Vec<String>, Vec<(&'static str, String)>),
+    args: fn(&Ctx) -> Invocation,
     code: i32,
     /// Words the error must contain (case-insensitive), naming what is wrong.
     needles: &'static [&'static str],
