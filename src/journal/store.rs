@@ -18,6 +18,9 @@ pub struct Journal {
     file: File,
     /// Bytes of whole entries; a failed append is cut back to this.
     len: u64,
+    /// A failed append could not be cut back: refuse more appends rather than glue them
+    /// onto a partial line (reopening the run repairs the tail).
+    poisoned: bool,
     _lock: RunLock,
 }
 
@@ -38,6 +41,13 @@ impl Journal {
             }
             Err(e) => return Err(JournalError::io(&dir, e)),
         }
+        Self::init_run_dir(dir.clone(), manifest).inspect_err(|_| {
+            // Leave no half-made run behind to block the id or confuse listings.
+            let _ = fs::remove_dir_all(&dir);
+        })
+    }
+
+    fn init_run_dir(dir: PathBuf, manifest: &Manifest) -> Result<Journal, JournalError> {
         let lock = lock::acquire(&dir, &manifest.run_id)?;
         let mut stored = manifest.clone();
         scrub_secrets(&mut stored.config);
@@ -61,7 +71,7 @@ impl Journal {
         let manifest = read_manifest(state_dir, run_id, &dir)?;
         let lock = lock::acquire(&dir, run_id)?;
         let path = dir.join(JOURNAL_FILE);
-        let scanned = replay_file(&path)?;
+        let scanned = replay_file(&path, Some(manifest.segments))?;
         if scanned.good_len < scanned.file_len {
             keep_torn_tail(&dir, &path, scanned.good_len);
             let file = OpenOptions::new()
@@ -93,6 +103,7 @@ impl Journal {
             path,
             file,
             len,
+            poisoned: false,
             _lock: lock,
         })
     }
@@ -107,6 +118,14 @@ impl Journal {
     }
 
     fn write_durably(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
+        if self.poisoned {
+            return Err(JournalError::io(
+                &self.path,
+                std::io::Error::other(
+                    "an earlier append failed and could not be undone; stop and resume the run",
+                ),
+            ));
+        }
         let result = self
             .file
             .write_all(bytes)
@@ -118,9 +137,10 @@ impl Journal {
             }
             Err(e) => {
                 // Cut a partial line back off, so a later append does not glue onto it
-                // and turn a torn tail into damage in the middle. Best effort: if this
-                // fails too, replay still ignores the torn last line.
-                let _ = self.file.set_len(self.len);
+                // and turn a torn tail into damage in the middle.
+                if self.file.set_len(self.len).is_err() {
+                    self.poisoned = true;
+                }
                 Err(JournalError::io(&self.path, e))
             }
         }
