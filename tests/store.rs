@@ -466,7 +466,9 @@ fn append_cost_20000() {
 
 fn append_cost(n: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let mut j = Journal::create(dir.path(), &manifest("flat")).unwrap();
+    let mut m = manifest("flat");
+    m.segments = n;
+    let mut j = Journal::create(dir.path(), &m).unwrap();
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         let t = Instant::now();
