@@ -87,6 +87,17 @@ pub(crate) fn read_header<R: BufRead>(
             String::from_utf8_lossy(raw).trim().to_ascii_lowercase()
         })
         .collect();
+    if let [only] = names.as_slice()
+        && let Some(sep) = [';', '\t', '|'].into_iter().find(|c| only.contains(*c))
+    {
+        return Err(SourceError::Garbage {
+            path: path.to_path_buf(),
+            format: super::Format::Csv,
+            detail: format!(
+                "its header row is separated by {sep:?}, not commas; export it as comma-separated CSV"
+            ),
+        });
+    }
     let mut index = [usize::MAX; 7];
     let mut ignored = Vec::new();
     for (i, name) in names.iter().enumerate() {

@@ -78,8 +78,8 @@ impl RejectsWriter {
     }
 }
 
-/// Every reject of a run, each once, in the order first written. A torn last line (a crash
-/// while writing) is skipped. A missing file means no rejects.
+/// Every reject of a run, each once, in the order first written. Lines that do not parse
+/// (a torn last line after a crash) are skipped. A missing file means no rejects.
 pub fn read_rejects(run_dir: &Path) -> Result<Vec<RejectEntry>, SourceError> {
     let path = run_dir.join(REJECTS_FILE);
     let file = match File::open(&path) {
