@@ -122,7 +122,12 @@ pub(crate) fn read_header<R: BufRead>(
         return Err(SourceError::MissingColumns {
             path: path.to_path_buf(),
             missing,
-            found: names.iter().map(|n| clip(n, 40)).collect(),
+            found: names
+                .iter()
+                .take(12)
+                .map(|n| clip(n, 40))
+                .chain((names.len() > 12).then(|| format!("… {} more", names.len() - 12)))
+                .collect(),
         });
     }
     Ok(Header {
