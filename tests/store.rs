@@ -624,14 +624,18 @@ fn random_input_never_panics_and_segments_agree_with_the_scan() {
     let mut accepted = 0;
     for case in 0..300 {
         let mut data = Vec::new();
-        let ext = if case % 2 == 0 { "csv" } else { "jsonl" };
-        if case % 3 != 0 {
+        let ext = if case.is_multiple_of(2) {
+            "csv"
+        } else {
+            "jsonl"
+        };
+        if !case.is_multiple_of(3) {
             data.extend_from_slice(if ext == "csv" { header } else { &good });
             data.push(b'\n');
         }
         for _ in 0..next() % 200 {
             let r = next() as usize;
-            data.extend_from_slice(if r % 9 == 0 {
+            data.extend_from_slice(if r.is_multiple_of(9) {
                 &good
             } else {
                 pieces[r % pieces.len()]
