@@ -622,7 +622,7 @@ fn random_input_never_panics_and_segments_agree_with_the_scan() {
         seed
     };
     let mut accepted = 0;
-    for case in 0..300 {
+    for case in 0..300u32 {
         let mut data = Vec::new();
         let ext = if case.is_multiple_of(2) {
             "csv"
