@@ -41,6 +41,8 @@ impl Journal {
             }
             Err(e) => return Err(JournalError::io(&dir, e)),
         }
+        // The new run dir's entry in `runs/` must survive a crash too.
+        crate::source::sync_dir_of(&dir).map_err(|e| JournalError::io(&runs, e))?;
         Self::init_run_dir(dir.clone(), manifest).inspect_err(|_| {
             // Leave no half-made run behind to block the id or confuse listings.
             let _ = fs::remove_dir_all(&dir);
