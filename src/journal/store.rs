@@ -113,6 +113,14 @@ impl Journal {
     /// Appends one entry and fsyncs it before returning. Cost does not grow with the
     /// journal: one `write` to a file kept open in append mode, one `fdatasync`.
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let cleaned;
+        let entry = match entry {
+            Entry::Segment { error: Some(e), .. } if needs_cleaning(e) => {
+                cleaned = with_clean_error(entry);
+                &cleaned
+            }
+            _ => entry,
+        };
         let mut line = serde_json::to_vec(entry)
             .map_err(|e| JournalError::io(&self.path, std::io::Error::other(e.to_string())))?;
         line.push(b'\n');
@@ -179,6 +187,29 @@ fn keep_torn_tail(dir: &Path, path: &Path, good_len: u64) {
     }
 }
 
+/// Longest error text kept in a journal line (a server may answer with a whole HTML page).
+const MAX_ERROR_CHARS: usize = 500;
+
+fn needs_cleaning(error: &str) -> bool {
+    error.len() > MAX_ERROR_CHARS || error.contains("Bearer ") || error.contains("bearer ")
+}
+
+/// The entry with its error text clipped and any bearer credential blanked: a last guard,
+/// since entries must never carry a token.
+fn with_clean_error(entry: &Entry) -> Entry {
+    let mut entry = entry.clone();
+    if let Entry::Segment { error: Some(e), .. } = &mut entry {
+        let mut words: Vec<&str> = e.split(' ').collect();
+        for i in 1..words.len() {
+            if words[i - 1].eq_ignore_ascii_case("bearer") {
+                words[i] = "[redacted]";
+            }
+        }
+        *e = crate::source::clip(&words.join(" "), MAX_ERROR_CHARS);
+    }
+    entry
+}
+
 /// Replaces the value of any key that names a secret with `"[redacted]"`. The engine
 /// passes a config without secrets; this guards against one slipping in later.
 fn scrub_secrets(v: &mut serde_json::Value) {
@@ -206,6 +237,28 @@ fn scrub_secrets(v: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_clipped_and_bearer_tokens_blanked() {
+        let e = Entry::segment(
+            0,
+            crate::engine::events::SegmentState::Failed,
+            1,
+            Default::default(),
+            Some(format!("401 for Bearer eyJabc.def {}", "x".repeat(5000))),
+        );
+        let Entry::Segment {
+            error: Some(text), ..
+        } = with_clean_error(&e)
+        else {
+            panic!("segment entry expected")
+        };
+        assert!(
+            !text.contains("eyJ") && text.contains("Bearer [redacted]"),
+            "{text}"
+        );
+        assert!(text.chars().count() <= MAX_ERROR_CHARS + 1);
+    }
 
     #[test]
     fn scrubs_secret_keys_but_not_urls() {

@@ -58,6 +58,18 @@ impl RejectsWriter {
 
     /// Buffers one reject; call [`flush`](Self::flush) when the segment is done.
     pub fn write(&mut self, entry: &RejectEntry) -> Result<(), SourceError> {
+        // A server's reason or a bad row's id can be huge; the file stays readable.
+        let clipped;
+        let entry = if entry.reason.len() > 500 || entry.supplier_id.len() > 64 {
+            clipped = RejectEntry {
+                reason: super::clip(&entry.reason, 500),
+                supplier_id: super::clip(&entry.supplier_id, 64),
+                ..entry.clone()
+            };
+            &clipped
+        } else {
+            entry
+        };
         let mut line = serde_json::to_vec(entry).map_err(|e| SourceError::Output {
             path: self.path.clone(),
             detail: e.to_string(),
