@@ -1,0 +1,470 @@
+//! The verdict: from the findings alone (pure, no I/O), which clock kills the token first
+//! during a sync of the configured length, whether supsync can keep such a sync alive,
+//! and what to change.
+
+use serde::Serialize;
+
+use super::analysis::{
+    IdleConclusion, SessionEstimate, idle_conclusion, session_estimate, shortening_scope,
+};
+use super::findings::{ConnectionOutcome, Findings, GrantFailure};
+use crate::exit;
+
+/// The clock that ends an *active* token first (API.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KillerClock {
+    Ttl,
+    Session,
+    /// The server said nothing about lifetimes.
+    Unknown,
+}
+
+/// How supsync renews a token here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Renewal {
+    RefreshToken,
+    ClientCredentials,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// 0: supsync can keep the sync alive; 3: it cannot; 4: no token at all.
+    pub exit_code: i32,
+    pub sustainable: bool,
+    /// The verdict in one paragraph of plain words.
+    pub summary: String,
+    pub first_clock: KillerClock,
+    /// Seconds after issue at which `first_clock` kills an active token.
+    pub token_lifetime_secs: Option<u64>,
+    pub dies_within_sync: bool,
+    pub shortening_scope: Option<String>,
+    pub shortening_scope_ttl_secs: Option<u64>,
+    /// The TTL of a token asked for without `scope`.
+    pub default_ttl_secs: Option<u64>,
+    pub idle: IdleConclusion,
+    pub idle_window_secs: Option<u64>,
+    pub session_limit: Option<SessionEstimate>,
+    pub renewal: Renewal,
+    pub renewals_per_sync: Option<u64>,
+    /// The shortest lifetime in which a token can be fetched and carry one request,
+    /// counting the whole-second precision servers give lifetimes in.
+    pub min_workable_secs: f64,
+    /// The facts the verdict rests on.
+    pub reasons: Vec<String>,
+    /// What to change: server policy, scopes, client settings.
+    pub advice: Vec<String>,
+}
+
+/// Reasons and advice when no token could be obtained (exit 4).
+fn no_token(f: &Findings, err: &GrantFailure) -> Verdict {
+    let said = match (&err.code, &err.description) {
+        (Some(c), Some(d)) => format!("{c} ({d})"),
+        (Some(c), None) => c.clone(),
+        _ => err.message.clone(),
+    };
+    let check = match err.code.as_deref() {
+        Some("invalid_client") => format!(
+            "Check auth.client_id ({}), the client secret (SUPSYNC_CLIENT_SECRET, \
+             auth.client_secret_file or auth.client_secret) and auth.auth_style (basic or \
+             post) against what the server has registered for this client.",
+            f.client_id
+        ),
+        Some("invalid_scope") => format!(
+            "Check auth.scopes ({}): the server does not allow them for client {}.",
+            f.requested_scopes.join(" "),
+            f.client_id
+        ),
+        Some("unauthorized_client" | "unsupported_grant_type") => {
+            "The client may not use the client_credentials grant: ask the server's admin."
+                .to_string()
+        }
+        Some(_) => "The server's words above say what it objects to.".to_string(),
+        None => format!(
+            "Check that the token endpoint {} is right (api.base_url, auth.token_url) and \
+             reachable from here.",
+            f.token_url
+        ),
+    };
+    Verdict {
+        exit_code: exit::AUTH,
+        sustainable: false,
+        summary: format!("No token could be obtained: the server answered {said}."),
+        first_clock: KillerClock::Unknown,
+        token_lifetime_secs: None,
+        dies_within_sync: true,
+        shortening_scope: None,
+        shortening_scope_ttl_secs: None,
+        default_ttl_secs: None,
+        idle: IdleConclusion::Unknown {
+            why: "no token".into(),
+        },
+        idle_window_secs: None,
+        session_limit: None,
+        renewal: Renewal::None,
+        renewals_per_sync: None,
+        min_workable_secs: 0.0,
+        reasons: vec![err.message.clone()],
+        advice: vec![check],
+    }
+}
+
+/// The verdict over everything the probes found.
+pub fn verdict(f: &Findings) -> Verdict {
+    let Some(tok) = &f.token else {
+        let err = f.token_error.clone().unwrap_or_else(|| GrantFailure {
+            message: "no token was requested".into(),
+            ..Default::default()
+        });
+        return no_token(f, &err);
+    };
+    let d = f.sync_duration_secs;
+    let mut reasons = Vec::new();
+    let mut advice = Vec::new();
+    let mut fatal: Vec<String> = Vec::new();
+
+    let first_call = tok.first_call.as_ref();
+    let rtt_ms = first_call.map_or(0, |c| c.rtt_ms);
+    let min_workable = 1.0 + (tok.request_ms + rtt_ms) as f64 / 1000.0;
+
+    // TTL: expires_in, else what the first call's header said.
+    let ttl = tok.expires_in_secs.or_else(|| {
+        let c = first_call?;
+        let h = c.header_expires_in_secs?;
+        reasons.push("The server gave no expires_in; its X-Token-Expires-In stands in.".into());
+        Some(h + c.token_age_secs.round() as u64)
+    });
+    if let Some(c) = first_call.filter(|c| c.is_unauthorized()) {
+        fatal.push(format!(
+            "a fresh token was refused on its first call ({})",
+            c.error.as_deref().unwrap_or("401 without a description")
+        ));
+    }
+
+    let default_ttl = f.scope_ttls.no_scope.expires_in_secs;
+    let shortening = shortening_scope(&f.scope_ttls);
+    let idle = idle_conclusion(&f.idle_probe);
+    let idle_window = idle.window_secs();
+    let session = session_estimate(f, &idle);
+
+    let (first_clock, lifetime) = match (ttl, session.as_ref().map(|s| s.secs)) {
+        (Some(t), Some(s)) if s < t => (KillerClock::Session, Some(s)),
+        (Some(t), _) => (KillerClock::Ttl, Some(t)),
+        (None, Some(s)) => (KillerClock::Session, Some(s)),
+        (None, None) => (KillerClock::Unknown, None),
+    };
+    let dies_within_sync = lifetime.is_none_or(|l| l < d);
+
+    let renewal = if f.refresh.ok == Some(true) {
+        Renewal::RefreshToken
+    } else if f.new_session.ok {
+        Renewal::ClientCredentials
+    } else {
+        Renewal::None
+    };
+
+    // What kills a sync outright.
+    if let Some(l) = lifetime
+        && (l as f64) < min_workable
+    {
+        fatal.push(format!(
+            "a token lives {l} s, less than the {min_workable:.1} s it takes to fetch one and \
+             carry a single request: it dies before one segment could finish"
+        ));
+    }
+    if let Some(i) = idle_window
+        && (i as f64) < min_workable
+    {
+        fatal.push(format!(
+            "the idle window ({i} s) is shorter than one request and its renewal \
+             ({min_workable:.1} s): no keep-alive can hold the token"
+        ));
+    }
+    if dies_within_sync && renewal == Renewal::None {
+        let why = [f.refresh.error.as_deref(), f.new_session.error.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
+        fatal.push(format!(
+            "the token dies within the {d} s sync and neither a refresh nor a new \
+             client-credentials session worked{}",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
+            }
+        ));
+    }
+    if let Some(s) = &session
+        && s.secs < d
+        && !f.new_session.ok
+    {
+        fatal.push(format!(
+            "the session ends after about {} s, within the {d} s sync, and a new \
+             client-credentials session was refused ({})",
+            s.secs,
+            f.new_session.error.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    let sustainable = fatal.is_empty();
+
+    // Why the TTL is what it is.
+    let mut cause = String::new();
+    if let Some(t) = ttl {
+        if t < f.expected_ttl_secs {
+            cause = match (&shortening, default_ttl) {
+                (Some((scope, st)), def) if *st == t => format!(
+                    ", because scope {scope} has a per-scope TTL of {st} s{}",
+                    def.map(|d| format!(" (without it: {d} s)"))
+                        .unwrap_or_default()
+                ),
+                (_, Some(def)) if def == t => {
+                    format!(", because the server's default TTL is {t} s (no scope shortens it)")
+                }
+                _ => ", and no single configured scope explains it".into(),
+            };
+            match (&shortening, default_ttl) {
+                (Some((scope, st)), def) if *st == t => {
+                    advice.push(format!(
+                        "Server policy: the per-scope TTL of {scope} ({st} s) overrides the \
+                         default{}; have the server's admin raise or remove it if {} s tokens \
+                         are meant.",
+                        def.map(|d| format!(" of {d} s")).unwrap_or_default(),
+                        f.expected_ttl_secs
+                    ));
+                    advice.push(format!(
+                        "Scopes: a token without {scope} lives longer, but drop it from \
+                         auth.scopes only if the sync does not need it."
+                    ));
+                }
+                (_, Some(def)) if def == t => advice.push(format!(
+                    "Server policy: the default TTL is {t} s; have it raised, or set \
+                     auth.expected_ttl_secs = {t} so the expectation matches the server."
+                )),
+                _ => {}
+            }
+        } else if t > f.expected_ttl_secs {
+            reasons.push(format!(
+                "Tokens live {t} s, longer than the expected {} s.",
+                f.expected_ttl_secs
+            ));
+        }
+    }
+
+    let renewals_per_sync = match lifetime {
+        Some(l) if l > 0 && dies_within_sync => Some(d.div_ceil(l).saturating_sub(1).max(1)),
+        Some(_) => Some(0),
+        None => None,
+    };
+
+    // The margin only matters when tokens must be renewed during the sync.
+    if let Some(l) = lifetime.filter(|_| dies_within_sync && sustainable) {
+        let m = f.refresh_margin_secs;
+        if m.saturating_mul(2) <= l {
+            advice.push(format!(
+                "Client margin: refresh_margin_secs {m} is fine for {l} s tokens."
+            ));
+        } else {
+            advice.push(format!(
+                "Client margin: refresh_margin_secs {m} is too long for {l} s tokens; supsync \
+                 caps it to a fraction of the lifetime, but set it to about {} s to say so.",
+                (l / 4).max(1)
+            ));
+        }
+    }
+
+    match &idle {
+        IdleConclusion::Sliding { secs } | IdleConclusion::DiedWhileIdle { secs, .. } => {
+            let k = f.keepalive_secs;
+            if k >= *secs {
+                advice.push(format!(
+                    "Client keep-alive: keepalive_secs {k} is not shorter than the {secs} s \
+                     idle window; set it to about {} s so a paused sync keeps its token.",
+                    (secs / 3).max(1)
+                ));
+            } else {
+                reasons.push(format!(
+                    "An idle window of about {secs} s kills a token left unused; supsync's \
+                     keep-alive every {k} s (and every request) holds it open."
+                ));
+            }
+        }
+        IdleConclusion::TtlOnly { secs } => reasons.push(format!(
+            "No idle window or session limit shorter than {secs} s was seen."
+        )),
+        IdleConclusion::FixedEnd { .. } => {}
+        IdleConclusion::Unknown { why } => {
+            reasons.push(format!("Idle window: not measured ({why})."));
+        }
+    }
+
+    if let Some(s) = &session {
+        if s.secs < d {
+            reasons.push(format!(
+                "The session ends about {} s after it starts; supsync then starts a new \
+                 client-credentials session{}.",
+                s.secs,
+                if f.new_session.ok {
+                    " (which works here)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    } else if f.refresh.ok == Some(true) {
+        reasons.push(
+            "No session limit was visible in one refresh; a longer refresh chain would show one."
+                .into(),
+        );
+    }
+
+    match (f.refresh.issued, f.refresh.ok, f.refresh.rotated) {
+        (false, _, _) => reasons.push(
+            "No refresh token came (RFC 6749 §4.4.3: a client-credentials grant SHOULD NOT \
+             return one); supsync renews with new client-credentials grants."
+                .into(),
+        ),
+        (true, Some(false), _) => reasons.push(format!(
+            "A refresh was refused ({}); supsync falls back to new client-credentials sessions.",
+            f.refresh.error.as_deref().unwrap_or("no reason given")
+        )),
+        (true, Some(true), Some(true)) => reasons.push(
+            "Refresh works and rotates the refresh token (the old one is spent at once).".into(),
+        ),
+        (true, Some(true), _) => {
+            reasons.push("Refresh works; the refresh token does not rotate.".into());
+        }
+        (true, None, _) => {}
+    }
+
+    if !tok.missing_scopes.is_empty() {
+        advice.push(format!(
+            "Scopes: the server did not grant {}; calls that need it will be refused. Have \
+             it allowed for client {}, or drop it from auth.scopes.",
+            tok.missing_scopes.join(" "),
+            f.client_id
+        ));
+    }
+
+    let skew = f
+        .clock_skew
+        .date_skew_secs
+        .or(f.clock_skew.jwt_iat_skew_secs);
+    if let Some(s) = skew.filter(|s| s.abs() >= 5) {
+        advice.push(format!(
+            "Clocks: the server's clock is {} s {} the local one; supsync counts lifetimes \
+             from expires_in on its own monotonic clock and is not affected, but anything \
+             comparing JWT exp with the local clock is. Fix NTP on the side that is off.",
+            s.abs(),
+            if s > 0 { "ahead of" } else { "behind" }
+        ));
+    }
+
+    match f.connection.outcome {
+        ConnectionOutcome::IdleConnectionCut => advice.push(format!(
+            "Network: a connection left idle for {:.0} s was cut while a fresh one worked: a \
+             proxy or load balancer drops idle connections. That is not the token; supsync \
+             retries such failures, but keep keepalive_secs below that proxy's idle timeout \
+             or have it raised.",
+            f.connection.idle_secs
+        )),
+        ConnectionOutcome::RandomDrops => reasons.push(
+            "Connections dropped even without idling: transient faults, not the token.".into(),
+        ),
+        _ => {}
+    }
+
+    if sustainable && !dies_within_sync {
+        advice.push("Nothing to change: a token outlives the sync.".into());
+    }
+
+    let summary = summary(
+        f,
+        first_clock,
+        lifetime,
+        &cause,
+        sustainable,
+        &fatal,
+        renewal,
+        renewals_per_sync,
+    );
+    reasons.splice(0..0, fatal.iter().map(|r| format!("Cannot sustain: {r}.")));
+
+    Verdict {
+        exit_code: if sustainable {
+            exit::OK
+        } else {
+            exit::DIAGNOSE_CANNOT_SUSTAIN
+        },
+        sustainable,
+        summary,
+        first_clock,
+        token_lifetime_secs: lifetime,
+        dies_within_sync,
+        shortening_scope: shortening.as_ref().map(|(s, _)| s.clone()),
+        shortening_scope_ttl_secs: shortening.as_ref().map(|(_, t)| *t),
+        default_ttl_secs: default_ttl,
+        idle,
+        idle_window_secs: idle_window,
+        session_limit: session,
+        renewal,
+        renewals_per_sync,
+        min_workable_secs: (min_workable * 10.0).round() / 10.0,
+        reasons,
+        advice,
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one sentence built from the verdict's parts
+fn summary(
+    f: &Findings,
+    clock: KillerClock,
+    lifetime: Option<u64>,
+    cause: &str,
+    sustainable: bool,
+    fatal: &[String],
+    renewal: Renewal,
+    renewals: Option<u64>,
+) -> String {
+    let d = f.sync_duration_secs;
+    let expected = f.expected_ttl_secs;
+    let first = match (clock, lifetime) {
+        (KillerClock::Ttl, Some(l)) if l < expected => {
+            format!(
+                "The token's TTL kills it first: {l} s after issue, not the expected {expected} s{cause}."
+            )
+        }
+        (KillerClock::Ttl, Some(l)) => {
+            format!("The token's TTL ends it after {l} s (expected {expected} s).")
+        }
+        (KillerClock::Session, Some(l)) => format!(
+            "The session's absolute limit kills the token first: about {l} s after the session starts, before its TTL."
+        ),
+        _ => "The server did not say how long its tokens live.".to_string(),
+    };
+    let second = if !sustainable {
+        format!(
+            "supsync cannot keep a {d} s sync alive: {}.",
+            fatal.join("; ")
+        )
+    } else if lifetime.is_some_and(|l| l >= d) {
+        format!("Fine: nothing kills it during a {d} s sync.")
+    } else {
+        let how = match renewal {
+            Renewal::RefreshToken => "with the refresh token",
+            Renewal::ClientCredentials => "with new client-credentials grants",
+            Renewal::None => "",
+        };
+        match renewals {
+            Some(n) => format!(
+                "supsync can keep a {d} s sync alive by renewing it ahead of time {how} (about {n} renewal{} per sync).",
+                if n == 1 { "" } else { "s" }
+            ),
+            None => format!("supsync can keep a {d} s sync alive by renewing ahead of time {how}."),
+        }
+    };
+    format!("{first} {second}")
+}
