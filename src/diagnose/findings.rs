@@ -158,7 +158,8 @@ pub enum ConnectionOutcome {
     /// It failed at the transport level while a fresh connection worked: something between
     /// here and the server (proxy, load balancer, NAT) cuts idle connections.
     IdleConnectionCut,
-    /// Fresh connections failed as well, without idling: drops not tied to idleness.
+    /// A drop that did not repeat on a second idle connection, or fresh connections
+    /// failing too: not tied to idleness.
     RandomDrops,
     /// No probe was possible (no token).
     NotTested,

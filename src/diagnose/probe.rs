@@ -101,9 +101,14 @@ pub async fn run(
     f.idle_probe = idle;
     f.connection = conn;
 
-    // 4. One refresh (never retried: a lost answer would make the retry a reuse).
+    // 4. One refresh (never retried: a lost answer would make the retry a reuse). On a
+    // fresh connection: the pooled one has sat idle through the probe, and a proxy that
+    // cuts idle connections must not pass for a refused refresh.
     if let Some(rt) = &main.refresh_token {
-        match endpoint.refresh(rt).await {
+        let fresh = http_client(timeout)
+            .context("could not build the HTTP client")
+            .and_then(|h| TokenEndpoint::new(cfg, secret, h).map_err(|e| anyhow!(e)))?;
+        match fresh.refresh(rt).await {
             Ok(g) => {
                 f.refresh.ok = Some(true);
                 f.refresh.rotated = Some(g.refresh_token.as_ref().is_some_and(|n| n != rt));
@@ -201,7 +206,7 @@ async fn idle_probe(
     conn.idle_secs = secs(first_at.elapsed());
     let second = if second.call.status.is_none() {
         let cut = second.call.error.clone().unwrap_or_default();
-        let (outcome, answer) = transport_check(url, timeout, g).await;
+        let (outcome, answer) = transport_check(url, timeout, g, wait).await;
         conn.outcome = outcome;
         conn.detail = Some(format!("after {:.0} s idle: {cut}", conn.idle_secs));
         answer.unwrap_or(second)
@@ -222,12 +227,15 @@ async fn idle_probe(
     (idle, conn)
 }
 
-/// After a pooled connection failed: does a fresh connection work, and do back-to-back
-/// calls (no idling) work? Returns the outcome and the fresh call's answer.
+/// After a pooled connection failed: does a fresh connection work, and does the failure
+/// repeat when that fresh connection is left idle just as long? Only a repeat counts as a
+/// cut idle connection; a one-off is a random drop. Returns the outcome and the fresh
+/// call's answer (the token's state right after the idle wait).
 async fn transport_check(
     url: &str,
     timeout: Duration,
     g: &Grant,
+    wait: Duration,
 ) -> (ConnectionOutcome, Option<Health>) {
     let Ok(fresh) = http_client(timeout) else {
         return (ConnectionOutcome::RandomDrops, None);
@@ -236,8 +244,9 @@ async fn transport_check(
     if answer.call.status.is_none() {
         return (ConnectionOutcome::RandomDrops, Some(answer));
     }
+    tokio::time::sleep(wait).await;
     let again = health(&fresh, url, &g.access_token, g.sent_at).await;
-    let outcome = if again.call.status.is_some() {
+    let outcome = if again.call.status.is_none() {
         ConnectionOutcome::IdleConnectionCut
     } else {
         ConnectionOutcome::RandomDrops

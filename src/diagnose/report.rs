@@ -265,7 +265,9 @@ fn findings_text(out: &mut String, d: &Diagnosis) {
         ConnectionOutcome::IdleConnectionCut => {
             "an idle connection was cut; a fresh one worked: not the token".into()
         }
-        ConnectionOutcome::RandomDrops => "connections dropped without idling too".into(),
+        ConnectionOutcome::RandomDrops => {
+            "a connection dropped, but not repeatably after idling".into()
+        }
         ConnectionOutcome::NotTested => "not tested".into(),
     };
     row(

@@ -372,7 +372,9 @@ pub fn verdict(f: &Findings) -> Verdict {
             f.connection.idle_secs
         )),
         ConnectionOutcome::RandomDrops => reasons.push(
-            "Connections dropped even without idling: transient faults, not the token.".into(),
+            "A connection dropped, but not again after the same idle time: a transient fault, \
+             not the token and not an idle-connection cut."
+                .into(),
         ),
         _ => {}
     }

@@ -218,7 +218,11 @@ fn a_session_limit_without_new_sessions_cannot_sustain() {
     f.refresh.refresh_expires_in_secs = Some(1797);
     let out = verdict(&f);
     assert_eq!(out.exit_code, exit::DIAGNOSE_CANNOT_SUSTAIN);
-    assert!(out.summary.contains("session ends after about 1800 s"), "{}", out.summary);
+    assert!(
+        out.summary.contains("session ends after about 1800 s"),
+        "{}",
+        out.summary
+    );
 }
 
 #[test]
