@@ -66,6 +66,8 @@ async fn realistic_names_supplier_mgmt_900_against_3600() {
     let tok = d.findings.token.as_ref().unwrap();
     assert_eq!(tok.expires_in_secs, Some(900));
     assert!(tok.missing_scopes.is_empty());
+    assert!(tok.jwt.is_some(), "the simulator issues JWT-shaped tokens");
+    assert_eq!(d.findings.idle_probe.token, "no scope");
     assert!(d.findings.refresh.issued);
     assert_eq!(
         d.findings.refresh.ok,
@@ -305,7 +307,10 @@ async fn binary_text_and_json_against_realistic_leak_nothing() {
     assert_eq!(code_t, exit::OK, "{text}\n{err_t}");
     assert!(text.contains("supplier_mgmt"), "{text}");
     assert!(text.contains("<- shortens the token"), "{text}");
-    assert!(text.contains("900 s, not the expected 3600 s"), "{text}");
+    assert!(
+        text.contains("900 s after issue, not the expected 3600 s"),
+        "{text}"
+    );
 
     assert_eq!(code_j, exit::OK, "{err_j}");
     let j: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");

@@ -92,8 +92,10 @@ pub async fn run(
     candidates.push(("configured scopes".into(), main.clone()));
 
     // 3. Idle window and idle connections, on the longest-lived token.
+    // `rev`: on a tie the first candidate (no scope) wins, the plainest token.
     let (label, probe_grant) = candidates
         .iter()
+        .rev()
         .max_by_key(|(_, g)| g.expires_in.map(|d| d.as_secs()).unwrap_or(0))
         .map(|(l, g)| (l.clone(), g))
         .unwrap_or_else(|| ("configured scopes".to_string(), &main));

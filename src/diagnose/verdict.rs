@@ -302,7 +302,12 @@ pub fn verdict(f: &Findings) -> Verdict {
     }
 
     if let Some(s) = &session {
-        if s.secs < d {
+        if s.secs >= d {
+            reasons.push(format!(
+                "The session ends about {} s after it starts: not before a {d} s sync ends.",
+                s.secs
+            ));
+        } else {
             reasons.push(format!(
                 "The session ends about {} s after it starts; supsync then starts a new \
                  client-credentials session{}.",
