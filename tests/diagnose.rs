@@ -178,6 +178,47 @@ async fn without_refresh_tokens_new_sessions_renew() {
     assert!(d.verdict.reasons.iter().any(|r| r.contains("§4.4.3")));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harsh_but_workable_clocks_are_sustainable() {
+    // The token manager's own stress profile: 2 s tokens, 3 s idle window, 8 s sessions.
+    let server = sim_toml(
+        "[tokens]\nscope_ttl_secs = { supplier_mgmt = 2 }\nidle_timeout_secs = 3\n\
+         absolute_timeout_secs = 8\n",
+    )
+    .await;
+    let d = run(&server.url(), SECRET).await;
+    let v = &d.verdict;
+    assert_eq!(d.exit_code(), exit::OK, "{}", v.summary);
+    assert_eq!(v.token_lifetime_secs, Some(2));
+    let idle = v.idle_window_secs.expect("idle window seen");
+    assert!((2..=3).contains(&idle), "{idle}");
+    assert_eq!(
+        v.session_limit.as_ref().map(|s| s.secs),
+        Some(8),
+        "{:?}",
+        v.session_limit
+    );
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.contains("new client-credentials session"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_exit_4_naming_the_endpoint() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = run(&format!("http://127.0.0.1:{port}"), SECRET).await;
+    assert_eq!(d.exit_code(), exit::AUTH);
+    let err = d.findings.token_error.as_ref().unwrap();
+    assert_eq!(err.code, None);
+    assert!(d.verdict.advice[0].contains(&format!("127.0.0.1:{port}/oauth/token")));
+}
+
 /// Everything the relay saw go by, both directions.
 #[derive(Clone, Default)]
 struct Wire(Arc<Mutex<Vec<u8>>>);

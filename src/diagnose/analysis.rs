@@ -225,7 +225,7 @@ mod tests {
             status: Some(status),
             header_expires_in_secs: header,
             token_age_secs: age,
-            rtt_ms: 2,
+            rtt_secs: 0.002,
             error: None,
         }
     }

@@ -58,7 +58,7 @@ pub struct TokenFinding {
     pub refresh_token: Option<String>,
     pub refresh_expires_in_secs: Option<u64>,
     /// Round trip of the token request.
-    pub request_ms: u64,
+    pub request_secs: f64,
     /// JWT claims, decoded WITHOUT signature verification; `None` for opaque tokens.
     pub jwt: Option<JwtClaims>,
     /// The first API call (health) made with this token.
@@ -74,7 +74,7 @@ pub struct CallFinding {
     pub header_expires_in_secs: Option<u64>,
     /// Seconds since the token request was sent, at the response.
     pub token_age_secs: f64,
-    pub rtt_ms: u64,
+    pub rtt_secs: f64,
     /// Transport error, or the server's `error_description` of a 401.
     pub error: Option<String>,
 }

@@ -146,7 +146,7 @@ fn token_finding(g: &Grant, requested: &[String]) -> TokenFinding {
         extra_scopes: extra,
         refresh_token: g.refresh_token.as_ref().map(Secret::fingerprint),
         refresh_expires_in_secs: g.refresh_expires_in.map(|d| d.as_secs()),
-        request_ms: millis(g.received_at.duration_since(g.sent_at)),
+        request_secs: secs(g.received_at.duration_since(g.sent_at)),
         jwt: jwt::decode_unverified(g.access_token.expose()),
         first_call: None,
     }
@@ -271,7 +271,7 @@ async fn health(http: &reqwest::Client, url: &str, token: &Secret, issued: Insta
     let res = http.get(url).bearer_auth(token.expose()).send().await;
     let rtt = start.elapsed();
     let mut call = CallFinding {
-        rtt_ms: millis(rtt),
+        rtt_secs: secs(rtt),
         token_age_secs: secs(issued.elapsed()),
         ..Default::default()
     };
@@ -396,8 +396,4 @@ fn unix(t: SystemTime) -> f64 {
 
 fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -101,7 +101,7 @@ fn findings_text(out: &mut String, d: &Diagnosis) {
         out,
         "access token",
         format!("{} ({kind})", t.fingerprint),
-        format!("fetched in {} ms", t.request_ms),
+        format!("fetched in {:.3} s", t.request_secs),
     );
     if let Some(c) = &t.first_call {
         row(
@@ -270,12 +270,10 @@ fn findings_text(out: &mut String, d: &Diagnosis) {
         }
         ConnectionOutcome::NotTested => "not tested".into(),
     };
-    row(
-        out,
-        "idle connection cut",
-        conn,
-        f.connection.detail.as_deref().unwrap_or(""),
-    );
+    row(out, "idle connection cut", conn, "");
+    if let Some(detail) = &f.connection.detail {
+        let _ = writeln!(out, "    {detail}");
+    }
 }
 
 fn opt(v: Option<i64>) -> String {

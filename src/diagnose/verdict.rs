@@ -106,7 +106,8 @@ fn no_token(f: &Findings, err: &GrantFailure) -> Verdict {
         renewal: Renewal::None,
         renewals_per_sync: None,
         min_workable_secs: 0.0,
-        reasons: vec![err.message.clone()],
+        // The summary already quotes the server; the findings hold the full message.
+        reasons: Vec::new(),
         advice: vec![check],
     }
 }
@@ -126,8 +127,11 @@ pub fn verdict(f: &Findings) -> Verdict {
     let mut fatal: Vec<String> = Vec::new();
 
     let first_call = tok.first_call.as_ref();
-    let rtt_ms = first_call.map_or(0, |c| c.rtt_ms);
-    let min_workable = 1.0 + (tok.request_ms + rtt_ms) as f64 / 1000.0;
+    let rtt = first_call.map_or(0.0, |c| c.rtt_secs);
+    // Lifetimes come in whole seconds (a "1 s" token may have 0.01 s left), so a token
+    // must outlive one second of rounding plus a token request and one API call.
+    let overhead_ms = ((tok.request_secs + rtt) * 1000.0).round() as u64;
+    let min_workable = 1.0 + tok.request_secs + rtt;
 
     // TTL: expires_in, else what the first call's header said.
     let ttl = tok.expires_in_secs.or_else(|| {
@@ -170,16 +174,17 @@ pub fn verdict(f: &Findings) -> Verdict {
         && (l as f64) < min_workable
     {
         fatal.push(format!(
-            "a token lives {l} s, less than the {min_workable:.1} s it takes to fetch one and \
-             carry a single request: it dies before one segment could finish"
+            "a token lives only {l} s: counted in whole seconds, with {overhead_ms} ms to \
+             fetch one and carry a single request, it dies before one segment could finish"
         ));
     }
     if let Some(i) = idle_window
         && (i as f64) < min_workable
     {
         fatal.push(format!(
-            "the idle window ({i} s) is shorter than one request and its renewal \
-             ({min_workable:.1} s): no keep-alive can hold the token"
+            "the idle window (about {i} s) leaves no room for a keep-alive call ({overhead_ms} \
+             ms for a renewal and a request, plus a second of rounding): nothing can hold the \
+             token open"
         ));
     }
     if dies_within_sync && renewal == Renewal::None {
@@ -370,10 +375,10 @@ pub fn verdict(f: &Findings) -> Verdict {
 
     match f.connection.outcome {
         ConnectionOutcome::IdleConnectionCut => advice.push(format!(
-            "Network: a connection left idle for {:.0} s was cut while a fresh one worked: a \
-             proxy or load balancer drops idle connections. That is not the token; supsync \
-             retries such failures, but keep keepalive_secs below that proxy's idle timeout \
-             or have it raised.",
+            "Network: connections left idle for {:.0} s were cut (twice) while fresh ones \
+             worked: a proxy, load balancer or NAT between here and the server drops idle \
+             connections. That is not the token: supsync retries such failures as transient, \
+             but have that idle timeout raised, or keep keepalive_secs below it.",
             f.connection.idle_secs
         )),
         ConnectionOutcome::RandomDrops => reasons.push(

@@ -22,7 +22,7 @@ fn call(status: u16, header: u64, age: f64) -> CallFinding {
         status: Some(status),
         header_expires_in_secs: Some(header),
         token_age_secs: age,
-        rtt_ms: 3,
+        rtt_secs: 0.003,
         error: None,
     }
 }
@@ -45,7 +45,7 @@ fn realistic() -> Findings {
             granted_scopes: Some(v(&["supplier_mgmt", "offline_access"])),
             refresh_token: Some("#11111111".into()),
             refresh_expires_in_secs: Some(3600),
-            request_ms: 4,
+            request_secs: 0.004,
             first_call: Some(call(200, 899, 0.01)),
             ..Default::default()
         }),
