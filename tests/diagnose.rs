@@ -309,7 +309,11 @@ async fn an_idle_connection_cut_by_a_proxy_is_named_and_not_the_token() {
 }
 
 /// Runs the binary with the client secret in the environment.
-async fn binary(config_path: &std::path::Path, secret: &str, json: bool) -> (i32, String, String) {
+async fn binary(
+    config_path: &std::path::Path,
+    secret: Option<&str>,
+    json: bool,
+) -> (i32, String, String) {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_supsync"));
     cmd.arg("diagnose").arg("--config").arg(config_path);
     if json {
@@ -320,8 +324,10 @@ async fn binary(config_path: &std::path::Path, secret: &str, json: bool) -> (i32
             cmd.env_remove(k);
         }
     }
-    cmd.env("SUPSYNC_CLIENT_SECRET", secret)
-        .env("NO_COLOR", "1");
+    if let Some(secret) = secret {
+        cmd.env("SUPSYNC_CLIENT_SECRET", secret);
+    }
+    cmd.env("NO_COLOR", "1");
     let out = cmd.output().await.expect("binary runs");
     (
         out.status.code().unwrap_or(-1),
@@ -342,8 +348,10 @@ async fn binary_text_and_json_against_realistic_leak_nothing() {
     let (url, wire) = relay(server.addr, None).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_file(&dir, &url);
-    let ((code_t, text, err_t), (code_j, json, err_j)) =
-        tokio::join!(binary(&cfg, SECRET, false), binary(&cfg, SECRET, true));
+    let ((code_t, text, err_t), (code_j, json, err_j)) = tokio::join!(
+        binary(&cfg, Some(SECRET), false),
+        binary(&cfg, Some(SECRET), true)
+    );
 
     assert_eq!(code_t, exit::OK, "{text}\n{err_t}");
     assert!(text.contains("supplier_mgmt"), "{text}");
@@ -390,15 +398,20 @@ async fn wrong_secret_is_exit_4_with_invalid_client() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_file(&dir, &server.url());
     let wrong = "not-the-secret-42";
-    let (code, out, err) = binary(&cfg, wrong, false).await;
+    let (code, out, err) = binary(&cfg, Some(wrong), false).await;
     assert_eq!(code, exit::AUTH, "{out}\n{err}");
     assert!(out.contains("invalid_client"), "{out}");
     assert!(out.contains("auth.client_id"), "{out}");
     assert!(!out.contains(wrong) && !err.contains(wrong));
 
-    let (code, json, _) = binary(&cfg, wrong, true).await;
+    let (code, json, _) = binary(&cfg, Some(wrong), true).await;
     assert_eq!(code, exit::AUTH);
     let j: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(j["findings"]["token_error"]["code"], "invalid_client");
     assert_eq!(j["verdict"]["exit_code"], exit::AUTH);
+
+    // No secret at all is a configuration error (exit 2) that says where to put one.
+    let (code, out, err) = binary(&cfg, None, false).await;
+    assert_eq!(code, exit::CONFIG, "{out}\n{err}");
+    assert!(err.contains("SUPSYNC_CLIENT_SECRET"), "{err}");
 }

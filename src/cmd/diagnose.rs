@@ -10,20 +10,11 @@ use crate::diagnose::{self, DiagnoseOptions, report};
 use crate::exit;
 
 pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
-    let loaded = match crate::config::load(global) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::CONFIG);
-        }
-    };
-    let secret = match loaded.client_secret() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::CONFIG);
-        }
-    };
+    // Warnings (config, secret file permissions) go to stderr; stdout stays the report.
+    crate::logging::init_stderr(global.verbose);
+    // Config errors carry `ConfigError`, which `dispatch` turns into exit 2.
+    let loaded = crate::config::load(global)?;
+    let secret = loaded.client_secret()?;
     let rt = super::runtime()?;
     let opts = DiagnoseOptions::default();
     let found = match rt.block_on(diagnose::diagnose(&loaded.config, &secret, &opts)) {
