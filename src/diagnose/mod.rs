@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod probe;
 pub mod report;
 pub mod verdict;
+mod wording;
 
 #[cfg(test)]
 mod verdict_tests;

@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::analysis::{
     IdleConclusion, SessionEstimate, idle_conclusion, session_estimate, shortening_scope,
 };
-use super::findings::{ConnectionOutcome, Findings, GrantFailure};
+use super::findings::{Findings, GrantFailure};
+use super::wording::{self, Notes};
 use crate::exit;
 
 /// The clock that ends an *active* token first (API.md §2).
@@ -123,7 +124,6 @@ pub fn verdict(f: &Findings) -> Verdict {
     };
     let d = f.sync_duration_secs;
     let mut reasons = Vec::new();
-    let mut advice = Vec::new();
     let mut fatal: Vec<String> = Vec::new();
 
     let first_call = tok.first_call.as_ref();
@@ -216,49 +216,11 @@ pub fn verdict(f: &Findings) -> Verdict {
     }
     let sustainable = fatal.is_empty();
 
-    // Why the TTL is what it is.
-    let mut cause = String::new();
-    if let Some(t) = ttl {
-        if t < f.expected_ttl_secs {
-            cause = match (&shortening, default_ttl) {
-                (Some((scope, st)), def) if *st == t => format!(
-                    ", because scope {scope} has a per-scope TTL of {st} s{}",
-                    def.map(|d| format!(" (without it: {d} s)"))
-                        .unwrap_or_default()
-                ),
-                (_, Some(def)) if def == t => {
-                    format!(", because the server's default TTL is {t} s (no scope shortens it)")
-                }
-                _ => ", and no single configured scope explains it".into(),
-            };
-            match (&shortening, default_ttl) {
-                (Some((scope, st)), def) if *st == t => {
-                    advice.push(format!(
-                        "Server policy: the per-scope TTL of {scope} ({st} s) overrides the \
-                         default{}; have the server's admin raise or remove it if {} s tokens \
-                         are meant.",
-                        def.map(|d| format!(" of {d} s")).unwrap_or_default(),
-                        f.expected_ttl_secs
-                    ));
-                    advice.push(format!(
-                        "Scopes: a token without {scope} lives longer, but drop it from \
-                         auth.scopes only if the sync does not need it."
-                    ));
-                }
-                (_, Some(def)) if def == t => advice.push(format!(
-                    "Server policy: the default TTL is {t} s; have it raised, or set \
-                     auth.expected_ttl_secs = {t} so the expectation matches the server."
-                )),
-                _ => {}
-            }
-        } else if t > f.expected_ttl_secs {
-            reasons.push(format!(
-                "Tokens live {t} s, longer than the expected {} s.",
-                f.expected_ttl_secs
-            ));
-        }
-    }
-
+    let mut notes = Notes {
+        reasons,
+        advice: Vec::new(),
+    };
+    let cause = wording::ttl_cause(f, ttl, shortening.as_ref(), default_ttl, &mut notes);
     let renewals_per_sync = match lifetime {
         Some(l) if l > 0 && dies_within_sync => Some(d.div_ceil(l).saturating_sub(1).max(1)),
         Some(_) => Some(0),
@@ -266,141 +228,29 @@ pub fn verdict(f: &Findings) -> Verdict {
     };
 
     // The margin only matters when tokens must be renewed during the sync.
-    if let Some(l) = lifetime.filter(|_| dies_within_sync && sustainable) {
-        let m = f.refresh_margin_secs;
-        if m.saturating_mul(2) <= l {
-            advice.push(format!(
-                "Client margin: refresh_margin_secs {m} is fine for {l} s tokens."
-            ));
-        } else {
-            advice.push(format!(
-                "Client margin: refresh_margin_secs {m} is too long for {l} s tokens; supsync \
-                 caps it to a fraction of the lifetime, but set it to about {} s to say so.",
-                (l / 4).max(1)
-            ));
-        }
+    if dies_within_sync && sustainable {
+        wording::margin(f, lifetime, &mut notes);
     }
-
-    match &idle {
-        IdleConclusion::Sliding { secs } | IdleConclusion::DiedWhileIdle { secs, .. } => {
-            let k = f.keepalive_secs;
-            if k >= *secs {
-                advice.push(format!(
-                    "Client keep-alive: keepalive_secs {k} is not shorter than the {secs} s \
-                     idle window; set it to about {} s so a paused sync keeps its token.",
-                    (secs / 3).max(1)
-                ));
-            } else {
-                reasons.push(format!(
-                    "An idle window of about {secs} s kills a token left unused; supsync's \
-                     keep-alive every {k} s (and every request) holds it open."
-                ));
-            }
-        }
-        IdleConclusion::TtlOnly { secs } => reasons.push(format!(
-            "No idle window or session limit shorter than {secs} s was seen."
-        )),
-        IdleConclusion::FixedEnd { .. } => {}
-        IdleConclusion::Unknown { why } => {
-            reasons.push(format!("Idle window: not measured ({why})."));
-        }
-    }
-
-    if let Some(s) = &session {
-        if s.secs >= d {
-            reasons.push(format!(
-                "The session ends about {} s after it starts: not before a {d} s sync ends.",
-                s.secs
-            ));
-        } else {
-            reasons.push(format!(
-                "The session ends about {} s after it starts; supsync then starts a new \
-                 client-credentials session{}.",
-                s.secs,
-                if f.new_session.ok {
-                    " (which works here)"
-                } else {
-                    ""
-                }
-            ));
-        }
-    } else if f.refresh.ok == Some(true) {
-        reasons.push(
-            "No session limit was visible in one refresh; a longer refresh chain would show one."
-                .into(),
-        );
-    }
-
-    match (f.refresh.issued, f.refresh.ok, f.refresh.rotated) {
-        (false, _, _) => reasons.push(
-            "No refresh token came (RFC 6749 §4.4.3: a client-credentials grant SHOULD NOT \
-             return one); supsync renews with new client-credentials grants."
-                .into(),
-        ),
-        (true, Some(false), _) => reasons.push(format!(
-            "A refresh was refused ({}); supsync falls back to new client-credentials sessions.",
-            f.refresh.error.as_deref().unwrap_or("no reason given")
-        )),
-        (true, Some(true), Some(true)) => reasons.push(
-            "Refresh works and rotates the refresh token (the old one is spent at once).".into(),
-        ),
-        (true, Some(true), _) => {
-            reasons.push("Refresh works; the refresh token does not rotate.".into());
-        }
-        (true, None, _) => {}
-    }
-
-    if !tok.missing_scopes.is_empty() {
-        advice.push(format!(
-            "Scopes: the server did not grant {}; calls that need it will be refused. Have \
-             it allowed for client {}, or drop it from auth.scopes.",
-            tok.missing_scopes.join(" "),
-            f.client_id
-        ));
-    }
-
-    let skew = f
-        .clock_skew
-        .date_skew_secs
-        .or(f.clock_skew.jwt_iat_skew_secs);
-    if let Some(s) = skew.filter(|s| s.abs() >= 5) {
-        advice.push(format!(
-            "Clocks: the server's clock is {} s {} the local one; supsync counts lifetimes \
-             from expires_in on its own monotonic clock and is not affected, but anything \
-             comparing JWT exp with the local clock is. Fix NTP on the side that is off.",
-            s.abs(),
-            if s > 0 { "ahead of" } else { "behind" }
-        ));
-    }
-
-    match f.connection.outcome {
-        ConnectionOutcome::IdleConnectionCut => advice.push(format!(
-            "Network: connections left idle for {:.0} s were cut (twice) while fresh ones \
-             worked: a proxy, load balancer or NAT between here and the server drops idle \
-             connections. That is not the token: supsync retries such failures as transient, \
-             but have that idle timeout raised, or keep keepalive_secs below it.",
-            f.connection.idle_secs
-        )),
-        ConnectionOutcome::RandomDrops => reasons.push(
-            "A connection dropped, but not again after the same idle time: a transient fault, \
-             not the token and not an idle-connection cut."
-                .into(),
-        ),
-        _ => {}
-    }
-
+    wording::idle(f, &idle, &mut notes);
+    wording::session(f, session.as_ref(), &mut notes);
+    wording::refresh(f, &mut notes);
+    wording::scopes_clocks_network(f, tok, &mut notes);
+    let Notes {
+        mut reasons,
+        mut advice,
+    } = notes;
     if sustainable && !dies_within_sync {
         advice.push("Nothing to change: a token outlives the sync.".into());
     }
 
-    let summary = summary(
+    let how = wording::renewal_means(f, renewal, session.as_ref());
+    let summary = wording::summary(
         f,
         first_clock,
         lifetime,
         &cause,
-        sustainable,
         &fatal,
-        renewal,
+        &how,
         renewals_per_sync,
     );
     reasons.splice(0..0, fatal.iter().map(|r| format!("Cannot sustain: {r}.")));
@@ -428,55 +278,4 @@ pub fn verdict(f: &Findings) -> Verdict {
         reasons,
         advice,
     }
-}
-
-#[allow(clippy::too_many_arguments)] // one sentence built from the verdict's parts
-fn summary(
-    f: &Findings,
-    clock: KillerClock,
-    lifetime: Option<u64>,
-    cause: &str,
-    sustainable: bool,
-    fatal: &[String],
-    renewal: Renewal,
-    renewals: Option<u64>,
-) -> String {
-    let d = f.sync_duration_secs;
-    let expected = f.expected_ttl_secs;
-    let first = match (clock, lifetime) {
-        (KillerClock::Ttl, Some(l)) if l < expected => {
-            format!(
-                "The token's TTL kills it first: {l} s after issue, not the expected {expected} s{cause}."
-            )
-        }
-        (KillerClock::Ttl, Some(l)) => {
-            format!("The token's TTL ends it after {l} s (expected {expected} s).")
-        }
-        (KillerClock::Session, Some(l)) => format!(
-            "The session's absolute limit kills the token first: about {l} s after the session starts, before its TTL."
-        ),
-        _ => "The server did not say how long its tokens live.".to_string(),
-    };
-    let second = if !sustainable {
-        format!(
-            "supsync cannot keep a {d} s sync alive: {}.",
-            fatal.join("; ")
-        )
-    } else if lifetime.is_some_and(|l| l >= d) {
-        format!("Fine: nothing kills it during a {d} s sync.")
-    } else {
-        let how = match renewal {
-            Renewal::RefreshToken => "with the refresh token",
-            Renewal::ClientCredentials => "with new client-credentials grants",
-            Renewal::None => "",
-        };
-        match renewals {
-            Some(n) => format!(
-                "supsync can keep a {d} s sync alive by renewing it ahead of time {how} (about {n} renewal{} per sync).",
-                if n == 1 { "" } else { "s" }
-            ),
-            None => format!("supsync can keep a {d} s sync alive by renewing ahead of time {how}."),
-        }
-    };
-    format!("{first} {second}")
 }

@@ -201,6 +201,12 @@ fn session_shorter_than_ttl_is_the_first_clock() {
     assert_eq!(out.first_clock, KillerClock::Session);
     assert_eq!(out.token_lifetime_secs, Some(600));
     assert!(out.summary.contains("absolute limit"));
+    assert!(
+        out.summary
+            .contains("refresh token, and with a new client-credentials session every ~600 s"),
+        "{}",
+        out.summary
+    );
     assert_eq!(out.exit_code, exit::OK);
 }
 
