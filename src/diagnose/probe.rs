@@ -47,7 +47,6 @@ pub async fn run(
     };
 
     // 1. A token for the configured scopes: everything else hangs on it.
-    let wall_before = SystemTime::now();
     let main = match with_retry(|| endpoint.client_credentials(None)).await {
         Ok(g) => g,
         Err(e) => {
@@ -55,7 +54,11 @@ pub async fn run(
             return Ok(f);
         }
     };
-    let wall_issued = wall_before + main.received_at.duration_since(main.sent_at) / 2;
+    // The local wall clock halfway through the (last) token request: when the server
+    // most likely stamped `iat`.
+    let mid = main.sent_at + main.received_at.duration_since(main.sent_at) / 2;
+    let now = SystemTime::now();
+    let wall_issued = now.checked_sub(mid.elapsed()).unwrap_or(now);
     let mut tok = token_finding(&main, &cfg.auth.scopes);
     if let Some(claims) = &tok.jwt
         && let Some(iat) = claims.iat
