@@ -1033,3 +1033,59 @@ fn simulate_command_prints_its_address_and_stops_on_sigterm() {
     );
     assert_eq!(err.lines().count(), 1, "one clear error: {err}");
 }
+
+/// The client side is the oauth2 crate: it form-urlencodes Basic credentials before base64
+/// and parses RFC 6749 answers strictly, so the simulator must speak exactly that.
+#[tokio::test]
+async fn the_oauth2_crate_gets_tokens_both_ways_and_refreshes() {
+    use oauth2::basic::BasicClient;
+    use oauth2::{
+        AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    };
+    let s = sim(&profile("[clients]\n\"svc:ops\" = \"p@ss w+rd%&=\"\n")).await;
+    let http = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for style in [AuthType::BasicAuth, AuthType::RequestBody] {
+        let client = BasicClient::new(ClientId::new("svc:ops".into()))
+            .set_client_secret(ClientSecret::new("p@ss w+rd%&=".into()))
+            .set_token_uri(TokenUrl::new(format!("{}/oauth/token", s.url())).unwrap())
+            .set_auth_type(style);
+        let t = client
+            .exchange_client_credentials()
+            .add_scope(Scope::new("supplier_mgmt".into()))
+            .add_scope(Scope::new("offline_access".into()))
+            .request_async(&http)
+            .await
+            .unwrap();
+        assert_eq!(t.expires_in(), Some(Duration::from_secs(900)));
+        assert_eq!(t.scopes().map(|v| v.len()), Some(2));
+        let rt = t.refresh_token().unwrap();
+        let r = client
+            .exchange_refresh_token(rt)
+            .request_async(&http)
+            .await
+            .unwrap();
+        assert_ne!(r.refresh_token().unwrap().secret(), rt.secret());
+        let reused = client.exchange_refresh_token(rt).request_async(&http).await;
+        match reused {
+            Err(RequestTokenError::ServerResponse(e)) => {
+                assert_eq!(e.error().as_ref(), "invalid_grant");
+            }
+            other => panic!("reuse should be invalid_grant, got {other:?}"),
+        }
+    }
+    let wrong = BasicClient::new(ClientId::new("svc:ops".into()))
+        .set_client_secret(ClientSecret::new("nope".into()))
+        .set_token_uri(TokenUrl::new(format!("{}/oauth/token", s.url())).unwrap())
+        .exchange_client_credentials()
+        .request_async(&http)
+        .await;
+    match wrong {
+        Err(RequestTokenError::ServerResponse(e)) => {
+            assert_eq!(e.error().as_ref(), "invalid_client")
+        }
+        other => panic!("wrong secret should be invalid_client, got {other:?}"),
+    }
+}
