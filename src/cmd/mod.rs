@@ -38,7 +38,6 @@ pub(crate) fn not_yet(what: &str, issue: &str) -> anyhow::Result<i32> {
 }
 
 /// A multi-threaded runtime for a command's async work.
-#[allow(dead_code)] // used as commands are filled in
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
     tokio::runtime::Builder::new_multi_thread()

@@ -1,50 +1,106 @@
-//! The simulator of shared/API.md (issue 2): an axum server that behaves like a QMS
+//! The simulator of shared/API.md (issue 2): an HTTP server that behaves like a QMS
 //! supplier API behind an OAuth2 server, the three token clocks and faults included.
+//! `supsync simulate` runs it for operators; the demo, tests and benchmarks start it
+//! in-process with [`SimServer::start`].
 //!
-//! SKELETON: the signatures are the contract tests, the demo and benchmarks use.
+//! Files: `profile` (settings), `tokens` (sessions, tokens, the three clocks), `auth`
+//! (token endpoint), `gate` (admission of resource calls), `api` (health, pull, push),
+//! `store` (records, idempotency keys), `limits` (429s), `faults` (seeded 503s and cut
+//! connections, outages), `admin` (`/_sim`), `stats`, `reply`, `server`.
+
+// Handlers return the answer that refuses a request as `Err(Response)`: built once per
+// request at most, so its size does not matter, and `?` keeps each check one line.
+#![allow(clippy::result_large_err)]
+
+mod admin;
+mod api;
+mod auth;
+mod faults;
+mod gate;
+mod limits;
+pub mod profile;
+mod reply;
+mod server;
+mod state;
+mod stats;
+mod store;
+mod tokens;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// A simulator profile (shared/API.md §5). Built-in `realistic` / `demo`, or TOML.
-#[derive(Debug, Clone)]
-pub struct Profile {
-    _private: (),
-}
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-impl Profile {
-    /// `realistic` or `demo`.
-    pub fn builtin(name: &str) -> Option<Profile> {
-        let _ = name;
-        None
-    }
+pub use profile::{IssueRefreshToken, Profile};
+pub use store::generated_record;
 
-    /// A profile from TOML text; missing keys take the `realistic` defaults.
-    pub fn from_toml(text: &str) -> Result<Profile, String> {
-        let _ = text;
-        Err("simulator not built yet".into())
-    }
-
-    /// `--profile` argument: a built-in name or a TOML file path.
-    pub fn load(arg: &str) -> Result<Profile, String> {
-        let _ = arg;
-        Err("simulator not built yet".into())
-    }
-}
-
-/// A running simulator. Dropping it (or `shutdown`) stops the server.
+/// A running simulator. Dropping it (or [`SimServer::shutdown`]) stops the server.
 pub struct SimServer {
     pub addr: SocketAddr,
+    sim: Arc<state::Sim>,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
 }
 
 impl SimServer {
-    /// Starts on `listen` (port 0 picks a free one) in the current tokio runtime.
+    /// Starts on `listen` (port 0 picks a free one) in the current tokio runtime and
+    /// returns once it is listening.
     pub async fn start(profile: Profile, listen: SocketAddr) -> std::io::Result<SimServer> {
-        let _ = (profile, listen);
-        Err(std::io::Error::other("simulator not built yet"))
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let sim = Arc::new(state::Sim::new(profile));
+        let cancel = CancellationToken::new();
+        let app = server::router(Arc::clone(&sim));
+        let task = tokio::spawn(server::accept_loop(listener, app, cancel.clone()));
+        Ok(SimServer {
+            addr,
+            sim,
+            cancel,
+            task: Some(task),
+        })
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The profile it runs.
+    pub fn profile(&self) -> &Profile {
+        &self.sim.profile
+    }
+
+    /// The `/_sim/stats` counters, read in-process.
+    pub fn stats(&self) -> serde_json::Value {
+        let mut body = self.sim.stats.to_json();
+        body["records_total"] = state::lock(&self.sim.store).len().into();
+        body
+    }
+
+    /// What `POST /_sim/revoke` does: every token and refresh token dies now.
+    pub fn revoke_all(&self) {
+        state::lock(&self.sim.tokens).revoke_all(Instant::now());
+    }
+
+    /// What `POST /_sim/outage?seconds=N` does.
+    pub fn outage(&self, duration: Duration) {
+        self.sim.outage.start(duration, Instant::now());
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to 2 s), then returns.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            // A panicked accept loop has nothing left to clean up.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.cancel.cancel();
     }
 }

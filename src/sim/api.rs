@@ -1,0 +1,249 @@
+//! The resource API (shared/API.md §3): health, pull, push.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+
+use super::gate::{self, Admitted};
+use super::reply;
+use super::state::{Sim, lock};
+use super::stats::Stats;
+use super::store::{KeyCheck, Outcome};
+
+/// Push bodies above this are refused before parsing (100 records are ~30 KB).
+const PUSH_BODY_LIMIT: usize = 16 * 1024 * 1024;
+const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+pub async fn health(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    match gate::admit(&sim, &headers) {
+        Ok(adm) => adm.finish(reply::json(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok"}),
+        )),
+        Err(resp) => resp,
+    }
+}
+
+pub async fn pull(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> Response {
+    let adm = match gate::admit(&sim, &headers) {
+        Ok(adm) => adm,
+        Err(resp) => return resp,
+    };
+    let max = sim.profile.api.max_batch;
+    let (offset, limit) = match page_params(uri.query().unwrap_or(""), max) {
+        Ok(p) => p,
+        Err(why) => {
+            return adm.finish(reply::error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                why,
+            ));
+        }
+    };
+    let (page, total) = lock(&sim.store).page(offset, limit);
+    let end = offset.saturating_add(page.len());
+    let next = (end < total).then_some(end);
+    let body = serde_json::json!({"suppliers": page, "total": total, "next_offset": next});
+    adm.finish(reply::json(StatusCode::OK, &body))
+}
+
+/// `offset` (default 0) and `limit` (default and cap `max_batch`, at least 1).
+fn page_params(query: &str, max_batch: usize) -> Result<(usize, usize), String> {
+    let mut offset = 0usize;
+    let mut limit = max_batch;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let n = || {
+            v.parse::<usize>().map_err(|_| {
+                let shown: String = v.chars().take(30).collect();
+                format!("{k} must be a whole number, got {shown:?}")
+            })
+        };
+        match k.as_ref() {
+            "offset" => offset = n()?,
+            "limit" => {
+                limit = n()?;
+                if limit == 0 {
+                    return Err("limit must be at least 1".into());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((offset, limit.min(max_batch)))
+}
+
+pub async fn push(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Body) -> Response {
+    let adm = match gate::admit(&sim, &headers) {
+        Ok(adm) => adm,
+        Err(resp) => return resp,
+    };
+    let resp = match push_admitted(&sim, &adm, &headers, body).await {
+        Ok(resp) | Err(resp) => resp,
+    };
+    adm.finish(resp)
+}
+
+async fn push_admitted(
+    sim: &Arc<Sim>,
+    adm: &Admitted,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Response> {
+    let bad = |why: String| reply::error(StatusCode::BAD_REQUEST, "invalid_request", why);
+    match reply::media_type(headers).as_deref() {
+        None | Some("application/json") => {}
+        Some(other) => {
+            let shown: String = other.chars().take(60).collect();
+            return Err(reply::error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("push bodies are application/json, not {shown}"),
+            ));
+        }
+    }
+    let key = idempotency_key(headers).map_err(bad)?;
+    let bytes = reply::read_body(body, PUSH_BODY_LIMIT).await?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("body is not JSON: {e}")))?;
+    let elements = value
+        .get("suppliers")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| bad("body must be an object with a \"suppliers\" array".into()))?
+        .clone();
+    let max = sim.profile.api.max_batch;
+    if elements.len() > max {
+        return Err(reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "batch of {} records exceeds max_batch {max}",
+                elements.len()
+            ),
+        ));
+    }
+    let Some(key) = key else {
+        return Ok(answer(work(Arc::clone(sim), elements).await));
+    };
+    // The same records in another key order or spacing are the same body.
+    let hash: [u8; 32] = Sha256::digest(value.to_string().as_bytes()).into();
+    let check = lock(&sim.store).check_key(&adm.client_id, &key, hash, Instant::now());
+    match check {
+        KeyCheck::Conflict => Err(reply::error(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different body",
+        )),
+        KeyCheck::Replay(first) => {
+            Stats::bump(&sim.stats.idempotent_replays);
+            Ok(answer(first.as_str().to_string()))
+        }
+        KeyCheck::Wait(mut rx) => {
+            // The first request with this key is still working: answer as it will.
+            match rx.wait_for(|a| a.is_some()).await.map(|a| a.clone()) {
+                Ok(Some(first)) => {
+                    Stats::bump(&sim.stats.idempotent_replays);
+                    Ok(answer(first.as_str().to_string()))
+                }
+                _ => Err(reply::with_retry_after(
+                    reply::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "service_unavailable",
+                        "the first request with this Idempotency-Key did not finish; retry",
+                    ),
+                    1,
+                )),
+            }
+        }
+        KeyCheck::Fresh(ticket) => {
+            let sim2 = Arc::clone(sim);
+            // Server work runs to the end even if the client goes away, as on a real
+            // server: that is what makes a lost answer (and the key's replay) matter.
+            let done = tokio::spawn(async move {
+                let text = work(Arc::clone(&sim2), elements).await;
+                lock(&sim2.store).complete(ticket, Arc::new(text.clone()));
+                text
+            });
+            match done.await {
+                Ok(text) => Ok(answer(text)),
+                Err(e) => Err(reply::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    format!("push worker failed: {e}"),
+                )),
+            }
+        }
+    }
+}
+
+fn answer(text: String) -> Response {
+    reply::json_text(StatusCode::OK, text)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, String> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| "Idempotency-Key must be visible ASCII".to_string())?
+        .trim();
+    if v.is_empty() || v.len() > IDEMPOTENCY_KEY_MAX {
+        return Err(format!(
+            "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters"
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// `per_record_ms` of work per record, then the upserts; the answer's JSON text.
+async fn work(sim: Arc<Sim>, elements: Vec<serde_json::Value>) -> String {
+    let per = sim.profile.api.per_record_ms;
+    let total = Duration::from_millis(per.saturating_mul(elements.len() as u64));
+    if !total.is_zero() {
+        tokio::time::sleep(total).await;
+    }
+    let mut results = Vec::with_capacity(elements.len());
+    {
+        let mut store = lock(&sim.store);
+        for el in &elements {
+            let (id, outcome, error) = store.apply(el);
+            let s = &sim.stats;
+            match outcome {
+                Outcome::Created => Stats::bump(&s.records_created),
+                Outcome::Updated => Stats::bump(&s.records_updated),
+                Outcome::Unchanged => Stats::bump(&s.records_unchanged),
+                Outcome::Rejected => Stats::bump(&s.records_rejected),
+            }
+            if matches!(outcome, Outcome::Created | Outcome::Updated) {
+                Stats::bump(&s.records_stored);
+            }
+            results.push(serde_json::json!({
+                "supplier_id": id, "status": outcome.as_str(), "error": error,
+            }));
+        }
+    }
+    serde_json::json!({ "results": results }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_params_default_cap_and_reject() {
+        assert_eq!(page_params("", 100), Ok((0, 100)));
+        assert_eq!(page_params("offset=5&limit=500", 100), Ok((5, 100)));
+        assert_eq!(page_params("limit=7&x=1", 100), Ok((0, 7)));
+        assert!(page_params("limit=0", 100).is_err());
+        assert!(
+            page_params("offset=-1", 100)
+                .unwrap_err()
+                .contains("offset")
+        );
+    }
+}

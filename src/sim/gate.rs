@@ -1,0 +1,139 @@
+//! Admission of a resource call, in this order: outage (503), bearer token and its three
+//! clocks (401), rate and concurrency limits (429), then the seeded fault die (503 or a
+//! cut connection). An admitted call slides its token's idle window; its answer gets
+//! `X-Token-Expires-In` as of the moment it is sent.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use super::faults::Fault;
+use super::limits::InFlight;
+use super::reply;
+use super::state::{Sim, lock};
+use super::stats::Stats;
+
+pub const EXPIRES_HEADER: &str = "x-token-expires-in";
+
+/// An authenticated resource call that may proceed.
+pub struct Admitted {
+    sim: Arc<Sim>,
+    token: String,
+    pub client_id: String,
+    /// The connection is cut after the work (the fault die said so).
+    pub drop_after: bool,
+    _slot: Option<InFlight>,
+}
+
+impl Admitted {
+    /// The answer to send: `X-Token-Expires-In` added, or the connection cut.
+    pub fn finish(self, resp: Response) -> Response {
+        if self.drop_after {
+            return reply::cut();
+        }
+        self.stamp(resp)
+    }
+
+    fn stamp(&self, mut resp: Response) -> Response {
+        let left = lock(&self.sim.tokens).remaining_secs(&self.token, Instant::now());
+        resp.headers_mut()
+            .insert(EXPIRES_HEADER, HeaderValue::from(left));
+        resp
+    }
+}
+
+/// Admits the call or gives the answer that refuses it.
+pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> {
+    Stats::bump(&sim.stats.requests);
+    let now = Instant::now();
+    if let Some(left) = sim.outage.remaining(now) {
+        Stats::bump(&sim.stats.outage_rejections);
+        return Err(reply::with_retry_after(
+            reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the API is unavailable (simulated outage)",
+            ),
+            left.as_secs_f64().ceil() as u64,
+        ));
+    }
+    let token = bearer(headers).map_err(|why| {
+        Stats::bump(&sim.stats.unauthorized);
+        reply::unauthorized("invalid_request", why)
+    })?;
+    let authed = lock(&sim.tokens).authenticate(token, now);
+    let authed = authed.map_err(|why| {
+        Stats::bump(&sim.stats.unauthorized);
+        tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, "401");
+        reply::unauthorized("invalid_token", &why)
+    })?;
+    let mut adm = Admitted {
+        sim: Arc::clone(sim),
+        token: token.to_string(),
+        client_id: authed.client_id,
+        drop_after: false,
+        _slot: None,
+    };
+    match sim.limits.admit(&adm.client_id, now) {
+        Ok(slot) => adm._slot = Some(slot),
+        Err(refused) => {
+            Stats::bump(&sim.stats.rate_limited);
+            let resp = reply::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                refused.reason,
+            );
+            return Err(adm.stamp(reply::with_retry_after(resp, refused.retry_after_secs)));
+        }
+    }
+    match sim.dice.roll() {
+        Fault::None => Ok(adm),
+        Fault::Unavailable { retry_after } => {
+            Stats::bump(&sim.stats.faults);
+            let resp = reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "temporarily unavailable (injected fault); retry",
+            );
+            let resp = if retry_after {
+                reply::with_retry_after(resp, 1)
+            } else {
+                resp
+            };
+            Err(adm.stamp(resp))
+        }
+        Fault::DropBefore => {
+            Stats::bump(&sim.stats.faults);
+            Stats::bump(&sim.stats.dropped_connections);
+            Err(reply::cut())
+        }
+        Fault::DropAfter => {
+            Stats::bump(&sim.stats.faults);
+            Stats::bump(&sim.stats.dropped_connections);
+            adm.drop_after = true;
+            Ok(adm)
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {
+    let v = headers
+        .get(header::AUTHORIZATION)
+        .ok_or("missing Authorization: Bearer header")?;
+    let v = v
+        .to_str()
+        .map_err(|_| "Authorization header is not ASCII")?;
+    let (scheme, token) = v
+        .split_once(' ')
+        .ok_or("Authorization header is not Bearer")?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err("Authorization header is not Bearer");
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err("empty bearer token");
+    }
+    Ok(token)
+}

@@ -1,0 +1,132 @@
+//! The HTTP server: an axum router served connection by connection with hyper, so a
+//! handler can have a connection cut (the `CutConnection` marker makes the service fail,
+//! and hyper closes the socket without an answer) and so shutdown is graceful.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, Uri};
+use axum::routing::{get, post};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use super::reply::{self, CutConnection};
+use super::state::Sim;
+use super::{admin, api, auth};
+
+const LOG: &str = "supsync::sim";
+/// Slow or silent clients may not hold a connection open forever before sending headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for requests in flight before dropping them.
+const DRAIN: Duration = Duration::from_secs(2);
+
+pub fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route("/oauth/token", post(auth::token))
+        .route("/api/v1/health", get(api::health))
+        .route("/api/v1/suppliers/batch", get(api::pull).post(api::push))
+        .route("/_sim/stats", get(admin::stats))
+        .route("/_sim/revoke", post(admin::revoke))
+        .route("/_sim/outage", post(admin::outage))
+        .fallback(|method: Method, uri: Uri| async move { reply::not_found(&method, uri.path()) })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            let shown: String = uri.path().chars().take(100).collect();
+            reply::error(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed on {shown}"),
+            )
+        })
+        .with_state(sim)
+}
+
+/// Accepts connections until `cancel`, then drains them for up to `DRAIN`.
+pub async fn accept_loop(listener: TcpListener, app: Router, cancel: CancellationToken) {
+    let tracker = TaskTracker::new();
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tracker.spawn(serve_connection(stream, peer, app.clone(), cancel.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(target: LOG, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    tracker.close();
+    if tokio::time::timeout(DRAIN, tracker.wait()).await.is_err() {
+        tracing::info!(target: LOG, "shutdown: requests still in flight were dropped");
+    }
+}
+
+/// The error that makes hyper close a connection without answering.
+#[derive(Debug)]
+struct Cut;
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection cut by an injected fault")
+    }
+}
+
+impl std::error::Error for Cut {}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    cancel: CancellationToken,
+) {
+    // Ignored on purpose: Nagle only costs latency.
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        let app = app.clone();
+        async move {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let method = req.method().clone();
+            let path: String = req.uri().path().chars().take(200).collect();
+            let started = Instant::now();
+            let resp = match app.oneshot(req.map(Body::new)).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            let ms = started.elapsed().as_millis() as u64;
+            if resp.extensions().get::<CutConnection>().is_some() {
+                tracing::info!(target: LOG, %method, %path, ms, "connection cut (injected fault)");
+                return Err(Cut);
+            }
+            tracing::info!(target: LOG, %method, %path, status = resp.status().as_u16(), ms);
+            Ok::<_, Cut>(resp)
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(target: LOG, %peer, error = %e, "connection ended");
+    }
+}

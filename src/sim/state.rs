@@ -1,0 +1,40 @@
+//! The simulator's shared state, one `Arc<Sim>` handed to every handler.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::faults::{FaultDice, Outage};
+use super::limits::Limits;
+use super::profile::Profile;
+use super::stats::Stats;
+use super::store::Store;
+use super::tokens::TokenStore;
+
+pub struct Sim {
+    pub profile: Profile,
+    pub tokens: Mutex<TokenStore>,
+    pub store: Mutex<Store>,
+    pub dice: FaultDice,
+    pub outage: Outage,
+    pub limits: Arc<Limits>,
+    pub stats: Stats,
+}
+
+impl Sim {
+    pub fn new(profile: Profile) -> Self {
+        Self {
+            tokens: Mutex::new(TokenStore::new(profile.tokens.clone())),
+            store: Mutex::new(Store::new(profile.data.suppliers)),
+            dice: FaultDice::new(&profile.faults),
+            outage: Outage::default(),
+            limits: Arc::new(Limits::new(&profile.api)),
+            stats: Stats::default(),
+            profile,
+        }
+    }
+}
+
+/// Locks a mutex; a poisoned one (a panic elsewhere while holding it) is still usable,
+/// because every critical section here leaves the data consistent at each step.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,92 @@
+//! Counters served at `GET /_sim/stats` (shared/API.md §5), for tests and operators.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// Monotonic counters, bumped lock-free from every handler.
+        #[derive(Debug, Default)]
+        pub struct Stats {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+        }
+
+        impl Stats {
+            /// All counters as a JSON object, in declaration order.
+            pub fn to_json(&self) -> serde_json::Value {
+                let mut m = serde_json::Map::new();
+                $(m.insert(stringify!($name).into(), self.$name.load(Ordering::Relaxed).into());)*
+                serde_json::Value::Object(m)
+            }
+        }
+    };
+}
+
+counters! {
+    /// Access tokens handed out, by either grant.
+    tokens_issued,
+    /// Successful refresh-token grants.
+    refreshes,
+    /// Spent refresh tokens presented again.
+    refresh_reuse,
+    /// Client-credentials grants (each starts a session).
+    sessions,
+    /// 401 answers (token endpoint and resource API).
+    unauthorized,
+    /// Token and resource requests received (`/_sim` not counted).
+    requests,
+    /// Records written by push (created + updated).
+    records_stored,
+    records_created,
+    records_updated,
+    records_unchanged,
+    records_rejected,
+    /// Pushes answered from the idempotency store.
+    idempotent_replays,
+    /// 429 answers.
+    rate_limited,
+    /// Injected faults: 503 answers and cut connections (outage answers not included).
+    faults,
+    /// Of `faults`, the connections cut.
+    dropped_connections,
+    /// 503 answers during an outage from `POST /_sim/outage`.
+    outage_rejections,
+    /// Token-endpoint refusals (any error answer).
+    token_errors,
+}
+
+impl Stats {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_every_counter_of_api_md() {
+        let s = Stats::default();
+        Stats::bump(&s.refreshes);
+        let j = s.to_json();
+        for k in [
+            "tokens_issued",
+            "refreshes",
+            "refresh_reuse",
+            "sessions",
+            "unauthorized",
+            "requests",
+            "records_stored",
+            "records_created",
+            "records_updated",
+            "records_unchanged",
+            "records_rejected",
+            "idempotent_replays",
+            "rate_limited",
+            "faults",
+        ] {
+            assert!(j.get(k).is_some_and(|v| v.is_u64()), "{k} missing");
+        }
+        assert_eq!(j["refreshes"], 1);
+    }
+}

@@ -1,0 +1,561 @@
+//! The token server's memory: sessions, access tokens, refresh tokens, and the three
+//! clocks of shared/API.md §2 (TTL, sliding idle window, absolute session limit).
+//!
+//! Every method takes `now`, so the clock arithmetic is unit-tested without sleeping.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+
+use super::profile::{IssueRefreshToken, Tokens};
+
+/// What the token endpoint hands back on success.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: Vec<String>,
+    pub refresh_token: Option<String>,
+    pub refresh_expires_in: Option<u64>,
+}
+
+/// Why a refresh grant is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshError {
+    InvalidGrant(String),
+    InvalidScope(String),
+    /// A spent refresh token came back: the session is revoked (reuse detection on).
+    Reuse,
+}
+
+/// A token that passed the three clocks.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub client_id: String,
+}
+
+struct Session {
+    started: Instant,
+    revoked_at: Option<Instant>,
+}
+
+struct Access {
+    sid: u64,
+    client_id: String,
+    issued: Instant,
+    ttl: Duration,
+    last_used: Instant,
+}
+
+struct Refresh {
+    sid: u64,
+    client_id: String,
+    scope: Vec<String>,
+    expires: Instant,
+    spent: bool,
+}
+
+pub struct TokenStore {
+    cfg: Tokens,
+    sessions: HashMap<u64, Session>,
+    access: HashMap<String, Access>,
+    refresh: HashMap<String, Refresh>,
+    next_sid: u64,
+    issued_since_prune: u32,
+}
+
+/// How a token died: the clock and when it hit.
+enum Death {
+    Ttl,
+    Idle,
+    Session,
+    Revoked,
+}
+
+impl TokenStore {
+    pub fn new(cfg: Tokens) -> Self {
+        Self {
+            cfg,
+            sessions: HashMap::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            next_sid: 1,
+            issued_since_prune: 0,
+        }
+    }
+
+    /// A new session: TTL from the scope hierarchy, a refresh token per the issue policy.
+    pub fn client_credentials(
+        &mut self,
+        client_id: &str,
+        scope: Vec<String>,
+        now: Instant,
+    ) -> Issued {
+        let sid = self.next_sid;
+        self.next_sid += 1;
+        self.sessions.insert(
+            sid,
+            Session {
+                started: now,
+                revoked_at: None,
+            },
+        );
+        let wants_refresh = match self.cfg.issue_refresh_token {
+            IssueRefreshToken::Never => false,
+            IssueRefreshToken::Always => true,
+            IssueRefreshToken::OfflineAccess => scope.iter().any(|s| s == "offline_access"),
+        };
+        let (refresh_token, refresh_expires_in) = if wants_refresh {
+            let (rt, left) = self.new_refresh(sid, client_id, scope.clone(), now);
+            (Some(rt), Some(left))
+        } else {
+            (None, None)
+        };
+        let (access_token, expires_in) = self.new_access(sid, client_id, &scope, now);
+        Issued {
+            access_token,
+            expires_in,
+            scope,
+            refresh_token,
+            refresh_expires_in,
+        }
+    }
+
+    /// Continues the refresh token's session (rotation and reuse detection per profile).
+    pub fn refresh(
+        &mut self,
+        client_id: &str,
+        token: &str,
+        scope: Option<Vec<String>>,
+        now: Instant,
+    ) -> Result<Issued, RefreshError> {
+        let invalid = |m: &str| Err(RefreshError::InvalidGrant(m.to_string()));
+        let Some(rt) = self.refresh.get(token) else {
+            return invalid("refresh token is unknown");
+        };
+        if rt.client_id != client_id {
+            return invalid("refresh token was issued to another client");
+        }
+        let sid = rt.sid;
+        let Some(session) = self.sessions.get(&sid) else {
+            return invalid("refresh token is unknown");
+        };
+        if session.revoked_at.is_some() {
+            return invalid("refresh token revoked");
+        }
+        if self.session_end(session).is_some_and(|end| now >= end) {
+            return invalid("session expired");
+        }
+        if rt.spent {
+            if self.cfg.reuse_detection {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    s.revoked_at = Some(now);
+                }
+                return Err(RefreshError::Reuse);
+            }
+            return invalid("refresh token already used");
+        }
+        if now >= rt.expires {
+            return invalid("refresh token expired");
+        }
+        let granted = match scope {
+            None => rt.scope.clone(),
+            Some(asked) => {
+                if let Some(extra) = asked.iter().find(|s| !rt.scope.contains(s)) {
+                    return Err(RefreshError::InvalidScope(format!(
+                        "scope {extra:?} was not granted to this session"
+                    )));
+                }
+                asked
+            }
+        };
+        let original_scope = rt.scope.clone();
+        let expires = rt.expires;
+        let (refresh_token, refresh_left) = if self.cfg.rotate_refresh_tokens {
+            if let Some(old) = self.refresh.get_mut(token) {
+                old.spent = true;
+            }
+            self.new_refresh(sid, client_id, original_scope, now)
+        } else {
+            (
+                token.to_string(),
+                expires.saturating_duration_since(now).as_secs(),
+            )
+        };
+        let (access_token, expires_in) = self.new_access(sid, client_id, &granted, now);
+        Ok(Issued {
+            access_token,
+            expires_in,
+            scope: granted,
+            refresh_token: Some(refresh_token),
+            refresh_expires_in: Some(refresh_left),
+        })
+    }
+
+    /// Checks the three clocks; a live token's idle deadline slides to `now + idle`.
+    /// The error is the 401 description naming the clock that hit first.
+    pub fn authenticate(&mut self, token: &str, now: Instant) -> Result<Authed, String> {
+        let Some(at) = self.access.get(token) else {
+            return Err("Token is not known to this server".into());
+        };
+        if let Some((death, _)) = self.first_death(at).filter(|(_, when)| *when <= now) {
+            let idle = Duration::from_secs(self.cfg.idle_timeout_secs);
+            return Err(match death {
+                Death::Ttl => format!("Token expired after {}", long(at.ttl)),
+                Death::Idle => format!(
+                    "Token idle for {} (idle timeout {})",
+                    long(now.saturating_duration_since(at.last_used)),
+                    short(idle)
+                ),
+                Death::Session => format!(
+                    "Session expired after {}",
+                    long(Duration::from_secs(self.cfg.absolute_timeout_secs))
+                ),
+                Death::Revoked => "Token revoked".into(),
+            });
+        }
+        let client_id = at.client_id.clone();
+        if let Some(at) = self.access.get_mut(token) {
+            at.last_used = now;
+        }
+        Ok(Authed { client_id })
+    }
+
+    /// Whole seconds the token has left as of `now`, counting all three clocks (floor).
+    pub fn remaining_secs(&self, token: &str, now: Instant) -> u64 {
+        self.access
+            .get(token)
+            .and_then(|at| self.first_death(at))
+            .map(|(_, when)| when.saturating_duration_since(now).as_secs())
+            .unwrap_or(0)
+    }
+
+    /// Revokes every session, so every access and refresh token, now. Returns how many.
+    pub fn revoke_all(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        for s in self
+            .sessions
+            .values_mut()
+            .filter(|s| s.revoked_at.is_none())
+        {
+            s.revoked_at = Some(now);
+            n += 1;
+        }
+        n
+    }
+
+    fn session_end(&self, s: &Session) -> Option<Instant> {
+        (self.cfg.absolute_timeout_secs > 0)
+            .then(|| s.started + Duration::from_secs(self.cfg.absolute_timeout_secs))
+    }
+
+    /// The clock that ends this token first, and when (revocation counts as a clock).
+    fn first_death(&self, at: &Access) -> Option<(Death, Instant)> {
+        let session = self.sessions.get(&at.sid)?;
+        let mut candidates = vec![(Death::Ttl, at.issued + at.ttl)];
+        if self.cfg.idle_timeout_secs > 0 {
+            let idle = Duration::from_secs(self.cfg.idle_timeout_secs);
+            candidates.push((Death::Idle, at.last_used + idle));
+        }
+        if let Some(end) = self.session_end(session) {
+            candidates.push((Death::Session, end));
+        }
+        if let Some(r) = session.revoked_at {
+            candidates.push((Death::Revoked, r));
+        }
+        candidates.into_iter().min_by_key(|(_, when)| *when)
+    }
+
+    /// TTL hierarchy: the shortest TTL among requested scopes that have one, else default.
+    pub fn ttl_for(&self, scope: &[String]) -> u64 {
+        scope
+            .iter()
+            .filter_map(|s| self.cfg.scope_ttl_secs.get(s).copied())
+            .min()
+            .unwrap_or(self.cfg.default_ttl_secs)
+    }
+
+    fn new_access(
+        &mut self,
+        sid: u64,
+        client_id: &str,
+        scope: &[String],
+        now: Instant,
+    ) -> (String, u64) {
+        self.prune(now);
+        let ttl = self.ttl_for(scope);
+        let token = jwt(client_id, sid, scope, ttl);
+        self.access.insert(
+            token.clone(),
+            Access {
+                sid,
+                client_id: client_id.to_string(),
+                issued: now,
+                ttl: Duration::from_secs(ttl),
+                last_used: now,
+            },
+        );
+        (token, ttl)
+    }
+
+    /// A refresh token that lives `refresh_ttl`, never past the session limit.
+    fn new_refresh(
+        &mut self,
+        sid: u64,
+        client_id: &str,
+        scope: Vec<String>,
+        now: Instant,
+    ) -> (String, u64) {
+        let mut expires = now + Duration::from_secs(self.cfg.refresh_ttl_secs);
+        if let Some(end) = self.sessions.get(&sid).and_then(|s| self.session_end(s)) {
+            expires = expires.min(end);
+        }
+        let token = random_b64(32);
+        self.refresh.insert(
+            token.clone(),
+            Refresh {
+                sid,
+                client_id: client_id.to_string(),
+                scope,
+                expires,
+                spent: false,
+            },
+        );
+        (token, expires.saturating_duration_since(now).as_secs())
+    }
+
+    /// Forgets tokens dead for over a day, so a simulator left running for a week of
+    /// benchmarks does not grow without bound. Runs every few thousand issues.
+    fn prune(&mut self, now: Instant) {
+        self.issued_since_prune += 1;
+        if self.issued_since_prune < 4096 {
+            return;
+        }
+        self.issued_since_prune = 0;
+        let day = Duration::from_secs(86_400);
+        let dead_long = |when: Instant| when + day < now;
+        let deaths: Vec<String> = self
+            .access
+            .iter()
+            .filter(|(_, at)| self.first_death(at).is_none_or(|(_, w)| dead_long(w)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in deaths {
+            self.access.remove(&k);
+        }
+        self.refresh.retain(|_, rt| !dead_long(rt.expires));
+        let live: std::collections::HashSet<u64> = self
+            .access
+            .values()
+            .map(|a| a.sid)
+            .chain(self.refresh.values().map(|r| r.sid))
+            .collect();
+        self.sessions.retain(|sid, _| live.contains(sid));
+    }
+}
+
+/// A JWT-shaped access token (header.claims.signature, base64url) so tools such as
+/// `diagnose` can read iat/exp/scope. The signature is random: the server never verifies
+/// it, it looks the token up in its own table.
+fn jwt(client_id: &str, sid: u64, scope: &[String], ttl: u64) -> String {
+    let iat = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": "supsync-sim"});
+    let claims = serde_json::json!({
+        "iss": "supsync-simulator",
+        "sub": client_id,
+        "client_id": client_id,
+        "scope": scope.join(" "),
+        "sid": format!("s{sid}"),
+        "jti": random_b64(12),
+        "iat": iat,
+        "exp": iat + ttl,
+    });
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        random_b64(32)
+    )
+}
+
+fn random_b64(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `15m 02s`: the seed report's form (minutes never roll over into hours).
+pub fn long(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}m {:02}s", s / 60, s % 60)
+}
+
+/// `15m`, `2s`, `1m 30s`: the idle timeout as a setting.
+pub fn short(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 60, s % 60) {
+        (0, sec) => format!("{sec}s"),
+        (m, 0) => format!("{m}m"),
+        (m, sec) => format!("{m}m {sec:02}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Profile;
+
+    fn store(edit: impl FnOnce(&mut Tokens)) -> TokenStore {
+        let mut cfg = Profile::default().tokens;
+        edit(&mut cfg);
+        TokenStore::new(cfg)
+    }
+
+    fn scopes(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn each_clock_names_itself() {
+        let t0 = Instant::now();
+        let mut st = store(|_| {});
+        let a = st.client_credentials("c", scopes("supplier_mgmt"), t0);
+        assert_eq!(a.expires_in, 900);
+        // Used every 10 minutes: idle never hits, the TTL does at 15m.
+        assert!(st.authenticate(&a.access_token, t0 + 600 * S).is_ok());
+        assert_eq!(st.remaining_secs(&a.access_token, t0 + 600 * S), 300);
+        let e = st.authenticate(&a.access_token, t0 + 901 * S).unwrap_err();
+        assert_eq!(e, "Token expired after 15m 00s");
+
+        let b = st.client_credentials("c", vec![], t0);
+        assert_eq!(b.expires_in, 3600);
+        let e = st.authenticate(&b.access_token, t0 + 902 * S).unwrap_err();
+        assert_eq!(e, "Token idle for 15m 02s (idle timeout 15m)");
+
+        let mut st = store(|t| t.idle_timeout_secs = 0);
+        let c = st.client_credentials("c", vec![], t0);
+        let e = st.authenticate(&c.access_token, t0 + 3600 * S).unwrap_err();
+        // TTL 3600 and session 3600 hit together; the session is the reason to report.
+        assert!(e == "Session expired after 60m 00s" || e == "Token expired after 60m 00s");
+        let mut st = store(|t| {
+            t.idle_timeout_secs = 0;
+            t.default_ttl_secs = 7200;
+        });
+        let c = st.client_credentials("c", vec![], t0);
+        let e = st.authenticate(&c.access_token, t0 + 3601 * S).unwrap_err();
+        assert_eq!(e, "Session expired after 60m 00s");
+    }
+
+    #[test]
+    fn first_clock_to_hit_is_reported() {
+        let t0 = Instant::now();
+        let mut st = store(|t| t.idle_timeout_secs = 60);
+        let a = st.client_credentials("c", scopes("supplier_mgmt"), t0);
+        // Idle hit at 60 s, the TTL at 900 s: a call at 1000 s hears about idleness.
+        let e = st.authenticate(&a.access_token, t0 + 1000 * S).unwrap_err();
+        assert!(e.starts_with("Token idle for 16m 40s"), "{e}");
+        assert!(e.ends_with("(idle timeout 1m)"), "{e}");
+    }
+
+    #[test]
+    fn shortest_scope_ttl_wins() {
+        let mut st = store(|t| {
+            t.scope_ttl_secs.insert("reports".into(), 300);
+        });
+        assert_eq!(st.ttl_for(&scopes("supplier_mgmt reports")), 300);
+        assert_eq!(st.ttl_for(&scopes("other")), 3600);
+        let i = st.client_credentials("c", scopes("reports offline_access"), Instant::now());
+        assert_eq!(i.expires_in, 300);
+        assert!(i.refresh_token.is_some());
+    }
+
+    #[test]
+    fn reuse_revokes_the_session() {
+        let t0 = Instant::now();
+        let mut st = store(|_| {});
+        let a = st.client_credentials("c", scopes("supplier_mgmt offline_access"), t0);
+        let rt1 = a.refresh_token.clone().unwrap();
+        let b = st.refresh("c", &rt1, None, t0 + S).unwrap();
+        let rt2 = b.refresh_token.clone().unwrap();
+        assert_ne!(rt1, rt2);
+        assert_eq!(b.scope, scopes("supplier_mgmt offline_access"));
+        assert_eq!(
+            st.refresh("c", &rt1, None, t0 + 2 * S).unwrap_err(),
+            RefreshError::Reuse
+        );
+        let e = st.authenticate(&b.access_token, t0 + 3 * S).unwrap_err();
+        assert_eq!(e, "Token revoked");
+        assert!(st.authenticate(&a.access_token, t0 + 3 * S).is_err());
+        assert!(matches!(
+            st.refresh("c", &rt2, None, t0 + 3 * S),
+            Err(RefreshError::InvalidGrant(_))
+        ));
+    }
+
+    #[test]
+    fn refresh_never_outlives_the_session() {
+        let t0 = Instant::now();
+        let mut st = store(|_| {});
+        let a = st.client_credentials("c", scopes("offline_access"), t0);
+        assert_eq!(a.refresh_expires_in, Some(3600));
+        let rt = a.refresh_token.unwrap();
+        let b = st.refresh("c", &rt, None, t0 + 3000 * S).unwrap();
+        assert_eq!(b.refresh_expires_in, Some(600));
+        let e = st.refresh("c", &b.refresh_token.unwrap(), None, t0 + 3600 * S);
+        assert_eq!(
+            e.unwrap_err(),
+            RefreshError::InvalidGrant("session expired".into())
+        );
+    }
+
+    #[test]
+    fn refresh_scope_must_be_granted() {
+        let t0 = Instant::now();
+        let mut st = store(|_| {});
+        let a = st.client_credentials("c", scopes("supplier_mgmt offline_access"), t0);
+        let rt = a.refresh_token.unwrap();
+        assert!(matches!(
+            st.refresh("c", &rt, Some(scopes("admin")), t0),
+            Err(RefreshError::InvalidScope(_))
+        ));
+        assert!(matches!(
+            st.refresh("other", &rt, None, t0),
+            Err(RefreshError::InvalidGrant(_))
+        ));
+        let b = st
+            .refresh("c", &rt, Some(scopes("offline_access")), t0)
+            .unwrap();
+        assert_eq!(b.expires_in, 3600, "narrowed scope has no scope TTL");
+    }
+
+    #[test]
+    fn durations_read_like_the_seed_report() {
+        assert_eq!(long(Duration::from_secs(923)), "15m 23s");
+        assert_eq!(long(Duration::from_secs(3600)), "60m 00s");
+        assert_eq!(short(Duration::from_secs(900)), "15m");
+        assert_eq!(short(Duration::from_secs(2)), "2s");
+        assert_eq!(short(Duration::from_secs(90)), "1m 30s");
+    }
+
+    #[test]
+    fn access_token_is_jwt_shaped() {
+        let mut st = store(|_| {});
+        let a = st.client_credentials("c", scopes("supplier_mgmt"), Instant::now());
+        let parts: Vec<&str> = a.access_token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(claims["scope"], "supplier_mgmt");
+        assert_eq!(claims["client_id"], "c");
+        let iat = claims["iat"].as_u64().unwrap();
+        assert_eq!(claims["exp"].as_u64().unwrap(), iat + 900);
+    }
+}
