@@ -39,6 +39,20 @@ pub enum Trigger {
     Forced,
 }
 
+/// A refresh refused because the session reached its absolute limit (not revoked, not
+/// reused: those say nothing about how long sessions last).
+fn ended_by_session_limit(e: &GrantError) -> bool {
+    match e {
+        GrantError::Rejected {
+            code, description, ..
+        } if code == "invalid_grant" => description.as_deref().is_some_and(|d| {
+            let d = d.to_ascii_lowercase();
+            d.contains("session") && d.contains("expired")
+        }),
+        _ => false,
+    }
+}
+
 /// A token handed to a caller, with the generation that a 401 must name.
 #[derive(Clone)]
 pub struct AccessToken {
@@ -330,7 +344,7 @@ impl TokenManager {
                 Err(e) => {
                     // Refused (session over, token spent or revoked): a new session.
                     let mut st = self.lock();
-                    if e.to_string().to_ascii_lowercase().contains("session") {
+                    if ended_by_session_limit(&e) {
                         st.learn_session_limit(Instant::now());
                     }
                     if let Some(s) = st.session.as_mut() {

@@ -168,7 +168,16 @@ impl State {
         .min()
     }
 
-    /// The earliest death by any clock we know of (what a caller must beat).
+    /// The earliest death by a clock that calls do not push back: TTL, session, refresh
+    /// expiry (and the server's word when it is one of those). A token within the slack
+    /// of it is not handed out.
+    pub fn hard_death(&self) -> Option<Instant> {
+        self.renew_deadline()
+    }
+
+    /// The earliest death by any clock, the idle window included. A call sent before it
+    /// pushes the idle window back, so it only needs to be in the future (the header is
+    /// floored, which already leaves up to a second).
     pub fn death(&self) -> Option<Instant> {
         let c = self.current.as_ref()?;
         let idle = self.idle_window.map(|w| self.last_activity + w);
@@ -187,10 +196,12 @@ impl State {
     /// The token to hand out now, if it is alive with slack to spare.
     pub fn usable(&self, now: Instant) -> Option<(Secret, u64)> {
         let c = self.current.as_ref().filter(|c| !c.invalid)?;
-        match self.death() {
-            Some(d) if d <= now + self.slack() => None,
-            _ => Some((c.access.clone(), c.generation)),
+        if self.hard_death().is_some_and(|d| d <= now + self.slack())
+            || self.death().is_some_and(|d| d <= now)
+        {
+            return None;
         }
+        Some((c.access.clone(), c.generation))
     }
 
     pub fn current_generation(&self) -> Option<u64> {
@@ -337,7 +348,9 @@ impl State {
             .filter(|d| *d <= now)
             .unwrap_or(now);
         let limit = end.saturating_duration_since(s.started_at);
-        if limit > Duration::ZERO {
+        // Under a second is a measuring error (a session restored from the cache), not a
+        // policy: ignore it rather than renew in a loop.
+        if limit >= Duration::from_secs(1) {
             self.session_limit = Some(limit);
         }
     }
@@ -504,9 +517,13 @@ mod tests {
             st.keepalive_interval(Duration::from_secs(60)),
             Duration::from_secs(1)
         );
-        // The idle deadline still bounds what a caller may use.
+        // The idle deadline still bounds what a caller may use, without the slack (a
+        // call pushes it back); the TTL takes the slack.
         st.last_activity = t0 + ms(1500);
-        assert!(st.usable(t0 + ms(3400)).is_none());
+        assert!(st.usable(t0 + ms(3400)).is_some());
+        assert!(st.usable(t0 + ms(3600)).is_none());
+        st.last_activity = t0 + ms(27_000);
+        assert!(st.usable(t0 + ms(28_500)).is_none(), "within the TTL slack");
     }
 
     #[test]
