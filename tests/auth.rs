@@ -617,3 +617,88 @@ async fn too_many_concurrent_requests_are_rate_limited_with_retry_after() {
     );
     cancel.cancel();
 }
+
+#[tokio::test]
+async fn a_second_401_in_a_row_is_an_error_for_that_request_never_a_loop() {
+    // Tokens from one simulator are unknown to another: every call is refused, fresh
+    // token or not, which is exactly the case the one-replay rule is for.
+    let issuer = start(rotation_profile()).await;
+    let api = start(rotation_profile()).await;
+    let mut cfg = config(&api);
+    cfg.auth.token_url = format!("{}/oauth/token", issuer.url());
+    let cancel = CancellationToken::new();
+    let client = connect_with(&cfg, None, None, &cancel).await.unwrap();
+    let e = client.health().await.unwrap_err();
+    match &e {
+        ApiError::Unauthorized { description } => {
+            assert!(description.contains("not known"), "{description}")
+        }
+        other => panic!("expected Unauthorized, got {other:?}"),
+    }
+    assert_eq!(
+        stat(&stats(&api).await, "unauthorized"),
+        2,
+        "one request, one replay"
+    );
+    assert_eq!(
+        stat(&stats(&issuer).await, "tokens_issued"),
+        2,
+        "one renewal"
+    );
+    assert_eq!(client.token_status().borrow().unauthorized_seen, 2);
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn an_outage_of_the_token_endpoint_backs_off_and_recovers() {
+    let sim = start(profile(
+        "scope_ttl_secs = { supplier_mgmt = 2 }\nidle_timeout_secs = 0\nabsolute_timeout_secs = 0",
+        FAST,
+    ))
+    .await;
+    let cancel = CancellationToken::new();
+    let client = connect(&sim, None, &cancel).await;
+    sim.outage(Duration::from_secs(3));
+    let (_, errors, _) = callers(
+        &client,
+        4,
+        Duration::from_secs(3),
+        Duration::from_millis(20),
+    )
+    .await;
+    assert!(!errors.is_empty(), "the outage was not seen");
+    // The token dies during the outage; the manager must be ready right after it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, errors, _) = callers(
+        &client,
+        4,
+        Duration::from_secs(1),
+        Duration::from_millis(20),
+    )
+    .await;
+    assert!(errors.is_empty(), "not recovered: {errors:?}");
+    let s = stats(&sim).await;
+    // 4 callers × 50 calls/s for 3 s, yet the token endpoint was asked a few times a second
+    // at most.
+    let token_errors = stat(&s, "token_errors");
+    assert!(
+        (1..=12).contains(&token_errors),
+        "{token_errors} token requests failed: {s}"
+    );
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_corrupt_cache_is_a_warning_and_a_new_session() {
+    let sim = start(rotation_profile()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("tokens.cache");
+    std::fs::write(&cache, b"\x00garbage{").unwrap();
+    let cancel = CancellationToken::new();
+    let client = connect(&sim, Some(cache.clone()), &cancel).await;
+    client.health().await.unwrap();
+    assert_eq!(stat(&stats(&sim).await, "sessions"), 1);
+    // The new session's refresh token replaced the garbage.
+    assert!(cached_refresh_token(&sim, &cache).is_some());
+    cancel.cancel();
+}
