@@ -17,7 +17,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
     /// Configuration file (default: the platform config dir's supsync/config.toml).
     #[arg(long, global = true, env = "SUPSYNC_CONFIG", value_name = "FILE")]
@@ -25,6 +25,9 @@ pub struct GlobalArgs {
     /// Where runs, journals and the token cache live (default: the platform state dir).
     #[arg(long, global = true, env = "SUPSYNC_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Override one config value, e.g. `--set sync.concurrency=8` (repeatable; beats env and file).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// More log detail on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

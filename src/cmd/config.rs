@@ -1,5 +1,171 @@
-use crate::cli::{ConfigArgs, GlobalArgs};
+//! `supsync config [--check]`: the effective configuration, each value with where it came
+//! from; secrets only as fingerprints. `--check` validates and prints one line.
 
-pub fn run(_global: &GlobalArgs, _args: ConfigArgs) -> anyhow::Result<i32> {
-    super::not_yet("config", "the foundation issue")
+use std::path::PathBuf;
+
+use crate::cli::{ConfigArgs, GlobalArgs};
+use crate::config::{self, ConfigError, LoadedConfig, ResolvedSecret, SecretSource};
+
+pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
+    let loaded = config::load(global)?;
+    let secret = match loaded.resolve_client_secret() {
+        Ok(r) => Some(r),
+        Err(ConfigError::MissingSecret(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let state = config::state_dir(global);
+    if args.check {
+        let state = state?;
+        for w in all_warnings(&loaded, secret.as_ref()) {
+            eprintln!("warning: {w}");
+        }
+        let what = match &loaded.path {
+            Some(p) => p.display().to_string(),
+            None => "defaults (no config file)".into(),
+        };
+        println!("ok: {what} is valid; state dir {}", state.display());
+        return Ok(crate::exit::OK);
+    }
+    print!("{}", render(&loaded, secret.as_ref(), &state)?);
+    Ok(crate::exit::OK)
+}
+
+fn all_warnings(loaded: &LoadedConfig, secret: Option<&ResolvedSecret>) -> Vec<String> {
+    let mut out = loaded.warnings.clone();
+    if let Some(s) = secret {
+        // The inline warning is already in `loaded.warnings`.
+        for w in &s.warnings {
+            if !out.contains(w) {
+                out.push(w.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The report: a header (file, state dir, warnings), then one `key = value  # origin` line
+/// per key, grouped by section in declaration order.
+pub fn render(
+    loaded: &LoadedConfig,
+    secret: Option<&ResolvedSecret>,
+    state: &Result<PathBuf, ConfigError>,
+) -> anyhow::Result<String> {
+    let schema = config::schema::Schema::new()?;
+    let values = toml::Table::try_from(&loaded.config)?;
+    let mut out = String::new();
+    out.push_str("# supsync effective configuration\n");
+    out.push_str("# precedence: --set > SUPSYNC_<SECTION>_<KEY> env > file > default\n");
+    let file = match (&loaded.path, config::default_config_path()) {
+        (Some(p), _) => p.display().to_string(),
+        (None, Some(d)) => format!("none, defaults only (looked for {})", d.display()),
+        (None, None) => "none, defaults only".into(),
+    };
+    out.push_str(&format!("# config file: {file}\n"));
+    match state {
+        Ok(d) => out.push_str(&format!("# state dir:   {}\n", d.display())),
+        Err(e) => out.push_str(&format!("# state dir:   unknown: {e}\n")),
+    }
+    for w in all_warnings(loaded, secret) {
+        out.push_str(&format!("# warning: {w}\n"));
+    }
+
+    for section in schema.sections() {
+        let mut lines: Vec<(String, String)> = Vec::new();
+        for spec in schema.keys_in(section) {
+            let dotted = spec.dotted();
+            if dotted == "auth.client_secret" {
+                lines.push(secret_line(loaded, secret));
+                continue;
+            }
+            let origin = loaded.provenance.get(&dotted).to_string();
+            let value = values
+                .get(section)
+                .and_then(|s| s.get(&spec.key))
+                .map_or_else(|| "<not set>".to_string(), |v| v.to_string());
+            lines.push((format!("{} = {value}", spec.key), origin));
+        }
+        let width = lines
+            .iter()
+            .map(|(l, _)| l.len())
+            .max()
+            .unwrap_or(0)
+            .min(48);
+        out.push_str(&format!("\n[{section}]\n"));
+        for (line, origin) in lines {
+            out.push_str(&format!("{line:<width$}  # {origin}\n"));
+        }
+    }
+    Ok(out)
+}
+
+fn secret_line(loaded: &LoadedConfig, secret: Option<&ResolvedSecret>) -> (String, String) {
+    match secret {
+        Some(r) => {
+            let origin = match &r.source {
+                SecretSource::Inline => format!(
+                    "{} (inline, see warning)",
+                    loaded.provenance.get("auth.client_secret")
+                ),
+                other => other.to_string(),
+            };
+            (
+                format!("client_secret = <secret {}>", r.secret.fingerprint()),
+                origin,
+            )
+        }
+        None => (
+            "client_secret = <not set>".into(),
+            "needed to authenticate: SUPSYNC_CLIENT_SECRET or auth.client_secret_file".into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::client_secret::resolve;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn render_shows_origins_and_masks_the_secret() {
+        let text = "[sync]\nconcurrency = 8\n\n[auth]\nclient_secret = \"inline-s3cret\"\n";
+        let env = BTreeMap::from([("SUPSYNC_UI_TICK_MS".to_string(), "500".to_string())]);
+        let sets = vec!["api.timeout_secs=10".to_string()];
+        let loaded = config::load_from(Some("c.toml".into()), Some(text), &env, &sets).unwrap();
+        let secret = resolve(&loaded.config.auth, &loaded.provenance, None).unwrap();
+        let out = render(&loaded, Some(&secret), &Ok("/tmp/state".into())).unwrap();
+
+        let line = |key: &str| {
+            out.lines()
+                .find(|l| l.starts_with(&format!("{key} =")))
+                .unwrap_or_else(|| panic!("no {key} line in\n{out}"))
+                .to_string()
+        };
+        assert!(line("concurrency").contains("= 8"));
+        assert!(line("concurrency").ends_with("# file c.toml:2"), "{out}");
+        assert!(line("tick_ms").ends_with("# env SUPSYNC_UI_TICK_MS"));
+        assert!(line("timeout_secs").ends_with("# flag --set"));
+        assert!(line("segment_size").ends_with("# default"));
+        assert!(line("client_secret_file").contains("<not set>"));
+        assert!(line("client_secret").contains(&secret.secret.fingerprint()));
+        assert!(!out.contains("inline-s3cret"), "{out}");
+        assert!(out.contains("# state dir:   /tmp/state"));
+        assert!(out.contains("# config file: c.toml"));
+        assert!(out.contains("# warning: c.toml:5: auth.client_secret: an inline client secret"));
+        // Sections in declaration order.
+        let pos = |s: &str| out.find(s).unwrap();
+        assert!(pos("[api]") < pos("[auth]") && pos("[auth]") < pos("[sync]"));
+        assert!(pos("[sync]") < pos("[ui]"));
+    }
+
+    #[test]
+    fn render_without_secret_says_how_to_give_one() {
+        let loaded = LoadedConfig::from_config(config::Config::default());
+        let out = render(&loaded, None, &Ok("/s".into())).unwrap();
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("client_secret ="))
+            .unwrap();
+        assert!(line.contains("<not set>") && line.contains("SUPSYNC_CLIENT_SECRET"));
+    }
 }

@@ -9,7 +9,8 @@ pub mod status;
 
 use crate::cli::{Cli, Command};
 
-/// Dispatches to the subcommand and turns an error into a message and exit code 1.
+/// Dispatches to the subcommand and turns an error into a message and exit code 1, or 2
+/// for a bad configuration (so every command reports it the same way).
 pub fn dispatch(cli: Cli) -> i32 {
     let global = cli.global;
     let result = match cli.command {
@@ -26,7 +27,12 @@ pub fn dispatch(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            crate::exit::OTHER
+            let config = e.chain().any(|c| c.is::<crate::config::ConfigError>());
+            if config {
+                crate::exit::CONFIG
+            } else {
+                crate::exit::OTHER
+            }
         }
     }
 }

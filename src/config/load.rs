@@ -1,16 +1,27 @@
-//! Finding and reading the configuration. (Skeleton: file + defaults; the config work of
-//! issue 2 adds env overrides, provenance and line-accurate errors.)
+//! Finding and reading the configuration: lookup (`--config`, `SUPSYNC_CONFIG`, the
+//! platform config dir), layering (see `merge`), validation, and the state dir.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::Config;
+use super::client_secret::{self, ResolvedSecret, SECRET_ENV};
+use super::merge::{Sources, merge};
+use super::provenance::{Origin, Provenance};
+use super::schema::Schema;
+use super::validate::validate;
 use crate::cli::GlobalArgs;
 use crate::secret::Secret;
 
+/// A configuration that cannot be used. Its message says what is wrong, where (file and
+/// line, env var or flag), and how to fix it; it never contains a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0}")]
     Invalid(String),
+    /// No client secret anywhere; only fatal for commands that authenticate.
+    #[error("{0}")]
+    MissingSecret(String),
 }
 
 /// The effective configuration and where it came from.
@@ -19,51 +30,156 @@ pub struct LoadedConfig {
     pub config: Config,
     /// The file read, if any.
     pub path: Option<PathBuf>,
+    /// Where each value came from (`default` when not recorded).
+    pub provenance: Provenance,
+    /// Allowed but dubious settings (already logged with `tracing::warn!` by `load`).
+    pub warnings: Vec<String>,
 }
 
 impl LoadedConfig {
+    /// A configuration built in code (tests, the demo): every value counts as a default.
+    pub fn from_config(config: Config) -> Self {
+        Self {
+            config,
+            path: None,
+            provenance: Provenance::default(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// The client secret: `SUPSYNC_CLIENT_SECRET`, else `client_secret_file`, else inline.
     pub fn client_secret(&self) -> Result<Secret, ConfigError> {
-        if let Ok(s) = std::env::var("SUPSYNC_CLIENT_SECRET") {
-            return Ok(Secret::new(s));
+        let resolved = self.resolve_client_secret()?;
+        for w in &resolved.warnings {
+            tracing::warn!("{w}");
         }
-        if let Some(p) = &self.config.auth.client_secret_file {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                ConfigError::Invalid(format!(
-                    "cannot read auth.client_secret_file {}: {e}",
-                    p.display()
-                ))
-            })?;
-            return Ok(Secret::new(text.lines().next().unwrap_or("").trim()));
-        }
-        self.config.auth.client_secret.clone().ok_or_else(|| {
-            ConfigError::Invalid(
-                "no client secret: set SUPSYNC_CLIENT_SECRET or auth.client_secret_file".into(),
-            )
-        })
+        Ok(resolved.secret)
+    }
+
+    /// The secret together with where it came from, for `supsync config`.
+    pub fn resolve_client_secret(&self) -> Result<ResolvedSecret, ConfigError> {
+        client_secret::resolve(
+            &self.config.auth,
+            &self.provenance,
+            std::env::var_os(SECRET_ENV),
+        )
     }
 }
 
-/// Loads the configuration as the CLI's global options say.
+/// Loads, layers and validates the configuration as the CLI's global options say.
 pub fn load(global: &GlobalArgs) -> Result<LoadedConfig, ConfigError> {
-    let path = global.config.clone();
-    let config = match &path {
-        Some(p) => read_file(p)?,
-        None => Config::default(),
+    let path = config_path(global)?;
+    let text = match &path {
+        Some(p) => Some(read_config_file(p)?),
+        None => None,
     };
-    Ok(LoadedConfig { config, path })
+    let env = supsync_env()?;
+    let loaded = load_from(path, text.as_deref(), &env, &global.set)?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(loaded)
 }
 
-fn read_file(p: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(p)
-        .map_err(|e| ConfigError::Invalid(format!("cannot read {}: {e}", p.display())))?;
-    toml::from_str(&text).map_err(|e| ConfigError::Invalid(format!("{}: {e}", p.display())))
+/// The pure part of `load`: no process env, no file lookup (unit tests drive this).
+pub fn load_from(
+    path: Option<PathBuf>,
+    text: Option<&str>,
+    env: &BTreeMap<String, String>,
+    sets: &[String],
+) -> Result<LoadedConfig, ConfigError> {
+    let schema = Schema::new()?;
+    let file = match (&path, text) {
+        (Some(p), Some(t)) => Some((p.as_path(), t)),
+        _ => None,
+    };
+    let merged = merge(&schema, &Sources { file, env, sets })?;
+    let mut config = merged.config;
+    let provenance = merged.provenance;
+    let mut warnings = merged.warnings;
+    // A relative secret file named in the config file is relative to that file, so the
+    // config works whatever the current directory.
+    if let (Some(secret), Origin::File { path: cfg, .. }) = (
+        &config.auth.client_secret_file,
+        provenance.get("auth.client_secret_file"),
+    ) && secret.is_relative()
+        && let Some(dir) = cfg.parent()
+    {
+        config.auth.client_secret_file = Some(dir.join(secret));
+    }
+    validate(&config, &provenance, &mut warnings)?;
+    if config.auth.client_secret.is_some() {
+        warnings.push(client_secret::inline_warning(&provenance));
+    }
+    Ok(LoadedConfig {
+        config,
+        path,
+        provenance,
+        warnings,
+    })
+}
+
+/// `--config` / `SUPSYNC_CONFIG` (clap maps both to `global.config`), else the platform
+/// config file if it exists, else none (defaults only).
+fn config_path(global: &GlobalArgs) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(p) = &global.config {
+        if p.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid(
+                "the config file name is empty (--config or SUPSYNC_CONFIG)".into(),
+            ));
+        }
+        return Ok(Some(p.clone()));
+    }
+    Ok(default_config_path().filter(|p| p.is_file()))
+}
+
+/// `<platform config dir>/config.toml`, e.g. `~/.config/supsync/config.toml` on Linux.
+pub fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "supsync").map(|d| d.config_dir().join("config.toml"))
+}
+
+fn read_config_file(p: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(p).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "does not exist (named by --config or SUPSYNC_CONFIG); check the path, \
+                 or drop the option to use defaults"
+                    .to_string()
+            }
+            std::io::ErrorKind::InvalidData => "is not UTF-8 text".to_string(),
+            _ => format!("cannot be read: {e}"),
+        };
+        ConfigError::Invalid(format!("config file {} {why}", p.display()))
+    })
+}
+
+/// The `SUPSYNC_*` environment variables (names and values must be UTF-8 to be used).
+fn supsync_env() -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str().filter(|n| n.starts_with("SUPSYNC_")) else {
+            continue;
+        };
+        if name == SECRET_ENV {
+            continue; // read only where the secret is needed
+        }
+        let value = value.into_string().map_err(|_| {
+            ConfigError::Invalid(format!("environment variable {name} is not valid UTF-8"))
+        })?;
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
 }
 
 /// Where runs, journals and the token cache live: `--state-dir`, `SUPSYNC_STATE_DIR`, else
-/// the platform state (or data) dir.
+/// the platform state (or local data) dir.
 pub fn state_dir(global: &GlobalArgs) -> Result<PathBuf, ConfigError> {
     if let Some(d) = &global.state_dir {
+        if d.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid(
+                "the state dir is empty (--state-dir or SUPSYNC_STATE_DIR)".into(),
+            ));
+        }
         return Ok(d.clone());
     }
     let dirs = directories::ProjectDirs::from("", "", "supsync").ok_or_else(|| {
@@ -76,3 +192,7 @@ pub fn state_dir(global: &GlobalArgs) -> Result<PathBuf, ConfigError> {
         .unwrap_or_else(|| dirs.data_local_dir())
         .to_path_buf())
 }
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

@@ -1,14 +1,25 @@
-//! Configuration: the shape, its defaults, and (in submodules) loading, provenance and
-//! validation. Precedence is CLI > env > file > default.
+//! Configuration: the shape and its defaults here; in submodules the key schema, layering
+//! (`merge`), provenance, validation, the client secret, and loading. Precedence is
+//! `--set` > `SUPSYNC_<SECTION>_<KEY>` env > file > default; `config.example.toml`
+//! documents every key.
 //!
 //! Every section is `deny_unknown_fields` so a typo is an error naming the key and line.
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub mod client_secret;
+mod file_layer;
 pub mod load;
+pub mod merge;
+pub mod provenance;
+pub mod schema;
+mod typed;
+pub mod validate;
 
-pub use load::{ConfigError, LoadedConfig, load, state_dir};
+pub use client_secret::{ResolvedSecret, SecretSource};
+pub use load::{ConfigError, LoadedConfig, default_config_path, load, load_from, state_dir};
+pub use provenance::{Origin, Provenance};
 
 use crate::secret::Secret;
 

@@ -1,0 +1,171 @@
+//! Layering: file, then `SUPSYNC_<SECTION>_<KEY>` env vars, then `--set` flags, over the
+//! defaults. Each value is type-checked as it enters its layer, so an error names the line,
+//! variable or flag it came from rather than the merged result.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use toml::Value;
+
+use super::file_layer::file_layer;
+use super::provenance::{Origin, Provenance};
+use super::schema::{KeySpec, NOT_OVERRIDABLE, Schema, suggest};
+use super::typed::{check_value, parse_text};
+use super::{Config, ConfigError};
+
+/// Env vars supsync reads that are not `<SECTION>_<KEY>` settings.
+pub const OTHER_ENV_VARS: &[&str] = &[
+    "SUPSYNC_CONFIG",
+    "SUPSYNC_STATE_DIR",
+    "SUPSYNC_CLIENT_SECRET",
+];
+
+/// The inputs of one load, gathered by the caller (tests pass their own env).
+pub struct Sources<'a> {
+    pub file: Option<(&'a Path, &'a str)>,
+    /// `SUPSYNC_*` variables only.
+    pub env: &'a BTreeMap<String, String>,
+    pub sets: &'a [String],
+}
+
+pub struct Merged {
+    pub config: Config,
+    pub provenance: Provenance,
+    pub warnings: Vec<String>,
+}
+
+pub fn merge(schema: &Schema, src: &Sources<'_>) -> Result<Merged, ConfigError> {
+    let mut table = toml::Table::new();
+    let mut prov = Provenance::default();
+    if let Some((path, text)) = src.file {
+        table = file_layer(schema, path, text, &mut prov)?;
+    }
+    let warnings = env_layer(schema, src.env, &mut table, &mut prov)?;
+    set_layer(schema, src.sets, &mut table, &mut prov)?;
+    let config = Value::Table(table).try_into::<Config>().map_err(|e| {
+        ConfigError::Invalid(format!(
+            "the merged configuration does not load: {}",
+            e.message()
+        ))
+    })?;
+    Ok(Merged {
+        config,
+        provenance: prov,
+        warnings,
+    })
+}
+fn env_layer(
+    schema: &Schema,
+    env: &BTreeMap<String, String>,
+    table: &mut toml::Table,
+    prov: &mut Provenance,
+) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for spec in &schema.keys {
+        let var = spec.env_var();
+        let Some(raw) = env.get(&var) else { continue };
+        if NOT_OVERRIDABLE.contains(&spec.dotted().as_str()) {
+            continue; // warned about below as an unread variable
+        }
+        let value = parse_text(spec, raw)
+            .and_then(|v| check_value(spec, &v).map(|()| v))
+            .map_err(|m| ConfigError::Invalid(format!("environment variable {var}: {m}")))?;
+        insert(table, spec, value);
+        prov.set(spec.dotted(), Origin::Env { var });
+    }
+    let known: Vec<String> = schema
+        .keys
+        .iter()
+        .filter(|k| !NOT_OVERRIDABLE.contains(&k.dotted().as_str()))
+        .map(KeySpec::env_var)
+        .collect();
+    for var in env.keys() {
+        if known.contains(var) || OTHER_ENV_VARS.contains(&var.as_str()) {
+            continue;
+        }
+        if var == "SUPSYNC_AUTH_CLIENT_SECRET" {
+            warnings.push(format!(
+                "environment variable {var} is not read: the client secret comes from SUPSYNC_CLIENT_SECRET"
+            ));
+            continue;
+        }
+        // Only variables that look like settings (a known section prefix) are suspicious;
+        // other SUPSYNC_* names may belong to other parts of supsync.
+        let looks_like_setting = schema
+            .sections()
+            .iter()
+            .any(|s| var.starts_with(&format!("SUPSYNC_{}_", s.to_ascii_uppercase())));
+        if looks_like_setting {
+            let hint = suggest(
+                &var.to_ascii_lowercase(),
+                known_lower(&known).iter().map(String::as_str),
+            )
+            .map(|s| format!(" (did you mean {}?)", s.to_ascii_uppercase()))
+            .unwrap_or_default();
+            warnings.push(format!(
+                "environment variable {var} is not a supsync setting and is ignored{hint}"
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
+fn known_lower(known: &[String]) -> Vec<String> {
+    known.iter().map(|k| k.to_ascii_lowercase()).collect()
+}
+
+fn set_layer(
+    schema: &Schema,
+    sets: &[String],
+    table: &mut toml::Table,
+    prov: &mut Provenance,
+) -> Result<(), ConfigError> {
+    for arg in sets {
+        let fail = |m: String| ConfigError::Invalid(format!("--set {arg}: {m}"));
+        let Some((key, raw)) = arg.split_once('=') else {
+            return Err(fail(
+                "expected KEY=VALUE, e.g. --set sync.concurrency=8".into(),
+            ));
+        };
+        let key = key.trim();
+        let Some(spec) = schema.get_dotted(key) else {
+            let dotted: Vec<String> = schema.keys.iter().map(KeySpec::dotted).collect();
+            let bare = schema
+                .keys
+                .iter()
+                .find(|k| k.key == key)
+                .map(KeySpec::dotted);
+            let hint = bare
+                .or_else(|| suggest(key, dotted.iter().map(String::as_str)).map(str::to_string))
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_else(|| " (keys look like section.key, e.g. sync.concurrency)".into());
+            return Err(fail(format!("unknown key `{key}`{hint}")));
+        };
+        if NOT_OVERRIDABLE.contains(&spec.dotted().as_str()) {
+            return Err(fail(
+                "refused: a secret on the command line shows in `ps` and shell history; \
+                 use SUPSYNC_CLIENT_SECRET or auth.client_secret_file"
+                    .into(),
+            ));
+        }
+        let value = parse_text(spec, raw)
+            .and_then(|v| check_value(spec, &v).map(|()| v))
+            .map_err(fail)?;
+        insert(table, spec, value);
+        prov.set(spec.dotted(), Origin::Flag { arg: arg.clone() });
+    }
+    Ok(())
+}
+
+fn insert(table: &mut toml::Table, spec: &KeySpec, value: Value) {
+    let section = table
+        .entry(spec.section.clone())
+        .or_insert_with(|| Value::Table(toml::Table::new()));
+    if let Value::Table(t) = section {
+        t.insert(spec.key.clone(), value);
+    }
+}
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;

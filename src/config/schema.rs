@@ -1,0 +1,212 @@
+//! The set of keys a config may hold, derived from `Config::default()` so that a field added
+//! to the shape is known to the loader, the env overlay and `supsync config` at once.
+
+use toml::de::{DeTable, DeValue};
+
+use super::{Config, ConfigError};
+
+/// The TOML type a key takes; env and `--set` strings are parsed into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Integer,
+    Boolean,
+    StringList,
+}
+
+impl Kind {
+    /// "an integer", "a string", … for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::String => "a string",
+            Kind::Integer => "an integer",
+            Kind::Boolean => "a boolean (true or false)",
+            Kind::StringList => "a list of strings",
+        }
+    }
+}
+
+/// One key, e.g. `sync.concurrency`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    pub section: String,
+    pub key: String,
+    pub kind: Kind,
+}
+
+impl KeySpec {
+    pub fn dotted(&self) -> String {
+        format!("{}.{}", self.section, self.key)
+    }
+
+    /// `SUPSYNC_<SECTION>_<KEY>`, e.g. `SUPSYNC_SYNC_CONCURRENCY`.
+    pub fn env_var(&self) -> String {
+        format!(
+            "SUPSYNC_{}_{}",
+            self.section.to_ascii_uppercase(),
+            self.key.to_ascii_uppercase()
+        )
+    }
+}
+
+/// Keys whose default is `None` (or that never serialize) and so are missing from the
+/// serialized defaults: (section, key, inserted after this key).
+const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
+    ("auth", "client_secret", "client_id"),
+    ("auth", "client_secret_file", "client_secret"),
+];
+
+/// Keys that may not come from the environment or `--set`: a secret there would sit in
+/// shell history or `ps` output; `SUPSYNC_CLIENT_SECRET` is the one env route for it.
+pub const NOT_OVERRIDABLE: &[&str] = &["auth.client_secret"];
+
+/// Every key in declaration order (sections in `Config` order, keys in struct order).
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub keys: Vec<KeySpec>,
+}
+
+impl Schema {
+    pub fn new() -> Result<Self, ConfigError> {
+        // Serializing to text and reading the spans back gives declaration order, which a
+        // `toml::Table` (sorted) would lose.
+        let text = toml::to_string(&Config::default()).map_err(|e| {
+            ConfigError::Invalid(format!("internal: defaults do not serialize: {e}"))
+        })?;
+        let doc = DeTable::parse(&text)
+            .map_err(|e| ConfigError::Invalid(format!("internal: defaults do not parse: {e}")))?;
+        let mut sections: Vec<_> = doc.get_ref().iter().collect();
+        sections.sort_by_key(|(k, _)| k.span().start);
+        let mut keys = Vec::new();
+        for (section, body) in sections {
+            let DeValue::Table(table) = body.get_ref() else {
+                continue;
+            };
+            let mut entries: Vec<_> = table.iter().collect();
+            entries.sort_by_key(|(k, _)| k.span().start);
+            for (key, value) in entries {
+                keys.push(KeySpec {
+                    section: section.get_ref().to_string(),
+                    key: key.get_ref().to_string(),
+                    kind: kind_of(value.get_ref()),
+                });
+            }
+        }
+        for (section, key, after) in OPTIONAL_KEYS {
+            let at = keys
+                .iter()
+                .position(|k| k.section == *section && k.key == *after)
+                .map_or(keys.len(), |i| i + 1);
+            let spec = KeySpec {
+                section: (*section).into(),
+                key: (*key).into(),
+                kind: Kind::String,
+            };
+            keys.insert(at, spec);
+        }
+        Ok(Self { keys })
+    }
+
+    pub fn sections(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for k in &self.keys {
+            if !out.contains(&k.section.as_str()) {
+                out.push(&k.section);
+            }
+        }
+        out
+    }
+
+    pub fn get(&self, section: &str, key: &str) -> Option<&KeySpec> {
+        self.keys
+            .iter()
+            .find(|k| k.section == section && k.key == key)
+    }
+
+    pub fn get_dotted(&self, dotted: &str) -> Option<&KeySpec> {
+        let (section, key) = dotted.split_once('.')?;
+        self.get(section, key)
+    }
+
+    pub fn keys_in<'a>(&'a self, section: &'a str) -> impl Iterator<Item = &'a KeySpec> + 'a {
+        self.keys.iter().filter(move |k| k.section == section)
+    }
+}
+
+fn kind_of(v: &DeValue<'_>) -> Kind {
+    match v {
+        DeValue::Integer(_) => Kind::Integer,
+        DeValue::Boolean(_) => Kind::Boolean,
+        DeValue::Array(_) => Kind::StringList,
+        _ => Kind::String,
+    }
+}
+
+/// The closest candidate to a misspelt name, if one is close enough to be a likely typo.
+pub fn suggest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (wrong.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&wrong.to_ascii_lowercase(), c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_lists_every_section_in_declaration_order() {
+        let s = Schema::new().unwrap();
+        assert_eq!(s.sections(), vec!["api", "auth", "sync", "ui"]);
+        let api: Vec<_> = s.keys_in("api").map(|k| k.key.as_str()).collect();
+        assert_eq!(api[0], "base_url");
+        assert_eq!(s.get("sync", "concurrency").unwrap().kind, Kind::Integer);
+        assert_eq!(s.get("auth", "scopes").unwrap().kind, Kind::StringList);
+        assert_eq!(
+            s.get("api", "allow_insecure_http").unwrap().kind,
+            Kind::Boolean
+        );
+        assert_eq!(s.get("auth", "auth_style").unwrap().kind, Kind::String);
+        // Optional keys are known even though their default does not serialize.
+        let auth: Vec<_> = s.keys_in("auth").map(|k| k.key.as_str()).collect();
+        let id = auth.iter().position(|k| *k == "client_id").unwrap();
+        assert_eq!(auth[id + 1], "client_secret");
+        assert_eq!(auth[id + 2], "client_secret_file");
+    }
+
+    #[test]
+    fn env_var_names() {
+        let s = Schema::new().unwrap();
+        assert_eq!(
+            s.get("api", "base_url").unwrap().env_var(),
+            "SUPSYNC_API_BASE_URL"
+        );
+    }
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        let keys = ["concurrency", "segment_size", "max_attempts"];
+        assert_eq!(suggest("concurency", keys), Some("concurrency"));
+        assert_eq!(suggest("segmentsize", keys), Some("segment_size"));
+        assert_eq!(suggest("colour", keys), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,256 @@
+//! Checks on the effective configuration that types alone cannot express: ranges, URLs,
+//! transport safety, scope syntax. Every problem names the key and where its value came from;
+//! all problems are reported at once.
+
+use super::provenance::Provenance;
+use super::{Config, ConfigError, check_transport};
+
+/// Upper bounds: beyond these a value is a typo (ms for secs, an extra zero), not a choice.
+const HOUR_SECS: u64 = 3600;
+const DAY_SECS: u64 = 86_400;
+const WEEK_SECS: u64 = 7 * DAY_SECS;
+pub const MAX_SEGMENT_SIZE: u64 = 10_000;
+pub const MAX_CONCURRENCY: u64 = 64;
+
+struct Checker<'a> {
+    prov: &'a Provenance,
+    problems: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn fail(&mut self, key: &str, msg: impl std::fmt::Display) {
+        self.problems
+            .push(format!("{}{msg}", self.prov.locate(key)));
+    }
+
+    fn range(&mut self, key: &str, value: u64, min: u64, max: u64, unit: &str) {
+        if value < min || value > max {
+            self.fail(
+                key,
+                format!("must be between {min} and {max}{unit}, found {value}"),
+            );
+        }
+    }
+}
+
+/// Validates `config`; warnings (allowed but dubious values) are appended to `warnings`.
+pub fn validate(
+    config: &Config,
+    prov: &Provenance,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    let mut c = Checker {
+        prov,
+        problems: Vec::new(),
+    };
+    check_urls(config, &mut c);
+
+    let a = &config.api;
+    c.range("api.timeout_secs", a.timeout_secs, 1, HOUR_SECS, " seconds");
+
+    let au = &config.auth;
+    if au.client_id.trim().is_empty() {
+        c.fail("auth.client_id", "must not be empty");
+    } else if au.client_id.chars().any(char::is_control) {
+        c.fail("auth.client_id", "must not contain control characters");
+    }
+    if au.client_secret.as_ref().is_some_and(|s| s.is_empty()) {
+        c.fail(
+            "auth.client_secret",
+            "is empty; remove it or give the secret",
+        );
+    }
+    if au
+        .client_secret_file
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().is_empty())
+    {
+        c.fail(
+            "auth.client_secret_file",
+            "is empty; give a path or remove it",
+        );
+    }
+    for scope in &au.scopes {
+        if scope.is_empty() {
+            c.fail("auth.scopes", "contains an empty scope");
+        } else if !scope.chars().all(is_scope_char) {
+            c.fail(
+                "auth.scopes",
+                format!(
+                    "scope {scope:?} is not one OAuth2 scope token (no spaces, quotes or backslashes); \
+                     list each scope as its own string"
+                ),
+            );
+        }
+    }
+    c.range(
+        "auth.refresh_margin_secs",
+        au.refresh_margin_secs,
+        1,
+        HOUR_SECS,
+        " seconds",
+    );
+    c.range(
+        "auth.expected_ttl_secs",
+        au.expected_ttl_secs,
+        1,
+        WEEK_SECS,
+        " seconds",
+    );
+    c.range(
+        "auth.keepalive_secs",
+        au.keepalive_secs,
+        1,
+        DAY_SECS,
+        " seconds",
+    );
+    if au.refresh_margin_secs >= au.expected_ttl_secs {
+        warnings.push(format!(
+            "auth.refresh_margin_secs ({}) is not below auth.expected_ttl_secs ({}); \
+             the margin will be capped to a fraction of each token's lifetime",
+            au.refresh_margin_secs, au.expected_ttl_secs
+        ));
+    }
+
+    let s = &config.sync;
+    c.range(
+        "sync.segment_size",
+        s.segment_size as u64,
+        1,
+        MAX_SEGMENT_SIZE,
+        " records",
+    );
+    c.range(
+        "sync.concurrency",
+        s.concurrency as u64,
+        1,
+        MAX_CONCURRENCY,
+        "",
+    );
+    c.range("sync.max_attempts", u64::from(s.max_attempts), 1, 100, "");
+    c.range(
+        "sync.backoff_initial_ms",
+        s.backoff_initial_ms,
+        1,
+        HOUR_SECS * 1000,
+        " ms",
+    );
+    c.range(
+        "sync.backoff_max_ms",
+        s.backoff_max_ms,
+        1,
+        HOUR_SECS * 1000,
+        " ms",
+    );
+    if s.backoff_initial_ms > s.backoff_max_ms {
+        c.fail(
+            "sync.backoff_initial_ms",
+            format!(
+                "{} ms is above sync.backoff_max_ms ({} ms, {}); the initial backoff must not exceed the maximum",
+                s.backoff_initial_ms,
+                s.backoff_max_ms,
+                prov.get("sync.backoff_max_ms")
+            ),
+        );
+    }
+    c.range(
+        "sync.max_retry_after_secs",
+        s.max_retry_after_secs,
+        1,
+        DAY_SECS,
+        " seconds",
+    );
+    c.range(
+        "sync.retry_budget",
+        u64::from(s.retry_budget),
+        1,
+        1_000_000,
+        "",
+    );
+    c.range(
+        "sync.expected_duration_secs",
+        s.expected_duration_secs,
+        1,
+        WEEK_SECS,
+        " seconds",
+    );
+
+    let u = &config.ui;
+    c.range("ui.tick_ms", u.tick_ms, 50, 10_000, " ms");
+    c.range("ui.max_fps", u64::from(u.max_fps), 1, 120, "");
+
+    match c.problems.len() {
+        0 => Ok(()),
+        1 => Err(ConfigError::Invalid(c.problems.remove(0))),
+        n => Err(ConfigError::Invalid(format!(
+            "{n} problems in the configuration:\n{}",
+            c.problems.join("\n")
+        ))),
+    }
+}
+
+fn check_urls(config: &Config, c: &mut Checker<'_>) {
+    let insecure = config.api.allow_insecure_http;
+    let base_ok = match url_problem(&config.api.base_url, insecure) {
+        Some(msg) => {
+            c.fail("api.base_url", msg);
+            false
+        }
+        None => true,
+    };
+    // A relative token URL or path inherits the base URL's problems; report those once.
+    let target = |value: &str, joined: String| {
+        if is_absolute(value) {
+            Some(value.to_string())
+        } else {
+            base_ok.then_some(joined)
+        }
+    };
+    let token_url = &config.auth.token_url;
+    if let Some(msg) = target(token_url, config.token_url()).and_then(|u| url_problem(&u, insecure))
+    {
+        c.fail("auth.token_url", msg);
+    }
+    for (key, path) in [
+        ("api.health_path", &config.api.health_path),
+        ("api.batch_path", &config.api.batch_path),
+    ] {
+        if path.trim().is_empty() {
+            c.fail(key, "must not be empty");
+        } else if path.chars().any(char::is_whitespace) {
+            c.fail(key, format!("{path:?} contains whitespace"));
+        } else if let Some(msg) =
+            target(path, config.api_url(path)).and_then(|u| url_problem(&u, insecure))
+        {
+            c.fail(key, msg);
+        }
+    }
+}
+
+/// Any `scheme://` counts, so `ftp://…` is refused rather than joined to the base URL.
+fn is_absolute(s: &str) -> bool {
+    s.contains("://")
+}
+
+fn url_problem(url: &str, allow_insecure_http: bool) -> Option<String> {
+    if url.trim().is_empty() {
+        return Some("must not be empty".into());
+    }
+    if let Err(msg) = check_transport(url, allow_insecure_http) {
+        return Some(msg);
+    }
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Some(format!("{url} has no host")),
+        Ok(_) => None,
+        Err(e) => Some(format!("{url:?} is not a valid URL: {e}")),
+    }
+}
+
+/// RFC 6749 §3.3 scope-token characters.
+fn is_scope_char(ch: char) -> bool {
+    ch == '!' || ('#'..='[').contains(&ch) || (']'..='~').contains(&ch)
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

@@ -1,0 +1,134 @@
+use std::collections::BTreeMap;
+
+use super::super::load_from;
+
+fn problems(text: &str, sets: &[&str]) -> String {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    match load_from(Some("v.toml".into()), Some(text), &BTreeMap::new(), &sets) {
+        Ok(_) => panic!("expected a validation error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn valid(text: &str) -> Vec<String> {
+    load_from(Some("v.toml".into()), Some(text), &BTreeMap::new(), &[])
+        .unwrap()
+        .warnings
+}
+
+#[test]
+fn ranges_name_key_origin_and_bounds() {
+    assert_eq!(
+        problems("[sync]\nconcurrency = 0\n", &[]),
+        "v.toml:2: sync.concurrency: must be between 1 and 64, found 0"
+    );
+    assert_eq!(
+        problems("", &["sync.segment_size=20000"]),
+        "--set sync.segment_size=20000: must be between 1 and 10000 records, found 20000"
+    );
+    for (text, key) in [
+        ("[sync]\nmax_attempts = 0", "sync.max_attempts"),
+        ("[api]\ntimeout_secs = 0", "api.timeout_secs"),
+        ("[ui]\ntick_ms = 5", "ui.tick_ms"),
+        ("[ui]\nmax_fps = 0", "ui.max_fps"),
+        (
+            "[auth]\nrefresh_margin_secs = 0",
+            "auth.refresh_margin_secs",
+        ),
+        ("[auth]\nkeepalive_secs = 0", "auth.keepalive_secs"),
+        ("[sync]\nretry_budget = 0", "sync.retry_budget"),
+    ] {
+        let msg = problems(text, &[]);
+        assert!(
+            msg.starts_with(&format!("v.toml:2: {key}: must be between")),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn backoff_bounds_must_be_ordered() {
+    let msg = problems(
+        "[sync]\nbackoff_initial_ms = 5000\nbackoff_max_ms = 100\n",
+        &[],
+    );
+    assert!(msg.starts_with("v.toml:2: sync.backoff_initial_ms: 5000 ms is above sync.backoff_max_ms (100 ms, file v.toml:3)"), "{msg}");
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let msg = problems("[sync]\nconcurrency = 0\nmax_attempts = 0\n", &[]);
+    let lines: Vec<_> = msg.lines().collect();
+    assert_eq!(lines[0], "2 problems in the configuration:");
+    assert!(lines[1].contains("sync.concurrency") && lines[2].contains("sync.max_attempts"));
+}
+
+#[test]
+fn urls_must_be_valid_and_safe() {
+    let msg = problems("[api]\nbase_url = \"not a url\"\n", &[]);
+    assert!(
+        msg.starts_with("v.toml:2: api.base_url: \"not a url\" is not a valid URL"),
+        "{msg}"
+    );
+    // A relative token URL inherits the base URL's problem: reported once, on base_url.
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+
+    let msg = problems("[api]\nbase_url = \"http://qms.example.com\"\n", &[]);
+    assert!(
+        msg.contains("api.base_url: http://qms.example.com uses plain http://"),
+        "{msg}"
+    );
+    assert!(msg.contains("allow_insecure_http"), "{msg}");
+    valid("[api]\nbase_url = \"http://qms.example.com\"\nallow_insecure_http = true\n");
+    valid("[api]\nbase_url = \"https://qms.example.com\"\n");
+
+    let msg = problems(
+        "[auth]\ntoken_url = \"http://idp.example.com/token\"\n",
+        &[],
+    );
+    assert!(
+        msg.starts_with("v.toml:2: auth.token_url: http://idp.example.com/token uses plain"),
+        "{msg}"
+    );
+    let msg = problems("[auth]\ntoken_url = \"ftp://idp.example.com/token\"\n", &[]);
+    assert!(msg.contains("unsupported scheme"), "{msg}");
+    let msg = problems("[api]\nhealth_path = \"/api/ health\"\n", &[]);
+    assert!(
+        msg.contains("api.health_path: \"/api/ health\" contains whitespace"),
+        "{msg}"
+    );
+    let msg = problems("[api]\nbase_url = \"\"\n", &[]);
+    assert!(msg.contains("api.base_url: must not be empty"), "{msg}");
+}
+
+#[test]
+fn scopes_are_single_tokens() {
+    let msg = problems("[auth]\nscopes = [\"supplier_mgmt offline_access\"]\n", &[]);
+    assert!(
+        msg.contains(
+            "auth.scopes: scope \"supplier_mgmt offline_access\" is not one OAuth2 scope token"
+        ),
+        "{msg}"
+    );
+    let msg = problems("[auth]\nscopes = [\"\"]\n", &[]);
+    assert!(msg.contains("contains an empty scope"), "{msg}");
+    valid("[auth]\nscopes = []\n");
+    valid("[auth]\nscopes = [\"api://qms/.default\", \"read:suppliers\"]\n");
+}
+
+#[test]
+fn client_fields() {
+    assert!(
+        problems("[auth]\nclient_id = \" \"\n", &[]).contains("auth.client_id: must not be empty")
+    );
+    assert!(
+        problems("[auth]\nclient_secret = \"\"\n", &[]).contains("auth.client_secret: is empty")
+    );
+}
+
+#[test]
+fn dubious_but_allowed_values_warn() {
+    let w = valid("[auth]\nrefresh_margin_secs = 900\nexpected_ttl_secs = 900\n");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("refresh_margin_secs (900) is not below"));
+}
