@@ -161,11 +161,11 @@ async fn three_short_clocks_and_eight_callers_never_see_a_401() {
     assert!(stat(&s, "tokens_issued") <= 45, "{s}");
     assert_eq!(stat(&s, "refresh_reuse"), 0);
     // Renewals happen in the background, ahead of time: callers do not wait for them. A
-    // caller-driven renewal ("Expired") only happens if the machine stalls the background
+    // caller-driven renewal only happens if the machine stalls the background
     // task past the margin, so allow a few on a loaded box.
     let audit = std::fs::read_to_string(&audit).unwrap();
-    let proactive = audit.matches("(Proactive)").count();
-    let by_caller = audit.matches("(Expired)").count();
+    let proactive = audit.matches("(ahead of expiry)").count();
+    let by_caller = audit.matches("(token dead for a caller)").count();
     eprintln!("renewals: {proactive} proactive, {by_caller} by a caller");
     assert!(
         proactive >= 20 && by_caller <= 3,
