@@ -1,21 +1,22 @@
 //! Typed client for the resource API of shared/API.md §3, on top of the token manager.
 //!
-//! SKELETON: the signatures below are the contract the engine is written against; the
-//! bodies are filled in by the token-lifecycle work (issue 3).
+//! The types live here; the calls are in `client.rs`, outcome classification in
+//! `classify.rs`, `Retry-After` parsing in `retry_after.rs`.
+
+pub mod classify;
+mod client;
+pub mod retry_after;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::TokenManager;
 use crate::auth::grant::GrantError;
-use crate::auth::status::TokenStatus;
-use crate::config::Config;
 use crate::record::Supplier;
-use crate::secret::Secret;
 
 /// One page of a pull.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,51 +113,20 @@ pub struct ConnectOptions {
 /// The API client. Cheap to share (`Arc`); every call gets a valid token from the token
 /// manager and replays once after a premature 401.
 pub struct ApiClient {
-    _private: (),
+    http: reqwest::Client,
+    tokens: Arc<TokenManager>,
+    health_url: String,
+    batch_url: String,
+    max_retry_after: Duration,
+    cancel: CancellationToken,
 }
 
-impl ApiClient {
-    /// Gets the first token (from the cache or a new session) and starts the background
-    /// refresh and keep-alive tasks, which stop when `cancel` fires.
-    pub async fn connect(
-        cfg: &Config,
-        client_secret: Secret,
-        opts: ConnectOptions,
-        cancel: CancellationToken,
-    ) -> Result<Arc<ApiClient>, ApiError> {
-        let _ = (cfg, client_secret, opts, cancel);
-        Err(ApiError::Permanent {
-            status: 0,
-            message: "api client not built yet (issue 3)".into(),
-        })
-    }
-
-    pub async fn health(&self) -> Result<(), ApiError> {
-        Err(ApiError::Cancelled)
-    }
-
-    pub async fn pull_page(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
-        let _ = (offset, limit);
-        Err(ApiError::Cancelled)
-    }
-
-    /// `results` are in the order of `records`.
-    pub async fn push_batch(
-        &self,
-        idempotency_key: &str,
-        records: &[Supplier],
-    ) -> Result<Vec<PushResult>, ApiError> {
-        let _ = (idempotency_key, records);
-        Err(ApiError::Cancelled)
-    }
-
-    /// Token state, published by the token manager.
-    pub fn token_status(&self) -> watch::Receiver<TokenStatus> {
-        watch::channel(TokenStatus::default()).1
-    }
-
-    /// Renew the token now (operator's `f`).
-    pub async fn force_refresh(&self) -> Result<(), ApiError> {
-        Err(ApiError::Cancelled)
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("health_url", &self.health_url)
+            .field("batch_url", &self.batch_url)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
     }
 }

@@ -59,7 +59,7 @@ pub struct Grant {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GrantError {
     /// The authorization server answered with an OAuth2 error.
-    #[error("token endpoint refused the {grant} grant: {code}{}", .description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    #[error("token endpoint refused the {grant} grant: {code}{}{}", .description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(), rejected_hint(code))]
     Rejected {
         grant: GrantKind,
         code: String,
@@ -69,7 +69,9 @@ pub enum GrantError {
     #[error("token endpoint unreachable for the {grant} grant: {message}")]
     Transport { grant: GrantKind, message: String },
     /// An answer that is not a token response (the body is not quoted: it may hold a token).
-    #[error("token endpoint gave an unreadable answer to the {grant} grant: {message}")]
+    #[error(
+        "token endpoint gave an unreadable answer to the {grant} grant: {message}; check that auth.token_url is the OAuth2 token endpoint"
+    )]
     Malformed { grant: GrantKind, message: String },
 }
 
@@ -88,9 +90,67 @@ impl GrantError {
     pub fn is_invalid_client(&self) -> bool {
         self.code() == Some("invalid_client")
     }
-    /// Worth retrying later with backoff.
+    /// Worth retrying later with backoff (transport failures, 5xx/429, and the RFC 6749
+    /// codes a server uses for a temporary condition).
     pub fn is_transient(&self) -> bool {
-        matches!(self, GrantError::Transport { .. })
+        match self {
+            GrantError::Transport { .. } => true,
+            GrantError::Rejected { code, .. } => {
+                code == "temporarily_unavailable" || code == "server_error"
+            }
+            GrantError::Malformed { .. } => false,
+        }
+    }
+}
+
+/// What the operator should check after a refusal, by OAuth2 error code.
+fn rejected_hint(code: &str) -> &'static str {
+    match code {
+        "invalid_client" | "unauthorized_client" => {
+            "; check auth.client_id, the client secret (SUPSYNC_CLIENT_SECRET or \
+             auth.client_secret_file), auth.auth_style and auth.token_url"
+        }
+        "invalid_scope" => "; check auth.scopes against what the client may request",
+        "unsupported_grant_type" => {
+            "; the server does not allow this grant for the client: check its client settings"
+        }
+        _ => "",
+    }
+}
+
+/// A token endpoint answer that is a server-side failure, not an OAuth2 answer: 5xx and 429
+/// become transport errors (retry later) instead of "unreadable answer".
+#[derive(Debug, thiserror::Error)]
+enum HttpFailure {
+    #[error(transparent)]
+    Client(#[from] oauth2::HttpClientError<reqwest::Error>),
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+}
+
+/// The reqwest client as oauth2's HTTP client, with 5xx/429 turned into [`HttpFailure`].
+struct Endpoint<'a>(&'a reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Endpoint<'_> {
+    type Error = HttpFailure;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpFailure>>
+                + Send
+                + Sync
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, req: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let resp = oauth2::AsyncHttpClient::call(self.0, req).await?;
+            let status = resp.status();
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(HttpFailure::Status(status));
+            }
+            Ok(resp)
+        })
     }
 }
 
@@ -147,7 +207,7 @@ impl TokenEndpoint {
             .client
             .exchange_client_credentials()
             .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
-            .request_async(&self.http)
+            .request_async(&Endpoint(&self.http))
             .await
             .map_err(|e| classify(kind, e))?;
         Ok(to_grant(kind, resp, sent_at))
@@ -161,7 +221,7 @@ impl TokenEndpoint {
         let resp = self
             .client
             .exchange_refresh_token(&rt)
-            .request_async(&self.http)
+            .request_async(&Endpoint(&self.http))
             .await
             .map_err(|e| classify(kind, e))?;
         Ok(to_grant(kind, resp, sent_at))
@@ -232,10 +292,21 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// The shared HTTP client: rustls, no redirects (a redirect could carry a bearer token to
 /// another host), a request timeout.
 pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    http_client_builder(timeout).build()
+}
+
+/// Idle pooled connections are dropped after this long: shorter than the idle cut of common
+/// load balancers and proxies (30–60 s), so we rarely send on a connection a proxy already
+/// closed. When it still happens the request fails as transient and the engine retries it
+/// with the same `Idempotency-Key`.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The builder behind [`http_client`], for callers that add settings.
+pub fn http_client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("supsync/", env!("CARGO_PKG_VERSION")))
-        .build()
 }

@@ -1,5 +1,12 @@
 //! Token lifecycle: grants, the token manager (proactive refresh, single flight, 401
 //! recovery, keep-alive), the encrypted refresh-token cache and the audit log.
 
+pub mod audit;
+pub mod cache;
 pub mod grant;
+pub(crate) mod keepalive;
+pub mod manager;
+pub mod state;
 pub mod status;
+
+pub use manager::{AccessToken, ManagerSettings, TokenManager, Trigger};

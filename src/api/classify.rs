@@ -1,0 +1,249 @@
+//! Turning an HTTP outcome into success or an [`ApiError`], and reading what the server
+//! says about a rejected token.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use super::ApiError;
+use super::retry_after;
+use crate::auth::grant::error_chain;
+
+/// A 401 as the server described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub error: Option<String>,
+    pub description: String,
+}
+
+/// Non-success statuses other than 401 (handled by the caller, which may replay).
+pub fn status_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    max_retry_after: Duration,
+) -> ApiError {
+    let retry_after = retry_after::from_headers(headers, SystemTime::now(), max_retry_after);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return ApiError::RateLimited { retry_after };
+    }
+    let message = body_message(status, body);
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        return ApiError::Transient {
+            message,
+            retry_after,
+        };
+    }
+    ApiError::Permanent {
+        status: status.as_u16(),
+        message,
+    }
+}
+
+/// A request that got no complete answer: connection refused or cut (also a pooled
+/// connection an idle proxy closed), timeout, a body that broke off. All worth a retry.
+pub fn transport_error(err: &reqwest::Error) -> ApiError {
+    let what = if err.is_timeout() {
+        "request timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else if err.is_body() || err.is_decode() {
+        "the answer broke off"
+    } else {
+        "connection failed"
+    };
+    ApiError::Transient {
+        message: format!("{what}: {}", error_chain(err)),
+        retry_after: None,
+    }
+}
+
+/// The server's words for a non-success answer: `error_description`/`error`/`message` of a
+/// JSON body, else the start of the text, else the status line.
+fn body_message(status: StatusCode, body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        for key in ["error_description", "message", "error"] {
+            if let Some(s) = v.get(key).and_then(|x| x.as_str()) {
+                return format!("{status}: {s}");
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        status.to_string()
+    } else {
+        let short: String = text.chars().take(200).collect();
+        format!("{status}: {short}")
+    }
+}
+
+/// Reads a 401: `WWW-Authenticate: Bearer error="…", error_description="…"` first, then the
+/// JSON body, then a generic description.
+pub fn rejection(headers: &HeaderMap, body: &[u8]) -> Rejection {
+    let mut error = None;
+    let mut description = None;
+    for v in headers.get_all(reqwest::header::WWW_AUTHENTICATE) {
+        if let Ok(v) = v.to_str() {
+            let params = auth_params(v);
+            for (k, val) in params {
+                match k.as_str() {
+                    "error" if error.is_none() => error = Some(val),
+                    "error_description" if description.is_none() => description = Some(val),
+                    _ => {}
+                }
+            }
+        }
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        if error.is_none() {
+            error = v.get("error").and_then(|x| x.as_str()).map(String::from);
+        }
+        if description.is_none() {
+            description = v
+                .get("error_description")
+                .and_then(|x| x.as_str())
+                .map(String::from);
+        }
+    }
+    let description = description
+        .or_else(|| error.clone())
+        .unwrap_or_else(|| "401 Unauthorized (no description from the server)".into());
+    Rejection { error, description }
+}
+
+/// `key=value` / `key="quoted, value"` pairs of a challenge (RFC 9110 §11.2); the scheme
+/// word is skipped. Keys are lower-cased.
+fn auth_params(header: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let s = header.trim();
+    // Skip the scheme ("Bearer") when it is followed by parameters.
+    let mut rest = match s.split_once(char::is_whitespace) {
+        Some((scheme, rest)) if !scheme.contains('=') => rest,
+        _ => s,
+    };
+    loop {
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+        let Some(eq) = rest.find('=') else { break };
+        let key = rest[..eq].trim().to_ascii_lowercase();
+        rest = rest[eq + 1..].trim_start();
+        let value;
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut v = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            v.push(n);
+                        }
+                    }
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => v.push(c),
+                }
+            }
+            value = v;
+            rest = &quoted[end.min(quoted.len())..];
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            value = rest[..end].trim().to_string();
+            rest = &rest[end..];
+        }
+        out.push((key, value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+
+    const MAX: Duration = Duration::from_secs(120);
+
+    #[test]
+    fn www_authenticate_description_wins() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                r#"Bearer error="invalid_token", error_description="Token idle for 15m 02s (idle timeout 15m)""#,
+            ),
+        );
+        let r = rejection(
+            &h,
+            br#"{"error":"invalid_token","error_description":"other"}"#,
+        );
+        assert_eq!(r.error.as_deref(), Some("invalid_token"));
+        assert_eq!(r.description, "Token idle for 15m 02s (idle timeout 15m)");
+    }
+
+    #[test]
+    fn quoted_commas_and_escapes_survive() {
+        let p = auth_params(r#"Bearer realm="a, b", error_description="say \"hi\", ok",x=1"#);
+        assert_eq!(
+            p,
+            vec![
+                ("realm".into(), "a, b".into()),
+                ("error_description".into(), r#"say "hi", ok"#.into()),
+                ("x".into(), "1".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn body_description_when_header_is_bare() {
+        let mut h = HeaderMap::new();
+        h.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let r = rejection(
+            &h,
+            br#"{"error":"invalid_token","error_description":"Token revoked"}"#,
+        );
+        assert_eq!(r.description, "Token revoked");
+        let r = rejection(&HeaderMap::new(), b"");
+        assert!(r.description.contains("401"));
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let h = HeaderMap::new();
+        assert!(matches!(
+            status_error(StatusCode::SERVICE_UNAVAILABLE, &h, b"", MAX),
+            ApiError::Transient { .. }
+        ));
+        assert!(matches!(
+            status_error(StatusCode::BAD_GATEWAY, &h, b"<html>", MAX),
+            ApiError::Transient { .. }
+        ));
+        let e = status_error(
+            StatusCode::CONFLICT,
+            &h,
+            br#"{"error":"idempotency key reused with a different body"}"#,
+            MAX,
+        );
+        assert!(
+            matches!(&e, ApiError::Permanent { status: 409, message } if message.contains("different body"))
+        );
+        assert!(!e.is_retryable());
+        assert!(matches!(
+            status_error(StatusCode::PAYLOAD_TOO_LARGE, &h, b"too big", MAX),
+            ApiError::Permanent { status: 413, .. }
+        ));
+    }
+
+    #[test]
+    fn rate_limit_and_5xx_carry_retry_after() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        let e = status_error(StatusCode::TOO_MANY_REQUESTS, &h, b"", MAX);
+        assert!(matches!(e, ApiError::RateLimited { retry_after: Some(d) } if d.as_secs() == 3));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("99999"));
+        let e = status_error(StatusCode::SERVICE_UNAVAILABLE, &h, b"", MAX);
+        assert_eq!(e.retry_after(), Some(MAX));
+    }
+}

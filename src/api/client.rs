@@ -1,0 +1,239 @@
+//! The calls of API.md §3: each takes a token from the manager, reports activity and
+//! `X-Token-Expires-In` back to it, and replays once after a premature 401.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::classify::{self, Rejection};
+use super::{ApiClient, ApiError, ConnectOptions, PullPage, PushResult};
+use crate::auth::audit::Audit;
+use crate::auth::cache::TokenCache;
+use crate::auth::grant::{TokenEndpoint, http_client_builder};
+use crate::auth::status::TokenStatus;
+use crate::auth::{AccessToken, ManagerSettings, TokenManager, keepalive};
+use crate::config::{Config, TokenCacheMode, check_transport};
+use crate::record::Supplier;
+use crate::secret::Secret;
+
+/// How long a token has left as of a response, per API.md §3.
+pub const EXPIRES_IN_HEADER: &str = "x-token-expires-in";
+
+enum Outcome {
+    Ok(Vec<u8>),
+    Unauthorized(Rejection),
+}
+
+fn config_error(message: String) -> ApiError {
+    ApiError::Permanent { status: 0, message }
+}
+
+impl ApiClient {
+    /// Gets the first token (from the cache or a new session) and starts the background
+    /// refresh and keep-alive tasks, which stop when `cancel` fires.
+    pub async fn connect(
+        cfg: &Config,
+        client_secret: Secret,
+        opts: ConnectOptions,
+        cancel: CancellationToken,
+    ) -> Result<Arc<ApiClient>, ApiError> {
+        let allow = cfg.api.allow_insecure_http;
+        check_transport(&cfg.api.base_url, allow)
+            .map_err(|e| config_error(format!("api.base_url: {e}")))?;
+        check_transport(&cfg.token_url(), allow)
+            .map_err(|e| config_error(format!("auth.token_url: {e}")))?;
+        let http = http_client_builder(Duration::from_secs(cfg.api.timeout_secs.max(1)))
+            .build()
+            .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
+        let endpoint =
+            TokenEndpoint::new(cfg, &client_secret, http.clone()).map_err(config_error)?;
+        let cache = match (cfg.auth.token_cache, opts.token_cache) {
+            (TokenCacheMode::Encrypted, Some(path)) => Some(TokenCache::new(
+                path,
+                &cfg.token_url(),
+                &cfg.auth.client_id,
+                &cfg.auth.scopes,
+            )),
+            _ => None,
+        };
+        let settings = ManagerSettings {
+            refresh_margin: Duration::from_secs(cfg.auth.refresh_margin_secs),
+            keepalive: Duration::from_secs(cfg.auth.keepalive_secs.max(1)),
+        };
+        let tokens = TokenManager::new(
+            endpoint,
+            settings,
+            cache,
+            Audit::open(opts.audit_log.as_deref()),
+        );
+        tokens.start(cancel.clone()).await?;
+        let client = Arc::new(ApiClient {
+            http,
+            tokens: Arc::clone(&tokens),
+            health_url: cfg.api_url(&cfg.api.health_path),
+            batch_url: cfg.api_url(&cfg.api.batch_path),
+            max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
+            cancel: cancel.clone(),
+        });
+        tokio::spawn(keepalive::run(Arc::downgrade(&client), tokens, cancel));
+        Ok(client)
+    }
+
+    pub async fn health(&self) -> Result<(), ApiError> {
+        self.call(self.http.get(&self.health_url)).await.map(|_| ())
+    }
+
+    pub async fn pull_page(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
+        let req = self
+            .http
+            .get(&self.batch_url)
+            .query(&[("offset", offset.to_string()), ("limit", limit.to_string())]);
+        let body = self.call(req).await?;
+        parse_json(&body)
+    }
+
+    /// `results` are in the order of `records`.
+    pub async fn push_batch(
+        &self,
+        idempotency_key: &str,
+        records: &[Supplier],
+    ) -> Result<Vec<PushResult>, ApiError> {
+        #[derive(serde::Serialize)]
+        struct Batch<'a> {
+            suppliers: &'a [Supplier],
+        }
+        #[derive(serde::Deserialize)]
+        struct Results {
+            results: Vec<PushResult>,
+        }
+        let payload = serde_json::to_vec(&Batch { suppliers: records })
+            .map_err(|e| config_error(format!("cannot encode the batch: {e}")))?;
+        let req = self
+            .http
+            .post(&self.batch_url)
+            .header("Idempotency-Key", idempotency_key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(payload);
+        let body = self.call(req).await?;
+        let results = parse_json::<Results>(&body)?.results;
+        if results.len() != records.len() {
+            return Err(ApiError::Permanent {
+                status: 200,
+                message: format!(
+                    "the server answered {} results for {} records",
+                    results.len(),
+                    records.len()
+                ),
+            });
+        }
+        Ok(results)
+    }
+
+    /// Token state, published by the token manager on every change (renewal, failure,
+    /// 401, a noticeable move of the server's deadline). `renewals` and `sessions` are the
+    /// run's `token_renewals` and `sessions`; `sessions` is 0 when the run continued a
+    /// cached session.
+    pub fn token_status(&self) -> watch::Receiver<TokenStatus> {
+        self.tokens.status()
+    }
+
+    /// Renew the token now (operator's `f`).
+    pub async fn force_refresh(&self) -> Result<(), ApiError> {
+        tokio::select! {
+            _ = self.cancel.cancelled() => Err(ApiError::Cancelled),
+            r = self.tokens.force_refresh() => r.map_err(ApiError::Auth),
+        }
+    }
+
+    /// The token manager behind this client (renewal counters are in its status).
+    pub fn tokens(&self) -> &Arc<TokenManager> {
+        &self.tokens
+    }
+
+    /// One call with at most one replay after a 401 (the request is cloned per attempt).
+    async fn call(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ApiError> {
+        let req = req
+            .build()
+            .map_err(|e| config_error(format!("cannot build the request: {e}")))?;
+        let attempt = async {
+            let token = self.tokens.token().await?;
+            let first = match self.send(&req, &token).await? {
+                Outcome::Ok(body) => return Ok(body),
+                Outcome::Unauthorized(r) => r,
+            };
+            // Premature 401: renew (or take what another caller renewed) and replay once.
+            self.tokens
+                .on_unauthorized(token.generation, &first.description)
+                .await?;
+            let token = self.tokens.token().await?;
+            match self.send(&req, &token).await? {
+                Outcome::Ok(body) => Ok(body),
+                Outcome::Unauthorized(second) => {
+                    self.tokens
+                        .note_unauthorized(token.generation, &second.description);
+                    Err(ApiError::Unauthorized {
+                        description: second.description,
+                    })
+                }
+            }
+        };
+        tokio::select! {
+            _ = self.cancel.cancelled() => Err(ApiError::Cancelled),
+            r = attempt => r,
+        }
+    }
+
+    async fn send(&self, req: &reqwest::Request, token: &AccessToken) -> Result<Outcome, ApiError> {
+        let mut req = req
+            .try_clone()
+            .ok_or_else(|| config_error("request body cannot be replayed".into()))?;
+        let mut bearer =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.secret.expose()))
+                .map_err(|_| config_error("the access token is not a valid header value".into()))?;
+        bearer.set_sensitive(true);
+        req.headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, bearer);
+        self.tokens.note_activity();
+        let resp = self
+            .http
+            .execute(req)
+            .await
+            .map_err(|e| classify::transport_error(&e))?;
+        let at = Instant::now();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if let Some(secs) = headers
+            .get(EXPIRES_IN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            self.tokens.observe_expires_in(token.generation, at, secs);
+        }
+        // A body that breaks off (a connection cut mid-answer) is transient like any cut.
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| classify::transport_error(&e))?;
+        if status.is_success() {
+            Ok(Outcome::Ok(body.to_vec()))
+        } else if status == reqwest::StatusCode::UNAUTHORIZED {
+            Ok(Outcome::Unauthorized(classify::rejection(&headers, &body)))
+        } else {
+            Err(classify::status_error(
+                status,
+                &headers,
+                &body,
+                self.max_retry_after,
+            ))
+        }
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::Permanent {
+        status: 200,
+        message: format!("unexpected answer from the server: {e}"),
+    })
+}

@@ -1,0 +1,393 @@
+//! The token manager: hands out a valid access token, renews it in the background before
+//! any clock kills it, turns bursts of demand or of 401s into a single token request, and
+//! keeps the refresh-token cache and the audit trail.
+//!
+//! Concurrency: `state` (a short-held std mutex) holds the token and its clocks; `renewing`
+//! (an async mutex held across the token request) is the single flight. A caller only waits
+//! on it when the current token is unusable, so in steady state nobody waits: the
+//! background task renews while callers keep using the still-valid token.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::audit::{Audit, EventKind};
+use super::cache::TokenCache;
+use super::grant::{Grant, GrantError, TokenEndpoint};
+use super::state::{Plan, State, secs};
+use super::status::{GrantKind, TokenPhase, TokenStatus};
+use crate::secret::Secret;
+
+mod background;
+mod persist;
+
+/// After a permanent refusal (bad client, bad scopes) callers get the same error without a
+/// new request for this long; after a transient failure, for a second.
+const PERMANENT_HOLD: Duration = Duration::from_secs(30);
+const TRANSIENT_HOLD: Duration = Duration::from_secs(1);
+
+/// What made a renewal happen (for the log and for whether the hold applies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Connect,
+    Proactive,
+    /// A caller found the token unusable (expired, or nearly).
+    Expired,
+    /// A caller got a 401 with this description.
+    Unauthorized(String),
+    Forced,
+}
+
+/// A refresh refused because the session reached its absolute limit (not revoked, not
+/// reused: those say nothing about how long sessions last).
+fn ended_by_session_limit(e: &GrantError) -> bool {
+    match e {
+        GrantError::Rejected {
+            code, description, ..
+        } if code == "invalid_grant" => description.as_deref().is_some_and(|d| {
+            let d = d.to_ascii_lowercase();
+            d.contains("session") && d.contains("expired")
+        }),
+        _ => false,
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::Connect => "at connect",
+            Trigger::Proactive => "ahead of expiry",
+            Trigger::Expired => "token dead for a caller",
+            Trigger::Unauthorized(_) => "after a 401",
+            Trigger::Forced => "forced",
+        })
+    }
+}
+
+/// A token handed to a caller, with the generation that a 401 must name.
+#[derive(Clone)]
+pub struct AccessToken {
+    pub secret: Secret,
+    pub generation: u64,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccessToken({:?}, gen {})", self.secret, self.generation)
+    }
+}
+
+/// Settings the manager needs from the config.
+#[derive(Debug, Clone)]
+pub struct ManagerSettings {
+    pub refresh_margin: Duration,
+    pub keepalive: Duration,
+}
+
+pub struct TokenManager {
+    endpoint: TokenEndpoint,
+    settings: ManagerSettings,
+    state: Mutex<State>,
+    renewing: tokio::sync::Mutex<()>,
+    status_tx: watch::Sender<TokenStatus>,
+    cache: Option<Arc<TokenCache>>,
+    audit: Audit,
+    /// Wakes the background task when the plan changed.
+    replan: Notify,
+}
+
+impl std::fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("endpoint", &self.endpoint)
+            .field("settings", &self.settings)
+            .field("status", &*self.status_tx.borrow())
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenManager {
+    /// A manager with no token yet. [`TokenManager::start`] gets the first one.
+    pub fn new(
+        endpoint: TokenEndpoint,
+        settings: ManagerSettings,
+        cache: Option<TokenCache>,
+        audit: Audit,
+    ) -> Arc<Self> {
+        let state = State::new(settings.refresh_margin);
+        Arc::new(TokenManager {
+            endpoint,
+            settings,
+            state: Mutex::new(state),
+            renewing: tokio::sync::Mutex::new(()),
+            status_tx: watch::channel(TokenStatus::default()).0,
+            cache: cache.map(Arc::new),
+            audit,
+            replan: Notify::new(),
+        })
+    }
+
+    /// Gets the first token (continuing a cached session when there is one) and spawns the
+    /// background renewal, which stops on `cancel`.
+    pub async fn start(self: &Arc<Self>, cancel: CancellationToken) -> Result<(), GrantError> {
+        self.load_cache().await;
+        self.renew(Trigger::Connect, None).await?;
+        let me = Arc::clone(self);
+        tokio::spawn(async move { me.background(cancel).await });
+        Ok(())
+    }
+
+    pub fn status(&self) -> watch::Receiver<TokenStatus> {
+        self.status_tx.subscribe()
+    }
+
+    /// A valid token; renews first (single flight) when the current one is dead or nearly.
+    pub async fn token(&self) -> Result<AccessToken, GrantError> {
+        if let Some(t) = self.usable() {
+            return Ok(t);
+        }
+        let generation = self.lock().current_generation();
+        self.renew(Trigger::Expired, generation).await?;
+        // Whatever the clocks say now, the freshest token is the best bet.
+        let st = self.lock();
+        st.current
+            .as_ref()
+            .filter(|c| !c.invalid)
+            .map(|c| AccessToken {
+                secret: c.access.clone(),
+                generation: c.generation,
+            })
+            .ok_or_else(|| GrantError::Transport {
+                grant: GrantKind::ClientCredentials,
+                message: "no token available".into(),
+            })
+    }
+
+    fn usable(&self) -> Option<AccessToken> {
+        self.lock()
+            .usable(Instant::now())
+            .map(|(secret, generation)| AccessToken { secret, generation })
+    }
+
+    /// A caller got a 401 with token `generation`. Renews unless another caller already
+    /// did (so a burst of 401s is one renewal); the caller then asks for a token again.
+    pub async fn on_unauthorized(
+        &self,
+        generation: u64,
+        description: &str,
+    ) -> Result<(), GrantError> {
+        self.note_unauthorized(generation, description);
+        self.renew(Trigger::Unauthorized(description.into()), Some(generation))
+            .await
+    }
+
+    /// Counts and logs a 401 and marks token `generation` dead (the next caller renews).
+    pub fn note_unauthorized(&self, generation: u64, description: &str) {
+        let fp = {
+            let mut st = self.lock();
+            st.unauthorized_seen += 1;
+            let fp = st
+                .current
+                .as_mut()
+                .filter(|c| c.generation == generation)
+                .map(|c| {
+                    c.invalid = true;
+                    c.fingerprint.clone()
+                });
+            self.publish(&mut st);
+            fp
+        };
+        self.audit.record(
+            EventKind::Unauthorized,
+            fp.as_deref(),
+            None,
+            &format!("401 from the API: {description}"),
+        );
+    }
+
+    /// Renew now (the operator's `f`), single flight with any renewal under way.
+    pub async fn force_refresh(&self) -> Result<(), GrantError> {
+        let generation = self.lock().current_generation();
+        self.renew(Trigger::Forced, generation).await
+    }
+
+    /// `X-Token-Expires-In: secs` read at `at` on a response to token `generation`.
+    pub fn observe_expires_in(&self, generation: u64, at: Instant, secs: u64) {
+        let mut st = self.lock();
+        if st.observe(generation, at, secs) {
+            self.publish(&mut st);
+            drop(st);
+            self.replan.notify_one();
+        }
+    }
+
+    /// A request is about to go out (it moves the server's idle window).
+    pub fn note_activity(&self) {
+        self.lock().last_activity = Instant::now();
+    }
+
+    pub fn idle_for(&self) -> Duration {
+        self.lock().last_activity.elapsed()
+    }
+
+    pub fn keepalive_interval(&self) -> Duration {
+        self.lock().keepalive_interval(self.settings.keepalive)
+    }
+
+    pub(crate) fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    pub(crate) fn fingerprint(&self) -> Option<String> {
+        self.lock().current.as_ref().map(|c| c.fingerprint.clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means a panic elsewhere; the state itself is still coherent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, st: &mut State) {
+        self.status_tx.send_replace(st.snapshot());
+    }
+
+    /// The single flight. `expected`: the generation the caller saw; if the token changed
+    /// meanwhile, someone else already renewed and this returns at once.
+    async fn renew(&self, trigger: Trigger, expected: Option<u64>) -> Result<(), GrantError> {
+        let entered = Instant::now();
+        let _flight = self.renewing.lock().await;
+        {
+            let mut st = self.lock();
+            let now = Instant::now();
+            if expected.is_some() && st.current_generation() != expected {
+                return Ok(());
+            }
+            if trigger == Trigger::Proactive
+                && st.next_refresh_at().is_none_or(|t| t > now)
+                && st.current.as_ref().is_some_and(|c| !c.invalid)
+            {
+                return Ok(());
+            }
+            if trigger != Trigger::Forced
+                && let Some((at, e)) = &st.last_failure
+            {
+                let hold = if e.is_transient() {
+                    TRANSIENT_HOLD
+                } else {
+                    PERMANENT_HOLD
+                };
+                if *at >= entered || now.saturating_duration_since(*at) < hold {
+                    return Err(e.clone());
+                }
+            }
+            st.phase = TokenPhase::Refreshing;
+            self.publish(&mut st);
+        }
+        let result = self.renew_once(&trigger).await;
+        if let Err(e) = &result {
+            let mut st = self.lock();
+            st.phase = if st.usable(Instant::now()).is_some() {
+                TokenPhase::Valid
+            } else {
+                TokenPhase::Failed
+            };
+            st.last_error = Some(e.to_string());
+            st.last_failure = Some((Instant::now(), e.clone()));
+            self.publish(&mut st);
+            drop(st);
+            self.audit.record(
+                EventKind::RefreshFailed,
+                self.fingerprint().as_deref(),
+                None,
+                &format!("token renewal ({trigger}) failed: {e}"),
+            );
+        }
+        self.replan.notify_one();
+        result
+    }
+
+    async fn renew_once(&self, trigger: &Trigger) -> Result<(), GrantError> {
+        let plan = self.lock().plan(Instant::now());
+        let why = match plan {
+            Plan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
+                Ok(g) => return self.install(g, false, trigger, None).await,
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    // Refused (session over, token spent or revoked): a new session.
+                    let mut st = self.lock();
+                    if ended_by_session_limit(&e) {
+                        st.learn_session_limit(Instant::now());
+                    }
+                    if let Some(s) = st.session.as_mut() {
+                        s.refresh = None;
+                    }
+                    drop(st);
+                    self.audit.record(
+                        EventKind::RefreshFailed,
+                        self.fingerprint().as_deref(),
+                        Some(GrantKind::RefreshToken),
+                        &format!("refresh refused, starting a new session: {e}"),
+                    );
+                    format!("refresh refused ({})", e.code().unwrap_or("error"))
+                }
+            },
+            Plan::NewSession(why) => why,
+        };
+        let g = self.endpoint.client_credentials(None).await?;
+        self.install(g, true, trigger, Some(why)).await
+    }
+
+    /// Stores a rotated refresh token in the cache first, then makes the token current.
+    async fn install(
+        &self,
+        g: Grant,
+        new_session: bool,
+        trigger: &Trigger,
+        why: Option<String>,
+    ) -> Result<(), GrantError> {
+        self.write_cache(&g, new_session).await;
+        let took = g.received_at.saturating_duration_since(g.sent_at);
+        let mut st = self.lock();
+        let first = st.grants == 0;
+        st.install(&g, new_session, SystemTime::now());
+        let life = g.expires_in.map(secs).unwrap_or_else(|| "unknown".into());
+        let rt = match &g.refresh_token {
+            Some(_) => "with a refresh token",
+            None => "no refresh token",
+        };
+        let (kind, text) = match (first, new_session) {
+            (true, _) => (
+                EventKind::Issued,
+                format!(
+                    "token issued by {} ({trigger}), lifetime {life}, {rt}, in {} ms",
+                    g.kind,
+                    took.as_millis()
+                ),
+            ),
+            (false, false) => (
+                EventKind::Refreshed,
+                format!(
+                    "token refreshed ({trigger}), lifetime {life}, {rt}, in {} ms",
+                    took.as_millis()
+                ),
+            ),
+            (false, true) => (
+                EventKind::NewSession,
+                format!(
+                    "new session ({trigger}): {}; lifetime {life}, {rt}, in {} ms",
+                    why.as_deref().unwrap_or("renewal"),
+                    took.as_millis()
+                ),
+            ),
+        };
+        st.last_result = Some(text.clone());
+        let fp = g.access_token.fingerprint();
+        self.publish(&mut st);
+        drop(st);
+        self.audit.record(kind, Some(&fp), Some(g.kind), &text);
+        Ok(())
+    }
+}
