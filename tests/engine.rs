@@ -401,6 +401,11 @@ async fn binary_headless_push_bad_input_and_status() {
     );
 
     // Invalid rows: rejected locally, the rest synced, exit 2 (finished with rejects).
+    // One row carries a 10 MB name: a per-row reject, not a 10 MB message or a crash.
+    let huge = format!(
+        "SUP-100004,{},FR,approved,c@example.com,,2026-11-02T09:14:00Z",
+        "x".repeat(10 * 1024 * 1024)
+    );
     let bad = d.join("bad-rows.csv");
     write_csv(
         &bad,
@@ -409,6 +414,7 @@ async fn binary_headless_push_bad_input_and_status() {
             "SUP-100001,Good One,FR,approved,a@example.com,,2026-11-02T09:14:00Z",
             "NOPE-1,Bad Id,FR,approved,a@example.com,,2026-11-02T09:14:00Z",
             "SUP-100002,Bad Country,XXX,approved,a@example.com,,2026-11-02T09:14:00Z",
+            &huge,
             "SUP-100003,Good Two,FR,pending,b@example.com,ISO 9001,2026-11-02T09:14:00Z",
         ],
     );
@@ -426,12 +432,42 @@ async fn binary_headless_push_bad_input_and_status() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("2 rejected"),
+        String::from_utf8_lossy(&o.stdout)
+            .contains("2 created, 0 updated, 0 unchanged, 3 rejected"),
         "{}",
         text(&o)
     );
     let rejects = std::fs::read_to_string(d.join("state/runs/bin-bad/rejects.jsonl")).unwrap();
-    assert_eq!(rejects.lines().count(), 2, "{rejects}");
+    assert_eq!(rejects.lines().count(), 3, "{rejects}");
+    assert!(
+        rejects.len() < 10_000,
+        "reasons are short: {} bytes",
+        rejects.len()
+    );
+    assert!(text(&o).len() < 10_000, "output stays short");
+
+    // The source changed since the run started: resume refuses, saying why.
+    write_csv(&bad, 3, &[]);
+    let o = supsync(&d, &cfg, &["resume", "bin-bad", "--headless"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("changed since run bin-bad started"),
+        "{}",
+        text(&o)
+    );
+
+    // A wrong client secret is an authentication failure: exit 4.
+    let o = Proc::new(bin())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .args(["run", "--headless", "--source", src.to_str().unwrap()])
+        .env("SUPSYNC_CLIENT_SECRET", "not-the-secret")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(!text(&o).contains("not-the-secret"), "{}", text(&o));
 
     // File-level problems: a clear error naming the file, exit 1, never a panic.
     let empty = d.join("empty.csv");
@@ -466,6 +502,12 @@ async fn binary_headless_push_bad_input_and_status() {
         assert!(t.contains(what), "{what}: {t}");
         assert!(!t.contains("panicked"), "{t}");
     }
+
+    // The run stopped by the wrong secret is the latest unfinished one: a plain `resume`
+    // with the right secret carries it on (its records are already stored: unchanged).
+    let o = supsync(&d, &cfg, &["resume", "--headless"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("300 unchanged"), "{}", text(&o));
 
     // resume with nothing unfinished, retry of an unknown run: clear, no panic.
     let o = supsync(&d, &cfg, &["resume", "--headless"]);

@@ -483,7 +483,7 @@ impl Runner {
     fn journal_run_state(&mut self, state: RunState) {
         let entry = Entry::Run {
             state,
-            at: chrono::Utc::now().to_rfc3339(),
+            at: crate::journal::now_rfc3339(),
         };
         if let Err(e) = self.journal.append(&entry) {
             self.ctx
@@ -510,7 +510,7 @@ impl Runner {
                     attempts,
                     counts,
                     error: error.clone(),
-                    at: chrono::Utc::now().to_rfc3339(),
+                    at: crate::journal::now_rfc3339(),
                 };
                 if let Err(e) = self.journal.append(&entry) {
                     self.fail_run(format!(
