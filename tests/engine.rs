@@ -517,3 +517,66 @@ async fn binary_headless_push_bad_input_and_status() {
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("no-such-run"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stay_alive_waits_for_stop_and_cancel_leaves_a_resumable_run() {
+    let sim = sim(profile(10, 0.0, 0.0)).await;
+    let url = sim.url();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_csv(&src, 400, &[]);
+    let mut cfg = config(&url);
+    cfg.sync.concurrency = 2;
+
+    // Hard cancel after the first outcome: in-flight work is abandoned, the run is resumable.
+    let p = params(
+        cfg.clone(),
+        dir.path(),
+        RunMode::Push {
+            source: src.clone(),
+            run_id: Some("cancelled".into()),
+        },
+    );
+    let h = engine::start(p);
+    let cancel = h.cancel.clone();
+    let (summary, _) = drive(h, |ev, _| {
+        if matches!(ev, EngineEvent::Segment(v) if v.state == SegmentState::Done) {
+            cancel.cancel();
+        }
+    })
+    .await;
+    assert_eq!(summary.state, RunState::Interrupted, "{summary:?}");
+    assert_eq!(summary.exit_code(), 5);
+    assert!(summary.segments_done < 8, "{summary:?}");
+
+    // Resume with stay_alive: the run reports Completed but stays open until Stop.
+    let mut p = params(
+        cfg,
+        dir.path(),
+        RunMode::Resume {
+            run_id: "cancelled".into(),
+        },
+    );
+    p.stay_alive = true;
+    let mut completed_seen = false;
+    let (summary, events) = drive(engine::start(p), |ev, commands| {
+        if matches!(ev, EngineEvent::RunState(RunState::Completed)) && !completed_seen {
+            completed_seen = true;
+            // Nothing failed: the retry is refused with a notice, then Stop ends the run.
+            commands.try_send(Command::RetryAllFailed).unwrap();
+            commands.try_send(Command::Stop).unwrap();
+        }
+    })
+    .await;
+    assert!(completed_seen);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Notice(n) if n.contains("no failed segments")))
+    );
+    assert_eq!(summary.state, RunState::Completed, "{summary:?}");
+    assert_eq!(summary.segments_done, 8);
+    let st = stats(&url).await;
+    assert_eq!(stat(&st, "records_created"), 400, "{st}");
+    assert_eq!(stat(&st, "records_updated"), 0, "{st}");
+}
