@@ -173,7 +173,7 @@ async fn kill_9_at_random_moments_then_resume_stores_every_record_once() {
         .unwrap();
         wait_for(&manifest);
         for _ in 0..12 {
-            std::thread::sleep(Duration::from_millis(rand::random_range(20..250)));
+            std::thread::sleep(Duration::from_millis(rand::random_range(20..150)));
             if child.try_wait().unwrap().is_some() {
                 break; // finished before this kill: nothing left to interrupt
             }
