@@ -93,7 +93,7 @@ fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
 /// Counts on the left, the throughput sparkline in the rest of the line.
 fn counts_and_throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     let c = &app.totals.counts;
-    let rejected = c.rejected + app.info.as_ref().map_or(0, |i| i.local_rejects);
+    let rejected = c.rejected;
     let mut spans = vec![Span::raw(format!(
         "created {} · updated {} · unchanged {} · ",
         c.created, c.updated, c.unchanged

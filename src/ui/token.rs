@@ -173,7 +173,7 @@ fn binding_line(s: &TokenStatus, t: &Theme) -> Line<'static> {
         Some((_, Clock::Ttl)) => "ttl",
         Some((_, Clock::Idle)) => "idle window",
         Some((_, Clock::Session)) => "session limit",
-        Some((_, Clock::Server)) => "server (X-Token-Expires-In)",
+        Some((_, Clock::Server)) => "server header",
         None => "–",
     };
     Line::from(vec![
