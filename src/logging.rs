@@ -20,3 +20,38 @@ pub fn init_stderr(verbose: u8) {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// Logging for the console: `tracing` goes to tui-logger (the refresh-log pane shows
+/// [`TOKEN_TARGET`], `l` shows everything) and to `<log_dir>/console.log`; nothing goes to
+/// stdout or stderr, which belong to the screen. `RUST_LOG` overrides the level.
+/// Returns the log file's path.
+pub fn init_console(log_dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
+    use tracing_subscriber::prelude::*;
+
+    std::fs::create_dir_all(log_dir)
+        .with_context(|| format!("could not create the log directory {}", log_dir.display()))?;
+    let path = log_dir.join("console.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("could not open the log file {}", path.display()))?;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,supsync=debug"));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tui_logger::TuiTracingSubscriberLayer)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file)),
+        )
+        .try_init()
+        .context("logging was already set up before the console started")?;
+    // The tracing layer feeds tui-logger's buffer; init_logger starts the thread that moves
+    // events into it. An error means a `log` logger exists already: the layer still works.
+    let _ = tui_logger::init_logger(tui_logger::LevelFilter::Debug);
+    tui_logger::set_default_level(tui_logger::LevelFilter::Debug);
+    Ok(path)
+}

@@ -1,1 +1,547 @@
-//! The console state: `App`, `apply`, `handle` (issue 5).
+//! The console state: [`App`], the only place it changes ([`App::apply`] for engine
+//! events, [`App::handle`] for operator actions, [`App::tick`] for the clock), selection
+//! and the derived figures the panes show. Plain data: no terminal, no I/O, no clock
+//! reads (every `now` is passed in), so all of it is unit-tested.
+
+pub mod grid;
+pub mod keys;
+pub mod stats;
+pub mod summary;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use ratatui::layout::Rect;
+
+use crate::auth::status::{TokenPhase, TokenStatus};
+use crate::engine::events::{
+    Command, Counts, EngineEvent, RunInfo, RunState, RunSummary, SegmentState, SegmentView,
+};
+use grid::Geometry;
+use keys::{Action, Bindings, KeyMode};
+use stats::Throughput;
+
+/// Notices kept for the footer and the full log.
+const KEEP_NOTICES: usize = 50;
+/// Renewals kept for the token pane's timeline.
+const KEEP_RENEWALS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    Details,
+    ConfirmQuit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewalKind {
+    /// A refresh grant continued the session.
+    Refresh,
+    /// A client-credentials grant started a new session.
+    NewSession,
+    /// An attempt to get a token failed.
+    Failure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renewal {
+    pub at: Instant,
+    pub kind: RenewalKind,
+}
+
+/// Counts kept up to date on every segment event, so render only reads them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub counts: Counts,
+    /// Segments per state, indexed by [`state_index`].
+    pub by_state: [usize; 6],
+    /// Segments that needed more than one attempt.
+    pub retried: usize,
+}
+
+pub fn state_index(s: SegmentState) -> usize {
+    match s {
+        SegmentState::Pending => 0,
+        SegmentState::Running => 1,
+        SegmentState::Retrying => 2,
+        SegmentState::Done => 3,
+        SegmentState::DoneWithRejects => 4,
+        SegmentState::Failed => 5,
+    }
+}
+
+impl Totals {
+    fn add(&mut self, v: &SegmentView, sign: i64) {
+        let bump = |x: &mut u64, d: u64| {
+            *x = if sign > 0 {
+                *x + d
+            } else {
+                x.saturating_sub(d)
+            }
+        };
+        bump(&mut self.counts.created, v.counts.created);
+        bump(&mut self.counts.updated, v.counts.updated);
+        bump(&mut self.counts.unchanged, v.counts.unchanged);
+        bump(&mut self.counts.rejected, v.counts.rejected);
+        bump(&mut self.counts.pulled, v.counts.pulled);
+        let i = state_index(v.state);
+        let r = usize::from(v.attempts > 1);
+        if sign > 0 {
+            self.by_state[i] += 1;
+            self.retried += r;
+        } else {
+            self.by_state[i] = self.by_state[i].saturating_sub(1);
+            self.retried = self.retried.saturating_sub(r);
+        }
+    }
+
+    pub fn count(&self, s: SegmentState) -> usize {
+        self.by_state[state_index(s)]
+    }
+
+    pub fn finished(&self) -> usize {
+        self.count(SegmentState::Done)
+            + self.count(SegmentState::DoneWithRejects)
+            + self.count(SegmentState::Failed)
+    }
+}
+
+/// The whole console state. Owned by the event loop; render borrows it immutably.
+pub struct App {
+    pub info: Option<RunInfo>,
+    pub segments: Vec<SegmentView>,
+    pub totals: Totals,
+    pub state: RunState,
+    pub token: TokenStatus,
+    pub summary: Option<RunSummary>,
+    pub started_at: Option<Instant>,
+    pub finished_at: Option<Instant>,
+    pub throughput: Throughput,
+    pub renewals: VecDeque<Renewal>,
+    pub notices: VecDeque<String>,
+    /// Index of the selected segment (the first of its cell when cells aggregate).
+    pub cursor: usize,
+    pub geometry: Geometry,
+    /// Inner size of the grid pane, from the last resize.
+    grid_size: (u16, u16),
+    pub overlay: Overlay,
+    pub log_expanded: bool,
+    /// Stop sent after the operator confirmed quitting; waiting for the engine.
+    pub stopping: bool,
+    /// The event loop ends when this is set.
+    pub should_exit: bool,
+    /// One line of feedback for the last action ("pause requested"…).
+    pub flash: Option<String>,
+    /// False under `NO_COLOR`: states then differ by symbol only.
+    pub color: bool,
+    pub bindings: Bindings,
+    /// tui-logger view of the token target (refresh-log pane) and of everything (full log).
+    pub token_log: tui_logger::TuiWidgetState,
+    pub full_log: tui_logger::TuiWidgetState,
+}
+
+impl App {
+    pub fn new(color: bool) -> Self {
+        use tui_logger::{LevelFilter, TuiWidgetState};
+        Self {
+            info: None,
+            segments: Vec::new(),
+            totals: Totals::default(),
+            state: RunState::Planning,
+            token: TokenStatus::default(),
+            summary: None,
+            started_at: None,
+            finished_at: None,
+            throughput: Throughput::default(),
+            renewals: VecDeque::new(),
+            notices: VecDeque::new(),
+            cursor: 0,
+            geometry: Geometry::new(0, 1, 1),
+            grid_size: (1, 1),
+            overlay: Overlay::None,
+            log_expanded: false,
+            stopping: false,
+            should_exit: false,
+            flash: None,
+            color,
+            bindings: Bindings::default(),
+            token_log: TuiWidgetState::new()
+                .set_default_display_level(LevelFilter::Off)
+                .set_level_for_target(crate::logging::TOKEN_TARGET, LevelFilter::Debug),
+            full_log: TuiWidgetState::new().set_default_display_level(LevelFilter::Info),
+        }
+    }
+
+    /// Folds one engine event into the state.
+    pub fn apply(&mut self, ev: EngineEvent, now: Instant) {
+        match ev {
+            EngineEvent::RunStarted(info) => {
+                self.totals = Totals::default();
+                self.segments = info.segments.clone();
+                for s in &self.segments {
+                    self.totals.add(s, 1);
+                }
+                self.started_at.get_or_insert(now);
+                self.finished_at = None;
+                self.summary = None;
+                self.state = RunState::Running;
+                self.throughput = Throughput::default();
+                self.throughput.sample(now, self.processed());
+                self.info = Some(info);
+                self.refit();
+            }
+            EngineEvent::Segment(view) => self.update_segment(view),
+            EngineEvent::Token(status) => self.update_token(status, now),
+            EngineEvent::RunState(state) => {
+                if state != self.state {
+                    // "pause requested" and the like are answered now.
+                    self.flash = None;
+                }
+                self.state = state;
+                if state.is_terminal() {
+                    // The engine kept alive for retries reports the end without `Finished`.
+                    self.finished_at.get_or_insert(now);
+                    self.throughput.sample(now, self.processed());
+                } else {
+                    // A retry after the end runs again.
+                    self.finished_at = None;
+                }
+            }
+            EngineEvent::Notice(text) => {
+                self.notices.push_back(text);
+                while self.notices.len() > KEEP_NOTICES {
+                    self.notices.pop_front();
+                }
+            }
+            EngineEvent::Finished(summary) => {
+                self.state = summary.state;
+                self.finished_at.get_or_insert(now);
+                self.throughput.sample(now, self.processed());
+                self.summary = Some(summary);
+                if self.stopping {
+                    self.should_exit = true;
+                }
+            }
+        }
+    }
+
+    fn update_segment(&mut self, view: SegmentView) {
+        let i = view.index;
+        if i >= self.segments.len() {
+            // A segment the plan did not announce: grow rather than drop it.
+            for j in self.segments.len()..=i {
+                let p = SegmentView::pending(j, 0);
+                self.totals.add(&p, 1);
+                self.segments.push(p);
+            }
+            self.refit();
+        }
+        self.totals.add(&self.segments[i], -1);
+        self.totals.add(&view, 1);
+        self.segments[i] = view;
+    }
+
+    fn update_token(&mut self, status: TokenStatus, now: Instant) {
+        let prev = &self.token;
+        let kind = if status.sessions > prev.sessions && prev.sessions > 0 {
+            Some(RenewalKind::NewSession)
+        } else if status.renewals > prev.renewals {
+            Some(RenewalKind::Refresh)
+        } else if status.phase == TokenPhase::Failed
+            && (prev.phase != TokenPhase::Failed || status.last_error != prev.last_error)
+        {
+            Some(RenewalKind::Failure)
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            self.renewals.push_back(Renewal { at: now, kind });
+            while self.renewals.len() > KEEP_RENEWALS {
+                self.renewals.pop_front();
+            }
+        }
+        self.token = status;
+    }
+
+    /// The clock ticked: sample throughput (the countdown is recomputed at render).
+    pub fn tick(&mut self, now: Instant) {
+        if self.finished_at.is_none() && self.info.is_some() {
+            self.throughput.sample(now, self.processed());
+        }
+    }
+
+    /// The terminal was resized: refit the grid to its pane.
+    pub fn resize(&mut self, area: Rect) {
+        let inner = crate::ui::grid_inner(area);
+        self.grid_size = (inner.width, inner.height);
+        self.refit();
+    }
+
+    fn refit(&mut self) {
+        let (w, h) = self.grid_size;
+        self.geometry = Geometry::new(self.segments.len(), w, h);
+        self.cursor = self.cursor.min(self.segments.len().saturating_sub(1));
+        self.cursor = self
+            .geometry
+            .range(self.geometry.cell_of(self.cursor))
+            .start;
+    }
+
+    /// Records dealt with so far (sent and answered, or rejected locally).
+    pub fn processed(&self) -> u64 {
+        // Local rejects are in their segment's counts already (`RunInfo::local_rejects`
+        // is the same records, counted once more for the summary).
+        let done = self.totals.counts.processed();
+        match self.total_records() {
+            0 => done,
+            total => done.min(total),
+        }
+    }
+
+    pub fn total_records(&self) -> u64 {
+        self.info.as_ref().map_or(0, |i| i.total_records)
+    }
+
+    pub fn elapsed(&self, now: Instant) -> Duration {
+        match (self.started_at, self.finished_at) {
+            (Some(s), Some(f)) => f.saturating_duration_since(s),
+            (Some(s), None) => now.saturating_duration_since(s),
+            _ => Duration::ZERO,
+        }
+    }
+
+    pub fn rate(&self) -> Option<f64> {
+        self.throughput.rate(stats::RATE_WINDOW)
+    }
+
+    pub fn eta(&self) -> Option<Duration> {
+        let remaining = self.total_records().saturating_sub(self.processed());
+        stats::eta(remaining, self.rate())
+    }
+
+    /// Segments under the cursor's cell.
+    pub fn selected(&self) -> std::ops::Range<usize> {
+        self.geometry.range(self.geometry.cell_of(self.cursor))
+    }
+
+    pub fn failed_in(&self, range: std::ops::Range<usize>) -> Vec<usize> {
+        self.segments[range.start.min(self.segments.len())..range.end.min(self.segments.len())]
+            .iter()
+            .filter(|s| s.state == SegmentState::Failed)
+            .map(|s| s.index)
+            .collect()
+    }
+
+    /// The run is still going (quitting needs a confirmation).
+    pub fn sync_running(&self) -> bool {
+        self.summary.is_none() && !self.state.is_terminal()
+    }
+
+    pub fn key_mode(&self) -> KeyMode {
+        if self.overlay == Overlay::ConfirmQuit {
+            KeyMode::ConfirmQuit
+        } else {
+            KeyMode::Normal
+        }
+    }
+
+    /// Applies an operator action; returns the engine commands it asks for.
+    pub fn handle(&mut self, action: Action) -> Vec<Command> {
+        use Action::*;
+        self.flash = None;
+        match action {
+            Up | Down | Left | Right | PageUp | PageDown | Home | End => {
+                self.navigate(action);
+                Vec::new()
+            }
+            Details => {
+                self.overlay = match self.overlay {
+                    Overlay::Details => Overlay::None,
+                    _ => Overlay::Details,
+                };
+                Vec::new()
+            }
+            ToggleHelp => {
+                self.overlay = match self.overlay {
+                    Overlay::Help => Overlay::None,
+                    _ => Overlay::Help,
+                };
+                Vec::new()
+            }
+            ToggleLog => {
+                self.log_expanded = !self.log_expanded;
+                Vec::new()
+            }
+            Close => {
+                if self.overlay != Overlay::None {
+                    self.overlay = Overlay::None;
+                } else if self.log_expanded {
+                    self.full_log
+                        .transition(tui_logger::TuiWidgetEvent::EscapeKey);
+                    self.log_expanded = false;
+                }
+                Vec::new()
+            }
+            TogglePause => self.toggle_pause(),
+            ForceRefresh => {
+                self.flash = Some("token refresh requested".into());
+                vec![Command::ForceRefresh]
+            }
+            RetrySelected => self.retry_selected(),
+            NextFailed => {
+                self.next_failed();
+                Vec::new()
+            }
+            RetryAllFailed => {
+                let n = self.totals.count(SegmentState::Failed);
+                if n == 0 {
+                    self.flash = Some("no failed segments to retry".into());
+                    return Vec::new();
+                }
+                self.flash = Some(format!("retrying {n} failed segment(s)"));
+                vec![Command::RetryAllFailed]
+            }
+            Quit => self.quit(),
+            Confirm => {
+                self.overlay = Overlay::None;
+                self.stopping = true;
+                self.flash = Some("stopping: waiting for in-flight segments…".into());
+                vec![Command::Stop]
+            }
+            Deny => {
+                self.overlay = Overlay::None;
+                Vec::new()
+            }
+        }
+    }
+
+    fn navigate(&mut self, action: Action) {
+        if self.log_expanded {
+            // The expanded log scrolls by pages; its widget keeps its own scroll state.
+            use tui_logger::TuiWidgetEvent as W;
+            match action {
+                Action::PageUp | Action::Up => self.full_log.transition(W::PrevPageKey),
+                Action::PageDown | Action::Down => self.full_log.transition(W::NextPageKey),
+                Action::End => self.full_log.transition(W::EscapeKey),
+                _ => {}
+            }
+            return;
+        }
+        if self.segments.is_empty() {
+            return;
+        }
+        let g = self.geometry;
+        let cell = g.cell_of(self.cursor);
+        let page = self.grid_size.1.max(1) as isize;
+        let to = match action {
+            Action::Up => g.step(cell, 0, -1),
+            Action::Down => g.step(cell, 0, 1),
+            Action::Left => g.step(cell, -1, 0),
+            Action::Right => g.step(cell, 1, 0),
+            Action::PageUp => g.step(cell, 0, -page),
+            Action::PageDown => g.step(cell, 0, page),
+            Action::Home => 0,
+            _ => g.cells().saturating_sub(1),
+        };
+        self.cursor = g.range(to).start;
+    }
+
+    fn next_failed(&mut self) {
+        let after = self.selected().end;
+        let n = self.segments.len();
+        let found = (0..n)
+            .map(|k| (after + k) % n)
+            .find(|&i| self.segments[i].state == SegmentState::Failed);
+        match found {
+            Some(i) => {
+                self.cursor = self.geometry.range(self.geometry.cell_of(i)).start;
+                self.log_expanded = false;
+            }
+            None => self.flash = Some("no failed segments".into()),
+        }
+    }
+
+    fn toggle_pause(&mut self) -> Vec<Command> {
+        match self.state {
+            RunState::Running => {
+                self.flash = Some("pause requested: in-flight segments finish".into());
+                vec![Command::Pause]
+            }
+            RunState::Paused => {
+                self.flash = Some("resume requested".into());
+                vec![Command::Resume]
+            }
+            _ => {
+                self.flash = Some("nothing to pause: the sync is not running".into());
+                Vec::new()
+            }
+        }
+    }
+
+    fn retry_selected(&mut self) -> Vec<Command> {
+        let failed = self.failed_in(self.selected());
+        if failed.is_empty() {
+            self.flash = Some("the selected segment has not failed".into());
+            return Vec::new();
+        }
+        self.flash = Some(match failed.as_slice() {
+            [one] => format!("retrying segment {one}"),
+            many => format!("retrying {} failed segments", many.len()),
+        });
+        failed.into_iter().map(Command::RetrySegment).collect()
+    }
+
+    fn quit(&mut self) -> Vec<Command> {
+        if self.stopping {
+            // Second quit while stopping: stop waiting (the loop cancels the engine).
+            self.should_exit = true;
+            return Vec::new();
+        }
+        if self.sync_running() {
+            self.overlay = Overlay::ConfirmQuit;
+            return Vec::new();
+        }
+        self.should_exit = true;
+        // The engine may still be alive (kept for retries): tell it to end.
+        vec![Command::Stop]
+    }
+
+    /// The engine's event channel closed without a summary (it crashed or was cancelled).
+    pub fn engine_gone(&mut self, now: Instant) {
+        if self.summary.is_none() {
+            self.finished_at.get_or_insert(now);
+            if !self.state.is_terminal() {
+                self.state = RunState::Interrupted;
+            }
+            self.notices.push_back(
+                "the engine stopped without a summary; the journal has the progress".into(),
+            );
+        }
+        if self.stopping {
+            self.should_exit = true;
+        }
+    }
+
+    /// A command could not reach the engine.
+    pub fn command_failed(&mut self, cmd: &Command) {
+        let run_id = self.info.as_ref().map_or("", |i| i.run_id.as_str());
+        self.flash = Some(match cmd {
+            Command::RetrySegment(_) | Command::RetryAllFailed => {
+                format!("the engine has finished: use `supsync retry {run_id}`")
+            }
+            _ => "the engine is not taking commands (finished or busy)".into(),
+        });
+    }
+
+    /// Exit code of the run (see `crate::exit`).
+    pub fn exit_code(&self) -> i32 {
+        match &self.summary {
+            Some(s) => s.exit_code(),
+            None => crate::exit::INTERRUPTED,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,189 @@
-use crate::cli::{DemoArgs, GlobalArgs};
+//! `supsync demo`: a whole sync against the built-in simulator, no server or config needed.
+//! The simulator runs in-process on a free loopback port with the `demo` profile (every
+//! token clock divided by 60), N deterministic supplier records (a few deliberately
+//! invalid) are written to a CSV under the state dir, and a push runs in the console, or
+//! headless when asked or when stdout is not a terminal.
 
-pub fn run(_global: &GlobalArgs, _args: DemoArgs) -> anyhow::Result<i32> {
-    super::not_yet("demo", "the console issue")
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::{DemoArgs, GlobalArgs};
+use crate::config::{Config, TokenCacheMode, UiConfig};
+use crate::engine::{RunMode, RunParams};
+use crate::headless::HeadlessOptions;
+use crate::record::Supplier;
+use crate::secret::Secret;
+use crate::sim::{Profile, SimServer};
+
+const CLIENT_ID: &str = "supplier-sync";
+const CLIENT_SECRET: &str = "change-me";
+/// One record in this many is invalid (≈1.5%), so the demo shows rejects.
+const INVALID_EVERY: u64 = 67;
+
+pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
+    if args.records == 0 {
+        anyhow::bail!("--records must be at least 1");
+    }
+    let console = !args.headless && std::io::stdout().is_terminal();
+    let state_dir = crate::config::state_dir(global)
+        .context("could not work out the state directory (set --state-dir)")?
+        .join("demo");
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("could not create {}", state_dir.display()))?;
+    let source = write_source(&state_dir, args.records)?;
+    if console {
+        crate::logging::init_console(&state_dir)?;
+    } else {
+        crate::logging::init_stderr(global.verbose.max(1));
+    }
+
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let profile = Profile::builtin("demo")
+            .context("the built-in `demo` simulator profile is missing")?;
+        let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let sim = SimServer::start(profile, listen)
+            .await
+            .context("could not start the demo simulator on 127.0.0.1")?;
+        tracing::info!("demo simulator listening on {}", sim.url());
+        let mut params = RunParams::new(
+            demo_config(&sim.url()),
+            Secret::new(CLIENT_SECRET),
+            state_dir.clone(),
+            RunMode::Push {
+                source,
+                run_id: None,
+            },
+        );
+        // The console keeps the engine after the last segment so `r`/`R` still work.
+        params.stay_alive = console;
+        let handle = crate::engine::start(params);
+        let opts = HeadlessOptions::default();
+        let code = if console {
+            crate::tui::run_console_with(handle, &UiConfig::default(), &opts).await?
+        } else {
+            let summary = crate::headless::report(handle, &opts).await;
+            println!("{}", crate::headless::summary_text(&summary, &opts));
+            summary.exit_code()
+        };
+        drop(sim);
+        if code == crate::exit::INTERRUPTED {
+            println!(
+                "(demo: its simulator stopped with it, so resuming needs a simulator again; `supsync demo` starts a fresh run. Demo runs live in {})",
+                state_dir.display()
+            );
+        }
+        Ok(code)
+    })
+}
+
+/// Settings sized for the demo profile's clocks (15 s tokens, 15 s idle, 60 s sessions).
+pub fn demo_config(base_url: &str) -> Config {
+    let mut c = Config::default();
+    c.api.base_url = base_url.to_string();
+    c.api.timeout_secs = 10;
+    c.auth.client_id = CLIENT_ID.into();
+    c.auth.refresh_margin_secs = 4;
+    c.auth.expected_ttl_secs = 60;
+    c.auth.keepalive_secs = 5;
+    c.auth.token_cache = TokenCacheMode::None;
+    // The demo simulator works 100 ms a record and in parallel: one request at a time
+    // makes 500 records last ≈ 55 s, long enough for several refreshes under the run and
+    // the 60 s session limit right at its end (the console keeps the token alive after).
+    c.sync.segment_size = 10;
+    c.sync.concurrency = 1;
+    c.sync.max_attempts = 5;
+    c.sync.backoff_initial_ms = 200;
+    c.sync.backoff_max_ms = 2_000;
+    // `realistic`'s 120 s divided by 60, like every other demo duration: a long outage
+    // then shows failed segments within seconds (and `r`/`R` bring them back).
+    c.sync.max_retry_after_secs = 2;
+    c.sync.expected_duration_secs = 60;
+    c
+}
+
+/// Writes the demo's records to `<dir>/demo-suppliers-<n>.csv` (same content every time).
+fn write_source(dir: &Path, n: u64) -> anyhow::Result<PathBuf> {
+    let path = dir.join(format!("demo-suppliers-{n}.csv"));
+    crate::source::write_csv(&path, &demo_records(n))
+        .with_context(|| format!("could not write the demo records to {}", path.display()))?;
+    Ok(path)
+}
+
+/// `n` plausible suppliers, the same every time; one in [`INVALID_EVERY`] breaks one rule.
+pub fn demo_records(n: u64) -> Vec<Supplier> {
+    const NAMES: [&str; 8] = [
+        "Acme Castings",
+        "Nordic Fasteners",
+        "Baltic Polymers",
+        "Rhein Precision",
+        "Iberia Forge",
+        "Alpine Sensors",
+        "Danube Plating",
+        "Carpathia Moulds",
+    ];
+    const SUFFIX: [&str; 4] = ["Ltd", "GmbH", "S.A.", "AB"];
+    const COUNTRIES: [&str; 8] = ["DE", "SE", "PL", "FR", "ES", "AT", "HU", "RO"];
+    const CERTS: [&str; 3] = ["ISO 9001", "IATF 16949", "ISO 14001"];
+    (0..n)
+        .map(|i| {
+            let k = i as usize;
+            let mut s = Supplier {
+                supplier_id: format!("SUP-{:06}", 100_000 + i),
+                name: format!("{} {} {}", NAMES[k % 8], SUFFIX[(k / 8) % 4], i),
+                country: COUNTRIES[(k * 7) % 8].into(),
+                status: crate::record::STATUSES[(k / 3) % 4].into(),
+                contact_email: format!("quality{i}@supplier{}.example", k % 97),
+                certifications: CERTS[..1 + k % 3].iter().map(|c| c.to_string()).collect(),
+                updated_at: format!("2026-11-{:02}T09:{:02}:00Z", 1 + k % 28, k % 60),
+            };
+            if i % INVALID_EVERY == 13 {
+                match (i / INVALID_EVERY) % 4 {
+                    0 => s.country = "XX".into(),
+                    1 => s.status = "blacklisted".into(),
+                    2 => s.contact_email = "not-an-address".into(),
+                    _ => s.name = String::new(),
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_records_are_deterministic_with_a_few_invalid() {
+        let a = demo_records(500);
+        assert_eq!(a, demo_records(500));
+        assert_eq!(a.len(), 500);
+        let invalid = a
+            .iter()
+            .filter(|s| crate::record::validate(s).is_err())
+            .count();
+        assert_eq!(invalid, 8, "≈1.6% of 500");
+        let ids: std::collections::HashSet<_> = a.iter().map(|s| &s.supplier_id).collect();
+        assert_eq!(ids.len(), 500, "ids are unique");
+    }
+
+    #[test]
+    fn demo_config_points_at_the_simulator_with_demo_margins() {
+        let c = demo_config("http://127.0.0.1:4321");
+        assert_eq!(c.token_url(), "http://127.0.0.1:4321/oauth/token");
+        assert_eq!(c.auth.token_cache, TokenCacheMode::None);
+        assert!(
+            c.auth.refresh_margin_secs < 15 / 2,
+            "margin under half the 15 s TTL"
+        );
+        assert!(
+            c.auth.keepalive_secs < 15,
+            "keep-alive inside the 15 s idle window"
+        );
+        assert!(crate::config::check_transport(&c.api.base_url, false).is_ok());
+    }
 }

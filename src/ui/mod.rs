@@ -1,1 +1,154 @@
-//! Pure render of `App` (issue 5).
+//! Pure render of [`App`]: `render(frame, &app, now)` reads the state and the `now` it is
+//! given, and nothing else (no clock, no I/O, no awaits), so every screen is testable
+//! with ratatui's `TestBackend`. One file per pane; the layout is defined here.
+
+mod details;
+mod footer;
+mod grid;
+mod header;
+mod help;
+mod log;
+pub mod theme;
+mod token;
+
+use std::time::Instant;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::app::{App, Overlay};
+
+/// Below this the console shows a notice instead of panes.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+// The screen, top to bottom:
+//
+// ┌ supsync · run … (HEADER_H) ──────────────────────────────────────────────┐
+// │ direction, source → target, STATE, elapsed, records/s, ETA               │
+// │ records and counts, segments by state                                    │
+// │ throughput sparkline                                                     │
+// ├ segments (fill) ───────────────────────────┬ token (TOKEN_H) ────────────┤
+// │ ·▶↻█▒✗ one cell per segment (or range)     │ gauge + mm:ss, other clocks │
+// │                                            │ next refresh, last result…  │
+// │                                            ├ refresh log (fill) ─────────┤
+// ├ segment details (DETAILS_H) ───────────────┤ token-target log lines      │
+// │ records, attempts, counts, error, rejects  │                             │
+// └────────────────────────────────────────────┴─────────────────────────────┘
+//  footer: the keys that apply now (1 row)                      flash / notice
+//
+// The right column is RIGHT_SHARE of the width, clamped to RIGHT_MIN..=RIGHT_MAX.
+// `l` (expanded log) gives the whole middle band to the full log.
+const HEADER_H: u16 = 5;
+const FOOTER_H: u16 = 1;
+const TOKEN_H: u16 = 13;
+const DETAILS_H: u16 = 7;
+const RIGHT_MIN: u16 = 42;
+const RIGHT_MAX: u16 = 60;
+const RIGHT_SHARE: u16 = 40; // percent
+
+/// Where each pane goes for a terminal of `area`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panes {
+    pub header: Rect,
+    /// The band between header and footer (the expanded log uses all of it).
+    pub middle: Rect,
+    pub grid: Rect,
+    pub details: Rect,
+    pub token: Rect,
+    pub log: Rect,
+    pub footer: Rect,
+}
+
+impl Panes {
+    pub fn new(area: Rect) -> Self {
+        let [header, middle, footer] = Layout::vertical([
+            Constraint::Length(HEADER_H),
+            Constraint::Fill(1),
+            Constraint::Length(FOOTER_H),
+        ])
+        .areas(area);
+        let right_w = (middle.width * RIGHT_SHARE / 100).clamp(RIGHT_MIN, RIGHT_MAX);
+        let [left, right] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_w)]).areas(middle);
+        let [grid, details] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(DETAILS_H)]).areas(left);
+        let [token, log] =
+            Layout::vertical([Constraint::Length(TOKEN_H), Constraint::Fill(1)]).areas(right);
+        Self {
+            header,
+            middle,
+            grid,
+            details,
+            token,
+            log,
+            footer,
+        }
+    }
+}
+
+/// The character cells the grid's segments are drawn in (inside the pane's border).
+pub fn grid_inner(area: Rect) -> Rect {
+    Block::bordered().inner(Panes::new(area).grid)
+}
+
+pub fn too_small(area: Rect) -> bool {
+    area.width < MIN_WIDTH || area.height < MIN_HEIGHT
+}
+
+/// Draws the whole console for the state in `app` at `now`.
+pub fn render(frame: &mut Frame, app: &App, now: Instant) {
+    let area = frame.area();
+    if too_small(area) {
+        render_too_small(frame, area);
+        return;
+    }
+    let panes = Panes::new(area);
+    let buf = frame.buffer_mut();
+    header::render(buf, panes.header, app, now);
+    if app.log_expanded {
+        log::render(buf, panes.middle, app, true);
+    } else {
+        grid::render(buf, panes.grid, app);
+        details::render(buf, panes.details, app);
+        token::render(buf, panes.token, app, now);
+        log::render(buf, panes.log, app, false);
+    }
+    footer::render(buf, panes.footer, app);
+    match app.overlay {
+        Overlay::None => {}
+        Overlay::Help => help::render_help(buf, panes.middle, app),
+        Overlay::Details => details::render_overlay(buf, panes.middle, app),
+        Overlay::ConfirmQuit => help::render_confirm(buf, panes.middle, app),
+    }
+}
+
+fn render_too_small(frame: &mut Frame, area: Rect) {
+    use ratatui::widgets::Widget;
+    let text = format!(
+        "terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})",
+        area.width, area.height
+    );
+    let y = area.y + area.height / 2;
+    let row = Rect::new(area.x, y, area.width, area.height.min(1));
+    Paragraph::new(text)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true })
+        .render(row, frame.buffer_mut());
+}
+
+/// A centred rectangle of at most `w` × `h` inside `area`.
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+#[cfg(test)]
+mod tests;

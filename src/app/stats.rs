@@ -1,0 +1,142 @@
+//! Derived figures: records/s, ETA and the throughput sparkline. Samples are taken on the
+//! console's tick (the event loop passes `now`), so the maths is deterministic in tests.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How many samples the sparkline keeps (one per tick: two minutes at the default 1 s).
+const KEEP: usize = 240;
+/// records/s is averaged over this window, so one slow batch does not swing the ETA.
+pub const RATE_WINDOW: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Default)]
+pub struct Throughput {
+    /// (when, records processed so far), oldest first.
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl Throughput {
+    /// Records the running total at `now`. Totals never go backwards.
+    pub fn sample(&mut self, now: Instant, processed: u64) {
+        if let Some(&(last_t, last_n)) = self.samples.back()
+            && (now <= last_t || processed < last_n)
+        {
+            return;
+        }
+        self.samples.push_back((now, processed));
+        while self.samples.len() > KEEP {
+            self.samples.pop_front();
+        }
+    }
+
+    /// records/s over the last `window` of samples (None until two samples span time).
+    pub fn rate(&self, window: Duration) -> Option<f64> {
+        let &(t1, n1) = self.samples.back()?;
+        let &(t0, n0) = self
+            .samples
+            .iter()
+            .find(|(t, _)| t1.saturating_duration_since(*t) <= window)?;
+        let dt = t1.saturating_duration_since(t0).as_secs_f64();
+        (dt > 0.0).then(|| (n1 - n0) as f64 / dt)
+    }
+
+    /// Per-interval rates (records/s, rounded), oldest first, for the sparkline.
+    pub fn sparkline(&self) -> Vec<u64> {
+        self.samples
+            .iter()
+            .zip(self.samples.iter().skip(1))
+            .map(|(&(t0, n0), &(t1, n1))| {
+                let dt = t1.saturating_duration_since(t0).as_secs_f64();
+                if dt > 0.0 {
+                    ((n1 - n0) as f64 / dt).round() as u64
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+}
+
+/// Time to process `remaining` records at `rate` records/s.
+pub fn eta(remaining: u64, rate: Option<f64>) -> Option<Duration> {
+    if remaining == 0 {
+        return Some(Duration::ZERO);
+    }
+    let rate = rate.filter(|r| r.is_finite() && *r > 0.0)?;
+    Some(Duration::from_secs_f64(remaining as f64 / rate))
+}
+
+/// `mm:ss`, or `h:mm:ss` from an hour on.
+pub fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_is_averaged_over_the_window() {
+        let t0 = Instant::now();
+        let mut t = Throughput::default();
+        assert_eq!(t.rate(RATE_WINDOW), None);
+        t.sample(t0, 0);
+        assert_eq!(t.rate(RATE_WINDOW), None);
+        for i in 1..=30u64 {
+            // 10 records/s for the first 15 s, then 20 records/s.
+            let n = if i <= 15 { i * 10 } else { 150 + (i - 15) * 20 };
+            t.sample(t0 + Duration::from_secs(i), n);
+        }
+        let r = t.rate(RATE_WINDOW).unwrap();
+        assert!((r - 20.0).abs() < 1e-9, "{r}");
+        let all = t.rate(Duration::from_secs(3600)).unwrap();
+        assert!((all - 15.0).abs() < 1e-9, "{all}");
+    }
+
+    #[test]
+    fn samples_never_go_backwards_and_are_bounded() {
+        let t0 = Instant::now();
+        let mut t = Throughput::default();
+        t.sample(t0 + Duration::from_secs(2), 50);
+        t.sample(t0 + Duration::from_secs(1), 60); // earlier time: ignored
+        t.sample(t0 + Duration::from_secs(3), 40); // smaller total: ignored
+        assert_eq!(t.samples.len(), 1);
+        for i in 0..1000u64 {
+            t.sample(t0 + Duration::from_secs(10 + i), 100 + i);
+        }
+        assert_eq!(t.samples.len(), KEEP);
+        assert!(t.sparkline().iter().all(|&v| v == 1));
+    }
+
+    #[test]
+    fn sparkline_is_records_per_second_per_interval() {
+        let t0 = Instant::now();
+        let mut t = Throughput::default();
+        t.sample(t0, 0);
+        t.sample(t0 + Duration::from_millis(500), 10); // 20/s
+        t.sample(t0 + Duration::from_millis(1500), 15); // 5/s
+        assert_eq!(t.sparkline(), vec![20, 5]);
+    }
+
+    #[test]
+    fn eta_is_remaining_over_rate() {
+        assert_eq!(eta(100, Some(20.0)), Some(Duration::from_secs(5)));
+        assert_eq!(eta(0, None), Some(Duration::ZERO));
+        assert_eq!(eta(10, None), None);
+        assert_eq!(eta(10, Some(0.0)), None);
+        assert_eq!(eta(10, Some(f64::NAN)), None);
+    }
+
+    #[test]
+    fn clock_formats() {
+        assert_eq!(clock(Duration::from_secs(0)), "00:00");
+        assert_eq!(clock(Duration::from_secs(75)), "01:15");
+        assert_eq!(clock(Duration::from_secs(3599)), "59:59");
+        assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
+    }
+}

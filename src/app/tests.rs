@@ -1,0 +1,337 @@
+//! `App::apply` for every event kind, `App::handle` for every action that changes state.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use ratatui::layout::Rect;
+
+use super::*;
+use crate::auth::status::GrantKind;
+use crate::engine::events::{Direction, Reject};
+
+fn info(segments: usize, per: u64) -> RunInfo {
+    RunInfo {
+        run_id: "run-1".into(),
+        direction: Direction::Push,
+        source: "suppliers.csv".into(),
+        target: "127.0.0.1:9".into(),
+        total_records: segments as u64 * per,
+        segments: (0..segments)
+            .map(|i| SegmentView::pending(i, per))
+            .collect(),
+        started_wall: SystemTime::UNIX_EPOCH,
+        local_rejects: 0,
+    }
+}
+
+fn seg(index: usize, state: SegmentState, created: u64, attempts: u32) -> SegmentView {
+    SegmentView {
+        index,
+        state,
+        records: 20,
+        attempts,
+        counts: Counts {
+            created,
+            ..Default::default()
+        },
+        last_error: None,
+        duration: None,
+        rejects: Vec::new(),
+    }
+}
+
+fn started(n: usize) -> (App, Instant) {
+    let t0 = Instant::now();
+    let mut app = App::new(true);
+    app.resize(Rect::new(0, 0, 120, 40));
+    app.apply(EngineEvent::RunStarted(info(n, 20)), t0);
+    (app, t0)
+}
+
+fn summary(state: RunState) -> RunSummary {
+    RunSummary {
+        run_id: "run-1".into(),
+        direction: Direction::Push,
+        state,
+        counts: Counts::default(),
+        segments_total: 5,
+        segments_done: 5,
+        segments_failed: 0,
+        token_renewals: 0,
+        sessions: 1,
+        duration: Duration::from_secs(3),
+        error: None,
+        auth_failure: false,
+    }
+}
+
+#[test]
+fn run_started_takes_the_plan() {
+    let (app, t0) = started(5);
+    assert_eq!(app.segments.len(), 5);
+    assert_eq!(app.totals.count(SegmentState::Pending), 5);
+    assert_eq!(app.state, RunState::Running);
+    assert_eq!(app.total_records(), 100);
+    assert_eq!(app.started_at, Some(t0));
+    assert_eq!(app.geometry.segments, 5);
+}
+
+#[test]
+fn segment_events_keep_totals_current() {
+    let (mut app, _) = started(5);
+    app.apply(
+        EngineEvent::Segment(seg(1, SegmentState::Running, 0, 1)),
+        Instant::now(),
+    );
+    assert_eq!(app.totals.count(SegmentState::Running), 1);
+    assert_eq!(app.totals.count(SegmentState::Pending), 4);
+    app.apply(
+        EngineEvent::Segment(seg(1, SegmentState::Retrying, 0, 2)),
+        Instant::now(),
+    );
+    assert_eq!(app.totals.count(SegmentState::Running), 0);
+    assert_eq!(app.totals.retried, 1);
+    let mut done = seg(1, SegmentState::DoneWithRejects, 18, 2);
+    done.counts.rejected = 2;
+    done.rejects.push(Reject {
+        supplier_id: "SUP-1".into(),
+        line: Some(3),
+        reason: "country".into(),
+    });
+    app.apply(EngineEvent::Segment(done), Instant::now());
+    assert_eq!(app.totals.count(SegmentState::DoneWithRejects), 1);
+    assert_eq!(app.totals.counts.created, 18);
+    assert_eq!(app.totals.counts.rejected, 2);
+    assert_eq!(app.totals.finished(), 1);
+    assert_eq!(app.processed(), 20);
+    // An index past the plan grows the grid instead of panicking.
+    app.apply(
+        EngineEvent::Segment(seg(7, SegmentState::Done, 20, 1)),
+        Instant::now(),
+    );
+    assert_eq!(app.segments.len(), 8);
+    assert_eq!(app.totals.count(SegmentState::Pending), 6);
+}
+
+#[test]
+fn token_events_build_the_renewal_timeline() {
+    let (mut app, t0) = started(1);
+    let mut s = TokenStatus {
+        phase: TokenPhase::Valid,
+        grant: Some(GrantKind::ClientCredentials),
+        sessions: 1,
+        ..Default::default()
+    };
+    app.apply(EngineEvent::Token(s.clone()), t0);
+    assert!(
+        app.renewals.is_empty(),
+        "the first session is not a renewal"
+    );
+    s.renewals = 1;
+    s.grant = Some(GrantKind::RefreshToken);
+    app.apply(EngineEvent::Token(s.clone()), t0 + Duration::from_secs(10));
+    s.renewals = 2;
+    s.sessions = 2;
+    app.apply(EngineEvent::Token(s.clone()), t0 + Duration::from_secs(60));
+    s.phase = TokenPhase::Failed;
+    s.last_error = Some("invalid_client".into());
+    app.apply(EngineEvent::Token(s.clone()), t0 + Duration::from_secs(61));
+    app.apply(EngineEvent::Token(s.clone()), t0 + Duration::from_secs(62));
+    let kinds: Vec<RenewalKind> = app.renewals.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            RenewalKind::Refresh,
+            RenewalKind::NewSession,
+            RenewalKind::Failure
+        ]
+    );
+    assert_eq!(app.token.sessions, 2);
+}
+
+#[test]
+fn run_state_notice_and_finished() {
+    let (mut app, t0) = started(2);
+    app.apply(EngineEvent::RunState(RunState::Paused), t0);
+    assert_eq!(app.state, RunState::Paused);
+    app.apply(
+        EngineEvent::Notice("journal: torn last line ignored".into()),
+        t0,
+    );
+    assert_eq!(
+        app.notices.back().unwrap(),
+        "journal: torn last line ignored"
+    );
+    for i in 0..60 {
+        app.apply(EngineEvent::Notice(format!("n{i}")), t0);
+    }
+    assert_eq!(app.notices.len(), KEEP_NOTICES);
+    assert!(app.sync_running());
+    app.apply(
+        EngineEvent::Finished(summary(RunState::Completed)),
+        t0 + Duration::from_secs(3),
+    );
+    assert!(!app.sync_running());
+    assert_eq!(app.state, RunState::Completed);
+    assert_eq!(
+        app.elapsed(t0 + Duration::from_secs(100)),
+        Duration::from_secs(3)
+    );
+    assert_eq!(app.exit_code(), 0);
+    assert!(!app.should_exit, "the console stays up after the run");
+}
+
+#[test]
+fn pause_toggles_by_state() {
+    let (mut app, t0) = started(2);
+    assert_eq!(app.handle(Action::TogglePause), vec![Command::Pause]);
+    app.apply(EngineEvent::RunState(RunState::Paused), t0);
+    assert_eq!(app.handle(Action::TogglePause), vec![Command::Resume]);
+    app.apply(EngineEvent::RunState(RunState::Completed), t0);
+    assert!(app.handle(Action::TogglePause).is_empty());
+    assert!(app.flash.as_deref().unwrap().contains("not running"));
+}
+
+#[test]
+fn retry_selected_only_for_failed_segments() {
+    let (mut app, t0) = started(5);
+    assert!(app.handle(Action::RetrySelected).is_empty());
+    assert!(app.handle(Action::RetryAllFailed).is_empty());
+    app.apply(EngineEvent::Segment(seg(2, SegmentState::Failed, 0, 5)), t0);
+    app.handle(Action::Right);
+    app.handle(Action::Right);
+    assert_eq!(app.cursor, 2);
+    assert_eq!(
+        app.handle(Action::RetrySelected),
+        vec![Command::RetrySegment(2)]
+    );
+    assert_eq!(
+        app.handle(Action::RetryAllFailed),
+        vec![Command::RetryAllFailed]
+    );
+    assert_eq!(
+        app.handle(Action::ForceRefresh),
+        vec![Command::ForceRefresh]
+    );
+}
+
+#[test]
+fn retry_on_an_aggregated_cell_retries_its_failed_segments() {
+    let (mut app, t0) = started(20_000);
+    let span = app.geometry.span;
+    assert!(span > 1);
+    app.apply(EngineEvent::Segment(seg(1, SegmentState::Failed, 0, 5)), t0);
+    app.apply(
+        EngineEvent::Segment(seg(span - 1, SegmentState::Failed, 0, 5)),
+        t0,
+    );
+    app.apply(
+        EngineEvent::Segment(seg(span, SegmentState::Failed, 0, 5)),
+        t0,
+    );
+    assert_eq!(
+        app.handle(Action::RetrySelected),
+        vec![Command::RetrySegment(1), Command::RetrySegment(span - 1)]
+    );
+    app.handle(Action::Right);
+    assert_eq!(app.cursor, span);
+    app.handle(Action::End);
+    assert_eq!(app.selected().end, 20_000);
+    app.handle(Action::Home);
+    assert_eq!(app.cursor, 0);
+}
+
+#[test]
+fn quitting_asks_while_running_then_stops() {
+    let (mut app, t0) = started(2);
+    assert!(app.handle(Action::Quit).is_empty());
+    assert_eq!(app.overlay, Overlay::ConfirmQuit);
+    assert_eq!(app.key_mode(), KeyMode::ConfirmQuit);
+    assert!(app.handle(Action::Deny).is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    app.handle(Action::Quit);
+    assert_eq!(app.handle(Action::Confirm), vec![Command::Stop]);
+    assert!(app.stopping && !app.should_exit);
+    app.apply(EngineEvent::Finished(summary(RunState::Interrupted)), t0);
+    assert!(app.should_exit);
+    assert_eq!(app.exit_code(), crate::exit::INTERRUPTED);
+}
+
+#[test]
+fn quitting_a_finished_run_needs_no_question() {
+    let (mut app, t0) = started(2);
+    app.apply(EngineEvent::Finished(summary(RunState::Completed)), t0);
+    assert_eq!(app.handle(Action::Quit), vec![Command::Stop]);
+    assert!(app.should_exit);
+}
+
+#[test]
+fn overlays_and_log_toggle_and_close() {
+    let (mut app, _) = started(2);
+    app.handle(Action::ToggleHelp);
+    assert_eq!(app.overlay, Overlay::Help);
+    app.handle(Action::Close);
+    assert_eq!(app.overlay, Overlay::None);
+    app.handle(Action::Details);
+    assert_eq!(app.overlay, Overlay::Details);
+    app.handle(Action::Details);
+    assert_eq!(app.overlay, Overlay::None);
+    app.handle(Action::ToggleLog);
+    assert!(app.log_expanded);
+    app.handle(Action::Right); // the grid does not move under the expanded log
+    assert_eq!(app.cursor, 0);
+    app.handle(Action::Close);
+    assert!(!app.log_expanded);
+}
+
+#[test]
+fn tick_samples_throughput_for_rate_and_eta() {
+    let (mut app, t0) = started(10); // 200 records
+    for i in 1..=5usize {
+        app.apply(
+            EngineEvent::Segment(seg(i - 1, SegmentState::Done, 20, 1)),
+            t0,
+        );
+        app.tick(t0 + Duration::from_secs(i as u64));
+    }
+    // 100 records in 5 s: 20/s, 100 left: 5 s.
+    assert_eq!(app.rate(), Some(20.0));
+    assert_eq!(app.eta(), Some(Duration::from_secs(5)));
+    assert_eq!(app.throughput.sparkline().len(), 5);
+}
+
+#[test]
+fn resize_refits_and_keeps_the_cursor_on_a_cell_start() {
+    let (mut app, _) = started(20_000);
+    app.handle(Action::Right);
+    let span_big = app.geometry.span;
+    app.resize(Rect::new(0, 0, 80, 24));
+    assert!(app.geometry.span > span_big);
+    assert_eq!(app.cursor % app.geometry.span, 0);
+}
+
+#[test]
+fn failed_command_explains_what_to_do() {
+    let (mut app, _) = started(1);
+    app.command_failed(&Command::RetryAllFailed);
+    assert!(
+        app.flash
+            .as_deref()
+            .unwrap()
+            .contains("supsync retry run-1")
+    );
+}
+
+#[test]
+fn next_failed_jumps_and_wraps() {
+    let (mut app, t0) = started(10);
+    app.handle(Action::NextFailed);
+    assert_eq!(app.flash.as_deref(), Some("no failed segments"));
+    app.apply(EngineEvent::Segment(seg(3, SegmentState::Failed, 0, 5)), t0);
+    app.apply(EngineEvent::Segment(seg(7, SegmentState::Failed, 0, 5)), t0);
+    app.handle(Action::NextFailed);
+    assert_eq!(app.cursor, 3);
+    app.handle(Action::NextFailed);
+    assert_eq!(app.cursor, 7);
+    app.handle(Action::NextFailed);
+    assert_eq!(app.cursor, 3, "wraps around");
+}

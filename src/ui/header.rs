@@ -1,0 +1,130 @@
+//! Header: what runs where, its state, elapsed, records/s, ETA, counts and throughput.
+
+use std::time::Instant;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
+
+use super::theme::Theme;
+use crate::app::App;
+use crate::app::stats::clock;
+use crate::app::summary::state_word;
+use crate::engine::events::{RunState, SegmentState};
+
+pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
+    let t = Theme { color: app.color };
+    let title = match &app.info {
+        Some(i) => format!(" supsync · run {} ", i.run_id),
+        None => " supsync · starting… ".to_string(),
+    };
+    let block = Block::bordered().title(title).border_style(t.border());
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
+    Paragraph::new(run_line(app, now, &t)).render(l1, buf);
+    Paragraph::new(progress_line(app, &t)).render(l2, buf);
+    counts_and_throughput(buf, l3, app, &t);
+}
+
+fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
+    // Most important first: a narrow terminal loses only the route at the end.
+    let mut spans = vec![Span::styled(
+        format!("● {}", state_word(app.state)),
+        t.run_state(app.state),
+    )];
+    spans.push(Span::raw(format!("   elapsed {}", clock(app.elapsed(now)))));
+    let rate = app.rate();
+    spans.push(Span::raw(format!(
+        " · {} rec/s",
+        rate.map_or("–".to_string(), |r| format!("{r:.1}"))
+    )));
+    let eta = match app.state {
+        RunState::Paused => "paused".to_string(),
+        s if s.is_terminal() => "done".to_string(),
+        _ => app.eta().map_or("–".to_string(), clock),
+    };
+    spans.push(Span::raw(format!(" · ETA {eta}   ")));
+    if let Some(i) = &app.info {
+        spans.push(Span::styled(
+            i.direction.to_string(),
+            t.accent().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(format!(" {} → {}", i.source, i.target)));
+    }
+    Line::from(spans)
+}
+
+fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
+    let total = app.total_records();
+    let done = app.processed().min(total);
+    let pct = (done * 100).checked_div(total).unwrap_or(0);
+    let tot = &app.totals;
+    let mut spans = vec![
+        Span::styled(
+            format!("records {done}/{total} {pct}%"),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!(
+            " · segments {}/{}",
+            tot.finished(),
+            app.segments.len()
+        )),
+    ];
+    let failed = tot.count(SegmentState::Failed);
+    if failed > 0 {
+        spans.push(Span::styled(format!(" · {failed} failed"), t.bad()));
+    }
+    let retrying = tot.count(SegmentState::Retrying);
+    if retrying > 0 {
+        spans.push(Span::styled(format!(" · {retrying} retrying"), t.warn()));
+    }
+    if tot.retried > 0 {
+        spans.push(Span::raw(format!(" · {} needed retries", tot.retried)));
+    }
+    Line::from(spans)
+}
+
+/// Counts on the left, the throughput sparkline in the rest of the line.
+fn counts_and_throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
+    let c = &app.totals.counts;
+    let rejected = c.rejected;
+    let mut spans = vec![Span::raw(format!(
+        "created {} · updated {} · unchanged {} · ",
+        c.created, c.updated, c.unchanged
+    ))];
+    if c.pulled > 0 {
+        spans.push(Span::raw(format!("pulled {} · ", c.pulled)));
+    }
+    let rej_style = if rejected > 0 { t.warn() } else { t.dim() };
+    spans.push(Span::styled(format!("rejected {rejected}"), rej_style));
+    let line = Line::from(spans);
+    let used = (line.width() as u16).min(area.width);
+    Paragraph::new(line).render(area, buf);
+
+    let data = app.throughput.sparkline();
+    let peak = data.iter().copied().max().unwrap_or(0);
+    let label = "   rec/s ";
+    let tail = format!(" peak {peak}");
+    let lw = label.chars().count() as u16;
+    let tw = tail.chars().count() as u16;
+    let room = area.width.saturating_sub(used);
+    if room < lw + tw + 8 {
+        return;
+    }
+    let x = area.x + used;
+    buf.set_string(x, area.y, label, t.dim());
+    let spark = Rect::new(x + lw, area.y, room - lw - tw, 1);
+    // Newest samples on the right: keep the tail that fits.
+    let shown = &data[data.len().saturating_sub(usize::from(spark.width))..];
+    Sparkline::default()
+        .data(shown)
+        .style(t.accent())
+        .render(spark, buf);
+    buf.set_string(spark.right(), area.y, tail, t.dim());
+}

@@ -1,0 +1,105 @@
+//! Every pane renders into 1×1 and zero-size areas (and odd offsets) without panicking.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use super::*;
+use crate::app::keys::Action;
+use crate::auth::status::{TokenPhase, TokenStatus};
+use crate::engine::events::{Direction, EngineEvent, RunInfo, SegmentState, SegmentView};
+
+fn busy_app(now: Instant) -> App {
+    let mut app = App::new(true);
+    app.resize(Rect::new(0, 0, 100, 30));
+    app.apply(
+        EngineEvent::RunStarted(RunInfo {
+            run_id: "r".into(),
+            direction: Direction::Push,
+            source: "s.csv".into(),
+            target: "h".into(),
+            total_records: 60,
+            segments: (0..3).map(|i| SegmentView::pending(i, 20)).collect(),
+            started_wall: SystemTime::UNIX_EPOCH,
+            local_rejects: 1,
+        }),
+        now,
+    );
+    let mut s = SegmentView::pending(0, 20);
+    s.state = SegmentState::Failed;
+    s.last_error = Some("503".into());
+    app.apply(EngineEvent::Segment(s), now);
+    app.apply(
+        EngineEvent::Token(TokenStatus {
+            phase: TokenPhase::Valid,
+            issued_at: Some(now),
+            ttl_deadline: Some(now + Duration::from_secs(15)),
+            margin: Duration::from_secs(5),
+            ..Default::default()
+        }),
+        now,
+    );
+    app
+}
+
+#[test]
+fn every_pane_survives_tiny_areas() {
+    let now = Instant::now();
+    let app = busy_app(now);
+    let areas = [
+        Rect::new(0, 0, 0, 0),
+        Rect::new(0, 0, 1, 1),
+        Rect::new(0, 0, 1, 0),
+        Rect::new(0, 0, 0, 1),
+        Rect::new(0, 0, 3, 2),
+    ];
+    for area in areas {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 4, 4));
+        header::render(&mut buf, area, &app, now);
+        grid::render(&mut buf, area, &app);
+        details::render(&mut buf, area, &app);
+        details::render_overlay(&mut buf, area, &app);
+        token::render(&mut buf, area, &app, now);
+        log::render(&mut buf, area, &app, false);
+        log::render(&mut buf, area, &app, true);
+        footer::render(&mut buf, area, &app);
+        help::render_help(&mut buf, area, &app);
+        help::render_confirm(&mut buf, area, &app);
+    }
+}
+
+#[test]
+fn whole_screen_survives_any_terminal_size() {
+    use ratatui::{Terminal, backend::TestBackend};
+    let now = Instant::now();
+    let mut app = busy_app(now);
+    app.handle(Action::ToggleHelp);
+    for (w, h) in [
+        (0, 0),
+        (1, 1),
+        (79, 24),
+        (80, 23),
+        (80, 24),
+        (81, 25),
+        (300, 100),
+    ] {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        app.resize(Rect::new(0, 0, w, h));
+        term.draw(|f| render(f, &app, now)).unwrap();
+    }
+}
+
+#[test]
+fn layout_fills_the_screen_without_overlap() {
+    let p = Panes::new(Rect::new(0, 0, 80, 24));
+    assert_eq!(p.header.height, HEADER_H);
+    assert_eq!(p.footer.y, 23);
+    assert_eq!(p.grid.width + p.token.width, 80);
+    assert_eq!(p.token.width, RIGHT_MIN);
+    assert_eq!(p.grid.height + p.details.height, p.middle.height);
+    assert_eq!(p.token.height + p.log.height, p.middle.height);
+    assert!(grid_inner(Rect::new(0, 0, 80, 24)).height >= 8);
+    let wide = Panes::new(Rect::new(0, 0, 200, 60));
+    assert_eq!(wide.token.width, RIGHT_MAX);
+}

@@ -1,0 +1,375 @@
+//! Whole-screen snapshots of the console (ratatui `TestBackend` + insta) in the states an
+//! operator meets, with keys pressed between them. Time is a fixed base `Instant` plus
+//! offsets, so countdowns and rates are deterministic. The refresh-log pane (tui-logger,
+//! global and timestamped) is blanked before each snapshot.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use supsync::app::App;
+use supsync::app::keys::Action;
+use supsync::auth::status::{GrantKind, TokenPhase, TokenStatus};
+use supsync::engine::events::{
+    Counts, Direction, EngineEvent, Reject, RunInfo, RunState, RunSummary, SegmentState,
+    SegmentView,
+};
+use supsync::ui::{self, Panes};
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+
+struct Scene {
+    app: App,
+    base: Instant,
+    /// Seconds since `base` of the last thing that happened.
+    at: u64,
+}
+
+impl Scene {
+    fn new(segments: usize, per: u64, w: u16, h: u16) -> Self {
+        let base = Instant::now();
+        let mut app = App::new(true);
+        app.resize(Rect::new(0, 0, w, h));
+        app.apply(
+            EngineEvent::RunStarted(RunInfo {
+                run_id: "demo-20261125-2204".into(),
+                direction: Direction::Push,
+                source: "demo-suppliers.csv".into(),
+                target: "127.0.0.1:41735".into(),
+                total_records: segments as u64 * per,
+                segments: (0..segments)
+                    .map(|i| SegmentView::pending(i, per))
+                    .collect(),
+                started_wall: SystemTime::UNIX_EPOCH,
+                local_rejects: 0,
+            }),
+            base,
+        );
+        Self { app, base, at: 0 }
+    }
+
+    fn now(&self) -> Instant {
+        self.base + S(self.at)
+    }
+
+    fn seg(&mut self, i: usize, state: SegmentState, attempts: u32, counts: Counts) {
+        let mut v = SegmentView::pending(i, 20);
+        v.state = state;
+        v.attempts = attempts;
+        v.counts = counts;
+        v.duration = state
+            .is_finished()
+            .then(|| Duration::from_millis(2100 + i as u64 * 37));
+        if state == SegmentState::Failed {
+            v.last_error =
+                Some("503 Service Unavailable (5 attempts, last Retry-After 2 s)".into());
+        }
+        if state == SegmentState::Retrying {
+            v.last_error = Some("connection reset by peer; retrying in 1.4 s".into());
+        }
+        if counts.rejected > 0 {
+            v.rejects = (0..counts.rejected)
+                .map(|k| Reject {
+                    supplier_id: format!("SUP-{:06}", i * 20 + k as usize * 7),
+                    line: Some(i as u64 * 20 + k * 7 + 2),
+                    reason: "country \"XX\" is not an ISO 3166-1 alpha-2 code".into(),
+                })
+                .collect();
+        }
+        self.app.apply(EngineEvent::Segment(v), self.now());
+    }
+
+    fn done(&mut self, i: usize, rejected: u64) {
+        let state = if rejected > 0 {
+            SegmentState::DoneWithRejects
+        } else {
+            SegmentState::Done
+        };
+        let counts = Counts {
+            created: 14 - rejected,
+            updated: 4,
+            unchanged: 2,
+            rejected,
+            pulled: 0,
+        };
+        self.seg(i, state, 1, counts);
+    }
+
+    /// Advances the clock by `secs`, ticking once a second.
+    fn advance(&mut self, secs: u64) {
+        for _ in 0..secs {
+            self.at += 1;
+            let now = self.now();
+            self.app.tick(now);
+        }
+    }
+
+    /// A token issued `age` s ago that lives `ttl` s, in a session started `session_age` ago.
+    fn token(&mut self, age: u64, ttl: u64, session_age: u64, sessions: u32, renewals: u32) {
+        let now = self.now();
+        let issued = now - S(age);
+        let session_start = now - S(session_age);
+        let status = TokenStatus {
+            phase: TokenPhase::Valid,
+            fingerprint: Some("3f9a1c2b".into()),
+            grant: Some(if renewals > 0 && session_age > age {
+                GrantKind::RefreshToken
+            } else {
+                GrantKind::ClientCredentials
+            }),
+            issued_at: Some(issued),
+            issued_at_wall: None,
+            lifetime: Some(S(ttl)),
+            ttl_deadline: Some(issued + S(ttl)),
+            idle_deadline: Some(now + S(15)),
+            idle_window: Some(S(15)),
+            session_deadline: Some(session_start + S(60)),
+            session_started_at: Some(session_start),
+            server_deadline: None,
+            refresh_deadline: Some(issued + S(1440)),
+            has_refresh_token: true,
+            next_refresh_at: Some(issued + S(ttl.saturating_sub(5))),
+            margin: S(5),
+            renewals,
+            sessions,
+            last_result: Some(if sessions > 1 && session_age == age {
+                "new session (client_credentials) in 6 ms".into()
+            } else {
+                "refreshed (refresh_token) in 4 ms".into()
+            }),
+            last_error: None,
+            unauthorized_seen: 0,
+        };
+        self.app.apply(EngineEvent::Token(status), now);
+    }
+
+    /// Twelve segments done with a couple of rejects, one failed, one retrying, four running.
+    fn mid_run(&mut self) {
+        self.token(0, 15, 0, 1, 0);
+        for i in 0..12 {
+            self.advance(2);
+            self.done(i, if i == 3 || i == 8 { 2 } else { 0 });
+            if i % 3 == 2 {
+                let renewals = self.app.token.renewals + 1;
+                self.token(0, 15, self.at, 1, renewals);
+            }
+        }
+        self.seg(12, SegmentState::Failed, 5, Counts::default());
+        self.seg(13, SegmentState::Retrying, 2, Counts::default());
+        for i in 14..18 {
+            self.seg(i, SegmentState::Running, 1, Counts::default());
+        }
+        self.advance(3);
+    }
+
+    fn screen(&self, w: u16, h: u16) -> String {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let now = self.now();
+        term.draw(|f| ui::render(f, &self.app, now)).unwrap();
+        let mut buf = term.backend().buffer().clone();
+        let area = Rect::new(0, 0, w, h);
+        if !ui::too_small(area) && self.app.overlay == supsync::app::Overlay::None {
+            // tui-logger's lines are global and timestamped: blank the pane's inside.
+            let panes = Panes::new(area);
+            let log = if self.app.log_expanded {
+                panes.middle
+            } else {
+                panes.log
+            };
+            for y in log.y + 1..log.bottom().saturating_sub(1) {
+                for x in log.x + 1..log.right().saturating_sub(1) {
+                    buf[(x, y)].set_symbol(" ");
+                }
+            }
+        }
+        let mut out = String::new();
+        for y in 0..h {
+            let mut line = String::new();
+            for x in 0..w {
+                line.push_str(buf[(x, y)].symbol());
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn summary(state: RunState, counts: Counts, failed: usize) -> RunSummary {
+    RunSummary {
+        run_id: "demo-20261125-2204".into(),
+        direction: Direction::Push,
+        state,
+        counts,
+        segments_total: 25,
+        segments_done: 25 - failed,
+        segments_failed: failed,
+        token_renewals: 7,
+        sessions: 2,
+        duration: S(61),
+        error: None,
+        auth_failure: false,
+    }
+}
+
+#[test]
+fn fresh_start() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    insta::assert_snapshot!("fresh_start_no_token", s.screen(120, 40));
+    s.advance(1);
+    s.token(0, 15, 0, 1, 0);
+    insta::assert_snapshot!("fresh_start", s.screen(120, 40));
+}
+
+#[test]
+fn mid_run_with_retries_and_a_failed_segment() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    insta::assert_snapshot!("mid_run_120x40", s.screen(120, 40));
+    // Move the cursor onto the failed segment: the footer now offers `r`.
+    for _ in 0..12 {
+        s.app.handle(Action::Right);
+    }
+    insta::assert_snapshot!("mid_run_failed_selected", s.screen(120, 40));
+    s.app.handle(Action::Details);
+    insta::assert_snapshot!("mid_run_details_overlay", s.screen(120, 40));
+}
+
+#[test]
+fn mid_run_at_80x24_and_200x60() {
+    let mut s = Scene::new(25, 20, 80, 24);
+    s.mid_run();
+    insta::assert_snapshot!("mid_run_80x24", s.screen(80, 24));
+    s.app.resize(Rect::new(0, 0, 200, 60));
+    insta::assert_snapshot!("mid_run_200x60", s.screen(200, 60));
+}
+
+#[test]
+fn paused() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    s.app.handle(Action::TogglePause);
+    let now = s.now();
+    s.app.apply(EngineEvent::RunState(RunState::Paused), now);
+    insta::assert_snapshot!("paused", s.screen(120, 40));
+}
+
+#[test]
+fn token_in_the_red() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    // 14 s into a 15 s token: 1 s left, under a quarter of the 5 s margin.
+    s.token(14, 15, 30, 1, 4);
+    insta::assert_snapshot!("token_red", s.screen(120, 40));
+}
+
+#[test]
+fn new_session_just_started() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    s.advance(20);
+    s.token(0, 15, 0, 2, 5);
+    s.advance(1);
+    insta::assert_snapshot!("new_session", s.screen(120, 40));
+}
+
+#[test]
+fn completed_with_rejects() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    s.seg(
+        12,
+        SegmentState::Done,
+        2,
+        Counts {
+            created: 20,
+            ..Default::default()
+        },
+    );
+    s.seg(
+        13,
+        SegmentState::Done,
+        2,
+        Counts {
+            created: 20,
+            ..Default::default()
+        },
+    );
+    for i in 14..25 {
+        s.advance(1);
+        s.done(i, if i == 20 { 1 } else { 0 });
+    }
+    let counts = s.app.totals.counts;
+    let now = s.now();
+    s.app.apply(
+        EngineEvent::Finished(summary(RunState::Completed, counts, 0)),
+        now,
+    );
+    s.advance(5);
+    insta::assert_snapshot!("completed_with_rejects", s.screen(120, 40));
+    assert_eq!(s.app.exit_code(), supsync::exit::REJECTS);
+}
+
+#[test]
+fn twenty_thousand_segments() {
+    let mut s = Scene::new(20_000, 50, 120, 40);
+    s.token(0, 15, 0, 1, 0);
+    for i in 0..3_000 {
+        s.done(i, u64::from(i % 997 == 5));
+    }
+    s.seg(1_234, SegmentState::Failed, 5, Counts::default());
+    for i in 3_000..3_004 {
+        s.seg(i, SegmentState::Running, 1, Counts::default());
+    }
+    s.advance(4);
+    insta::assert_snapshot!("segments_20000", s.screen(120, 40));
+    s.app.resize(Rect::new(0, 0, 80, 24));
+    insta::assert_snapshot!("segments_20000_80x24", s.screen(80, 24));
+}
+
+#[test]
+fn too_small() {
+    let s = Scene::new(25, 20, 79, 24);
+    insta::assert_snapshot!("too_small", s.screen(79, 24));
+    assert!(
+        s.screen(80, 23)
+            .contains("terminal too small (need 80×24, have 80×23)")
+    );
+}
+
+#[test]
+fn overlays_help_quit_and_log() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    s.app.handle(Action::ToggleHelp);
+    insta::assert_snapshot!("help_overlay", s.screen(120, 40));
+    s.app.handle(Action::Close);
+    s.app.handle(Action::Quit);
+    insta::assert_snapshot!("quit_confirmation", s.screen(120, 40));
+    s.app.handle(Action::Deny);
+    s.app.handle(Action::ToggleLog);
+    let log = s.screen(120, 40);
+    assert!(log.contains("log: everything"), "{log}");
+    assert!(
+        !log.contains("segments 25"),
+        "the log takes the middle band"
+    );
+}
+
+#[test]
+fn no_color_keeps_symbols_and_drops_colours() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.app.color = false;
+    s.mid_run();
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let now = s.now();
+    term.draw(|f| ui::render(f, &s.app, now)).unwrap();
+    let buf = term.backend().buffer();
+    let reset = ratatui::style::Color::Reset;
+    assert!(buf.content.iter().all(|c| c.fg == reset && c.bg == reset));
+    let text = s.screen(120, 40);
+    for sym in ["█", "▒", "✗", "↻", "▶", "·"] {
+        assert!(text.contains(sym), "{sym} missing");
+    }
+}

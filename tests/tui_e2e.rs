@@ -1,0 +1,201 @@
+//! The real binary in a pseudo-terminal: `supsync demo` against its in-process simulator.
+//! Keys are typed into the pty and the screen is read back through a vt100 parser, the way
+//! an operator would see it: `p` pauses (PAUSED) and resumes, `f` renews the token (the
+//! renewal count goes up), `r` answers about the selected segment, `q` asks before
+//! stopping, `y` stops; the terminal is restored and the resume command printed.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const ROWS: u16 = 40;
+const COLS: u16 = 160;
+
+struct Console {
+    parser: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the program wrote, for what it prints after leaving the alternate screen.
+    raw: Arc<Mutex<Vec<u8>>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Console {
+    fn start(args: &[&str], state_dir: &std::path::Path) -> Console {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_supsync"));
+        cmd.args(args);
+        cmd.env("SUPSYNC_STATE_DIR", state_dir);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        cmd.env_remove("RUST_LOG");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(ROWS), nz(COLS), 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (p, r) = (parser.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let _master = pair.master; // keep the pty open while reading
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.lock().unwrap().process(&buf[..n]);
+                r.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Console {
+            parser,
+            raw,
+            writer,
+            child,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn press(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Waits until the screen satisfies `ok`; fails with the screen when it does not.
+    fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn nz(n: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(n).unwrap()
+}
+
+/// The simulator's address as the header shows it (`→ http://127.0.0.1:PORT`).
+fn sim_addr(screen: &str) -> Option<String> {
+    let at = screen.find("http://127.0.0.1:")? + "http://".len();
+    let addr: String = screen[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+        .collect();
+    Some(addr)
+}
+
+/// `POST /_sim/outage?seconds=N`: every call answers 503 for N seconds.
+fn outage(addr: &str, seconds: u32) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /_sim/outage?seconds={seconds} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 2"), "outage refused: {answer}");
+}
+
+/// Failed segments as the header counts them (` · N failed`), 0 when none.
+fn failed(screen: &str) -> u32 {
+    screen
+        .lines()
+        .take(5)
+        .find_map(|l| {
+            let end = l.find(" failed")?;
+            l[..end].rsplit(' ').next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// The number after `renewals` in the token pane.
+fn renewals(screen: &str) -> Option<u32> {
+    let rest = &screen[screen.find("renewals")? + "renewals".len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn demo_console_answers_p_f_r_q() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Console::start(&["demo", "--records", "400"], dir.path());
+    let long = Duration::from_secs(30);
+
+    let s = c.wait_for("the run to start", long, |s| {
+        s.contains("RUNNING") && s.contains("segments") && renewals(s).is_some()
+    });
+    assert!(s.contains("token"), "{s}");
+    assert!(s.contains("q quit"), "footer lists the keys: {s}");
+
+    c.press("p");
+    c.wait_for("PAUSED", long, |s| s.contains("PAUSED"));
+    c.press("p");
+    c.wait_for("RUNNING again", long, |s| s.contains("RUNNING"));
+
+    let before = renewals(&c.screen()).unwrap_or(0);
+    c.press("f");
+    c.wait_for("a forced renewal", long, |s| {
+        renewals(s).is_some_and(|n| n > before)
+    });
+
+    // The cursor starts on segment 0, which has not failed: the console says so.
+    c.press("r");
+    c.wait_for("the answer to r", long, |s| s.contains("has not failed"));
+
+    // An outage longer than the demo's attempts (Retry-After capped at 2 s, 5 attempts)
+    // makes the segment in flight fail.
+    let addr = sim_addr(&c.screen()).expect("the header shows the simulator's address");
+    outage(&addr, 12);
+    c.wait_for("a failed segment", long, |s| {
+        failed(s) > 0 && s.contains("✗")
+    });
+    std::thread::sleep(Duration::from_secs(5)); // the outage ends
+    let before = failed(&c.screen());
+    c.press("n"); // jump to it
+    c.press("r");
+    c.wait_for("the retry", long, |s| s.contains("retrying segment"));
+    c.wait_for("one failed segment fewer", long, |s| failed(s) < before);
+
+    c.press("q");
+    c.wait_for("the quit question", long, |s| {
+        s.contains("Stop the sync and quit?")
+    });
+    c.press("y");
+    let status = {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = c.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(start.elapsed() < long, "the console did not exit after y");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    std::thread::sleep(Duration::from_millis(300)); // let the reader take the last bytes
+    let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).to_string();
+    assert!(raw.contains("\x1b[?1049l"), "left the alternate screen");
+    let after = c.screen();
+    assert!(
+        after.contains("supsync resume "),
+        "prints the resume command after restoring: {after}"
+    );
+    assert_eq!(status.exit_code(), 5, "interrupted: {after}");
+}
