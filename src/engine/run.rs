@@ -51,7 +51,12 @@ pub(crate) async fn run(
             sessions: 0,
         },
     };
-    let summary = summarize(end, started.elapsed());
+    let mut summary = summarize(end, started.elapsed());
+    if cancel.is_cancelled() && summary.state == RunState::Failed && summary.segments_total == 0 {
+        // Stopped on purpose while planning or connecting: not a failure.
+        summary.state = RunState::Interrupted;
+        summary.error = Some("stopped before any segment started".into());
+    }
     emit.outcome(EngineEvent::RunState(summary.state)).await;
     emit.outcome(EngineEvent::Finished(summary.clone())).await;
     summary
