@@ -263,22 +263,26 @@ pub fn summary_text(s: &RunSummary, opts: &HeadlessOptions) -> String {
         s.direction,
         format_duration(s.duration)
     ));
+    // A run that never got going has no figures worth printing, only its error.
+    let started = !(s.state == RunState::Failed && s.segments_total == 0);
     let c = &s.counts;
-    out.push(match s.direction {
-        crate::engine::events::Direction::Push => format!(
-            "records: {} created, {} updated, {} unchanged, {} rejected",
-            c.created, c.updated, c.unchanged, c.rejected
-        ),
-        crate::engine::events::Direction::Pull => format!("records: {} pulled", c.pulled),
-    });
-    out.push(format!(
-        "segments: {} of {} done, {} failed",
-        s.segments_done, s.segments_total, s.segments_failed
-    ));
-    out.push(format!(
-        "token: {} renewal(s), {} session(s)",
-        s.token_renewals, s.sessions
-    ));
+    if started {
+        out.push(match s.direction {
+            crate::engine::events::Direction::Push => format!(
+                "records: {} created, {} updated, {} unchanged, {} rejected",
+                c.created, c.updated, c.unchanged, c.rejected
+            ),
+            crate::engine::events::Direction::Pull => format!("records: {} pulled", c.pulled),
+        });
+        out.push(format!(
+            "segments: {} of {} done, {} failed",
+            s.segments_done, s.segments_total, s.segments_failed
+        ));
+        out.push(format!(
+            "token: {} renewal(s), {} session(s)",
+            s.token_renewals, s.sessions
+        ));
+    }
     if let Some(e) = &s.error {
         out.push(format!("error: {e}"));
     }

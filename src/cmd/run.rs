@@ -96,7 +96,7 @@ fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i
         let handle = engine::start(params);
         headless::report(handle, &opts).await
     });
-    println!("{}", headless::summary_text(&summary, &opts));
+    print_out(&format!("{}\n", headless::summary_text(&summary, &opts)))?;
     Ok(summary.exit_code())
 }
 
@@ -120,5 +120,17 @@ fn shell_word(p: &Path) -> String {
         s
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::from(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
     }
 }

@@ -86,7 +86,7 @@ fn listing(state_dir: &Path, run_id: &str, dir: &Path) -> Result<RunListing, Jou
         torn_tail: None,
         problem: None,
     };
-    match replay_file(&dir.join(JOURNAL_FILE)) {
+    match replay_file(&dir.join(JOURNAL_FILE), Some(l.segments_total)) {
         Ok(s) => {
             let r = s.replay;
             l.last_state = r.last_run_state;

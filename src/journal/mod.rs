@@ -194,3 +194,139 @@ pub fn run_dir(state_dir: &std::path::Path, run_id: &str) -> Result<PathBuf, Jou
     validate_run_id(run_id)?;
     Ok(state_dir.join("runs").join(run_id))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn manifest(run_id: &str, created_at: &str) -> Manifest {
+        Manifest {
+            version: MANIFEST_VERSION,
+            run_id: run_id.into(),
+            direction: Direction::Push,
+            source: Some("suppliers.csv".into()),
+            source_hash: Some("ab".repeat(32)),
+            output: None,
+            base_url: "http://127.0.0.1:9".into(),
+            segment_size: 50,
+            total_records: 200,
+            segments: 4,
+            created_at: created_at.into(),
+            config: serde_json::json!({"auth": {"client_id": "supplier-sync", "client_secret": "change-me"}}),
+        }
+    }
+
+    fn done(index: usize, created: u64) -> Entry {
+        let counts = Counts {
+            created,
+            ..Counts::default()
+        };
+        Entry::segment(index, SegmentState::Done, 1, counts, None)
+    }
+
+    #[test]
+    fn create_append_open_replays_latest_entry_per_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest("r1", "2026-11-25T22:00:00Z");
+        {
+            let mut j = Journal::create(dir.path(), &m).unwrap();
+            j.append(&Entry::run(RunState::Running)).unwrap();
+            let failed = Entry::segment(
+                0,
+                SegmentState::Failed,
+                5,
+                Counts::default(),
+                Some("503".into()),
+            );
+            j.append(&failed).unwrap();
+            j.append(&done(1, 50)).unwrap();
+            j.append(&done(0, 50)).unwrap();
+            j.append(&Entry::run(RunState::Interrupted)).unwrap();
+            assert!(matches!(
+                Journal::create(dir.path(), &m),
+                Err(JournalError::RunExists { .. })
+            ));
+        }
+        let (_j, read_back, replay) = Journal::open(dir.path(), "r1").unwrap();
+        assert_eq!(read_back.run_id, "r1");
+        assert_eq!(read_back.config["auth"]["client_secret"], "[redacted]");
+        assert_eq!(replay.entries, 5);
+        assert_eq!(replay.segments.len(), 2);
+        assert_eq!(replay.segments[&0].state, SegmentState::Done);
+        assert_eq!(replay.counts().created, 100);
+        assert_eq!(replay.last_run_state, Some(RunState::Interrupted));
+        assert_eq!(replay.torn_tail, None);
+        let text = std::fs::read_to_string(dir.path().join("runs/r1/journal.jsonl")).unwrap();
+        assert!(
+            text.starts_with(r#"{"kind":"run","state":"running","at":""#),
+            "{text}"
+        );
+        assert!(!text.contains("change-me"));
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_an_error_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::create(dir.path(), &manifest("r2", "2026-11-25T22:00:00Z")).unwrap());
+        let path = dir.path().join("runs/r2/journal.jsonl");
+        let good = serde_json::to_string(&done(0, 1)).unwrap();
+        std::fs::write(&path, format!("{good}\n{{garbage\n{good}\n")).unwrap();
+        let err = read(dir.path(), "r2").unwrap_err().to_string();
+        assert!(err.contains("damaged at line 2"), "{err}");
+        assert!(Journal::open(dir.path(), "r2").is_err());
+    }
+
+    #[test]
+    fn torn_tail_is_cut_on_open_and_appends_continue_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::create(dir.path(), &manifest("r3", "2026-11-25T22:00:00Z")).unwrap());
+        let path = dir.path().join("runs/r3/journal.jsonl");
+        let good = serde_json::to_string(&done(0, 1)).unwrap();
+        // A whole entry cut just before its newline, then (second case) a torn one.
+        std::fs::write(&path, &good).unwrap();
+        {
+            let (mut j, _, r) = Journal::open(dir.path(), "r3").unwrap();
+            assert_eq!((r.entries, r.torn_tail.is_none()), (1, true));
+            j.append(&done(1, 1)).unwrap();
+        }
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&good[..10]);
+        std::fs::write(&path, &text).unwrap();
+        {
+            let (mut j, _, r) = Journal::open(dir.path(), "r3").unwrap();
+            assert_eq!(r.entries, 2);
+            assert!(r.torn_tail.unwrap().contains("line 3"));
+            j.append(&done(2, 1)).unwrap();
+        }
+        let (_, r) = read(dir.path(), "r3").unwrap();
+        assert_eq!((r.entries, r.torn_tail), (3, None));
+        let torn = std::fs::read_to_string(dir.path().join("runs/r3").join(TORN_FILE)).unwrap();
+        assert_eq!(torn.trim_end(), &good[..10]);
+    }
+
+    #[test]
+    fn listing_is_newest_first_and_finds_the_latest_unfinished_run() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(list_runs(dir.path()).unwrap().is_empty());
+        assert_eq!(latest_unfinished(dir.path()).unwrap(), None);
+        let mut a = Journal::create(dir.path(), &manifest("a", "2026-11-25T20:00:00Z")).unwrap();
+        a.append(&done(0, 3)).unwrap();
+        a.append(&Entry::run(RunState::Interrupted)).unwrap();
+        let mut b = Journal::create(dir.path(), &manifest("b", "2026-11-25T21:00:00Z")).unwrap();
+        b.append(&Entry::run(RunState::Completed)).unwrap();
+        std::fs::create_dir_all(dir.path().join("runs/not-a-run")).unwrap();
+        let runs = list_runs(dir.path()).unwrap();
+        let ids: Vec<_> = runs.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, ["b", "a"]);
+        assert_eq!((runs[1].segments_done, runs[1].counts.created), (1, 3));
+        assert_eq!(latest_unfinished(dir.path()).unwrap().as_deref(), Some("a"));
+        assert!(matches!(
+            read(dir.path(), "zzz"),
+            Err(JournalError::NoSuchRun { .. })
+        ));
+        assert!(matches!(
+            read(dir.path(), "../etc"),
+            Err(JournalError::InvalidRunId { .. })
+        ));
+    }
+}

@@ -25,7 +25,7 @@ pub(crate) struct Scanned {
 pub fn read(state_dir: &Path, run_id: &str) -> Result<(Manifest, Replay), JournalError> {
     let dir = run_dir(state_dir, run_id)?;
     let manifest = read_manifest(state_dir, run_id, &dir)?;
-    let scanned = replay_file(&dir.join(JOURNAL_FILE))?;
+    let scanned = replay_file(&dir.join(JOURNAL_FILE), Some(manifest.segments))?;
     Ok((manifest, scanned.replay))
 }
 
@@ -71,8 +71,9 @@ pub(crate) fn read_manifest(
     Ok(manifest)
 }
 
-/// Replays `path` line by line. A missing file is an empty journal.
-pub(crate) fn replay_file(path: &Path) -> Result<Scanned, JournalError> {
+/// Replays `path` line by line. A missing file is an empty journal. With `segments`, an
+/// entry for a segment the run does not have is damage (never a torn write).
+pub(crate) fn replay_file(path: &Path, segments: Option<usize>) -> Result<Scanned, JournalError> {
     let io = |e| JournalError::io(path, e);
     let mut scanned = Scanned {
         replay: Replay::default(),
@@ -107,6 +108,16 @@ pub(crate) fn replay_file(path: &Path) -> Result<Scanned, JournalError> {
             continue;
         }
         match serde_json::from_slice::<Entry>(text) {
+            Ok(Entry::Segment { index, .. }) if segments.is_some_and(|n| index >= n) => {
+                return Err(JournalError::Corrupt {
+                    path: path.to_path_buf(),
+                    line,
+                    detail: format!(
+                        "segment {index} is beyond the run's {} segments",
+                        segments.unwrap_or_default()
+                    ),
+                });
+            }
             Ok(entry) => {
                 apply(&mut scanned.replay, entry);
                 offset += n as u64;

@@ -18,6 +18,9 @@ pub struct Journal {
     file: File,
     /// Bytes of whole entries; a failed append is cut back to this.
     len: u64,
+    /// A failed append could not be cut back: refuse more appends rather than glue them
+    /// onto a partial line (reopening the run repairs the tail).
+    poisoned: bool,
     _lock: RunLock,
 }
 
@@ -38,6 +41,15 @@ impl Journal {
             }
             Err(e) => return Err(JournalError::io(&dir, e)),
         }
+        // The new run dir's entry in `runs/` must survive a crash too.
+        crate::source::sync_dir_of(&dir).map_err(|e| JournalError::io(&runs, e))?;
+        Self::init_run_dir(dir.clone(), manifest).inspect_err(|_| {
+            // Leave no half-made run behind to block the id or confuse listings.
+            let _ = fs::remove_dir_all(&dir);
+        })
+    }
+
+    fn init_run_dir(dir: PathBuf, manifest: &Manifest) -> Result<Journal, JournalError> {
         let lock = lock::acquire(&dir, &manifest.run_id)?;
         let mut stored = manifest.clone();
         scrub_secrets(&mut stored.config);
@@ -61,7 +73,7 @@ impl Journal {
         let manifest = read_manifest(state_dir, run_id, &dir)?;
         let lock = lock::acquire(&dir, run_id)?;
         let path = dir.join(JOURNAL_FILE);
-        let scanned = replay_file(&path)?;
+        let scanned = replay_file(&path, Some(manifest.segments))?;
         if scanned.good_len < scanned.file_len {
             keep_torn_tail(&dir, &path, scanned.good_len);
             let file = OpenOptions::new()
@@ -93,6 +105,7 @@ impl Journal {
             path,
             file,
             len,
+            poisoned: false,
             _lock: lock,
         })
     }
@@ -100,6 +113,14 @@ impl Journal {
     /// Appends one entry and fsyncs it before returning. Cost does not grow with the
     /// journal: one `write` to a file kept open in append mode, one `fdatasync`.
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let cleaned;
+        let entry = match entry {
+            Entry::Segment { error: Some(e), .. } if needs_cleaning(e) => {
+                cleaned = with_clean_error(entry);
+                &cleaned
+            }
+            _ => entry,
+        };
         let mut line = serde_json::to_vec(entry)
             .map_err(|e| JournalError::io(&self.path, std::io::Error::other(e.to_string())))?;
         line.push(b'\n');
@@ -107,6 +128,14 @@ impl Journal {
     }
 
     fn write_durably(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
+        if self.poisoned {
+            return Err(JournalError::io(
+                &self.path,
+                std::io::Error::other(
+                    "an earlier append failed and could not be undone; stop and resume the run",
+                ),
+            ));
+        }
         let result = self
             .file
             .write_all(bytes)
@@ -118,9 +147,10 @@ impl Journal {
             }
             Err(e) => {
                 // Cut a partial line back off, so a later append does not glue onto it
-                // and turn a torn tail into damage in the middle. Best effort: if this
-                // fails too, replay still ignores the torn last line.
-                let _ = self.file.set_len(self.len);
+                // and turn a torn tail into damage in the middle.
+                if self.file.set_len(self.len).is_err() {
+                    self.poisoned = true;
+                }
                 Err(JournalError::io(&self.path, e))
             }
         }
@@ -157,6 +187,29 @@ fn keep_torn_tail(dir: &Path, path: &Path, good_len: u64) {
     }
 }
 
+/// Longest error text kept in a journal line (a server may answer with a whole HTML page).
+const MAX_ERROR_CHARS: usize = 500;
+
+fn needs_cleaning(error: &str) -> bool {
+    error.len() > MAX_ERROR_CHARS || error.contains("Bearer ") || error.contains("bearer ")
+}
+
+/// The entry with its error text clipped and any bearer credential blanked: a last guard,
+/// since entries must never carry a token.
+fn with_clean_error(entry: &Entry) -> Entry {
+    let mut entry = entry.clone();
+    if let Entry::Segment { error: Some(e), .. } = &mut entry {
+        let mut words: Vec<&str> = e.split(' ').collect();
+        for i in 1..words.len() {
+            if words[i - 1].eq_ignore_ascii_case("bearer") {
+                words[i] = "[redacted]";
+            }
+        }
+        *e = crate::source::clip(&words.join(" "), MAX_ERROR_CHARS);
+    }
+    entry
+}
+
 /// Replaces the value of any key that names a secret with `"[redacted]"`. The engine
 /// passes a config without secrets; this guards against one slipping in later.
 fn scrub_secrets(v: &mut serde_json::Value) {
@@ -184,6 +237,28 @@ fn scrub_secrets(v: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_clipped_and_bearer_tokens_blanked() {
+        let e = Entry::segment(
+            0,
+            crate::engine::events::SegmentState::Failed,
+            1,
+            Default::default(),
+            Some(format!("401 for Bearer eyJabc.def {}", "x".repeat(5000))),
+        );
+        let Entry::Segment {
+            error: Some(text), ..
+        } = with_clean_error(&e)
+        else {
+            panic!("segment entry expected")
+        };
+        assert!(
+            !text.contains("eyJ") && text.contains("Bearer [redacted]"),
+            "{text}"
+        );
+        assert!(text.chars().count() <= MAX_ERROR_CHARS + 1);
+    }
 
     #[test]
     fn scrubs_secret_keys_but_not_urls() {

@@ -13,7 +13,7 @@ use super::gate::{self, Admitted};
 use super::reply;
 use super::state::{Sim, lock};
 use super::stats::Stats;
-use super::store::{KeyCheck, Outcome};
+use super::store::{KeyCheck, KeyTicket, Outcome};
 
 /// Push bodies above this are refused before parsing (100 records are ~30 KB).
 const PUSH_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -127,7 +127,7 @@ async fn push_admitted(
         ));
     }
     let Some(key) = key else {
-        return Ok(answer(work(Arc::clone(sim), elements).await));
+        return run_work(sim, elements, None).await;
     };
     // The same records in another key order or spacing are the same body.
     let hash: [u8; 32] = Sha256::digest(value.to_string().as_bytes()).into();
@@ -159,24 +159,32 @@ async fn push_admitted(
                 )),
             }
         }
-        KeyCheck::Fresh(ticket) => {
-            let sim2 = Arc::clone(sim);
-            // Server work runs to the end even if the client goes away, as on a real
-            // server: that is what makes a lost answer (and the key's replay) matter.
-            let done = tokio::spawn(async move {
-                let text = work(Arc::clone(&sim2), elements).await;
-                lock(&sim2.store).complete(ticket, Arc::new(text.clone()));
-                text
-            });
-            match done.await {
-                Ok(text) => Ok(answer(text)),
-                Err(e) => Err(reply::error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    format!("push worker failed: {e}"),
-                )),
-            }
+        KeyCheck::Fresh(ticket) => run_work(sim, elements, Some(ticket)).await,
+    }
+}
+
+/// Runs the work in its own task: it goes on to the end even if the client goes away, as
+/// on a real server. That is what makes a lost answer (and the key's replay) matter.
+async fn run_work(
+    sim: &Arc<Sim>,
+    elements: Vec<serde_json::Value>,
+    ticket: Option<KeyTicket>,
+) -> Result<Response, Response> {
+    let sim2 = Arc::clone(sim);
+    let done = tokio::spawn(async move {
+        let text = work(Arc::clone(&sim2), elements).await;
+        if let Some(ticket) = ticket {
+            lock(&sim2.store).complete(ticket, Arc::new(text.clone()));
         }
+        text
+    });
+    match done.await {
+        Ok(text) => Ok(answer(text)),
+        Err(e) => Err(reply::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("push worker failed: {e}"),
+        )),
     }
 }
 

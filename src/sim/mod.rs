@@ -3,7 +3,7 @@
 //! `supsync simulate` runs it for operators; the demo, tests and benchmarks start it
 //! in-process with [`SimServer::start`].
 //!
-//! Files: `profile` (settings), `tokens` (sessions, tokens, the three clocks), `auth`
+//! Files: `profile` (settings), `tokens` (sessions, tokens, the three clocks), `jwt`, `auth`
 //! (token endpoint), `gate` (admission of resource calls), `api` (health, pull, push),
 //! `store` (records, idempotency keys), `limits` (429s), `faults` (seeded 503s and cut
 //! connections, outages), `admin` (`/_sim`), `stats`, `reply`, `server`.
@@ -17,6 +17,7 @@ mod api;
 mod auth;
 mod faults;
 mod gate;
+mod jwt;
 mod limits;
 pub mod profile;
 mod reply;

@@ -4,12 +4,9 @@
 //! Every method takes `now`, so the clock arithmetic is unit-tested without sleeping.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
-
+use super::jwt::{jwt, random_b64};
 use super::profile::{IssueRefreshToken, Tokens};
 
 /// What the token endpoint hands back on success.
@@ -357,39 +354,6 @@ impl TokenStore {
     }
 }
 
-/// A JWT-shaped access token (header.claims.signature, base64url) so tools such as
-/// `diagnose` can read iat/exp/scope. The signature is random: the server never verifies
-/// it, it looks the token up in its own table.
-fn jwt(client_id: &str, sid: u64, scope: &[String], ttl: u64) -> String {
-    let iat = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": "supsync-sim"});
-    let claims = serde_json::json!({
-        "iss": "supsync-simulator",
-        "sub": client_id,
-        "client_id": client_id,
-        "scope": scope.join(" "),
-        "sid": format!("s{sid}"),
-        "jti": random_b64(12),
-        "iat": iat,
-        "exp": iat + ttl,
-    });
-    format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        random_b64(32)
-    )
-}
-
-fn random_b64(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// `15m 02s`: the seed report's form (minutes never roll over into hours).
 pub fn long(d: Duration) -> String {
     let s = d.as_secs();
@@ -543,19 +507,5 @@ mod tests {
         assert_eq!(short(Duration::from_secs(900)), "15m");
         assert_eq!(short(Duration::from_secs(2)), "2s");
         assert_eq!(short(Duration::from_secs(90)), "1m 30s");
-    }
-
-    #[test]
-    fn access_token_is_jwt_shaped() {
-        let mut st = store(|_| {});
-        let a = st.client_credentials("c", scopes("supplier_mgmt"), Instant::now());
-        let parts: Vec<&str> = a.access_token.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        let claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-        assert_eq!(claims["scope"], "supplier_mgmt");
-        assert_eq!(claims["client_id"], "c");
-        let iat = claims["iat"].as_u64().unwrap();
-        assert_eq!(claims["exp"].as_u64().unwrap(), iat + 900);
     }
 }

@@ -18,7 +18,9 @@
 //!   its line and a short reason. File problems are a [`SourceError`].
 //! - "Not a text file at all" is judged from the first 64 KiB: a NUL byte or a UTF-16 BOM.
 //!   A file whose first [`GARBAGE_ROWS`] rows (or every row, if fewer) all fail to parse is
-//!   also refused as a whole rather than producing a reject per garbage line.
+//!   also refused as a whole rather than producing a reject per garbage line. Two common
+//!   mix-ups get their own message: a CSV header separated by `;`/tab/`|`, and a `.json`
+//!   file holding one JSON array instead of JSON Lines.
 
 mod csv_rows;
 mod format;

@@ -87,6 +87,17 @@ pub(crate) fn read_header<R: BufRead>(
             String::from_utf8_lossy(raw).trim().to_ascii_lowercase()
         })
         .collect();
+    if let [only] = names.as_slice()
+        && let Some(sep) = [';', '\t', '|'].into_iter().find(|c| only.contains(*c))
+    {
+        return Err(SourceError::Garbage {
+            path: path.to_path_buf(),
+            format: super::Format::Csv,
+            detail: format!(
+                "its header row is separated by {sep:?}, not commas; export it as comma-separated CSV"
+            ),
+        });
+    }
     let mut index = [usize::MAX; 7];
     let mut ignored = Vec::new();
     for (i, name) in names.iter().enumerate() {
@@ -111,7 +122,12 @@ pub(crate) fn read_header<R: BufRead>(
         return Err(SourceError::MissingColumns {
             path: path.to_path_buf(),
             missing,
-            found: names.iter().map(|n| clip(n, 40)).collect(),
+            found: names
+                .iter()
+                .take(12)
+                .map(|n| clip(n, 40))
+                .chain((names.len() > 12).then(|| format!("… {} more", names.len() - 12)))
+                .collect(),
         });
     }
     Ok(Header {

@@ -58,6 +58,18 @@ impl RejectsWriter {
 
     /// Buffers one reject; call [`flush`](Self::flush) when the segment is done.
     pub fn write(&mut self, entry: &RejectEntry) -> Result<(), SourceError> {
+        // A server's reason or a bad row's id can be huge; the file stays readable.
+        let clipped;
+        let entry = if entry.reason.len() > 500 || entry.supplier_id.len() > 64 {
+            clipped = RejectEntry {
+                reason: super::clip(&entry.reason, 500),
+                supplier_id: super::clip(&entry.supplier_id, 64),
+                ..entry.clone()
+            };
+            &clipped
+        } else {
+            entry
+        };
         let mut line = serde_json::to_vec(entry).map_err(|e| SourceError::Output {
             path: self.path.clone(),
             detail: e.to_string(),
@@ -78,8 +90,8 @@ impl RejectsWriter {
     }
 }
 
-/// Every reject of a run, each once, in the order first written. A torn last line (a crash
-/// while writing) is skipped. A missing file means no rejects.
+/// Every reject of a run, each once, in the order first written. Lines that do not parse
+/// (a torn last line after a crash) are skipped. A missing file means no rejects.
 pub fn read_rejects(run_dir: &Path) -> Result<Vec<RejectEntry>, SourceError> {
     let path = run_dir.join(REJECTS_FILE);
     let file = match File::open(&path) {

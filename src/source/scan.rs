@@ -48,6 +48,16 @@ pub fn scan(path: &Path, segment_size: usize) -> Result<SourceScan, SourceError>
         None => format::sniff(path, &prefix)?,
     };
     let bom = if prefix.starts_with(UTF8_BOM) { 3 } else { 0 };
+    if format == Format::JsonLines && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+    {
+        return Err(SourceError::Garbage {
+            path: path.to_path_buf(),
+            format,
+            detail: "it is a JSON array; supsync reads JSON Lines (one object per line), \
+                     e.g. `jq -c '.[]' in.json > in.jsonl`"
+                .into(),
+        });
+    }
 
     let file = File::open(path).map_err(|e| SourceError::read(path, e))?;
     let mut input = BufReader::with_capacity(

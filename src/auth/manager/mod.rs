@@ -14,18 +14,19 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::audit::{Audit, EventKind};
-use super::cache::{CachedSession, TokenCache};
+use super::cache::TokenCache;
 use super::grant::{Grant, GrantError, TokenEndpoint};
 use super::state::{Plan, State, secs};
 use super::status::{GrantKind, TokenPhase, TokenStatus};
 use crate::secret::Secret;
 
+mod background;
+mod persist;
+
 /// After a permanent refusal (bad client, bad scopes) callers get the same error without a
 /// new request for this long; after a transient failure, for a second.
 const PERMANENT_HOLD: Duration = Duration::from_secs(30);
 const TRANSIENT_HOLD: Duration = Duration::from_secs(1);
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// What made a renewal happen (for the log and for whether the hold applies).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,20 @@ pub enum Trigger {
     /// A caller got a 401 with this description.
     Unauthorized(String),
     Forced,
+}
+
+/// A refresh refused because the session reached its absolute limit (not revoked, not
+/// reused: those say nothing about how long sessions last).
+fn ended_by_session_limit(e: &GrantError) -> bool {
+    match e {
+        GrantError::Rejected {
+            code, description, ..
+        } if code == "invalid_grant" => description.as_deref().is_some_and(|d| {
+            let d = d.to_ascii_lowercase();
+            d.contains("session") && d.contains("expired")
+        }),
+        _ => false,
+    }
 }
 
 /// A token handed to a caller, with the generation that a 401 must name.
@@ -227,45 +242,6 @@ impl TokenManager {
         self.status_tx.send_replace(st.snapshot());
     }
 
-    async fn load_cache(&self) {
-        let Some(cache) = self.cache.clone() else {
-            return;
-        };
-        let loaded = tokio::task::spawn_blocking(move || cache.load()).await;
-        match loaded {
-            Ok(Ok(Some(c))) => {
-                let now = Instant::now();
-                let now_wall = SystemTime::now();
-                let age = now_wall
-                    .duration_since(c.session_started)
-                    .unwrap_or(Duration::ZERO);
-                let refresh_deadline = c
-                    .refresh_expires_at
-                    .map(|t| now + t.duration_since(now_wall).unwrap_or(Duration::ZERO));
-                let mut st = self.lock();
-                st.session = Some(super::state::Session {
-                    started_at: now.checked_sub(age).unwrap_or(now),
-                    started_wall: c.session_started,
-                    refresh: Some(c.refresh_token),
-                    refresh_deadline,
-                });
-            }
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => self.audit.record(
-                EventKind::Warning,
-                None,
-                None,
-                &format!("{e}; ignoring it and starting a new session"),
-            ),
-            Err(e) => self.audit.record(
-                EventKind::Warning,
-                None,
-                None,
-                &format!("token cache read failed: {e}"),
-            ),
-        }
-    }
-
     /// The single flight. `expected`: the generation the caller saw; if the token changed
     /// meanwhile, someone else already renewed and this returns at once.
     async fn renew(&self, trigger: Trigger, expected: Option<u64>) -> Result<(), GrantError> {
@@ -330,7 +306,7 @@ impl TokenManager {
                 Err(e) => {
                     // Refused (session over, token spent or revoked): a new session.
                     let mut st = self.lock();
-                    if e.to_string().to_ascii_lowercase().contains("session") {
+                    if ended_by_session_limit(&e) {
                         st.learn_session_limit(Instant::now());
                     }
                     if let Some(s) = st.session.as_mut() {
@@ -401,88 +377,5 @@ impl TokenManager {
         drop(st);
         self.audit.record(kind, Some(&fp), Some(g.kind), &text);
         Ok(())
-    }
-
-    async fn write_cache(&self, g: &Grant, new_session: bool) {
-        let Some(cache) = self.cache.clone() else {
-            return;
-        };
-        let entry = match &g.refresh_token {
-            Some(rt) => {
-                let st = self.lock();
-                let started_wall = if new_session {
-                    SystemTime::now()
-                        .checked_sub(g.received_at.saturating_duration_since(g.sent_at))
-                        .unwrap_or_else(SystemTime::now)
-                } else {
-                    st.session
-                        .as_ref()
-                        .map(|s| s.started_wall)
-                        .unwrap_or_else(SystemTime::now)
-                };
-                Some(CachedSession {
-                    refresh_token: rt.clone(),
-                    session_started: started_wall,
-                    refresh_expires_at: g.refresh_expires_in.map(|d| SystemTime::now() + d),
-                })
-            }
-            // A refresh that did not rotate keeps the cached token; a new session without a
-            // refresh token leaves nothing to cache.
-            None if !new_session => return,
-            None => None,
-        };
-        let done = tokio::task::spawn_blocking(move || match entry {
-            Some(e) => cache.store(&e),
-            None => cache.clear(),
-        })
-        .await;
-        let problem = match done {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        self.audit.record(
-            EventKind::Warning,
-            None,
-            None,
-            &format!("{problem}; the run goes on, a restart will start a new session"),
-        );
-    }
-
-    /// Renews ahead of time; backs off on failures, never spins.
-    async fn background(self: Arc<Self>, cancel: CancellationToken) {
-        let mut backoff = BACKOFF_MIN;
-        loop {
-            let due = self.lock().next_refresh_at();
-            let sleep = async {
-                match due {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = self.replan.notified() => continue,
-                _ = sleep => {}
-            }
-            let generation = self.lock().current_generation();
-            match self.renew(Trigger::Proactive, generation).await {
-                Ok(()) => {
-                    backoff = BACKOFF_MIN;
-                    // A token that is due again at once must not make a tight loop.
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                    }
-                }
-                Err(_) => {
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                }
-            }
-        }
     }
 }

@@ -1,0 +1,178 @@
+//! Unit tests of the token clocks in `state.rs`, with made-up instants.
+use super::*;
+
+fn grant(kind: GrantKind, ttl: u64, rt: Option<&str>, sent_at: Instant) -> Grant {
+    Grant {
+        kind,
+        access_token: Secret::new(format!("AT-{ttl}-{rt:?}")),
+        refresh_token: rt.map(Secret::new),
+        expires_in: Some(Duration::from_secs(ttl)),
+        refresh_expires_in: rt.map(|_| Duration::from_secs(100)),
+        granted_scopes: None,
+        sent_at,
+        received_at: sent_at + Duration::from_millis(5),
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn margin_is_capped_to_a_third_of_the_lifetime() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    st.install(
+        &grant(GrantKind::ClientCredentials, 2, None, t0),
+        true,
+        SystemTime::now(),
+    );
+    assert_eq!(st.margin(), Duration::from_secs(2) / 3);
+    assert_eq!(
+        st.next_refresh_at(),
+        Some(t0 + Duration::from_secs(2) - st.margin())
+    );
+    st.install(
+        &grant(GrantKind::ClientCredentials, 900, None, t0),
+        true,
+        SystemTime::now(),
+    );
+    assert_eq!(st.margin(), Duration::from_secs(120));
+}
+
+#[test]
+fn token_is_handed_out_until_the_slack_before_death() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    st.install(
+        &grant(GrantKind::ClientCredentials, 3, None, t0),
+        true,
+        SystemTime::now(),
+    );
+    // margin 1 s, slack 1/3 s: usable during the renewal window, not at the end.
+    assert!(st.usable(t0 + ms(2500)).is_some());
+    assert!(st.usable(t0 + ms(2800)).is_none());
+    st.current.as_mut().unwrap().invalid = true;
+    assert!(st.usable(t0).is_none());
+}
+
+#[test]
+fn plan_prefers_refresh_and_falls_back_to_a_new_session() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    assert!(matches!(st.plan(t0), Plan::NewSession(_)));
+    st.install(
+        &grant(GrantKind::ClientCredentials, 30, Some("RT1"), t0),
+        true,
+        SystemTime::now(),
+    );
+    assert_eq!(st.plan(t0), Plan::Refresh(Secret::new("RT1")));
+    // A refresh without rotation keeps the old refresh token.
+    st.install(
+        &grant(GrantKind::RefreshToken, 30, None, t0),
+        false,
+        SystemTime::now(),
+    );
+    assert_eq!(st.plan(t0), Plan::Refresh(Secret::new("RT1")));
+    // Refresh token about to expire (100 s, margin 10 s).
+    let late = t0 + Duration::from_secs(95);
+    assert!(matches!(st.plan(late), Plan::NewSession(w) if w.contains("refresh token expires")));
+    // A known session limit close by.
+    st.session_limit = Some(Duration::from_secs(40));
+    let near = t0 + Duration::from_secs(35);
+    assert!(matches!(st.plan(near), Plan::NewSession(w) if w.contains("session limit")));
+    // A new session without a refresh token forgets the old one.
+    st.install(
+        &grant(GrantKind::ClientCredentials, 30, None, t0),
+        true,
+        SystemTime::now(),
+    );
+    assert!(matches!(st.plan(t0), Plan::NewSession(w) if w.contains("no refresh token")));
+    assert_eq!(st.sessions, 2);
+    assert_eq!(st.snapshot().renewals, 2);
+}
+
+#[test]
+fn a_sliding_server_deadline_is_the_idle_window_not_a_reason_to_renew() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    let g = st.install(
+        &grant(GrantKind::ClientCredentials, 30, None, t0),
+        true,
+        SystemTime::now(),
+    );
+    let ttl_due = st.next_refresh_at();
+    // Idle window 2 s: every call shows ~2 s left, the deadline slides along.
+    st.observe(g, t0 + ms(100), 2);
+    assert_eq!(
+        st.next_refresh_at(),
+        ttl_due,
+        "unknown cause: no renewal yet"
+    );
+    assert!(st.keepalive_interval(Duration::from_secs(60)) <= Duration::from_secs(1));
+    st.observe(g, t0 + ms(900), 2);
+    st.observe(g, t0 + ms(1500), 2);
+    assert_eq!(st.idle_window, Some(Duration::from_secs(2)));
+    assert_eq!(st.next_refresh_at(), ttl_due);
+    assert_eq!(
+        st.keepalive_interval(Duration::from_secs(60)),
+        Duration::from_secs(1)
+    );
+    // The idle deadline still bounds what a caller may use, without the slack (a
+    // call pushes it back); the TTL takes the slack.
+    st.last_activity = t0 + ms(1500);
+    assert!(st.usable(t0 + ms(3400)).is_some());
+    assert!(st.usable(t0 + ms(3600)).is_none());
+    st.last_activity = t0 + ms(27_000);
+    assert!(st.usable(t0 + ms(28_500)).is_none(), "within the TTL slack");
+}
+
+#[test]
+fn a_fixed_short_server_deadline_is_renewed_before() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    let g = st.install(
+        &grant(GrantKind::RefreshToken, 30, None, t0),
+        true,
+        SystemTime::now(),
+    );
+    // The session ends at t0 + 6 s whatever the TTL says.
+    st.observe(g, t0 + ms(100), 5);
+    st.observe(g, t0 + ms(1700), 4);
+    assert!(st.current.as_ref().unwrap().server_fixed);
+    assert!(st.idle_window.is_none());
+    let due = st.next_refresh_at().unwrap();
+    assert!(due < t0 + Duration::from_secs(6), "{:?}", due - t0);
+    // Another generation's header is ignored.
+    assert!(!st.observe(g + 1, t0, 1));
+}
+
+#[test]
+fn a_floored_header_that_matches_the_ttl_does_not_renew_early() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    let g = st.install(
+        &grant(GrantKind::ClientCredentials, 2, None, t0),
+        true,
+        SystemTime::now(),
+    );
+    let due = st.next_refresh_at();
+    // 1.9 s left, floored to 1 by the server: the same TTL clock.
+    st.observe(g, t0 + ms(100), 1);
+    assert_eq!(st.next_refresh_at(), due);
+    assert!(st.usable(t0 + ms(1500)).is_some());
+}
+
+#[test]
+fn session_limit_is_learned_from_a_refused_refresh() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    st.install(
+        &grant(GrantKind::ClientCredentials, 2, Some("RT"), t0),
+        true,
+        SystemTime::now(),
+    );
+    st.learn_session_limit(t0 + Duration::from_secs(8));
+    assert_eq!(st.session_limit, Some(Duration::from_secs(8)));
+    assert_eq!(st.session_deadline(), Some(t0 + Duration::from_secs(8)));
+}
