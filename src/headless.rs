@@ -313,9 +313,11 @@ pub fn summary_text(s: &RunSummary, opts: &HeadlessOptions) -> String {
                     opts.command
                 ));
             }
-            RunState::Failed if s.auth_failure => out.push(
-                "check auth.client_id, the client secret and auth.scopes, then resume".into(),
-            ),
+            RunState::Failed if s.auth_failure => out.push(format!(
+                "check auth.client_id, the client secret, auth.scopes and that the token \
+                 endpoint is reachable (`{cmd} diagnose`), then: {cmd} resume {id}",
+                cmd = opts.command
+            )),
             _ => {}
         }
         if s.segments_failed > 0 {

@@ -44,9 +44,10 @@ pub(crate) async fn run(
             direction: mode_direction(&params.mode),
             views: Vec::new(),
             fatal: Some(format!("{e:#}")),
+            // No first token at all, refused or unreachable after retries: exit 4 (README).
             auth_failure: e
                 .downcast_ref::<ApiError>()
-                .is_some_and(ApiError::is_auth_failure),
+                .is_some_and(|a| a.is_auth_failure() || matches!(a, ApiError::Auth(_))),
             renewals: 0,
             sessions: 0,
         },
