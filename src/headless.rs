@@ -125,8 +125,18 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
     // One listener for the whole run, renewed after each Ctrl-C, so none is missed.
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     let mut signals_ok = true;
+    // Plain progress lines also while nothing happens (paused, waiting out an outage).
+    let mut tick = tokio::time::interval(opts.line_every);
+    tick.tick().await;
     loop {
         tokio::select! {
+            _ = tick.tick(), if bar.is_none() => {
+                if last_line.elapsed() >= opts.line_every && !p.segments.is_empty() {
+                    let session_records = p.records().saturating_sub(records_at_start);
+                    eprintln!("{}", p.line(started.elapsed(), session_records));
+                    last_line = Instant::now();
+                }
+            }
             ev = handle.events.recv() => {
                 let Some(ev) = ev else { break };
                 match ev {
@@ -263,22 +273,26 @@ pub fn summary_text(s: &RunSummary, opts: &HeadlessOptions) -> String {
         s.direction,
         format_duration(s.duration)
     ));
+    // A run that never got going has no figures worth printing, only its error.
+    let started = !(s.state == RunState::Failed && s.segments_total == 0);
     let c = &s.counts;
-    out.push(match s.direction {
-        crate::engine::events::Direction::Push => format!(
-            "records: {} created, {} updated, {} unchanged, {} rejected",
-            c.created, c.updated, c.unchanged, c.rejected
-        ),
-        crate::engine::events::Direction::Pull => format!("records: {} pulled", c.pulled),
-    });
-    out.push(format!(
-        "segments: {} of {} done, {} failed",
-        s.segments_done, s.segments_total, s.segments_failed
-    ));
-    out.push(format!(
-        "token: {} renewal(s), {} session(s)",
-        s.token_renewals, s.sessions
-    ));
+    if started {
+        out.push(match s.direction {
+            crate::engine::events::Direction::Push => format!(
+                "records: {} created, {} updated, {} unchanged, {} rejected",
+                c.created, c.updated, c.unchanged, c.rejected
+            ),
+            crate::engine::events::Direction::Pull => format!("records: {} pulled", c.pulled),
+        });
+        out.push(format!(
+            "segments: {} of {} done, {} failed",
+            s.segments_done, s.segments_total, s.segments_failed
+        ));
+        out.push(format!(
+            "token: {} renewal(s), {} session(s)",
+            s.token_renewals, s.sessions
+        ));
+    }
     if let Some(e) = &s.error {
         out.push(format!("error: {e}"));
     }
@@ -299,9 +313,11 @@ pub fn summary_text(s: &RunSummary, opts: &HeadlessOptions) -> String {
                     opts.command
                 ));
             }
-            RunState::Failed if s.auth_failure => out.push(
-                "check auth.client_id, the client secret and auth.scopes, then resume".into(),
-            ),
+            RunState::Failed if s.auth_failure => out.push(format!(
+                "check auth.client_id, the client secret, auth.scopes and that the token \
+                 endpoint is reachable (`{cmd} diagnose`), then: {cmd} resume {id}",
+                cmd = opts.command
+            )),
             _ => {}
         }
         if s.segments_failed > 0 {

@@ -401,6 +401,11 @@ async fn binary_headless_push_bad_input_and_status() {
     );
 
     // Invalid rows: rejected locally, the rest synced, exit 2 (finished with rejects).
+    // One row carries a 10 MB name: a per-row reject, not a 10 MB message or a crash.
+    let huge = format!(
+        "SUP-100004,{},FR,approved,c@example.com,,2026-11-02T09:14:00Z",
+        "x".repeat(10 * 1024 * 1024)
+    );
     let bad = d.join("bad-rows.csv");
     write_csv(
         &bad,
@@ -409,6 +414,7 @@ async fn binary_headless_push_bad_input_and_status() {
             "SUP-100001,Good One,FR,approved,a@example.com,,2026-11-02T09:14:00Z",
             "NOPE-1,Bad Id,FR,approved,a@example.com,,2026-11-02T09:14:00Z",
             "SUP-100002,Bad Country,XXX,approved,a@example.com,,2026-11-02T09:14:00Z",
+            &huge,
             "SUP-100003,Good Two,FR,pending,b@example.com,ISO 9001,2026-11-02T09:14:00Z",
         ],
     );
@@ -426,12 +432,42 @@ async fn binary_headless_push_bad_input_and_status() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("2 rejected"),
+        String::from_utf8_lossy(&o.stdout)
+            .contains("2 created, 0 updated, 0 unchanged, 3 rejected"),
         "{}",
         text(&o)
     );
     let rejects = std::fs::read_to_string(d.join("state/runs/bin-bad/rejects.jsonl")).unwrap();
-    assert_eq!(rejects.lines().count(), 2, "{rejects}");
+    assert_eq!(rejects.lines().count(), 3, "{rejects}");
+    assert!(
+        rejects.len() < 10_000,
+        "reasons are short: {} bytes",
+        rejects.len()
+    );
+    assert!(text(&o).len() < 10_000, "output stays short");
+
+    // The source changed since the run started: resume refuses, saying why.
+    write_csv(&bad, 3, &[]);
+    let o = supsync(&d, &cfg, &["resume", "bin-bad", "--headless"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("changed since run bin-bad started"),
+        "{}",
+        text(&o)
+    );
+
+    // A wrong client secret is an authentication failure: exit 4.
+    let o = Proc::new(bin())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .args(["run", "--headless", "--source", src.to_str().unwrap()])
+        .env("SUPSYNC_CLIENT_SECRET", "not-the-secret")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(!text(&o).contains("not-the-secret"), "{}", text(&o));
 
     // File-level problems: a clear error naming the file, exit 1, never a panic.
     let empty = d.join("empty.csv");
@@ -467,6 +503,24 @@ async fn binary_headless_push_bad_input_and_status() {
         assert!(!t.contains("panicked"), "{t}");
     }
 
+    // The run stopped by the wrong secret is the latest unfinished one: a plain `resume`
+    // with the right secret carries it on (its records are already stored: unchanged).
+    let o = supsync(&d, &cfg, &["resume", "--headless"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("300 unchanged"), "{}", text(&o));
+
+    // No secret in anything written under the state dir (manifests, journals, audit logs).
+    let mut stack = vec![d.join("state")];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&p).unwrap();
+            let hit = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+            assert!(!hit, "{} holds the client secret", p.display());
+        }
+    }
+
     // resume with nothing unfinished, retry of an unknown run: clear, no panic.
     let o = supsync(&d, &cfg, &["resume", "--headless"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -474,4 +528,139 @@ async fn binary_headless_push_bad_input_and_status() {
     let o = supsync(&d, &cfg, &["retry", "no-such-run", "--headless"]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("no-such-run"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stay_alive_waits_for_stop_and_cancel_leaves_a_resumable_run() {
+    let sim = sim(profile(10, 0.0, 0.0)).await;
+    let url = sim.url();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_csv(&src, 400, &[]);
+    let mut cfg = config(&url);
+    cfg.sync.concurrency = 2;
+
+    // Hard cancel after the first outcome: in-flight work is abandoned, the run is resumable.
+    let p = params(
+        cfg.clone(),
+        dir.path(),
+        RunMode::Push {
+            source: src.clone(),
+            run_id: Some("cancelled".into()),
+        },
+    );
+    let h = engine::start(p);
+    let cancel = h.cancel.clone();
+    let (summary, _) = drive(h, |ev, _| {
+        if matches!(ev, EngineEvent::Segment(v) if v.state == SegmentState::Done) {
+            cancel.cancel();
+        }
+    })
+    .await;
+    assert_eq!(summary.state, RunState::Interrupted, "{summary:?}");
+    assert_eq!(summary.exit_code(), 5);
+    assert!(summary.segments_done < 8, "{summary:?}");
+
+    // Resume with stay_alive: the run reports Completed but stays open until Stop.
+    let mut p = params(
+        cfg,
+        dir.path(),
+        RunMode::Resume {
+            run_id: "cancelled".into(),
+        },
+    );
+    p.stay_alive = true;
+    let mut completed_seen = false;
+    let (summary, events) = drive(engine::start(p), |ev, commands| {
+        if matches!(ev, EngineEvent::RunState(RunState::Completed)) && !completed_seen {
+            completed_seen = true;
+            // Nothing failed: the retry is refused with a notice, then Stop ends the run.
+            commands.try_send(Command::RetryAllFailed).unwrap();
+            commands.try_send(Command::Stop).unwrap();
+        }
+    })
+    .await;
+    assert!(completed_seen);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Notice(n) if n.contains("no failed segments")))
+    );
+    assert_eq!(summary.state, RunState::Completed, "{summary:?}");
+    assert_eq!(summary.segments_done, 8);
+    let st = stats(&url).await;
+    assert_eq!(stat(&st, "records_created"), 400, "{st}");
+    assert_eq!(stat(&st, "records_updated"), 0, "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_segments_retried_live_while_the_engine_stays_alive() {
+    let sim = sim(profile(20, 0.0, 0.0)).await;
+    let url = sim.url();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_csv(&src, 200, &[]);
+    let mut cfg = config(&url);
+    cfg.sync.concurrency = 1;
+    cfg.sync.max_attempts = 3;
+    cfg.sync.retry_budget = 1_000;
+    let mut p = params(
+        cfg,
+        dir.path(),
+        RunMode::Push {
+            source: src,
+            run_id: None,
+        },
+    );
+    p.stay_alive = true;
+    let mut h = engine::start(p);
+    let client = reqwest::Client::new();
+    let mut failed = Vec::new();
+    let mut retried = false;
+    let mut stopped = false;
+    let mut summary = None;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), h.events.recv())
+        .await
+        .unwrap()
+    {
+        match ev {
+            EngineEvent::RunStarted(_) => {
+                client
+                    .post(format!("{url}/_sim/outage?seconds=2"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            EngineEvent::Segment(v) if v.state == SegmentState::Failed => failed.push(v.index),
+            EngineEvent::RunState(RunState::CompletedWithFailures) if !retried => {
+                // The operator waits the outage out, retries one segment, then the rest.
+                retried = true;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                h.commands
+                    .send(Command::RetrySegment(failed[0]))
+                    .await
+                    .unwrap();
+                h.commands.send(Command::RetryAllFailed).await.unwrap();
+            }
+            EngineEvent::RunState(RunState::Completed) if !stopped => {
+                stopped = true;
+                h.commands.send(Command::Stop).await.unwrap();
+            }
+            EngineEvent::Finished(s) => {
+                summary = Some(s);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let summary = summary.expect("finished");
+    assert!(
+        retried && !failed.is_empty(),
+        "the outage failed segments: {failed:?}"
+    );
+    assert_eq!(summary.state, RunState::Completed, "{summary:?}");
+    assert_eq!(summary.segments_done, 4);
+    assert_eq!(summary.counts.created, 200, "{summary:?}");
+    let st = stats(&url).await;
+    assert_eq!(stat(&st, "records_created"), 200, "{st}");
 }

@@ -133,8 +133,8 @@ impl Scene {
             margin: S(5),
             renewals,
             sessions,
-            last_result: Some(if sessions > 1 && session_age == age {
-                "new session (client_credentials) in 6 ms".into()
+            last_result: Some(if session_age == age {
+                "token issued by client_credentials in 6 ms".into()
             } else {
                 "refreshed (refresh_token) in 4 ms".into()
             }),

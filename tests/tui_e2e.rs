@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 const ROWS: u16 = 40;
-const COLS: u16 = 120;
+const COLS: u16 = 160;
 
 struct Console {
     parser: Arc<Mutex<vt100::Parser>>,
@@ -92,6 +92,41 @@ fn nz(n: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(n).unwrap()
 }
 
+/// The simulator's address as the header shows it (`→ http://127.0.0.1:PORT`).
+fn sim_addr(screen: &str) -> Option<String> {
+    let at = screen.find("http://127.0.0.1:")? + "http://".len();
+    let addr: String = screen[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+        .collect();
+    Some(addr)
+}
+
+/// `POST /_sim/outage?seconds=N`: every call answers 503 for N seconds.
+fn outage(addr: &str, seconds: u32) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /_sim/outage?seconds={seconds} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 2"), "outage refused: {answer}");
+}
+
+/// Failed segments as the header counts them (` · N failed`), 0 when none.
+fn failed(screen: &str) -> u32 {
+    screen
+        .lines()
+        .take(5)
+        .find_map(|l| {
+            let end = l.find(" failed")?;
+            l[..end].rsplit(' ').next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// The number after `renewals` in the token pane.
 fn renewals(screen: &str) -> Option<u32> {
     let rest = &screen[screen.find("renewals")? + "renewals".len()..];
@@ -101,7 +136,7 @@ fn renewals(screen: &str) -> Option<u32> {
 #[test]
 fn demo_console_answers_p_f_r_q() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Console::start(&["demo", "--records", "300"], dir.path());
+    let mut c = Console::start(&["demo", "--records", "400"], dir.path());
     let long = Duration::from_secs(30);
 
     let s = c.wait_for("the run to start", long, |s| {
@@ -123,12 +158,26 @@ fn demo_console_answers_p_f_r_q() {
 
     // The cursor starts on segment 0, which has not failed: the console says so.
     c.press("r");
-    c.wait_for("the answer to r", long, |s| {
-        s.contains("has not failed") || s.contains("retrying segment")
+    c.wait_for("the answer to r", long, |s| s.contains("has not failed"));
+
+    // An outage longer than the demo's attempts (Retry-After capped at 2 s, 5 attempts)
+    // makes the segment in flight fail.
+    let addr = sim_addr(&c.screen()).expect("the header shows the simulator's address");
+    outage(&addr, 12);
+    c.wait_for("a failed segment", long, |s| {
+        failed(s) > 0 && s.contains("✗")
     });
+    std::thread::sleep(Duration::from_secs(5)); // the outage ends
+    let before = failed(&c.screen());
+    c.press("n"); // jump to it
+    c.press("r");
+    c.wait_for("the retry", long, |s| s.contains("retrying segment"));
+    c.wait_for("one failed segment fewer", long, |s| failed(s) < before);
 
     c.press("q");
-    c.wait_for("the quit question", long, |s| s.contains("Stop the sync and quit?"));
+    c.wait_for("the quit question", long, |s| {
+        s.contains("Stop the sync and quit?")
+    });
     c.press("y");
     let status = {
         let start = Instant::now();

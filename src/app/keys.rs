@@ -21,6 +21,8 @@ pub enum Action {
     ForceRefresh,
     RetrySelected,
     RetryAllFailed,
+    /// Move the cursor to the next failed segment (wrapping), for big grids.
+    NextFailed,
     /// Expand the log to the whole middle of the screen (and back).
     ToggleLog,
     ToggleHelp,
@@ -114,6 +116,7 @@ impl Default for Bindings {
                     "retry the selected failed segment",
                 ),
                 (RetryAllFailed, vec![c('R')], "retry every failed segment"),
+                (NextFailed, vec![c('n')], "jump to the next failed segment"),
                 (
                     ToggleLog,
                     vec![c('l'), k(K::Tab)],
@@ -187,6 +190,11 @@ pub fn map_key(bindings: &Bindings, mode: KeyMode, ev: &KeyEvent) -> Option<Acti
     if ev.kind == KeyEventKind::Release {
         return None;
     }
+    // Alt-chords are not ours (and a quick `Esc x` arrives as Alt-x): ignore them rather
+    // than act on the plain key.
+    if ev.modifiers.contains(KeyModifiers::ALT) {
+        return None;
+    }
     let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
     if mode == KeyMode::ConfirmQuit {
         return match (ev.code, ctrl) {
@@ -248,6 +256,7 @@ mod tests {
             ),
             (KeyCode::Char('l'), n, Action::ToggleLog),
             (KeyCode::Char('?'), n, Action::ToggleHelp),
+            (KeyCode::Char('n'), n, Action::NextFailed),
             (KeyCode::Char('q'), n, Action::Quit),
             (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit),
             (KeyCode::Esc, n, Action::Close),
@@ -289,6 +298,13 @@ mod tests {
             Some(Action::Deny)
         );
         assert_eq!(map_key(&b, m, &press(KeyCode::Char('p'), n)), None);
+    }
+
+    #[test]
+    fn alt_chords_are_ignored() {
+        let b = Bindings::default();
+        let ev = press(KeyCode::Char('l'), KeyModifiers::ALT);
+        assert_eq!(map_key(&b, KeyMode::Normal, &ev), None);
     }
 
     #[test]

@@ -194,9 +194,17 @@ impl App {
             EngineEvent::Segment(view) => self.update_segment(view),
             EngineEvent::Token(status) => self.update_token(status, now),
             EngineEvent::RunState(state) => {
+                if state != self.state {
+                    // "pause requested" and the like are answered now.
+                    self.flash = None;
+                }
                 self.state = state;
-                // A retry after completion (engine kept alive) runs again.
-                if !state.is_terminal() {
+                if state.is_terminal() {
+                    // The engine kept alive for retries reports the end without `Finished`.
+                    self.finished_at.get_or_insert(now);
+                    self.throughput.sample(now, self.processed());
+                } else {
+                    // A retry after the end runs again.
                     self.finished_at = None;
                 }
             }
@@ -208,7 +216,7 @@ impl App {
             }
             EngineEvent::Finished(summary) => {
                 self.state = summary.state;
-                self.finished_at = Some(now);
+                self.finished_at.get_or_insert(now);
                 self.throughput.sample(now, self.processed());
                 self.summary = Some(summary);
                 if self.stopping {
@@ -282,8 +290,9 @@ impl App {
 
     /// Records dealt with so far (sent and answered, or rejected locally).
     pub fn processed(&self) -> u64 {
-        let local = self.info.as_ref().map_or(0, |i| i.local_rejects);
-        let done = self.totals.counts.processed() + local;
+        // Local rejects are in their segment's counts already (`RunInfo::local_rejects`
+        // is the same records, counted once more for the summary).
+        let done = self.totals.counts.processed();
         match self.total_records() {
             0 => done,
             total => done.min(total),
@@ -380,6 +389,10 @@ impl App {
                 vec![Command::ForceRefresh]
             }
             RetrySelected => self.retry_selected(),
+            NextFailed => {
+                self.next_failed();
+                Vec::new()
+            }
             RetryAllFailed => {
                 let n = self.totals.count(SegmentState::Failed);
                 if n == 0 {
@@ -432,6 +445,21 @@ impl App {
             _ => g.cells().saturating_sub(1),
         };
         self.cursor = g.range(to).start;
+    }
+
+    fn next_failed(&mut self) {
+        let after = self.selected().end;
+        let n = self.segments.len();
+        let found = (0..n)
+            .map(|k| (after + k) % n)
+            .find(|&i| self.segments[i].state == SegmentState::Failed);
+        match found {
+            Some(i) => {
+                self.cursor = self.geometry.range(self.geometry.cell_of(i)).start;
+                self.log_expanded = false;
+            }
+            None => self.flash = Some("no failed segments".into()),
+        }
     }
 
     fn toggle_pause(&mut self) -> Vec<Command> {
@@ -509,7 +537,7 @@ impl App {
     /// Exit code of the run (see `crate::exit`).
     pub fn exit_code(&self) -> i32 {
         match &self.summary {
-            Some(s) => summary::exit_code(s),
+            Some(s) => s.exit_code(),
             None => crate::exit::INTERRUPTED,
         }
     }

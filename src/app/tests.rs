@@ -320,3 +320,18 @@ fn failed_command_explains_what_to_do() {
             .contains("supsync retry run-1")
     );
 }
+
+#[test]
+fn next_failed_jumps_and_wraps() {
+    let (mut app, t0) = started(10);
+    app.handle(Action::NextFailed);
+    assert_eq!(app.flash.as_deref(), Some("no failed segments"));
+    app.apply(EngineEvent::Segment(seg(3, SegmentState::Failed, 0, 5)), t0);
+    app.apply(EngineEvent::Segment(seg(7, SegmentState::Failed, 0, 5)), t0);
+    app.handle(Action::NextFailed);
+    assert_eq!(app.cursor, 3);
+    app.handle(Action::NextFailed);
+    assert_eq!(app.cursor, 7);
+    app.handle(Action::NextFailed);
+    assert_eq!(app.cursor, 3, "wraps around");
+}

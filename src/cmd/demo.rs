@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::cli::{DemoArgs, GlobalArgs};
-use crate::config::{Config, TokenCacheMode};
+use crate::config::{Config, TokenCacheMode, UiConfig};
 use crate::engine::{RunMode, RunParams};
+use crate::headless::HeadlessOptions;
 use crate::record::Supplier;
 use crate::secret::Secret;
 use crate::sim::{Profile, SimServer};
@@ -41,8 +42,8 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
 
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let profile =
-            Profile::builtin("demo").context("the built-in `demo` simulator profile is missing")?;
+        let profile = Profile::builtin("demo")
+            .context("the built-in `demo` simulator profile is missing")?;
         let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
         let sim = SimServer::start(profile, listen)
             .await
@@ -57,18 +58,24 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
                 run_id: None,
             },
         );
-        // The console stays up after the last segment so failed ones can still be retried.
+        // The console keeps the engine after the last segment so `r`/`R` still work.
         params.stay_alive = console;
         let handle = crate::engine::start(params);
+        let opts = HeadlessOptions::default();
         let code = if console {
-            crate::tui::run_console(handle, &crate::config::UiConfig::default()).await?
+            crate::tui::run_console_with(handle, &UiConfig::default(), &opts).await?
         } else {
-            let opts = crate::headless::HeadlessOptions::default();
             let summary = crate::headless::report(handle, &opts).await;
             println!("{}", crate::headless::summary_text(&summary, &opts));
             summary.exit_code()
         };
         drop(sim);
+        if code == crate::exit::INTERRUPTED {
+            println!(
+                "(demo: its simulator stopped with it, so resuming needs a simulator again; `supsync demo` starts a fresh run. Demo runs live in {})",
+                state_dir.display()
+            );
+        }
         Ok(code)
     })
 }
@@ -83,12 +90,17 @@ pub fn demo_config(base_url: &str) -> Config {
     c.auth.expected_ttl_secs = 60;
     c.auth.keepalive_secs = 5;
     c.auth.token_cache = TokenCacheMode::None;
-    c.sync.segment_size = 20;
-    c.sync.concurrency = 4;
+    // The demo simulator works 100 ms a record and in parallel: one request at a time
+    // makes 500 records last ≈ 55 s, long enough for several refreshes under the run and
+    // the 60 s session limit right at its end (the console keeps the token alive after).
+    c.sync.segment_size = 10;
+    c.sync.concurrency = 1;
     c.sync.max_attempts = 5;
     c.sync.backoff_initial_ms = 200;
     c.sync.backoff_max_ms = 2_000;
-    c.sync.max_retry_after_secs = 5;
+    // `realistic`'s 120 s divided by 60, like every other demo duration: a long outage
+    // then shows failed segments within seconds (and `r`/`R` bring them back).
+    c.sync.max_retry_after_secs = 2;
     c.sync.expected_duration_secs = 60;
     c
 }

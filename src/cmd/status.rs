@@ -26,11 +26,19 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
         None => list(&dir, args.json, &prefix),
         Some(id) => {
             let (manifest, replay) = journal::read(&dir, &id)?;
-            let report = RunReport::new(&manifest, &replay, &prefix);
+            let mut report = RunReport::new(&manifest, &replay, &prefix);
+            if report.counts.rejected > 0 {
+                report.rejects_file = Some(
+                    journal::run_dir(&dir, &id)?
+                        .join("rejects.jsonl")
+                        .display()
+                        .to_string(),
+                );
+            }
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                super::run::print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
-                print!("{}", report.text());
+                super::run::print_out(&report.text())?;
             }
             Ok(exit::OK)
         }
@@ -40,17 +48,20 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
 fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> {
     let runs = journal::list_runs(dir)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        super::run::print_out(&format!("{}\n", serde_json::to_string_pretty(&runs)?))?;
         return Ok(exit::OK);
     }
     if runs.is_empty() {
-        println!("no runs under {}", dir.display());
+        super::run::print_out(&format!("no runs under {}\n", dir.display()))?;
         return Ok(exit::OK);
     }
+    let mut text = String::new();
     for r in &runs {
-        println!("{}", journal_listing_line(r));
+        text.push_str(&journal_listing_line(r));
+        text.push('\n');
     }
-    println!("details: {prefix} status RUN_ID");
+    text.push_str(&format!("details: {prefix} status RUN_ID\n"));
+    super::run::print_out(&text)?;
     Ok(exit::OK)
 }
 
@@ -118,6 +129,9 @@ struct RunReport {
     ranges: Vec<Range>,
     #[serde(skip_serializing_if = "Option::is_none")]
     journal_warning: Option<String>,
+    /// Where the rejected records and their reasons are, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejects_file: Option<String>,
     /// The command that carries this run on, if any.
     next: Option<String>,
 }
@@ -168,6 +182,7 @@ impl RunReport {
             counts,
             ranges: group(&states),
             journal_warning: replay.torn_tail.clone(),
+            rejects_file: None,
             next,
         }
     }
@@ -226,6 +241,9 @@ impl RunReport {
                 "  … {} more ranges (--json lists them all)",
                 self.ranges.len() - MAX_RANGES_SHOWN
             ));
+        }
+        if let Some(r) = &self.rejects_file {
+            line(format!("rejects:  {r}"));
         }
         if let Some(w) = &self.journal_warning {
             line(format!("journal:  {w}"));

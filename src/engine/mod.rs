@@ -9,11 +9,14 @@
 //! `cancel`, or when `commands` is dropped.
 
 pub mod backoff;
+mod commands;
 mod control;
 mod emit;
 pub mod events;
+mod outcome;
 mod plan;
 mod run;
+mod runner;
 mod worker;
 
 use std::path::PathBuf;

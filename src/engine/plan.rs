@@ -59,7 +59,7 @@ fn manifest(
         segment_size: params.config.sync.segment_size,
         total_records,
         segments,
-        created_at: chrono::Utc::now().to_rfc3339(),
+        created_at: crate::journal::now_rfc3339(),
         config,
     })
 }

@@ -22,6 +22,8 @@ use crate::engine::events::Command;
 
 /// How long a confirmed quit waits for in-flight segments before cancelling them.
 pub const STOP_GRACE: Duration = Duration::from_secs(20);
+/// Engine events folded in one go before the loop looks at keys and frames again.
+const MAX_DRAIN: usize = 4096;
 /// After cancelling, how long to wait for the engine to journal and report.
 pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
@@ -76,8 +78,10 @@ pub async fn run(
                 match ev {
                     Some(ev) => {
                         app.apply(ev, Instant::now());
-                        // Drain the burst: one frame for many progress events.
-                        while let Ok(ev) = handle.events.try_recv() {
+                        // Drain the burst: one frame for many progress events. Bounded, so
+                        // a flood cannot starve the keys.
+                        for _ in 0..MAX_DRAIN {
+                            let Ok(ev) = handle.events.try_recv() else { break };
                             app.apply(ev, Instant::now());
                         }
                     }

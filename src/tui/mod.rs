@@ -12,17 +12,26 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::app::summary::epilogue;
 use crate::config::UiConfig;
 use crate::engine::EngineHandle;
+use crate::headless::{HeadlessOptions, summary_text};
 
 pub use event_loop::{CANCEL_GRACE, STOP_GRACE};
 
 /// Runs the console over a started engine until the operator quits; returns the exit code
 /// of the run (`crate::exit`). The terminal is restored before this returns, on every path,
-/// and then the run's one-line summary (and the resume command when the run can carry on)
-/// goes to stdout.
-pub async fn run_console(mut handle: EngineHandle, ui: &UiConfig) -> anyhow::Result<i32> {
+/// and then the run's summary (with the command that carries on, when there is one) goes
+/// to stdout. Start the engine with `stay_alive` so `r`/`R` work after the last segment.
+pub async fn run_console(handle: EngineHandle, ui: &UiConfig) -> anyhow::Result<i32> {
+    run_console_with(handle, ui, &HeadlessOptions::default()).await
+}
+
+/// [`run_console`] with the command prefix the printed hints use (e.g. with `--state-dir`).
+pub async fn run_console_with(
+    mut handle: EngineHandle,
+    ui: &UiConfig,
+    opts: &HeadlessOptions,
+) -> anyhow::Result<i32> {
     let mut app = App::new(color_wanted());
     let result = {
         let mut term = terminal::TerminalGuard::init()?;
@@ -30,27 +39,37 @@ pub async fn run_console(mut handle: EngineHandle, ui: &UiConfig) -> anyhow::Res
         // `term` drops here: the terminal is restored before anything is printed.
     };
     if app.summary.is_none() {
-        // Quit before the end: the engine winds down on its own; wait for its summary a
-        // bounded time so the exit code and the resume hint are right.
-        handle.cancel.cancel();
-        if let Ok(Ok(summary)) = tokio::time::timeout(CANCEL_GRACE, &mut handle.task).await {
-            app.apply(
-                crate::engine::events::EngineEvent::Finished(summary),
-                std::time::Instant::now(),
-            );
+        // The engine ends after the Stop the console sent (a finished run kept alive for
+        // retries ends at once); past a short wait, cancel it and wait a bounded time more
+        // so the exit code and the hints are right.
+        let summary = match tokio::time::timeout(Duration::from_secs(2), &mut handle.task).await {
+            Ok(done) => done.ok(),
+            Err(_) => {
+                handle.cancel.cancel();
+                tokio::time::timeout(CANCEL_GRACE, &mut handle.task)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+        };
+        if let Some(summary) = summary {
+            let now = std::time::Instant::now();
+            app.apply(crate::engine::events::EngineEvent::Finished(summary), now);
         }
-    } else if !handle.task.is_finished() {
-        // The engine kept alive for retries: it was told to stop; give it a moment.
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut handle.task).await;
     }
     result?;
-    let run_id = app.info.as_ref().map(|i| i.run_id.clone());
-    let mut out = std::io::stdout().lock();
-    for line in epilogue(run_id.as_deref(), app.summary.as_ref()) {
-        // The terminal is restored: this is ordinary output. A closed stdout is not an error
-        // worth failing the run for.
-        let _ = writeln!(out, "{line}");
-    }
+    let text = match (&app.summary, &app.info) {
+        (Some(s), _) => summary_text(s, opts),
+        (None, Some(info)) => format!(
+            "run {id} stopped before the end\nto carry on: {} resume {id}",
+            opts.command,
+            id = info.run_id
+        ),
+        (None, None) => "the run stopped before it started".to_string(),
+    };
+    // The terminal is restored: this is ordinary output. A closed stdout is no reason to
+    // fail the run.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
     Ok(app.exit_code())
 }
 

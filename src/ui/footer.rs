@@ -40,6 +40,7 @@ pub fn applicable(app: &App) -> Vec<(String, &'static str)> {
         out.push((key(Action::RetrySelected), "retry"));
     }
     if app.totals.count(SegmentState::Failed) > 0 {
+        out.push((key(Action::NextFailed), "next failed"));
         out.push((key(Action::RetryAllFailed), "retry all"));
     }
     out.push((key(Action::ToggleLog), "log"));
@@ -58,7 +59,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
             .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
             .sum()
     };
-    for drop in ["details", "log", "move"] {
+    for drop in ["details", "log", "move", "next failed"] {
         if width(&items) <= usize::from(area.width) {
             break;
         }

@@ -55,7 +55,11 @@ fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
             i.direction.to_string(),
             t.accent().add_modifier(Modifier::BOLD),
         ));
-        spans.push(Span::raw(format!(" {} → {}", i.source, i.target)));
+        spans.push(Span::raw(format!(
+            " {} → {}",
+            short_place(&i.source),
+            short_place(&i.target)
+        )));
     }
     Line::from(spans)
 }
@@ -93,7 +97,7 @@ fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
 /// Counts on the left, the throughput sparkline in the rest of the line.
 fn counts_and_throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     let c = &app.totals.counts;
-    let rejected = c.rejected + app.info.as_ref().map_or(0, |i| i.local_rejects);
+    let rejected = c.rejected;
     let mut spans = vec![Span::raw(format!(
         "created {} · updated {} · unchanged {} · ",
         c.created, c.updated, c.unchanged
@@ -127,4 +131,38 @@ fn counts_and_throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         .style(t.accent())
         .render(spark, buf);
     buf.set_string(spark.right(), area.y, tail, t.dim());
+}
+
+/// A file as its name, a URL as its host: the header has one line for the route.
+fn short_place(place: &str) -> &str {
+    if let Some(rest) = place
+        .strip_prefix("https://")
+        .or_else(|| place.strip_prefix("http://"))
+    {
+        return rest.split('/').next().unwrap_or(rest);
+    }
+    std::path::Path::new(place)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(place)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_place;
+
+    #[test]
+    fn places_shorten_to_file_name_or_host() {
+        assert_eq!(
+            short_place("/tmp/x/demo-suppliers.csv"),
+            "demo-suppliers.csv"
+        );
+        assert_eq!(short_place("http://127.0.0.1:4000"), "127.0.0.1:4000");
+        assert_eq!(
+            short_place("https://qms.example.com/api/v1"),
+            "qms.example.com"
+        );
+        assert_eq!(short_place("suppliers.csv"), "suppliers.csv");
+        assert_eq!(short_place(""), "");
+    }
 }

@@ -32,7 +32,8 @@ pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
         "A run larger than the pane: one cell stands for a range of segments and shows its worst state.",
         t.dim(),
     ));
-    let h = lines.len() as u16 + 2;
+    // +1: the last sentence wraps at this width.
+    let h = lines.len() as u16 + 3;
     let popup = super::centered(area, 72, h);
     Clear.render(popup, buf);
     Paragraph::new(lines)

@@ -42,7 +42,7 @@ pub const MIN_HEIGHT: u16 = 24;
 // `l` (expanded log) gives the whole middle band to the full log.
 const HEADER_H: u16 = 5;
 const FOOTER_H: u16 = 1;
-const TOKEN_H: u16 = 12;
+const TOKEN_H: u16 = 13;
 const DETAILS_H: u16 = 7;
 const RIGHT_MIN: u16 = 42;
 const RIGHT_MAX: u16 = 60;

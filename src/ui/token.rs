@@ -78,9 +78,10 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
         label("grant"),
         Span::raw(s.grant.map_or("–".to_string(), |g| g.to_string())),
         Span::styled(
+            // The fingerprint (never the token) tells renewals apart at a glance.
             s.fingerprint
                 .as_ref()
-                .map_or(String::new(), |f| format!("  fp {f}")),
+                .map_or(String::new(), |f| format!(" {f}")),
             t.dim(),
         ),
     ]));
@@ -131,7 +132,7 @@ fn gauge_line(
         } else {
             t.dim()
         };
-        return Line::from(vec![label("access token"), Span::styled(text, style)]);
+        return Line::from(vec![label("access"), Span::styled(text, style)]);
     };
     let left = deadline.saturating_duration_since(now);
     if left.is_zero() && run_over {
@@ -173,7 +174,7 @@ fn binding_line(s: &TokenStatus, t: &Theme) -> Line<'static> {
         Some((_, Clock::Ttl)) => "ttl",
         Some((_, Clock::Idle)) => "idle window",
         Some((_, Clock::Session)) => "session limit",
-        Some((_, Clock::Server)) => "server (X-Token-Expires-In)",
+        Some((_, Clock::Server)) => "server header",
         None => "–",
     };
     Line::from(vec![

@@ -1,0 +1,94 @@
+//! Operator commands: pause, resume, force refresh, retry one or all failed, stop.
+
+use super::events::{Command, EngineEvent, RunState, SegmentState, SegmentView};
+use super::runner::Runner;
+
+impl Runner {
+    pub(super) async fn on_command(
+        &mut self,
+        cmd: Command,
+        stop_deadline: &mut Option<tokio::time::Instant>,
+    ) {
+        let emit = self.ctx.emit.clone();
+        match cmd {
+            Command::Pause if !self.paused && !self.stopping => {
+                self.paused = true;
+                self.ctx.gate.set_paused(true);
+                emit.outcome(EngineEvent::RunState(RunState::Paused)).await;
+                emit.notice(format!(
+                    "paused: {} in-flight segment(s) finish, no new requests start; the token is kept alive",
+                    self.tasks.len()
+                ));
+            }
+            Command::Resume if self.paused => {
+                self.paused = false;
+                self.ctx.gate.set_paused(false);
+                emit.outcome(EngineEvent::RunState(RunState::Running)).await;
+            }
+            Command::ForceRefresh => {
+                let api = self.ctx.api.clone();
+                tokio::spawn(async move {
+                    match api.force_refresh().await {
+                        Ok(()) => emit.notice("token renewed on request".into()),
+                        Err(e) => emit.notice(format!("forced token renewal failed: {e}")),
+                    }
+                });
+            }
+            Command::RetrySegment(_) | Command::RetryAllFailed
+                if self.stopping || self.fatal.is_some() =>
+            {
+                emit.notice("the run is ending: no retries now (`supsync retry` later)".into());
+            }
+            Command::RetrySegment(i) => {
+                let n = self.retry(|v| v.index == i).await;
+                if n == 0 {
+                    emit.notice(format!("segment {i} is not failed; nothing to retry"));
+                }
+            }
+            Command::RetryAllFailed => {
+                let n = self.retry(|_| true).await;
+                emit.notice(if n == 0 {
+                    "no failed segments to retry".into()
+                } else {
+                    format!("retrying {n} failed segment(s)")
+                });
+            }
+            Command::Stop if !self.stopping => {
+                self.stopping = true;
+                self.ctx.stop.cancel();
+                // A paused run must let its in-flight work end too.
+                self.ctx.gate.set_paused(false);
+                *stop_deadline = Some(tokio::time::Instant::now() + self.stop_grace);
+                emit.outcome(EngineEvent::RunState(RunState::Stopping))
+                    .await;
+            }
+            // Pause while paused, resume while running, stop while stopping: nothing to do.
+            Command::Pause | Command::Resume | Command::Stop => {}
+        }
+    }
+
+    /// Failed segments matching `which` go back to pending with fresh attempts.
+    async fn retry(&mut self, which: impl Fn(&SegmentView) -> bool) -> usize {
+        if self.stopping || self.fatal.is_some() {
+            return 0;
+        }
+        let mut n = 0;
+        for i in 0..self.views.len() {
+            let v = &mut self.views[i];
+            if v.state == SegmentState::Failed && which(v) {
+                *v = SegmentView::pending(v.index, v.records);
+                let ev = EngineEvent::Segment(v.clone());
+                self.queue.push_back(i);
+                self.ctx.emit.outcome(ev).await;
+                n += 1;
+            }
+        }
+        if n > 0 && self.idle_reported.take().is_some() {
+            self.ctx
+                .emit
+                .outcome(EngineEvent::RunState(RunState::Running))
+                .await;
+        }
+        n
+    }
+}
