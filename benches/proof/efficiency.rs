@@ -1,17 +1,13 @@
 //! Efficiency against the server's limit: 20,000 records, segment 100, concurrency 8,
 //! against a simulator doing 1 ms of work per record with 8 concurrent slots, and token
 //! clocks short enough to force dozens of renewals (scope TTL 2 s, idle 3 s, session 8 s).
-//! Ideal = records × per_record_ms / concurrency. Then a naive client (one token at the
+//! Ideal = records × per_record_ms / concurrency; wall is the release binary's, from spawn
+//! to exit (startup, source scan, first grant and journal included). Then a naive client (one token at the
 //! start, no refresh, one batch at a time) against the same profile, until its first 401.
 
 use std::time::{Duration, Instant};
 
-use supsync::config::{Config, TokenCacheMode};
-use supsync::engine::events::{EngineEvent, RunState};
-use supsync::engine::{self, RunMode, RunParams};
-use supsync::secret::Secret;
-
-use crate::support::{SECRET, SimSpec, runtime, stat, write_csv};
+use crate::support::{SECRET, SimSpec, run_supsync, runtime, stat, write_config, write_csv};
 
 const RECORDS: u64 = 20_000;
 const PER_RECORD_MS: u64 = 1;
@@ -35,43 +31,30 @@ pub fn run() {
     let dir = tempfile::tempdir().expect("temp dir");
     let src = dir.path().join("suppliers.csv");
     write_csv(&src, RECORDS);
-    let mut cfg = Config::default();
-    cfg.api.base_url = sim.url();
-    cfg.auth.token_cache = TokenCacheMode::None;
-    cfg.auth.keepalive_secs = 1;
-    cfg.sync.segment_size = SEGMENT;
-    cfg.sync.concurrency = CONCURRENCY;
-    cfg.sync.backoff_initial_ms = 20;
-    cfg.sync.backoff_max_ms = 500;
-    let params = RunParams::new(
-        cfg,
-        Secret::new(SECRET),
-        dir.path().to_path_buf(),
-        RunMode::Push {
-            source: src,
-            run_id: Some("efficiency".into()),
-        },
+    let cfg = write_config(dir.path(), &sim.url(), SEGMENT, CONCURRENCY);
+    let src_arg = src.to_string_lossy().to_string();
+    let r = run_supsync(
+        dir.path(),
+        &cfg,
+        &["run", "--headless", "--source", &src_arg],
     );
-    let started = Instant::now();
-    let summary = rt.block_on(async {
-        let mut h = engine::start(params);
-        loop {
-            match h.events.recv().await {
-                Some(EngineEvent::Finished(s)) => break s,
-                Some(_) => {}
-                None => panic!("the engine ended without a summary"),
-            }
-        }
-    });
-    let wall = started.elapsed();
-    assert_eq!(summary.state, RunState::Completed, "{summary:?}");
+    r.expect_code(0);
+    let wall = r.wall;
+    // "token: N renewal(s), M session(s)" from the summary: renewals as the client counts
+    // them (refresh grants and new sessions after the first grant).
+    let client_renewals = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
     let st = sim.stats();
     assert_eq!(stat(&st, "records_created"), RECORDS, "{st}");
     let ideal = Duration::from_millis(RECORDS * PER_RECORD_MS / CONCURRENCY as u64);
     let token_requests = stat(&st, "tokens_issued") + stat(&st, "token_errors");
-    // Renewals as the client counts them (refresh grants and new sessions after the
-    // first grant); the simulator counts every token-endpoint request, failed ones too.
-    let renewals = u64::from(summary.token_renewals).max(1);
+    // The simulator counts every token-endpoint request, failed ones too.
+    let renewals = client_renewals.max(1);
     println!(
         "FIGURE efficiency: {RECORDS} records in {:.2} s, ideal {:.2} s, wall/ideal {:.3} \
          (target <= 1.05); 401s answered {} (target 0); {} token requests for {} renewals \

@@ -128,7 +128,7 @@ pub struct ChildRun {
     pub wall: Duration,
     /// User + system CPU of the child.
     pub cpu: Duration,
-    /// Peak resident set of the child, bytes.
+    /// Peak resident set of the child (VmHWM), bytes.
     pub max_rss: u64,
     pub stdout: String,
     pub stderr: String,
@@ -156,6 +156,17 @@ pub fn run_supsync(dir: &Path, cfg: &Path, args: &[&str]) -> ChildRun {
         .spawn()
         .expect("the release binary starts");
     let pid = child.id() as libc::pid_t;
+    // Peak RSS from the child's own VmHWM, sampled until it exits: wait4's ru_maxrss would
+    // also count this process's RSS at spawn time (Linux carries the parent's high-water
+    // mark across fork and exec), and this process holds the simulator's records.
+    let hwm = std::thread::spawn(move || {
+        let mut peak = 0u64;
+        while let Some(kb) = vm_hwm_kb(pid) {
+            peak = peak.max(kb);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        peak * 1024
+    });
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -165,14 +176,22 @@ pub fn run_supsync(dir: &Path, cfg: &Path, args: &[&str]) -> ChildRun {
     let wall = started.elapsed();
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let max_rss = hwm.join().unwrap_or(0);
     ChildRun {
         code,
         wall,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        max_rss: usage.ru_maxrss as u64 * 1024,
+        max_rss,
         stdout: std::fs::read_to_string(&out).unwrap_or_default(),
         stderr: std::fs::read_to_string(&err).unwrap_or_default(),
     }
+}
+
+/// VmHWM of a live process, in kB; `None` once it has exited (a zombie has no memory).
+fn vm_hwm_kb(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl ChildRun {

@@ -216,6 +216,14 @@ impl Runner {
                     match joined {
                         Ok((id, (i, outcome))) => {
                             self.task_segment.remove(&id);
+                            // Start the next segment in the freed slot before this outcome's
+                            // fsync: segments finishing together would otherwise wait on one
+                            // another's journal syncs with the server's slots idle (17% over
+                            // the ideal time in the efficiency bench). The outcome is still
+                            // journaled before anyone is told of it.
+                            if matches!(outcome, super::worker::Outcome::Finished { .. }) {
+                                self.fill();
+                            }
                             self.on_outcome(i, outcome).await;
                         }
                         Err(e) => {
