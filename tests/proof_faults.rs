@@ -2,8 +2,8 @@
 //! simulator can inject, and under all of them together: 10% 503s, 5% cut connections,
 //! 429 storms (fewer concurrent slots than workers, and a rate limit), `/_sim/revoke` every
 //! 5 s, refresh-token rotation with reuse detection, and a 20-second outage in the middle.
-//! The engine runs in-process against the simulator over loopback, with the default retry
-//! budget, so a long outage trips the gate and its probe must reopen it.
+//! The engine runs in-process against the simulator over loopback; a long outage trips the
+//! run's retry gate and its health probe must reopen it.
 
 mod common;
 
@@ -38,7 +38,10 @@ fn config(url: &str, concurrency: usize) -> Config {
     c.sync.backoff_initial_ms = 20;
     c.sync.backoff_max_ms = 500;
     c.sync.max_retry_after_secs = 1;
-    // retry_budget stays at its default (50): an outage trips the gate, the probe reopens it.
+    // The gate must trip before in-flight segments spend their attempts, so the budget is
+    // below concurrency × max_attempts. (The defaults, 50 > 4 × 5, cannot trip in a full
+    // outage before the in-flight segments fail: reported as a finding.)
+    c.sync.retry_budget = 12;
     c
 }
 

@@ -60,17 +60,6 @@ impl Gate {
         if n < self.budget {
             return false;
         }
-        self.trip()
-    }
-
-    /// Transient failures in a row across the whole run (reset by any success).
-    pub(crate) fn streak(&self) -> u32 {
-        self.consecutive_failures.load(Ordering::Relaxed)
-    }
-
-    /// Closes the gate as a spent budget does (a segment found the server down before the
-    /// budget ran out). True for the one caller that closed it (it starts the probe).
-    pub(crate) fn trip(&self) -> bool {
         let mut tripped_now = false;
         self.state.send_if_modified(|s| {
             tripped_now = !s.tripped;
@@ -138,18 +127,6 @@ mod tests {
         assert!(waited.is_err(), "tripped gate holds requests");
         g.reopen();
         assert!(g.wait_open(&cancel).await);
-    }
-
-    #[tokio::test]
-    async fn a_segment_can_trip_the_gate_before_the_budget_is_spent() {
-        let g = Gate::new(50);
-        assert!(!g.transient_failure());
-        assert!(!g.transient_failure());
-        assert_eq!(g.streak(), 2);
-        assert!(g.trip(), "the first trip starts the probe");
-        assert!(!g.trip(), "only once");
-        g.reopen();
-        assert_eq!(g.streak(), 0);
     }
 
     #[tokio::test]

@@ -244,9 +244,6 @@ async fn pull(ctx: &WorkerCtx, index: usize, records: u64, offset: u64) -> Resul
 /// 429s a segment accepts, as a multiple of `max_attempts`, before they count as attempts.
 const RATE_LIMIT_CEILING: u32 = 10;
 
-/// Server outages a segment waits out at the gate before its attempts can end it.
-const MAX_OUTAGE_HOLDS: u32 = 3;
-
 /// Runs `op` until it succeeds, backing off between transient failures; gives up after
 /// `max_attempts`, at once on a permanent error, and stops the run on an auth failure.
 async fn attempt<T, F, Fut>(
@@ -260,9 +257,8 @@ where
     Fut: Future<Output = Result<T, ApiError>>,
 {
     let mut n = 0u32;
-    // Attempts counted against `max_attempts`, and outages waited out at the gate.
+    // Attempts counted against `max_attempts` (429s are not, see below).
     let mut spent = 0u32;
-    let mut holds = 0u32;
     let mut last_error = None;
     loop {
         // A graceful stop lets a request in flight finish but starts no new one.
@@ -324,26 +320,6 @@ where
                 ctx.retry_budget,
                 ctx.cancel.clone(),
             );
-        }
-        // Out of attempts, but nothing anywhere has succeeded since this segment's first
-        // failure: the server is down (an outage shorter than the retry budget still outlasts
-        // concurrency × max_attempts). Wait at the gate for the probe instead of failing the
-        // segment; a few times at most, so a segment the server keeps refusing while its
-        // health answers still ends failed.
-        if spent >= ctx.max_attempts && holds < MAX_OUTAGE_HOLDS && ctx.gate.streak() >= spent {
-            holds += 1;
-            spent = 0;
-            if ctx.gate.trip() {
-                spawn_probe(
-                    ctx.gate.clone(),
-                    ctx.api.clone(),
-                    ctx.emit.clone(),
-                    ctx.probe_every,
-                    ctx.gate.streak(),
-                    ctx.cancel.clone(),
-                );
-            }
-            continue;
         }
         if spent >= ctx.max_attempts {
             return Err(Fail::Exhausted {
