@@ -13,10 +13,18 @@ pub fn init_stderr(verbose: u8) {
         1 => "info,supsync=info",
         _ => "debug,supsync=debug",
     };
+    init_stderr_filter(default);
+}
+
+/// stderr logging with `default` as the filter unless `RUST_LOG` is set. Colours only
+/// when stderr is a terminal (a log file or a cron mail gets plain text).
+pub fn init_stderr_filter(default: &str) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Ignored on purpose: a second init (tests, demo) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -171,7 +171,7 @@ impl Scene {
         let area = Rect::new(0, 0, w, h);
         if !ui::too_small(area) && self.app.overlay == supsync::app::Overlay::None {
             // tui-logger's lines are global and timestamped: blank the pane's inside.
-            let panes = Panes::new(area);
+            let panes = Panes::new(area, self.app.segments.len());
             let log = if self.app.log_expanded {
                 panes.middle
             } else {

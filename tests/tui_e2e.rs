@@ -92,9 +92,9 @@ fn nz(n: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(n).unwrap()
 }
 
-/// The simulator's address as the header shows it (`→ http://127.0.0.1:PORT`).
+/// The simulator's address as the header shows it (`→ 127.0.0.1:PORT`).
 fn sim_addr(screen: &str) -> Option<String> {
-    let at = screen.find("http://127.0.0.1:")? + "http://".len();
+    let at = screen.find("→ 127.0.0.1:")? + "→ ".len();
     let addr: String = screen[at..]
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')

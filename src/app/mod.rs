@@ -50,6 +50,18 @@ pub struct Renewal {
     pub kind: RenewalKind,
 }
 
+/// One line of the recent-activity feed: a segment outcome or an engine notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub at: Instant,
+    /// The segment's new state, `None` for a notice.
+    pub state: Option<SegmentState>,
+    pub text: String,
+}
+
+/// Activity lines kept (the details pane shows what fits).
+const KEEP_ACTIVITY: usize = 100;
+
 /// Counts kept up to date on every segment event, so render only reads them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -120,10 +132,14 @@ pub struct App {
     pub throughput: Throughput,
     pub renewals: VecDeque<Renewal>,
     pub notices: VecDeque<String>,
+    /// Recent segment outcomes and notices, newest last.
+    pub activity: VecDeque<Activity>,
     /// Index of the selected segment (the first of its cell when cells aggregate).
     pub cursor: usize,
     pub geometry: Geometry,
-    /// Inner size of the grid pane, from the last resize.
+    /// The terminal's area, from the last resize (the grid is fitted into its pane).
+    area: Rect,
+    /// Inner size of the grid pane for that area and this run.
     grid_size: (u16, u16),
     pub overlay: Overlay,
     pub log_expanded: bool,
@@ -156,8 +172,10 @@ impl App {
             throughput: Throughput::default(),
             renewals: VecDeque::new(),
             notices: VecDeque::new(),
+            activity: VecDeque::new(),
             cursor: 0,
             geometry: Geometry::new(0, 1, 1),
+            area: Rect::new(0, 0, 1, 1),
             grid_size: (1, 1),
             overlay: Overlay::None,
             log_expanded: false,
@@ -191,7 +209,7 @@ impl App {
                 self.info = Some(info);
                 self.refit();
             }
-            EngineEvent::Segment(view) => self.update_segment(view),
+            EngineEvent::Segment(view) => self.update_segment(view, now),
             EngineEvent::Token(status) => self.update_token(status, now),
             EngineEvent::RunState(state) => {
                 if state != self.state {
@@ -209,6 +227,7 @@ impl App {
                 }
             }
             EngineEvent::Notice(text) => {
+                self.record(now, None, text.clone());
                 self.notices.push_back(text);
                 while self.notices.len() > KEEP_NOTICES {
                     self.notices.pop_front();
@@ -226,7 +245,7 @@ impl App {
         }
     }
 
-    fn update_segment(&mut self, view: SegmentView) {
+    fn update_segment(&mut self, view: SegmentView, now: Instant) {
         let i = view.index;
         if i >= self.segments.len() {
             // A segment the plan did not announce: grow rather than drop it.
@@ -237,9 +256,20 @@ impl App {
             }
             self.refit();
         }
+        if view.state != self.segments[i].state && view.state != SegmentState::Running {
+            let text = outcome_text(&view);
+            self.record(now, Some(view.state), text);
+        }
         self.totals.add(&self.segments[i], -1);
         self.totals.add(&view, 1);
         self.segments[i] = view;
+    }
+
+    fn record(&mut self, at: Instant, state: Option<SegmentState>, text: String) {
+        self.activity.push_back(Activity { at, state, text });
+        while self.activity.len() > KEEP_ACTIVITY {
+            self.activity.pop_front();
+        }
     }
 
     fn update_token(&mut self, status: TokenStatus, now: Instant) {
@@ -273,12 +303,13 @@ impl App {
 
     /// The terminal was resized: refit the grid to its pane.
     pub fn resize(&mut self, area: Rect) {
-        let inner = crate::ui::grid_inner(area);
-        self.grid_size = (inner.width, inner.height);
+        self.area = area;
         self.refit();
     }
 
     fn refit(&mut self) {
+        let inner = crate::ui::grid_inner(self.area, self.segments.len());
+        self.grid_size = (inner.width, inner.height);
         let (w, h) = self.grid_size;
         self.geometry = Geometry::new(self.segments.len(), w, h);
         self.cursor = self.cursor.min(self.segments.len().saturating_sub(1));
@@ -540,6 +571,46 @@ impl App {
             Some(s) => s.exit_code(),
             None => crate::exit::INTERRUPTED,
         }
+    }
+}
+
+/// "segment 7 done: 9 created, 1 rejected" and the like, for the activity feed.
+fn outcome_text(v: &SegmentView) -> String {
+    let c = &v.counts;
+    match v.state {
+        SegmentState::Done | SegmentState::DoneWithRejects => {
+            let mut parts = Vec::new();
+            for (n, what) in [
+                (c.created, "created"),
+                (c.updated, "updated"),
+                (c.unchanged, "unchanged"),
+                (c.rejected, "rejected"),
+                (c.pulled, "pulled"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {what}"));
+                }
+            }
+            let tries = if v.attempts > 1 {
+                format!(" after {} attempts", v.attempts)
+            } else {
+                String::new()
+            };
+            format!("segment {} done{tries}: {}", v.index, parts.join(", "))
+        }
+        SegmentState::Retrying => format!(
+            "segment {} retrying (attempt {}): {}",
+            v.index,
+            v.attempts,
+            v.last_error.as_deref().unwrap_or("transient failure")
+        ),
+        SegmentState::Failed => format!(
+            "segment {} failed: {}",
+            v.index,
+            v.last_error.as_deref().unwrap_or("attempts exhausted")
+        ),
+        SegmentState::Pending => format!("segment {} back to pending", v.index),
+        SegmentState::Running => format!("segment {} running", v.index),
     }
 }
 

@@ -335,3 +335,34 @@ fn next_failed_jumps_and_wraps() {
     app.handle(Action::NextFailed);
     assert_eq!(app.cursor, 3, "wraps around");
 }
+
+#[test]
+fn outcomes_and_notices_feed_the_activity_list() {
+    let (mut app, t0) = started(3);
+    app.apply(
+        EngineEvent::Segment(seg(0, SegmentState::Running, 0, 1)),
+        t0,
+    );
+    assert!(app.activity.is_empty(), "running is not news");
+    let mut retry = seg(0, SegmentState::Retrying, 0, 2);
+    retry.last_error = Some("503".into());
+    app.apply(EngineEvent::Segment(retry), t0);
+    let mut done = seg(0, SegmentState::DoneWithRejects, 19, 2);
+    done.counts.rejected = 1;
+    app.apply(EngineEvent::Segment(done.clone()), t0);
+    app.apply(EngineEvent::Segment(done), t0); // same state again: no new line
+    app.apply(
+        EngineEvent::Notice("journal: torn last line ignored".into()),
+        t0,
+    );
+    let texts: Vec<&str> = app.activity.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "segment 0 retrying (attempt 2): 503",
+            "segment 0 done after 2 attempts: 19 created, 1 rejected",
+            "journal: torn last line ignored",
+        ]
+    );
+    assert_eq!(app.activity[2].state, None);
+}

@@ -37,7 +37,12 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
     if console {
         crate::logging::init_console(&state_dir)?;
     } else {
-        crate::logging::init_stderr(global.verbose.max(1));
+        // Headless, a newcomer still sees the token's renewals (the point of the demo);
+        // -v adds everything else, the simulator's requests included.
+        match global.verbose {
+            0 => crate::logging::init_stderr_filter("warn,supsync::token=info"),
+            v => crate::logging::init_stderr(v),
+        }
     }
 
     let rt = super::runtime()?;

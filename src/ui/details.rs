@@ -7,13 +7,33 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
+use std::time::Instant;
+
 use super::theme::{LEGEND, Theme, symbol, word};
 use crate::app::App;
+use crate::app::stats::clock;
 use crate::engine::events::{Counts, SegmentState, SegmentView};
 
-pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
+pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     let t = Theme { color: app.color };
-    let (title, lines) = content(app, &t, false);
+    // A few reject reasons in the pane (Enter shows them all); rows left over show the
+    // recent activity, newest first.
+    let inner_h = usize::from(area.height.saturating_sub(2));
+    let (title, mut lines) = content(app, &t, Some(3));
+    let spare = inner_h.saturating_sub(lines.len() + 1);
+    if spare >= 2 && !app.activity.is_empty() {
+        lines.push(Line::styled("recent", t.dim().add_modifier(Modifier::BOLD)));
+        for a in app.activity.iter().rev().take(spare - 1) {
+            let ago = clock(now.saturating_duration_since(a.at));
+            let style = a.state.map_or(t.warn(), |s| t.segment(s));
+            let sym = a.state.map_or("!", symbol);
+            lines.push(Line::from(vec![
+                Span::styled(format!("{ago} ago "), t.dim()),
+                Span::styled(format!("{sym} "), style),
+                Span::raw(a.text.clone()),
+            ]));
+        }
+    }
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(Block::bordered().title(title).border_style(t.border()))
@@ -22,7 +42,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
 
 pub fn render_overlay(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
-    let (title, mut lines) = content(app, &t, true);
+    let (title, mut lines) = content(app, &t, None);
     lines.push(Line::raw(""));
     lines.push(Line::styled("Esc or Enter closes", t.dim()));
     let h = (lines.len() as u16 + 2).min(area.height);
@@ -38,8 +58,8 @@ pub fn render_overlay(buf: &mut Buffer, area: Rect, app: &App) {
         .render(popup, buf);
 }
 
-/// Title and lines for the selection; `full` lists every reject reason kept.
-fn content(app: &App, t: &Theme, full: bool) -> (String, Vec<Line<'static>>) {
+/// Title and lines for the selection; `room` rows for reasons, `None`: all of them.
+fn content(app: &App, t: &Theme, room: Option<usize>) -> (String, Vec<Line<'static>>) {
     let range = app.selected();
     let segs =
         &app.segments[range.start.min(app.segments.len())..range.end.min(app.segments.len())];
@@ -48,15 +68,15 @@ fn content(app: &App, t: &Theme, full: bool) -> (String, Vec<Line<'static>>) {
             " details ".into(),
             vec![Line::styled("no segment yet", t.dim())],
         ),
-        [one] => (format!(" segment {} ", one.index), single(one, t, full)),
+        [one] => (format!(" segment {} ", one.index), single(one, t, room)),
         many => (
             format!(" segments {}–{} ", range.start, range.end - 1),
-            several(many, t, full),
+            several(many, t, room),
         ),
     }
 }
 
-fn single(s: &SegmentView, t: &Theme, full: bool) -> Vec<Line<'static>> {
+fn single(s: &SegmentView, t: &Theme, room: Option<usize>) -> Vec<Line<'static>> {
     let mut head = vec![
         Span::styled(
             format!("{} {}", symbol(s.state), word(s.state)),
@@ -77,7 +97,10 @@ fn single(s: &SegmentView, t: &Theme, full: bool) -> Vec<Line<'static>> {
             Span::styled(e.clone(), t.bad()),
         ]));
     }
-    let keep = if full { s.rejects.len() } else { 2 };
+    let keep = match room {
+        Some(r) if s.rejects.len() > r => r.saturating_sub(1),
+        _ => s.rejects.len(),
+    };
     for r in s.rejects.iter().take(keep) {
         let at = r.line.map(|l| format!(" (line {l})")).unwrap_or_default();
         lines.push(Line::from(vec![
@@ -94,7 +117,7 @@ fn single(s: &SegmentView, t: &Theme, full: bool) -> Vec<Line<'static>> {
     lines
 }
 
-fn several(segs: &[SegmentView], t: &Theme, full: bool) -> Vec<Line<'static>> {
+fn several(segs: &[SegmentView], t: &Theme, room: Option<usize>) -> Vec<Line<'static>> {
     let mut by_state = vec![Span::raw(format!("{} segments ·", segs.len()))];
     for st in LEGEND {
         let n = segs.iter().filter(|s| s.state == st).count();
@@ -113,7 +136,7 @@ fn several(segs: &[SegmentView], t: &Theme, full: bool) -> Vec<Line<'static>> {
         .iter()
         .filter(|s| s.state == SegmentState::Failed)
         .collect();
-    for s in failed.iter().take(if full { failed.len() } else { 2 }) {
+    for s in failed.iter().take(room.unwrap_or(failed.len())) {
         lines.push(Line::from(vec![
             Span::styled(format!("segment {} ", s.index), t.dim()),
             Span::styled(

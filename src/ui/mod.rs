@@ -29,21 +29,25 @@ pub const MIN_HEIGHT: u16 = 24;
 // │ direction, source → target, STATE, elapsed, records/s, ETA               │
 // │ records and counts, segments by state                                    │
 // │ throughput sparkline                                                     │
-// ├ segments (fill) ───────────────────────────┬ token (TOKEN_H) ────────────┤
+// ├ segments (as tall as needed) ──────────────┬ token (TOKEN_H) ────────────┤
 // │ ·▶↻█▒✗ one cell per segment (or range)     │ gauge + mm:ss, other clocks │
 // │                                            │ next refresh, last result…  │
 // │                                            ├ refresh log (fill) ─────────┤
-// ├ segment details (DETAILS_H) ───────────────┤ token-target log lines      │
-// │ records, attempts, counts, error, rejects  │                             │
+// ├ segment details (the rest, ≥ DETAILS_H) ───┤ token-target log lines      │
+// │ records, attempts, counts, error, rejects, │                             │
+// │ then recent activity in the spare rows     │                             │
 // └────────────────────────────────────────────┴─────────────────────────────┘
 //  footer: the keys that apply now (1 row)                      flash / notice
 //
 // The right column is RIGHT_SHARE of the width, clamped to RIGHT_MIN..=RIGHT_MAX.
+// The grid takes the rows its segments need (at least GRID_MIN_H), up to all but
+// DETAILS_H of the left column; a small run leaves the details pane room for reasons.
 // `l` (expanded log) gives the whole middle band to the full log.
 const HEADER_H: u16 = 5;
 const FOOTER_H: u16 = 1;
 const TOKEN_H: u16 = 13;
 const DETAILS_H: u16 = 7;
+const GRID_MIN_H: u16 = 6;
 const RIGHT_MIN: u16 = 42;
 const RIGHT_MAX: u16 = 60;
 const RIGHT_SHARE: u16 = 40; // percent
@@ -62,7 +66,8 @@ pub struct Panes {
 }
 
 impl Panes {
-    pub fn new(area: Rect) -> Self {
+    /// Panes for a terminal of `area` showing a run of `segments` segments.
+    pub fn new(area: Rect, segments: usize) -> Self {
         let [header, middle, footer] = Layout::vertical([
             Constraint::Length(HEADER_H),
             Constraint::Fill(1),
@@ -72,8 +77,14 @@ impl Panes {
         let right_w = (middle.width * RIGHT_SHARE / 100).clamp(RIGHT_MIN, RIGHT_MAX);
         let [left, right] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_w)]).areas(middle);
+        let cols = usize::from(left.width.saturating_sub(2) / 2).max(1);
+        let needed = u16::try_from(segments.div_ceil(cols)).unwrap_or(u16::MAX);
+        let grid_h = needed
+            .saturating_add(2)
+            .max(GRID_MIN_H)
+            .min(left.height.saturating_sub(DETAILS_H));
         let [grid, details] =
-            Layout::vertical([Constraint::Fill(1), Constraint::Length(DETAILS_H)]).areas(left);
+            Layout::vertical([Constraint::Length(grid_h), Constraint::Fill(1)]).areas(left);
         let [token, log] =
             Layout::vertical([Constraint::Length(TOKEN_H), Constraint::Fill(1)]).areas(right);
         Self {
@@ -89,8 +100,8 @@ impl Panes {
 }
 
 /// The character cells the grid's segments are drawn in (inside the pane's border).
-pub fn grid_inner(area: Rect) -> Rect {
-    Block::bordered().inner(Panes::new(area).grid)
+pub fn grid_inner(area: Rect, segments: usize) -> Rect {
+    Block::bordered().inner(Panes::new(area, segments).grid)
 }
 
 pub fn too_small(area: Rect) -> bool {
@@ -104,14 +115,14 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
         render_too_small(frame, area);
         return;
     }
-    let panes = Panes::new(area);
+    let panes = Panes::new(area, app.segments.len());
     let buf = frame.buffer_mut();
     header::render(buf, panes.header, app, now);
     if app.log_expanded {
         log::render(buf, panes.middle, app, true);
     } else {
         grid::render(buf, panes.grid, app);
-        details::render(buf, panes.details, app);
+        details::render(buf, panes.details, app, now);
         token::render(buf, panes.token, app, now);
         log::render(buf, panes.log, app, false);
     }

@@ -58,7 +58,7 @@ fn every_pane_survives_tiny_areas() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 4, 4));
         header::render(&mut buf, area, &app, now);
         grid::render(&mut buf, area, &app);
-        details::render(&mut buf, area, &app);
+        details::render(&mut buf, area, &app, now);
         details::render_overlay(&mut buf, area, &app);
         token::render(&mut buf, area, &app, now);
         log::render(&mut buf, area, &app, false);
@@ -92,14 +92,25 @@ fn whole_screen_survives_any_terminal_size() {
 
 #[test]
 fn layout_fills_the_screen_without_overlap() {
-    let p = Panes::new(Rect::new(0, 0, 80, 24));
+    let p = Panes::new(Rect::new(0, 0, 80, 24), 20_000);
     assert_eq!(p.header.height, HEADER_H);
     assert_eq!(p.footer.y, 23);
     assert_eq!(p.grid.width + p.token.width, 80);
     assert_eq!(p.token.width, RIGHT_MIN);
     assert_eq!(p.grid.height + p.details.height, p.middle.height);
     assert_eq!(p.token.height + p.log.height, p.middle.height);
-    assert!(grid_inner(Rect::new(0, 0, 80, 24)).height >= 8);
-    let wide = Panes::new(Rect::new(0, 0, 200, 60));
+    assert!(grid_inner(Rect::new(0, 0, 80, 24), 20_000).height >= 8);
+    assert_eq!(
+        p.details.height, DETAILS_H,
+        "a big run leaves details its minimum"
+    );
+    // A small run: the grid takes what it needs and details get the rest.
+    let small = Panes::new(Rect::new(0, 0, 120, 40), 50);
+    assert_eq!(small.grid.height, GRID_MIN_H);
+    assert_eq!(
+        small.grid.height + small.details.height,
+        small.middle.height
+    );
+    let wide = Panes::new(Rect::new(0, 0, 200, 60), 25);
     assert_eq!(wide.token.width, RIGHT_MAX);
 }
