@@ -125,8 +125,18 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
     // One listener for the whole run, renewed after each Ctrl-C, so none is missed.
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     let mut signals_ok = true;
+    // Plain progress lines also while nothing happens (paused, waiting out an outage).
+    let mut tick = tokio::time::interval(opts.line_every);
+    tick.tick().await;
     loop {
         tokio::select! {
+            _ = tick.tick(), if bar.is_none() => {
+                if last_line.elapsed() >= opts.line_every && !p.segments.is_empty() {
+                    let session_records = p.records().saturating_sub(records_at_start);
+                    eprintln!("{}", p.line(started.elapsed(), session_records));
+                    last_line = Instant::now();
+                }
+            }
             ev = handle.events.recv() => {
                 let Some(ev) = ev else { break };
                 match ev {
@@ -303,9 +313,11 @@ pub fn summary_text(s: &RunSummary, opts: &HeadlessOptions) -> String {
                     opts.command
                 ));
             }
-            RunState::Failed if s.auth_failure => out.push(
-                "check auth.client_id, the client secret and auth.scopes, then resume".into(),
-            ),
+            RunState::Failed if s.auth_failure => out.push(format!(
+                "check auth.client_id, the client secret, auth.scopes and that the token \
+                 endpoint is reachable (`{cmd} diagnose`), then: {cmd} resume {id}",
+                cmd = opts.command
+            )),
             _ => {}
         }
         if s.segments_failed > 0 {

@@ -161,11 +161,11 @@ async fn three_short_clocks_and_eight_callers_never_see_a_401() {
     assert!(stat(&s, "tokens_issued") <= 45, "{s}");
     assert_eq!(stat(&s, "refresh_reuse"), 0);
     // Renewals happen in the background, ahead of time: callers do not wait for them. A
-    // caller-driven renewal ("Expired") only happens if the machine stalls the background
+    // caller-driven renewal only happens if the machine stalls the background
     // task past the margin, so allow a few on a loaded box.
     let audit = std::fs::read_to_string(&audit).unwrap();
-    let proactive = audit.matches("(Proactive)").count();
-    let by_caller = audit.matches("(Expired)").count();
+    let proactive = audit.matches("(ahead of expiry)").count();
+    let by_caller = audit.matches("(token dead for a caller)").count();
     eprintln!("renewals: {proactive} proactive, {by_caller} by a caller");
     assert!(
         proactive >= 20 && by_caller <= 3,
@@ -211,6 +211,11 @@ async fn revocation_mid_stream_costs_each_caller_one_replay_and_one_renewal() {
     assert_eq!(status.renewals, 1, "{status:?}");
     assert_eq!(stat(&s, "sessions"), 2);
     assert_eq!(stat(&s, "tokens_issued"), 2);
+    assert_eq!(
+        stat(&s, "token_errors"),
+        1,
+        "one refused refresh, then one new session"
+    );
     cancel.cancel();
 }
 
@@ -715,5 +720,24 @@ async fn a_corrupt_cache_is_a_warning_and_a_new_session() {
     assert_eq!(stat(&stats(&sim).await, "sessions"), 1);
     // The new session's refresh token replaced the garbage.
     assert!(cached_refresh_token(&sim, &cache).is_some());
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_cut_connection_is_transient() {
+    // Every resource call is cut mid-way; the token endpoint is spared.
+    let p = Profile::from_toml(&format!(
+        "[tokens]\nscope_ttl_secs = {{ supplier_mgmt = 60 }}\nidle_timeout_secs = 0\n\
+         [clients]\nsupplier-sync = \"{SECRET}\"\n\
+         [api]\n{FAST}\n[faults]\nerror_rate = 0.0\ndrop_rate = 1.0\n"
+    ))
+    .unwrap();
+    let sim = start(p).await;
+    let cancel = CancellationToken::new();
+    let client = connect(&sim, None, &cancel).await;
+    let e = client.health().await.unwrap_err();
+    assert!(matches!(e, ApiError::Transient { .. }), "{e:?}");
+    assert!(e.is_retryable());
+    assert!(stat(&stats(&sim).await, "dropped_connections") >= 1);
     cancel.cancel();
 }

@@ -287,3 +287,84 @@ async fn pull_killed_in_the_middle_resumes_without_duplicates() {
     ids.dedup();
     assert_eq!(ids.len(), 600, "each supplier exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_gracefully_with_exit_5_and_resume_finishes() {
+    // 50 records × 10 ms: each segment is in flight for half a second.
+    let sim = SimServer::start(profile(10, 0.0, 0.0, "", 0), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = sim.url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let cfg = write_config(&d, &url, 50, 2);
+    let src = d.join("s.csv");
+    let mut csv =
+        String::from("supplier_id,name,country,status,contact_email,certifications,updated_at\n");
+    for i in 0..500 {
+        csv.push_str(&format!(
+            "SUP-{i:06},Supplier {i},NL,approved,s{i}@example.com,,2026-11-02T09:14:00Z\n"
+        ));
+    }
+    std::fs::write(&src, csv).unwrap();
+    let manifest = d.join("state/runs/sigint/manifest.json");
+    let (d2, cfg2) = (d.clone(), cfg.clone());
+    let o = tokio::task::spawn_blocking(move || {
+        let child = cmd(
+            &d2,
+            &cfg2,
+            &[
+                "run",
+                "--headless",
+                "--run-id",
+                "sigint",
+                "--source",
+                src.to_str().unwrap(),
+            ],
+        )
+        .spawn()
+        .unwrap();
+        wait_for(&manifest);
+        std::thread::sleep(Duration::from_millis(700));
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{t}");
+    assert!(t.contains("stopping: letting"), "{t}");
+    assert!(t.contains("resume sigint"), "{t}");
+    // In-flight segments were let finish: what the server stored is what the journal says.
+    let v = status_json(&d, &cfg, "sigint");
+    let st = stats(&url).await;
+    assert_eq!(
+        v["counts"]["created"],
+        stat(&st, "records_created"),
+        "{v} {st}"
+    );
+    assert!(stat(&st, "records_created") < 500, "{st}");
+
+    let o = tokio::task::spawn_blocking({
+        let (d, cfg) = (d.clone(), cfg.clone());
+        move || {
+            cmd(&d, &cfg, &["resume", "sigint", "--headless"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let st = stats(&url).await;
+    assert_eq!(stat(&st, "records_created"), 500, "{st}");
+    assert_eq!(
+        stat(&st, "idempotent_replays"),
+        0,
+        "graceful: nothing was resent {st}"
+    );
+}

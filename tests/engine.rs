@@ -509,6 +509,18 @@ async fn binary_headless_push_bad_input_and_status() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("300 unchanged"), "{}", text(&o));
 
+    // No secret in anything written under the state dir (manifests, journals, audit logs).
+    let mut stack = vec![d.join("state")];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&p).unwrap();
+            let hit = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+            assert!(!hit, "{} holds the client secret", p.display());
+        }
+    }
+
     // resume with nothing unfinished, retry of an unknown run: clear, no panic.
     let o = supsync(&d, &cfg, &["resume", "--headless"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -579,4 +591,76 @@ async fn stay_alive_waits_for_stop_and_cancel_leaves_a_resumable_run() {
     let st = stats(&url).await;
     assert_eq!(stat(&st, "records_created"), 400, "{st}");
     assert_eq!(stat(&st, "records_updated"), 0, "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_segments_retried_live_while_the_engine_stays_alive() {
+    let sim = sim(profile(20, 0.0, 0.0)).await;
+    let url = sim.url();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_csv(&src, 200, &[]);
+    let mut cfg = config(&url);
+    cfg.sync.concurrency = 1;
+    cfg.sync.max_attempts = 3;
+    cfg.sync.retry_budget = 1_000;
+    let mut p = params(
+        cfg,
+        dir.path(),
+        RunMode::Push {
+            source: src,
+            run_id: None,
+        },
+    );
+    p.stay_alive = true;
+    let mut h = engine::start(p);
+    let client = reqwest::Client::new();
+    let mut failed = Vec::new();
+    let mut retried = false;
+    let mut stopped = false;
+    let mut summary = None;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), h.events.recv())
+        .await
+        .unwrap()
+    {
+        match ev {
+            EngineEvent::RunStarted(_) => {
+                client
+                    .post(format!("{url}/_sim/outage?seconds=2"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            EngineEvent::Segment(v) if v.state == SegmentState::Failed => failed.push(v.index),
+            EngineEvent::RunState(RunState::CompletedWithFailures) if !retried => {
+                // The operator waits the outage out, retries one segment, then the rest.
+                retried = true;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                h.commands
+                    .send(Command::RetrySegment(failed[0]))
+                    .await
+                    .unwrap();
+                h.commands.send(Command::RetryAllFailed).await.unwrap();
+            }
+            EngineEvent::RunState(RunState::Completed) if !stopped => {
+                stopped = true;
+                h.commands.send(Command::Stop).await.unwrap();
+            }
+            EngineEvent::Finished(s) => {
+                summary = Some(s);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let summary = summary.expect("finished");
+    assert!(
+        retried && !failed.is_empty(),
+        "the outage failed segments: {failed:?}"
+    );
+    assert_eq!(summary.state, RunState::Completed, "{summary:?}");
+    assert_eq!(summary.segments_done, 4);
+    assert_eq!(summary.counts.created, 200, "{summary:?}");
+    let st = stats(&url).await;
+    assert_eq!(stat(&st, "records_created"), 200, "{st}");
 }

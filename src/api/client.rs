@@ -131,7 +131,10 @@ impl ApiClient {
         Ok(results)
     }
 
-    /// Token state, published by the token manager.
+    /// Token state, published by the token manager on every change (renewal, failure,
+    /// 401, a noticeable move of the server's deadline). `renewals` and `sessions` are the
+    /// run's `token_renewals` and `sessions`; `sessions` is 0 when the run continued a
+    /// cached session.
     pub fn token_status(&self) -> watch::Receiver<TokenStatus> {
         self.tokens.status()
     }

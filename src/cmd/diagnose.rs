@@ -1,5 +1,36 @@
-use crate::cli::{DiagnoseArgs, GlobalArgs};
+//! `supsync diagnose`: token-lifetime forensics for on-call (issue 3).
+//!
+//! Exit status: 0 when supsync can keep a sync of the configured length alive, 3 when it
+//! cannot, 4 when no token can be obtained at all, 2 for a configuration it cannot use.
 
-pub fn run(_global: &GlobalArgs, _args: DiagnoseArgs) -> anyhow::Result<i32> {
-    super::not_yet("diagnose", "the token-lifecycle issue")
+use anyhow::Context;
+
+use crate::cli::{DiagnoseArgs, GlobalArgs};
+use crate::diagnose::{self, DiagnoseOptions, report};
+use crate::exit;
+
+pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
+    // Warnings (config, secret file permissions) go to stderr; stdout stays the report.
+    crate::logging::init_stderr(global.verbose);
+    // Config errors carry `ConfigError`, which `dispatch` turns into exit 2.
+    let loaded = crate::config::load(global)?;
+    let secret = loaded.client_secret()?;
+    let rt = super::runtime()?;
+    let opts = DiagnoseOptions::default();
+    let found = match rt.block_on(diagnose::diagnose(&loaded.config, &secret, &opts)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(exit::CONFIG);
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            report::json(&found).context("could not write the JSON report")?
+        );
+    } else {
+        print!("{}", report::text(&found));
+    }
+    Ok(found.exit_code())
 }

@@ -37,12 +37,6 @@ pub fn dispatch(cli: Cli) -> i32 {
     }
 }
 
-/// Until a command is built, it says so plainly and exits 1 (no fake output).
-pub(crate) fn not_yet(what: &str, issue: &str) -> anyhow::Result<i32> {
-    eprintln!("supsync {what} is not available yet (arrives with {issue}).");
-    Ok(crate::exit::OTHER)
-}
-
 /// A multi-threaded runtime for a command's async work.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;

@@ -1,5 +1,7 @@
-//! `supsync run`, `resume` and `retry`: start the engine and drive it, headless for now.
+//! `supsync run`, `resume` and `retry`: start the engine and drive it with the console on
+//! a terminal, headless otherwise.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::cli::{GlobalArgs, ResumeArgs, RetryArgs, RunArgs};
@@ -82,16 +84,28 @@ fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i
             return config_error(&e);
         }
     }
-    crate::logging::init_stderr(global.verbose);
-    // The console plugs in here once it lands: when stdout is a terminal and not
-    // `headless`, `crate::tui::run_console(handle, &cfg.ui)` drives the same handle.
-    let _ = headless;
-    let params = RunParams::new(loaded.config.clone(), secret, state_dir, mode);
+    // The console when a person is watching; headless for cron, CI, pipes and --headless.
+    let console = !headless && std::io::stdout().is_terminal();
+    if console {
+        crate::logging::init_console(&state_dir.join("logs"))?;
+    } else {
+        crate::logging::init_stderr(global.verbose);
+    }
+    let ui = loaded.config.ui.clone();
+    let mut params = RunParams::new(loaded.config.clone(), secret, state_dir, mode);
+    // The console keeps the engine after the last segment so `r`/`R` can still retry.
+    params.stay_alive = console;
     let opts = HeadlessOptions {
         command: command_prefix(global),
         ..HeadlessOptions::default()
     };
     let rt = super::runtime()?;
+    if console {
+        // engine::start spawns onto the runtime: it must run inside block_on.
+        return rt.block_on(async {
+            crate::tui::run_console_with(engine::start(params), &ui, &opts).await
+        });
+    }
     let summary = rt.block_on(async {
         let handle = engine::start(params);
         headless::report(handle, &opts).await

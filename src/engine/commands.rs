@@ -34,6 +34,11 @@ impl Runner {
                     }
                 });
             }
+            Command::RetrySegment(_) | Command::RetryAllFailed
+                if self.stopping || self.fatal.is_some() =>
+            {
+                emit.notice("the run is ending: no retries now (`supsync retry` later)".into());
+            }
             Command::RetrySegment(i) => {
                 let n = self.retry(|v| v.index == i).await;
                 if n == 0 {

@@ -44,14 +44,20 @@ pub(crate) async fn run(
             direction: mode_direction(&params.mode),
             views: Vec::new(),
             fatal: Some(format!("{e:#}")),
+            // No first token at all, refused or unreachable after retries: exit 4 (README).
             auth_failure: e
                 .downcast_ref::<ApiError>()
-                .is_some_and(ApiError::is_auth_failure),
+                .is_some_and(|a| a.is_auth_failure() || matches!(a, ApiError::Auth(_))),
             renewals: 0,
             sessions: 0,
         },
     };
-    let summary = summarize(end, started.elapsed());
+    let mut summary = summarize(end, started.elapsed());
+    if cancel.is_cancelled() && summary.state == RunState::Failed && summary.segments_total == 0 {
+        // Stopped on purpose while planning or connecting: not a failure.
+        summary.state = RunState::Interrupted;
+        summary.error = Some("stopped before any segment started".into());
+    }
     emit.outcome(EngineEvent::RunState(summary.state)).await;
     emit.outcome(EngineEvent::Finished(summary.clone())).await;
     summary
@@ -165,13 +171,6 @@ async fn prepare_and_run(
     let connect_err =
         |e: ApiError| anyhow!(e).context("cannot get a token from the authorization server");
     let (plan, api) = match &params.mode {
-        RunMode::Push { source, run_id } => {
-            let plan = plan::push_new(params, source, run_id.clone()).await?;
-            let api = connect(params, Some(plan.journal.run_dir()), api_cancel.clone())
-                .await
-                .map_err(connect_err)?;
-            (plan, api)
-        }
         RunMode::Pull { output, run_id } => {
             plan::check_output(output)?;
             let api = connect(params, None, api_cancel.clone())
@@ -182,19 +181,22 @@ async fn prepare_and_run(
                 api,
             )
         }
-        RunMode::Resume { run_id } => {
-            let plan = plan::open(params, run_id, None).await?;
-            let api = connect(params, Some(plan.journal.run_dir()), api_cancel.clone())
-                .await
-                .map_err(connect_err)?;
-            (plan, api)
-        }
-        RunMode::Retry { run_id, segments } => {
-            let plan = plan::open(params, run_id, Some(segments)).await?;
-            let api = connect(params, Some(plan.journal.run_dir()), api_cancel.clone())
-                .await
-                .map_err(connect_err)?;
-            (plan, api)
+        mode => {
+            let plan = match mode {
+                RunMode::Push { source, run_id } => {
+                    plan::push_new(params, source, run_id.clone()).await?
+                }
+                RunMode::Resume { run_id } => plan::open(params, run_id, None).await?,
+                RunMode::Retry { run_id, segments } => {
+                    plan::open(params, run_id, Some(segments)).await?
+                }
+                // Handled by the arm above; an error rather than a panic all the same.
+                RunMode::Pull { .. } => anyhow::bail!("internal: pull planned twice"),
+            };
+            match connect(params, Some(plan.journal.run_dir()), api_cancel.clone()).await {
+                Ok(api) => (plan, api),
+                Err(e) => return Ok(connect_failed(plan, e)),
+            }
         }
     };
     forward_token_status(&api, emit.clone(), api_cancel.clone());
@@ -212,6 +214,27 @@ async fn prepare_and_run(
         renewals: status.renewals,
         sessions: status.sessions,
     })
+}
+
+/// The run exists (journal and all) but got no first token: it ends Failed, and its id and
+/// segments go into the summary so the operator can resume it once the cause is fixed.
+fn connect_failed(mut plan: plan::Plan, e: ApiError) -> End {
+    let auth_failure = e.is_auth_failure() || matches!(e, ApiError::Auth(_));
+    // Best effort: the run state is a convenience for `status`; segments are what count.
+    let _ = plan
+        .journal
+        .append(&crate::journal::Entry::run(RunState::Failed));
+    End {
+        run_id: plan.manifest.run_id.clone(),
+        direction: plan.manifest.direction,
+        views: plan.views,
+        fatal: Some(format!(
+            "cannot get a token from the authorization server: {e}"
+        )),
+        auth_failure,
+        renewals: 0,
+        sessions: 0,
+    }
 }
 
 /// Token status changes become events (the latest wins when the consumer lags).

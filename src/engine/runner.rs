@@ -197,6 +197,11 @@ impl Runner {
         let mut commands_open = true;
         let mut stop_deadline: Option<tokio::time::Instant> = None;
         loop {
+            // Commands first: a Pause or Stop that is already waiting must hold back the
+            // segments `fill` would otherwise start.
+            while commands_open && let Ok(c) = commands.try_recv() {
+                self.on_command(c, &mut stop_deadline).await;
+            }
             self.fill();
             if self.idle() {
                 let can_wait =

@@ -54,6 +54,18 @@ fn ended_by_session_limit(e: &GrantError) -> bool {
     }
 }
 
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::Connect => "at connect",
+            Trigger::Proactive => "ahead of expiry",
+            Trigger::Expired => "token dead for a caller",
+            Trigger::Unauthorized(_) => "after a 401",
+            Trigger::Forced => "forced",
+        })
+    }
+}
+
 /// A token handed to a caller, with the generation that a 401 must name.
 #[derive(Clone)]
 pub struct AccessToken {
@@ -290,7 +302,7 @@ impl TokenManager {
                 EventKind::RefreshFailed,
                 self.fingerprint().as_deref(),
                 None,
-                &format!("token renewal ({trigger:?}) failed: {e}"),
+                &format!("token renewal ({trigger}) failed: {e}"),
             );
         }
         self.replan.notify_one();
@@ -350,7 +362,7 @@ impl TokenManager {
             (true, _) => (
                 EventKind::Issued,
                 format!(
-                    "token issued by {} ({trigger:?}), lifetime {life}, {rt}, in {} ms",
+                    "token issued by {} ({trigger}), lifetime {life}, {rt}, in {} ms",
                     g.kind,
                     took.as_millis()
                 ),
@@ -358,14 +370,14 @@ impl TokenManager {
             (false, false) => (
                 EventKind::Refreshed,
                 format!(
-                    "token refreshed ({trigger:?}), lifetime {life}, {rt}, in {} ms",
+                    "token refreshed ({trigger}), lifetime {life}, {rt}, in {} ms",
                     took.as_millis()
                 ),
             ),
             (false, true) => (
                 EventKind::NewSession,
                 format!(
-                    "new session ({trigger:?}): {}; lifetime {life}, {rt}, in {} ms",
+                    "new session ({trigger}): {}; lifetime {life}, {rt}, in {} ms",
                     why.as_deref().unwrap_or("renewal"),
                     took.as_millis()
                 ),

@@ -1,0 +1,210 @@
+//! What the probes measured: plain data, no secrets (fingerprints only), durations in
+//! seconds. The probe fills it in, `verdict` reasons over it, `report` prints it; the JSON
+//! form is these field names, so they are part of `diagnose --json`'s contract.
+
+use serde::Serialize;
+
+use super::jwt::JwtClaims;
+
+/// Everything one `diagnose` run found out.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Findings {
+    pub base_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub requested_scopes: Vec<String>,
+    /// `auth.expected_ttl_secs`: what the server is believed to hand out.
+    pub expected_ttl_secs: u64,
+    /// `sync.expected_duration_secs`: how long the token must be kept alive.
+    pub sync_duration_secs: u64,
+    pub refresh_margin_secs: u64,
+    pub keepalive_secs: u64,
+    /// The token for the configured scopes; `None` when none could be obtained.
+    pub token: Option<TokenFinding>,
+    /// Why no token could be obtained (then `token` is `None`).
+    pub token_error: Option<GrantFailure>,
+    pub scope_ttls: ScopeTtls,
+    pub refresh: RefreshFinding,
+    pub new_session: NewSessionFinding,
+    pub clock_skew: ClockSkew,
+    pub idle_probe: IdleProbe,
+    pub connection: ConnectionProbe,
+}
+
+/// A token endpoint refusal or failure, in the server's words (never the body: it could
+/// hold a token).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GrantFailure {
+    /// OAuth2 `error` code (`invalid_client`, `invalid_scope`…) when the server gave one.
+    pub code: Option<String>,
+    pub description: Option<String>,
+    /// The whole message, e.g. "token endpoint unreachable …".
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TokenFinding {
+    /// Fingerprint of the access token (never the token).
+    pub fingerprint: String,
+    pub expires_in_secs: Option<u64>,
+    /// The `scope` the server says it granted; `None` when it did not say (RFC 6749 §5.1:
+    /// then the requested scopes were granted).
+    pub granted_scopes: Option<Vec<String>>,
+    /// Requested but not granted.
+    pub missing_scopes: Vec<String>,
+    /// Granted but not requested.
+    pub extra_scopes: Vec<String>,
+    /// Fingerprint of the refresh token, when one came.
+    pub refresh_token: Option<String>,
+    pub refresh_expires_in_secs: Option<u64>,
+    /// Round trip of the token request.
+    pub request_secs: f64,
+    /// JWT claims, decoded WITHOUT signature verification; `None` for opaque tokens.
+    pub jwt: Option<JwtClaims>,
+    /// The first API call (health) made with this token.
+    pub first_call: Option<CallFinding>,
+}
+
+/// One authenticated health call.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallFinding {
+    /// HTTP status; `None` when the call failed at the transport level.
+    pub status: Option<u16>,
+    /// `X-Token-Expires-In` of the response.
+    pub header_expires_in_secs: Option<u64>,
+    /// Seconds since the token request was sent, at the response.
+    pub token_age_secs: f64,
+    pub rtt_secs: f64,
+    /// Transport error, or the server's `error_description` of a 401.
+    pub error: Option<String>,
+}
+
+impl CallFinding {
+    pub fn is_unauthorized(&self) -> bool {
+        self.status == Some(401)
+    }
+}
+
+/// TTL of a token per scope set: the per-scope TTL hierarchy of API.md §2.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScopeTtls {
+    /// No `scope` parameter: the server's default TTL.
+    pub no_scope: ScopeTtl,
+    /// Each configured scope alone.
+    pub alone: Vec<ScopeTtl>,
+    /// All configured scopes together (the token of `Findings::token`).
+    pub all_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScopeTtl {
+    /// Empty for "no scope".
+    pub scope: String,
+    pub expires_in_secs: Option<u64>,
+    /// Why this grant failed (e.g. `invalid_scope`).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RefreshFinding {
+    /// A refresh token came with the configured-scope token.
+    pub issued: bool,
+    /// Outcome of one refresh: `None` when not attempted (no refresh token).
+    pub ok: Option<bool>,
+    pub error: Option<String>,
+    /// The refresh returned a different refresh token (the old one is then spent).
+    pub rotated: Option<bool>,
+    /// Seconds between the first grant and the refresh request.
+    pub after_secs: Option<f64>,
+    pub expires_in_secs: Option<u64>,
+    pub refresh_expires_in_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewSessionFinding {
+    /// A second client-credentials grant for the configured scopes.
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClockSkew {
+    /// Server `Date` minus the local clock (positive: server ahead), ±1 s.
+    pub date_skew_secs: Option<i64>,
+    pub date_header: Option<String>,
+    /// JWT `iat` minus the local clock when the token was issued, ±1 s.
+    pub jwt_iat_skew_secs: Option<i64>,
+}
+
+/// Two health calls some seconds apart on one token, to see whether the server's
+/// `X-Token-Expires-In` slides back up (idle window) or keeps falling (a fixed end).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IdleProbe {
+    /// Which token was used, e.g. "no scope".
+    pub token: String,
+    pub token_ttl_secs: Option<u64>,
+    pub first: Option<CallFinding>,
+    pub second: Option<CallFinding>,
+    /// Seconds between the two responses.
+    pub waited_secs: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionOutcome {
+    /// The pooled connection left idle still worked.
+    #[default]
+    NotObserved,
+    /// It failed at the transport level while a fresh connection worked: something between
+    /// here and the server (proxy, load balancer, NAT) cuts idle connections.
+    IdleConnectionCut,
+    /// A drop that did not repeat on a second idle connection, or fresh connections
+    /// failing too: not tied to idleness.
+    RandomDrops,
+    /// No probe was possible (no token).
+    NotTested,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConnectionProbe {
+    pub outcome: ConnectionOutcome,
+    /// How long the pooled connection was left idle.
+    pub idle_secs: f64,
+    pub detail: Option<String>,
+}
+
+/// Requested scopes the server did not grant, and granted ones nobody asked for.
+pub fn scope_difference(requested: &[String], granted: &[String]) -> (Vec<String>, Vec<String>) {
+    let missing = requested
+        .iter()
+        .filter(|s| !granted.contains(s))
+        .cloned()
+        .collect();
+    let extra = granted
+        .iter()
+        .filter(|s| !requested.contains(s))
+        .cloned()
+        .collect();
+    (missing, extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn scope_difference_finds_missing_and_extra() {
+        let (missing, extra) = scope_difference(
+            &v(&["supplier_mgmt", "offline_access"]),
+            &v(&["supplier_mgmt", "read"]),
+        );
+        assert_eq!(missing, v(&["offline_access"]));
+        assert_eq!(extra, v(&["read"]));
+        let (missing, extra) = scope_difference(&v(&["a"]), &v(&["a"]));
+        assert!(missing.is_empty() && extra.is_empty());
+    }
+}

@@ -1,0 +1,402 @@
+//! The measurements: token grants per scope set, one refresh, a second session, health
+//! calls for `X-Token-Expires-In` and `Date`, and a pooled connection left idle. Tokens
+//! stay `Secret`s; only fingerprints reach the findings.
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow};
+
+use super::DiagnoseOptions;
+use super::findings::*;
+use super::jwt;
+use crate::auth::grant::{Grant, GrantError, TokenEndpoint, error_chain, http_client};
+use crate::config::{Config, check_transport};
+use crate::secret::Secret;
+
+/// Runs every probe. `Err` only when the configuration cannot be probed at all.
+pub async fn run(
+    cfg: &Config,
+    secret: &Secret,
+    opts: &DiagnoseOptions,
+) -> anyhow::Result<Findings> {
+    let token_url = cfg.token_url();
+    let health_url = cfg.api_url(&cfg.api.health_path);
+    check_transport(&token_url, cfg.api.allow_insecure_http)
+        .map_err(|e| anyhow!("auth.token_url: {e}"))?;
+    check_transport(&health_url, cfg.api.allow_insecure_http)
+        .map_err(|e| anyhow!("api.base_url: {e}"))?;
+    let timeout = Duration::from_secs(cfg.api.timeout_secs.max(1));
+    let http = http_client(timeout).context("could not build the HTTP client")?;
+    let endpoint = TokenEndpoint::new(cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
+
+    let mut f = Findings {
+        base_url: cfg.api.base_url.clone(),
+        token_url,
+        client_id: cfg.auth.client_id.clone(),
+        requested_scopes: cfg.auth.scopes.clone(),
+        expected_ttl_secs: cfg.auth.expected_ttl_secs,
+        sync_duration_secs: cfg.sync.expected_duration_secs,
+        refresh_margin_secs: cfg.auth.refresh_margin_secs,
+        keepalive_secs: cfg.auth.keepalive_secs,
+        connection: ConnectionProbe {
+            outcome: ConnectionOutcome::NotTested,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+
+    // 1. A token for the configured scopes: everything else hangs on it.
+    let main = match with_retry(|| endpoint.client_credentials(None)).await {
+        Ok(g) => g,
+        Err(e) => {
+            f.token_error = Some(failure(&e));
+            return Ok(f);
+        }
+    };
+    // The local wall clock halfway through the (last) token request: when the server
+    // most likely stamped `iat`.
+    let mid = main.sent_at + main.received_at.duration_since(main.sent_at) / 2;
+    let now = SystemTime::now();
+    let wall_issued = now.checked_sub(mid.elapsed()).unwrap_or(now);
+    let mut tok = token_finding(&main, &cfg.auth.scopes);
+    if let Some(claims) = &tok.jwt
+        && let Some(iat) = claims.iat
+    {
+        f.clock_skew.jwt_iat_skew_secs =
+            Some((iat as f64 + 0.5 - unix(wall_issued)).round() as i64);
+    }
+    let first = health_with_retry(&http, &health_url, &main.access_token, main.sent_at).await;
+    if let Some(date) = first.date {
+        f.clock_skew.date_skew_secs =
+            Some((unix(date) + 0.5 - unix(first.local_mid)).round() as i64);
+        f.clock_skew.date_header = first.date_raw.clone();
+    }
+    tok.first_call = Some(first.call);
+    f.scope_ttls.all_secs = tok.expires_in_secs;
+    f.refresh.issued = main.refresh_token.is_some();
+    f.token = Some(tok);
+
+    // 2. The TTL for no scope and for each configured scope alone.
+    let none = with_retry(|| endpoint.client_credentials(Some(&[]))).await;
+    f.scope_ttls.no_scope = scope_ttl("", &none);
+    let mut candidates: Vec<(String, Grant)> = Vec::new();
+    if let Ok(g) = none {
+        candidates.push(("no scope".into(), g));
+    }
+    for scope in &cfg.auth.scopes {
+        let one = vec![scope.clone()];
+        let g = with_retry(|| endpoint.client_credentials(Some(&one))).await;
+        f.scope_ttls.alone.push(scope_ttl(scope, &g));
+        if let Ok(g) = g {
+            candidates.push((format!("{scope} alone"), g));
+        }
+    }
+    candidates.push(("configured scopes".into(), main.clone()));
+
+    // 3. Idle window and idle connections, on the longest-lived token.
+    // `rev`: on a tie the first candidate (no scope) wins, the plainest token.
+    let (label, probe_grant) = candidates
+        .iter()
+        .rev()
+        .max_by_key(|(_, g)| g.expires_in.map(|d| d.as_secs()).unwrap_or(0))
+        .map(|(l, g)| (l.clone(), g))
+        .unwrap_or_else(|| ("configured scopes".to_string(), &main));
+    let (idle, conn) = idle_probe(&health_url, timeout, &label, probe_grant, opts).await;
+    f.idle_probe = idle;
+    f.connection = conn;
+
+    // 4. One refresh (never retried: a lost answer would make the retry a reuse). On a
+    // fresh connection: the pooled one has sat idle through the probe, and a proxy that
+    // cuts idle connections must not pass for a refused refresh.
+    if let Some(rt) = &main.refresh_token {
+        let fresh = http_client(timeout)
+            .context("could not build the HTTP client")
+            .and_then(|h| TokenEndpoint::new(cfg, secret, h).map_err(|e| anyhow!(e)))?;
+        match fresh.refresh(rt).await {
+            Ok(g) => {
+                f.refresh.ok = Some(true);
+                f.refresh.rotated = Some(g.refresh_token.as_ref().is_some_and(|n| n != rt));
+                f.refresh.after_secs = Some(secs(g.sent_at.duration_since(main.sent_at)));
+                f.refresh.expires_in_secs = g.expires_in.map(|d| d.as_secs());
+                f.refresh.refresh_expires_in_secs = g.refresh_expires_in.map(|d| d.as_secs());
+            }
+            Err(e) => {
+                f.refresh.ok = Some(false);
+                f.refresh.error = Some(short(&e));
+            }
+        }
+    }
+
+    // 5. Can a new session be had (the fallback when refresh is refused or absent)?
+    match with_retry(|| endpoint.client_credentials(None)).await {
+        Ok(_) => f.new_session.ok = true,
+        Err(e) => f.new_session.error = Some(short(&e)),
+    }
+    Ok(f)
+}
+
+fn token_finding(g: &Grant, requested: &[String]) -> TokenFinding {
+    let (missing, extra) = match &g.granted_scopes {
+        Some(granted) => scope_difference(requested, granted),
+        None => (Vec::new(), Vec::new()),
+    };
+    TokenFinding {
+        fingerprint: g.access_token.fingerprint(),
+        expires_in_secs: g.expires_in.map(|d| d.as_secs()),
+        granted_scopes: g.granted_scopes.clone(),
+        missing_scopes: missing,
+        extra_scopes: extra,
+        refresh_token: g.refresh_token.as_ref().map(Secret::fingerprint),
+        refresh_expires_in_secs: g.refresh_expires_in.map(|d| d.as_secs()),
+        request_secs: secs(g.received_at.duration_since(g.sent_at)),
+        jwt: jwt::decode_unverified(g.access_token.expose()),
+        first_call: None,
+    }
+}
+
+fn scope_ttl(scope: &str, g: &Result<Grant, GrantError>) -> ScopeTtl {
+    ScopeTtl {
+        scope: scope.into(),
+        expires_in_secs: g
+            .as_ref()
+            .ok()
+            .and_then(|g| g.expires_in)
+            .map(|d| d.as_secs()),
+        error: g.as_ref().err().map(short),
+    }
+}
+
+/// Two health calls `opts.idle_wait` apart on one token over one pooled connection. When
+/// the second fails at the transport level, a fresh connection and a back-to-back pair
+/// tell a cut idle connection from random drops.
+async fn idle_probe(
+    url: &str,
+    timeout: Duration,
+    label: &str,
+    g: &Grant,
+    opts: &DiagnoseOptions,
+) -> (IdleProbe, ConnectionProbe) {
+    let mut idle = IdleProbe {
+        token: label.into(),
+        token_ttl_secs: g.expires_in.map(|d| d.as_secs()),
+        ..Default::default()
+    };
+    let mut conn = ConnectionProbe {
+        outcome: ConnectionOutcome::NotTested,
+        ..Default::default()
+    };
+    let Ok(pooled) = http_client(timeout) else {
+        conn.detail = Some("could not build an HTTP client".into());
+        return (idle, conn);
+    };
+    let first = health_with_retry(&pooled, url, &g.access_token, g.sent_at).await;
+    let first_at = Instant::now();
+    let h1 = first.call.header_expires_in_secs;
+    let usable = first.call.status.is_some_and(|s| s != 401);
+    idle.first = Some(first.call);
+    if !usable {
+        return (idle, conn);
+    }
+    // Never wait so long that a short idle window surely kills the token: half of what
+    // the header says is left still tells sliding from falling.
+    let wait = match h1 {
+        Some(h) => opts
+            .idle_wait
+            .min(Duration::from_secs_f64((h as f64 / 2.0).max(1.0))),
+        None => opts.idle_wait,
+    };
+    tokio::time::sleep(wait).await;
+    let second = health(&pooled, url, &g.access_token, g.sent_at).await;
+    conn.idle_secs = secs(first_at.elapsed());
+    let second = if second.call.status.is_none() {
+        let cut = second.call.error.clone().unwrap_or_default();
+        let (outcome, answer) = transport_check(url, timeout, g, wait).await;
+        conn.outcome = outcome;
+        conn.detail = Some(format!("after {:.0} s idle: {cut}", conn.idle_secs));
+        answer.unwrap_or(second)
+    } else {
+        conn.outcome = ConnectionOutcome::NotObserved;
+        // A 503 is no evidence either way about the token; ask again now.
+        if second.call.status.is_some_and(|s| s >= 500) {
+            health_with_retry(&pooled, url, &g.access_token, g.sent_at).await
+        } else {
+            second
+        }
+    };
+    // Both ages are taken as each answer arrived, so their difference is the idle time.
+    let first_age = idle.first.as_ref().map_or(0.0, |c| c.token_age_secs);
+    idle.waited_secs =
+        ((second.call.token_age_secs - first_age).max(0.0) * 1000.0).round() / 1000.0;
+    idle.second = Some(second.call);
+    (idle, conn)
+}
+
+/// After a pooled connection failed: does a fresh connection work, and does the failure
+/// repeat when that fresh connection is left idle just as long? Only a repeat counts as a
+/// cut idle connection; a one-off is a random drop. Returns the outcome and the fresh
+/// call's answer (the token's state right after the idle wait).
+async fn transport_check(
+    url: &str,
+    timeout: Duration,
+    g: &Grant,
+    wait: Duration,
+) -> (ConnectionOutcome, Option<Health>) {
+    let Ok(fresh) = http_client(timeout) else {
+        return (ConnectionOutcome::RandomDrops, None);
+    };
+    let answer = health(&fresh, url, &g.access_token, g.sent_at).await;
+    if answer.call.status.is_none() {
+        return (ConnectionOutcome::RandomDrops, Some(answer));
+    }
+    tokio::time::sleep(wait).await;
+    let again = health(&fresh, url, &g.access_token, g.sent_at).await;
+    let outcome = if again.call.status.is_none() {
+        ConnectionOutcome::IdleConnectionCut
+    } else {
+        ConnectionOutcome::RandomDrops
+    };
+    (outcome, Some(answer))
+}
+
+/// One health call's evidence, and the `Date` it carried.
+struct Health {
+    call: CallFinding,
+    date: Option<SystemTime>,
+    date_raw: Option<String>,
+    /// Local wall clock halfway through the round trip.
+    local_mid: SystemTime,
+}
+
+async fn health(http: &reqwest::Client, url: &str, token: &Secret, issued: Instant) -> Health {
+    let wall = SystemTime::now();
+    let start = Instant::now();
+    let res = http.get(url).bearer_auth(token.expose()).send().await;
+    let rtt = start.elapsed();
+    let mut call = CallFinding {
+        rtt_secs: secs(rtt),
+        token_age_secs: secs(issued.elapsed()),
+        ..Default::default()
+    };
+    let mut out = Health {
+        call: CallFinding::default(),
+        date: None,
+        date_raw: None,
+        local_mid: wall + rtt / 2,
+    };
+    match res {
+        Err(e) => call.error = Some(error_chain(&e)),
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            call.status = Some(status);
+            let headers = resp.headers();
+            call.header_expires_in_secs = headers
+                .get("x-token-expires-in")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok());
+            out.date_raw = headers
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            out.date = out
+                .date_raw
+                .as_deref()
+                .and_then(|d| httpdate::parse_http_date(d).ok());
+            if status == 401 {
+                let body: Option<serde_json::Value> = resp.json().await.ok();
+                call.error = Some(
+                    body.as_ref()
+                        .and_then(|b| b.get("error_description")?.as_str())
+                        .unwrap_or("401 without a description")
+                        .to_string(),
+                );
+            } else if !(200..300).contains(&status) {
+                call.error = Some(format!("HTTP {status}"));
+            }
+        }
+    }
+    out.call = call;
+    out
+}
+
+/// A health call retried briefly on transient answers (transport errors, 429, 5xx).
+async fn health_with_retry(
+    http: &reqwest::Client,
+    url: &str,
+    token: &Secret,
+    issued: Instant,
+) -> Health {
+    let mut answer = health(http, url, token, issued).await;
+    for _ in 0..3 {
+        let transient = match answer.call.status {
+            None => true,
+            Some(s) => s == 429 || s >= 500,
+        };
+        if !transient {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        answer = health(http, url, token, issued).await;
+    }
+    answer
+}
+
+/// A client-credentials grant retried briefly on transport failures.
+async fn with_retry<F, Fut>(mut op: F) -> Result<Grant, GrantError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Grant, GrantError>>,
+{
+    let mut result = op().await;
+    for _ in 0..2 {
+        match &result {
+            Err(e) if e.is_transient() => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                result = op().await;
+            }
+            _ => break,
+        }
+    }
+    result
+}
+
+fn failure(e: &GrantError) -> GrantFailure {
+    match e {
+        GrantError::Rejected {
+            code, description, ..
+        } => GrantFailure {
+            code: Some(code.clone()),
+            description: description.clone(),
+            message: e.to_string(),
+        },
+        _ => GrantFailure {
+            code: None,
+            description: None,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// The server's words, short: `invalid_scope (scope x not allowed)`.
+fn short(e: &GrantError) -> String {
+    match e {
+        GrantError::Rejected {
+            code,
+            description: Some(d),
+            ..
+        } => format!("{code} ({d})"),
+        GrantError::Rejected { code, .. } => code.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn unix(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
