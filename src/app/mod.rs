@@ -152,6 +152,8 @@ pub struct App {
     /// False under `NO_COLOR`: states then differ by symbol only.
     pub color: bool,
     pub bindings: Bindings,
+    /// How to invoke supsync in hints (`supsync --state-dir …` when the run needs it).
+    pub command: String,
     /// tui-logger view of the token target (refresh-log pane) and of everything (full log).
     pub token_log: tui_logger::TuiWidgetState,
     pub full_log: tui_logger::TuiWidgetState,
@@ -184,6 +186,7 @@ impl App {
             flash: None,
             color,
             bindings: Bindings::default(),
+            command: "supsync".into(),
             token_log: TuiWidgetState::new()
                 .set_default_display_level(LevelFilter::Off)
                 .set_level_for_target(crate::logging::TOKEN_TARGET, LevelFilter::Debug),
@@ -559,7 +562,10 @@ impl App {
         let run_id = self.info.as_ref().map_or("", |i| i.run_id.as_str());
         self.flash = Some(match cmd {
             Command::RetrySegment(_) | Command::RetryAllFailed => {
-                format!("the engine has finished: use `supsync retry {run_id}`")
+                format!(
+                    "the engine has finished: use `{} retry {run_id}`",
+                    self.command
+                )
             }
             _ => "the engine is not taking commands (finished or busy)".into(),
         });

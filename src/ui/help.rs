@@ -98,7 +98,7 @@ pub fn render_confirm(buf: &mut Buffer, area: Rect, app: &App) {
         ),
         Line::raw(""),
         Line::raw("No new segments start; in-flight ones finish and are journaled."),
-        Line::raw(format!("Carry on later with: supsync resume {id}")),
+        Line::raw(format!("Carry on later with: {} resume {id}", app.command)),
         Line::raw(""),
         Line::from(vec![
             Span::styled(" y ", t.key()),
