@@ -344,6 +344,14 @@ fn overlays_help_quit_and_log() {
     s.mid_run();
     s.app.handle(Action::ToggleHelp);
     insta::assert_snapshot!("help_overlay", s.screen(120, 40));
+    s.app.resize(Rect::new(0, 0, 80, 24));
+    let small = s.screen(80, 24);
+    assert!(
+        small.contains("quit (asks"),
+        "every key fits at 80×24:\n{small}"
+    );
+    insta::assert_snapshot!("help_overlay_80x24", small);
+    s.app.resize(Rect::new(0, 0, 120, 40));
     s.app.handle(Action::Close);
     s.app.handle(Action::Quit);
     insta::assert_snapshot!("quit_confirmation", s.screen(120, 40));

@@ -191,11 +191,50 @@ fn demo_console_answers_p_f_r_q() {
     };
     std::thread::sleep(Duration::from_millis(300)); // let the reader take the last bytes
     let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).to_string();
-    assert!(raw.contains("\x1b[?1049l"), "left the alternate screen");
+    // Entered and left the alternate screen exactly once: restored once, not twice.
+    assert_eq!(raw.matches("\x1b[?1049h").count(), 1, "entered once");
+    assert_eq!(
+        raw.matches("\x1b[?1049l").count(),
+        1,
+        "restored exactly once"
+    );
     let after = c.screen();
     assert!(
         after.contains("supsync resume "),
         "prints the resume command after restoring: {after}"
     );
     assert_eq!(status.exit_code(), 5, "interrupted: {after}");
+}
+
+#[test]
+fn sigterm_restores_the_terminal_once_and_prints_the_resume_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Console::start(&["demo", "--records", "300"], dir.path());
+    let long = Duration::from_secs(30);
+    c.wait_for("the run to start", long, |s| s.contains("RUNNING"));
+    let pid = c.child.process_id().expect("the child has a pid");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = c.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < long, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).to_string();
+    assert_eq!(
+        raw.matches("\x1b[?1049l").count(),
+        1,
+        "restored exactly once"
+    );
+    let after = c.screen();
+    assert!(after.contains("interrupted"), "{after}");
+    assert!(after.contains("supsync resume "), "{after}");
+    assert_eq!(status.exit_code(), 5, "{after}");
 }

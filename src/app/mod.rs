@@ -3,6 +3,8 @@
 //! and the derived figures the panes show. Plain data: no terminal, no I/O, no clock
 //! reads (every `now` is passed in), so all of it is unit-tested.
 
+mod actions;
+mod activity;
 pub mod grid;
 pub mod keys;
 pub mod stats;
@@ -15,10 +17,11 @@ use ratatui::layout::Rect;
 
 use crate::auth::status::{TokenPhase, TokenStatus};
 use crate::engine::events::{
-    Command, Counts, EngineEvent, RunInfo, RunState, RunSummary, SegmentState, SegmentView,
+    Counts, EngineEvent, RunInfo, RunState, RunSummary, SegmentState, SegmentView,
 };
+use activity::outcome_text;
 use grid::Geometry;
-use keys::{Action, Bindings, KeyMode};
+use keys::{Bindings, KeyMode};
 use stats::Throughput;
 
 /// Notices kept for the footer and the full log.
@@ -152,6 +155,8 @@ pub struct App {
     /// False under `NO_COLOR`: states then differ by symbol only.
     pub color: bool,
     pub bindings: Bindings,
+    /// How to invoke supsync in hints (`supsync --state-dir …` when the run needs it).
+    pub command: String,
     /// tui-logger view of the token target (refresh-log pane) and of everything (full log).
     pub token_log: tui_logger::TuiWidgetState,
     pub full_log: tui_logger::TuiWidgetState,
@@ -184,6 +189,7 @@ impl App {
             flash: None,
             color,
             bindings: Bindings::default(),
+            command: "supsync".into(),
             token_log: TuiWidgetState::new()
                 .set_default_display_level(LevelFilter::Off)
                 .set_level_for_target(crate::logging::TOKEN_TARGET, LevelFilter::Debug),
@@ -377,167 +383,6 @@ impl App {
         }
     }
 
-    /// Applies an operator action; returns the engine commands it asks for.
-    pub fn handle(&mut self, action: Action) -> Vec<Command> {
-        use Action::*;
-        self.flash = None;
-        match action {
-            Up | Down | Left | Right | PageUp | PageDown | Home | End => {
-                self.navigate(action);
-                Vec::new()
-            }
-            Details => {
-                self.overlay = match self.overlay {
-                    Overlay::Details => Overlay::None,
-                    _ => Overlay::Details,
-                };
-                Vec::new()
-            }
-            ToggleHelp => {
-                self.overlay = match self.overlay {
-                    Overlay::Help => Overlay::None,
-                    _ => Overlay::Help,
-                };
-                Vec::new()
-            }
-            ToggleLog => {
-                self.log_expanded = !self.log_expanded;
-                Vec::new()
-            }
-            Close => {
-                if self.overlay != Overlay::None {
-                    self.overlay = Overlay::None;
-                } else if self.log_expanded {
-                    self.full_log
-                        .transition(tui_logger::TuiWidgetEvent::EscapeKey);
-                    self.log_expanded = false;
-                }
-                Vec::new()
-            }
-            TogglePause => self.toggle_pause(),
-            ForceRefresh => {
-                self.flash = Some("token refresh requested".into());
-                vec![Command::ForceRefresh]
-            }
-            RetrySelected => self.retry_selected(),
-            NextFailed => {
-                self.next_failed();
-                Vec::new()
-            }
-            RetryAllFailed => {
-                let n = self.totals.count(SegmentState::Failed);
-                if n == 0 {
-                    self.flash = Some("no failed segments to retry".into());
-                    return Vec::new();
-                }
-                self.flash = Some(format!("retrying {n} failed segment(s)"));
-                vec![Command::RetryAllFailed]
-            }
-            Quit => self.quit(),
-            Confirm => {
-                self.overlay = Overlay::None;
-                self.stopping = true;
-                self.flash = Some("stopping: waiting for in-flight segments…".into());
-                vec![Command::Stop]
-            }
-            Deny => {
-                self.overlay = Overlay::None;
-                Vec::new()
-            }
-        }
-    }
-
-    fn navigate(&mut self, action: Action) {
-        if self.log_expanded {
-            // The expanded log scrolls by pages; its widget keeps its own scroll state.
-            use tui_logger::TuiWidgetEvent as W;
-            match action {
-                Action::PageUp | Action::Up => self.full_log.transition(W::PrevPageKey),
-                Action::PageDown | Action::Down => self.full_log.transition(W::NextPageKey),
-                Action::End => self.full_log.transition(W::EscapeKey),
-                _ => {}
-            }
-            return;
-        }
-        if self.segments.is_empty() {
-            return;
-        }
-        let g = self.geometry;
-        let cell = g.cell_of(self.cursor);
-        let page = self.grid_size.1.max(1) as isize;
-        let to = match action {
-            Action::Up => g.step(cell, 0, -1),
-            Action::Down => g.step(cell, 0, 1),
-            Action::Left => g.step(cell, -1, 0),
-            Action::Right => g.step(cell, 1, 0),
-            Action::PageUp => g.step(cell, 0, -page),
-            Action::PageDown => g.step(cell, 0, page),
-            Action::Home => 0,
-            _ => g.cells().saturating_sub(1),
-        };
-        self.cursor = g.range(to).start;
-    }
-
-    fn next_failed(&mut self) {
-        let after = self.selected().end;
-        let n = self.segments.len();
-        let found = (0..n)
-            .map(|k| (after + k) % n)
-            .find(|&i| self.segments[i].state == SegmentState::Failed);
-        match found {
-            Some(i) => {
-                self.cursor = self.geometry.range(self.geometry.cell_of(i)).start;
-                self.log_expanded = false;
-            }
-            None => self.flash = Some("no failed segments".into()),
-        }
-    }
-
-    fn toggle_pause(&mut self) -> Vec<Command> {
-        match self.state {
-            RunState::Running => {
-                self.flash = Some("pause requested: in-flight segments finish".into());
-                vec![Command::Pause]
-            }
-            RunState::Paused => {
-                self.flash = Some("resume requested".into());
-                vec![Command::Resume]
-            }
-            _ => {
-                self.flash = Some("nothing to pause: the sync is not running".into());
-                Vec::new()
-            }
-        }
-    }
-
-    fn retry_selected(&mut self) -> Vec<Command> {
-        let failed = self.failed_in(self.selected());
-        if failed.is_empty() {
-            self.flash = Some("the selected segment has not failed".into());
-            return Vec::new();
-        }
-        self.flash = Some(match failed.as_slice() {
-            [one] => format!("retrying segment {one}"),
-            many => format!("retrying {} failed segments", many.len()),
-        });
-        failed.into_iter().map(Command::RetrySegment).collect()
-    }
-
-    fn quit(&mut self) -> Vec<Command> {
-        if self.stopping {
-            // Second quit while stopping: stop waiting (the loop cancels the engine).
-            self.should_exit = true;
-            return Vec::new();
-        }
-        if self.sync_running() {
-            self.overlay = Overlay::ConfirmQuit;
-            return Vec::new();
-        }
-        self.should_exit = true;
-        // The engine may still be alive (kept for retries): tell it to end.
-        vec![Command::Stop]
-    }
-
     /// The engine's event channel closed without a summary (it crashed or was cancelled).
     pub fn engine_gone(&mut self, now: Instant) {
         if self.summary.is_none() {
@@ -554,63 +399,12 @@ impl App {
         }
     }
 
-    /// A command could not reach the engine.
-    pub fn command_failed(&mut self, cmd: &Command) {
-        let run_id = self.info.as_ref().map_or("", |i| i.run_id.as_str());
-        self.flash = Some(match cmd {
-            Command::RetrySegment(_) | Command::RetryAllFailed => {
-                format!("the engine has finished: use `supsync retry {run_id}`")
-            }
-            _ => "the engine is not taking commands (finished or busy)".into(),
-        });
-    }
-
     /// Exit code of the run (see `crate::exit`).
     pub fn exit_code(&self) -> i32 {
         match &self.summary {
             Some(s) => s.exit_code(),
             None => crate::exit::INTERRUPTED,
         }
-    }
-}
-
-/// "segment 7 done: 9 created, 1 rejected" and the like, for the activity feed.
-fn outcome_text(v: &SegmentView) -> String {
-    let c = &v.counts;
-    match v.state {
-        SegmentState::Done | SegmentState::DoneWithRejects => {
-            let mut parts = Vec::new();
-            for (n, what) in [
-                (c.created, "created"),
-                (c.updated, "updated"),
-                (c.unchanged, "unchanged"),
-                (c.rejected, "rejected"),
-                (c.pulled, "pulled"),
-            ] {
-                if n > 0 {
-                    parts.push(format!("{n} {what}"));
-                }
-            }
-            let tries = if v.attempts > 1 {
-                format!(" after {} attempts", v.attempts)
-            } else {
-                String::new()
-            };
-            format!("segment {} done{tries}: {}", v.index, parts.join(", "))
-        }
-        SegmentState::Retrying => format!(
-            "segment {} retrying (attempt {}): {}",
-            v.index,
-            v.attempts,
-            v.last_error.as_deref().unwrap_or("transient failure")
-        ),
-        SegmentState::Failed => format!(
-            "segment {} failed: {}",
-            v.index,
-            v.last_error.as_deref().unwrap_or("attempts exhausted")
-        ),
-        SegmentState::Pending => format!("segment {} back to pending", v.index),
-        SegmentState::Running => format!("segment {} running", v.index),
     }
 }
 

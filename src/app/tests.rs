@@ -5,8 +5,9 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::layout::Rect;
 
 use super::*;
+use crate::app::keys::Action;
 use crate::auth::status::GrantKind;
-use crate::engine::events::{Direction, Reject};
+use crate::engine::events::{Command, Direction, Reject};
 
 fn info(segments: usize, per: u64) -> RunInfo {
     RunInfo {

@@ -7,6 +7,14 @@
 //! fire `cancel` for a hard stop. With `stay_alive` the run does not end when every segment
 //! is finished (so failed ones can still be retried); it ends on `Command::Stop`, on
 //! `cancel`, or when `commands` is dropped.
+//!
+//! Event order: `RunState(Planning)`, `RunStarted` (every segment, replayed states included;
+//! absent when the run failed before planning or connecting), `RunState(Running)`, then
+//! `Segment` views (Running/Retrying are progress and may be dropped if the consumer lags;
+//! outcomes are sent only after the journal has them, fsynced), `Token` on every status
+//! change, `Notice`s, `RunState` on pause/resume/stop (and, with `stay_alive`, the
+//! Completed/CompletedWithFailures state when everything is finished), and last the final
+//! `RunState` and `Finished(summary)`.
 
 pub mod backoff;
 mod commands;

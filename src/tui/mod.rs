@@ -33,6 +33,7 @@ pub async fn run_console_with(
     opts: &HeadlessOptions,
 ) -> anyhow::Result<i32> {
     let mut app = App::new(color_wanted());
+    app.command = opts.command.clone();
     let result = {
         let mut term = terminal::TerminalGuard::init()?;
         event_loop::run(&mut term, &mut app, &mut handle, ui).await

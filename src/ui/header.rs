@@ -89,7 +89,7 @@ fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
         spans.push(Span::styled(format!(" · {retrying} retrying"), t.warn()));
     }
     if tot.retried > 0 {
-        spans.push(Span::raw(format!(" · {} needed retries", tot.retried)));
+        spans.push(Span::raw(format!(" · {} retried", tot.retried)));
     }
     Line::from(spans)
 }

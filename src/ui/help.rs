@@ -12,29 +12,32 @@ use crate::app::App;
 pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
     let mut lines = Vec::new();
-    for (_, keys, what) in &app.bindings.entries {
-        let k: Vec<String> = keys.iter().map(|k| k.label()).collect();
+    for (keys, what) in rows(app) {
         lines.push(Line::from(vec![
-            Span::styled(format!("{:<16}", k.join(" ")), t.key()),
-            Span::raw(*what),
+            Span::styled(format!("{keys:<18}"), t.key()),
+            Span::raw(what),
         ]));
     }
-    lines.push(Line::raw(""));
+    // The legend when there is room (the grid's border carries a short one anyway).
+    let mut legend = vec![Line::raw("")];
     for row in LEGEND.chunks(3) {
-        let mut legend = vec![Span::raw(format!("{:<16}", ""))];
+        let mut spans = vec![Span::raw(format!("{:<18}", ""))];
         for s in row {
-            legend.push(Span::styled(symbol(*s), t.segment(*s)));
-            legend.push(Span::raw(format!(" {:<16}", word(*s))));
+            spans.push(Span::styled(symbol(*s), t.segment(*s)));
+            spans.push(Span::raw(format!(" {:<16}", word(*s))));
         }
-        lines.push(Line::from(legend));
+        legend.push(Line::from(spans));
     }
-    lines.push(Line::styled(
+    legend.push(Line::styled(
         "A run larger than the pane: one cell stands for a range of segments and shows its worst state.",
         t.dim(),
     ));
     // +1: the last sentence wraps at this width.
+    if lines.len() + legend.len() + 3 <= usize::from(area.height) {
+        lines.extend(legend);
+    }
     let h = lines.len() as u16 + 3;
-    let popup = super::centered(area, 72, h);
+    let popup = super::centered(area, 74, h);
     Clear.render(popup, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -44,6 +47,45 @@ pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
                 .border_style(t.accent().add_modifier(Modifier::BOLD)),
         )
         .render(popup, buf);
+}
+
+/// Help rows from the binding table, pairs of related actions on one row.
+fn rows(app: &App) -> Vec<(String, String)> {
+    use crate::app::keys::Action::*;
+    // Related actions share a row and these words.
+    let groups: [(&[crate::app::keys::Action], &str); 3] = [
+        (&[Up, Down, Left, Right], "move in the grid"),
+        (
+            &[PageUp, PageDown],
+            "page up / down (grid, or the expanded log)",
+        ),
+        (&[Home, End], "first / last segment"),
+    ];
+    let mut out = Vec::new();
+    let mut done = Vec::new();
+    for (action, _, _) in &app.bindings.entries {
+        if done.contains(action) {
+            continue;
+        }
+        let group = groups.iter().find(|(g, _)| g.contains(action));
+        let members: Vec<_> = app
+            .bindings
+            .entries
+            .iter()
+            .filter(|(a, _, _)| group.map_or(a == action, |(g, _)| g.contains(a)))
+            .collect();
+        let labels: Vec<String> = members
+            .iter()
+            .flat_map(|(_, ks, _)| ks.iter().map(|k| k.label()))
+            .collect();
+        let what = group.map_or_else(
+            || members.first().map_or("", |(_, _, w)| *w),
+            |(_, words)| *words,
+        );
+        done.extend(members.iter().map(|(a, _, _)| *a));
+        out.push((labels.join(" "), what.to_string()));
+    }
+    out
 }
 
 pub fn render_confirm(buf: &mut Buffer, area: Rect, app: &App) {
@@ -56,7 +98,7 @@ pub fn render_confirm(buf: &mut Buffer, area: Rect, app: &App) {
         ),
         Line::raw(""),
         Line::raw("No new segments start; in-flight ones finish and are journaled."),
-        Line::raw(format!("Carry on later with: supsync resume {id}")),
+        Line::raw(format!("Carry on later with: {} resume {id}", app.command)),
         Line::raw(""),
         Line::from(vec![
             Span::styled(" y ", t.key()),

@@ -1,0 +1,43 @@
+//! The recent-activity feed's wording.
+
+use crate::engine::events::{SegmentState, SegmentView};
+
+/// "segment 7 done: 9 created, 1 rejected" and the like, for the activity feed.
+pub(super) fn outcome_text(v: &SegmentView) -> String {
+    let c = &v.counts;
+    match v.state {
+        SegmentState::Done | SegmentState::DoneWithRejects => {
+            let mut parts = Vec::new();
+            for (n, what) in [
+                (c.created, "created"),
+                (c.updated, "updated"),
+                (c.unchanged, "unchanged"),
+                (c.rejected, "rejected"),
+                (c.pulled, "pulled"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {what}"));
+                }
+            }
+            let tries = if v.attempts > 1 {
+                format!(" after {} attempts", v.attempts)
+            } else {
+                String::new()
+            };
+            format!("segment {} done{tries}: {}", v.index, parts.join(", "))
+        }
+        SegmentState::Retrying => format!(
+            "segment {} retrying (attempt {}): {}",
+            v.index,
+            v.attempts,
+            v.last_error.as_deref().unwrap_or("transient failure")
+        ),
+        SegmentState::Failed => format!(
+            "segment {} failed: {}",
+            v.index,
+            v.last_error.as_deref().unwrap_or("attempts exhausted")
+        ),
+        SegmentState::Pending => format!("segment {} back to pending", v.index),
+        SegmentState::Running => format!("segment {} running", v.index),
+    }
+}
