@@ -87,7 +87,7 @@ async fn fifty_kill_9s_across_push_and_pull_lose_nothing_and_apply_nothing_twice
     let mut rng = StdRng::seed_from_u64(seed);
 
     // ---- push: 30 kills ----
-    let n = 8_000;
+    let n = 12_000;
     let sim = Sim {
         per_record_ms: 2,
         error_rate: 0.03,
