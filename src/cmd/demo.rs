@@ -66,7 +66,16 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         // The console keeps the engine after the last segment so `r`/`R` still work.
         params.stay_alive = console;
         let handle = crate::engine::start(params);
-        let opts = HeadlessOptions::default();
+        // Demo runs live in their own state dir, so the printed `status`/`retry` hints
+        // must name it or they would look in the wrong place.
+        let demo_global = crate::cli::GlobalArgs {
+            state_dir: Some(state_dir.clone()),
+            ..global.clone()
+        };
+        let opts = HeadlessOptions {
+            command: super::run::command_prefix(&demo_global),
+            ..HeadlessOptions::default()
+        };
         let code = if console {
             crate::tui::run_console_with(handle, &UiConfig::default(), &opts).await?
         } else {
