@@ -38,10 +38,8 @@ fn config(url: &str, concurrency: usize) -> Config {
     c.sync.backoff_initial_ms = 20;
     c.sync.backoff_max_ms = 500;
     c.sync.max_retry_after_secs = 1;
-    // The gate must trip before in-flight segments spend their attempts, so the budget is
-    // below concurrency × max_attempts. (The defaults, 50 > 4 × 5, cannot trip in a full
-    // outage before the in-flight segments fail: reported as a finding.)
-    c.sync.retry_budget = 12;
+    // retry_budget stays at its default (10): it must trip the gate before in-flight
+    // segments spend their attempts, which is what the 20 s outage proves.
     c
 }
 

@@ -145,3 +145,20 @@ fn missing_named_file_is_an_error() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_retry_budget_that_cannot_trip_before_segments_fail_is_warned_about() {
+    let text = "[sync]\nconcurrency = 4\nmax_attempts = 5\nretry_budget = 20\n";
+    let loaded = load_from(Some("c.toml".into()), Some(text), &BTreeMap::new(), &[]).unwrap();
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("sync.retry_budget (20)") && w.contains("(20)")),
+        "{:?}",
+        loaded.warnings
+    );
+    let text = "[sync]\nconcurrency = 4\nmax_attempts = 5\nretry_budget = 19\n";
+    let loaded = load_from(Some("c.toml".into()), Some(text), &BTreeMap::new(), &[]).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}

@@ -146,7 +146,7 @@ impl Default for SyncConfig {
             backoff_initial_ms: 500,
             backoff_max_ms: 30_000,
             max_retry_after_secs: 120,
-            retry_budget: 50,
+            retry_budget: 10,
             expected_duration_secs: 3600,
         }
     }

@@ -167,6 +167,17 @@ pub fn validate(
         1_000_000,
         "",
     );
+    // The budget counts failures across all in-flight segments; if it is not reached
+    // before those segments exhaust their attempts, an outage fails segments instead of
+    // holding the run until the server answers again.
+    let spend = (s.concurrency as u64).saturating_mul(u64::from(s.max_attempts));
+    if u64::from(s.retry_budget) >= spend {
+        warnings.push(format!(
+            "sync.retry_budget ({}) is not below sync.concurrency × sync.max_attempts ({spend}): \
+             during an outage segments will fail (retry them later) before the run holds",
+            s.retry_budget
+        ));
+    }
     c.range(
         "sync.expected_duration_secs",
         s.expected_duration_secs,
