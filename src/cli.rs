@@ -47,7 +47,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Find out which clock kills the token early, and why.
     Diagnose(DiagnoseArgs),
-    /// Run the API simulator (shared/API.md), quirks included.
+    /// Run the supplier API simulator (OAuth2 server included), quirks and all.
     Simulate(SimulateArgs),
     /// Print the effective configuration and where each value came from.
     Config(ConfigArgs),
