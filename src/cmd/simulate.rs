@@ -27,6 +27,9 @@ pub fn run(global: &GlobalArgs, args: SimulateArgs) -> anyhow::Result<i32> {
     };
     let rt = super::runtime()?;
     rt.block_on(async move {
+        // Signal handlers go in before the address is printed: a script may send SIGTERM
+        // the moment it has read the line, and must get a clean stop, not the default kill.
+        let stop = StopSignal::install()?;
         let server = SimServer::start(profile, listen)
             .await
             .with_context(|| format!("could not listen on {listen}"))?;
@@ -35,7 +38,7 @@ pub fn run(global: &GlobalArgs, args: SimulateArgs) -> anyhow::Result<i32> {
         writeln!(out, "listening on {}", server.url()).context("could not write to stdout")?;
         out.flush().context("could not write to stdout")?;
         tracing::info!(target: "supsync::sim", profile = %args.profile, "simulator up; Ctrl-C stops it");
-        stop_signal().await?;
+        stop.wait().await;
         server.shutdown().await;
         Ok(crate::exit::OK)
     })
@@ -49,20 +52,39 @@ fn resolve(listen: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--listen {listen:?} resolves to no address"))
 }
 
-/// Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() -> anyhow::Result<()> {
+/// Ctrl-C, or SIGTERM on Unix; registered when installed, awaited later.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("could not watch SIGTERM")?;
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate()).context("could not watch SIGTERM")?,
+                int: signal(SignalKind::interrupt()).context("could not watch Ctrl-C")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("could not watch Ctrl-C")?,
-            _ = term.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            // Ignored on purpose: if Ctrl-C cannot be watched, stopping is all we can do.
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = &mut self;
         }
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("could not watch Ctrl-C")?;
-    Ok(())
 }
