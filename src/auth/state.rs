@@ -19,6 +19,12 @@ const SLIDE_PROOF: Duration = Duration::from_millis(1250);
 /// Observations of one token spanning this long without a slide: the server's deadline is
 /// fixed (TTL or session), so renewal can and must beat it.
 const FIXED_PROOF: Duration = Duration::from_millis(1500);
+/// `refresh_expires_in` has whole seconds: a rotated refresh token whose deadline lands
+/// within this of the previous one did not get a fresh `refresh_ttl`, the session capped it.
+const PIN_TOLERANCE: Duration = Duration::from_secs(2);
+/// Two refreshes closer than this cannot tell a pinned deadline from one that moved by the
+/// short time between them.
+const PIN_MIN_GAP: Duration = Duration::from_secs(4);
 
 #[derive(Debug)]
 pub struct Current {
@@ -62,7 +68,8 @@ pub struct State {
     pub idle_window: Option<Duration>,
     /// A shorter-than-TTL server deadline of unknown cause on this token (maybe idle).
     pub idle_hint: Option<Duration>,
-    /// The session's absolute limit, learned when a refresh was refused as "session".
+    /// The session's absolute limit, learned when a refresh was refused as "session" or
+    /// from a refresh-token expiry pinned by it.
     pub session_limit: Option<Duration>,
     pub margin_cfg: Duration,
     pub generation: u64,
@@ -249,6 +256,9 @@ impl State {
                 refresh_deadline: None,
             });
         }
+        if let Some(limit) = self.pinned_session_limit(g, new_session) {
+            self.session_limit = Some(limit);
+        }
         if let Some(s) = self.session.as_mut() {
             if let Some(rt) = &g.refresh_token {
                 s.refresh = Some(rt.clone());
@@ -283,6 +293,33 @@ impl State {
         self.last_error = None;
         self.last_failure = None;
         self.generation
+    }
+
+    /// The server caps a refresh token's life at the session's end (API.md §2). A refresh
+    /// in the same session that rotated the refresh token but left its deadline where it
+    /// was (although time passed) shows that cap: the session ends at that deadline.
+    fn pinned_session_limit(&self, g: &Grant, new_session: bool) -> Option<Duration> {
+        if new_session || g.kind != GrantKind::RefreshToken {
+            return None;
+        }
+        let s = self.session.as_ref()?;
+        let (old_rt, new_rt) = (s.refresh.as_ref()?, g.refresh_token.as_ref()?);
+        // Without rotation the same refresh token keeps its fixed deadline: no evidence.
+        if old_rt == new_rt {
+            return None;
+        }
+        let prev = s.refresh_deadline?;
+        let new = g.sent_at + g.refresh_expires_in?;
+        let since = g
+            .sent_at
+            .saturating_duration_since(self.current.as_ref()?.sent_at);
+        let moved = new.max(prev) - new.min(prev);
+        if since < PIN_MIN_GAP || moved > PIN_TOLERANCE {
+            return None;
+        }
+        let limit = new.saturating_duration_since(s.started_at);
+        // Under a second is a measuring error, not a policy (see learn_session_limit).
+        (limit >= Duration::from_secs(1)).then_some(limit)
     }
 
     /// An `X-Token-Expires-In` read at `at` for token `generation`. Returns whether the
