@@ -71,6 +71,10 @@ pub struct State {
     /// The session's absolute limit, learned when a refresh was refused as "session" or
     /// from a refresh-token expiry pinned by it.
     pub session_limit: Option<Duration>,
+    /// The operator's word (config `[auth]`) on the idle window and the session limit:
+    /// used while nothing better was observed.
+    pub idle_configured: Option<Duration>,
+    pub session_configured: Option<Duration>,
     pub margin_cfg: Duration,
     pub generation: u64,
     pub grants: u32,
@@ -92,6 +96,8 @@ impl State {
             idle_window: None,
             idle_hint: None,
             session_limit: None,
+            idle_configured: None,
+            session_configured: None,
             margin_cfg,
             generation: 0,
             grants: 0,
@@ -123,9 +129,19 @@ impl State {
         MAX_SLACK.min(self.margin() / 3)
     }
 
+    /// The idle window in force: observed, else configured.
+    pub fn idle(&self) -> Option<Duration> {
+        self.idle_window.or(self.idle_configured)
+    }
+
+    /// The session limit in force: observed, else configured.
+    pub fn session_limit(&self) -> Option<Duration> {
+        self.session_limit.or(self.session_configured)
+    }
+
     pub fn session_deadline(&self) -> Option<Instant> {
         let s = self.session.as_ref()?;
-        self.session_limit.map(|l| s.started_at + l)
+        self.session_limit().map(|l| s.started_at + l)
     }
 
     fn refresh_deadline(&self) -> Option<Instant> {
@@ -150,7 +166,7 @@ impl State {
     /// calls and the keep-alive, so renewing would not move it). Until the window is known,
     /// a deadline not yet proven fixed is assumed to be idle.
     fn server_is_idle(&self, c: &Current, secs: u64) -> bool {
-        match self.idle_window {
+        match self.idle() {
             Some(w) => secs + 1 >= w.as_secs(),
             None => !c.server_fixed,
         }
@@ -187,7 +203,7 @@ impl State {
     /// floored, which already leaves up to a second).
     pub fn death(&self) -> Option<Instant> {
         let c = self.current.as_ref()?;
-        let idle = self.idle_window.map(|w| self.last_activity + w);
+        let idle = self.idle().map(|w| self.last_activity + w);
         let server = self.server_deadline(c).map(|(_, d)| d);
         [self.renew_deadline(), server, idle]
             .into_iter()
@@ -350,7 +366,9 @@ impl State {
             }
         }
         c.server = Some((at, secs, deadline));
-        if self.idle_window.is_none()
+        // Field by field (not `idle()`): `c` still borrows `self.current`.
+        let idle_known = self.idle_window.or(self.idle_configured).is_some();
+        if !idle_known
             && c.ttl_deadline
                 .is_some_and(|t| deadline + Duration::from_secs(1) < t)
         {
@@ -367,7 +385,7 @@ impl State {
 
     /// Keep-alive cadence: at least every `keepalive`, and twice per idle window.
     pub fn keepalive_interval(&self, keepalive: Duration) -> Duration {
-        match self.idle_window.or(self.idle_hint) {
+        match self.idle().or(self.idle_hint) {
             Some(w) => keepalive.min((w / 2).max(Duration::from_millis(200))),
             None => keepalive,
         }
@@ -396,7 +414,7 @@ impl State {
         let margin = self.margin();
         let next_refresh_at = self.next_refresh_at();
         let session_deadline = self.session_deadline();
-        let idle_window = self.idle_window;
+        let idle_window = self.idle();
         let c = self.current.as_ref();
         let server_deadline = c.and_then(|c| c.server.map(|(_, _, d)| d));
         self.published_server = server_deadline;

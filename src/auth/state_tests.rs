@@ -257,3 +257,33 @@ fn a_refresh_expiry_that_moves_forward_says_nothing_about_the_session() {
     );
     assert_eq!(st.session_limit, None);
 }
+
+#[test]
+fn configured_clocks_count_until_observed_ones_replace_them() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(4));
+    st.idle_configured = Some(Duration::from_secs(15));
+    st.session_configured = Some(Duration::from_secs(60));
+    let g = st.install(
+        &grant(GrantKind::ClientCredentials, 15, Some("RT1"), t0),
+        true,
+        SystemTime::now(),
+    );
+    st.last_activity = t0;
+    let snap = st.snapshot();
+    assert_eq!(snap.idle_window, Some(Duration::from_secs(15)));
+    assert_eq!(snap.idle_deadline, Some(t0 + Duration::from_secs(15)));
+    assert_eq!(snap.session_deadline, Some(t0 + Duration::from_secs(60)));
+    assert_eq!(
+        st.keepalive_interval(Duration::from_secs(60)),
+        ms(7500),
+        "twice per configured idle window"
+    );
+    // The server's own word wins: a window seen sliding, a session refused earlier.
+    st.observe(g, t0 + ms(100), 10);
+    st.observe(g, t0 + ms(3000), 10);
+    assert_eq!(st.idle_window, Some(Duration::from_secs(10)));
+    assert_eq!(st.snapshot().idle_window, Some(Duration::from_secs(10)));
+    st.learn_session_limit(t0 + Duration::from_secs(12));
+    assert_eq!(st.session_deadline(), Some(t0 + Duration::from_secs(12)));
+}
