@@ -61,6 +61,10 @@ impl ApiClient {
         let settings = ManagerSettings {
             refresh_margin: Duration::from_secs(cfg.auth.refresh_margin_secs),
             keepalive: Duration::from_secs(cfg.auth.keepalive_secs.max(1)),
+            idle_hint: (cfg.auth.idle_timeout_secs > 0)
+                .then(|| Duration::from_secs(cfg.auth.idle_timeout_secs)),
+            session_hint: (cfg.auth.session_limit_secs > 0)
+                .then(|| Duration::from_secs(cfg.auth.session_limit_secs)),
         };
         let tokens = TokenManager::new(
             endpoint,

@@ -19,6 +19,12 @@ const SLIDE_PROOF: Duration = Duration::from_millis(1250);
 /// Observations of one token spanning this long without a slide: the server's deadline is
 /// fixed (TTL or session), so renewal can and must beat it.
 const FIXED_PROOF: Duration = Duration::from_millis(1500);
+/// `refresh_expires_in` has whole seconds: a rotated refresh token whose deadline lands
+/// within this of the previous one did not get a fresh `refresh_ttl`, the session capped it.
+const PIN_TOLERANCE: Duration = Duration::from_secs(2);
+/// Two refreshes closer than this cannot tell a pinned deadline from one that moved by the
+/// short time between them.
+const PIN_MIN_GAP: Duration = Duration::from_secs(4);
 
 #[derive(Debug)]
 pub struct Current {
@@ -62,8 +68,13 @@ pub struct State {
     pub idle_window: Option<Duration>,
     /// A shorter-than-TTL server deadline of unknown cause on this token (maybe idle).
     pub idle_hint: Option<Duration>,
-    /// The session's absolute limit, learned when a refresh was refused as "session".
+    /// The session's absolute limit, learned when a refresh was refused as "session" or
+    /// from a refresh-token expiry pinned by it.
     pub session_limit: Option<Duration>,
+    /// The operator's word (config `[auth]`) on the idle window and the session limit:
+    /// used while nothing better was observed.
+    pub idle_configured: Option<Duration>,
+    pub session_configured: Option<Duration>,
     pub margin_cfg: Duration,
     pub generation: u64,
     pub grants: u32,
@@ -85,6 +96,8 @@ impl State {
             idle_window: None,
             idle_hint: None,
             session_limit: None,
+            idle_configured: None,
+            session_configured: None,
             margin_cfg,
             generation: 0,
             grants: 0,
@@ -116,9 +129,19 @@ impl State {
         MAX_SLACK.min(self.margin() / 3)
     }
 
+    /// The idle window in force: observed, else configured.
+    pub fn idle(&self) -> Option<Duration> {
+        self.idle_window.or(self.idle_configured)
+    }
+
+    /// The session limit in force: observed, else configured.
+    pub fn session_limit(&self) -> Option<Duration> {
+        self.session_limit.or(self.session_configured)
+    }
+
     pub fn session_deadline(&self) -> Option<Instant> {
         let s = self.session.as_ref()?;
-        self.session_limit.map(|l| s.started_at + l)
+        self.session_limit().map(|l| s.started_at + l)
     }
 
     fn refresh_deadline(&self) -> Option<Instant> {
@@ -143,7 +166,7 @@ impl State {
     /// calls and the keep-alive, so renewing would not move it). Until the window is known,
     /// a deadline not yet proven fixed is assumed to be idle.
     fn server_is_idle(&self, c: &Current, secs: u64) -> bool {
-        match self.idle_window {
+        match self.idle() {
             Some(w) => secs + 1 >= w.as_secs(),
             None => !c.server_fixed,
         }
@@ -180,7 +203,7 @@ impl State {
     /// floored, which already leaves up to a second).
     pub fn death(&self) -> Option<Instant> {
         let c = self.current.as_ref()?;
-        let idle = self.idle_window.map(|w| self.last_activity + w);
+        let idle = self.idle().map(|w| self.last_activity + w);
         let server = self.server_deadline(c).map(|(_, d)| d);
         [self.renew_deadline(), server, idle]
             .into_iter()
@@ -249,6 +272,9 @@ impl State {
                 refresh_deadline: None,
             });
         }
+        if let Some(limit) = self.pinned_session_limit(g, new_session) {
+            self.session_limit = Some(limit);
+        }
         if let Some(s) = self.session.as_mut() {
             if let Some(rt) = &g.refresh_token {
                 s.refresh = Some(rt.clone());
@@ -285,6 +311,33 @@ impl State {
         self.generation
     }
 
+    /// The server caps a refresh token's life at the session's end (API.md §2). A refresh
+    /// in the same session that rotated the refresh token but left its deadline where it
+    /// was (although time passed) shows that cap: the session ends at that deadline.
+    fn pinned_session_limit(&self, g: &Grant, new_session: bool) -> Option<Duration> {
+        if new_session || g.kind != GrantKind::RefreshToken {
+            return None;
+        }
+        let s = self.session.as_ref()?;
+        let (old_rt, new_rt) = (s.refresh.as_ref()?, g.refresh_token.as_ref()?);
+        // Without rotation the same refresh token keeps its fixed deadline: no evidence.
+        if old_rt == new_rt {
+            return None;
+        }
+        let prev = s.refresh_deadline?;
+        let new = g.sent_at + g.refresh_expires_in?;
+        let since = g
+            .sent_at
+            .saturating_duration_since(self.current.as_ref()?.sent_at);
+        let moved = new.max(prev) - new.min(prev);
+        if since < PIN_MIN_GAP || moved > PIN_TOLERANCE {
+            return None;
+        }
+        let limit = new.saturating_duration_since(s.started_at);
+        // Under a second is a measuring error, not a policy (see learn_session_limit).
+        (limit >= Duration::from_secs(1)).then_some(limit)
+    }
+
     /// An `X-Token-Expires-In` read at `at` for token `generation`. Returns whether the
     /// published status should change (a noticeable move, or something learned).
     pub fn observe(&mut self, generation: u64, at: Instant, secs: u64) -> bool {
@@ -313,7 +366,9 @@ impl State {
             }
         }
         c.server = Some((at, secs, deadline));
-        if self.idle_window.is_none()
+        // Field by field (not `idle()`): `c` still borrows `self.current`.
+        let idle_known = self.idle_window.or(self.idle_configured).is_some();
+        if !idle_known
             && c.ttl_deadline
                 .is_some_and(|t| deadline + Duration::from_secs(1) < t)
         {
@@ -330,7 +385,7 @@ impl State {
 
     /// Keep-alive cadence: at least every `keepalive`, and twice per idle window.
     pub fn keepalive_interval(&self, keepalive: Duration) -> Duration {
-        match self.idle_window.or(self.idle_hint) {
+        match self.idle().or(self.idle_hint) {
             Some(w) => keepalive.min((w / 2).max(Duration::from_millis(200))),
             None => keepalive,
         }
@@ -359,7 +414,7 @@ impl State {
         let margin = self.margin();
         let next_refresh_at = self.next_refresh_at();
         let session_deadline = self.session_deadline();
-        let idle_window = self.idle_window;
+        let idle_window = self.idle();
         let c = self.current.as_ref();
         let server_deadline = c.and_then(|c| c.server.map(|(_, _, d)| d));
         self.published_server = server_deadline;

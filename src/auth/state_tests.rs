@@ -176,3 +176,114 @@ fn session_limit_is_learned_from_a_refused_refresh() {
     assert_eq!(st.session_limit, Some(Duration::from_secs(8)));
     assert_eq!(st.session_deadline(), Some(t0 + Duration::from_secs(8)));
 }
+
+/// A grant whose refresh token expires `rt_left` seconds after it was sent.
+fn refresh_grant(rt: &str, rt_left: u64, sent_at: Instant) -> Grant {
+    Grant {
+        refresh_expires_in: Some(Duration::from_secs(rt_left)),
+        ..grant(GrantKind::RefreshToken, 15, Some(rt), sent_at)
+    }
+}
+
+#[test]
+fn session_limit_is_learned_from_a_refresh_expiry_that_stopped_moving() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    // Session of 60 s, refresh TTL 1440 s: the first refresh token is already capped.
+    let mut first = grant(GrantKind::ClientCredentials, 15, Some("RT1"), t0);
+    first.refresh_expires_in = Some(Duration::from_secs(60));
+    st.install(&first, true, SystemTime::now());
+    assert_eq!(st.session_limit, None, "one deadline proves nothing");
+    // 10 s later a rotated token whose expiry is floored to 49 s: the same deadline.
+    st.install(
+        &refresh_grant("RT2", 49, t0 + ms(10_300)),
+        false,
+        SystemTime::now(),
+    );
+    let limit = st.session_limit.unwrap();
+    assert!(
+        limit >= Duration::from_secs(59) && limit <= Duration::from_secs(60),
+        "{limit:?}"
+    );
+    // Renewal now aims before the session's end, and at the end a new session is planned
+    // (not another refresh that the server would refuse).
+    assert!(st.next_refresh_at().unwrap() < t0 + Duration::from_secs(60));
+    let near_end = t0 + Duration::from_secs(57);
+    assert!(matches!(st.plan(near_end), Plan::NewSession(_)));
+    // The new session keeps the learned limit, so its end is known from the start.
+    let t1 = t0 + Duration::from_secs(58);
+    st.install(
+        &grant(GrantKind::ClientCredentials, 15, Some("RT3"), t1),
+        true,
+        SystemTime::now(),
+    );
+    assert_eq!(st.session_deadline(), Some(t1 + limit));
+    assert!(st.snapshot().session_deadline.is_some());
+}
+
+#[test]
+fn a_refresh_expiry_that_moves_forward_says_nothing_about_the_session() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    st.install(
+        &grant(GrantKind::ClientCredentials, 15, Some("RT1"), t0),
+        true,
+        SystemTime::now(),
+    );
+    // Rotation with a fresh 100 s refresh TTL: the deadline moved 10 s later.
+    st.install(
+        &refresh_grant("RT2", 100, t0 + ms(10_000)),
+        false,
+        SystemTime::now(),
+    );
+    assert_eq!(st.session_limit, None);
+    // No rotation: the same refresh token keeps its deadline, which is no evidence.
+    st.install(
+        &refresh_grant("RT2", 90, t0 + ms(20_000)),
+        false,
+        SystemTime::now(),
+    );
+    assert_eq!(st.session_limit, None);
+    // Two refreshes a second apart cannot tell a pinned deadline from a moving one.
+    st.install(
+        &refresh_grant("RT3", 100, t0 + ms(21_000)),
+        false,
+        SystemTime::now(),
+    );
+    st.install(
+        &refresh_grant("RT4", 99, t0 + ms(22_000)),
+        false,
+        SystemTime::now(),
+    );
+    assert_eq!(st.session_limit, None);
+}
+
+#[test]
+fn configured_clocks_count_until_observed_ones_replace_them() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(4));
+    st.idle_configured = Some(Duration::from_secs(15));
+    st.session_configured = Some(Duration::from_secs(60));
+    let g = st.install(
+        &grant(GrantKind::ClientCredentials, 15, Some("RT1"), t0),
+        true,
+        SystemTime::now(),
+    );
+    st.last_activity = t0;
+    let snap = st.snapshot();
+    assert_eq!(snap.idle_window, Some(Duration::from_secs(15)));
+    assert_eq!(snap.idle_deadline, Some(t0 + Duration::from_secs(15)));
+    assert_eq!(snap.session_deadline, Some(t0 + Duration::from_secs(60)));
+    assert_eq!(
+        st.keepalive_interval(Duration::from_secs(60)),
+        ms(7500),
+        "twice per configured idle window"
+    );
+    // The server's own word wins: a window seen sliding, a session refused earlier.
+    st.observe(g, t0 + ms(100), 10);
+    st.observe(g, t0 + ms(3000), 10);
+    assert_eq!(st.idle_window, Some(Duration::from_secs(10)));
+    assert_eq!(st.snapshot().idle_window, Some(Duration::from_secs(10)));
+    st.learn_session_limit(t0 + Duration::from_secs(12));
+    assert_eq!(st.session_deadline(), Some(t0 + Duration::from_secs(12)));
+}

@@ -103,6 +103,9 @@ pub fn demo_config(base_url: &str) -> Config {
     c.auth.refresh_margin_secs = 4;
     c.auth.expected_ttl_secs = 60;
     c.auth.keepalive_secs = 5;
+    // The demo profile's clocks are known: the token pane counts them down from the start.
+    c.auth.idle_timeout_secs = 15;
+    c.auth.session_limit_secs = 60;
     c.auth.token_cache = TokenCacheMode::None;
     // The demo simulator works 100 ms a record and in parallel: one request at a time
     // makes 500 records last ≈ 55 s, long enough for several refreshes under the run and
@@ -197,6 +200,11 @@ mod tests {
         assert!(
             c.auth.keepalive_secs < 15,
             "keep-alive inside the 15 s idle window"
+        );
+        assert_eq!(
+            (c.auth.idle_timeout_secs, c.auth.session_limit_secs),
+            (15, 60),
+            "the demo profile's idle window and session limit, counted down from the start"
         );
         assert!(crate::config::check_transport(&c.api.base_url, false).is_ok());
     }

@@ -97,6 +97,12 @@ pub struct AuthConfig {
     pub expected_ttl_secs: u64,
     /// Call health at least this often while no other call is made.
     pub keepalive_secs: u64,
+    /// The server's idle timeout, when the operator knows it (0 = unknown). Used until the
+    /// token manager observes the window itself.
+    pub idle_timeout_secs: u64,
+    /// The server's absolute session limit, when the operator knows it (0 = unknown). Used
+    /// until the token manager observes the limit itself.
+    pub session_limit_secs: u64,
     pub token_cache: TokenCacheMode,
 }
 
@@ -112,6 +118,8 @@ impl Default for AuthConfig {
             refresh_margin_secs: 120,
             expected_ttl_secs: 3600,
             keepalive_secs: 60,
+            idle_timeout_secs: 0,
+            session_limit_secs: 0,
             token_cache: TokenCacheMode::Encrypted,
         }
     }

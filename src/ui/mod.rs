@@ -45,7 +45,7 @@ pub const MIN_HEIGHT: u16 = 24;
 // `l` (expanded log) gives the whole middle band to the full log.
 const HEADER_H: u16 = 5;
 const FOOTER_H: u16 = 1;
-const TOKEN_H: u16 = 13;
+const TOKEN_H: u16 = 14;
 const DETAILS_H: u16 = 7;
 const GRID_MIN_H: u16 = 6;
 const RIGHT_MIN: u16 = 42;

@@ -1,5 +1,6 @@
 //! Token pane: a gauge and `mm:ss` countdown of the access token (amber under the margin,
-//! red under a quarter of it), the time left on every other clock that applies, the next
+//! red under a quarter of it), the time left on each clock (TTL, idle window, session limit,
+//! refresh token; "unknown" until the manager knows or is told it), the next
 //! planned refresh, the grant, the last result, the fingerprint, and a timeline of renewals.
 
 use std::time::{Duration, Instant};
@@ -59,6 +60,8 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
         gauge_line(s, now, w, &t, app.state.is_terminal()),
         binding_line(s, &t),
     ];
+    // Every clock, not only the binding one: a paused run dies by idle, a long one by session.
+    lines.push(clock_line("ttl", s.ttl_deadline, now, s.margin, &t));
     lines.push(clock_line("idle", s.idle_deadline, now, s.margin, &t));
     lines.push(session_line(s, now, &t));
     lines.push(if s.has_refresh_token {
@@ -199,7 +202,7 @@ fn clock_line(
                 Span::styled(clock(left), level_style(t, level(left, margin))),
             ])
         }
-        None => Line::from(vec![label(name), Span::styled("n/a", t.dim())]),
+        None => Line::from(vec![label(name), Span::styled("unknown", t.dim())]),
     }
 }
 

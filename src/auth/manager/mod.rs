@@ -84,6 +84,10 @@ impl std::fmt::Debug for AccessToken {
 pub struct ManagerSettings {
     pub refresh_margin: Duration,
     pub keepalive: Duration,
+    /// The operator's word on the idle window and the session limit (config `[auth]`),
+    /// used until the manager observes them.
+    pub idle_hint: Option<Duration>,
+    pub session_hint: Option<Duration>,
 }
 
 pub struct TokenManager {
@@ -117,7 +121,9 @@ impl TokenManager {
         cache: Option<TokenCache>,
         audit: Audit,
     ) -> Arc<Self> {
-        let state = State::new(settings.refresh_margin);
+        let mut state = State::new(settings.refresh_margin);
+        state.idle_configured = settings.idle_hint;
+        state.session_configured = settings.session_hint;
         Arc::new(TokenManager {
             endpoint,
             settings,
