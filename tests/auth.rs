@@ -404,6 +404,25 @@ impl std::io::Write for Capture {
     }
 }
 
+/// The access token `client` holds now and the refresh token in its cache, in the clear, so
+/// the test can search its captured output for them.
+async fn current_secrets(client: &ApiClient, sim: &SimServer, cache: &Path) -> [String; 2] {
+    [
+        client
+            .tokens()
+            .token()
+            .await
+            .unwrap()
+            .secret
+            .expose()
+            .to_string(),
+        cached_refresh_token(sim, cache)
+            .unwrap()
+            .expose()
+            .to_string(),
+    ]
+}
+
 /// Current-thread runtime: every task runs on this thread, under the capturing subscriber.
 #[tokio::test]
 async fn no_token_or_secret_in_logs_audit_or_debug_output() {
@@ -435,59 +454,14 @@ async fn no_token_or_secret_in_logs_audit_or_debug_output() {
         debug.push(format!("{c:?}"));
         debug.push(format!("{:?}", c.token_status().borrow()));
     };
-    secrets.push(
-        client
-            .tokens()
-            .token()
-            .await
-            .unwrap()
-            .secret
-            .expose()
-            .to_string(),
-    );
-    secrets.push(
-        cached_refresh_token(&sim, &cache)
-            .unwrap()
-            .expose()
-            .to_string(),
-    );
+    secrets.extend(current_secrets(&client, &sim, &cache).await);
     client.force_refresh().await.unwrap();
-    secrets.push(
-        client
-            .tokens()
-            .token()
-            .await
-            .unwrap()
-            .secret
-            .expose()
-            .to_string(),
-    );
-    secrets.push(
-        cached_refresh_token(&sim, &cache)
-            .unwrap()
-            .expose()
-            .to_string(),
-    );
+    secrets.extend(current_secrets(&client, &sim, &cache).await);
     remember(&client, &mut debug);
     // A revocation: a 401, its replay, a refused refresh, a new session.
     sim.revoke_all();
     client.health().await.unwrap();
-    secrets.push(
-        client
-            .tokens()
-            .token()
-            .await
-            .unwrap()
-            .secret
-            .expose()
-            .to_string(),
-    );
-    secrets.push(
-        cached_refresh_token(&sim, &cache)
-            .unwrap()
-            .expose()
-            .to_string(),
-    );
+    secrets.extend(current_secrets(&client, &sim, &cache).await);
     remember(&client, &mut debug);
 
     // Errors: a wrong secret, then their Debug and Display.

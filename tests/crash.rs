@@ -2,92 +2,33 @@
 //! applied twice, the journal replays. The simulator runs in-process; the binary talks to
 //! it over loopback.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use supsync::sim::{Profile, SimServer};
+use common::{HEADER, Retries, Sim, cmd, pulled_ids, stat, stats, text, write_config_with};
 
-const SECRET: &str = "change-me";
+/// Fault sequence seed of this file's simulator profiles.
+const SEED: u64 = 3;
 
-fn profile(
-    per_record_ms: u64,
-    error_rate: f64,
-    drop_rate: f64,
-    extra_api: &str,
-    suppliers: u64,
-) -> Profile {
-    Profile::from_toml(&format!(
-        r#"
-[tokens]
-default_ttl_secs = 3600
-scope_ttl_secs = {{ supplier_mgmt = 2 }}
-idle_timeout_secs = 3
-absolute_timeout_secs = 10
-[clients]
-supplier-sync = "{SECRET}"
-[api]
-per_record_ms = {per_record_ms}
-max_batch = 100
-max_concurrent = 4
-{extra_api}
-[faults]
-error_rate = {error_rate}
-drop_rate = {drop_rate}
-seed = 3
-[data]
-suppliers = {suppliers}
-"#
-    ))
-    .expect("test profile parses")
-}
+/// Retries of this file's configs: ten attempts, backoff up to 200 ms, default budget.
+const RETRIES: Retries = Retries {
+    max_attempts: 10,
+    backoff_max_ms: 200,
+    retry_budget: None,
+};
 
-fn write_config(dir: &Path, url: &str, segment_size: usize, concurrency: usize) -> PathBuf {
-    let p = dir.join("config.toml");
-    std::fs::write(
-        &p,
-        format!(
-            r#"
-[api]
-base_url = "{url}"
-timeout_secs = 5
-[auth]
-token_cache = "none"
-keepalive_secs = 1
-[sync]
-segment_size = {segment_size}
-concurrency = {concurrency}
-max_attempts = 10
-backoff_initial_ms = 20
-backoff_max_ms = 200
-max_retry_after_secs = 1
-"#
-        ),
-    )
-    .unwrap();
-    p
-}
-
-fn cmd(dir: &Path, cfg: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_supsync"));
-    c.arg("--config")
-        .arg(cfg)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .args(args)
-        .env("SUPSYNC_CLIENT_SECRET", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// `n` valid Dutch suppliers as CSV, each with `certifications`.
+fn write_nl_csv(path: &Path, n: u64, certifications: &str) {
+    let mut csv = format!("{HEADER}\n");
+    for i in 0..n {
+        csv.push_str(&format!(
+            "SUP-{i:06},Supplier {i},NL,approved,s{i}@example.com,{certifications},2026-11-02T09:14:00Z\n"
+        ));
+    }
+    std::fs::write(path, csv).unwrap();
 }
 
 /// Waits for `path` to exist (the run's manifest: from then on `resume` can carry on).
@@ -117,41 +58,23 @@ fn status_json(dir: &Path, cfg: &Path, run_id: &str) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-async fn stats(url: &str) -> serde_json::Value {
-    reqwest::get(format!("{url}/_sim/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn stat(v: &serde_json::Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("stats has no {k}: {v}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_then_resume_stores_every_record_once() {
-    let sim = SimServer::start(
-        profile(2, 0.05, 0.02, "", 0),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = Sim {
+        per_record_ms: 2,
+        error_rate: 0.05,
+        drop_rate: 0.02,
+        seed: SEED,
+        ..Sim::default()
+    }
+    .start()
+    .await;
     let url = sim.url();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    let cfg = write_config(&d, &url, 50, 4);
+    let cfg = write_config_with(&d, &url, 50, 4, RETRIES);
     let src = d.join("suppliers.csv");
-    let mut csv =
-        String::from("supplier_id,name,country,status,contact_email,certifications,updated_at\n");
-    for i in 0..2_000 {
-        csv.push_str(&format!(
-            "SUP-{i:06},Supplier {i},NL,approved,s{i}@example.com,ISO 9001,2026-11-02T09:14:00Z\n"
-        ));
-    }
-    std::fs::write(&src, csv).unwrap();
+    write_nl_csv(&src, 2_000, "ISO 9001");
     let manifest = d.join("state/runs/crashy/manifest.json");
 
     let (d2, cfg2, src2) = (d.clone(), cfg.clone(), src.clone());
@@ -215,16 +138,19 @@ async fn kill_9_at_random_moments_then_resume_stores_every_record_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_killed_in_the_middle_resumes_without_duplicates() {
     // A rate limit slows the pull down enough to kill it half way.
-    let sim = SimServer::start(
-        profile(0, 0.0, 0.0, "rate_limit_per_sec = 40", 600),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = Sim {
+        per_record_ms: 0,
+        rate_limit_per_sec: 40,
+        suppliers: 600,
+        seed: SEED,
+        ..Sim::default()
+    }
+    .start()
+    .await;
     let url = sim.url();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    let cfg = write_config(&d, &url, 10, 1);
+    let cfg = write_config_with(&d, &url, 10, 1, RETRIES);
     let out = d.join("pulled.jsonl");
     let parts = d.join("state/runs/pully/parts");
     let (d2, cfg2, out2) = (d.clone(), cfg.clone(), out.clone());
@@ -272,18 +198,8 @@ async fn pull_killed_in_the_middle_resumes_without_duplicates() {
     .await
     .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let body = std::fs::read_to_string(&out).unwrap();
-    let mut ids: Vec<String> = body
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["supplier_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let mut ids = pulled_ids(&out);
     assert_eq!(ids.len(), 600);
-    ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 600, "each supplier exactly once");
 }
@@ -291,22 +207,19 @@ async fn pull_killed_in_the_middle_resumes_without_duplicates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_gracefully_with_exit_5_and_resume_finishes() {
     // 50 records × 10 ms: each segment is in flight for half a second.
-    let sim = SimServer::start(profile(10, 0.0, 0.0, "", 0), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = Sim {
+        per_record_ms: 10,
+        seed: SEED,
+        ..Sim::default()
+    }
+    .start()
+    .await;
     let url = sim.url();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    let cfg = write_config(&d, &url, 50, 2);
+    let cfg = write_config_with(&d, &url, 50, 2, RETRIES);
     let src = d.join("s.csv");
-    let mut csv =
-        String::from("supplier_id,name,country,status,contact_email,certifications,updated_at\n");
-    for i in 0..500 {
-        csv.push_str(&format!(
-            "SUP-{i:06},Supplier {i},NL,approved,s{i}@example.com,,2026-11-02T09:14:00Z\n"
-        ));
-    }
-    std::fs::write(&src, csv).unwrap();
+    write_nl_csv(&src, 500, "");
     let manifest = d.join("state/runs/sigint/manifest.json");
     let (d2, cfg2) = (d.clone(), cfg.clone());
     let o = tokio::task::spawn_blocking(move || {

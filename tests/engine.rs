@@ -1,48 +1,29 @@
 //! The sync engine against the in-process simulator, over loopback: the library driven with
 //! `RunParams`, and the real binary in headless mode.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
+use common::{Retries, SECRET, Sim, cmd, stat, stats, text, write_config_with, write_csv};
 use supsync::config::{Config, TokenCacheMode};
 use supsync::engine::events::{Command, EngineEvent, RunState, RunSummary, SegmentState};
 use supsync::engine::{self, RunMode, RunParams};
 use supsync::secret::Secret;
-use supsync::sim::{Profile, SimServer};
-
-const SECRET: &str = "change-me";
+use supsync::sim::SimServer;
 
 /// Short clocks (scope TTL 2 s, idle 3 s, session 10 s) and the issue's fault rates.
-fn profile(per_record_ms: u64, error_rate: f64, drop_rate: f64) -> Profile {
-    Profile::from_toml(&format!(
-        r#"
-[tokens]
-default_ttl_secs = 3600
-scope_ttl_secs = {{ supplier_mgmt = 2 }}
-idle_timeout_secs = 3
-absolute_timeout_secs = 10
-[clients]
-supplier-sync = "{SECRET}"
-[api]
-per_record_ms = {per_record_ms}
-max_batch = 100
-max_concurrent = 4
-[faults]
-error_rate = {error_rate}
-drop_rate = {drop_rate}
-seed = 11
-[data]
-suppliers = 0
-"#
-    ))
-    .expect("test profile parses")
-}
-
-async fn sim(p: Profile) -> SimServer {
-    SimServer::start(p, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("simulator starts")
+async fn sim(per_record_ms: u64, error_rate: f64, drop_rate: f64) -> SimServer {
+    Sim {
+        per_record_ms,
+        error_rate,
+        drop_rate,
+        seed: 11,
+        ..Sim::default()
+    }
+    .start()
+    .await
 }
 
 fn config(url: &str) -> Config {
@@ -64,34 +45,17 @@ fn params(cfg: Config, state: &Path, mode: RunMode) -> RunParams {
     RunParams::new(cfg, Secret::new(SECRET), state.to_path_buf(), mode)
 }
 
-/// `n` valid suppliers as CSV, ids `SUP-<first+i>`, plus the rows in `extra`.
-fn write_csv(path: &Path, n: u64, extra: &[&str]) {
-    let mut s =
-        String::from("supplier_id,name,country,status,contact_email,certifications,updated_at\n");
-    for i in 0..n {
-        s.push_str(&format!(
-            "SUP-{i:06},Supplier {i} Ltd,DE,approved,q{i}@example.com,ISO 9001;IATF 16949,2026-11-02T09:14:00Z\n"
-        ));
-    }
-    for row in extra {
-        s.push_str(row);
-        s.push('\n');
-    }
-    std::fs::write(path, s).unwrap();
-}
-
-async fn stats(url: &str) -> serde_json::Value {
-    reqwest::get(format!("{url}/_sim/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn stat(v: &serde_json::Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("stats has no {k}: {v}"))
+/// 200 suppliers at `dir/s.csv` and a config sending one segment at a time with three
+/// attempts. Large budget: these tests want segments to spend their attempts, not wait for
+/// the server.
+fn flaky_setup(url: &str, dir: &Path) -> (PathBuf, Config) {
+    let src = dir.join("s.csv");
+    write_csv(&src, 200, &[]);
+    let mut cfg = config(url);
+    cfg.sync.concurrency = 1;
+    cfg.sync.max_attempts = 3;
+    cfg.sync.retry_budget = 1_000;
+    (src, cfg)
 }
 
 /// Drains the handle's events (applying `on_event` to each) until `Finished`.
@@ -118,7 +82,7 @@ async fn drive(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_2000_records_through_short_tokens_and_faults() {
-    let sim = sim(profile(1, 0.05, 0.02)).await;
+    let sim = sim(1, 0.05, 0.02).await;
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("suppliers.csv");
     write_csv(&src, 2_000, &[]);
@@ -165,7 +129,7 @@ async fn push_2000_records_through_short_tokens_and_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_longer_than_the_idle_window_then_resume() {
-    let sim = sim(profile(5, 0.0, 0.0)).await;
+    let sim = sim(5, 0.0, 0.0).await;
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("s.csv");
     write_csv(&src, 400, &[]);
@@ -230,16 +194,10 @@ async fn pause_longer_than_the_idle_window_then_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_segment_that_keeps_failing_ends_failed_and_retry_completes_it() {
-    let sim = sim(profile(20, 0.0, 0.0)).await;
+    let sim = sim(20, 0.0, 0.0).await;
     let url = sim.url();
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("s.csv");
-    write_csv(&src, 200, &[]);
-    let mut cfg = config(&url);
-    cfg.sync.concurrency = 1;
-    cfg.sync.max_attempts = 3;
-    // Large budget: this test wants segments to spend their attempts, not wait for the server.
-    cfg.sync.retry_budget = 1_000;
+    let (src, cfg) = flaky_setup(&url, dir.path());
     let p = params(
         cfg.clone(),
         dir.path(),
@@ -295,60 +253,24 @@ async fn a_segment_that_keeps_failing_ends_failed_and_retry_completes_it() {
 
 // ---- through the real binary ----
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_supsync")
-}
+/// Retries of the binary's config: eight attempts, backoff up to 200 ms, default budget.
+const RETRIES: Retries = Retries {
+    max_attempts: 8,
+    backoff_max_ms: 200,
+    retry_budget: None,
+};
 
 fn write_config(dir: &Path, url: &str) -> PathBuf {
-    let p = dir.join("config.toml");
-    std::fs::write(
-        &p,
-        format!(
-            r#"
-[api]
-base_url = "{url}"
-timeout_secs = 5
-[auth]
-token_cache = "none"
-keepalive_secs = 1
-[sync]
-segment_size = 50
-concurrency = 4
-max_attempts = 8
-backoff_initial_ms = 20
-backoff_max_ms = 200
-max_retry_after_secs = 1
-"#
-        ),
-    )
-    .unwrap();
-    p
+    write_config_with(dir, url, 50, 4, RETRIES)
 }
 
 fn supsync(dir: &Path, cfg: &Path, args: &[&str]) -> std::process::Output {
-    Proc::new(bin())
-        .arg("--config")
-        .arg(cfg)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .args(args)
-        .env("SUPSYNC_CLIENT_SECRET", SECRET)
-        .output()
-        .expect("binary runs")
-}
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    cmd(dir, cfg, args).output().expect("binary runs")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_headless_push_bad_input_and_status() {
-    let sim = sim(profile(1, 0.05, 0.02)).await;
+    let sim = sim(1, 0.05, 0.02).await;
     let url = sim.url();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
@@ -457,15 +379,14 @@ async fn binary_headless_push_bad_input_and_status() {
     );
 
     // A wrong client secret is an authentication failure: exit 4.
-    let o = Proc::new(bin())
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--state-dir")
-        .arg(d.join("state"))
-        .args(["run", "--headless", "--source", src.to_str().unwrap()])
-        .env("SUPSYNC_CLIENT_SECRET", "not-the-secret")
-        .output()
-        .unwrap();
+    let o = cmd(
+        &d,
+        &cfg,
+        &["run", "--headless", "--source", src.to_str().unwrap()],
+    )
+    .env("SUPSYNC_CLIENT_SECRET", "not-the-secret")
+    .output()
+    .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(!text(&o).contains("not-the-secret"), "{}", text(&o));
 
@@ -532,7 +453,7 @@ async fn binary_headless_push_bad_input_and_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stay_alive_waits_for_stop_and_cancel_leaves_a_resumable_run() {
-    let sim = sim(profile(10, 0.0, 0.0)).await;
+    let sim = sim(10, 0.0, 0.0).await;
     let url = sim.url();
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("s.csv");
@@ -595,15 +516,10 @@ async fn stay_alive_waits_for_stop_and_cancel_leaves_a_resumable_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_segments_retried_live_while_the_engine_stays_alive() {
-    let sim = sim(profile(20, 0.0, 0.0)).await;
+    let sim = sim(20, 0.0, 0.0).await;
     let url = sim.url();
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("s.csv");
-    write_csv(&src, 200, &[]);
-    let mut cfg = config(&url);
-    cfg.sync.concurrency = 1;
-    cfg.sync.max_attempts = 3;
-    cfg.sync.retry_budget = 1_000;
+    let (src, cfg) = flaky_setup(&url, dir.path());
     let mut p = params(
         cfg,
         dir.path(),

@@ -84,6 +84,11 @@ fn with_cfg(c: &Ctx, cfg: &str, rest: &[&str]) -> Vec<String> {
     a
 }
 
+/// [`push`] with the default config and `ok.csv`, `var` set to `value`.
+fn push_env(c: &Ctx, var: &'static str, value: &str) -> Invocation {
+    (push(c, "", "ok.csv"), vec![(var, value.to_string())])
+}
+
 fn none() -> Vec<(&'static str, String)> {
     Vec::new()
 }
@@ -196,12 +201,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "environment override of the wrong type",
-            args: |c| {
-                (
-                    push(c, "", "ok.csv"),
-                    vec![("SUPSYNC_SYNC_CONCURRENCY", "many".into())],
-                )
-            },
+            args: |c| push_env(c, "SUPSYNC_SYNC_CONCURRENCY", "many"),
             code: 2,
             needles: &["SUPSYNC_SYNC_CONCURRENCY"],
             may_sync: false,
@@ -228,12 +228,7 @@ fn cases() -> Vec<Case> {
         // ---- secrets and authentication ----
         Case {
             name: "missing secret",
-            args: |c| {
-                (
-                    push(c, "", "ok.csv"),
-                    vec![("SUPSYNC_CLIENT_SECRET", String::new())],
-                )
-            },
+            args: |c| push_env(c, "SUPSYNC_CLIENT_SECRET", ""),
             code: 2,
             needles: &["secret"],
             may_sync: false,
@@ -254,12 +249,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "wrong secret",
-            args: |c| {
-                (
-                    push(c, "", "ok.csv"),
-                    vec![("SUPSYNC_CLIENT_SECRET", "wrong".into())],
-                )
-            },
+            args: |c| push_env(c, "SUPSYNC_CLIENT_SECRET", "wrong"),
             code: 4,
             needles: &["invalid_client"],
             may_sync: false,

@@ -1,6 +1,7 @@
-//! Helpers shared by the proof suites (tests/proof_*.rs): simulator profiles with short
-//! clocks, generated sources, config files, the real binary, simulator counters. Each test
-//! file uses a subset, hence the `dead_code` allowance.
+//! Helpers shared by the integration suites (tests/proof_*.rs, engine.rs, crash.rs):
+//! simulator profiles with short clocks, generated sources, config files, the real binary,
+//! simulator counters. Each test file compiles this module separately and uses a subset,
+//! hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -113,9 +114,43 @@ pub fn write_csv(path: &Path, n: u64, extra: &[&str]) {
     std::fs::write(path, s).unwrap();
 }
 
-/// A config file pointing at `url`, with fast retries and a large retry budget (the
-/// binary suites want segments to finish, not the run to wait on its probe).
+/// Retry knobs of a test config's `[sync]` table; `None` budget keeps the default.
+#[derive(Clone, Copy)]
+pub struct Retries {
+    pub max_attempts: u32,
+    pub backoff_max_ms: u64,
+    pub retry_budget: Option<u32>,
+}
+
+/// Fast retries and a large retry budget: the binary suites want segments to finish, not
+/// the run to wait on its probe.
+pub const PATIENT: Retries = Retries {
+    max_attempts: 20,
+    backoff_max_ms: 500,
+    retry_budget: Some(1000),
+};
+
+/// A config file pointing at `url` with the [`PATIENT`] retries.
 pub fn write_config(dir: &Path, url: &str, segment: usize, concurrency: usize) -> PathBuf {
+    write_config_with(dir, url, segment, concurrency, PATIENT)
+}
+
+/// A config file pointing at `url`: no token cache, 1 s keepalive, 20 ms first backoff.
+pub fn write_config_with(
+    dir: &Path,
+    url: &str,
+    segment: usize,
+    concurrency: usize,
+    retries: Retries,
+) -> PathBuf {
+    let Retries {
+        max_attempts,
+        backoff_max_ms,
+        retry_budget,
+    } = retries;
+    let budget = retry_budget
+        .map(|b| format!("retry_budget = {b}\n"))
+        .unwrap_or_default();
     let p = dir.join("config.toml");
     std::fs::write(
         &p,
@@ -130,12 +165,11 @@ keepalive_secs = 1
 [sync]
 segment_size = {segment}
 concurrency = {concurrency}
-max_attempts = 20
+max_attempts = {max_attempts}
 backoff_initial_ms = 20
-backoff_max_ms = 500
+backoff_max_ms = {backoff_max_ms}
 max_retry_after_secs = 1
-retry_budget = 1000
-"#
+{budget}"#
         ),
     )
     .unwrap();
@@ -166,6 +200,16 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// The simulator's counters (`GET /_sim/stats`).
+pub async fn stats(url: &str) -> serde_json::Value {
+    reqwest::get(format!("{url}/_sim/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 pub fn stat(v: &serde_json::Value, k: &str) -> u64 {
