@@ -5,10 +5,11 @@
 //!   refresh token, when its session started and when the refresh token expires.
 //! - Encrypted at rest with XChaCha20-Poly1305, a fresh random 24-byte nonce per write.
 //! - The key: `SUPSYNC_CACHE_KEY` (a passphrase, stretched with Argon2id and a random salt
-//!   stored beside the ciphertext), else a random 32-byte key file created on first use
-//!   beside the cache (`<cache>.key`, mode 0600). An OS keyring is not used: on Linux it
-//!   pulls a D-Bus stack and finds no store on headless boxes; it would be an optional
-//!   feature on top of these two.
+//!   stored beside the ciphertext) when set; else, built with the `keyring` feature, a
+//!   random 32-byte key in the OS keyring ([`super::keyring_key`]); else (the default
+//!   build, or no keyring answers, as on a headless box) a random 32-byte key file created
+//!   on first use beside the cache (`<cache>.key`, mode 0600). The keyring is optional
+//!   because on Linux it pulls a D-Bus stack that finds no store on headless boxes.
 //! - Written atomically: temp file in the same directory, mode 0600, fsync, rename, fsync
 //!   the directory. A torn or foreign file is never half-read.
 
@@ -50,6 +51,9 @@ pub struct CachedSession {
 pub enum KeySource {
     Passphrase(Secret),
     KeyFile(PathBuf),
+    /// A base64 32-byte key from the OS keyring.
+    #[cfg(feature = "keyring")]
+    Keyring(Secret),
 }
 
 pub struct TokenCache {
@@ -72,7 +76,7 @@ impl std::fmt::Debug for TokenCache {
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     v: u32,
-    /// "argon2id" (passphrase) or "key_file".
+    /// "argon2id" (passphrase), "key_file" or "keyring".
     kdf: String,
     #[serde(default)]
     salt: Option<String>,
@@ -94,12 +98,10 @@ struct Entry {
 }
 
 impl TokenCache {
-    /// The key comes from `SUPSYNC_CACHE_KEY` when set, else the key file beside `path`.
+    /// The key comes from `SUPSYNC_CACHE_KEY` when set, else (feature `keyring`) the OS
+    /// keyring when one answers, else the key file beside `path`.
     pub fn new(path: PathBuf, token_url: &str, client_id: &str, scopes: &[String]) -> Self {
-        let keys = match std::env::var(CACHE_KEY_ENV) {
-            Ok(p) if !p.is_empty() => KeySource::Passphrase(Secret::new(p)),
-            _ => KeySource::KeyFile(key_file_for(&path)),
-        };
+        let keys = default_keys(&path, std::env::var(CACHE_KEY_ENV).ok());
         Self::with_keys(path, token_url, client_id, scopes, keys)
     }
 
@@ -198,6 +200,14 @@ impl TokenCache {
         let key = match (&self.keys, env.kdf.as_str(), salt) {
             (KeySource::Passphrase(p), "argon2id", Some(salt)) => self.passphrase_key(p, salt)?,
             (KeySource::KeyFile(k), "key_file", _) => self.file_key(k, false)?,
+            #[cfg(feature = "keyring")]
+            (KeySource::Keyring(k), "keyring", _) => self.keyring_key(k)?,
+            // Written before a keyring answered: read it with the key file; the next write
+            // moves it to the keyring key.
+            #[cfg(feature = "keyring")]
+            (KeySource::Keyring(_), "key_file", _) => {
+                self.file_key(&key_file_for(&self.path), false)?
+            }
             (_, kdf, _) => {
                 return Err(self.err(format!(
                     "encrypted with a different key source ({kdf}); is {CACHE_KEY_ENV} set the same way as when it was written?"
@@ -223,6 +233,8 @@ impl TokenCache {
                 ("argon2id", Some(salt), self.passphrase_key(p, salt)?)
             }
             KeySource::KeyFile(k) => ("key_file", None, self.file_key(k, true)?),
+            #[cfg(feature = "keyring")]
+            KeySource::Keyring(k) => ("keyring", None, self.keyring_key(k)?),
         };
         let nonce = random_bytes::<24>();
         let clear = serde_json::to_vec(plain).map_err(|e| self.err(e.to_string()))?;
@@ -261,6 +273,11 @@ impl TokenCache {
         Ok(key)
     }
 
+    #[cfg(feature = "keyring")]
+    fn keyring_key(&self, key: &Secret) -> Result<[u8; 32], CacheError> {
+        decode_fixed::<32>(key.expose()).ok_or_else(|| self.err("the keyring key is not 32 bytes"))
+    }
+
     fn file_key(&self, path: &Path, create: bool) -> Result<[u8; 32], CacheError> {
         match std::fs::read(path) {
             Ok(b) => b.try_into().map_err(|_| {
@@ -279,6 +296,19 @@ impl TokenCache {
             Err(e) => Err(self.err(format!("cannot read key file {}: {e}", path.display()))),
         }
     }
+}
+
+/// Key source order: an explicit passphrase, then (feature `keyring`) the OS keyring, then
+/// the key file beside `cache`.
+fn default_keys(cache: &Path, passphrase: Option<String>) -> KeySource {
+    if let Some(p) = passphrase.filter(|p| !p.is_empty()) {
+        return KeySource::Passphrase(Secret::new(p));
+    }
+    #[cfg(feature = "keyring")]
+    if let Some(k) = super::keyring_key::key_for(cache) {
+        return KeySource::Keyring(k);
+    }
+    KeySource::KeyFile(key_file_for(cache))
 }
 
 /// `<cache>.key` beside the cache file.
@@ -417,6 +447,76 @@ mod tests {
         env["data"] = B64.encode(data).into();
         std::fs::write(c.path(), serde_json::to_vec(&env).unwrap()).unwrap();
         assert!(c.load().is_err());
+    }
+
+    #[test]
+    fn explicit_passphrase_wins_and_empty_means_unset() {
+        let p = Path::new("/nonexistent/tokens.cache");
+        assert!(matches!(
+            default_keys(p, Some("pass".into())),
+            KeySource::Passphrase(_)
+        ));
+        #[cfg(not(feature = "keyring"))]
+        assert!(
+            matches!(default_keys(p, Some(String::new())), KeySource::KeyFile(k) if k == key_file_for(p))
+        );
+    }
+
+    /// With the feature on and no keyring reachable (no D-Bus session, as on this kind of
+    /// headless box), the key file takes over and the cache still round-trips.
+    #[cfg(feature = "keyring")]
+    #[test]
+    fn keyring_feature_falls_back_to_the_key_file_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.cache");
+        let keys = default_keys(&path, None);
+        let headless = cfg!(target_os = "linux")
+            && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+            && !std::env::var_os("XDG_RUNTIME_DIR")
+                .is_some_and(|d| Path::new(&d).join("bus").exists());
+        if headless {
+            assert!(matches!(&keys, KeySource::KeyFile(k) if *k == key_file_for(&path)));
+        }
+        let c = cache(dir.path(), keys);
+        c.store(&session("RT-feature")).unwrap();
+        assert_eq!(
+            c.load().unwrap().unwrap().refresh_token.expose(),
+            "RT-feature"
+        );
+    }
+
+    /// A keyring key encrypts like the key file does, and a cache written with the key
+    /// file before a keyring answered is still read, then moved to the keyring key.
+    #[cfg(feature = "keyring")]
+    #[test]
+    fn keyring_key_round_trips_and_reads_a_key_file_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.cache");
+        let old = cache(dir.path(), KeySource::KeyFile(key_file_for(&path)));
+        old.store(&session("RT-old")).unwrap();
+        let key = Secret::new(B64.encode(random_bytes::<32>()));
+        let c = cache(dir.path(), KeySource::Keyring(key.clone()));
+        assert_eq!(c.load().unwrap().unwrap().refresh_token.expose(), "RT-old");
+        c.store(&session("RT-new")).unwrap();
+        let bytes = std::fs::read(c.path()).unwrap();
+        assert!(String::from_utf8_lossy(&bytes).contains("\"kdf\":\"keyring\""));
+        assert!(!String::from_utf8_lossy(&bytes).contains("RT-new"));
+        let again = cache(dir.path(), KeySource::Keyring(key));
+        assert_eq!(
+            again.load().unwrap().unwrap().refresh_token.expose(),
+            "RT-new"
+        );
+        let other = cache(
+            dir.path(),
+            KeySource::Keyring(Secret::new(B64.encode(random_bytes::<32>()))),
+        );
+        assert!(
+            other
+                .load()
+                .unwrap_err()
+                .to_string()
+                .contains("cannot decrypt")
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod cache;
 pub mod grant;
 pub(crate) mod keepalive;
+#[cfg(feature = "keyring")]
+pub mod keyring_key;
 pub mod manager;
 pub mod state;
 pub mod status;
