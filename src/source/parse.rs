@@ -6,7 +6,7 @@ use std::path::Path;
 use super::csv_rows::{CsvRows, RowInfo};
 use super::format::UTF8_BOM;
 use super::{MAX_FIELDS, MAX_RECORD_BYTES, SourceError, SourceItem, clip};
-use crate::record::{Supplier, validate};
+use crate::record::{Fields, Supplier, validate, validate_fields};
 
 /// The CSV columns of API.md §4, in the order supsync writes them.
 pub const COLUMNS: [&str; 7] = [
@@ -140,41 +140,6 @@ pub(crate) fn read_header<R: BufRead>(
 /// The current row of `rows` as a record.
 pub(crate) fn csv_row<R: BufRead>(header: &Header, info: &RowInfo, rows: &CsvRows<R>) -> Parsed {
     let line = info.line;
-    if info.oversized {
-        let reason = format!(
-            "row is {} bytes; a record may be at most {} KiB",
-            info.len,
-            MAX_RECORD_BYTES / 1024
-        );
-        return invalid(line, "", reason, true);
-    }
-    if info.too_many_fields {
-        let reason = format!("row has more than {MAX_FIELDS} fields");
-        return invalid(line, "", reason, true);
-    }
-    let id_guess = rows
-        .field(header.index[0])
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    if rows.len() != header.width {
-        let reason = format!(
-            "row has {} fields, the header has {}",
-            rows.len(),
-            header.width
-        );
-        return invalid(line, &id_guess, reason, true);
-    }
-    let mut values: [String; 7] = Default::default();
-    for (c, value) in values.iter_mut().enumerate() {
-        let raw = rows.field(header.index[c]).unwrap_or_default();
-        match std::str::from_utf8(raw) {
-            Ok(s) => *value = s.to_string(),
-            Err(_) => {
-                let reason = format!("column {} is not valid UTF-8", COLUMNS[c]);
-                return invalid(line, &id_guess, reason, true);
-            }
-        }
-    }
     let [
         supplier_id,
         name,
@@ -183,7 +148,10 @@ pub(crate) fn csv_row<R: BufRead>(header: &Header, info: &RowInfo, rows: &CsvRow
         contact_email,
         certs,
         updated_at,
-    ] = values;
+    ] = match csv_fields(header, info, rows) {
+        Ok(f) => f,
+        Err(bad) => return *bad,
+    };
     let certifications = certs
         .split(';')
         .map(str::trim)
@@ -193,15 +161,114 @@ pub(crate) fn csv_row<R: BufRead>(header: &Header, info: &RowInfo, rows: &CsvRow
     checked(
         line,
         Supplier {
-            supplier_id,
-            name,
-            country,
-            status,
-            contact_email,
+            supplier_id: supplier_id.into(),
+            name: name.into(),
+            country: country.into(),
+            status: status.into(),
+            contact_email: contact_email.into(),
             certifications,
-            updated_at,
+            updated_at: updated_at.into(),
         },
     )
+}
+
+/// What the source scan needs of a row: why it is invalid, if it is, and whether it is
+/// garbage rather than a bad record.
+pub(crate) struct Verdict {
+    pub reason: Option<String>,
+    pub unparseable: bool,
+}
+
+impl From<Parsed> for Verdict {
+    fn from(p: Parsed) -> Self {
+        Verdict {
+            reason: match p.item {
+                SourceItem::Valid { .. } => None,
+                SourceItem::Invalid { reason, .. } => Some(reason),
+            },
+            unparseable: p.unparseable,
+        }
+    }
+}
+
+/// [`csv_row`]'s verdict without building the record: a valid row allocates nothing.
+pub(crate) fn csv_verdict<R: BufRead>(
+    header: &Header,
+    info: &RowInfo,
+    rows: &CsvRows<R>,
+) -> Verdict {
+    match csv_fields(header, info, rows) {
+        Ok(
+            [
+                supplier_id,
+                name,
+                country,
+                status,
+                contact_email,
+                _,
+                updated_at,
+            ],
+        ) => Verdict {
+            reason: validate_fields(&Fields {
+                supplier_id,
+                name,
+                country,
+                status,
+                contact_email,
+                updated_at,
+            })
+            .err()
+            .map(|r| clip(&r, REASON_CLIP)),
+            unparseable: false,
+        },
+        Err(bad) => (*bad).into(),
+    }
+}
+
+/// The row's fields in [`COLUMNS`] order, borrowed from `rows`; or why the row is garbage.
+fn csv_fields<'r, R: BufRead>(
+    header: &Header,
+    info: &RowInfo,
+    rows: &'r CsvRows<R>,
+) -> Result<[&'r str; 7], Box<Parsed>> {
+    let line = info.line;
+    if info.oversized {
+        let reason = format!(
+            "row is {} bytes; a record may be at most {} KiB",
+            info.len,
+            MAX_RECORD_BYTES / 1024
+        );
+        return Err(Box::new(invalid(line, "", reason, true)));
+    }
+    if info.too_many_fields {
+        let reason = format!("row has more than {MAX_FIELDS} fields");
+        return Err(Box::new(invalid(line, "", reason, true)));
+    }
+    let id_guess = || {
+        rows.field(header.index[0])
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    };
+    if rows.len() != header.width {
+        let reason = format!(
+            "row has {} fields, the header has {}",
+            rows.len(),
+            header.width
+        );
+        return Err(Box::new(invalid(line, &id_guess(), reason, true)));
+    }
+    let mut values = [""; 7];
+    for (c, value) in values.iter_mut().enumerate() {
+        let raw = rows.field(header.index[c]).unwrap_or_default();
+        match std::str::from_utf8(raw) {
+            Ok(s) => *value = s,
+            Err(_) => {
+                let reason = format!("column {} is not valid UTF-8", COLUMNS[c]);
+                return Err(Box::new(invalid(line, &id_guess(), reason, true)));
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// One JSON line (terminator removed) as a record.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::csv_rows::CsvRows;
 use super::format::{self, Format, UTF8_BOM};
 use super::lines::Lines;
-use super::parse::{self, Parsed};
+use super::parse::{self, Verdict};
 use super::{GARBAGE_ROWS, SegmentSpan, SourceError, SourceItem, SourceScan};
 
 /// Hashes every byte that passes through it.
@@ -86,8 +86,8 @@ pub fn scan(path: &Path, segment_size: usize) -> Result<SourceScan, SourceError>
                 ));
             }
             while let Some(info) = rows.next_row().map_err(|e| SourceError::read(path, e))? {
-                let parsed = parse::csv_row(&header, &info, &rows);
-                tally.add(info.byte_offset, info.line, &parsed)?;
+                let verdict = parse::csv_verdict(&header, &info, &rows);
+                tally.add(info.byte_offset, info.line, verdict)?;
             }
         }
         Format::JsonLines => {
@@ -97,7 +97,7 @@ pub fn scan(path: &Path, segment_size: usize) -> Result<SourceScan, SourceError>
                 .map_err(|e| SourceError::read(path, e))?
             {
                 let parsed = parse::json_line(info.line, lines.text(), info.len, info.oversized);
-                tally.add(info.byte_offset, info.line, &parsed)?;
+                tally.add(info.byte_offset, info.line, parsed.into())?;
             }
         }
     }
@@ -136,7 +136,7 @@ impl<'a> Tally<'a> {
         }
     }
 
-    fn add(&mut self, byte_offset: u64, line: u64, parsed: &Parsed) -> Result<(), SourceError> {
+    fn add(&mut self, byte_offset: u64, line: u64, verdict: Verdict) -> Result<(), SourceError> {
         if self.records.is_multiple_of(self.segment_size as u64) {
             self.segments.push(SegmentSpan {
                 index: self.segments.len(),
@@ -149,17 +149,17 @@ impl<'a> Tally<'a> {
             last.records += 1;
         }
         self.records += 1;
-        if let SourceItem::Invalid { reason, .. } = &parsed.item {
+        if let Some(reason) = verdict.reason {
             self.invalid += 1;
-            if parsed.unparseable && !self.any_parseable {
+            if verdict.unparseable && !self.any_parseable {
                 self.leading_garbage += 1;
-                self.first_garbage.get_or_insert((line, reason.clone()));
+                self.first_garbage.get_or_insert((line, reason));
                 if self.leading_garbage >= GARBAGE_ROWS {
                     return Err(self.garbage());
                 }
             }
         }
-        if !parsed.unparseable {
+        if !verdict.unparseable {
             self.any_parseable = true;
         }
         Ok(())
