@@ -643,6 +643,39 @@ async fn concurrency_beyond_max_is_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn push_work_takes_per_record_ms_from_arrival_never_less() {
+    // 10 records × 20 ms: a tokio sleep then a precise one. 1 record × 1 ms: only the
+    // precise one. The answer may come later (scheduling), never sooner.
+    let s = sim("[api]\nper_record_ms = 20\nmax_concurrent = 0\n").await;
+    let t = grant(&s, None).await;
+    let records: Vec<Value> = (0..10).map(|i| supplier(910_000 + i)).collect();
+    let sent = std::time::Instant::now();
+    let r = push(&s, access(&t), Some("work-1"), &records)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        sent.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        sent.elapsed()
+    );
+
+    let s = sim("[api]\nper_record_ms = 1\nmax_concurrent = 0\n").await;
+    let t = grant(&s, None).await;
+    let sent = std::time::Instant::now();
+    let r = push(&s, access(&t), None, &[supplier(920_000)])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        sent.elapsed() >= Duration::from_millis(1),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(stats(&s).await["records_created"], 1);
+}
+
+#[tokio::test]
 async fn rate_limit_is_429_with_retry_after() {
     let s = sim(&profile(
         "[api]\nrate_limit_per_sec = 3\nmax_concurrent = 0\n",

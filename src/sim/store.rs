@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::record::{Supplier, validate};
@@ -72,6 +73,39 @@ pub struct Store {
     keys_at_last_prune: usize,
 }
 
+/// One pushed element after the checks that need no store: the record, or why not.
+pub enum Checked {
+    Valid(Supplier),
+    Rejected { id: String, reason: String },
+}
+
+/// Parses and validates one pushed element (no lock needed: done before the work time ends).
+pub fn check(element: &serde_json::Value) -> Checked {
+    let claimed_id = || {
+        element
+            .get("supplier_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let rec: Supplier = match Supplier::deserialize(element) {
+        Ok(r) => r,
+        Err(e) => {
+            return Checked::Rejected {
+                id: claimed_id(),
+                reason: format!("not a supplier record: {e}"),
+            };
+        }
+    };
+    match validate(&rec) {
+        Ok(()) => Checked::Valid(rec),
+        Err(reason) => Checked::Rejected {
+            id: claimed_id(),
+            reason,
+        },
+    }
+}
+
 impl Store {
     pub fn new(generated: u64) -> Self {
         let suppliers = (1..=generated)
@@ -85,26 +119,20 @@ impl Store {
         }
     }
 
-    /// Applies one pushed element (upsert by `supplier_id`).
+    /// Checks and stores one pushed element in one go (the server splits the two).
+    #[cfg(test)]
     pub fn apply(&mut self, element: &serde_json::Value) -> (String, Outcome, Option<String>) {
-        let claimed_id = element
-            .get("supplier_id")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string();
-        let rec: Supplier = match serde_json::from_value(element.clone()) {
-            Ok(r) => r,
-            Err(e) => {
-                return (
-                    claimed_id,
-                    Outcome::Rejected,
-                    Some(format!("not a supplier record: {e}")),
-                );
+        match check(element) {
+            Checked::Valid(rec) => {
+                let id = rec.supplier_id.clone();
+                (id, self.upsert(rec), None)
             }
-        };
-        if let Err(reason) = validate(&rec) {
-            return (claimed_id, Outcome::Rejected, Some(reason));
+            Checked::Rejected { id, reason } => (id, Outcome::Rejected, Some(reason)),
         }
+    }
+
+    /// Stores a checked record: created, updated, or unchanged when it is identical.
+    pub fn upsert(&mut self, rec: Supplier) -> Outcome {
         let outcome = match self.suppliers.get(&rec.supplier_id) {
             None => Outcome::Created,
             Some(old) if *old == rec => Outcome::Unchanged,
@@ -113,7 +141,7 @@ impl Store {
         if outcome != Outcome::Unchanged {
             self.suppliers.insert(rec.supplier_id.clone(), rec);
         }
-        (claimed_id, outcome, None)
+        outcome
     }
 
     /// A page of records in `supplier_id` order, and the total held.
