@@ -127,6 +127,43 @@ async fn push_2000_records_through_short_tokens_and_faults() {
     );
 }
 
+/// The runner reads segments ahead (twice `concurrency` tasks), but only `concurrency` may
+/// talk to the server: against a server that allows exactly that many, not one 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_ahead_never_exceeds_the_concurrency() {
+    let sim = Sim {
+        per_record_ms: 2,
+        max_concurrent: 3,
+        ..Sim::default()
+    }
+    .start()
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_csv(&src, 1_000, &[]);
+    let mut cfg = config(&sim.url());
+    cfg.sync.concurrency = 3;
+    cfg.sync.segment_size = 25;
+    let p = params(
+        cfg,
+        dir.path(),
+        RunMode::Push {
+            source: src,
+            run_id: None,
+        },
+    );
+    let (summary, _) = drive(engine::start(p), |_, _| {}).await;
+    let st = stats(&sim.url()).await;
+    assert_eq!(summary.state, RunState::Completed, "{summary:?}");
+    assert_eq!(stat(&st, "records_created"), 1_000, "{st}");
+    assert_eq!(stat(&st, "rate_limited"), 0, "{st}");
+    assert_eq!(
+        stat(&st, "idempotent_replays"),
+        0,
+        "each segment sent once: {st}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_longer_than_the_idle_window_then_resume() {
     let sim = sim(5, 0.0, 0.0).await;

@@ -104,31 +104,36 @@ impl ApiClient {
         idempotency_key: &str,
         records: &[Supplier],
     ) -> Result<Vec<PushResult>, ApiError> {
-        #[derive(serde::Serialize)]
-        struct Batch<'a> {
-            suppliers: &'a [Supplier],
-        }
+        self.push_encoded(idempotency_key, &EncodedBatch::new(records)?)
+            .await
+    }
+
+    /// Sends a batch encoded beforehand (the engine encodes the next segment while the
+    /// server is busy with the current one).
+    pub async fn push_encoded(
+        &self,
+        idempotency_key: &str,
+        batch: &EncodedBatch,
+    ) -> Result<Vec<PushResult>, ApiError> {
         #[derive(serde::Deserialize)]
         struct Results {
             results: Vec<PushResult>,
         }
-        let payload = serde_json::to_vec(&Batch { suppliers: records })
-            .map_err(|e| config_error(format!("cannot encode the batch: {e}")))?;
         let req = self
             .http
             .post(&self.batch_url)
             .header("Idempotency-Key", idempotency_key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(payload);
+            .body(batch.payload.clone());
         let body = self.call(req).await?;
         let results = parse_json::<Results>(&body)?.results;
-        if results.len() != records.len() {
+        if results.len() != batch.records {
             return Err(ApiError::Permanent {
                 status: 200,
                 message: format!(
                     "the server answered {} results for {} records",
                     results.len(),
-                    records.len()
+                    batch.records
                 ),
             });
         }
@@ -240,4 +245,25 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         status: 200,
         message: format!("unexpected answer from the server: {e}"),
     })
+}
+
+/// A push body (`{"suppliers": [...]}`), encoded once and sent as often as retries need.
+pub struct EncodedBatch {
+    payload: Vec<u8>,
+    records: usize,
+}
+
+impl EncodedBatch {
+    pub fn new(records: &[Supplier]) -> Result<Self, ApiError> {
+        #[derive(serde::Serialize)]
+        struct Batch<'a> {
+            suppliers: &'a [Supplier],
+        }
+        let payload = serde_json::to_vec(&Batch { suppliers: records })
+            .map_err(|e| config_error(format!("cannot encode the batch: {e}")))?;
+        Ok(Self {
+            payload,
+            records: records.len(),
+        })
+    }
 }

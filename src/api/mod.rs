@@ -5,6 +5,7 @@
 
 pub mod classify;
 mod client;
+pub use client::EncodedBatch;
 pub mod retry_after;
 
 use std::path::PathBuf;

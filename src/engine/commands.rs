@@ -17,7 +17,7 @@ impl Runner {
                 emit.outcome(EngineEvent::RunState(RunState::Paused)).await;
                 emit.notice(format!(
                     "paused: {} in-flight segment(s) finish, no new requests start; the token is kept alive",
-                    self.tasks.len()
+                    self.in_flight()
                 ));
             }
             Command::Resume if self.paused => {

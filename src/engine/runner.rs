@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::anyhow;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -90,6 +90,7 @@ impl Runner {
             probe_every: backoff
                 .max
                 .clamp(Duration::from_millis(200), Duration::from_secs(30)),
+            slots: Semaphore::new(sync.concurrency.max(1)),
             run_id: manifest.run_id.clone(),
             sink: sink.clone(),
             cancel: cancel.child_token(),
@@ -166,6 +167,12 @@ impl Runner {
             .await;
     }
 
+    /// Segments holding a slot (talking to the server), not those waiting for one.
+    pub(super) fn in_flight(&self) -> usize {
+        self.concurrency
+            .saturating_sub(self.ctx.slots.available_permits())
+    }
+
     /// Nothing more will start: everything finished, or we are stopping / failed.
     fn idle(&self) -> bool {
         self.tasks.is_empty() && (self.queue.is_empty() || self.stopping || self.fatal.is_some())
@@ -175,7 +182,9 @@ impl Runner {
         if self.paused || self.stopping || self.fatal.is_some() {
             return;
         }
-        while self.tasks.len() < self.concurrency {
+        // Twice `concurrency` tasks: the second half reads and encodes its segment while
+        // the first half is at the server, then waits for a slot (see `WorkerCtx::slots`).
+        while self.tasks.len() < self.concurrency * 2 {
             let Some(i) = self.queue.pop_front() else {
                 break;
             };

@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
 use super::control::{Gate, spawn_probe};
 use super::emit::Emitter;
 use super::events::{Counts, EngineEvent, SegmentState, SegmentView};
-use crate::api::{ApiClient, ApiError, PushStatus};
+use crate::api::{ApiClient, ApiError, EncodedBatch, PushStatus};
 use crate::record::Supplier;
 use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
 
@@ -39,6 +40,10 @@ pub(crate) struct WorkerCtx {
     pub max_attempts: u32,
     pub retry_budget: u32,
     pub probe_every: Duration,
+    /// `concurrency` places for segments talking to the server. The runner starts more
+    /// segments than that, so the next ones have read and encoded their records by the
+    /// time a place frees up and go out at once.
+    pub slots: Semaphore,
     pub run_id: String,
     pub sink: Option<Arc<PullSink>>,
     /// Hard stop: abandon now.
@@ -90,11 +95,15 @@ pub(crate) async fn run_segment(
     records: u64,
     work: Work,
 ) -> (usize, Outcome) {
-    let started = Instant::now();
+    // From taking a slot: the wait for one is not the segment's time.
+    let mut started = None;
     let outcome = match work {
-        Work::Push { path, format, span } => push(&ctx, index, records, path, format, span).await,
-        Work::Pull { offset } => pull(&ctx, index, records, offset).await,
+        Work::Push { path, format, span } => {
+            push(&ctx, index, records, path, format, span, &mut started).await
+        }
+        Work::Pull { offset } => pull(&ctx, index, records, offset, &mut started).await,
     };
+    let busy = || started.map_or(Duration::ZERO, |t: Instant| t.elapsed());
     let outcome = match outcome {
         Ok((counts, rejects, attempts)) => Outcome::Finished {
             state: if counts.rejected > 0 {
@@ -106,7 +115,7 @@ pub(crate) async fn run_segment(
             counts,
             error: None,
             rejects,
-            duration: started.elapsed(),
+            duration: busy(),
         },
         Err(Fail::Exhausted { attempts, error }) => Outcome::Finished {
             state: SegmentState::Failed,
@@ -114,7 +123,7 @@ pub(crate) async fn run_segment(
             counts: Counts::default(),
             error: Some(error),
             rejects: Vec::new(),
-            duration: started.elapsed(),
+            duration: busy(),
         },
         Err(Fail::Auth(error)) => Outcome::AuthFailure { error },
         Err(Fail::Abandoned) => Outcome::Abandoned,
@@ -124,6 +133,20 @@ pub(crate) async fn run_segment(
 
 type Done = (Counts, Vec<RejectRow>, u32);
 
+/// Waits for one of the `concurrency` slots; notes when it was taken in `started`.
+async fn take_slot<'a>(
+    ctx: &'a WorkerCtx,
+    started: &mut Option<Instant>,
+) -> Result<SemaphorePermit<'a>, Fail> {
+    let permit = tokio::select! {
+        p = ctx.slots.acquire() => p.map_err(|_| Fail::Abandoned)?,
+        _ = ctx.cancel.cancelled() => return Err(Fail::Abandoned),
+        _ = ctx.stop.cancelled() => return Err(Fail::Abandoned),
+    };
+    *started = Some(Instant::now());
+    Ok(permit)
+}
+
 async fn push(
     ctx: &WorkerCtx,
     index: usize,
@@ -131,6 +154,7 @@ async fn push(
     path: Arc<PathBuf>,
     format: Format,
     span: SegmentSpan,
+    started: &mut Option<Instant>,
 ) -> Result<Done, Fail> {
     let read = tokio::task::spawn_blocking(move || {
         crate::source::read_segment(&path, format, &span).map_err(|e| e.to_string())
@@ -173,14 +197,20 @@ async fn push(
     }
     // Stable across attempts, restarts and resumes: a resent segment changes nothing twice.
     let key = format!("{}-{index}", ctx.run_id);
-    let valid = Arc::new(valid);
+    let batch = EncodedBatch::new(&valid).map_err(|e| Fail::Exhausted {
+        attempts: 0,
+        error: e.to_string(),
+    })?;
+    let batch = Arc::new(batch);
+    let slot = take_slot(ctx, started).await?;
     let (results, attempts) = attempt(ctx, index, records, || {
         let api = ctx.api.clone();
         let key = key.clone();
-        let valid = valid.clone();
-        async move { api.push_batch(&key, &valid).await }
+        let batch = batch.clone();
+        async move { api.push_encoded(&key, &batch).await }
     })
     .await?;
+    drop(slot);
     for r in results {
         match r.status {
             PushStatus::Created => counts.created += 1,
@@ -200,7 +230,14 @@ async fn push(
     Ok((counts, rejects, attempts))
 }
 
-async fn pull(ctx: &WorkerCtx, index: usize, records: u64, offset: u64) -> Result<Done, Fail> {
+async fn pull(
+    ctx: &WorkerCtx,
+    index: usize,
+    records: u64,
+    offset: u64,
+    started: &mut Option<Instant>,
+) -> Result<Done, Fail> {
+    let slot = take_slot(ctx, started).await?;
     let mut got: Vec<Supplier> = Vec::new();
     let mut attempts_total = 0;
     // Pages until the segment's range is covered or the server has no more.
@@ -219,6 +256,8 @@ async fn pull(ctx: &WorkerCtx, index: usize, records: u64, offset: u64) -> Resul
             break;
         }
     }
+    // The server part is over: the next segment may start while this one is written.
+    drop(slot);
     let sink = ctx.sink.clone().ok_or_else(|| Fail::Exhausted {
         attempts: attempts_total,
         error: "internal: pull without an output sink".into(),
