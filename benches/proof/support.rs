@@ -212,6 +212,21 @@ pub fn stat(v: &serde_json::Value, k: &str) -> u64 {
     v[k].as_u64().unwrap_or_default()
 }
 
+/// CPU time the hypervisor gave to other guests ("steal", all CPUs together) since boot;
+/// zero where /proc/stat has no such column.
+pub fn steal_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let cpu = s.lines().next()?.to_string();
+            cpu.split_whitespace().nth(8)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0);
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
 /// Prints the machine the figures come from.
 pub fn machine() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());

@@ -6,7 +6,7 @@
 //! (so with CRLF or blank lines the reported line is off), and it buffers a whole row
 //! however large, so an unterminated quote makes the rest of a huge file one row in memory.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Seek, SeekFrom};
 
 use super::{MAX_FIELDS, MAX_RECORD_BYTES};
 
@@ -22,6 +22,20 @@ pub(crate) struct CsvRows<R> {
     /// Fields of the last row (0 when it was oversized: its bytes were dropped).
     nfields: usize,
     done: bool,
+}
+
+impl<R: BufRead + Seek> CsvRows<R> {
+    /// Moves to file offset `pos`, a row start on line `line`. The parser is reset, not
+    /// rebuilt: building one costs more than parsing a whole segment's rows.
+    pub fn seek_to(&mut self, pos: u64, line: u64) -> io::Result<()> {
+        self.input.seek(SeekFrom::Start(pos))?;
+        self.core.reset();
+        self.pos = pos;
+        self.line = line;
+        self.nfields = 0;
+        self.done = false;
+        Ok(())
+    }
 }
 
 /// Where the last row came from and what went wrong with its shape, if anything.

@@ -228,8 +228,10 @@ pub fn read_segment(
         Format::Csv => {
             let mut input = open()?;
             let bom = skip_bom(path, &mut input)?;
-            let header = parse::read_header(path, &mut CsvRows::new(&mut input, bom, 1))?;
-            let mut rows = CsvRows::new(seek_to_span(input)?, span.byte_offset, span.first_line);
+            let mut rows = CsvRows::new(input, bom, 1);
+            let header = parse::read_header(path, &mut rows)?;
+            rows.seek_to(span.byte_offset, span.first_line)
+                .map_err(|e| SourceError::read(path, e))?;
             while (items.len() as u64) < span.records {
                 let Some(info) = rows.next_row().map_err(|e| SourceError::read(path, e))? else {
                     break;
