@@ -164,6 +164,68 @@ async fn read_ahead_never_exceeds_the_concurrency() {
     );
 }
 
+/// A server stricter than supsync (its policy blocks a country supsync accepts): what it
+/// rejects reaches `rejects.jsonl` as a server reject with the source line, the rest is
+/// stored, the segment ends done-with-rejects and the run exits 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_the_server_rejects_are_reported_with_their_lines() {
+    let mut profile = Sim::default().profile();
+    profile.api.blocked_countries = vec!["SE".into()];
+    let sim = SimServer::start(profile, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    // Header on line 1, rows 0..100 on lines 2..=101, the two Swedish ones on 102 and 103.
+    write_csv(
+        &src,
+        100,
+        &[
+            "SUP-900001,Nordic Forge AB,SE,approved,q@forge.example,ISO 9001,2026-11-02T09:14:00Z",
+            "SUP-900002,Vasa Cast AB,SE,pending,q@vasa.example,,2026-11-02T09:14:00Z",
+        ],
+    );
+    let p = params(
+        config(&sim.url()),
+        dir.path(),
+        RunMode::Push {
+            source: src,
+            run_id: Some("policy".into()),
+        },
+    );
+    let (summary, events) = drive(engine::start(p), |_, _| {}).await;
+    assert_eq!(summary.state, RunState::Completed, "{summary:?}");
+    assert_eq!(summary.counts.created, 100, "{summary:?}");
+    assert_eq!(summary.counts.rejected, 2, "{summary:?}");
+    assert_eq!(summary.exit_code(), 2, "rejected records mean exit 2");
+    let last = events.iter().rev().find_map(|e| match e {
+        EngineEvent::Segment(v) if v.index == 2 && v.state.is_finished() => Some(v.clone()),
+        _ => None,
+    });
+    let last = last.expect("segment 2 finished");
+    assert_eq!(last.state, SegmentState::DoneWithRejects);
+    assert_eq!(last.rejects.len(), 2, "{last:?}");
+    let st = stats(&sim.url()).await;
+    assert_eq!(stat(&st, "records_rejected"), 2, "{st}");
+    assert_eq!(stat(&st, "records_created"), 100, "{st}");
+
+    let file = dir.path().join("runs/policy/rejects.jsonl");
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, (id, line)) in rows.iter().zip([("SUP-900001", 102), ("SUP-900002", 103)]) {
+        assert_eq!(row["origin"], "server", "{row}");
+        assert_eq!(row["supplier_id"], id, "{row}");
+        assert_eq!(row["line"], line, "{row}");
+        assert_eq!(row["segment"], 2, "{row}");
+        let reason = row["reason"].as_str().unwrap();
+        assert!(reason.contains("country SE is blocked"), "{reason}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_longer_than_the_idle_window_then_resume() {
     let sim = sim(5, 0.0, 0.0).await;

@@ -228,7 +228,8 @@ async fn work(
     const COARSE_SLACK: Duration = Duration::from_millis(2);
     let per = sim.profile.api.per_record_ms;
     let total = Duration::from_millis(per.saturating_mul(elements.len() as u64));
-    let checked: Vec<Checked> = elements.iter().map(store::check).collect();
+    let blocked = &sim.profile.api.blocked_countries;
+    let checked: Vec<Checked> = elements.iter().map(|e| store::check(e, blocked)).collect();
     if total.is_zero() {
         return Ok(commit(&sim, checked));
     }

@@ -108,6 +108,7 @@ mod tests {
             max_batch: 10,
             max_concurrent,
             rate_limit_per_sec,
+            blocked_countries: Vec::new(),
         }))
     }
 

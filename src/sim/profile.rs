@@ -54,6 +54,11 @@ pub struct Api {
     pub max_concurrent: usize,
     /// 0 = no limit.
     pub rate_limit_per_sec: u32,
+    /// A server policy stricter than the shared validation rules: records from these
+    /// countries are rejected. How a server-side reject reaches the operator is tested
+    /// with it (supsync's own checks would stop any other invalid record first).
+    #[serde(default)]
+    pub blocked_countries: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -79,8 +79,9 @@ pub enum Checked {
     Rejected { id: String, reason: String },
 }
 
-/// Parses and validates one pushed element (no lock needed: done before the work time ends).
-pub fn check(element: &serde_json::Value) -> Checked {
+/// Parses and validates one pushed element, and applies the server's own policy
+/// (`blocked_countries`). No lock needed: done before the work time ends.
+pub fn check(element: &serde_json::Value, blocked_countries: &[String]) -> Checked {
     let claimed_id = || {
         element
             .get("supplier_id")
@@ -97,13 +98,22 @@ pub fn check(element: &serde_json::Value) -> Checked {
             };
         }
     };
-    match validate(&rec) {
-        Ok(()) => Checked::Valid(rec),
-        Err(reason) => Checked::Rejected {
+    if let Err(reason) = validate(&rec) {
+        return Checked::Rejected {
             id: claimed_id(),
             reason,
-        },
+        };
     }
+    if blocked_countries.contains(&rec.country) {
+        return Checked::Rejected {
+            id: claimed_id(),
+            reason: format!(
+                "country {} is blocked by this server's supplier policy",
+                rec.country
+            ),
+        };
+    }
+    Checked::Valid(rec)
 }
 
 impl Store {
@@ -122,7 +132,7 @@ impl Store {
     /// Checks and stores one pushed element in one go (the server splits the two).
     #[cfg(test)]
     pub fn apply(&mut self, element: &serde_json::Value) -> (String, Outcome, Option<String>) {
-        match check(element) {
+        match check(element, &[]) {
             Checked::Valid(rec) => {
                 let id = rec.supplier_id.clone();
                 (id, self.upsert(rec), None)
