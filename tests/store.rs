@@ -346,6 +346,32 @@ fn pull_sink_assembles_parts_in_order_once_across_a_resume() {
 }
 
 #[test]
+fn pull_sink_drops_a_row_that_shifted_into_the_next_page() {
+    // Records moved between two page reads: SUP 10 ends segment 0 and starts segment 1.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["out.jsonl", "out.csv"] {
+        let output = dir.path().join(name);
+        let sink = PullSink::new(&dir.path().join(format!("run-{name}")), &output).unwrap();
+        sink.write_segment(0, &(1..=10).map(supplier).collect::<Vec<_>>())
+            .unwrap();
+        sink.write_segment(1, &(10..=19).map(supplier).collect::<Vec<_>>())
+            .unwrap();
+        let summary = sink.finish(2).unwrap();
+        assert_eq!(
+            (summary.records, summary.duplicates_dropped),
+            (19, 1),
+            "{name}"
+        );
+        let ids: Vec<String> = valid(&read_all(&output, 7).1)
+            .into_iter()
+            .map(|(_, s)| s.supplier_id)
+            .collect();
+        let expected: Vec<String> = (1..=19).map(|i| supplier(i).supplier_id).collect();
+        assert_eq!(ids, expected, "{name}");
+    }
+}
+
+#[test]
 fn pull_sink_refuses_unknown_output_formats() {
     let dir = tempfile::tempdir().unwrap();
     let err = PullSink::new(dir.path(), &dir.path().join("out.xlsx"))
