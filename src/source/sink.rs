@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::hash::{BuildHasher, RandomState};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::SourceError;
@@ -98,17 +98,63 @@ impl PullSink {
                 ),
             });
         }
-        let mut seen = SeenIds::default();
+        // Pass 1: a fingerprint of every row's id, sorted, gives the ids that occur more
+        // than once (rows that shifted between pages). 16 bytes a row, no hash table.
+        let keys = Fingerprints::default();
+        let mut all = Vec::new();
+        for i in 0..segments {
+            self.each_row(i, |id, _| {
+                all.push(keys.of(id));
+                Ok(())
+            })
+            .map_err(|e| SourceError::write(&self.output, e))?;
+        }
+        all.sort_unstable();
+        let repeated: HashSet<u128> = all
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        drop(all);
+        // Pass 2: copy in segment order; a repeated id is written the first time only.
+        let mut written = HashSet::new();
         let (mut records, mut dups) = (0u64, 0u64);
+        let mut keep = |id: &[u8]| {
+            let fp = keys.of(id);
+            let first = !repeated.contains(&fp) || written.insert(fp);
+            if first {
+                records += 1;
+            } else {
+                dups += 1;
+            }
+            first
+        };
         write_atomic(&self.output, |out| {
             if self.format == Format::Csv {
                 write_csv_header(out)?;
             }
             for i in 0..segments {
-                let part = File::open(self.part_path(i))?;
-                let (n, d) = copy_unique(self.format, BufReader::new(part), out, &mut seen)?;
-                records += n;
-                dups += d;
+                match self.format {
+                    Format::JsonLines => self.each_row(i, |id, row| match row {
+                        Row::Line(line) if keep(id) => {
+                            out.write_all(line.as_bytes())?;
+                            out.write_all(b"\n")
+                        }
+                        _ => Ok(()),
+                    })?,
+                    Format::Csv => {
+                        let mut csv = csv::WriterBuilder::new()
+                            .has_headers(false)
+                            .from_writer(&mut *out);
+                        self.each_row(i, |id, row| match row {
+                            Row::Csv(r) if keep(id) => {
+                                csv.write_byte_record(r).map_err(io::Error::other)
+                            }
+                            _ => Ok(()),
+                        })?;
+                        csv.flush()?;
+                    }
+                }
             }
             Ok(())
         })?;
@@ -121,65 +167,58 @@ impl PullSink {
     }
 }
 
-/// Supplier ids already written, kept as 128-bit fingerprints: 16 bytes an id instead of
-/// a `String`'s 40-odd, so assembling a million-row pull stays in a few tens of MB. Two
-/// independently keyed SipHashes; a row wrongly taken for a duplicate needs a 128-bit
-/// collision (about 1 in 10^26 for a million ids).
+/// 128-bit fingerprints of supplier ids (two independently keyed SipHashes): 16 bytes an
+/// id, so assembling a million-row pull needs ~16 MB. Two different ids taken for one
+/// needs a 128-bit collision (about 1 in 10^26 for a million ids).
 #[derive(Default)]
-struct SeenIds {
+struct Fingerprints {
     high: RandomState,
     low: RandomState,
-    set: HashSet<u128>,
 }
 
-impl SeenIds {
-    /// True when `id` was not seen before (and is now).
-    fn insert(&mut self, id: &[u8]) -> bool {
-        let fp = (u128::from(self.high.hash_one(id)) << 64) | u128::from(self.low.hash_one(id));
-        self.set.insert(fp)
+impl Fingerprints {
+    fn of(&self, id: &[u8]) -> u128 {
+        (u128::from(self.high.hash_one(id)) << 64) | u128::from(self.low.hash_one(id))
     }
 }
 
-/// Copies a part's rows, skipping rows whose supplier id was already written.
-fn copy_unique(
-    format: Format,
-    part: impl BufRead,
-    out: &mut dyn Write,
-    seen: &mut SeenIds,
-) -> io::Result<(u64, u64)> {
-    let (mut n, mut dups) = (0, 0);
-    match format {
-        Format::JsonLines => {
-            for line in part.lines() {
-                let line = line?;
-                let s: Supplier = serde_json::from_str(&line)?;
-                if seen.insert(s.supplier_id.as_bytes()) {
-                    out.write_all(line.as_bytes())?;
-                    out.write_all(b"\n")?;
-                    n += 1;
-                } else {
-                    dups += 1;
+/// One row of a part, as it is copied to the output.
+enum Row<'a> {
+    Line(&'a str),
+    Csv(&'a csv::ByteRecord),
+}
+
+impl PullSink {
+    /// Calls `f(supplier_id, row)` for every row of segment `index`'s part, in order.
+    fn each_row(
+        &self,
+        index: usize,
+        mut f: impl FnMut(&[u8], Row<'_>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        #[derive(serde::Deserialize)]
+        struct IdOnly<'a> {
+            #[serde(borrow)]
+            supplier_id: std::borrow::Cow<'a, str>,
+        }
+        let part = BufReader::new(File::open(self.part_path(index))?);
+        match self.format {
+            Format::JsonLines => {
+                for line in part.lines() {
+                    let line = line?;
+                    let row: IdOnly = serde_json::from_str(&line)?;
+                    f(row.supplier_id.as_bytes(), Row::Line(&line))?;
+                }
+            }
+            Format::Csv => {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(part);
+                for row in rdr.byte_records() {
+                    let row = row.map_err(io::Error::other)?;
+                    f(row.get(0).unwrap_or_default(), Row::Csv(&row))?;
                 }
             }
         }
-        Format::Csv => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_reader(part);
-            let mut w = csv::WriterBuilder::new()
-                .has_headers(false)
-                .from_writer(out);
-            for row in rdr.byte_records() {
-                let row = row.map_err(io::Error::other)?;
-                if seen.insert(row.get(0).unwrap_or_default()) {
-                    w.write_byte_record(&row).map_err(io::Error::other)?;
-                    n += 1;
-                } else {
-                    dups += 1;
-                }
-            }
-            w.flush()?;
-        }
+        Ok(())
     }
-    Ok((n, dups))
 }
