@@ -20,6 +20,8 @@ pub struct SimSpec {
     pub per_record_ms: u64,
     pub max_batch: u64,
     pub max_concurrent: u64,
+    /// Suppliers the simulator holds at start (what a pull gets).
+    pub suppliers: u64,
 }
 
 impl SimSpec {
@@ -32,6 +34,7 @@ impl SimSpec {
             per_record_ms: 0,
             max_batch,
             max_concurrent: 0,
+            suppliers: 0,
         }
     }
 
@@ -53,7 +56,7 @@ max_concurrent = {mc}
 error_rate = 0.0
 drop_rate = 0.0
 [data]
-suppliers = 0
+suppliers = {sup}
 "#,
             ttl = self.scope_ttl,
             idle = self.idle,
@@ -61,6 +64,7 @@ suppliers = 0
             prm = self.per_record_ms,
             mb = self.max_batch,
             mc = self.max_concurrent,
+            sup = self.suppliers,
         ))
         .expect("bench profile parses")
     }
