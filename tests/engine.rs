@@ -164,6 +164,37 @@ async fn read_ahead_never_exceeds_the_concurrency() {
     );
 }
 
+/// Read-ahead prepares segments in parallel, but they take their slots in order: with one
+/// slot the segments finish strictly front to back, as the operator reads the grid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_slot_segments_finish_in_order() {
+    let sim = sim(1, 0.0, 0.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_csv(&src, 200, &[]);
+    let mut cfg = config(&sim.url());
+    cfg.sync.concurrency = 1;
+    cfg.sync.segment_size = 5;
+    let p = params(
+        cfg,
+        dir.path(),
+        RunMode::Push {
+            source: src,
+            run_id: None,
+        },
+    );
+    let (summary, events) = drive(engine::start(p), |_, _| {}).await;
+    assert_eq!(summary.state, RunState::Completed, "{summary:?}");
+    let done: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Segment(v) if v.state == SegmentState::Done => Some(v.index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(done, (0..40).collect::<Vec<_>>());
+}
+
 /// A server stricter than supsync (its policy blocks a country supsync accepts): what it
 /// rejects reaches `rejects.jsonl` as a server reject with the source line, the rest is
 /// stored, the segment ends done-with-rejects and the run exits 2.

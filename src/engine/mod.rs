@@ -25,6 +25,7 @@ mod outcome;
 mod plan;
 mod run;
 mod runner;
+mod slots;
 mod worker;
 
 use std::path::PathBuf;

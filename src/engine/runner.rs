@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::anyhow;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,7 @@ use super::events::{
     Command, Direction, EngineEvent, RunInfo, RunState, SegmentState, SegmentView,
 };
 use super::plan::Plan;
+use super::slots::Slots;
 use super::worker::{Outcome, WorkerCtx, run_segment};
 use crate::api::ApiClient;
 use crate::journal::Entry;
@@ -90,7 +91,7 @@ impl Runner {
             probe_every: backoff
                 .max
                 .clamp(Duration::from_millis(200), Duration::from_secs(30)),
-            slots: Semaphore::new(sync.concurrency.max(1)),
+            slots: Slots::new(sync.concurrency),
             run_id: manifest.run_id.clone(),
             sink: sink.clone(),
             cancel: cancel.child_token(),
@@ -169,8 +170,7 @@ impl Runner {
 
     /// Segments holding a slot (talking to the server), not those waiting for one.
     pub(super) fn in_flight(&self) -> usize {
-        self.concurrency
-            .saturating_sub(self.ctx.slots.available_permits())
+        self.ctx.slots.in_use()
     }
 
     /// Nothing more will start: everything finished, or we are stopping / failed.
@@ -183,7 +183,7 @@ impl Runner {
             return;
         }
         // Twice `concurrency` tasks: the second half reads and encodes its segment while
-        // the first half is at the server, then waits for a slot (see `WorkerCtx::slots`).
+        // the first half is at the server, then waits for a slot (see `slots.rs`).
         while self.tasks.len() < self.concurrency * 2 {
             let Some(i) = self.queue.pop_front() else {
                 break;
@@ -191,9 +191,13 @@ impl Runner {
             let (Some(work), Some(view)) = (self.works.get(i), self.views.get(i)) else {
                 continue;
             };
-            let handle =
-                self.tasks
-                    .spawn(run_segment(self.ctx.clone(), i, view.records, work.clone()));
+            let handle = self.tasks.spawn(run_segment(
+                self.ctx.clone(),
+                i,
+                view.records,
+                work.clone(),
+                self.ctx.slots.ticket(),
+            ));
             self.task_segment.insert(handle.id(), i);
         }
     }

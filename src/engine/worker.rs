@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::SemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
 use super::control::{Gate, spawn_probe};
 use super::emit::Emitter;
 use super::events::{Counts, EngineEvent, SegmentState, SegmentView};
+use super::slots::{Slots, Ticket};
 use crate::api::{ApiClient, ApiError, EncodedBatch, PushStatus};
 use crate::record::Supplier;
 use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
@@ -40,10 +41,8 @@ pub(crate) struct WorkerCtx {
     pub max_attempts: u32,
     pub retry_budget: u32,
     pub probe_every: Duration,
-    /// `concurrency` places for segments talking to the server. The runner starts more
-    /// segments than that, so the next ones have read and encoded their records by the
-    /// time a place frees up and go out at once.
-    pub slots: Semaphore,
+    /// `concurrency` places for segments talking to the server, taken in start order.
+    pub slots: Arc<Slots>,
     pub run_id: String,
     pub sink: Option<Arc<PullSink>>,
     /// Hard stop: abandon now.
@@ -94,14 +93,16 @@ pub(crate) async fn run_segment(
     index: usize,
     records: u64,
     work: Work,
+    ticket: Ticket,
 ) -> (usize, Outcome) {
     // From taking a slot: the wait for one is not the segment's time.
     let mut started = None;
     let outcome = match work {
         Work::Push { path, format, span } => {
-            push(&ctx, index, records, path, format, span, &mut started).await
+            let at = (path, format, span);
+            push(&ctx, index, records, at, &ticket, &mut started).await
         }
-        Work::Pull { offset } => pull(&ctx, index, records, offset, &mut started).await,
+        Work::Pull { offset } => pull(&ctx, index, records, offset, &ticket, &mut started).await,
     };
     let busy = || started.map_or(Duration::ZERO, |t: Instant| t.elapsed());
     let outcome = match outcome {
@@ -133,13 +134,15 @@ pub(crate) async fn run_segment(
 
 type Done = (Counts, Vec<RejectRow>, u32);
 
-/// Waits for one of the `concurrency` slots; notes when it was taken in `started`.
+/// Waits for this segment's turn at one of the `concurrency` slots; notes when it was
+/// taken in `started`.
 async fn take_slot<'a>(
-    ctx: &'a WorkerCtx,
+    ctx: &WorkerCtx,
+    ticket: &'a Ticket,
     started: &mut Option<Instant>,
 ) -> Result<SemaphorePermit<'a>, Fail> {
     let permit = tokio::select! {
-        p = ctx.slots.acquire() => p.map_err(|_| Fail::Abandoned)?,
+        p = ticket.take() => p.ok_or(Fail::Abandoned)?,
         _ = ctx.cancel.cancelled() => return Err(Fail::Abandoned),
         _ = ctx.stop.cancelled() => return Err(Fail::Abandoned),
     };
@@ -151,9 +154,8 @@ async fn push(
     ctx: &WorkerCtx,
     index: usize,
     records: u64,
-    path: Arc<PathBuf>,
-    format: Format,
-    span: SegmentSpan,
+    (path, format, span): (Arc<PathBuf>, Format, SegmentSpan),
+    ticket: &Ticket,
     started: &mut Option<Instant>,
 ) -> Result<Done, Fail> {
     let read = tokio::task::spawn_blocking(move || {
@@ -202,7 +204,7 @@ async fn push(
         error: e.to_string(),
     })?;
     let batch = Arc::new(batch);
-    let slot = take_slot(ctx, started).await?;
+    let slot = take_slot(ctx, ticket, started).await?;
     let (results, attempts) = attempt(ctx, index, records, || {
         let api = ctx.api.clone();
         let key = key.clone();
@@ -235,9 +237,10 @@ async fn pull(
     index: usize,
     records: u64,
     offset: u64,
+    ticket: &Ticket,
     started: &mut Option<Instant>,
 ) -> Result<Done, Fail> {
-    let slot = take_slot(ctx, started).await?;
+    let slot = take_slot(ctx, ticket, started).await?;
     let mut got: Vec<Supplier> = Vec::new();
     let mut attempts_total = 0;
     // Pages until the segment's range is covered or the server has no more.

@@ -1,0 +1,143 @@
+//! The `concurrency` places for segments talking to the server, handed out in the order the
+//! runner started the segments. The runner starts more segments than there are places, so
+//! the next ones have read and encoded their records when a place frees up; the order keeps
+//! a segment that was read faster from overtaking an earlier one (operators read the grid,
+//! and the refresh of a resumed run, front to back).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
+
+pub(crate) struct Slots {
+    places: Semaphore,
+    size: usize,
+    line: Mutex<Line>,
+    /// Someone left the line (took a place or gave up).
+    moved: Notify,
+}
+
+#[derive(Default)]
+struct Line {
+    waiting: VecDeque<u64>,
+    next: u64,
+}
+
+/// A segment's place in the line for a slot; it leaves the line when it takes a slot or
+/// is dropped (the segment needed no request, failed to read, or was abandoned).
+pub(crate) struct Ticket {
+    slots: Arc<Slots>,
+    seq: u64,
+}
+
+impl Slots {
+    pub(crate) fn new(size: usize) -> Arc<Self> {
+        let size = size.max(1);
+        Arc::new(Self {
+            places: Semaphore::new(size),
+            size,
+            line: Mutex::new(Line::default()),
+            moved: Notify::new(),
+        })
+    }
+
+    /// Joins the line behind every ticket handed out before.
+    pub(crate) fn ticket(self: &Arc<Self>) -> Ticket {
+        let mut line = self.line();
+        let seq = line.next;
+        line.next += 1;
+        line.waiting.push_back(seq);
+        Ticket {
+            slots: Arc::clone(self),
+            seq,
+        }
+    }
+
+    /// Slots taken: segments talking to the server, not those waiting for a slot.
+    pub(crate) fn in_use(&self) -> usize {
+        self.size.saturating_sub(self.places.available_permits())
+    }
+
+    // The line is only ever changed whole under the lock: a poisoned lock still holds a
+    // consistent line.
+    fn line(&self) -> MutexGuard<'_, Line> {
+        self.line.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn leave(&self, seq: u64) {
+        {
+            let mut line = self.line();
+            if let Some(at) = line.waiting.iter().position(|&s| s == seq) {
+                line.waiting.remove(at);
+            }
+        }
+        self.moved.notify_waiters();
+    }
+}
+
+impl Ticket {
+    /// Waits until every earlier ticket has taken a slot or left, then for a free slot.
+    /// `None` only if the slots were closed (they never are while a run lives).
+    pub(crate) async fn take(&self) -> Option<SemaphorePermit<'_>> {
+        loop {
+            // Registered before the check, so a leave between the two is not missed.
+            let moved = self.slots.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if self.slots.line().waiting.front() == Some(&self.seq) {
+                break;
+            }
+            moved.await;
+        }
+        let permit = self.slots.places.acquire().await.ok()?;
+        self.slots.leave(self.seq);
+        Some(permit)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.slots.leave(self.seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn slots_go_in_ticket_order_and_a_dropped_ticket_lets_the_next_through() {
+        let slots = Slots::new(1);
+        let (a, b, c) = (slots.ticket(), slots.ticket(), slots.ticket());
+        // c asks first but waits behind a and b.
+        let c_task = tokio::spawn(async move {
+            let _slot = c.take().await;
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!c_task.is_finished(), "c overtook a and b");
+        assert_eq!(slots.in_use(), 0);
+        let a_slot = a.take().await.expect("a's turn");
+        assert_eq!(slots.in_use(), 1);
+        drop(b); // b never needed a slot (no valid records)
+        drop(a_slot);
+        tokio::time::timeout(Duration::from_secs(5), c_task)
+            .await
+            .expect("c went after a, with b gone")
+            .unwrap();
+        assert_eq!(slots.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn at_most_size_slots_at_once() {
+        let slots = Slots::new(2);
+        let tickets: Vec<_> = (0..3).map(|_| slots.ticket()).collect();
+        let first = tickets[0].take().await.unwrap();
+        let _second = tickets[1].take().await.unwrap();
+        assert_eq!(slots.in_use(), 2);
+        let third = tokio::time::timeout(Duration::from_millis(50), tickets[2].take()).await;
+        assert!(third.is_err(), "a third slot was handed out");
+        drop(first);
+        assert!(tickets[2].take().await.is_some());
+    }
+}
