@@ -5,7 +5,9 @@
 //! and the refresh of a resumed run, front to back).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 
 use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
@@ -13,7 +15,7 @@ pub(crate) struct Slots {
     places: Semaphore,
     size: usize,
     line: Mutex<Line>,
-    /// Someone left the line (took a place or gave up).
+    /// Someone left the line (queued for a place or gave up).
     moved: Notify,
 }
 
@@ -23,8 +25,8 @@ struct Line {
     next: u64,
 }
 
-/// A segment's place in the line for a slot; it leaves the line when it takes a slot or
-/// is dropped (the segment needed no request, failed to read, or was abandoned).
+/// A segment's place in the line for a slot; it leaves the line when it queues for a slot
+/// or is dropped (the segment needed no request, failed to read, or was abandoned).
 pub(crate) struct Ticket {
     slots: Arc<Slots>,
     seq: u64,
@@ -76,22 +78,39 @@ impl Slots {
 }
 
 impl Ticket {
-    /// Waits until every earlier ticket has taken a slot or left, then for a free slot.
-    /// `None` only if the slots were closed (they never are while a run lives).
+    /// Waits until every earlier ticket has queued for a slot (or left the line), queues
+    /// behind them, and waits for the slot. `None` only if the slots were closed (they
+    /// never are while a run lives).
     pub(crate) async fn take(&self) -> Option<SemaphorePermit<'_>> {
         loop {
             // Registered before the check, so a leave between the two is not missed.
             let moved = self.slots.moved.notified();
             tokio::pin!(moved);
             moved.as_mut().enable();
-            if self.slots.line().waiting.front() == Some(&self.seq) {
+            if self.my_turn() {
                 break;
             }
             moved.await;
         }
-        let permit = self.slots.places.acquire().await.ok()?;
+        // The first poll takes a free slot or queues for one; the semaphore serves its
+        // queue in order, so the next ticket may queue right behind. (Leaving the line
+        // only once the slot is ours would chain one wake-up per segment when several
+        // slots free up together.)
+        let acquire = self.slots.places.acquire();
+        tokio::pin!(acquire);
+        let first = std::future::poll_fn(|cx| Poll::Ready(acquire.as_mut().poll(cx))).await;
         self.slots.leave(self.seq);
-        Some(permit)
+        let permit = match first {
+            Poll::Ready(permit) => permit,
+            Poll::Pending => acquire.await,
+        };
+        permit.ok()
+    }
+
+    /// At the front of the line, or out of it already (an earlier `take` was cancelled).
+    fn my_turn(&self) -> bool {
+        let line = self.slots.line();
+        line.waiting.front() == Some(&self.seq) || !line.waiting.contains(&self.seq)
     }
 }
 
