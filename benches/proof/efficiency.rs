@@ -1,6 +1,7 @@
 //! Efficiency against the server's limit: 20,000 records, segment 100, concurrency 8,
 //! against a simulator doing 1 ms of work per record with 8 concurrent slots, and token
-//! clocks short enough to force dozens of renewals (scope TTL 2 s, idle 3 s, session 8 s).
+//! clocks short enough to force renewals (scope TTL 2 s, idle 3 s, session 8 s; the
+//! 200,000-record `long` run crosses dozens of them).
 //! Ideal = records × per_record_ms / concurrency; wall is the release binary's, from spawn
 //! to exit (startup, source scan, first grant and journal included). Three runs, each
 //! against a fresh simulator, with the CPU time the hypervisor stole from this VM during
@@ -10,9 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{
-    SECRET, SimSpec, run_supsync, runtime, stat, steal_time, write_config, write_csv,
-};
+use crate::support::{SECRET, SimSpec, push_through, runtime, stat};
 
 const RECORDS: u64 = 20_000;
 const PER_RECORD_MS: u64 = 1;
@@ -42,7 +41,7 @@ pub fn run() {
         walls.push(measure(&rt, &format!("run {n}"), RECORDS));
     }
     walls.sort();
-    let ideal = Duration::from_millis(RECORDS * PER_RECORD_MS / CONCURRENCY as u64);
+    let ideal = ideal(RECORDS);
     let median = walls[RUNS / 2];
     println!(
         "FIGURE efficiency-median: wall/ideal {:.3} over {RUNS} runs (best {:.3}, worst {:.3}; \
@@ -55,22 +54,16 @@ pub fn run() {
     naive(&rt);
 }
 
+/// The issue's ideal: every server slot busy with records all the time.
+fn ideal(records: u64) -> Duration {
+    Duration::from_millis(records * PER_RECORD_MS / CONCURRENCY as u64)
+}
+
 /// One measured run of `records` against a fresh simulator; its wall time.
 fn measure(rt: &tokio::runtime::Runtime, label: &str, records: u64) -> Duration {
     let sim = spec().start(rt);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let src = dir.path().join("suppliers.csv");
-    write_csv(&src, records);
-    let cfg = write_config(dir.path(), &sim.url(), SEGMENT, CONCURRENCY);
-    let src_arg = src.to_string_lossy().to_string();
-    let stolen_before = steal_time();
-    let r = run_supsync(
-        dir.path(),
-        &cfg,
-        &["run", "--headless", "--source", &src_arg],
-    );
-    let stolen = steal_time().saturating_sub(stolen_before);
-    r.expect_code(0);
+    let push = push_through(&sim, records, SEGMENT, CONCURRENCY);
+    let (r, st) = (push.run, push.stats);
     let wall = r.wall;
     // "token: N renewal(s), M session(s)" from the summary: renewals as the client counts
     // them (refresh grants and new sessions after the first grant).
@@ -81,9 +74,7 @@ fn measure(rt: &tokio::runtime::Runtime, label: &str, records: u64) -> Duration 
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0);
-    let st = sim.stats();
-    assert_eq!(stat(&st, "records_created"), records, "{st}");
-    let ideal = Duration::from_millis(records * PER_RECORD_MS / CONCURRENCY as u64);
+    let ideal = ideal(records);
     let token_requests = stat(&st, "tokens_issued") + stat(&st, "token_errors");
     // The simulator counts every token-endpoint request, failed ones too.
     let renewals = client_renewals.max(1);
@@ -95,7 +86,7 @@ fn measure(rt: &tokio::runtime::Runtime, label: &str, records: u64) -> Duration 
         wall.as_secs_f64(),
         ideal.as_secs_f64(),
         wall.as_secs_f64() / ideal.as_secs_f64(),
-        stolen.as_millis(),
+        r.stolen.as_millis(),
         stat(&st, "unauthorized"),
         token_requests,
         renewals,

@@ -4,27 +4,15 @@
 //! same for pulling 1,000,000 records into a JSONL file (no target in the issue; the
 //! assembly keeps a 16-byte fingerprint per id to drop duplicates).
 
-use crate::support::{SimSpec, run_supsync, runtime, stat, write_config, write_csv};
+use crate::support::{SimSpec, push_through, run_supsync, runtime, write_config};
 
 const RECORDS: u64 = 1_000_000;
 
 pub fn run() {
     let rt = runtime();
     let sim = SimSpec::unlimited(500).start(&rt);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let src = dir.path().join("suppliers.csv");
-    write_csv(&src, RECORDS);
-    let size = std::fs::metadata(&src).map_or(0, |m| m.len());
-    let cfg = write_config(dir.path(), &sim.url(), 500, 8);
-    let src_arg = src.to_string_lossy().to_string();
-    let r = run_supsync(
-        dir.path(),
-        &cfg,
-        &["run", "--headless", "--source", &src_arg],
-    );
-    r.expect_code(0);
-    let st = sim.stats();
-    assert_eq!(stat(&st, "records_created"), RECORDS, "{st}");
+    let push = push_through(&sim, RECORDS, 500, 8);
+    let (r, size) = (push.run, push.source_bytes);
     println!(
         "FIGURE memory: {RECORDS} records ({:.0} MB CSV) pushed in {:.1} s ({:.0} records/s); \
          peak RSS {:.1} MB (target < 64 MB); client CPU {:.1} s",

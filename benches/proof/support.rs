@@ -136,6 +136,8 @@ pub struct ChildRun {
     pub max_rss: u64,
     pub stdout: String,
     pub stderr: String,
+    /// CPU the hypervisor gave other guests while the child ran (see [`steal_time`]).
+    pub stolen: Duration,
 }
 
 /// Runs `target/release/supsync <args>` with the config, state dir and secret, waits for
@@ -144,6 +146,7 @@ pub fn run_supsync(dir: &Path, cfg: &Path, args: &[&str]) -> ChildRun {
     let out = dir.join("child.stdout");
     let err = dir.join("child.stderr");
     let started = Instant::now();
+    let stolen_before = steal_time();
     // Waited for below with wait4 (which std's Child cannot do), hence the allow.
     #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_supsync"))
@@ -178,6 +181,7 @@ pub fn run_supsync(dir: &Path, cfg: &Path, args: &[&str]) -> ChildRun {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4 on the child");
     let wall = started.elapsed();
+    let stolen = steal_time().saturating_sub(stolen_before);
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     let max_rss = hwm.join().unwrap_or(0);
@@ -188,6 +192,39 @@ pub fn run_supsync(dir: &Path, cfg: &Path, args: &[&str]) -> ChildRun {
         max_rss,
         stdout: std::fs::read_to_string(&out).unwrap_or_default(),
         stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+        stolen,
+    }
+}
+
+/// One headless push of `records` generated suppliers through the real binary.
+pub struct Push {
+    pub run: ChildRun,
+    /// The simulator's counters after the run.
+    pub stats: serde_json::Value,
+    pub source_bytes: u64,
+}
+
+/// Pushes `records` generated suppliers to `sim` with the given segment size and
+/// concurrency, and checks the run succeeded and created every one of them.
+pub fn push_through(sim: &SimServer, records: u64, segment: usize, concurrency: usize) -> Push {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("suppliers.csv");
+    write_csv(&src, records);
+    let source_bytes = std::fs::metadata(&src).map_or(0, |m| m.len());
+    let cfg = write_config(dir.path(), &sim.url(), segment, concurrency);
+    let src_arg = src.to_string_lossy().to_string();
+    let run = run_supsync(
+        dir.path(),
+        &cfg,
+        &["run", "--headless", "--source", &src_arg],
+    );
+    run.expect_code(0);
+    let stats = sim.stats();
+    assert_eq!(stat(&stats, "records_created"), records, "{stats}");
+    Push {
+        run,
+        stats,
+        source_bytes,
     }
 }
 
