@@ -1,4 +1,4 @@
-//! The supplier record of API.md §4 and its validation rules, shared by the client
+//! The supplier record of docs/API.md §4 and its validation rules, shared by the client
 //! (checked before sending) and the simulator (checked on receipt), so both agree.
 
 use serde::{Deserialize, Serialize};

@@ -13,7 +13,7 @@ use supsync::engine::{self, RunMode, RunParams};
 use supsync::secret::Secret;
 use supsync::sim::SimServer;
 
-/// Short clocks (scope TTL 2 s, idle 3 s, session 10 s) and the fault rates.
+/// Short clocks (scope TTL 2 s, idle 3 s, session 10 s) and the fault rates each test names.
 async fn sim(per_record_ms: u64, error_rate: f64, drop_rate: f64) -> SimServer {
     Sim {
         per_record_ms,

@@ -1,4 +1,4 @@
-//! Bad-input suite (issue 6 §4), table-driven through the real binary: config typos and
+//! Bad-input suite, table-driven through the real binary: config typos and
 //! wrong types, secrets missing or wrong, unreachable and insecure endpoints, garbage
 //! sources, damaged journals, an unwritable state dir, a source changed under a resume,
 //! unknown runs, bad arguments. Each case must end with its documented exit code (README:

@@ -1,4 +1,4 @@
-//! Crash suite (issue 6 §3): 50 kill -9s of the real binary at random moments, 30 across a
+//! Crash suite: 50 kill -9s of the real binary at random moments, 30 across a
 //! push and 20 across a pull, each followed by `resume`. Afterwards: every valid record
 //! created exactly once (none updated, none lost), each local reject written once, the
 //! pulled file holding each supplier exactly once. The kill moments come from a seeded RNG:

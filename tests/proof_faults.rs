@@ -1,4 +1,4 @@
-//! Fault suite (issue 6 §2): every record delivered exactly once under each fault the
+//! Fault suite: every record delivered exactly once under each fault the
 //! simulator can inject, and under all of them together: 10% 503s, 5% cut connections,
 //! 429 storms (fewer concurrent slots than workers, and a rate limit), `/_sim/revoke` every
 //! 5 s, refresh-token rotation with reuse detection, and a 20-second outage in the middle.

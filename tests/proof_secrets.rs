@@ -1,6 +1,6 @@
-//! Secret canary (issue 6 §5). The simulator knows the client by a recognisable secret;
-//! supsync reaches it through a recording relay, so every access and refresh token the
-//! server issued is known. Then push, pull, status, config and diagnose run through the
+//! Secret canary: proof that no secret or token ever leaks. The simulator knows the
+//! client by a recognisable secret; supsync reaches it through a recording relay, so every
+//! access and refresh token the server issued is known. Then push, pull, status, config and diagnose run through the
 //! real binary (debug logging on), and a push runs in a pseudo-terminal. Every byte they
 //! wrote (stdout, stderr, the terminal, and every file under the state and work
 //! directories: journals, manifests, audit log, rejects, logs, the encrypted token cache)

@@ -1,4 +1,4 @@
-//! The simulator against shared/API.md, over real loopback HTTP: one test per row of the
+//! The simulator against docs/API.md, over real loopback HTTP: one test per row of the
 //! contract. Clocks are 1–2 s with checks well clear of each edge, so the suite is fast
 //! and not flaky.
 

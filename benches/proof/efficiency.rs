@@ -18,7 +18,7 @@ const PER_RECORD_MS: u64 = 1;
 const CONCURRENCY: usize = 8;
 const SEGMENT: usize = 100;
 const RUNS: usize = 3;
-/// The parameters make a 2.5 s run (one or two renewals); ten times the records
+/// These parameters make a 2.5 s run (one or two renewals); ten times the records
 /// cross dozens of renewals and several session ends at the same pace.
 const RECORDS_LONG: u64 = 200_000;
 
@@ -54,7 +54,8 @@ pub fn run() {
     naive(&rt);
 }
 
-/// The ideal: every server slot busy with records all the time.
+/// The ideal the README's efficiency figure divides by: every server slot busy with
+/// records all the time.
 fn ideal(records: u64) -> Duration {
     Duration::from_millis(records * PER_RECORD_MS / CONCURRENCY as u64)
 }

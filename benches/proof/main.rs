@@ -1,4 +1,4 @@
-//! Proof benchmarks (issue 6 §1): supsync's promises measured against the in-process
+//! Proof benchmarks (the README's figures): supsync's promises measured against the in-process
 //! simulator over loopback and through the real (release) binary. Each figure prints one
 //! `FIGURE name: …` line.
 //!

@@ -1,7 +1,7 @@
 //! Memory: peak RSS (VmHWM) of the real binary pushing 1,000,000 records headless
 //! (segment 500, concurrency 8, a simulator with no per-record work). The source is
 //! streamed, so the peak should not grow with the file (target under 64 MB). Then the
-//! same for pulling 1,000,000 records into a JSONL file (no target in the issue; the
+//! same for pulling 1,000,000 records into a JSONL file (no target of its own; the
 //! assembly keeps a 16-byte fingerprint per id to drop duplicates).
 
 use crate::support::{SimSpec, push_through, run_supsync, runtime, write_config};

@@ -1,5 +1,5 @@
-//! The calls of API.md §3: each takes a token from the manager, reports activity and
-//! `X-Token-Expires-In` back to it, and replays once after a premature 401.
+//! The calls of docs/API.md §3: each takes a token from the manager, reports activity
+//! and `X-Token-Expires-In` back to it, and replays once after a premature 401.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use crate::config::{Config, TokenCacheMode, check_transport};
 use crate::record::Supplier;
 use crate::secret::Secret;
 
-/// How long a token has left as of a response, per API.md §3.
+/// How long a token has left as of a response, per docs/API.md §3.1.
 pub const EXPIRES_IN_HEADER: &str = "x-token-expires-in";
 
 enum Outcome {

@@ -1,4 +1,4 @@
-//! Typed client for the resource API of shared/API.md §3, on top of the token manager.
+//! Typed client for the resource API of docs/API.md §3, on top of the token manager.
 //!
 //! The types live here; the calls are in `client.rs`, outcome classification in
 //! `classify.rs`, `Retry-After` parsing in `retry_after.rs`.

@@ -1,4 +1,4 @@
-//! The two OAuth2 grants of API.md §1, through the `oauth2` crate, returning what the token
+//! The two OAuth2 grants of docs/API.md §1.3, through the `oauth2` crate, returning what the token
 //! manager and `diagnose` need to know about each answer. Tokens come back as [`Secret`]s.
 
 use std::time::{Duration, Instant};

@@ -311,7 +311,7 @@ impl State {
         self.generation
     }
 
-    /// The server caps a refresh token's life at the session's end (API.md §2). A refresh
+    /// The server caps a refresh token's life at the session's end (docs/API.md §2.4). A refresh
     /// in the same session that rotated the refresh token but left its deadline where it
     /// was (although time passed) shows that cap: the session ends at that deadline.
     fn pinned_session_limit(&self, g: &Grant, new_session: bool) -> Option<Duration> {

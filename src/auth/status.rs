@@ -32,7 +32,7 @@ pub enum TokenPhase {
     Failed,
 }
 
-/// Which of the clocks of API.md §2 is the binding one.
+/// Which of the clocks of docs/API.md §2 is the binding one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {
     Ttl,

@@ -85,7 +85,7 @@ impl CallFinding {
     }
 }
 
-/// TTL of a token per scope set: the per-scope TTL hierarchy of API.md §2.
+/// TTL of a token per scope set: the per-scope TTL hierarchy of docs/API.md §2.1.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScopeTtls {
     /// No `scope` parameter: the server's default TTL.

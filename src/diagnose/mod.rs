@@ -1,4 +1,4 @@
-//! Token-lifetime forensics for on-call (issue 3): which of the server's clocks kills the
+//! Token-lifetime forensics for on-call: which of the server's clocks kills the
 //! token early, and why. `probe` measures (network), `analysis` and `verdict` reason over
 //! the findings (pure), `report` prints them as text or one JSON object.
 

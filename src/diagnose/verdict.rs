@@ -11,7 +11,7 @@ use super::findings::{Findings, GrantFailure};
 use super::wording::{self, Notes};
 use crate::exit;
 
-/// The clock that ends an *active* token first (API.md §2).
+/// The clock that ends an *active* token first (docs/API.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KillerClock {

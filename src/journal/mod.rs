@@ -1,4 +1,5 @@
-//! The append-only run journal (issue 4).
+//! The append-only run journal: every segment outcome made durable before it is
+//! reported, so an interrupted run resumes without losing or repeating work.
 //!
 //! One directory per run, `<state_dir>/runs/<run_id>/`:
 //! - `manifest.json`: what the run is ([`Manifest`]), written once, atomically.

@@ -1,4 +1,4 @@
-//! Simulator-only endpoints under `/_sim` (shared/API.md §5): no auth, loopback peers only.
+//! Simulator-only endpoints under `/_sim` (docs/API.md §5.3): no auth, loopback peers only.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

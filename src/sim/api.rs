@@ -1,4 +1,4 @@
-//! The resource API (shared/API.md §3): health, pull, push.
+//! The resource API (docs/API.md §3): health, pull, push.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

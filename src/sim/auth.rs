@@ -1,4 +1,4 @@
-//! `POST /oauth/token` (shared/API.md §1): client authentication by HTTP Basic or in the
+//! `POST /oauth/token` (docs/API.md §1): client authentication by HTTP Basic or in the
 //! body, the `client_credentials` and `refresh_token` grants, RFC 6749 error answers.
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! The simulator of shared/API.md (issue 2): an HTTP server that behaves like a QMS
-//! supplier API behind an OAuth2 server, the three token clocks and faults included.
+//! The simulator of docs/API.md: an HTTP server that behaves like a QMS supplier API
+//! behind an OAuth2 server, the three token clocks and faults included.
 //! `supsync simulate` runs it for operators; the demo, tests and benchmarks start it
 //! in-process with [`SimServer::start`].
 //!

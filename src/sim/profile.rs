@@ -1,4 +1,4 @@
-//! Simulator profiles (shared/API.md §5): the built-in `realistic` and `demo`, or a TOML
+//! Simulator profiles (docs/API.md §5.2): the built-in `realistic` and `demo`, or a TOML
 //! file. A file only names the keys it changes: its sections are laid key by key over the
 //! embedded `assets/realistic.toml`, so the schema and the defaults live in one place.
 

@@ -1,4 +1,4 @@
-//! Counters served at `GET /_sim/stats` (shared/API.md §5), for tests and operators.
+//! Counters served at `GET /_sim/stats` (docs/API.md §5.4), for tests and operators.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

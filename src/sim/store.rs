@@ -30,7 +30,7 @@ impl Outcome {
     }
 }
 
-/// Keys are kept at least 24 h (API.md §3); a little over, so a client retrying at the
+/// Keys are kept at least 24 h (docs/API.md §3.5); a little over, so a client retrying at the
 /// 24 h mark still gets its replay.
 const KEY_RETENTION: Duration = Duration::from_secs(25 * 3600);
 

@@ -1,5 +1,5 @@
 //! The token server's memory: sessions, access tokens, refresh tokens, and the three
-//! clocks of shared/API.md §2 (TTL, sliding idle window, absolute session limit).
+//! clocks of docs/API.md §2 (TTL, sliding idle window, absolute session limit).
 //!
 //! Every method takes `now`, so the clock arithmetic is unit-tested without sleeping.
 
@@ -84,7 +84,7 @@ impl TokenStore {
         }
     }
 
-    /// A new session: TTL from the scope hierarchy, a refresh token per the issue policy.
+    /// A new session: TTL from the scope hierarchy, a refresh token per `issue_refresh_token`.
     pub fn client_credentials(
         &mut self,
         client_id: &str,
@@ -354,7 +354,7 @@ impl TokenStore {
     }
 }
 
-/// `15m 02s`: the seed report's form (minutes never roll over into hours).
+/// `15m 02s`: the form of docs/API.md §2.5 (minutes never roll over into hours).
 pub fn long(d: Duration) -> String {
     let s = d.as_secs();
     format!("{}m {:02}s", s / 60, s % 60)

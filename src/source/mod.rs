@@ -1,4 +1,5 @@
-//! Streaming record sources (CSV, JSON Lines) and pull sinks (issue 4).
+//! Streaming record sources (CSV, JSON Lines) and pull sinks: files are read and written
+//! without ever holding a whole one in memory.
 //!
 //! A push reads its file twice, both times streaming: [`scan`] makes one pass that hashes
 //! the bytes, counts records and notes where every segment starts (byte offset and line);
@@ -7,7 +8,7 @@
 //! invalid ones included (they are rejected locally and never sent), so a resumed run cuts
 //! the file exactly as the first one did.
 //!
-//! Input rules (API.md §4):
+//! Input rules (docs/API.md §4):
 //! - CSV: a header row naming the seven columns in any order (case-insensitive, trimmed);
 //!   extra columns are ignored and listed in [`SourceScan::warnings`]; missing ones are a
 //!   file-level error naming them. `certifications` is split on `;`. UTF-8 with or without

@@ -8,7 +8,7 @@ use super::format::UTF8_BOM;
 use super::{MAX_FIELDS, MAX_RECORD_BYTES, SourceError, SourceItem, clip};
 use crate::record::{Fields, Supplier, validate, validate_fields};
 
-/// The CSV columns of API.md §4, in the order supsync writes them.
+/// The CSV columns of docs/API.md §4, in the order supsync writes them.
 pub const COLUMNS: [&str; 7] = [
     "supplier_id",
     "name",

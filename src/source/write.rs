@@ -11,7 +11,7 @@ use super::format::Format;
 use super::parse::COLUMNS;
 use crate::record::Supplier;
 
-/// Writes `records` as CSV (header row of API.md §4, certifications joined with `;`).
+/// Writes `records` as CSV (header row of docs/API.md §4, certifications joined with `;`).
 pub fn write_csv(path: &Path, records: &[Supplier]) -> Result<(), SourceError> {
     write_atomic(path, |out| {
         write_csv_header(out)?;
