@@ -47,7 +47,10 @@ fn hook_command_must_exist_and_be_executable() {
         load(&text).unwrap();
     }
     let e = problem("[notify]\ncommand = [\"/no/such/dir/hook\"]\n");
-    assert!(e.contains("notify.command") && e.contains("/no/such/dir/hook"), "{e}");
+    assert!(
+        e.contains("notify.command") && e.contains("/no/such/dir/hook"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -89,7 +92,8 @@ fn relative_metrics_file_and_hook_path_are_relative_to_the_config_file() {
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let cfg = dir.path().join("c.toml");
-    let text = "[notify]\ncommand = [\"./hooks/alert.sh\", \"--quiet\"]\n[metrics]\nfile = \"m.prom\"\n";
+    let text =
+        "[notify]\ncommand = [\"./hooks/alert.sh\", \"--quiet\"]\n[metrics]\nfile = \"m.prom\"\n";
     let loaded = load_from(Some(cfg), Some(text), &BTreeMap::new(), &[]).unwrap();
     assert_eq!(
         loaded.config.metrics.file.as_deref(),
@@ -114,7 +118,10 @@ fn events_listen_and_bounds() {
     assert!(e.contains("127.0.0.1:9464"), "{e}");
     load("[metrics]\nlisten = \"127.0.0.1:9464\"\n").unwrap();
     let e = problem("[notify]\nwebhook_attempts = 0\n");
-    assert!(e.contains("notify.webhook_attempts: must be between 1 and 10"), "{e}");
+    assert!(
+        e.contains("notify.webhook_attempts: must be between 1 and 10"),
+        "{e}"
+    );
     let e = problem("[metrics]\nfile_interval_secs = 0\n");
     assert!(e.contains("metrics.file_interval_secs"), "{e}");
 }
@@ -141,5 +148,8 @@ fn env_reaches_the_new_sections() {
         Some("https://alerts.example.com/hook")
     );
     assert_eq!(loaded.config.notify.command, vec!["sh", "-c", "true"]);
-    assert_eq!(loaded.config.metrics.listen.as_deref(), Some("127.0.0.1:9464"));
+    assert_eq!(
+        loaded.config.metrics.listen.as_deref(),
+        Some("127.0.0.1:9464")
+    );
 }
