@@ -12,10 +12,10 @@ use crate::config::schema::suggest;
 pub(super) fn check(config: &Config, c: &mut Checker<'_>) {
     let insecure = config.api.allow_insecure_http;
     let n = &config.notify;
-    if let Some(program) = n.command.first() {
-        if let Err(msg) = find_program(program) {
-            c.fail("notify.command", msg);
-        }
+    if let Some(program) = n.command.first()
+        && let Err(msg) = find_program(program)
+    {
+        c.fail("notify.command", msg);
     }
     c.range(
         "notify.command_timeout_secs",
