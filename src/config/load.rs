@@ -97,15 +97,31 @@ pub fn load_from(
     let mut config = merged.config;
     let provenance = merged.provenance;
     let mut warnings = merged.warnings;
-    // A relative secret file named in the config file is relative to that file, so the
-    // config works whatever the current directory.
-    if let (Some(secret), Origin::File { path: cfg, .. }) = (
+    // A relative path named in the config file (secret file, metrics file, hook program
+    // given as a path) is relative to that file, so the config works whatever the current
+    // directory (cron starts in $HOME).
+    let base = |key: &str| match provenance.get(key) {
+        Origin::File { path: cfg, .. } => cfg.parent().map(Path::to_path_buf),
+        _ => None,
+    };
+    if let (Some(secret), Some(dir)) = (
         &config.auth.client_secret_file,
-        provenance.get("auth.client_secret_file"),
+        base("auth.client_secret_file"),
     ) && secret.is_relative()
-        && let Some(dir) = cfg.parent()
     {
         config.auth.client_secret_file = Some(dir.join(secret));
+    }
+    if let (Some(file), Some(dir)) = (&config.metrics.file, base("metrics.file"))
+        && file.is_relative()
+        && !file.as_os_str().is_empty()
+    {
+        config.metrics.file = Some(dir.join(file));
+    }
+    if let (Some(program), Some(dir)) = (config.notify.command.first_mut(), base("notify.command"))
+        && program.contains('/')
+        && Path::new(program.as_str()).is_relative()
+    {
+        *program = dir.join(program.as_str()).display().to_string();
     }
     validate(&config, &provenance, &mut warnings)?;
     if config.auth.client_secret.is_some() {

@@ -12,13 +12,16 @@ pub mod client_secret;
 mod file_layer;
 pub mod load;
 pub mod merge;
+mod observe;
 pub mod provenance;
 pub mod schema;
 mod typed;
 pub mod validate;
+pub mod validate_observe;
 
 pub use client_secret::{ResolvedSecret, SecretSource};
 pub use load::{ConfigError, LoadedConfig, default_config_path, load, load_from, state_dir};
+pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig};
 pub use provenance::{Origin, Provenance};
 
 use crate::secret::Secret;
@@ -31,6 +34,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub sync: SyncConfig,
     pub ui: UiConfig,
+    pub notify: NotifyConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

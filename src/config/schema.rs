@@ -50,10 +50,14 @@ impl KeySpec {
 }
 
 /// Keys whose default is `None` (or that never serialize) and so are missing from the
-/// serialized defaults: (section, key, inserted after this key).
+/// serialized defaults: (section, key, inserted after this key; "" for first).
 const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
     ("auth", "client_secret", "client_id"),
     ("auth", "client_secret_file", "client_secret"),
+    ("notify", "webhook_url", "command_timeout_secs"),
+    ("notify", "ping_url", "webhook_attempts"),
+    ("metrics", "file", ""),
+    ("metrics", "listen", "file_interval_secs"),
 ];
 
 /// Keys that may not come from the environment or `--set`: a secret there would sit in
@@ -93,10 +97,15 @@ impl Schema {
             }
         }
         for (section, key, after) in OPTIONAL_KEYS {
-            let at = keys
-                .iter()
-                .position(|k| k.section == *section && k.key == *after)
-                .map_or(keys.len(), |i| i + 1);
+            // An empty `after` puts the key first in its section.
+            let at = if after.is_empty() {
+                keys.iter().position(|k| k.section == *section)
+            } else {
+                keys.iter()
+                    .position(|k| k.section == *section && k.key == *after)
+                    .map(|i| i + 1)
+            }
+            .unwrap_or(keys.len());
             let spec = KeySpec {
                 section: (*section).into(),
                 key: (*key).into(),
@@ -175,7 +184,10 @@ mod tests {
     #[test]
     fn schema_lists_every_section_in_declaration_order() {
         let s = Schema::new().unwrap();
-        assert_eq!(s.sections(), vec!["api", "auth", "sync", "ui"]);
+        assert_eq!(
+            s.sections(),
+            vec!["api", "auth", "sync", "ui", "notify", "metrics"]
+        );
         let api: Vec<_> = s.keys_in("api").map(|k| k.key.as_str()).collect();
         assert_eq!(api[0], "base_url");
         assert_eq!(s.get("sync", "concurrency").unwrap().kind, Kind::Integer);

@@ -12,18 +12,18 @@ const WEEK_SECS: u64 = 7 * DAY_SECS;
 pub const MAX_SEGMENT_SIZE: u64 = 10_000;
 pub const MAX_CONCURRENCY: u64 = 64;
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     prov: &'a Provenance,
     problems: Vec<String>,
 }
 
 impl Checker<'_> {
-    fn fail(&mut self, key: &str, msg: impl std::fmt::Display) {
+    pub(super) fn fail(&mut self, key: &str, msg: impl std::fmt::Display) {
         self.problems
             .push(format!("{}{msg}", self.prov.locate(key)));
     }
 
-    fn range(&mut self, key: &str, value: u64, min: u64, max: u64, unit: &str) {
+    pub(super) fn range(&mut self, key: &str, value: u64, min: u64, max: u64, unit: &str) {
         if value < min || value > max {
             self.fail(
                 key,
@@ -190,6 +190,8 @@ pub fn validate(
     c.range("ui.tick_ms", u.tick_ms, 50, 10_000, " ms");
     c.range("ui.max_fps", u64::from(u.max_fps), 1, 120, "");
 
+    super::validate_observe::check(config, &mut c);
+
     match c.problems.len() {
         0 => Ok(()),
         1 => Err(ConfigError::Invalid(c.problems.remove(0))),
@@ -243,7 +245,7 @@ fn is_absolute(s: &str) -> bool {
     s.contains("://")
 }
 
-fn url_problem(url: &str, allow_insecure_http: bool) -> Option<String> {
+pub(super) fn url_problem(url: &str, allow_insecure_http: bool) -> Option<String> {
     if url.trim().is_empty() {
         return Some("must not be empty".into());
     }

@@ -1,0 +1,73 @@
+//! The `[notify]` and `[metrics]` sections: who hears about a run (hook command, webhook,
+//! dead-man's-switch pings) and where its Prometheus metrics go.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Every alert kind, in the order a run can raise them; the default of `notify.events`.
+pub const ALERT_KINDS: &[&str] = &[
+    "run_started",
+    "run_succeeded",
+    "run_finished_with_rejects",
+    "segments_failed",
+    "token_renewal_failed",
+    "auth_failed",
+    "run_interrupted",
+    "run_failed",
+    "credential_expiring",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Hook command as an argv list (no shell); the event arrives as one JSON line on stdin.
+    /// Empty: no command hook.
+    pub command: Vec<String>,
+    /// Seconds a hook command may run before it is killed.
+    pub command_timeout_secs: u64,
+    /// JSON POST of every event. https://, or http:// to a loopback host.
+    pub webhook_url: Option<String>,
+    /// Seconds one webhook or ping request may take.
+    pub webhook_timeout_secs: u64,
+    /// Attempts per webhook or ping delivery (backoff doubles from 500 ms between them).
+    pub webhook_attempts: u32,
+    /// Dead-man's-switch base URL (healthchecks style): `<url>/start`, `<url>`, `<url>/fail`.
+    pub ping_url: Option<String>,
+    /// Which events reach the command and the webhook (pings follow the run regardless).
+    pub events: Vec<String>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            command: Vec::new(),
+            command_timeout_secs: 10,
+            webhook_url: None,
+            webhook_timeout_secs: 5,
+            webhook_attempts: 3,
+            ping_url: None,
+            events: ALERT_KINDS.iter().map(|s| (*s).to_string()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// node_exporter textfile-collector file, rewritten atomically (off when unset).
+    pub file: Option<PathBuf>,
+    /// Seconds between rewrites of `file` (it is also written at exit).
+    pub file_interval_secs: u64,
+    /// `ADDR:PORT` serving `GET /metrics` during a run (`--metrics-listen` overrides).
+    pub listen: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            file_interval_secs: 15,
+            listen: None,
+        }
+    }
+}
