@@ -18,6 +18,7 @@ pub mod headless;
 pub mod journal;
 pub mod logging;
 pub mod record;
+pub mod run;
 pub mod secret;
 pub mod sim;
 pub mod source;

@@ -11,10 +11,8 @@ use ratatui::layout::Rect;
 use supsync::app::App;
 use supsync::app::keys::Action;
 use supsync::auth::status::{GrantKind, TokenPhase, TokenStatus};
-use supsync::engine::events::{
-    Counts, Direction, EngineEvent, Reject, RunInfo, RunState, RunSummary, SegmentState,
-    SegmentView,
-};
+use supsync::engine::events::{EngineEvent, RunInfo, RunSummary, SegmentView};
+use supsync::run::{Counts, Direction, Reject, RejectOrigin, RunState, SegmentState};
 use supsync::ui::{self, Panes};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -71,9 +69,11 @@ impl Scene {
         if counts.rejected > 0 {
             v.rejects = (0..counts.rejected)
                 .map(|k| Reject {
+                    segment: i,
                     supplier_id: format!("SUP-{:06}", i * 20 + k as usize * 7),
                     line: Some(i as u64 * 20 + k * 7 + 2),
                     reason: "country \"XX\" is not an ISO 3166-1 alpha-2 code".into(),
+                    origin: RejectOrigin::Local,
                 })
                 .collect();
         }

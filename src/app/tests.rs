@@ -7,7 +7,8 @@ use ratatui::layout::Rect;
 use super::*;
 use crate::app::keys::Action;
 use crate::auth::status::GrantKind;
-use crate::engine::events::{Command, Direction, Reject};
+use crate::engine::events::Command;
+use crate::run::{Direction, Reject, RejectOrigin};
 
 fn info(segments: usize, per: u64) -> RunInfo {
     RunInfo {
@@ -94,9 +95,11 @@ fn segment_events_keep_totals_current() {
     let mut done = seg(1, SegmentState::DoneWithRejects, 18, 2);
     done.counts.rejected = 2;
     done.rejects.push(Reject {
+        segment: 1,
         supplier_id: "SUP-1".into(),
         line: Some(3),
         reason: "country".into(),
+        origin: RejectOrigin::Local,
     });
     app.apply(EngineEvent::Segment(done), Instant::now());
     assert_eq!(app.totals.count(SegmentState::DoneWithRejects), 1);
