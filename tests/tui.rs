@@ -8,12 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
-use supsync::app::App;
-use supsync::app::keys::Action;
 use supsync::auth::status::{GrantKind, TokenPhase, TokenStatus};
+use supsync::console::app::App;
+use supsync::console::keys::Action;
+use supsync::console::panes::{self as ui, Panes};
 use supsync::engine::events::{EngineEvent, RunInfo, RunSummary, SegmentView};
 use supsync::run::{Counts, Direction, Reject, RejectOrigin, RunState, SegmentState};
-use supsync::ui::{self, Panes};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -169,7 +169,7 @@ impl Scene {
         term.draw(|f| ui::render(f, &self.app, now)).unwrap();
         let mut buf = term.backend().buffer().clone();
         let area = Rect::new(0, 0, w, h);
-        if !ui::too_small(area) && self.app.overlay == supsync::app::Overlay::None {
+        if !ui::too_small(area) && self.app.overlay == supsync::console::app::Overlay::None {
             // tui-logger's lines are global and timestamped: blank the pane's inside.
             let panes = Panes::new(area, self.app.segments.len());
             let log = if self.app.log_expanded {

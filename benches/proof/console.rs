@@ -12,10 +12,10 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
-use supsync::app::App;
 use supsync::auth::status::{GrantKind, TokenPhase, TokenStatus};
+use supsync::console::app::App;
+use supsync::console::panes as ui;
 use supsync::engine::events::{Counts, Direction, EngineEvent, RunInfo, SegmentState, SegmentView};
-use supsync::ui;
 
 const SEGMENTS: usize = 20_000;
 const FRAMES: usize = 300;

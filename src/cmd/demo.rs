@@ -77,7 +77,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
             ..HeadlessOptions::default()
         };
         let code = if console {
-            crate::tui::run_console_with(handle, &UiConfig::default(), &opts).await?
+            crate::console::run_console_with(handle, &UiConfig::default(), &opts).await?
         } else {
             let summary = crate::headless::report(handle, &opts).await;
             println!("{}", crate::headless::summary_text(&summary, &opts));

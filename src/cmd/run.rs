@@ -109,7 +109,7 @@ fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i
     if console {
         // engine::start spawns onto the runtime: it must run inside block_on.
         return rt.block_on(async {
-            crate::tui::run_console_with(engine::start(params), &ui, &opts).await
+            crate::console::run_console_with(engine::start(params), &ui, &opts).await
         });
     }
     let summary = rt.block_on(async {

@@ -5,14 +5,17 @@
 //! [`crate::logging::init_console`]: nothing may write to stdout or stderr while the
 //! console is up.
 
+pub mod app;
 mod event_loop;
+pub mod keys;
+pub mod panes;
 pub mod terminal;
 
 use std::io::Write;
 use std::time::Duration;
 
-use crate::app::App;
 use crate::config::UiConfig;
+use crate::console::app::App;
 use crate::engine::EngineHandle;
 use crate::headless::{HeadlessOptions, summary_text};
 

@@ -17,7 +17,7 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::app::{App, Overlay};
+use crate::console::app::{App, Overlay};
 
 /// Below this the console shows a notice instead of panes.
 pub const MIN_WIDTH: u16 = 80;

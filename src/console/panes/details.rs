@@ -10,8 +10,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use std::time::Instant;
 
 use super::theme::{LEGEND, Theme, symbol, word};
-use crate::app::App;
-use crate::app::stats::clock;
+use crate::console::app::App;
+use crate::console::app::stats::clock;
 use crate::engine::events::{Counts, SegmentState, SegmentView};
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {

@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::theme::Theme;
-use crate::app::keys::Action;
-use crate::app::{App, Overlay};
+use crate::console::app::{App, Overlay};
+use crate::console::keys::Action;
 use crate::engine::events::{RunState, SegmentState};
 
 /// (key, what) pairs that make sense in the current state.

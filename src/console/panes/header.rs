@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
 use super::theme::Theme;
-use crate::app::App;
-use crate::app::stats::clock;
-use crate::app::summary::state_word;
+use crate::console::app::App;
+use crate::console::app::stats::clock;
+use crate::console::app::summary::state_word;
 use crate::engine::events::{RunState, SegmentState};
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::theme::{LEGEND, Theme, symbol, word};
-use crate::app::App;
+use crate::console::app::App;
 
 pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
@@ -51,9 +51,9 @@ pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
 
 /// Help rows from the binding table, pairs of related actions on one row.
 fn rows(app: &App) -> Vec<(String, String)> {
-    use crate::app::keys::Action::*;
+    use crate::console::keys::Action::*;
     // Related actions share a row and these words.
-    let groups: [(&[crate::app::keys::Action], &str); 3] = [
+    let groups: [(&[crate::console::keys::Action], &str); 3] = [
         (&[Up, Down, Left, Right], "move in the grid"),
         (
             &[PageUp, PageDown],

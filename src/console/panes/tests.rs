@@ -6,8 +6,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::*;
-use crate::app::keys::Action;
 use crate::auth::status::{TokenPhase, TokenStatus};
+use crate::console::keys::Action;
 use crate::engine::events::{Direction, EngineEvent, RunInfo, SegmentState, SegmentView};
 
 fn busy_app(now: Instant) -> App {

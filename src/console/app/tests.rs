@@ -5,8 +5,8 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::layout::Rect;
 
 use super::*;
-use crate::app::keys::Action;
 use crate::auth::status::GrantKind;
+use crate::console::keys::Action;
 use crate::engine::events::Command;
 use crate::run::{Direction, Reject, RejectOrigin};
 

@@ -6,7 +6,6 @@
 mod actions;
 mod activity;
 pub mod grid;
-pub mod keys;
 pub mod stats;
 pub mod summary;
 
@@ -16,12 +15,12 @@ use std::time::{Duration, Instant};
 use ratatui::layout::Rect;
 
 use crate::auth::status::{TokenPhase, TokenStatus};
+use crate::console::keys::{Bindings, KeyMode};
 use crate::engine::events::{
     Counts, EngineEvent, RunInfo, RunState, RunSummary, SegmentState, SegmentView,
 };
 use activity::outcome_text;
 use grid::Geometry;
-use keys::{Bindings, KeyMode};
 use stats::Throughput;
 
 /// Notices kept for the footer and the full log.
@@ -314,7 +313,7 @@ impl App {
     }
 
     fn refit(&mut self) {
-        let inner = crate::ui::grid_inner(self.area, self.segments.len());
+        let inner = crate::console::panes::grid_inner(self.area, self.segments.len());
         self.grid_size = (inner.width, inner.height);
         let (w, h) = self.grid_size;
         self.geometry = Geometry::new(self.segments.len(), w, h);
