@@ -11,7 +11,8 @@ use ratatui::layout::Rect;
 use supsync::auth::status::{GrantKind, TokenPhase, TokenStatus};
 use supsync::console::app::App;
 use supsync::console::keys::Action;
-use supsync::console::panes::{self as ui, Panes};
+use supsync::console::layout::{self, Panes};
+use supsync::console::panes;
 use supsync::engine::events::{EngineEvent, RunInfo, RunSummary, SegmentView};
 use supsync::run::{Counts, Direction, Reject, RejectOrigin, RunState, SegmentState};
 
@@ -166,10 +167,10 @@ impl Scene {
     fn screen(&self, w: u16, h: u16) -> String {
         let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
         let now = self.now();
-        term.draw(|f| ui::render(f, &self.app, now)).unwrap();
+        term.draw(|f| panes::render(f, &self.app, now)).unwrap();
         let mut buf = term.backend().buffer().clone();
         let area = Rect::new(0, 0, w, h);
-        if !ui::too_small(area) && self.app.overlay == supsync::console::app::Overlay::None {
+        if !layout::too_small(area) && self.app.overlay == supsync::console::app::Overlay::None {
             // tui-logger's lines are global and timestamped: blank the pane's inside.
             let panes = Panes::new(area, self.app.segments.len());
             let log = if self.app.log_expanded {
@@ -372,7 +373,7 @@ fn no_color_keeps_symbols_and_drops_colours() {
     s.mid_run();
     let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
     let now = s.now();
-    term.draw(|f| ui::render(f, &s.app, now)).unwrap();
+    term.draw(|f| panes::render(f, &s.app, now)).unwrap();
     let buf = term.backend().buffer();
     let reset = ratatui::style::Color::Reset;
     assert!(buf.content.iter().all(|c| c.fg == reset && c.bg == reset));

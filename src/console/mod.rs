@@ -1,5 +1,7 @@
-//! Terminal set-up, restore and the event loop (issue 5). [`run_console`] is what
-//! `supsync run/resume/demo` call when stdout is a terminal.
+//! The operator's console, one room: the state ([`app`]), what keys mean ([`keys`]), where
+//! each pane goes ([`layout`]), the pure render ([`panes`]), the event loop and the
+//! terminal ([`terminal`]). [`run_console`] is what the drive path calls when stdout is a
+//! terminal.
 //!
 //! Before calling it, route logs away from the terminal with
 //! [`crate::logging::init_console`]: nothing may write to stdout or stderr while the
@@ -8,35 +10,40 @@
 pub mod app;
 mod event_loop;
 pub mod keys;
+pub mod layout;
 pub mod panes;
 pub mod terminal;
 
-use std::io::Write;
 use std::time::Duration;
 
-use crate::config::UiConfig;
-use crate::console::app::App;
-use crate::engine::EngineHandle;
-use crate::headless::{HeadlessOptions, summary_text};
-
+pub use app::App;
 pub use event_loop::{CANCEL_GRACE, STOP_GRACE};
 
-/// Runs the console over a started engine until the operator quits; returns the exit code
-/// of the run (`crate::exit`). The terminal is restored before this returns, on every path,
-/// and then the run's summary (with the command that carries on, when there is one) goes
-/// to stdout. Start the engine with `stay_alive` so `r`/`R` work after the last segment.
-pub async fn run_console(handle: EngineHandle, ui: &UiConfig) -> anyhow::Result<i32> {
-    run_console_with(handle, ui, &HeadlessOptions::default()).await
+use crate::config::UiConfig;
+use crate::engine::EngineHandle;
+use crate::engine::events::EngineEvent;
+
+/// How a console session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The process exit code of the run (`crate::exit`).
+    pub exit_code: i32,
+    /// For stdout once the terminal is restored: the run's summary with the command that
+    /// carries on, when there is one.
+    pub text: String,
 }
 
-/// [`run_console`] with the command prefix the printed hints use (e.g. with `--state-dir`).
-pub async fn run_console_with(
+/// Runs the console over a started engine until the operator quits. The terminal is
+/// restored before this returns, on every path; the caller then prints [`Ended::text`].
+/// `command` is how to invoke supsync in the hints (e.g. with `--state-dir`). Start the
+/// engine with `stay_alive` so `r`/`R` work after the last segment.
+pub async fn run_console(
     mut handle: EngineHandle,
     ui: &UiConfig,
-    opts: &HeadlessOptions,
-) -> anyhow::Result<i32> {
+    command: &str,
+) -> anyhow::Result<Ended> {
     let mut app = App::new(color_wanted());
-    app.command = opts.command.clone();
+    app.command = command.to_string();
     let result = {
         let mut term = terminal::TerminalGuard::init()?;
         event_loop::run(&mut term, &mut app, &mut handle, ui).await
@@ -57,24 +64,14 @@ pub async fn run_console_with(
             }
         };
         if let Some(summary) = summary {
-            let now = std::time::Instant::now();
-            app.apply(crate::engine::events::EngineEvent::Finished(summary), now);
+            app.apply(EngineEvent::Finished(summary), std::time::Instant::now());
         }
     }
     result?;
-    let text = match (&app.summary, &app.info) {
-        (Some(s), _) => summary_text(s, opts),
-        (None, Some(info)) => format!(
-            "run {id} stopped before the end\nto carry on: {} resume {id}",
-            opts.command,
-            id = info.run_id
-        ),
-        (None, None) => "the run stopped before it started".to_string(),
-    };
-    // The terminal is restored: this is ordinary output. A closed stdout is no reason to
-    // fail the run.
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
-    Ok(app.exit_code())
+    Ok(Ended {
+        exit_code: app.exit_code(),
+        text: app.end_text(),
+    })
 }
 
 /// `NO_COLOR` (any non-empty value) turns colours off; symbols still tell states apart.

@@ -8,7 +8,7 @@ use super::*;
 use crate::auth::status::GrantKind;
 use crate::console::keys::Action;
 use crate::engine::events::Command;
-use crate::run::{Direction, Reject, RejectOrigin};
+use crate::run::{Counts, Direction, Reject, RejectOrigin};
 
 fn info(segments: usize, per: u64) -> RunInfo {
     RunInfo {
@@ -193,6 +193,31 @@ fn pause_toggles_by_state() {
     app.apply(EngineEvent::RunState(RunState::Completed), t0);
     assert!(app.handle(Action::TogglePause).is_empty());
     assert!(app.flash.as_deref().unwrap().contains("not running"));
+}
+
+#[test]
+fn resuming_replaces_the_paused_notice_in_the_footer() {
+    let (mut app, t0) = started(5);
+    app.handle(Action::TogglePause);
+    app.apply(EngineEvent::RunState(RunState::Paused), t0);
+    // The engine explains the pause in a notice; the footer shows it while paused.
+    app.apply(
+        EngineEvent::Notice("paused: 1 in-flight segment(s) finish".into()),
+        t0,
+    );
+    assert_eq!(app.flash, None);
+    assert_eq!(
+        app.feedback(),
+        Some("paused: 1 in-flight segment(s) finish")
+    );
+    assert_eq!(app.handle(Action::TogglePause), vec![Command::Resume]);
+    assert_eq!(app.flash.as_deref(), Some("resume requested"));
+    app.apply(EngineEvent::RunState(RunState::Running), t0);
+    assert_eq!(app.feedback(), Some("resumed"));
+    // Only a resume says so: another state change just clears the request's flash.
+    app.handle(Action::TogglePause);
+    app.apply(EngineEvent::RunState(RunState::Paused), t0);
+    assert_eq!(app.flash, None);
 }
 
 #[test]

@@ -11,7 +11,6 @@ use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 use super::theme::Theme;
 use crate::console::app::App;
 use crate::console::app::stats::clock;
-use crate::console::app::summary::state_word;
 use crate::engine::events::{RunState, SegmentState};
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
@@ -35,7 +34,8 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
 fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
     // Most important first: a narrow terminal loses only the route at the end.
     let mut spans = vec![Span::styled(
-        format!("● {}", state_word(app.state)),
+        // The run state's one word, shouted: it is the first thing an operator looks for.
+        format!("● {}", app.state.to_string().to_uppercase()),
         t.run_state(app.state),
     )];
     spans.push(Span::raw(format!("   elapsed {}", clock(app.elapsed(now)))));

@@ -1,6 +1,7 @@
 //! Pure render of [`App`]: `render(frame, &app, now)` reads the state and the `now` it is
 //! given, and nothing else (no clock, no I/O, no awaits), so every screen is testable
-//! with ratatui's `TestBackend`. One file per pane; the layout is defined here.
+//! with ratatui's `TestBackend`. One file per pane; where each pane goes is the console's
+//! layout (`super::layout`), which the state uses too.
 
 mod details;
 mod footer;
@@ -14,99 +15,11 @@ mod token;
 use std::time::Instant;
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::layout::{Alignment, Rect};
+use ratatui::widgets::{Paragraph, Wrap};
 
+use super::layout::{MIN_HEIGHT, MIN_WIDTH, Panes, too_small};
 use crate::console::app::{App, Overlay};
-
-/// Below this the console shows a notice instead of panes.
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
-
-// The screen, top to bottom:
-//
-// ┌ supsync · run … (HEADER_H) ──────────────────────────────────────────────┐
-// │ direction, source → target, STATE, elapsed, records/s, ETA               │
-// │ records and counts, segments by state                                    │
-// │ throughput sparkline                                                     │
-// ├ segments (as tall as needed) ──────────────┬ token (TOKEN_H) ────────────┤
-// │ ·▶↻█▒✗ one cell per segment (or range)     │ gauge + mm:ss, other clocks │
-// │                                            │ next refresh, last result…  │
-// │                                            ├ refresh log (fill) ─────────┤
-// ├ segment details (the rest, ≥ DETAILS_H) ───┤ token-target log lines      │
-// │ records, attempts, counts, error, rejects, │                             │
-// │ then recent activity in the spare rows     │                             │
-// └────────────────────────────────────────────┴─────────────────────────────┘
-//  footer: the keys that apply now (1 row)                      flash / notice
-//
-// The right column is RIGHT_SHARE of the width, clamped to RIGHT_MIN..=RIGHT_MAX.
-// The grid takes the rows its segments need (at least GRID_MIN_H), up to all but
-// DETAILS_H of the left column; a small run leaves the details pane room for reasons.
-// `l` (expanded log) gives the whole middle band to the full log.
-const HEADER_H: u16 = 5;
-const FOOTER_H: u16 = 1;
-const TOKEN_H: u16 = 14;
-const DETAILS_H: u16 = 7;
-const GRID_MIN_H: u16 = 6;
-const RIGHT_MIN: u16 = 42;
-const RIGHT_MAX: u16 = 60;
-const RIGHT_SHARE: u16 = 40; // percent
-
-/// Where each pane goes for a terminal of `area`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Panes {
-    pub header: Rect,
-    /// The band between header and footer (the expanded log uses all of it).
-    pub middle: Rect,
-    pub grid: Rect,
-    pub details: Rect,
-    pub token: Rect,
-    pub log: Rect,
-    pub footer: Rect,
-}
-
-impl Panes {
-    /// Panes for a terminal of `area` showing a run of `segments` segments.
-    pub fn new(area: Rect, segments: usize) -> Self {
-        let [header, middle, footer] = Layout::vertical([
-            Constraint::Length(HEADER_H),
-            Constraint::Fill(1),
-            Constraint::Length(FOOTER_H),
-        ])
-        .areas(area);
-        let right_w = (middle.width * RIGHT_SHARE / 100).clamp(RIGHT_MIN, RIGHT_MAX);
-        let [left, right] =
-            Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_w)]).areas(middle);
-        let cols = usize::from(left.width.saturating_sub(2) / 2).max(1);
-        let needed = u16::try_from(segments.div_ceil(cols)).unwrap_or(u16::MAX);
-        let grid_h = needed
-            .saturating_add(2)
-            .max(GRID_MIN_H)
-            .min(left.height.saturating_sub(DETAILS_H));
-        let [grid, details] =
-            Layout::vertical([Constraint::Length(grid_h), Constraint::Fill(1)]).areas(left);
-        let [token, log] =
-            Layout::vertical([Constraint::Length(TOKEN_H), Constraint::Fill(1)]).areas(right);
-        Self {
-            header,
-            middle,
-            grid,
-            details,
-            token,
-            log,
-            footer,
-        }
-    }
-}
-
-/// The character cells the grid's segments are drawn in (inside the pane's border).
-pub fn grid_inner(area: Rect, segments: usize) -> Rect {
-    Block::bordered().inner(Panes::new(area, segments).grid)
-}
-
-pub fn too_small(area: Rect) -> bool {
-    area.width < MIN_WIDTH || area.height < MIN_HEIGHT
-}
 
 /// Draws the whole console for the state in `app` at `now`.
 pub fn render(frame: &mut Frame, app: &App, now: Instant) {
@@ -147,18 +60,6 @@ fn render_too_small(frame: &mut Frame, area: Rect) {
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true })
         .render(row, frame.buffer_mut());
-}
-
-/// A centred rectangle of at most `w` × `h` inside `area`.
-pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
 }
 
 #[cfg(test)]
