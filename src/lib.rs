@@ -6,11 +6,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
-pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod console;
 pub mod diagnose;
 pub mod engine;
 pub mod exit;
@@ -19,8 +19,8 @@ pub mod journal;
 pub mod logging;
 pub mod observe;
 pub mod record;
+pub mod run;
 pub mod secret;
 pub mod sim;
 pub mod source;
-pub mod tui;
-pub mod ui;
+pub mod summary;

@@ -8,14 +8,13 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
-use supsync::app::App;
-use supsync::app::keys::Action;
 use supsync::auth::status::{GrantKind, TokenPhase, TokenStatus};
-use supsync::engine::events::{
-    Counts, Direction, EngineEvent, Reject, RunInfo, RunState, RunSummary, SegmentState,
-    SegmentView,
-};
-use supsync::ui::{self, Panes};
+use supsync::console::app::App;
+use supsync::console::keys::Action;
+use supsync::console::layout::{self, Panes};
+use supsync::console::panes;
+use supsync::engine::events::{EngineEvent, RunInfo, RunSummary, SegmentView};
+use supsync::run::{Counts, Direction, Reject, RejectOrigin, RunState, SegmentState};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -71,9 +70,11 @@ impl Scene {
         if counts.rejected > 0 {
             v.rejects = (0..counts.rejected)
                 .map(|k| Reject {
+                    segment: i,
                     supplier_id: format!("SUP-{:06}", i * 20 + k as usize * 7),
                     line: Some(i as u64 * 20 + k * 7 + 2),
                     reason: "country \"XX\" is not an ISO 3166-1 alpha-2 code".into(),
+                    origin: RejectOrigin::Local,
                 })
                 .collect();
         }
@@ -166,10 +167,10 @@ impl Scene {
     fn screen(&self, w: u16, h: u16) -> String {
         let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
         let now = self.now();
-        term.draw(|f| ui::render(f, &self.app, now)).unwrap();
+        term.draw(|f| panes::render(f, &self.app, now)).unwrap();
         let mut buf = term.backend().buffer().clone();
         let area = Rect::new(0, 0, w, h);
-        if !ui::too_small(area) && self.app.overlay == supsync::app::Overlay::None {
+        if !layout::too_small(area) && self.app.overlay == supsync::console::app::Overlay::None {
             // tui-logger's lines are global and timestamped: blank the pane's inside.
             let panes = Panes::new(area, self.app.segments.len());
             let log = if self.app.log_expanded {
@@ -372,7 +373,7 @@ fn no_color_keeps_symbols_and_drops_colours() {
     s.mid_run();
     let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
     let now = s.now();
-    term.draw(|f| ui::render(f, &s.app, now)).unwrap();
+    term.draw(|f| panes::render(f, &s.app, now)).unwrap();
     let buf = term.backend().buffer();
     let reset = ratatui::style::Color::Reset;
     assert!(buf.content.iter().all(|c| c.fg == reset && c.bg == reset));

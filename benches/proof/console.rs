@@ -1,4 +1,4 @@
-//! Console at scale. `render`: one whole-screen frame (`ui::render` into ratatui's
+//! Console at scale. `render`: one whole-screen frame (`panes::render` into ratatui's
 //! `TestBackend`, diff included) of a run with 20,000 segments in every state, a live
 //! token and a minute of throughput history (target under 2 ms). `idle`: CPU of the real
 //! binary's console (`supsync demo` in a pty) left showing its completed run for 30 s, from
@@ -12,10 +12,10 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
-use supsync::app::App;
 use supsync::auth::status::{GrantKind, TokenPhase, TokenStatus};
+use supsync::console::app::App;
+use supsync::console::panes;
 use supsync::engine::events::{Counts, Direction, EngineEvent, RunInfo, SegmentState, SegmentView};
-use supsync::ui;
 
 const SEGMENTS: usize = 20_000;
 const FRAMES: usize = 300;
@@ -107,7 +107,7 @@ pub fn render() {
             app.apply(EngineEvent::Segment(v), now);
             app.tick(now);
             let t = Instant::now();
-            term.draw(|frame| ui::render(frame, &app, now))
+            term.draw(|frame| panes::render(frame, &app, now))
                 .expect("draw into the test backend");
             if f >= 20 {
                 times.push(t.elapsed()); // the first 20 warm caches up

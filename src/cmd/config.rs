@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::out::{print_line, print_out};
 use crate::cli::{ConfigArgs, GlobalArgs};
 use crate::config::{self, ConfigError, LoadedConfig, ResolvedSecret, SecretSource};
 
@@ -23,10 +24,13 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
             Some(p) => p.display().to_string(),
             None => "defaults (no config file)".into(),
         };
-        println!("ok: {what} is valid; state dir {}", state.display());
+        print_line(&format!(
+            "ok: {what} is valid; state dir {}",
+            state.display()
+        ))?;
         return Ok(crate::exit::OK);
     }
-    print!("{}", render(&loaded, secret.as_ref(), &state)?);
+    print_out(&render(&loaded, secret.as_ref(), &state)?)?;
     Ok(crate::exit::OK)
 }
 

@@ -4,16 +4,16 @@
 //! invalid) are written to a CSV under the state dir, and a push runs in the console, or
 //! headless when asked or when stdout is not a terminal.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::drive::{Drive, command_prefix, console_wanted, drive};
+use super::out::print_line;
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::config::{Config, TokenCacheMode, UiConfig};
 use crate::engine::{RunMode, RunParams};
-use crate::headless::HeadlessOptions;
 use crate::record::Supplier;
 use crate::secret::Secret;
 use crate::sim::{Profile, SimServer};
@@ -27,7 +27,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
     if args.records == 0 {
         anyhow::bail!("--records must be at least 1");
     }
-    let console = !args.headless && std::io::stdout().is_terminal();
+    let console = console_wanted(args.headless);
     let state_dir = crate::config::state_dir(global)
         .context("could not work out the state directory (set --state-dir)")?
         .join("demo");
@@ -44,17 +44,28 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
             v => crate::logging::init_stderr(v),
         }
     }
+    // Demo runs live in their own state dir, so the printed `status`/`retry` hints must
+    // name it or they would look in the wrong place.
+    let demo_global = GlobalArgs {
+        state_dir: Some(state_dir.clone()),
+        ..global.clone()
+    };
+    let how = Drive {
+        console,
+        ui: UiConfig::default(),
+        command: command_prefix(&demo_global),
+    };
 
     let rt = super::runtime()?;
-    rt.block_on(async move {
-        let profile = Profile::builtin("demo")
-            .context("the built-in `demo` simulator profile is missing")?;
+    let code = rt.block_on(async {
+        let profile =
+            Profile::builtin("demo").context("the built-in `demo` simulator profile is missing")?;
         let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
         let sim = SimServer::start(profile, listen)
             .await
             .context("could not start the demo simulator on 127.0.0.1")?;
         tracing::info!("demo simulator listening on {}", sim.url());
-        let mut params = RunParams::new(
+        let params = RunParams::new(
             demo_config(&sim.url()),
             Secret::new(CLIENT_SECRET),
             state_dir.clone(),
@@ -63,35 +74,17 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
                 run_id: None,
             },
         );
-        // The console keeps the engine after the last segment so `r`/`R` still work.
-        params.stay_alive = console;
-        let handle = crate::engine::start(params);
-        // Demo runs live in their own state dir, so the printed `status`/`retry` hints
-        // must name it or they would look in the wrong place.
-        let demo_global = crate::cli::GlobalArgs {
-            state_dir: Some(state_dir.clone()),
-            ..global.clone()
-        };
-        let opts = HeadlessOptions {
-            command: super::run::command_prefix(&demo_global),
-            ..HeadlessOptions::default()
-        };
-        let code = if console {
-            crate::tui::run_console_with(handle, &UiConfig::default(), &opts).await?
-        } else {
-            let summary = crate::headless::report(handle, &opts).await;
-            println!("{}", crate::headless::summary_text(&summary, &opts));
-            summary.exit_code()
-        };
+        let code = drive(params, &how).await;
         drop(sim);
-        if code == crate::exit::INTERRUPTED {
-            println!(
-                "(demo: its simulator stopped with it, so resuming needs a simulator again; `supsync demo` starts a fresh run. Demo runs live in {})",
-                state_dir.display()
-            );
-        }
-        Ok(code)
-    })
+        code
+    })?;
+    if code == crate::exit::INTERRUPTED {
+        print_line(&format!(
+            "(demo: its simulator stopped with it, so resuming needs a simulator again; `supsync demo` starts a fresh run. Demo runs live in {})",
+            state_dir.display()
+        ))?;
+    }
+    Ok(code)
 }
 
 /// Settings sized for the demo profile's clocks (15 s tokens, 15 s idle, 60 s sessions).

@@ -5,6 +5,7 @@
 
 use anyhow::Context;
 
+use super::out::{print_line, print_out};
 use crate::cli::{DiagnoseArgs, GlobalArgs};
 use crate::diagnose::{self, DiagnoseOptions, report};
 use crate::exit;
@@ -25,12 +26,9 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
         }
     };
     if args.json {
-        println!(
-            "{}",
-            report::json(&found).context("could not write the JSON report")?
-        );
+        print_line(&report::json(&found).context("could not write the JSON report")?)?;
     } else {
-        print!("{}", report::text(&found));
+        print_out(&report::text(&found))?;
     }
     Ok(found.exit_code())
 }

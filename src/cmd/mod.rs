@@ -1,8 +1,11 @@
-//! One module per subcommand; each returns the process exit code.
+//! One module per subcommand; each returns the process exit code. `drive` is the one path
+//! from a command into a run; `out` is every command's stdout.
 
 pub mod config;
 pub mod demo;
 pub mod diagnose;
+mod drive;
+mod out;
 pub mod run;
 pub mod simulate;
 pub mod status;

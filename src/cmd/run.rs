@@ -1,12 +1,9 @@
-//! `supsync run`, `resume` and `retry`: start the engine and drive it with the console on
-//! a terminal, headless otherwise.
+//! `supsync run`, `resume` and `retry`: from the arguments and the config to a run, driven
+//! with the console on a terminal, headless otherwise.
 
-use std::io::IsTerminal;
-use std::path::Path;
-
+use super::drive::{Drive, command_prefix, console_wanted};
 use crate::cli::{GlobalArgs, ResumeArgs, RetryArgs, RunArgs};
-use crate::engine::{self, RunMode, RunParams};
-use crate::headless::{self, HeadlessOptions};
+use crate::engine::{RunMode, RunParams};
 use crate::{config, exit, journal};
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
@@ -71,6 +68,7 @@ fn config_error(e: &dyn std::fmt::Display) -> anyhow::Result<i32> {
     Ok(exit::CONFIG)
 }
 
+/// Loads the config, checks it, sets up logging and drives the run (see [`super::drive`]).
 fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i32> {
     let loaded = match config::load(global) {
         Ok(l) => l,
@@ -90,67 +88,18 @@ fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i
             return config_error(&e);
         }
     }
-    // The console when a person is watching; headless for cron, CI, pipes and --headless.
-    let console = !headless && std::io::stdout().is_terminal();
+    let console = console_wanted(headless);
     if console {
         crate::logging::init_console(&state_dir.join("logs"))?;
     } else {
         crate::logging::init_stderr(global.verbose);
     }
-    let ui = loaded.config.ui.clone();
-    let mut params = RunParams::new(loaded.config.clone(), secret, state_dir, mode);
-    // The console keeps the engine after the last segment so `r`/`R` can still retry.
-    params.stay_alive = console;
-    let opts = HeadlessOptions {
+    let how = Drive {
+        console,
+        ui: loaded.config.ui.clone(),
         command: command_prefix(global),
-        ..HeadlessOptions::default()
     };
-    let rt = super::runtime()?;
-    if console {
-        // engine::start spawns onto the runtime: it must run inside block_on.
-        return rt.block_on(async {
-            crate::tui::run_console_with(engine::start(params), &ui, &opts).await
-        });
-    }
-    let summary = rt.block_on(async {
-        let handle = engine::start(params);
-        headless::report(handle, &opts).await
-    });
-    print_out(&format!("{}\n", headless::summary_text(&summary, &opts)))?;
-    Ok(summary.exit_code())
-}
-
-/// `supsync` plus the global options that locate this run, for the hints we print.
-pub(crate) fn command_prefix(global: &GlobalArgs) -> String {
-    let mut s = String::from("supsync");
-    if let Some(c) = &global.config {
-        s.push_str(&format!(" --config {}", shell_word(c)));
-    }
-    if let Some(d) = &global.state_dir {
-        s.push_str(&format!(" --state-dir {}", shell_word(d)));
-    }
-    s
-}
-
-fn shell_word(p: &Path) -> String {
-    let s = p.display().to_string();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c))
-    {
-        s
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
-pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(anyhow::Error::from(e).context("cannot write to stdout"))
-        }
-        _ => Ok(()),
-    }
+    let params = RunParams::new(loaded.config, secret, state_dir, mode);
+    // engine::start spawns onto the runtime: the drive must run inside block_on.
+    super::runtime()?.block_on(super::drive::drive(params, &how))
 }

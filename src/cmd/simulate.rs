@@ -1,6 +1,5 @@
 //! `supsync simulate`: the API simulator for operators rehearsing syncs (shared/API.md).
 
-use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::Context;
@@ -34,9 +33,7 @@ pub fn run(global: &GlobalArgs, args: SimulateArgs) -> anyhow::Result<i32> {
             .await
             .with_context(|| format!("could not listen on {listen}"))?;
         // The one stdout line scripts read the port from; everything else goes to stderr.
-        let mut out = std::io::stdout();
-        writeln!(out, "listening on {}", server.url()).context("could not write to stdout")?;
-        out.flush().context("could not write to stdout")?;
+        super::out::print_line(&format!("listening on {}", server.url()))?;
         tracing::info!(target: "supsync::sim", profile = %args.profile, "simulator up; Ctrl-C stops it");
         stop.wait().await;
         server.shutdown().await;

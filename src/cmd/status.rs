@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::out::print_out;
 use crate::cli::{GlobalArgs, StatusArgs};
-use crate::engine::events::{Counts, Direction, RunState, SegmentState};
 use crate::journal::{self, Manifest, Replay};
+use crate::run::{Counts, Direction, RunState, SegmentState};
 use crate::{config, exit};
 
 /// At most this many state ranges are printed; the rest is summed up in one line.
@@ -21,7 +22,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
             return Ok(exit::CONFIG);
         }
     };
-    let prefix = super::run::command_prefix(global);
+    let prefix = super::drive::command_prefix(global);
     match args.run_id {
         None => list(&dir, args.json, &prefix),
         Some(id) => {
@@ -36,9 +37,9 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
                 );
             }
             if args.json {
-                super::run::print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+                print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
-                super::run::print_out(&report.text())?;
+                print_out(&report.text())?;
             }
             Ok(exit::OK)
         }
@@ -48,11 +49,11 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
 fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> {
     let runs = journal::list_runs(dir)?;
     if json {
-        super::run::print_out(&format!("{}\n", serde_json::to_string_pretty(&runs)?))?;
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&runs)?))?;
         return Ok(exit::OK);
     }
     if runs.is_empty() {
-        super::run::print_out(&format!("no runs under {}\n", dir.display()))?;
+        print_out(&format!("no runs under {}\n", dir.display()))?;
         return Ok(exit::OK);
     }
     let mut text = String::new();
@@ -61,15 +62,15 @@ fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> 
         text.push('\n');
     }
     text.push_str(&format!("details: {prefix} status RUN_ID\n"));
-    super::run::print_out(&text)?;
+    print_out(&text)?;
     Ok(exit::OK)
 }
 
 fn journal_listing_line(r: &journal::RunListing) -> String {
     let state = match (r.last_state, &r.problem) {
         (_, Some(p)) => format!("damaged: {p}"),
-        (Some(s), _) if !r.is_unfinished() => format!("{s:?}"),
-        (Some(s), _) => format!("{s:?} (resumable)"),
+        (Some(s), _) if !r.is_unfinished() => s.to_string(),
+        (Some(s), _) => format!("{s} (resumable)"),
         (None, _) => "unfinished (resumable)".into(),
     };
     format!(
@@ -149,16 +150,16 @@ impl RunReport {
                 }
                 _ => (SegmentState::Pending, None),
             };
-            *by_state.entry(state_word(state).to_string()).or_insert(0) += 1;
+            *by_state.entry(state.to_string()).or_insert(0) += 1;
             states.push((state, error));
         }
         let pending = states.iter().any(|(s, _)| !s.is_finished());
         let failed = states.iter().any(|(s, _)| *s == SegmentState::Failed);
         let state = match replay.last_run_state {
-            Some(s) if s.is_terminal() && !(pending && s != RunState::Failed) => format!("{s:?}"),
+            Some(s) if s.is_terminal() && !(pending && s != RunState::Failed) => s.to_string(),
             _ if pending => "unfinished (resumable)".into(),
-            _ if failed => format!("{:?}", RunState::CompletedWithFailures),
-            _ => format!("{:?}", RunState::Completed),
+            _ if failed => RunState::CompletedWithFailures.to_string(),
+            _ => RunState::Completed.to_string(),
         };
         let next = if pending {
             Some(format!("{prefix} resume {}", m.run_id))
@@ -234,7 +235,7 @@ impl RunReport {
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default();
-            line(format!("  {span:>13}  {}{err}", state_word(r.state)));
+            line(format!("  {span:>13}  {}{err}", r.state));
         }
         if self.ranges.len() > MAX_RANGES_SHOWN {
             line(format!(
@@ -252,17 +253,6 @@ impl RunReport {
             line(format!("next:     {n}"));
         }
         out
-    }
-}
-
-fn state_word(s: SegmentState) -> &'static str {
-    match s {
-        SegmentState::Pending => "pending",
-        SegmentState::Running => "running",
-        SegmentState::Retrying => "retrying",
-        SegmentState::Done => "done",
-        SegmentState::DoneWithRejects => "done with rejects",
-        SegmentState::Failed => "failed",
     }
 }
 

@@ -1,88 +1,16 @@
 //! The engine's vocabulary with the outside world. The engine sends owned [`EngineEvent`]s
-//! (the TUI, the headless reporter and tests consume them) and takes [`Command`]s. Neither
-//! side shares state with the other.
+//! (the console, the headless reporter and tests consume them) and takes [`Command`]s.
+//! Neither side shares state with the other. The words they are made of (states, counts,
+//! rejects) are the run's, in `crate::run`.
 
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use crate::auth::status::TokenStatus;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// Local file → API.
-    Push,
-    /// API → local file.
-    Pull,
-}
-
-impl std::fmt::Display for Direction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Direction::Push => "push",
-            Direction::Pull => "pull",
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SegmentState {
-    Pending,
-    Running,
-    /// Waiting out a backoff before the next attempt.
-    Retrying,
-    Done,
-    /// Done, but the server (or local validation) rejected some records.
-    DoneWithRejects,
-    /// Attempts exhausted; an operator can retry it.
-    Failed,
-}
-
-impl SegmentState {
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            SegmentState::Done | SegmentState::DoneWithRejects | SegmentState::Failed
-        )
-    }
-}
-
-/// Per-segment record counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub created: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    /// Rejected by the server or by local validation.
-    pub rejected: u64,
-    /// Pull: records written to the output.
-    pub pulled: u64,
-}
-
-impl Counts {
-    pub fn add(&mut self, o: &Counts) {
-        self.created += o.created;
-        self.updated += o.updated;
-        self.unchanged += o.unchanged;
-        self.rejected += o.rejected;
-        self.pulled += o.pulled;
-    }
-    /// Records this segment has dealt with, whatever the outcome.
-    pub fn processed(&self) -> u64 {
-        self.created + self.updated + self.unchanged + self.rejected + self.pulled
-    }
-}
-
-/// One record the server or local validation refused, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reject {
-    pub supplier_id: String,
-    /// Line in the source file, when known (local rejects).
-    pub line: Option<u64>,
-    pub reason: String,
-}
+// The run's vocabulary lives on the ground floor (`crate::run`); re-exported here so the
+// engine's modules and its consumers keep one import for the event types.
+pub use crate::run::{Counts, Direction, Reject, RejectOrigin, RunState, SegmentState};
 
 /// A segment as the outside world sees it at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,35 +40,6 @@ impl SegmentView {
             duration: None,
             rejects: Vec::new(),
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    Planning,
-    Running,
-    Paused,
-    /// Stop requested: no new segments start, in-flight ones finish.
-    Stopping,
-    Completed,
-    /// Finished, but some segments failed (retry them).
-    CompletedWithFailures,
-    /// Stopped before the end; `resume` carries on.
-    Interrupted,
-    /// Could not go on (authentication failure, source unreadable…).
-    Failed,
-}
-
-impl RunState {
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RunState::Completed
-                | RunState::CompletedWithFailures
-                | RunState::Interrupted
-                | RunState::Failed
-        )
     }
 }
 

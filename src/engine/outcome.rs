@@ -6,9 +6,8 @@ use std::time::Duration;
 use super::events::{Counts, EngineEvent, Reject, SegmentState};
 use super::run::{End, final_state};
 use super::runner::Runner;
-use super::worker::{Origin, Outcome, RejectRow};
+use super::worker::Outcome;
 use crate::journal::Entry;
-use crate::source::{RejectEntry, RejectOrigin};
 
 impl Runner {
     pub(super) async fn on_outcome(&mut self, i: usize, outcome: Outcome) {
@@ -21,7 +20,7 @@ impl Runner {
                 rejects,
                 duration,
             } => {
-                self.write_rejects(i, &rejects);
+                self.write_rejects(&rejects);
                 // Journal (fsynced) first; only then may anyone see the outcome.
                 let entry = Entry::Segment {
                     index: i,
@@ -44,15 +43,7 @@ impl Runner {
                     v.counts = counts;
                     v.last_error = error;
                     v.duration = Some(duration);
-                    v.rejects = rejects
-                        .iter()
-                        .take(5)
-                        .map(|r| Reject {
-                            supplier_id: r.supplier_id.clone(),
-                            line: r.line,
-                            reason: r.reason.clone(),
-                        })
-                        .collect();
+                    v.rejects = rejects.iter().take(5).cloned().collect();
                     let ev = EngineEvent::Segment(v.clone());
                     self.ctx.emit.outcome(ev).await;
                 }
@@ -93,22 +84,12 @@ impl Runner {
         }
     }
 
-    fn write_rejects(&mut self, i: usize, rejects: &[RejectRow]) {
+    fn write_rejects(&mut self, rejects: &[Reject]) {
         let Some(w) = self.rejects.as_mut() else {
             return;
         };
         for r in rejects {
-            let entry = RejectEntry {
-                segment: i,
-                line: r.line,
-                supplier_id: r.supplier_id.clone(),
-                reason: r.reason.clone(),
-                origin: match r.origin {
-                    Origin::Local => RejectOrigin::Local,
-                    Origin::Server => RejectOrigin::Server,
-                },
-            };
-            if let Err(e) = w.write(&entry) {
+            if let Err(e) = w.write(r) {
                 self.ctx
                     .emit
                     .notice(format!("cannot write to the rejects file: {e}"));

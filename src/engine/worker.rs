@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::Backoff;
 use super::control::{Gate, spawn_probe};
 use super::emit::Emitter;
-use super::events::{Counts, EngineEvent, SegmentState, SegmentView};
+use super::events::{Counts, EngineEvent, Reject, RejectOrigin, SegmentState, SegmentView};
 use super::slots::{Slots, Ticket};
 use crate::api::{ApiClient, ApiError, EncodedBatch, PushStatus};
 use crate::record::Supplier;
@@ -51,20 +51,6 @@ pub(crate) struct WorkerCtx {
     pub stop: CancellationToken,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    Local,
-    Server,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct RejectRow {
-    pub line: Option<u64>,
-    pub supplier_id: String,
-    pub reason: String,
-    pub origin: Origin,
-}
-
 #[derive(Debug)]
 pub(crate) enum Outcome {
     Finished {
@@ -72,7 +58,7 @@ pub(crate) enum Outcome {
         attempts: u32,
         counts: Counts,
         error: Option<String>,
-        rejects: Vec<RejectRow>,
+        rejects: Vec<Reject>,
         duration: Duration,
     },
     /// Authentication is broken for good: the run must stop.
@@ -132,7 +118,7 @@ pub(crate) async fn run_segment(
     (index, outcome)
 }
 
-type Done = (Counts, Vec<RejectRow>, u32);
+type Done = (Counts, Vec<Reject>, u32);
 
 /// Waits for this segment's turn at one of the `concurrency` slots; notes when it was
 /// taken in `started`.
@@ -185,11 +171,12 @@ async fn push(
                 reason,
             } => {
                 counts.rejected += 1;
-                rejects.push(RejectRow {
+                rejects.push(Reject {
+                    segment: index,
                     line: Some(line),
                     supplier_id,
                     reason,
-                    origin: Origin::Local,
+                    origin: RejectOrigin::Local,
                 });
             }
         }
@@ -220,11 +207,12 @@ async fn push(
             PushStatus::Unchanged => counts.unchanged += 1,
             PushStatus::Rejected => {
                 counts.rejected += 1;
-                rejects.push(RejectRow {
+                rejects.push(Reject {
+                    segment: index,
                     line: lines.get(&r.supplier_id).copied(),
                     reason: r.error.unwrap_or_else(|| "rejected by the server".into()),
                     supplier_id: r.supplier_id,
-                    origin: Origin::Server,
+                    origin: RejectOrigin::Server,
                 });
             }
         }

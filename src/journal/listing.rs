@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::replay::{read_manifest, replay_file};
 use super::{JOURNAL_FILE, JournalError, validate_run_id};
-use crate::engine::events::{Counts, Direction, RunState, SegmentState};
+use crate::run::{Counts, Direction, RunState, SegmentState};
 
 /// One run, as its manifest and journal describe it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::events::{Counts, Direction, RunState, SegmentState};
+use crate::run::{Counts, Direction, RunState, SegmentState};
 
 pub use listing::{RunListing, latest_unfinished, list_runs};
 pub use replay::read;

@@ -242,7 +242,7 @@ mod tests {
     fn errors_are_clipped_and_bearer_tokens_blanked() {
         let e = Entry::segment(
             0,
-            crate::engine::events::SegmentState::Failed,
+            crate::run::SegmentState::Failed,
             1,
             Default::default(),
             Some(format!("401 for Bearer eyJabc.def {}", "x".repeat(5000))),

@@ -37,7 +37,7 @@ use std::path::PathBuf;
 use crate::record::Supplier;
 
 pub use format::{Format, detect_format};
-pub use rejects::{RejectEntry, RejectOrigin, RejectsWriter, read_rejects};
+pub use rejects::{RejectsWriter, read_rejects};
 pub use scan::{read_segment, scan};
 pub use sink::{PullSink, SinkSummary};
 pub use write::{sync_dir_of, write_csv, write_file_atomic, write_jsonl, write_records};

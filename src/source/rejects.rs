@@ -9,28 +9,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::SourceError;
+use crate::run::Reject;
 
 pub const REJECTS_FILE: &str = "rejects.jsonl";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RejectOrigin {
-    Local,
-    Server,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectEntry {
-    pub segment: usize,
-    /// Line in the source file (push); `None` when unknown.
-    pub line: Option<u64>,
-    pub supplier_id: String,
-    pub reason: String,
-    pub origin: RejectOrigin,
-}
 
 pub struct RejectsWriter {
     path: PathBuf,
@@ -57,11 +39,11 @@ impl RejectsWriter {
     }
 
     /// Buffers one reject; call [`flush`](Self::flush) when the segment is done.
-    pub fn write(&mut self, entry: &RejectEntry) -> Result<(), SourceError> {
+    pub fn write(&mut self, entry: &Reject) -> Result<(), SourceError> {
         // A server's reason or a bad row's id can be huge; the file stays readable.
         let clipped;
         let entry = if entry.reason.len() > 500 || entry.supplier_id.len() > 64 {
-            clipped = RejectEntry {
+            clipped = Reject {
                 reason: super::clip(&entry.reason, 500),
                 supplier_id: super::clip(&entry.supplier_id, 64),
                 ..entry.clone()
@@ -92,7 +74,7 @@ impl RejectsWriter {
 
 /// Every reject of a run, each once, in the order first written. Lines that do not parse
 /// (a torn last line after a crash) are skipped. A missing file means no rejects.
-pub fn read_rejects(run_dir: &Path) -> Result<Vec<RejectEntry>, SourceError> {
+pub fn read_rejects(run_dir: &Path) -> Result<Vec<Reject>, SourceError> {
     let path = run_dir.join(REJECTS_FILE);
     let file = match File::open(&path) {
         Ok(f) => f,
@@ -103,7 +85,7 @@ pub fn read_rejects(run_dir: &Path) -> Result<Vec<RejectEntry>, SourceError> {
     let mut out = Vec::new();
     for line in BufReader::new(file).split(b'\n') {
         let line = line.map_err(|e| SourceError::read(&path, e))?;
-        let Ok(entry) = serde_json::from_slice::<RejectEntry>(&line) else {
+        let Ok(entry) = serde_json::from_slice::<Reject>(&line) else {
             continue;
         };
         let key = (
@@ -122,11 +104,12 @@ pub fn read_rejects(run_dir: &Path) -> Result<Vec<RejectEntry>, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::RejectOrigin;
 
     #[test]
     fn writes_and_reads_back_each_reject_once() {
         let dir = tempfile::tempdir().unwrap();
-        let e = RejectEntry {
+        let e = Reject {
             segment: 2,
             line: Some(7),
             supplier_id: "SUP-7".into(),

@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
 use super::theme::{LEGEND, Theme, symbol};
-use crate::app::App;
-use crate::app::grid::worst;
+use crate::console::app::App;
+use crate::console::app::grid::worst;
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Widget};
 use tui_logger::{ExtLogRecord, LogFormatter, TuiLoggerWidget};
 
 use super::theme::Theme;
-use crate::app::App;
+use crate::console::app::App;
 
 /// Width of `HH:MM:SS ` before each message.
 const TIME_W: usize = 9;

@@ -9,9 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
 use super::theme::Theme;
-use crate::app::App;
-use crate::app::stats::clock;
-use crate::app::summary::state_word;
+use crate::console::app::App;
+use crate::console::app::stats::clock;
 use crate::engine::events::{RunState, SegmentState};
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
@@ -35,7 +34,8 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
 fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
     // Most important first: a narrow terminal loses only the route at the end.
     let mut spans = vec![Span::styled(
-        format!("● {}", state_word(app.state)),
+        // The run state's one word, shouted: it is the first thing an operator looks for.
+        format!("● {}", app.state.to_string().to_uppercase()),
         t.run_state(app.state),
     )];
     spans.push(Span::raw(format!("   elapsed {}", clock(app.elapsed(now)))));

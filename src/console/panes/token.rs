@@ -12,9 +12,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::theme::Theme;
-use crate::app::stats::clock;
-use crate::app::{App, RenewalKind};
 use crate::auth::status::{Clock, TokenPhase, TokenStatus};
+use crate::console::app::stats::clock;
+use crate::console::app::{App, RenewalKind};
 
 /// The timeline shows renewals over this much time, newest on the right.
 const TIMELINE: Duration = Duration::from_secs(120);

@@ -5,9 +5,10 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::layout::Rect;
 
 use super::*;
-use crate::app::keys::Action;
 use crate::auth::status::GrantKind;
-use crate::engine::events::{Command, Direction, Reject};
+use crate::console::keys::Action;
+use crate::engine::events::Command;
+use crate::run::{Counts, Direction, Reject, RejectOrigin};
 
 fn info(segments: usize, per: u64) -> RunInfo {
     RunInfo {
@@ -94,9 +95,11 @@ fn segment_events_keep_totals_current() {
     let mut done = seg(1, SegmentState::DoneWithRejects, 18, 2);
     done.counts.rejected = 2;
     done.rejects.push(Reject {
+        segment: 1,
         supplier_id: "SUP-1".into(),
         line: Some(3),
         reason: "country".into(),
+        origin: RejectOrigin::Local,
     });
     app.apply(EngineEvent::Segment(done), Instant::now());
     assert_eq!(app.totals.count(SegmentState::DoneWithRejects), 1);
@@ -190,6 +193,31 @@ fn pause_toggles_by_state() {
     app.apply(EngineEvent::RunState(RunState::Completed), t0);
     assert!(app.handle(Action::TogglePause).is_empty());
     assert!(app.flash.as_deref().unwrap().contains("not running"));
+}
+
+#[test]
+fn resuming_replaces_the_paused_notice_in_the_footer() {
+    let (mut app, t0) = started(5);
+    app.handle(Action::TogglePause);
+    app.apply(EngineEvent::RunState(RunState::Paused), t0);
+    // The engine explains the pause in a notice; the footer shows it while paused.
+    app.apply(
+        EngineEvent::Notice("paused: 1 in-flight segment(s) finish".into()),
+        t0,
+    );
+    assert_eq!(app.flash, None);
+    assert_eq!(
+        app.feedback(),
+        Some("paused: 1 in-flight segment(s) finish")
+    );
+    assert_eq!(app.handle(Action::TogglePause), vec![Command::Resume]);
+    assert_eq!(app.flash.as_deref(), Some("resume requested"));
+    app.apply(EngineEvent::RunState(RunState::Running), t0);
+    assert_eq!(app.feedback(), Some("resumed"));
+    // Only a resume says so: another state change just clears the request's flash.
+    app.handle(Action::TogglePause);
+    app.apply(EngineEvent::RunState(RunState::Paused), t0);
+    assert_eq!(app.flash, None);
 }
 
 #[test]

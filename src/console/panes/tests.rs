@@ -6,8 +6,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::*;
-use crate::app::keys::Action;
 use crate::auth::status::{TokenPhase, TokenStatus};
+use crate::console::keys::Action;
 use crate::engine::events::{Direction, EngineEvent, RunInfo, SegmentState, SegmentView};
 
 fn busy_app(now: Instant) -> App {
@@ -88,29 +88,4 @@ fn whole_screen_survives_any_terminal_size() {
         app.resize(Rect::new(0, 0, w, h));
         term.draw(|f| render(f, &app, now)).unwrap();
     }
-}
-
-#[test]
-fn layout_fills_the_screen_without_overlap() {
-    let p = Panes::new(Rect::new(0, 0, 80, 24), 20_000);
-    assert_eq!(p.header.height, HEADER_H);
-    assert_eq!(p.footer.y, 23);
-    assert_eq!(p.grid.width + p.token.width, 80);
-    assert_eq!(p.token.width, RIGHT_MIN);
-    assert_eq!(p.grid.height + p.details.height, p.middle.height);
-    assert_eq!(p.token.height + p.log.height, p.middle.height);
-    assert!(grid_inner(Rect::new(0, 0, 80, 24), 20_000).height >= 8);
-    assert_eq!(
-        p.details.height, DETAILS_H,
-        "a big run leaves details its minimum"
-    );
-    // A small run: the grid takes what it needs and details get the rest.
-    let small = Panes::new(Rect::new(0, 0, 120, 40), 50);
-    assert_eq!(small.grid.height, GRID_MIN_H);
-    assert_eq!(
-        small.grid.height + small.details.height,
-        small.middle.height
-    );
-    let wide = Panes::new(Rect::new(0, 0, 200, 60), 25);
-    assert_eq!(wide.token.width, RIGHT_MAX);
 }

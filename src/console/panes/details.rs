@@ -9,9 +9,9 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use std::time::Instant;
 
-use super::theme::{LEGEND, Theme, symbol, word};
-use crate::app::App;
-use crate::app::stats::clock;
+use super::theme::{LEGEND, Theme, symbol};
+use crate::console::app::App;
+use crate::console::app::stats::clock;
 use crate::engine::events::{Counts, SegmentState, SegmentView};
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
@@ -46,7 +46,8 @@ pub fn render_overlay(buf: &mut Buffer, area: Rect, app: &App) {
     lines.push(Line::raw(""));
     lines.push(Line::styled("Esc or Enter closes", t.dim()));
     let h = (lines.len() as u16 + 2).min(area.height);
-    let popup = super::centered(area, area.width.saturating_sub(8).min(100), h.max(3));
+    let popup =
+        super::super::layout::centered(area, area.width.saturating_sub(8).min(100), h.max(3));
     Clear.render(popup, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -79,7 +80,7 @@ fn content(app: &App, t: &Theme, room: Option<usize>) -> (String, Vec<Line<'stat
 fn single(s: &SegmentView, t: &Theme, room: Option<usize>) -> Vec<Line<'static>> {
     let mut head = vec![
         Span::styled(
-            format!("{} {}", symbol(s.state), word(s.state)),
+            format!("{} {}", symbol(s.state), s.state),
             t.segment(s.state),
         ),
         Span::raw(format!(

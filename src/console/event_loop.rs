@@ -14,9 +14,9 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::{MissedTickBehavior, sleep_until};
 
 use super::terminal::TerminalGuard;
-use crate::app::App;
-use crate::app::keys::map_key;
 use crate::config::UiConfig;
+use crate::console::app::App;
+use crate::console::keys::map_key;
 use crate::engine::EngineHandle;
 use crate::engine::events::Command;
 
@@ -63,7 +63,7 @@ pub async fn run(
         let now = tokio::time::Instant::now();
         if dirty && last_draw.is_none_or(|t| now - t >= frame_gap) {
             let at = Instant::now();
-            term.draw(|f| crate::ui::render(f, app, at))?;
+            term.draw(|f| crate::console::panes::render(f, app, at))?;
             last_draw = Some(now);
             dirty = false;
         }
@@ -172,6 +172,6 @@ fn stop_now(app: &mut App, handle: &EngineHandle) {
     if app.stopping {
         return;
     }
-    let cmds = app.handle(crate::app::keys::Action::Confirm);
+    let cmds = app.handle(crate::console::keys::Action::Confirm);
     send(app, handle, cmds);
 }

@@ -1,7 +1,7 @@
 //! [`App::handle`]: operator actions, and the engine commands they ask for.
 
 use super::{App, Overlay};
-use crate::app::keys::Action;
+use crate::console::keys::Action;
 use crate::engine::events::{Command, RunState, SegmentState};
 
 impl App {

@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::theme::Theme;
-use crate::app::keys::Action;
-use crate::app::{App, Overlay};
+use crate::console::app::{App, Overlay};
+use crate::console::keys::Action;
 use crate::engine::events::{RunState, SegmentState};
 
 /// (key, what) pairs that make sense in the current state.
@@ -72,13 +72,13 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
     }
     let keys_w: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     Paragraph::new(Line::from(spans)).render(area, buf);
-    let message = app
-        .flash
-        .as_ref()
-        .map(|f| (f.as_str(), t.accent()))
-        .or_else(|| app.notices.back().map(|n| (n.as_str(), t.warn())));
-    let Some((text, style)) = message else {
+    let Some(text) = app.feedback() else {
         return;
+    };
+    let style = if app.flash.is_some() {
+        t.accent()
+    } else {
+        t.warn()
     };
     let room = usize::from(area.width).saturating_sub(keys_w + 2);
     let n = text.chars().count();

@@ -3,7 +3,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::engine::events::{RunState, SegmentState};
+use crate::run::{RunState, SegmentState};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {
@@ -73,23 +73,5 @@ pub fn symbol(s: SegmentState) -> &'static str {
     }
 }
 
-pub fn word(s: SegmentState) -> &'static str {
-    match s {
-        SegmentState::Pending => "pending",
-        SegmentState::Running => "running",
-        SegmentState::Retrying => "retrying",
-        SegmentState::Done => "done",
-        SegmentState::DoneWithRejects => "done, rejects",
-        SegmentState::Failed => "failed",
-    }
-}
-
 /// Order the legend lists states in.
-pub const LEGEND: [SegmentState; 6] = [
-    SegmentState::Pending,
-    SegmentState::Running,
-    SegmentState::Retrying,
-    SegmentState::Done,
-    SegmentState::DoneWithRejects,
-    SegmentState::Failed,
-];
+pub const LEGEND: [SegmentState; 6] = SegmentState::ALL;

@@ -5,10 +5,10 @@
 
 mod actions;
 mod activity;
+mod ending;
 pub mod grid;
-pub mod keys;
 pub mod stats;
-pub mod summary;
+mod totals;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use ratatui::layout::Rect;
 
 use crate::auth::status::{TokenPhase, TokenStatus};
-use crate::engine::events::{
-    Counts, EngineEvent, RunInfo, RunState, RunSummary, SegmentState, SegmentView,
-};
+use crate::console::keys::{Bindings, KeyMode};
+use crate::engine::events::{EngineEvent, RunInfo, RunSummary, SegmentView};
+use crate::run::{RunState, SegmentState};
 use activity::outcome_text;
 use grid::Geometry;
-use keys::{Bindings, KeyMode};
 use stats::Throughput;
+pub use totals::{Totals, state_index};
 
 /// Notices kept for the footer and the full log.
 const KEEP_NOTICES: usize = 50;
@@ -64,63 +64,6 @@ pub struct Activity {
 
 /// Activity lines kept (the details pane shows what fits).
 const KEEP_ACTIVITY: usize = 100;
-
-/// Counts kept up to date on every segment event, so render only reads them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub counts: Counts,
-    /// Segments per state, indexed by [`state_index`].
-    pub by_state: [usize; 6],
-    /// Segments that needed more than one attempt.
-    pub retried: usize,
-}
-
-pub fn state_index(s: SegmentState) -> usize {
-    match s {
-        SegmentState::Pending => 0,
-        SegmentState::Running => 1,
-        SegmentState::Retrying => 2,
-        SegmentState::Done => 3,
-        SegmentState::DoneWithRejects => 4,
-        SegmentState::Failed => 5,
-    }
-}
-
-impl Totals {
-    fn add(&mut self, v: &SegmentView, sign: i64) {
-        let bump = |x: &mut u64, d: u64| {
-            *x = if sign > 0 {
-                *x + d
-            } else {
-                x.saturating_sub(d)
-            }
-        };
-        bump(&mut self.counts.created, v.counts.created);
-        bump(&mut self.counts.updated, v.counts.updated);
-        bump(&mut self.counts.unchanged, v.counts.unchanged);
-        bump(&mut self.counts.rejected, v.counts.rejected);
-        bump(&mut self.counts.pulled, v.counts.pulled);
-        let i = state_index(v.state);
-        let r = usize::from(v.attempts > 1);
-        if sign > 0 {
-            self.by_state[i] += 1;
-            self.retried += r;
-        } else {
-            self.by_state[i] = self.by_state[i].saturating_sub(1);
-            self.retried = self.retried.saturating_sub(r);
-        }
-    }
-
-    pub fn count(&self, s: SegmentState) -> usize {
-        self.by_state[state_index(s)]
-    }
-
-    pub fn finished(&self) -> usize {
-        self.count(SegmentState::Done)
-            + self.count(SegmentState::DoneWithRejects)
-            + self.count(SegmentState::Failed)
-    }
-}
 
 /// The whole console state. Owned by the event loop; render borrows it immutably.
 pub struct App {
@@ -219,8 +162,11 @@ impl App {
             EngineEvent::Token(status) => self.update_token(status, now),
             EngineEvent::RunState(state) => {
                 if state != self.state {
-                    // "pause requested" and the like are answered now.
-                    self.flash = None;
+                    // "pause requested" and the like are answered now. A resume says so:
+                    // otherwise the footer falls back to the engine's last notice, which
+                    // is the "paused: …" that no longer holds.
+                    self.flash = (self.state == RunState::Paused && state == RunState::Running)
+                        .then(|| "resumed".to_string());
                 }
                 self.state = state;
                 if state.is_terminal() {
@@ -314,7 +260,7 @@ impl App {
     }
 
     fn refit(&mut self) {
-        let inner = crate::ui::grid_inner(self.area, self.segments.len());
+        let inner = super::layout::grid_inner(self.area, self.segments.len());
         self.grid_size = (inner.width, inner.height);
         let (w, h) = self.grid_size;
         self.geometry = Geometry::new(self.segments.len(), w, h);
@@ -370,6 +316,14 @@ impl App {
             .collect()
     }
 
+    /// The footer's one line of feedback: the last action's answer, else the engine's
+    /// latest notice.
+    pub fn feedback(&self) -> Option<&str> {
+        self.flash
+            .as_deref()
+            .or_else(|| self.notices.back().map(String::as_str))
+    }
+
     /// The run is still going (quitting needs a confirmation).
     pub fn sync_running(&self) -> bool {
         self.summary.is_none() && !self.state.is_terminal()
@@ -380,30 +334,6 @@ impl App {
             KeyMode::ConfirmQuit
         } else {
             KeyMode::Normal
-        }
-    }
-
-    /// The engine's event channel closed without a summary (it crashed or was cancelled).
-    pub fn engine_gone(&mut self, now: Instant) {
-        if self.summary.is_none() {
-            self.finished_at.get_or_insert(now);
-            if !self.state.is_terminal() {
-                self.state = RunState::Interrupted;
-            }
-            self.notices.push_back(
-                "the engine stopped without a summary; the journal has the progress".into(),
-            );
-        }
-        if self.stopping {
-            self.should_exit = true;
-        }
-    }
-
-    /// Exit code of the run (see `crate::exit`).
-    pub fn exit_code(&self) -> i32 {
-        match &self.summary {
-            Some(s) => s.exit_code(),
-            None => crate::exit::INTERRUPTED,
         }
     }
 }

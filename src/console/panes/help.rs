@@ -6,8 +6,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
-use super::theme::{LEGEND, Theme, symbol, word};
-use crate::app::App;
+use super::theme::{LEGEND, Theme, symbol};
+use crate::console::app::App;
 
 pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
@@ -22,9 +22,15 @@ pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
     let mut legend = vec![Line::raw("")];
     for row in LEGEND.chunks(3) {
         let mut spans = vec![Span::raw(format!("{:<18}", ""))];
-        for s in row {
+        for (i, s) in row.iter().enumerate() {
             spans.push(Span::styled(symbol(*s), t.segment(*s)));
-            spans.push(Span::raw(format!(" {:<16}", word(*s))));
+            // Columns wide enough for the longest word; the last needs no padding.
+            let word = if i + 1 < row.len() {
+                format!(" {s:<18}")
+            } else {
+                format!(" {s}")
+            };
+            spans.push(Span::raw(word));
         }
         legend.push(Line::from(spans));
     }
@@ -37,7 +43,7 @@ pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
         lines.extend(legend);
     }
     let h = lines.len() as u16 + 3;
-    let popup = super::centered(area, 74, h);
+    let popup = super::super::layout::centered(area, 74, h);
     Clear.render(popup, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -51,9 +57,9 @@ pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
 
 /// Help rows from the binding table, pairs of related actions on one row.
 fn rows(app: &App) -> Vec<(String, String)> {
-    use crate::app::keys::Action::*;
+    use crate::console::keys::Action::*;
     // Related actions share a row and these words.
-    let groups: [(&[crate::app::keys::Action], &str); 3] = [
+    let groups: [(&[crate::console::keys::Action], &str); 3] = [
         (&[Up, Down, Left, Right], "move in the grid"),
         (
             &[PageUp, PageDown],
@@ -107,7 +113,7 @@ pub fn render_confirm(buf: &mut Buffer, area: Rect, app: &App) {
             Span::raw("keep running"),
         ]),
     ];
-    let popup = super::centered(area, 70, lines.len() as u16 + 2);
+    let popup = super::super::layout::centered(area, 70, lines.len() as u16 + 2);
     Clear.render(popup, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })

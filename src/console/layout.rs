@@ -1,23 +1,9 @@
-//! Pure render of [`App`]: `render(frame, &app, now)` reads the state and the `now` it is
-//! given, and nothing else (no clock, no I/O, no awaits), so every screen is testable
-//! with ratatui's `TestBackend`. One file per pane; the layout is defined here.
+//! Where each pane goes: one function of the terminal's size and the run's segment count.
+//! The state ([`App`](super::app::App)) fits its grid to it and the panes draw into it, so
+//! both read the same rectangles.
 
-mod details;
-mod footer;
-mod grid;
-mod header;
-mod help;
-mod log;
-pub mod theme;
-mod token;
-
-use std::time::Instant;
-
-use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::widgets::{Block, Paragraph, Wrap};
-
-use crate::app::{App, Overlay};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::Block;
 
 /// Below this the console shows a notice instead of panes.
 pub const MIN_WIDTH: u16 = 80;
@@ -108,49 +94,8 @@ pub fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
 }
 
-/// Draws the whole console for the state in `app` at `now`.
-pub fn render(frame: &mut Frame, app: &App, now: Instant) {
-    let area = frame.area();
-    if too_small(area) {
-        render_too_small(frame, area);
-        return;
-    }
-    let panes = Panes::new(area, app.segments.len());
-    let buf = frame.buffer_mut();
-    header::render(buf, panes.header, app, now);
-    if app.log_expanded {
-        log::render(buf, panes.middle, app, true);
-    } else {
-        grid::render(buf, panes.grid, app);
-        details::render(buf, panes.details, app, now);
-        token::render(buf, panes.token, app, now);
-        log::render(buf, panes.log, app, false);
-    }
-    footer::render(buf, panes.footer, app);
-    match app.overlay {
-        Overlay::None => {}
-        Overlay::Help => help::render_help(buf, panes.middle, app),
-        Overlay::Details => details::render_overlay(buf, panes.middle, app),
-        Overlay::ConfirmQuit => help::render_confirm(buf, panes.middle, app),
-    }
-}
-
-fn render_too_small(frame: &mut Frame, area: Rect) {
-    use ratatui::widgets::Widget;
-    let text = format!(
-        "terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})",
-        area.width, area.height
-    );
-    let y = area.y + area.height / 2;
-    let row = Rect::new(area.x, y, area.width, area.height.min(1));
-    Paragraph::new(text)
-        .alignment(Alignment::Center)
-        .wrap(Wrap { trim: true })
-        .render(row, frame.buffer_mut());
-}
-
 /// A centred rectangle of at most `w` × `h` inside `area`.
-pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect::new(
@@ -162,4 +107,31 @@ pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_fills_the_screen_without_overlap() {
+        let p = Panes::new(Rect::new(0, 0, 80, 24), 20_000);
+        assert_eq!(p.header.height, HEADER_H);
+        assert_eq!(p.footer.y, 23);
+        assert_eq!(p.grid.width + p.token.width, 80);
+        assert_eq!(p.token.width, RIGHT_MIN);
+        assert_eq!(p.grid.height + p.details.height, p.middle.height);
+        assert_eq!(p.token.height + p.log.height, p.middle.height);
+        assert!(grid_inner(Rect::new(0, 0, 80, 24), 20_000).height >= 8);
+        assert_eq!(
+            p.details.height, DETAILS_H,
+            "a big run leaves details its minimum"
+        );
+        // A small run: the grid takes what it needs and details get the rest.
+        let small = Panes::new(Rect::new(0, 0, 120, 40), 50);
+        assert_eq!(small.grid.height, GRID_MIN_H);
+        assert_eq!(
+            small.grid.height + small.details.height,
+            small.middle.height
+        );
+        let wide = Panes::new(Rect::new(0, 0, 200, 60), 25);
+        assert_eq!(wide.token.width, RIGHT_MAX);
+    }
+}

@@ -1,0 +1,88 @@
+//! The one path from a command into a run, shared by `run`, `resume`, `retry` and `demo`:
+//! console or headless, start the engine, drive it to the end, print the summary to
+//! stdout, return the exit code.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::cli::GlobalArgs;
+use crate::config::UiConfig;
+use crate::engine::{self, RunParams};
+use crate::headless::{self, HeadlessOptions};
+use crate::{console, summary};
+
+use super::out::print_line;
+
+/// How a run is shown.
+pub(crate) struct Drive {
+    /// The console (a person is watching) rather than headless (cron, CI, pipes).
+    pub console: bool,
+    pub ui: UiConfig,
+    /// How to invoke supsync in the printed hints (see [`command_prefix`]).
+    pub command: String,
+}
+
+/// The console when a person is watching; headless for `--headless`, and whenever stdout
+/// is not a terminal.
+pub(crate) fn console_wanted(headless: bool) -> bool {
+    !headless && std::io::stdout().is_terminal()
+}
+
+/// Starts the run on the current runtime and drives it to its end with the console or
+/// headless; prints the summary to stdout; returns the run's exit code.
+pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<i32> {
+    // The console keeps the engine after the last segment so `r`/`R` can still retry;
+    // headless, the run ends when nothing is pending or running.
+    params.stay_alive = how.console;
+    let handle = engine::start(params);
+    let (code, text) = if how.console {
+        let ended = console::run_console(handle, &how.ui, &how.command).await?;
+        (ended.exit_code, ended.text)
+    } else {
+        let s = headless::report(handle, &HeadlessOptions::default()).await;
+        (s.exit_code(), summary::text(&s, &how.command))
+    };
+    print_line(&text)?;
+    Ok(code)
+}
+
+/// `supsync` plus the global options that locate this run, for the hints we print.
+pub(crate) fn command_prefix(global: &GlobalArgs) -> String {
+    let mut s = String::from("supsync");
+    if let Some(c) = &global.config {
+        s.push_str(&format!(" --config {}", shell_word(c)));
+    }
+    if let Some(d) = &global.state_dir {
+        s.push_str(&format!(" --state-dir {}", shell_word(d)));
+    }
+    s
+}
+
+fn shell_word(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_quote_paths_a_shell_would_split() {
+        let global = GlobalArgs {
+            state_dir: Some("/srv/my sync".into()),
+            ..GlobalArgs::default()
+        };
+        assert_eq!(
+            command_prefix(&global),
+            "supsync --state-dir '/srv/my sync'"
+        );
+        assert_eq!(command_prefix(&GlobalArgs::default()), "supsync");
+    }
+}

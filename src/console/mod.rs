@@ -1,0 +1,80 @@
+//! The operator's console, one room: the state ([`app`]), what keys mean ([`keys`]), where
+//! each pane goes ([`layout`]), the pure render ([`panes`]), the event loop and the
+//! terminal ([`terminal`]). [`run_console`] is what the drive path calls when stdout is a
+//! terminal.
+//!
+//! Before calling it, route logs away from the terminal with
+//! [`crate::logging::init_console`]: nothing may write to stdout or stderr while the
+//! console is up.
+
+pub mod app;
+mod event_loop;
+pub mod keys;
+pub mod layout;
+pub mod panes;
+pub mod terminal;
+
+use std::time::Duration;
+
+pub use app::App;
+pub use event_loop::{CANCEL_GRACE, STOP_GRACE};
+
+use crate::config::UiConfig;
+use crate::engine::EngineHandle;
+use crate::engine::events::EngineEvent;
+
+/// How a console session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The process exit code of the run (`crate::exit`).
+    pub exit_code: i32,
+    /// For stdout once the terminal is restored: the run's summary with the command that
+    /// carries on, when there is one.
+    pub text: String,
+}
+
+/// Runs the console over a started engine until the operator quits. The terminal is
+/// restored before this returns, on every path; the caller then prints [`Ended::text`].
+/// `command` is how to invoke supsync in the hints (e.g. with `--state-dir`). Start the
+/// engine with `stay_alive` so `r`/`R` work after the last segment.
+pub async fn run_console(
+    mut handle: EngineHandle,
+    ui: &UiConfig,
+    command: &str,
+) -> anyhow::Result<Ended> {
+    let mut app = App::new(color_wanted());
+    app.command = command.to_string();
+    let result = {
+        let mut term = terminal::TerminalGuard::init()?;
+        event_loop::run(&mut term, &mut app, &mut handle, ui).await
+        // `term` drops here: the terminal is restored before anything is printed.
+    };
+    if app.summary.is_none() {
+        // The engine ends after the Stop the console sent (a finished run kept alive for
+        // retries ends at once); past a short wait, cancel it and wait a bounded time more
+        // so the exit code and the hints are right.
+        let summary = match tokio::time::timeout(Duration::from_secs(2), &mut handle.task).await {
+            Ok(done) => done.ok(),
+            Err(_) => {
+                handle.cancel.cancel();
+                tokio::time::timeout(CANCEL_GRACE, &mut handle.task)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+        };
+        if let Some(summary) = summary {
+            app.apply(EngineEvent::Finished(summary), std::time::Instant::now());
+        }
+    }
+    result?;
+    Ok(Ended {
+        exit_code: app.exit_code(),
+        text: app.end_text(),
+    })
+}
+
+/// `NO_COLOR` (any non-empty value) turns colours off; symbols still tell states apart.
+pub fn color_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

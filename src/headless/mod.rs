@@ -1,0 +1,184 @@
+//! Headless reporter: drives an [`EngineHandle`] without a console. On a terminal, an
+//! indicatif bar on stderr; otherwise plain progress lines every few seconds. Notices go to
+//! stderr as they come; the caller prints the summary (`crate::summary`) to stdout.
+//! Ctrl-C once stops gracefully; twice, at once (the journal stays consistent either way).
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::EngineHandle;
+use crate::engine::events::{Command, EngineEvent, RunSummary};
+use crate::run::{Counts, Direction, RunState, SegmentState};
+use progress::Progress;
+
+mod progress;
+
+#[derive(Debug, Clone)]
+pub struct HeadlessOptions {
+    /// Plain progress lines (stderr not a terminal) at most this often.
+    pub line_every: Duration,
+}
+
+impl Default for HeadlessOptions {
+    fn default() -> Self {
+        Self {
+            line_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Consumes the engine's events until the run ends; returns its summary.
+pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSummary {
+    let started = Instant::now();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} records ({per_sec}, ETA {eta}) {msg}",
+        ) {
+            b.set_style(style);
+        }
+        b.enable_steady_tick(Duration::from_millis(250));
+        Some(b)
+    } else {
+        None
+    };
+    let say = |msg: String| match &bar {
+        Some(b) => b.println(msg),
+        None => eprintln!("{msg}"),
+    };
+    let mut p = Progress::default();
+    let mut records_at_start = 0;
+    let mut last_line = Instant::now();
+    let mut ctrl_c_count = 0u32;
+    let mut summary = None;
+    // One listener for the whole run, renewed after each Ctrl-C, so none is missed.
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut signals_ok = true;
+    // Plain progress lines also while nothing happens (paused, waiting out an outage).
+    let mut tick = tokio::time::interval(opts.line_every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if bar.is_none() => {
+                if last_line.elapsed() >= opts.line_every && !p.segments.is_empty() {
+                    let session_records = p.records().saturating_sub(records_at_start);
+                    eprintln!("{}", p.line(started.elapsed(), session_records));
+                    last_line = Instant::now();
+                }
+            }
+            ev = handle.events.recv() => {
+                let Some(ev) = ev else { break };
+                match ev {
+                    EngineEvent::RunStarted(info) => {
+                        p.start(&info);
+                        records_at_start = p.records();
+                        say(format!(
+                            "run {}: {} {} → {}, {} records in {} segments ({} already done){}",
+                            info.run_id,
+                            info.direction,
+                            info.source,
+                            info.target,
+                            info.total_records,
+                            info.segments.len(),
+                            p.finished(),
+                            if info.local_rejects > 0 {
+                                format!(", {} invalid locally (never sent)", info.local_rejects)
+                            } else {
+                                String::new()
+                            }
+                        ));
+                        if let Some(b) = &bar {
+                            b.set_length(info.total_records);
+                            b.set_position(records_at_start);
+                        }
+                    }
+                    EngineEvent::Segment(v) => {
+                        p.apply(&v);
+                        if v.state == SegmentState::Failed {
+                            say(format!(
+                                "segment {} failed after {} attempt(s): {}",
+                                v.index,
+                                v.attempts,
+                                v.last_error.as_deref().unwrap_or("unknown error")
+                            ));
+                        }
+                    }
+                    EngineEvent::Token(t) => p.renewals = t.renewals,
+                    EngineEvent::RunState(s) => {
+                        if matches!(s, RunState::Paused | RunState::Stopping) {
+                            say(format!("run state: {s}"));
+                        }
+                    }
+                    EngineEvent::Notice(n) => say(format!("notice: {n}")),
+                    EngineEvent::Finished(s) => {
+                        summary = Some(s);
+                        break;
+                    }
+                }
+                let elapsed = started.elapsed();
+                let session_records = p.records().saturating_sub(records_at_start);
+                match &bar {
+                    Some(b) => {
+                        b.set_position(p.records());
+                        b.set_message(format!("{} in flight, {} failed", p.in_flight.len(), p.failed()));
+                    }
+                    None if last_line.elapsed() >= opts.line_every => {
+                        eprintln!("{}", p.line(elapsed, session_records));
+                        last_line = Instant::now();
+                    }
+                    None => {}
+                }
+            }
+            r = &mut ctrl_c, if signals_ok => {
+                ctrl_c = Box::pin(tokio::signal::ctrl_c());
+                if r.is_err() {
+                    // No signal handling here: keep reporting without it, never spin.
+                    signals_ok = false;
+                    continue;
+                }
+                ctrl_c_count += 1;
+                if ctrl_c_count == 1 {
+                    say(format!(
+                        "stopping: letting {} in-flight segment(s) finish; Ctrl-C again to stop now",
+                        p.in_flight.len()
+                    ));
+                    // Ignored on purpose: a closed channel means the engine is already ending.
+                    let _ = handle.commands.send(Command::Stop).await;
+                } else {
+                    say("stopping now; the journal keeps every finished segment".into());
+                    handle.cancel.cancel();
+                }
+            }
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    match summary {
+        Some(s) => s,
+        // The event channel closed without a summary: take it from the task itself.
+        None => match (&mut handle.task).await {
+            Ok(s) => s,
+            Err(e) => crashed(&e),
+        },
+    }
+}
+
+fn crashed(e: &tokio::task::JoinError) -> RunSummary {
+    RunSummary {
+        run_id: String::new(),
+        direction: Direction::Push,
+        state: RunState::Failed,
+        counts: Counts::default(),
+        segments_total: 0,
+        segments_done: 0,
+        segments_failed: 0,
+        token_renewals: 0,
+        sessions: 0,
+        duration: Duration::ZERO,
+        error: Some(format!("the engine stopped unexpectedly: {e}")),
+        auth_failure: false,
+    }
+}

@@ -1,0 +1,165 @@
+//! The end-of-run text an operator (or a cron mail) reads, whichever way the run was
+//! driven: what happened, the figures, and the command that carries on. The console prints
+//! it once the terminal is restored, the headless reporter at the end of its output.
+
+use std::time::Duration;
+
+use crate::engine::events::RunSummary;
+use crate::run::{Direction, RunState};
+
+/// The summary of `s`; `command` is how to invoke supsync in the hints, global options
+/// included (e.g. `supsync --state-dir /srv/sync`).
+pub fn text(s: &RunSummary, command: &str) -> String {
+    let mut out = Vec::new();
+    let what = match s.state {
+        RunState::Completed if s.counts.rejected > 0 => {
+            format!("{}, with rejected records", s.state)
+        }
+        state => state.to_string(),
+    };
+    let id = if s.run_id.is_empty() {
+        "(none)"
+    } else {
+        &s.run_id
+    };
+    out.push(format!(
+        "run {id} ({}) {what} in {}",
+        s.direction,
+        format_duration(s.duration)
+    ));
+    // A run that never got going has no figures worth printing, only its error.
+    let started = !(s.state == RunState::Failed && s.segments_total == 0);
+    let c = &s.counts;
+    if started {
+        out.push(match s.direction {
+            Direction::Push => format!(
+                "records: {} created, {} updated, {} unchanged, {} rejected",
+                c.created, c.updated, c.unchanged, c.rejected
+            ),
+            Direction::Pull => format!("records: {} pulled", c.pulled),
+        });
+        out.push(format!(
+            "segments: {} of {} done, {} failed",
+            s.segments_done, s.segments_total, s.segments_failed
+        ));
+        out.push(format!(
+            "token: {} renewal(s), {} session(s)",
+            s.token_renewals, s.sessions
+        ));
+    }
+    if let Some(e) = &s.error {
+        out.push(format!("error: {e}"));
+    }
+    if !s.run_id.is_empty() {
+        out.extend(hints(s, command));
+    }
+    out.join("\n")
+}
+
+/// What to do next about the run `s`: where its rejects are, how to carry it on.
+fn hints(s: &RunSummary, command: &str) -> Vec<String> {
+    let id = &s.run_id;
+    let mut out = Vec::new();
+    if s.counts.rejected > 0 {
+        out.push(format!(
+            "rejected records and reasons: {command} status {id} (rejects.jsonl in the run directory)"
+        ));
+    }
+    match s.state {
+        RunState::Interrupted => out.push(resume_hint(command, id)),
+        RunState::Failed if !s.auth_failure && s.segments_total > 0 => {
+            out.push(format!("after fixing the cause: {command} resume {id}"));
+        }
+        RunState::Failed if s.auth_failure => out.push(format!(
+            "check auth.client_id, the client secret, auth.scopes and that the token \
+             endpoint is reachable (`{command} diagnose`), then: {command} resume {id}"
+        )),
+        _ => {}
+    }
+    if s.segments_failed > 0 {
+        out.push(format!("to retry failed segments: {command} retry {id}"));
+    }
+    out
+}
+
+/// The line that tells how to carry on an unfinished run.
+pub fn resume_hint(command: &str, run_id: &str) -> String {
+    format!("to carry on: {command} resume {run_id}")
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{:.1}s", d.as_secs_f64()),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Counts;
+
+    fn s(state: RunState) -> RunSummary {
+        RunSummary {
+            run_id: "20261125-1".into(),
+            direction: Direction::Push,
+            state,
+            counts: Counts {
+                created: 5,
+                ..Counts::default()
+            },
+            segments_total: 3,
+            segments_done: 2,
+            segments_failed: 1,
+            token_renewals: 4,
+            sessions: 2,
+            duration: Duration::from_secs(75),
+            error: None,
+            auth_failure: false,
+        }
+    }
+
+    #[test]
+    fn summary_names_the_command_that_carries_on() {
+        let cmd = "supsync --state-dir /x";
+        let t = text(&s(RunState::CompletedWithFailures), cmd);
+        assert!(t.contains("5 created"), "{t}");
+        assert!(t.contains("4 renewal(s), 2 session(s)"), "{t}");
+        assert!(t.contains("supsync --state-dir /x retry 20261125-1"), "{t}");
+        assert!(t.contains("1m 15s"), "{t}");
+        let t = text(&s(RunState::Interrupted), cmd);
+        assert!(
+            t.contains("supsync --state-dir /x resume 20261125-1"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn summary_says_the_run_state_in_its_one_word() {
+        let t = text(&s(RunState::CompletedWithFailures), "supsync");
+        assert!(
+            t.starts_with("run 20261125-1 (push) completed with failures in 1m 15s"),
+            "{t}"
+        );
+        let mut rejected = s(RunState::Completed);
+        rejected.counts.rejected = 2;
+        let t = text(&rejected, "supsync");
+        assert!(t.contains(") completed, with rejected records in"), "{t}");
+        assert!(t.contains("supsync status 20261125-1"), "{t}");
+    }
+
+    #[test]
+    fn a_run_that_never_started_shows_only_its_error() {
+        let mut f = s(RunState::Failed);
+        f.segments_total = 0;
+        f.run_id = String::new();
+        f.error = Some("cannot read the source".into());
+        let t = text(&f, "supsync");
+        assert_eq!(
+            t,
+            "run (none) (push) failed in 1m 15s\nerror: cannot read the source"
+        );
+    }
+}
