@@ -53,14 +53,25 @@ pub enum Command {
     Config(ConfigArgs),
 }
 
+/// How a run is shown and watched; the same for `demo`, `run`, `resume` and `retry`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DriveArgs {
+    /// No console, even on a terminal: progress lines and a summary.
+    #[arg(long)]
+    pub headless: bool,
+    /// Serve Prometheus metrics on `http://ADDR/metrics` while the run lasts (beats
+    /// `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Supplier records to generate.
     #[arg(long, default_value_t = 500)]
     pub records: u64,
-    /// No console: progress lines and a summary.
-    #[arg(long)]
-    pub headless: bool,
+    #[command(flatten)]
+    pub drive: DriveArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -72,9 +83,8 @@ pub struct RunArgs {
     /// Pull every supplier into this file (.jsonl or .csv).
     #[arg(long, value_name = "OUT")]
     pub pull: Option<PathBuf>,
-    /// No console, even on a terminal.
-    #[arg(long)]
-    pub headless: bool,
+    #[command(flatten)]
+    pub drive: DriveArgs,
     /// Name the run (default: generated from the time).
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
@@ -83,8 +93,8 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ResumeArgs {
     pub run_id: Option<String>,
-    #[arg(long)]
-    pub headless: bool,
+    #[command(flatten)]
+    pub drive: DriveArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -93,8 +103,8 @@ pub struct RetryArgs {
     /// Segment to retry (repeatable; default: every failed segment).
     #[arg(long = "segment", value_name = "N")]
     pub segments: Vec<usize>,
-    #[arg(long)]
-    pub headless: bool,
+    #[command(flatten)]
+    pub drive: DriveArgs,
 }
 
 #[derive(Debug, Clone, Args)]

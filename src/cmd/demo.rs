@@ -14,6 +14,7 @@ use super::out::print_line;
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::config::{Config, TokenCacheMode, UiConfig};
 use crate::engine::{RunMode, RunParams};
+use crate::observe::ObserveOptions;
 use crate::record::Supplier;
 use crate::secret::Secret;
 use crate::sim::{Profile, SimServer};
@@ -27,7 +28,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
     if args.records == 0 {
         anyhow::bail!("--records must be at least 1");
     }
-    let console = console_wanted(args.headless);
+    let console = console_wanted(args.drive.headless);
     let state_dir = crate::config::state_dir(global)
         .context("could not work out the state directory (set --state-dir)")?
         .join("demo");
@@ -54,6 +55,9 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         console,
         ui: UiConfig::default(),
         command: command_prefix(&demo_global),
+        observe: ObserveOptions {
+            metrics_listen: args.drive.metrics_listen,
+        },
     };
 
     let rt = super::runtime()?;

@@ -9,6 +9,7 @@ use crate::cli::GlobalArgs;
 use crate::config::UiConfig;
 use crate::engine::{self, RunParams};
 use crate::headless::{self, HeadlessOptions};
+use crate::observe::{ObserveOptions, Observers, tap};
 use crate::{console, summary};
 
 use super::out::print_line;
@@ -20,6 +21,8 @@ pub(crate) struct Drive {
     pub ui: UiConfig,
     /// How to invoke supsync in the printed hints (see [`command_prefix`]).
     pub command: String,
+    /// `--metrics-listen`, which beats `metrics.listen`.
+    pub observe: ObserveOptions,
 }
 
 /// The console when a person is watching; headless for `--headless`, and whenever stdout
@@ -34,7 +37,15 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
     // The console keeps the engine after the last segment so `r`/`R` can still retry;
     // headless, the run ends when nothing is pending or running.
     params.stay_alive = how.console;
-    let handle = engine::start(params);
+    // Metrics and alerts start before the engine: a busy port is a configuration error
+    // (exit 2) said before any request, never a failure mid-sync.
+    let observers = Observers::start(
+        &params.config,
+        vec![params.client_secret.clone()],
+        how.observe.clone(),
+    )
+    .await?;
+    let (handle, observers) = tap::tap(engine::start(params), observers);
     let (code, text) = if how.console {
         let ended = console::run_console(handle, &how.ui, &how.command).await?;
         (ended.exit_code, ended.text)
@@ -42,6 +53,12 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         let s = headless::report(handle, &HeadlessOptions::default()).await;
         (s.exit_code(), summary::text(&s, &how.command))
     };
+    // The engine's stream has ended (or is ending); the final alerts and the last metrics
+    // file go out before the summary is printed.
+    match observers.await {
+        Ok(o) => o.finish().await,
+        Err(e) => tracing::warn!("metrics and alerts stopped early: {e}"),
+    }
     print_line(&text)?;
     Ok(code)
 }

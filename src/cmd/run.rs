@@ -2,8 +2,9 @@
 //! with the console on a terminal, headless otherwise.
 
 use super::drive::{Drive, command_prefix, console_wanted};
-use crate::cli::{GlobalArgs, ResumeArgs, RetryArgs, RunArgs};
+use crate::cli::{DriveArgs, GlobalArgs, ResumeArgs, RetryArgs, RunArgs};
 use crate::engine::{RunMode, RunParams};
+use crate::observe::ObserveOptions;
 use crate::{config, exit, journal};
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
@@ -25,7 +26,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
         // clap's "direction" group makes exactly one of them required.
         _ => anyhow::bail!("give exactly one of --source FILE or --pull OUT"),
     };
-    drive(global, mode, args.headless)
+    drive(global, mode, &args.drive)
 }
 
 pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
@@ -49,7 +50,7 @@ pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    drive(global, RunMode::Resume { run_id }, args.headless)
+    drive(global, RunMode::Resume { run_id }, &args.drive)
 }
 
 pub fn retry(global: &GlobalArgs, args: RetryArgs) -> anyhow::Result<i32> {
@@ -59,7 +60,7 @@ pub fn retry(global: &GlobalArgs, args: RetryArgs) -> anyhow::Result<i32> {
             run_id: args.run_id,
             segments: args.segments,
         },
-        args.headless,
+        &args.drive,
     )
 }
 
@@ -69,7 +70,7 @@ fn config_error(e: &dyn std::fmt::Display) -> anyhow::Result<i32> {
 }
 
 /// Loads the config, checks it, sets up logging and drives the run (see [`super::drive`]).
-fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i32> {
+fn drive(global: &GlobalArgs, mode: RunMode, args: &DriveArgs) -> anyhow::Result<i32> {
     let loaded = match config::load(global) {
         Ok(l) => l,
         Err(e) => return config_error(&e),
@@ -88,7 +89,7 @@ fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i
             return config_error(&e);
         }
     }
-    let console = console_wanted(headless);
+    let console = console_wanted(args.headless);
     if console {
         crate::logging::init_console(&state_dir.join("logs"))?;
     } else {
@@ -98,6 +99,9 @@ fn drive(global: &GlobalArgs, mode: RunMode, headless: bool) -> anyhow::Result<i
         console,
         ui: loaded.config.ui.clone(),
         command: command_prefix(global),
+        observe: ObserveOptions {
+            metrics_listen: args.metrics_listen,
+        },
     };
     let params = RunParams::new(loaded.config, secret, state_dir, mode);
     // engine::start spawns onto the runtime: the drive must run inside block_on.

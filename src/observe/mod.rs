@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod export;
 pub mod metrics;
 pub mod notify;
+pub mod tap;
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -162,6 +163,12 @@ impl Observers {
         if let Some(n) = self.notifier {
             n.close(DRAIN).await;
         }
+    }
+}
+
+impl tap::Observer for Observers {
+    fn on_event(&mut self, ev: &EngineEvent) {
+        Observers::on_event(self, ev);
     }
 }
 
