@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::backoff::Backoff;
 use super::emit::Emitter;
+use super::retry::Retry;
 use crate::api::ApiClient;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,6 +83,7 @@ pub(crate) fn spawn_probe(
     gate: Arc<Gate>,
     api: Arc<ApiClient>,
     emit: Emitter,
+    backoff: Backoff,
     every: Duration,
     budget: u32,
     cancel: CancellationToken,
@@ -91,10 +94,10 @@ pub(crate) fn spawn_probe(
         every.as_secs_f64()
     ));
     tokio::spawn(async move {
+        let retry = Retry::new(backoff, &cancel);
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = cancel.cancelled() => return,
+            if retry.sleep(every).await.is_err() {
+                return;
             }
             match api.health().await {
                 Ok(()) => {
