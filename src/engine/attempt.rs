@@ -3,9 +3,10 @@
 //! run stops.
 
 use std::future::Future;
+use std::sync::Arc;
 
-use super::control::spawn_probe;
 use super::events::{EngineEvent, SegmentState, SegmentView};
+use super::probe::spawn_probe;
 use super::retry::Retry;
 use super::worker::{Fail, WorkerCtx};
 use crate::api::ApiError;
@@ -16,7 +17,7 @@ const RATE_LIMIT_CEILING: u32 = 10;
 /// Runs `op` until it succeeds, backing off between transient failures; gives up after
 /// `max_attempts`, at once on a permanent error, and stops the run on an auth failure.
 pub(super) async fn attempt<T, F, Fut>(
-    ctx: &WorkerCtx,
+    ctx: &Arc<WorkerCtx>,
     index: usize,
     records: u64,
     mut op: F,
@@ -52,6 +53,7 @@ where
             Err(_) => return Err(Fail::Abandoned),
             Ok(Ok(v)) => {
                 ctx.gate.success();
+                ctx.outage.success();
                 return Ok((v, n));
             }
             Ok(Err(e)) => e,
@@ -70,22 +72,22 @@ where
         }
         // A 429 is the server pacing us (the request was not processed), not a failure of
         // the segment: it waits out Retry-After without spending an attempt, up to a ceiling
-        // so a server that only ever answers 429 still ends the segment.
+        // so a server that only ever answers 429 still ends the segment. A wait longer than
+        // we honour is not pacing we can follow: that 429 spends an attempt.
+        let honoured = err
+            .retry_after()
+            .is_none_or(|d| d <= ctx.backoff.max_retry_after);
         let paced = matches!(err, ApiError::RateLimited { .. })
+            && honoured
             && n < ctx.max_attempts.saturating_mul(RATE_LIMIT_CEILING);
         if !paced {
             spent += 1;
         }
+        if let Some(note) = ctx.outage.failure(&err) {
+            ctx.emit.notice(note);
+        }
         if ctx.gate.transient_failure() {
-            spawn_probe(
-                ctx.gate.clone(),
-                ctx.api.clone(),
-                ctx.emit.clone(),
-                ctx.backoff,
-                ctx.probe_every,
-                ctx.retry_budget,
-                ctx.cancel.clone(),
-            );
+            spawn_probe(ctx.clone());
         }
         if spent >= ctx.max_attempts {
             return Err(Fail::Exhausted {

@@ -19,6 +19,9 @@ use super::{RunMode, RunParams};
 use crate::api::{ApiClient, ApiError, ConnectOptions};
 use crate::config::TokenCacheMode;
 
+/// The longest `Retry-After` the engine sees as sent (a week); longer ones read as a week.
+const RETRY_AFTER_SEEN: u64 = 7 * 24 * 3600;
+
 /// How the run ended, before it is turned into a summary.
 pub(super) struct End {
     pub(super) run_id: String,
@@ -138,11 +141,16 @@ async fn connect(
         },
         audit_log: audit_dir.map(|d| d.join("token-audit.jsonl")),
     };
+    // The client parses Retry-After up to this ceiling, not ours: the engine itself caps
+    // each wait at sync.max_retry_after_secs, and must see a longer wish to report it (a
+    // day-long Retry-After says the server is down, not busy).
+    let mut config = params.config.clone();
+    config.sync.max_retry_after_secs = config.sync.max_retry_after_secs.max(RETRY_AFTER_SEEN);
     let mut retry = Retry::new(Backoff::from_config(&params.config.sync), &cancel);
     retry
         .call(params.config.sync.max_attempts, || {
             ApiClient::connect(
-                &params.config,
+                &config,
                 params.client_secret.clone(),
                 opts.clone(),
                 cancel.clone(),

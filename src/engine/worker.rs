@@ -15,6 +15,7 @@ use super::backoff::Backoff;
 use super::control::Gate;
 use super::emit::Emitter;
 use super::events::{Counts, SegmentState};
+use super::outage::Outage;
 use super::slots::{Slots, Ticket};
 use crate::api::{ApiClient, EncodedBatch, PushStatus};
 use crate::record::Supplier;
@@ -40,7 +41,8 @@ pub(crate) struct WorkerCtx {
     pub backoff: Backoff,
     pub max_attempts: u32,
     pub retry_budget: u32,
-    pub probe_every: Duration,
+    /// How long the server has failed every request; past its bound the run stops.
+    pub outage: Arc<Outage>,
     /// `concurrency` places for segments talking to the server, taken in start order.
     pub slots: Arc<Slots>,
     pub run_id: String,
@@ -157,7 +159,7 @@ async fn take_slot<'a>(
 }
 
 async fn push(
-    ctx: &WorkerCtx,
+    ctx: &Arc<WorkerCtx>,
     index: usize,
     records: u64,
     (path, format, span): (Arc<PathBuf>, Format, SegmentSpan),
@@ -239,7 +241,7 @@ async fn push(
 }
 
 async fn pull(
-    ctx: &WorkerCtx,
+    ctx: &Arc<WorkerCtx>,
     index: usize,
     records: u64,
     offset: u64,

@@ -18,6 +18,7 @@ impl Scheduler {
             }
             Command::Resume if self.paused => {
                 self.paused = false;
+                self.ctx.outage.restart();
                 self.ctx.gate.set_paused(false);
                 emit.outcome(EngineEvent::RunState(RunState::Running)).await;
             }

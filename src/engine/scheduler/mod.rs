@@ -19,6 +19,7 @@ use super::control::Gate;
 use super::emit::Emitter;
 use super::events::{Command, Counts, Direction, EngineEvent, RunInfo, RunState, SegmentState};
 use super::ledger::Ledger;
+use super::outage::{Outage, OutageEnd};
 use super::plan::Plan;
 use super::run::{End, final_state};
 use super::slots::Slots;
@@ -78,9 +79,7 @@ impl Scheduler {
             backoff,
             max_attempts: sync.max_attempts.max(1),
             retry_budget: sync.retry_budget,
-            probe_every: backoff
-                .max
-                .clamp(Duration::from_millis(200), Duration::from_secs(30)),
+            outage: Arc::new(Outage::from_config(sync)),
             slots: Slots::new(sync.concurrency),
             run_id: manifest.run_id.clone(),
             sink: ledger.sink(),
@@ -199,7 +198,11 @@ impl Scheduler {
                 }
                 self.report_idle().await;
             }
+            let outage = self.ctx.outage.clone();
+            // A paused run is not asking the server anything: it does not time out.
+            let watch_outage = !self.stopping && !self.paused && self.fatal.is_none();
             tokio::select! {
+                end = outage.expired(), if watch_outage => self.on_outage(end).await,
                 Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     match joined {
                         Ok((id, (i, outcome))) => {
@@ -292,6 +295,18 @@ impl Scheduler {
             }
             None => self.ctx.emit.notice(msg),
         }
+    }
+
+    /// The server stayed down past `sync.max_outage_secs`: stop as for Ctrl-C (requests in
+    /// flight settle, the rest stays pending), but as a failure that says why.
+    async fn on_outage(&mut self, end: OutageEnd) {
+        self.fatal = Some(end.message);
+        self.auth_failure = end.token_endpoint;
+        self.begin_stop();
+        self.ctx
+            .emit
+            .outcome(EngineEvent::RunState(RunState::Stopping))
+            .await;
     }
 
     fn fail_run(&mut self, msg: String) {
