@@ -146,6 +146,9 @@ pub struct SyncConfig {
     pub max_retry_after_secs: u64,
     /// Consecutive transient failures across the run before it pauses hammering a dead server.
     pub retry_budget: u32,
+    /// How long the server (API or token endpoint) may fail every request before the run
+    /// stops, resumably, instead of waiting for it forever.
+    pub max_outage_secs: u64,
     /// Expected length of a sync; `diagnose` judges the token clocks against it.
     pub expected_duration_secs: u64,
 }
@@ -160,6 +163,7 @@ impl Default for SyncConfig {
             backoff_max_ms: 30_000,
             max_retry_after_secs: 120,
             retry_budget: 10,
+            max_outage_secs: 600,
             expected_duration_secs: 3600,
         }
     }

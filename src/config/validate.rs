@@ -167,6 +167,13 @@ pub fn validate(
         1_000_000,
         "",
     );
+    c.range(
+        "sync.max_outage_secs",
+        s.max_outage_secs,
+        1,
+        DAY_SECS,
+        " seconds",
+    );
     // The budget counts failures across all in-flight segments; if it is not reached
     // before those segments exhaust their attempts, an outage fails segments instead of
     // holding the run until the server answers again.

@@ -1,16 +1,12 @@
 //! The gate every segment request passes: closed while the operator has paused the run,
 //! and while the retry budget is spent (the server looks down). Workers wait at the gate
-//! instead of burning their attempts; a probe reopens it when the server answers again.
+//! instead of burning their attempts; a probe (`probe.rs`) reopens it when the server
+//! answers again.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-
-use super::emit::Emitter;
-use crate::api::ApiClient;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct GateState {
@@ -69,48 +65,18 @@ impl Gate {
         tripped_now
     }
 
-    fn reopen(&self) {
+    /// The server answers again (a probe succeeded): requests may go out.
+    pub(crate) fn reopen(&self) {
         self.consecutive_failures.store(0, Ordering::Relaxed);
         self.state.send_modify(|s| s.tripped = false);
     }
 }
 
-/// While the gate is tripped, calls `health` every `every` and reopens the gate on the first
-/// success. The token manager's keep-alive keeps the token meanwhile.
-pub(crate) fn spawn_probe(
-    gate: Arc<Gate>,
-    api: Arc<ApiClient>,
-    emit: Emitter,
-    every: Duration,
-    budget: u32,
-    cancel: CancellationToken,
-) {
-    emit.notice(format!(
-        "the server failed {budget} requests in a row: holding all segments and checking its \
-         health every {:.1}s instead of spending their attempts",
-        every.as_secs_f64()
-    ));
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = cancel.cancelled() => return,
-            }
-            match api.health().await {
-                Ok(()) => {
-                    gate.reopen();
-                    emit.notice("the server answers again: carrying on".to_string());
-                    return;
-                }
-                Err(e) => tracing::debug!(target: "supsync::engine", "probe failed: {e}"),
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn budget_trips_once_and_success_resets_it() {

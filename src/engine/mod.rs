@@ -16,15 +16,18 @@
 //! Completed/CompletedWithFailures state when everything is finished), and last the final
 //! `RunState` and `Finished(summary)`.
 
+mod attempt;
 pub mod backoff;
-mod commands;
 mod control;
 mod emit;
 pub mod events;
-mod outcome;
+mod ledger;
+mod outage;
 mod plan;
+mod probe;
+mod retry;
 mod run;
-mod runner;
+mod scheduler;
 mod slots;
 mod worker;
 

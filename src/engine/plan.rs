@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
+use tokio_util::sync::CancellationToken;
 
 use super::RunParams;
 use super::backoff::Backoff;
 use super::events::{Direction, SegmentState, SegmentView};
+use super::retry::Retry;
 use super::worker::Work;
 use crate::api::ApiClient;
 use crate::journal::{self, Journal, Manifest, Replay};
@@ -154,12 +156,13 @@ pub(crate) async fn pull_new(
     output: &Path,
     run_id: Option<String>,
     api: &ApiClient,
+    cancel: &CancellationToken,
 ) -> anyhow::Result<Plan> {
     let size = params.config.sync.segment_size;
     if size == 0 {
         bail!("sync.segment_size must be at least 1");
     }
-    let total = first_page_total(params, api).await?;
+    let total = first_page_total(params, api, cancel).await?;
     let run_id = run_id.unwrap_or_else(journal::new_run_id);
     let layout = pull_layout(total, size);
     let mut m = manifest(params, run_id, Direction::Pull, total, layout.len())?;
@@ -184,20 +187,17 @@ pub(crate) async fn pull_new(
 }
 
 /// The server's record count, from a first small page (retrying transient failures).
-async fn first_page_total(params: &RunParams, api: &ApiClient) -> anyhow::Result<u64> {
-    let backoff = Backoff::from_config(&params.config.sync);
-    let attempts = params.config.sync.max_attempts.max(1);
-    let mut n = 0;
-    loop {
-        n += 1;
-        match api.pull_page(0, 1).await {
-            Ok(page) => return Ok(page.total),
-            Err(e) if e.is_retryable() && n < attempts => {
-                tokio::time::sleep(backoff.delay(n, e.retry_after())).await;
-            }
-            Err(e) => return Err(anyhow!(e).context("cannot learn how many suppliers to pull")),
-        }
-    }
+async fn first_page_total(
+    params: &RunParams,
+    api: &ApiClient,
+    cancel: &CancellationToken,
+) -> anyhow::Result<u64> {
+    let mut retry = Retry::new(Backoff::from_config(&params.config.sync), cancel);
+    retry
+        .call(params.config.sync.max_attempts, || api.pull_page(0, 1))
+        .await
+        .map(|page| page.total)
+        .map_err(|e| anyhow!(e).context("cannot learn how many suppliers to pull"))
 }
 
 /// Opens an existing run. `retry`: `Some(segments)` turns those failed segments (all

@@ -1,4 +1,4 @@
-//! A run from start to summary: plan, connect, hand over to the [`Runner`], summarize.
+//! A run from start to summary: plan, connect, hand over to the [`Scheduler`], summarize.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,10 +13,14 @@ use super::events::{
     Command, Counts, Direction, EngineEvent, RunState, RunSummary, SegmentState, SegmentView,
 };
 use super::plan;
-use super::runner::Runner;
+use super::retry::Retry;
+use super::scheduler::Scheduler;
 use super::{RunMode, RunParams};
 use crate::api::{ApiClient, ApiError, ConnectOptions};
 use crate::config::TokenCacheMode;
+
+/// The longest `Retry-After` the engine sees as sent (a week); longer ones read as a week.
+const RETRY_AFTER_SEEN: u64 = 7 * 24 * 3600;
 
 /// How the run ended, before it is turned into a summary.
 pub(super) struct End {
@@ -79,14 +83,15 @@ fn mode_direction(mode: &RunMode) -> Direction {
     }
 }
 
-pub(super) fn final_state(end: &End) -> RunState {
-    if end.fatal.is_some() {
+/// How a run with these segments ended; `fatal`: it was stopped by an error.
+pub(super) fn final_state(fatal: bool, views: &[SegmentView]) -> RunState {
+    if fatal {
         return RunState::Failed;
     }
-    if end.views.iter().any(|v| !v.state.is_finished()) {
+    if views.iter().any(|v| !v.state.is_finished()) {
         return RunState::Interrupted;
     }
-    if end.views.iter().any(|v| v.state == SegmentState::Failed) {
+    if views.iter().any(|v| v.state == SegmentState::Failed) {
         RunState::CompletedWithFailures
     } else {
         RunState::Completed
@@ -94,7 +99,7 @@ pub(super) fn final_state(end: &End) -> RunState {
 }
 
 fn summarize(end: End, duration: Duration) -> RunSummary {
-    let state = final_state(&end);
+    let state = final_state(end.fatal.is_some(), &end.views);
     let mut counts = Counts::default();
     for v in &end.views {
         counts.add(&v.counts);
@@ -136,27 +141,22 @@ async fn connect(
         },
         audit_log: audit_dir.map(|d| d.join("token-audit.jsonl")),
     };
-    let backoff = Backoff::from_config(&params.config.sync);
-    let mut n = 0;
-    loop {
-        n += 1;
-        let r = ApiClient::connect(
-            &params.config,
-            params.client_secret.clone(),
-            opts.clone(),
-            cancel.clone(),
-        )
-        .await;
-        match r {
-            Err(e) if e.is_retryable() && n < params.config.sync.max_attempts.max(1) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff.delay(n, e.retry_after())) => {}
-                    _ = cancel.cancelled() => return Err(ApiError::Cancelled),
-                }
-            }
-            other => return other,
-        }
-    }
+    // The client parses Retry-After up to this ceiling, not ours: the engine itself caps
+    // each wait at sync.max_retry_after_secs, and must see a longer wish to report it (a
+    // day-long Retry-After says the server is down, not busy).
+    let mut config = params.config.clone();
+    config.sync.max_retry_after_secs = config.sync.max_retry_after_secs.max(RETRY_AFTER_SEEN);
+    let mut retry = Retry::new(Backoff::from_config(&params.config.sync), &cancel);
+    retry
+        .call(params.config.sync.max_attempts, || {
+            ApiClient::connect(
+                &config,
+                params.client_secret.clone(),
+                opts.clone(),
+                cancel.clone(),
+            )
+        })
+        .await
 }
 
 async fn prepare_and_run(
@@ -177,7 +177,7 @@ async fn prepare_and_run(
                 .await
                 .map_err(connect_err)?;
             (
-                plan::pull_new(params, output, run_id.clone(), &api).await?,
+                plan::pull_new(params, output, run_id.clone(), &api, &api_cancel).await?,
                 api,
             )
         }
@@ -200,20 +200,14 @@ async fn prepare_and_run(
         }
     };
     forward_token_status(&api, emit.clone(), api_cancel.clone());
-    let mut runner = Runner::new(params, plan, api.clone(), emit.clone(), cancel)?;
-    runner.announce().await;
-    runner.run_loop(commands, cancel).await;
+    let mut scheduler = Scheduler::new(params, plan, api.clone(), emit.clone(), cancel)?;
+    scheduler.announce().await;
+    scheduler.run_loop(commands, cancel).await;
     let status = api.token_status().borrow().clone();
-    runner.finish().await;
-    Ok(End {
-        run_id: runner.run_id.clone(),
-        direction: runner.direction,
-        views: runner.views,
-        fatal: runner.fatal,
-        auth_failure: runner.auth_failure,
-        renewals: status.renewals,
-        sessions: status.sessions,
-    })
+    let mut end = scheduler.finish().await;
+    end.renewals = status.renewals;
+    end.sessions = status.sessions;
+    Ok(end)
 }
 
 /// The run exists (journal and all) but got no first token: it ends Failed, and its id and

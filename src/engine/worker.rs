@@ -3,7 +3,6 @@
 //! run loop journals the outcome (fsynced) before anyone is told about it.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,12 +10,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::SemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
+use super::attempt::attempt;
 use super::backoff::Backoff;
-use super::control::{Gate, spawn_probe};
+use super::control::Gate;
 use super::emit::Emitter;
-use super::events::{Counts, EngineEvent, Reject, RejectOrigin, SegmentState, SegmentView};
+use super::events::{Counts, Reject, RejectOrigin, SegmentState};
+use super::outage::Outage;
 use super::slots::{Slots, Ticket};
-use crate::api::{ApiClient, ApiError, EncodedBatch, PushStatus};
+use crate::api::{ApiClient, EncodedBatch, PushStatus};
 use crate::record::Supplier;
 use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
 
@@ -40,7 +41,8 @@ pub(crate) struct WorkerCtx {
     pub backoff: Backoff,
     pub max_attempts: u32,
     pub retry_budget: u32,
-    pub probe_every: Duration,
+    /// How long the server has failed every request; past its bound the run stops.
+    pub outage: Arc<Outage>,
     /// `concurrency` places for segments talking to the server, taken in start order.
     pub slots: Arc<Slots>,
     pub run_id: String,
@@ -51,24 +53,30 @@ pub(crate) struct WorkerCtx {
     pub stop: CancellationToken,
 }
 
+/// A segment's end, as booked in the journal.
+#[derive(Debug)]
+pub(crate) struct Settled {
+    pub state: SegmentState,
+    pub attempts: u32,
+    pub counts: Counts,
+    pub error: Option<String>,
+    pub rejects: Vec<Reject>,
+    pub duration: Duration,
+}
+
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    Finished {
-        state: SegmentState,
-        attempts: u32,
-        counts: Counts,
-        error: Option<String>,
-        rejects: Vec<Reject>,
-        duration: Duration,
-    },
+    Finished(Settled),
     /// Authentication is broken for good: the run must stop.
-    AuthFailure { error: String },
+    AuthFailure {
+        error: String,
+    },
     /// Stopped or cancelled before an outcome: the segment stays pending.
     Abandoned,
 }
 
 /// How the attempts of one operation ended, short of success.
-enum Fail {
+pub(super) enum Fail {
     Exhausted { attempts: u32, error: String },
     Auth(String),
     Abandoned,
@@ -92,7 +100,7 @@ pub(crate) async fn run_segment(
     };
     let busy = || started.map_or(Duration::ZERO, |t: Instant| t.elapsed());
     let outcome = match outcome {
-        Ok((counts, rejects, attempts)) => Outcome::Finished {
+        Ok((counts, rejects, attempts)) => Outcome::Finished(Settled {
             state: if counts.rejected > 0 {
                 SegmentState::DoneWithRejects
             } else {
@@ -103,15 +111,15 @@ pub(crate) async fn run_segment(
             error: None,
             rejects,
             duration: busy(),
-        },
-        Err(Fail::Exhausted { attempts, error }) => Outcome::Finished {
+        }),
+        Err(Fail::Exhausted { attempts, error }) => Outcome::Finished(Settled {
             state: SegmentState::Failed,
             attempts,
             counts: Counts::default(),
             error: Some(error),
             rejects: Vec::new(),
             duration: busy(),
-        },
+        }),
         Err(Fail::Auth(error)) => Outcome::AuthFailure { error },
         Err(Fail::Abandoned) => Outcome::Abandoned,
     };
@@ -137,7 +145,7 @@ async fn take_slot<'a>(
 }
 
 async fn push(
-    ctx: &WorkerCtx,
+    ctx: &Arc<WorkerCtx>,
     index: usize,
     records: u64,
     (path, format, span): (Arc<PathBuf>, Format, SegmentSpan),
@@ -221,7 +229,7 @@ async fn push(
 }
 
 async fn pull(
-    ctx: &WorkerCtx,
+    ctx: &Arc<WorkerCtx>,
     index: usize,
     records: u64,
     offset: u64,
@@ -269,122 +277,4 @@ async fn pull(
         ..Counts::default()
     };
     Ok((counts, Vec::new(), attempts_total))
-}
-
-/// 429s a segment accepts, as a multiple of `max_attempts`, before they count as attempts.
-const RATE_LIMIT_CEILING: u32 = 10;
-
-/// Runs `op` until it succeeds, backing off between transient failures; gives up after
-/// `max_attempts`, at once on a permanent error, and stops the run on an auth failure.
-async fn attempt<T, F, Fut>(
-    ctx: &WorkerCtx,
-    index: usize,
-    records: u64,
-    mut op: F,
-) -> Result<(T, u32), Fail>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
-{
-    let mut n = 0u32;
-    // Attempts counted against `max_attempts` (429s are not, see below).
-    let mut spent = 0u32;
-    let mut last_error = None;
-    loop {
-        // A graceful stop lets a request in flight finish but starts no new one.
-        if ctx.stop.is_cancelled() {
-            return Err(Fail::Abandoned);
-        }
-        let open = tokio::select! {
-            open = ctx.gate.wait_open(&ctx.cancel) => open,
-            _ = ctx.stop.cancelled() => false,
-        };
-        if !open {
-            return Err(Fail::Abandoned);
-        }
-        n += 1;
-        ctx.emit.progress(view(
-            index,
-            records,
-            SegmentState::Running,
-            n,
-            last_error.clone(),
-        ));
-        let result = tokio::select! {
-            r = op() => r,
-            _ = ctx.cancel.cancelled() => return Err(Fail::Abandoned),
-        };
-        let err = match result {
-            Ok(v) => {
-                ctx.gate.success();
-                return Ok((v, n));
-            }
-            Err(e) => e,
-        };
-        if matches!(err, ApiError::Cancelled) {
-            return Err(Fail::Abandoned);
-        }
-        if err.is_auth_failure() {
-            return Err(Fail::Auth(err.to_string()));
-        }
-        if !err.is_retryable() {
-            return Err(Fail::Exhausted {
-                attempts: n,
-                error: err.to_string(),
-            });
-        }
-        // A 429 is the server pacing us (the request was not processed), not a failure of
-        // the segment: it waits out Retry-After without spending an attempt, up to a ceiling
-        // so a server that only ever answers 429 still ends the segment.
-        let paced = matches!(err, ApiError::RateLimited { .. })
-            && n < ctx.max_attempts.saturating_mul(RATE_LIMIT_CEILING);
-        if !paced {
-            spent += 1;
-        }
-        if ctx.gate.transient_failure() {
-            spawn_probe(
-                ctx.gate.clone(),
-                ctx.api.clone(),
-                ctx.emit.clone(),
-                ctx.probe_every,
-                ctx.retry_budget,
-                ctx.cancel.clone(),
-            );
-        }
-        if spent >= ctx.max_attempts {
-            return Err(Fail::Exhausted {
-                attempts: n,
-                error: format!("{err} (after {n} attempts)"),
-            });
-        }
-        let wait = ctx.backoff.delay(n, err.retry_after());
-        last_error = Some(err.to_string());
-        ctx.emit.progress(view(
-            index,
-            records,
-            SegmentState::Retrying,
-            n,
-            last_error.clone(),
-        ));
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = ctx.cancel.cancelled() => return Err(Fail::Abandoned),
-            _ = ctx.stop.cancelled() => return Err(Fail::Abandoned),
-        }
-    }
-}
-
-fn view(
-    index: usize,
-    records: u64,
-    state: SegmentState,
-    attempts: u32,
-    last_error: Option<String>,
-) -> EngineEvent {
-    EngineEvent::Segment(SegmentView {
-        state,
-        attempts,
-        last_error,
-        ..SegmentView::pending(index, records)
-    })
 }

@@ -1,12 +1,14 @@
-//! The scheduler half of a run: which segments go out when, at most `concurrency` at once,
-//! while honouring pause, stop and hard cancel. Outcomes and commands are handled in
-//! `outcome.rs` and `commands.rs`.
+//! The scheduler half of a run: which segments go out when, at most `concurrency` at once
+//! (plus as many reading ahead), while honouring pause, stop and hard cancel. What each
+//! outcome does to the books is the [`Ledger`]'s business; operator commands are in
+//! `commands.rs`.
+
+mod commands;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::anyhow;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -15,45 +17,43 @@ use super::RunParams;
 use super::backoff::Backoff;
 use super::control::Gate;
 use super::emit::Emitter;
-use super::events::{
-    Command, Direction, EngineEvent, RunInfo, RunState, SegmentState, SegmentView,
-};
+use super::events::{Command, Counts, Direction, EngineEvent, RunInfo, RunState, SegmentState};
+use super::ledger::Ledger;
+use super::outage::{Outage, OutageEnd};
 use super::plan::Plan;
+use super::run::{End, final_state};
 use super::slots::Slots;
-use super::worker::{Outcome, WorkerCtx, run_segment};
+use super::worker::{Outcome, Settled, Work, WorkerCtx, run_segment};
 use crate::api::ApiClient;
-use crate::journal::Entry;
-use crate::source::{PullSink, RejectsWriter};
 
-pub(super) struct Runner {
-    pub(super) run_id: String,
-    pub(super) direction: Direction,
-    pub(super) journal: crate::journal::Journal,
-    pub(super) rejects: Option<RejectsWriter>,
-    pub(super) sink: Option<Arc<PullSink>>,
-    pub(super) views: Vec<SegmentView>,
-    pub(super) works: Vec<super::worker::Work>,
-    pub(super) queue: VecDeque<usize>,
-    pub(super) tasks: JoinSet<(usize, Outcome)>,
-    pub(super) task_segment: HashMap<tokio::task::Id, usize>,
-    pub(super) ctx: Arc<WorkerCtx>,
-    pub(super) concurrency: usize,
-    pub(super) stay_alive: bool,
-    pub(super) stop_grace: Duration,
-    pub(super) local_invalid: u64,
-    pub(super) notices: Vec<String>,
-    pub(super) paused: bool,
-    pub(super) stopping: bool,
-    pub(super) fatal: Option<String>,
-    pub(super) auth_failure: bool,
+pub(super) struct Scheduler {
+    run_id: String,
+    direction: Direction,
+    ledger: Ledger,
+    works: Vec<Work>,
+    queue: VecDeque<usize>,
+    tasks: JoinSet<(usize, Outcome)>,
+    task_segment: HashMap<tokio::task::Id, usize>,
+    ctx: Arc<WorkerCtx>,
+    concurrency: usize,
+    stay_alive: bool,
+    stop_grace: Duration,
+    local_invalid: u64,
+    notices: Vec<String>,
+    paused: bool,
+    stopping: bool,
+    /// Past `stopping`: when in-flight segments are abandoned.
+    stop_deadline: Option<tokio::time::Instant>,
+    fatal: Option<String>,
+    auth_failure: bool,
     /// The idle state last reported while staying alive, so it is reported once.
-    pub(super) idle_reported: Option<RunState>,
+    idle_reported: Option<RunState>,
     /// For `RunInfo`: where records come from and go to.
-    pub(super) source_label: String,
-    pub(super) target_label: String,
+    source_label: String,
+    target_label: String,
 }
 
-impl Runner {
+impl Scheduler {
     pub(super) fn new(
         params: &RunParams,
         plan: Plan,
@@ -69,16 +69,7 @@ impl Runner {
             local_invalid,
             notices,
         } = plan;
-        let run_dir = journal.run_dir().to_path_buf();
-        let (rejects, sink) = match manifest.direction {
-            Direction::Push => (Some(RejectsWriter::new(&run_dir)?), None),
-            Direction::Pull => {
-                let output = manifest.output.clone().ok_or_else(|| {
-                    anyhow!("run {}: its manifest names no output", manifest.run_id)
-                })?;
-                (None, Some(Arc::new(PullSink::new(&run_dir, &output)?)))
-            }
-        };
+        let ledger = Ledger::open(journal, &manifest, views, emit.clone())?;
         let sync = &params.config.sync;
         let backoff = Backoff::from_config(sync);
         let ctx = Arc::new(WorkerCtx {
@@ -88,47 +79,29 @@ impl Runner {
             backoff,
             max_attempts: sync.max_attempts.max(1),
             retry_budget: sync.retry_budget,
-            probe_every: backoff
-                .max
-                .clamp(Duration::from_millis(200), Duration::from_secs(30)),
+            outage: Arc::new(Outage::from_config(sync)),
             slots: Slots::new(sync.concurrency),
             run_id: manifest.run_id.clone(),
-            sink: sink.clone(),
+            sink: ledger.sink(),
             cancel: cancel.child_token(),
             stop: CancellationToken::new(),
         });
-        let (source_label, target_label) = match manifest.direction {
-            Direction::Push => (
-                manifest
-                    .source
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                params.config.api.base_url.clone(),
-            ),
-            Direction::Pull => (
-                params.config.api.base_url.clone(),
-                manifest
-                    .output
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-            ),
+        let label = |p: &Option<std::path::PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         };
-        let queue = views
-            .iter()
-            .filter(|v| !v.state.is_finished())
-            .map(|v| v.index)
-            .collect();
+        let api_label = params.config.api.base_url.clone();
+        let (source_label, target_label) = match manifest.direction {
+            Direction::Push => (label(&manifest.source), api_label),
+            Direction::Pull => (api_label, label(&manifest.output)),
+        };
         Ok(Self {
             run_id: manifest.run_id.clone(),
             direction: manifest.direction,
-            journal,
-            rejects,
-            sink,
-            views,
+            queue: ledger.unfinished().collect(),
+            ledger,
             works,
-            queue,
             tasks: JoinSet::new(),
             task_segment: HashMap::new(),
             ctx,
@@ -139,6 +112,7 @@ impl Runner {
             notices,
             paused: false,
             stopping: false,
+            stop_deadline: None,
             fatal: None,
             auth_failure: false,
             idle_reported: None,
@@ -148,13 +122,14 @@ impl Runner {
     }
 
     pub(super) async fn announce(&mut self) {
+        let views = self.ledger.views();
         let info = RunInfo {
             run_id: self.run_id.clone(),
             direction: self.direction,
             source: self.source_label.clone(),
             target: self.target_label.clone(),
-            total_records: self.views.iter().map(|v| v.records).sum(),
-            segments: self.views.clone(),
+            total_records: views.iter().map(|v| v.records).sum(),
+            segments: views.to_vec(),
             started_wall: SystemTime::now(),
             local_rejects: self.local_invalid,
         };
@@ -169,7 +144,7 @@ impl Runner {
     }
 
     /// Segments holding a slot (talking to the server), not those waiting for one.
-    pub(super) fn in_flight(&self) -> usize {
+    fn in_flight(&self) -> usize {
         self.ctx.slots.in_use()
     }
 
@@ -188,13 +163,13 @@ impl Runner {
             let Some(i) = self.queue.pop_front() else {
                 break;
             };
-            let (Some(work), Some(view)) = (self.works.get(i), self.views.get(i)) else {
+            let (Some(work), Some(records)) = (self.works.get(i), self.ledger.records(i)) else {
                 continue;
             };
             let handle = self.tasks.spawn(run_segment(
                 self.ctx.clone(),
                 i,
-                view.records,
+                records,
                 work.clone(),
                 self.ctx.slots.ticket(),
             ));
@@ -208,12 +183,11 @@ impl Runner {
         cancel: &CancellationToken,
     ) {
         let mut commands_open = true;
-        let mut stop_deadline: Option<tokio::time::Instant> = None;
         loop {
             // Commands first: a Pause or Stop that is already waiting must hold back the
             // segments `fill` would otherwise start.
             while commands_open && let Ok(c) = commands.try_recv() {
-                self.on_command(c, &mut stop_deadline).await;
+                self.on_command(c).await;
             }
             self.fill();
             if self.idle() {
@@ -224,7 +198,11 @@ impl Runner {
                 }
                 self.report_idle().await;
             }
+            let outage = self.ctx.outage.clone();
+            // A paused run is not asking the server anything: it does not time out.
+            let watch_outage = !self.stopping && !self.paused && self.fatal.is_none();
             tokio::select! {
+                end = outage.expired(), if watch_outage => self.on_outage(end).await,
                 Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     match joined {
                         Ok((id, (i, outcome))) => {
@@ -234,7 +212,7 @@ impl Runner {
                             // another's journal syncs with the server's slots idle (17% over
                             // the ideal time in the efficiency bench). The outcome is still
                             // journaled before anyone is told of it.
-                            if matches!(outcome, super::worker::Outcome::Finished { .. }) {
+                            if matches!(outcome, Outcome::Finished(_)) {
                                 self.fill();
                             }
                             self.on_outcome(i, outcome).await;
@@ -246,22 +224,22 @@ impl Runner {
                     }
                 }
                 cmd = commands.recv(), if commands_open => match cmd {
-                    Some(c) => self.on_command(c, &mut stop_deadline).await,
+                    Some(c) => self.on_command(c).await,
                     None => {
                         // Nobody can steer any more: finish what is running and end.
                         commands_open = false;
                         if !self.stopping && (self.paused || self.stay_alive) {
-                            self.on_command(Command::Stop, &mut stop_deadline).await;
+                            self.on_command(Command::Stop).await;
                         }
                     }
                 },
-                _ = sleep_until_opt(stop_deadline), if stop_deadline.is_some() => {
+                _ = sleep_until_opt(self.stop_deadline), if self.stop_deadline.is_some() => {
                     self.ctx.emit.notice(format!(
                         "in-flight segments did not finish within {}s: abandoning them (they stay pending)",
                         self.stop_grace.as_secs()
                     ));
                     self.ctx.cancel.cancel();
-                    stop_deadline = None;
+                    self.stop_deadline = None;
                 }
                 _ = cancel.cancelled() => {
                     // Hard stop: abandon in-flight work. Only completed outcomes were
@@ -273,36 +251,108 @@ impl Runner {
                 }
             }
         }
-        for v in self.views.iter_mut() {
-            if matches!(v.state, SegmentState::Running | SegmentState::Retrying) {
-                v.state = SegmentState::Pending;
+        self.ledger.settle_unfinished();
+    }
+
+    async fn on_outcome(&mut self, i: usize, outcome: Outcome) {
+        match outcome {
+            Outcome::Finished(settled) => {
+                if let Err(msg) = self.ledger.settle(i, settled).await {
+                    self.fail_run(msg);
+                }
             }
+            Outcome::AuthFailure { error } => {
+                if !self.auth_failure {
+                    self.auth_failure = true;
+                    self.fail_run(format!("authentication failed: {error}"));
+                }
+                self.ledger.set_pending(i);
+            }
+            Outcome::Abandoned => self.ledger.set_pending(i),
         }
     }
 
+    async fn on_worker_crash(&mut self, i: Option<usize>, e: &tokio::task::JoinError) {
+        if e.is_cancelled() {
+            if let Some(i) = i {
+                self.ledger.set_pending(i);
+            }
+            return;
+        }
+        // A bug, not a server problem: record it as a failed segment the operator can retry.
+        let msg = format!("internal error in the segment worker: {e}");
+        match i {
+            Some(i) => {
+                let settled = Settled {
+                    state: SegmentState::Failed,
+                    attempts: self.ledger.attempts(i),
+                    counts: Counts::default(),
+                    error: Some(msg),
+                    rejects: Vec::new(),
+                    duration: Duration::ZERO,
+                };
+                self.on_outcome(i, Outcome::Finished(settled)).await;
+            }
+            None => self.ctx.emit.notice(msg),
+        }
+    }
+
+    /// The server stayed down past `sync.max_outage_secs`: stop as for Ctrl-C (requests in
+    /// flight settle, the rest stays pending), but as a failure that says why.
+    async fn on_outage(&mut self, end: OutageEnd) {
+        self.fatal = Some(end.message);
+        self.auth_failure = end.token_endpoint;
+        self.begin_stop();
+        self.ctx
+            .emit
+            .outcome(EngineEvent::RunState(RunState::Stopping))
+            .await;
+    }
+
+    fn fail_run(&mut self, msg: String) {
+        if self.fatal.is_none() {
+            self.fatal = Some(msg);
+        }
+        // Nothing else can succeed: abandon what is in flight.
+        self.ctx.cancel.cancel();
+    }
+
     async fn report_idle(&mut self) {
-        let state = if self.views.iter().any(|v| v.state == SegmentState::Failed) {
-            RunState::CompletedWithFailures
-        } else {
-            RunState::Completed
-        };
+        let state = self.ledger.idle_state();
         if self.idle_reported == Some(state) {
             return;
         }
         self.idle_reported = Some(state);
-        self.journal_run_state(state);
+        self.ledger.run_state(state);
         self.ctx.emit.outcome(EngineEvent::RunState(state)).await;
     }
 
-    pub(super) fn journal_run_state(&mut self, state: RunState) {
-        let entry = Entry::Run {
-            state,
-            at: crate::journal::now_rfc3339(),
-        };
-        if let Err(e) = self.journal.append(&entry) {
-            self.ctx
-                .emit
-                .notice(format!("cannot record the run state in the journal: {e}"));
+    /// Records the end in the journal and, for a complete pull, assembles the output.
+    pub(super) async fn finish(mut self) -> End {
+        self.ctx.cancel.cancel();
+        if self.ledger.has_output() {
+            let all_done = self.ledger.all_done();
+            if all_done && self.fatal.is_none() {
+                if let Err(e) = self.ledger.assemble_output().await {
+                    self.fatal = Some(e);
+                }
+            } else if !all_done {
+                self.ctx.emit.notice(format!(
+                    "{} not written yet: it is assembled once every segment is done",
+                    self.target_label
+                ));
+            }
+        }
+        let state = final_state(self.fatal.is_some(), self.ledger.views());
+        self.ledger.run_state(state);
+        End {
+            run_id: self.run_id,
+            direction: self.direction,
+            views: self.ledger.into_views(),
+            fatal: self.fatal,
+            auth_failure: self.auth_failure,
+            renewals: 0,
+            sessions: 0,
         }
     }
 }

@@ -1,14 +1,10 @@
 //! Operator commands: pause, resume, force refresh, retry one or all failed, stop.
 
-use super::events::{Command, EngineEvent, RunState, SegmentState, SegmentView};
-use super::runner::Runner;
+use super::Scheduler;
+use crate::engine::events::{Command, EngineEvent, RunState, SegmentView};
 
-impl Runner {
-    pub(super) async fn on_command(
-        &mut self,
-        cmd: Command,
-        stop_deadline: &mut Option<tokio::time::Instant>,
-    ) {
+impl Scheduler {
+    pub(super) async fn on_command(&mut self, cmd: Command) {
         let emit = self.ctx.emit.clone();
         match cmd {
             Command::Pause if !self.paused && !self.stopping => {
@@ -22,6 +18,7 @@ impl Runner {
             }
             Command::Resume if self.paused => {
                 self.paused = false;
+                self.ctx.outage.restart();
                 self.ctx.gate.set_paused(false);
                 emit.outcome(EngineEvent::RunState(RunState::Running)).await;
             }
@@ -54,11 +51,7 @@ impl Runner {
                 });
             }
             Command::Stop if !self.stopping => {
-                self.stopping = true;
-                self.ctx.stop.cancel();
-                // A paused run must let its in-flight work end too.
-                self.ctx.gate.set_paused(false);
-                *stop_deadline = Some(tokio::time::Instant::now() + self.stop_grace);
+                self.begin_stop();
                 emit.outcome(EngineEvent::RunState(RunState::Stopping))
                     .await;
             }
@@ -67,22 +60,23 @@ impl Runner {
         }
     }
 
+    /// No new segment or attempt starts; in-flight requests get `stop_grace` to finish.
+    pub(super) fn begin_stop(&mut self) {
+        self.stopping = true;
+        self.ctx.stop.cancel();
+        // A paused run must let its in-flight work end too.
+        self.ctx.gate.set_paused(false);
+        self.stop_deadline = Some(tokio::time::Instant::now() + self.stop_grace);
+    }
+
     /// Failed segments matching `which` go back to pending with fresh attempts.
     async fn retry(&mut self, which: impl Fn(&SegmentView) -> bool) -> usize {
         if self.stopping || self.fatal.is_some() {
             return 0;
         }
-        let mut n = 0;
-        for i in 0..self.views.len() {
-            let v = &mut self.views[i];
-            if v.state == SegmentState::Failed && which(v) {
-                *v = SegmentView::pending(v.index, v.records);
-                let ev = EngineEvent::Segment(v.clone());
-                self.queue.push_back(i);
-                self.ctx.emit.outcome(ev).await;
-                n += 1;
-            }
-        }
+        let reset = self.ledger.reset_failed(which).await;
+        let n = reset.len();
+        self.queue.extend(reset);
         if n > 0 && self.idle_reported.take().is_some() {
             self.ctx
                 .emit
