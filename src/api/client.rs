@@ -8,12 +8,13 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::classify::{self, Rejection};
+use super::keepalive;
 use super::{ApiClient, ApiError, ConnectOptions, PullPage, PushResult};
 use crate::auth::audit::Audit;
 use crate::auth::cache::TokenCache;
 use crate::auth::grant::{TokenEndpoint, http_client_builder};
 use crate::auth::status::TokenStatus;
-use crate::auth::{AccessToken, ManagerSettings, TokenManager, keepalive};
+use crate::auth::{AccessToken, ManagerSettings, TokenManager};
 use crate::config::{Config, TokenCacheMode, check_transport};
 use crate::record::Supplier;
 use crate::secret::Secret;

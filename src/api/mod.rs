@@ -5,6 +5,7 @@
 
 pub mod classify;
 mod client;
+mod keepalive;
 pub use client::EncodedBatch;
 pub mod retry_after;
 

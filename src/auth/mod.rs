@@ -4,7 +4,6 @@
 pub mod audit;
 pub mod cache;
 pub mod grant;
-pub(crate) mod keepalive;
 #[cfg(feature = "keyring")]
 pub mod keyring_key;
 pub mod manager;

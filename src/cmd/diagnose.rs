@@ -1,4 +1,4 @@
-//! `supsync diagnose`: token-lifetime forensics for on-call (issue 3).
+//! `supsync diagnose`: token-lifetime forensics for on-call: which server clock kills the token early, and why.
 //!
 //! Exit status: 0 when supsync can keep a sync of the configured length alive, 3 when it
 //! cannot, 4 when no token can be obtained at all, 2 for a configuration it cannot use.

@@ -1,4 +1,4 @@
-//! `supsync simulate`: the API simulator for operators rehearsing syncs (shared/API.md).
+//! `supsync simulate`: the API simulator for operators rehearsing syncs (docs/API.md §5).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 

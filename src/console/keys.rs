@@ -97,7 +97,7 @@ impl Default for Bindings {
                 (Up, vec![k(K::Up), c('k')], "move up in the grid"),
                 (Down, vec![k(K::Down), c('j')], "move down"),
                 (Left, vec![k(K::Left), c('h')], "move left"),
-                // `l` is the log key (DESIGN.md and issue 5 both name it), so right is → only.
+                // `l` opens the log (as in k9s and lazygit), so right is → only.
                 (Right, vec![k(K::Right)], "move right"),
                 (PageUp, vec![k(K::PageUp)], "page up (grid or log)"),
                 (PageDown, vec![k(K::PageDown)], "page down (grid or log)"),

@@ -1,4 +1,4 @@
-//! The sync engine (issue 4): planner, segment workers with bounded concurrency, backoff,
+//! The sync engine: planner, segment workers with bounded concurrency, backoff,
 //! pause/resume, operator commands, journal. It knows nothing of the terminal: the TUI,
 //! the headless reporter and tests are three consumers of the same [`EngineHandle`].
 //!

@@ -1,16 +1,17 @@
 //! Keep-alive: while no other call is made (paused, between segments, waiting on backoff),
 //! call health before the server's sliding idle window closes. Cadence: at least every
 //! `keepalive_secs`, and twice per idle window once the window is known (inferred from
-//! `X-Token-Expires-In` sliding back up, see `state.rs`).
+//! `X-Token-Expires-In` sliding back up, see `auth/state.rs`). It lives with the API client
+//! because a keep-alive is an API call; the token manager only says when one is due.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::audit::EventKind;
-use super::manager::TokenManager;
-use crate::api::ApiClient;
+use super::ApiClient;
+use crate::auth::TokenManager;
+use crate::auth::audit::EventKind;
 
 pub(crate) async fn run(
     client: Weak<ApiClient>,
