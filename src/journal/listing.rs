@@ -24,6 +24,8 @@ pub struct RunListing {
     pub counts: Counts,
     /// The journal's last line was torn (a crash); the warning text.
     pub torn_tail: Option<String>,
+    /// Lines that failed their checksum (never trusted; their segments run again).
+    pub damaged_lines: Vec<u64>,
     /// The journal could not be replayed (damage); the error text.
     pub problem: Option<String>,
 }
@@ -72,6 +74,7 @@ pub fn list_runs(state_dir: &Path) -> Result<Vec<RunListing>, JournalError> {
 
 fn listing(state_dir: &Path, run_id: &str, dir: &Path) -> Result<RunListing, JournalError> {
     let m = read_manifest(state_dir, run_id, dir)?;
+    let replayed = replay_file(&dir.join(JOURNAL_FILE), &m);
     let mut l = RunListing {
         run_id: m.run_id,
         created_at: m.created_at,
@@ -84,9 +87,10 @@ fn listing(state_dir: &Path, run_id: &str, dir: &Path) -> Result<RunListing, Jou
         segments_failed: 0,
         counts: Counts::default(),
         torn_tail: None,
+        damaged_lines: Vec::new(),
         problem: None,
     };
-    match replay_file(&dir.join(JOURNAL_FILE), Some(l.segments_total)) {
+    match replayed {
         Ok(s) => {
             let r = s.replay;
             l.last_state = r.last_run_state;
@@ -98,6 +102,7 @@ fn listing(state_dir: &Path, run_id: &str, dir: &Path) -> Result<RunListing, Jou
                     _ => {}
                 }
             }
+            l.damaged_lines = r.damaged.iter().map(|d| d.line).collect();
             l.torn_tail = r.torn_tail;
         }
         Err(e) => l.problem = Some(e.to_string()),
