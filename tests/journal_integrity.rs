@@ -64,7 +64,10 @@ async fn interrupted_push(sim_url: &str, d: &Path, run_id: &str) -> PathBuf {
         .unwrap();
         let t = Instant::now();
         while done_lines(&journal).len() < 3 {
-            assert!(t.elapsed() < Duration::from_secs(30), "the push made no progress");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "the push made no progress"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         let sent = Command::new("kill")
@@ -119,11 +122,18 @@ async fn a_flipped_index_in_a_done_line_is_reported_and_resume_stores_every_reco
         warning.contains(&format!("line {line_no} (checksum mismatch")),
         "{v}"
     );
-    assert!(v["counts"]["created"].as_u64().unwrap() < stored_before, "{v}");
+    assert!(
+        v["counts"]["created"].as_u64().unwrap() < stored_before,
+        "{v}"
+    );
 
     let o = tokio::task::spawn_blocking({
         let (d, cfg) = (d.to_path_buf(), cfg.clone());
-        move || cmd(&d, &cfg, &["resume", "flip", "--headless"]).output().unwrap()
+        move || {
+            cmd(&d, &cfg, &["resume", "flip", "--headless"])
+                .output()
+                .unwrap()
+        }
     })
     .await
     .unwrap();
@@ -176,7 +186,10 @@ async fn a_flipped_byte_in_the_manifest_stops_resume_with_an_error_naming_it() {
         let o = cmd(d, &cfg, args).output().unwrap();
         let t = text(&o);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {t}");
-        let error = t.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+        let error = t
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_default();
         assert!(
             error.contains(&manifest.display().to_string()) && error.contains("integrity check"),
             "{args:?}: {t}"

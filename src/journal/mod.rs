@@ -27,6 +27,8 @@
 mod integrity;
 mod listing;
 mod lock;
+#[cfg(test)]
+mod proptests;
 mod replay;
 mod run_id;
 mod store;
