@@ -149,8 +149,8 @@ pub(crate) fn replay_file(path: &Path, manifest: &Manifest) -> Result<Scanned, J
                     && index >= manifest.segments
                 {
                     return Err(corrupt(format!(
-                        "a checksummed entry for segment {index}, but the run has {} \
-                         segments: this journal does not belong to this manifest",
+                        "segment {index} is beyond the run's {} segments, in a line that \
+                         passes its checksum: this journal does not belong to this manifest",
                         manifest.segments
                     )));
                 }
