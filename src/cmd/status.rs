@@ -182,7 +182,7 @@ impl RunReport {
             by_state,
             counts,
             ranges: group(&states),
-            journal_warning: replay.torn_tail.clone(),
+            journal_warning: replay.warning(),
             rejects_file: None,
             next,
         }

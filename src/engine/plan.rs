@@ -210,8 +210,8 @@ pub(crate) async fn open(
     let (journal, m, replay) = Journal::open(&params.state_dir, run_id)
         .with_context(|| format!("cannot open run {run_id}"))?;
     let mut notices = Vec::new();
-    if let Some(torn) = &replay.torn_tail {
-        notices.push(format!("journal: {torn}"));
+    if let Some(warning) = replay.warning() {
+        notices.push(format!("journal: {warning}"));
     }
     if m.base_url != params.config.api.base_url {
         notices.push(format!(

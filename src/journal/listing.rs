@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::replay::{read_manifest, replay_file};
-use super::{JOURNAL_FILE, JournalError, validate_run_id};
+use super::{JOURNAL_FILE, JournalError, MANIFEST_FILE, validate_run_id};
 use crate::run::{Counts, Direction, RunState, SegmentState};
 
 /// One run, as its manifest and journal describe it.
@@ -24,7 +24,11 @@ pub struct RunListing {
     pub counts: Counts,
     /// The journal's last line was torn (a crash); the warning text.
     pub torn_tail: Option<String>,
-    /// The journal could not be replayed (damage); the error text.
+    /// Lines that failed their checksum (never trusted; their segments run again).
+    pub damaged_lines: Vec<u64>,
+    /// The manifest or journal cannot be used (damage); the error text. When the manifest
+    /// is the damaged part, the other fields are read from it as far as it still parses,
+    /// unverified, only so the listing can show which run it is.
     pub problem: Option<String>,
 }
 
@@ -38,9 +42,10 @@ impl RunListing {
     }
 }
 
-/// Every run under `<state_dir>/runs`, newest first. A directory without a readable
-/// manifest (not a run, or one whose creation was cut short) is skipped with a warning in
-/// the log; a run whose journal is damaged is listed with `problem` set.
+/// Every run under `<state_dir>/runs`, newest first. A directory without a manifest (not
+/// a run, or one whose creation was cut short) is skipped with a warning in the log; a run
+/// whose manifest or journal is damaged is listed with `problem` set, so the damage is
+/// seen (and `resume` without a run id stops on it) rather than the run vanishing.
 pub fn list_runs(state_dir: &Path) -> Result<Vec<RunListing>, JournalError> {
     let runs = state_dir.join("runs");
     let entries = match std::fs::read_dir(&runs) {
@@ -59,6 +64,9 @@ pub fn list_runs(state_dir: &Path) -> Result<Vec<RunListing>, JournalError> {
         }
         match listing(state_dir, &run_id, &entry.path()) {
             Ok(l) => out.push(l),
+            Err(e) if entry.path().join(MANIFEST_FILE).is_file() => {
+                out.push(damaged_manifest(&run_id, &entry.path(), e.to_string()));
+            }
             Err(e) => tracing::warn!("skipping {}: {e}", entry.path().display()),
         }
     }
@@ -72,6 +80,7 @@ pub fn list_runs(state_dir: &Path) -> Result<Vec<RunListing>, JournalError> {
 
 fn listing(state_dir: &Path, run_id: &str, dir: &Path) -> Result<RunListing, JournalError> {
     let m = read_manifest(state_dir, run_id, dir)?;
+    let replayed = replay_file(&dir.join(JOURNAL_FILE), &m);
     let mut l = RunListing {
         run_id: m.run_id,
         created_at: m.created_at,
@@ -84,9 +93,10 @@ fn listing(state_dir: &Path, run_id: &str, dir: &Path) -> Result<RunListing, Jou
         segments_failed: 0,
         counts: Counts::default(),
         torn_tail: None,
+        damaged_lines: Vec::new(),
         problem: None,
     };
-    match replay_file(&dir.join(JOURNAL_FILE), Some(l.segments_total)) {
+    match replayed {
         Ok(s) => {
             let r = s.replay;
             l.last_state = r.last_run_state;
@@ -98,11 +108,36 @@ fn listing(state_dir: &Path, run_id: &str, dir: &Path) -> Result<RunListing, Jou
                     _ => {}
                 }
             }
+            l.damaged_lines = r.damaged.iter().map(|d| d.line).collect();
             l.torn_tail = r.torn_tail;
         }
         Err(e) => l.problem = Some(e.to_string()),
     }
     Ok(l)
+}
+
+/// A listing for a run whose manifest cannot be used, from what of it still parses.
+fn damaged_manifest(run_id: &str, dir: &Path, problem: String) -> RunListing {
+    let raw: serde_json::Value = std::fs::read(dir.join(MANIFEST_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let field = |k: &str| raw.get(k).cloned().unwrap_or_default();
+    RunListing {
+        run_id: run_id.to_string(),
+        created_at: field("created_at").as_str().unwrap_or_default().to_string(),
+        direction: serde_json::from_value(field("direction")).unwrap_or(Direction::Push),
+        source: serde_json::from_value(field("source")).unwrap_or_default(),
+        output: serde_json::from_value(field("output")).unwrap_or_default(),
+        last_state: None,
+        segments_total: field("segments").as_u64().unwrap_or_default() as usize,
+        segments_done: 0,
+        segments_failed: 0,
+        counts: Counts::default(),
+        torn_tail: None,
+        damaged_lines: Vec::new(),
+        problem: Some(problem),
+    }
 }
 
 /// The newest run that is not completed, if any (what `resume` with no id carries on).

@@ -1,26 +1,35 @@
 //! The append-only run journal: every segment outcome made durable before it is
 //! reported, so an interrupted run resumes without losing or repeating work.
 //!
-//! One directory per run, `<state_dir>/runs/<run_id>/`:
-//! - `manifest.json`: what the run is ([`Manifest`]), written once, atomically.
-//! - `journal.jsonl`: one [`Entry`] per line, appended and fsynced (`sync_data`) before
-//!   [`Journal::append`] returns, so an outcome is durable before anyone is told of it.
-//!   The file stays open in append mode: entry 20,000 costs what entry 1 did.
+//! One directory per run, `<state_dir>/runs/<run_id>/` (files mode 0600 on Unix: they name
+//! sources and endpoints):
+//! - `manifest.json`: what the run is ([`Manifest`]), written once, atomically, sealed
+//!   with a checksum (see [`integrity`](self) below).
+//! - `journal.jsonl`: one [`Entry`] per line, each sealed with its own checksum, appended
+//!   and fsynced (`sync_data`) before [`Journal::append`] returns, so an outcome is durable
+//!   before anyone is told of it. The file stays open in append mode: entry 20,000 costs
+//!   what entry 1 did.
 //! - `run.lock`: held (OS file lock, `flock`) by the one process working on the run, and
 //!   holding its pid for the error the next one gets. The OS drops the lock when the
 //!   process dies, even by `kill -9`, so a stale lock never blocks a resume.
 //! - `rejects.jsonl`, `parts/`: written by `source` (rejects, pull parts).
 //!
-//! Replay: the latest entry per segment wins. A torn or corrupt *last* line (a crash while
+//! Replay: the latest trusted entry per segment wins. A torn last line (a crash while
 //! writing it) is ignored and reported ([`Replay::torn_tail`]); [`Journal::open`] also cuts
 //! it off (keeping a copy in `journal.torn`) so the next append starts on a clean line.
-//! A bad line in the *middle* cannot come from a crash of an append-only writer: it is
-//! reported as damage ([`JournalError::Corrupt`]) naming the line.
+//! A whole line that fails its checksum (disk damage, a stray edit) is never trusted: it
+//! is reported by line number ([`Replay::damaged`]) and the segment it appears to name
+//! loses its recorded outcome, so `resume` runs that segment again. A resend is safe: it
+//! carries the same `Idempotency-Key`, and the server answers with its first outcome.
+//! Journals written before checksums are read as unverified legacy and still resume.
 //! Entries and the manifest carry no secrets; the manifest's config is also scrubbed of
 //! any key that names a secret, as a second guard.
 
+mod integrity;
 mod listing;
 mod lock;
+#[cfg(test)]
+mod proptests;
 mod replay;
 mod run_id;
 mod store;
@@ -37,7 +46,9 @@ pub use replay::read;
 pub use run_id::{new_run_id, validate_run_id};
 pub use store::Journal;
 
-pub const MANIFEST_VERSION: u32 = 1;
+/// Version 2: the manifest and every journal line carry a CRC-32C. Version 1 runs (no
+/// checksums) are still read and resumed, as unverified legacy.
+pub const MANIFEST_VERSION: u32 = 2;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const JOURNAL_FILE: &str = "journal.jsonl";
 pub const LOCK_FILE: &str = "run.lock";
@@ -66,7 +77,9 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+// Unknown fields are refused so that a legacy (unsealed) reading of a line whose seal
+// was damaged cannot pass: the damaged `"crc"` member would be an unknown field.
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Entry {
     Segment {
         index: usize,
@@ -124,15 +137,31 @@ pub struct SegmentRecord {
     pub error: Option<String>,
 }
 
+/// A journal line that failed its integrity check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DamagedLine {
+    /// 1-based line number in `journal.jsonl`.
+    pub line: u64,
+    pub reason: String,
+    /// The segment the line appears to name (unverified): it runs again.
+    pub segment: Option<usize>,
+}
+
 /// What the journal says, replayed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Replay {
-    /// The latest entry per segment.
+    /// The latest trusted entry per segment.
     pub segments: BTreeMap<usize, SegmentRecord>,
     pub last_run_state: Option<RunState>,
     /// Set when the last line was cut or corrupt and ignored: a warning for the operator.
     pub torn_tail: Option<String>,
-    /// Complete entries replayed.
+    /// Whole lines that failed their checksum, in file order: never trusted.
+    pub damaged: Vec<DamagedLine>,
+    /// Lines written before checksums existed, taken as written (unverified).
+    pub legacy_lines: u64,
+    /// The journal file replayed (named in warnings).
+    pub path: PathBuf,
+    /// Trusted entries replayed (verified, or legacy).
     pub entries: u64,
 }
 
@@ -145,6 +174,24 @@ impl Replay {
             .map(|(i, r)| (*i, r))
     }
 
+    /// Everything the operator should hear about this journal (torn tail, damaged lines,
+    /// unverified legacy lines), one sentence each, joined; `None` when all is well.
+    pub fn warning(&self) -> Option<String> {
+        let mut parts: Vec<String> = self.torn_tail.iter().cloned().collect();
+        if !self.damaged.is_empty() {
+            parts.push(damage_warning(&self.path, &self.damaged));
+        }
+        if self.legacy_lines > 0 {
+            parts.push(format!(
+                "{}: {} line(s) were written by an older supsync without checksums and \
+                 are taken as written (unverified)",
+                self.path.display(),
+                self.legacy_lines
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// Counts summed over the latest entry of every segment.
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
@@ -153,6 +200,32 @@ impl Replay {
         }
         c
     }
+}
+
+/// At most this many damaged lines are named one by one in a warning.
+const DAMAGED_SHOWN: usize = 5;
+
+fn damage_warning(path: &std::path::Path, damaged: &[DamagedLine]) -> String {
+    let shown: Vec<String> = damaged
+        .iter()
+        .take(DAMAGED_SHOWN)
+        .map(|d| match d.segment {
+            Some(s) => format!("line {} ({}; it reads as segment {s})", d.line, d.reason),
+            None => format!("line {} ({})", d.line, d.reason),
+        })
+        .collect();
+    let more = match damaged.len().saturating_sub(DAMAGED_SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more line(s)"),
+    };
+    format!(
+        "{}: {}{more} failed the integrity check and {} not trusted; every segment \
+         without a trusted outcome runs again on resume (safe: a resend carries the same \
+         Idempotency-Key)",
+        path.display(),
+        shown.join(", "),
+        if damaged.len() == 1 { "was" } else { "were" },
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +246,7 @@ pub enum JournalError {
     InvalidRunId { id: String, reason: String },
     #[error("cannot use manifest {}: {detail}", path.display())]
     Manifest { path: PathBuf, detail: String },
-    #[error("journal {} is damaged at line {line} ({detail}); it is append-only, so this is not a crash: restore it from a backup or start a new run", path.display())]
+    #[error("journal {} cannot be used at line {line} ({detail}); restore it from a backup or start a new run", path.display())]
     Corrupt {
         path: PathBuf,
         line: u64,
@@ -265,44 +338,204 @@ pub(crate) mod tests {
         assert!(!text.contains("change-me"));
     }
 
-    #[test]
-    fn damage_in_the_middle_is_an_error_naming_the_line() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(Journal::create(dir.path(), &manifest("r2", "2026-11-25T22:00:00Z")).unwrap());
-        let path = dir.path().join("runs/r2/journal.jsonl");
-        let good = serde_json::to_string(&done(0, 1)).unwrap();
-        std::fs::write(&path, format!("{good}\n{{garbage\n{good}\n")).unwrap();
-        let err = read(dir.path(), "r2").unwrap_err().to_string();
-        assert!(err.contains("damaged at line 2"), "{err}");
-        assert!(Journal::open(dir.path(), "r2").is_err());
+    /// A journal line as supsync writes it (sealed, with its `\n`).
+    fn sealed(e: &Entry) -> String {
+        String::from_utf8(integrity::encode_line(e).unwrap()).unwrap() + "\n"
     }
 
     #[test]
-    fn torn_tail_is_cut_on_open_and_appends_continue_cleanly() {
+    fn a_damaged_line_in_the_middle_is_reported_by_number_and_never_trusted() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Journal::create(dir.path(), &manifest("r3", "2026-11-25T22:00:00Z")).unwrap());
-        let path = dir.path().join("runs/r3/journal.jsonl");
-        let good = serde_json::to_string(&done(0, 1)).unwrap();
-        // A whole entry cut just before its newline, then (second case) a torn one.
-        std::fs::write(&path, &good).unwrap();
-        {
-            let (mut j, _, r) = Journal::open(dir.path(), "r3").unwrap();
-            assert_eq!((r.entries, r.torn_tail.is_none()), (1, true));
-            j.append(&done(1, 1)).unwrap();
-        }
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&good[..10]);
+        drop(Journal::create(dir.path(), &manifest("r2", "2026-11-25T22:00:00Z")).unwrap());
+        let path = dir.path().join("runs/r2/journal.jsonl");
+        // Segment 1 done; its line then has `"index":1` flipped to 9 (one bit: '1'^'9'
+        // differ in bit 3). Segment 2's line is garbage; segment 3 is fine.
+        let flipped = sealed(&done(1, 50)).replace(r#""index":1"#, r#""index":9"#);
+        let failed_then_done = [
+            sealed(&Entry::segment(
+                2,
+                SegmentState::Failed,
+                3,
+                Counts::default(),
+                Some("503".into()),
+            )),
+            sealed(&done(2, 50)).replace("\"created\":50", "\"created\":58"),
+        ];
+        let text = [
+            sealed(&Entry::run(RunState::Running)),
+            flipped,
+            failed_then_done[0].clone(),
+            failed_then_done[1].clone(),
+            "{garbage\n".into(),
+            sealed(&done(3, 50)),
+            sealed(&Entry::run(RunState::Interrupted)),
+        ]
+        .concat();
         std::fs::write(&path, &text).unwrap();
+        let (_, r) = read(dir.path(), "r2").unwrap();
+        let lines: Vec<_> = r.damaged.iter().map(|d| (d.line, d.segment)).collect();
+        // Index 9 is beyond the run's 4 segments: nothing to redo by name, and segment 1
+        // has no trusted outcome anyway. Segment 2's earlier failure is not trusted
+        // either: the damaged line may have been newer.
+        assert_eq!(lines, [(2, None), (4, Some(2)), (5, None)]);
+        assert_eq!(r.segments.keys().copied().collect::<Vec<_>>(), [3]);
+        assert_eq!(r.counts().created, 50, "only verified outcomes count");
+        assert_eq!(r.entries, 4);
+        assert_eq!(r.last_run_state, Some(RunState::Interrupted));
+        let w = r.warning().unwrap();
+        assert!(w.contains(&path.display().to_string()), "{w}");
+        assert!(
+            w.contains("line 2 (checksum mismatch)") && w.contains("line 5"),
+            "{w}"
+        );
+        assert!(
+            w.contains("line 4 (checksum mismatch; it reads as segment 2)"),
+            "{w}"
+        );
+        // The writer opens it too, and a later verified outcome supersedes the damage.
+        let (mut j, _, r2) = Journal::open(dir.path(), "r2").unwrap();
+        assert_eq!(r2.damaged, r.damaged);
+        j.append(&done(1, 50)).unwrap();
+        j.append(&done(2, 50)).unwrap();
+        drop(j);
+        let (_, r) = read(dir.path(), "r2").unwrap();
+        assert_eq!(r.counts().created, 150);
+        assert_eq!(r.damaged.len(), 3, "the damage stays on record");
+    }
+
+    #[test]
+    fn a_verified_entry_beyond_the_run_is_an_error_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::create(dir.path(), &manifest("r5", "2026-11-25T22:00:00Z")).unwrap());
+        let path = dir.path().join("runs/r5/journal.jsonl");
+        std::fs::write(&path, sealed(&done(0, 1)) + &sealed(&done(7, 1))).unwrap();
+        let err = read(dir.path(), "r5").unwrap_err().to_string();
+        assert!(
+            err.contains("at line 2") && err.contains("segment 7"),
+            "{err}"
+        );
+        assert!(Journal::open(dir.path(), "r5").is_err());
+    }
+
+    #[test]
+    fn many_damaged_lines_make_one_short_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::create(dir.path(), &manifest("r6", "2026-11-25T22:00:00Z")).unwrap());
+        let path = dir.path().join("runs/r6/journal.jsonl");
+        let body = "not a line\n".repeat(1000) + &sealed(&Entry::run(RunState::Interrupted));
+        std::fs::write(&path, body).unwrap();
+        let (_, r) = read(dir.path(), "r6").unwrap();
+        assert_eq!(r.damaged.len(), 1000);
+        let w = r.warning().unwrap();
+        assert!(w.contains("and 995 more line(s)") && w.len() < 600, "{w}");
+    }
+
+    #[test]
+    fn a_legacy_run_without_checksums_still_resumes_and_is_called_unverified() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs/old");
+        std::fs::create_dir_all(&runs).unwrap();
+        let mut m = manifest("old", "2026-11-25T22:00:00Z");
+        m.version = 1;
+        std::fs::write(
+            runs.join(MANIFEST_FILE),
+            serde_json::to_vec_pretty(&m).unwrap(),
+        )
+        .unwrap();
+        let plain = |e: &Entry| serde_json::to_string(e).unwrap() + "\n";
+        std::fs::write(
+            runs.join(JOURNAL_FILE),
+            plain(&done(0, 50)) + &plain(&done(1, 50)),
+        )
+        .unwrap();
         {
-            let (mut j, _, r) = Journal::open(dir.path(), "r3").unwrap();
-            assert_eq!(r.entries, 2);
-            assert!(r.torn_tail.unwrap().contains("line 3"));
-            j.append(&done(2, 1)).unwrap();
+            let (mut j, read_back, r) = Journal::open(dir.path(), "old").unwrap();
+            assert_eq!((read_back.version, r.legacy_lines), (1, 2));
+            assert_eq!(r.counts().created, 100);
+            assert!(
+                r.warning()
+                    .unwrap()
+                    .contains("2 line(s) were written by an older")
+            );
+            j.append(&done(2, 50)).unwrap();
         }
-        let (_, r) = read(dir.path(), "r3").unwrap();
-        assert_eq!((r.entries, r.torn_tail), (3, None));
-        let torn = std::fs::read_to_string(dir.path().join("runs/r3").join(TORN_FILE)).unwrap();
-        assert_eq!(torn.trim_end(), &good[..10]);
+        // Once a sealed line is there, an unsealed one after it is damage.
+        let path = runs.join(JOURNAL_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&plain(&done(3, 50)));
+        text.push_str(&sealed(&Entry::run(RunState::Interrupted)));
+        std::fs::write(&path, text).unwrap();
+        let (_, r) = read(dir.path(), "old").unwrap();
+        assert_eq!((r.legacy_lines, r.counts().created), (2, 150));
+        assert_eq!(r.damaged[0].line, 4);
+        assert_eq!(r.damaged[0].reason, "it carries no checksum");
+    }
+
+    #[test]
+    fn a_damaged_manifest_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::create(dir.path(), &manifest("m1", "2026-11-25T22:00:00Z")).unwrap());
+        let path = dir.path().join("runs/m1").join(MANIFEST_FILE);
+        let good = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            good.contains("\"version\": 2") && good.contains("\"crc\": \""),
+            "{good}"
+        );
+        let cases = [
+            good.replace("\"segments\": 4", "\"segments\": 5"),
+            good.replace("\"version\": 2", "\"version\": 3"),
+            good.replace("\"crc\"", "\"crs\""),
+        ];
+        for bad in cases {
+            std::fs::write(&path, &bad).unwrap();
+            let err = read(dir.path(), "m1").unwrap_err().to_string();
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            assert!(
+                err.contains("integrity check") || err.contains("carries no checksum"),
+                "{err}"
+            );
+            assert!(Journal::open(dir.path(), "m1").is_err());
+        }
+        // Every single-bit flip of the file is refused, never read as something else.
+        let bytes = good.into_bytes();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut bad = bytes.clone();
+                bad[i] ^= 1 << bit;
+                std::fs::write(&path, &bad).unwrap();
+                assert!(
+                    read(dir.path(), "m1").is_err(),
+                    "flip at byte {i}: {}",
+                    String::from_utf8_lossy(&bad)
+                );
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn run_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::create(dir.path(), &manifest("p1", "2026-11-25T22:00:00Z")).unwrap();
+        j.append(&done(0, 1)).unwrap();
+        drop(j);
+        let run = dir.path().join("runs/p1");
+        let mode = |f: &str| std::fs::metadata(run.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(JOURNAL_FILE), mode(MANIFEST_FILE)), (0o600, 0o600));
+        // An older, world-readable journal is tightened when the run is opened.
+        std::fs::set_permissions(
+            run.join(JOURNAL_FILE),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        std::fs::write(
+            run.join(JOURNAL_FILE),
+            std::fs::read_to_string(run.join(JOURNAL_FILE)).unwrap() + "{torn",
+        )
+        .unwrap();
+        drop(Journal::open(dir.path(), "p1").unwrap());
+        assert_eq!((mode(JOURNAL_FILE), mode(TORN_FILE)), (0o600, 0o600));
     }
 
     #[test]

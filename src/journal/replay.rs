@@ -1,13 +1,18 @@
-//! Reading a run back: the manifest and the journal's entries, torn tail tolerated.
+//! Reading a run back: the manifest and the journal's entries, each verified against its
+//! checksum; a torn tail is tolerated, a damaged line is reported and not trusted.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::path::Path;
 
+use super::integrity::{Decoded, ManifestSeal, decode_line, unseal_manifest};
 use super::{
-    Entry, JOURNAL_FILE, JournalError, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Replay,
-    SegmentRecord, run_dir,
+    DamagedLine, Entry, JOURNAL_FILE, JournalError, MANIFEST_FILE, MANIFEST_VERSION, Manifest,
+    Replay, SegmentRecord, run_dir,
 };
+
+/// The last manifest version written without checksums.
+const LEGACY_VERSION: u32 = 1;
 
 /// A replayed journal plus what [`Journal::open`](super::Journal::open) needs to repair it.
 #[derive(Debug)]
@@ -25,7 +30,7 @@ pub(crate) struct Scanned {
 pub fn read(state_dir: &Path, run_id: &str) -> Result<(Manifest, Replay), JournalError> {
     let dir = run_dir(state_dir, run_id)?;
     let manifest = read_manifest(state_dir, run_id, &dir)?;
-    let scanned = replay_file(&dir.join(JOURNAL_FILE), Some(manifest.segments))?;
+    let scanned = replay_file(&dir.join(JOURNAL_FILE), &manifest)?;
     Ok((manifest, scanned.replay))
 }
 
@@ -55,10 +60,28 @@ pub(crate) fn read_manifest(
         }
         Err(e) => return Err(JournalError::io(&path, e)),
     };
-    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    let seal = unseal_manifest(&mut value);
+    if let ManifestSeal::Bad(why) = &seal {
+        return Err(bad(format!(
+            "it fails its integrity check ({why}): it changed after supsync wrote it (disk \
+             damage or an edit), so run {run_id} cannot be trusted; restore the file from a \
+             backup, or start a new run (records the server already holds come back as \
+             unchanged, not twice)"
+        )));
+    }
+    let manifest: Manifest = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
     if manifest.version > MANIFEST_VERSION {
         return Err(bad(format!(
             "version {} was written by a newer supsync (this one reads up to {MANIFEST_VERSION})",
+            manifest.version
+        )));
+    }
+    if seal == ManifestSeal::Missing && manifest.version != LEGACY_VERSION {
+        return Err(bad(format!(
+            "it is version {} but carries no checksum, so it was damaged or edited; restore \
+             it from a backup or start a new run",
             manifest.version
         )));
     }
@@ -71,12 +94,16 @@ pub(crate) fn read_manifest(
     Ok(manifest)
 }
 
-/// Replays `path` line by line. A missing file is an empty journal. With `segments`, an
-/// entry for a segment the run does not have is damage (never a torn write).
-pub(crate) fn replay_file(path: &Path, segments: Option<usize>) -> Result<Scanned, JournalError> {
+/// Replays `path` line by line, trusting only lines that pass their checksum (or, in a
+/// run from before checksums, unsealed lines before the first sealed one). A missing file
+/// is an empty journal.
+pub(crate) fn replay_file(path: &Path, manifest: &Manifest) -> Result<Scanned, JournalError> {
     let io = |e| JournalError::io(path, e);
     let mut scanned = Scanned {
-        replay: Replay::default(),
+        replay: Replay {
+            path: path.to_path_buf(),
+            ..Replay::default()
+        },
         good_len: 0,
         file_len: 0,
         needs_newline: false,
@@ -87,6 +114,7 @@ pub(crate) fn replay_file(path: &Path, segments: Option<usize>) -> Result<Scanne
         Err(e) => return Err(io(e)),
     };
     scanned.file_len = file.metadata().map_err(io)?.len();
+    let mut legacy_ok = manifest.version <= LEGACY_VERSION;
     let mut input = BufReader::new(file);
     let mut buf = Vec::new();
     let mut offset = 0u64;
@@ -107,39 +135,76 @@ pub(crate) fn replay_file(path: &Path, segments: Option<usize>) -> Result<Scanne
             scanned.good_len = offset;
             continue;
         }
-        match serde_json::from_slice::<Entry>(text) {
-            Ok(Entry::Segment { index, .. }) if segments.is_some_and(|n| index >= n) => {
-                return Err(JournalError::Corrupt {
-                    path: path.to_path_buf(),
-                    line,
-                    detail: format!(
-                        "segment {index} is beyond the run's {} segments",
-                        segments.unwrap_or_default()
-                    ),
-                });
+        let corrupt = |detail: String| JournalError::Corrupt {
+            path: path.to_path_buf(),
+            line,
+            detail,
+        };
+        // The entry to trust, or why not and which segment the line seems to name.
+        let decoded = match decode_line(text, legacy_ok) {
+            Decoded::Verified(entry) => {
+                // From the first sealed line on, an unsealed one is damage.
+                legacy_ok = false;
+                if let Entry::Segment { index, .. } = entry
+                    && index >= manifest.segments
+                {
+                    return Err(corrupt(format!(
+                        "segment {index} is beyond the run's {} segments, in a line that \
+                         passes its checksum: this journal does not belong to this manifest",
+                        manifest.segments
+                    )));
+                }
+                Ok(entry)
             }
+            Decoded::Legacy(Entry::Segment { index, .. }) if index >= manifest.segments => Err((
+                format!("segment {index} is beyond the run's {}", manifest.segments),
+                None,
+            )),
+            Decoded::Legacy(entry) => {
+                scanned.replay.legacy_lines += 1;
+                Ok(entry)
+            }
+            Decoded::Unknown(detail) => {
+                return Err(corrupt(format!(
+                    "an entry this supsync does not know, perhaps from a newer one: {detail}"
+                )));
+            }
+            Decoded::Damaged { reason, segment } => {
+                Err((reason, segment.filter(|&s| s < manifest.segments)))
+            }
+        };
+        match decoded {
             Ok(entry) => {
                 apply(&mut scanned.replay, entry);
                 offset += n as u64;
                 scanned.good_len = offset;
                 scanned.needs_newline = !has_newline;
             }
-            Err(e) => {
+            Err((reason, segment)) => {
+                // Whatever the line recorded may be newer than the segment's last trusted
+                // outcome, so that outcome is not trusted either: the segment runs again.
+                if let Some(s) = segment {
+                    scanned.replay.segments.remove(&s);
+                }
                 if !has_newline || rest_is_blank(&mut input).map_err(io)? {
+                    // The last line, and not whole: a crash while writing it.
                     scanned.replay.torn_tail = Some(format!(
-                        "{}: the last line (line {line}, {} bytes) was cut or corrupt and was \
-                         ignored; supsync probably stopped while writing it, and the segment \
-                         it recorded will simply run again",
+                        "{}: the last line (line {line}, {} bytes) was cut or corrupt and \
+                         was ignored; supsync probably stopped while writing it, and the \
+                         segment it recorded will simply run again",
                         path.display(),
                         scanned.file_len - offset
                     ));
                     break;
                 }
-                return Err(JournalError::Corrupt {
-                    path: path.to_path_buf(),
+                scanned.replay.damaged.push(DamagedLine {
                     line,
-                    detail: crate::source::clip(&e.to_string(), 120),
+                    reason,
+                    segment,
                 });
+                offset += n as u64;
+                scanned.good_len = offset;
+                scanned.needs_newline = false;
             }
         }
     }

@@ -4,10 +4,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::integrity::{encode_line, seal_manifest};
 use super::lock::{self, RunLock};
 use super::replay::{read_manifest, replay_file};
 use super::{
-    Entry, JOURNAL_FILE, JournalError, MANIFEST_FILE, Manifest, Replay, TORN_FILE, run_dir,
+    Entry, JOURNAL_FILE, JournalError, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Replay,
+    TORN_FILE, run_dir,
 };
 
 /// An open run journal. Holds the run's lock for its whole life.
@@ -53,11 +55,17 @@ impl Journal {
         let lock = lock::acquire(&dir, &manifest.run_id)?;
         let mut stored = manifest.clone();
         scrub_secrets(&mut stored.config);
+        // The on-disk format is this module's: whatever the caller set, what is written
+        // is the sealed current version.
+        stored.version = MANIFEST_VERSION;
         let path = dir.join(MANIFEST_FILE);
-        let json = serde_json::to_vec_pretty(&stored).map_err(|e| JournalError::Manifest {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        let json = serde_json::to_value(&stored)
+            .and_then(seal_manifest)
+            .map_err(|e| JournalError::Manifest {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        // Written through a temp file, which is created 0600.
         crate::source::write_file_atomic(&path, &json).map_err(|e| JournalError::io(&path, e))?;
         Self::open_append(dir, 0, lock)
     }
@@ -73,7 +81,7 @@ impl Journal {
         let manifest = read_manifest(state_dir, run_id, &dir)?;
         let lock = lock::acquire(&dir, run_id)?;
         let path = dir.join(JOURNAL_FILE);
-        let scanned = replay_file(&path, Some(manifest.segments))?;
+        let scanned = replay_file(&path, &manifest)?;
         if scanned.good_len < scanned.file_len {
             keep_torn_tail(&dir, &path, scanned.good_len);
             let file = OpenOptions::new()
@@ -93,11 +101,10 @@ impl Journal {
 
     fn open_append(dir: PathBuf, len: u64, lock: RunLock) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
+        let file = private(OpenOptions::new().create(true).append(true))
             .open(&path)
             .map_err(|e| JournalError::io(&path, e))?;
+        restrict(&path, &file)?;
         // Make the new journal file (and the run dir entry) durable too.
         crate::source::sync_dir_of(&path).map_err(|e| JournalError::io(&dir, e))?;
         Ok(Journal {
@@ -121,7 +128,7 @@ impl Journal {
             }
             _ => entry,
         };
-        let mut line = serde_json::to_vec(entry)
+        let mut line = encode_line(entry)
             .map_err(|e| JournalError::io(&self.path, std::io::Error::other(e.to_string())))?;
         line.push(b'\n');
         self.write_durably(&line)
@@ -174,10 +181,8 @@ fn keep_torn_tail(dir: &Path, path: &Path, good_len: u64) {
         f.seek(SeekFrom::Start(good_len))?;
         let mut tail = Vec::new();
         f.take(1 << 20).read_to_end(&mut tail)?;
-        let mut out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(TORN_FILE))?;
+        let mut out =
+            private(OpenOptions::new().create(true).append(true)).open(dir.join(TORN_FILE))?;
         out.write_all(&tail)?;
         out.write_all(b"\n")?;
         out.sync_data()
@@ -185,6 +190,31 @@ fn keep_torn_tail(dir: &Path, path: &Path, good_len: u64) {
     if let Err(e) = copy() {
         tracing::warn!("could not keep a copy of the torn journal tail: {e}");
     }
+}
+
+/// `options` creating files readable by their owner only (0600 on Unix): journals name
+/// sources, endpoints and errors, which are nobody else's business.
+fn private(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
+}
+
+/// Tightens an existing journal (written by an older supsync, or under a looser umask
+/// rule) to 0600 as well.
+fn restrict(path: &Path, file: &File) -> Result<(), JournalError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = file.metadata().map_err(|e| JournalError::io(path, e))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(fs::Permissions::from_mode(0o600))
+                .map_err(|e| JournalError::io(path, e))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, file);
+    Ok(())
 }
 
 /// Longest error text kept in a journal line (a server may answer with a whole HTML page).

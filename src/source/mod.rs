@@ -27,6 +27,8 @@ mod csv_rows;
 mod format;
 mod lines;
 mod parse;
+#[cfg(test)]
+mod proptests;
 mod rejects;
 mod scan;
 mod sink;
