@@ -17,9 +17,6 @@ use crate::api::ApiClient;
 use crate::journal::{self, Journal, Manifest, Replay};
 use crate::source::{self, SourceScan};
 
-/// Manifest format version this engine writes.
-const MANIFEST_VERSION: u32 = 1;
-
 pub(crate) struct Plan {
     pub journal: Journal,
     pub manifest: Manifest,
@@ -51,7 +48,7 @@ fn manifest(
     // The effective configuration, minus the secret (its field is skip_serializing).
     let config = serde_json::to_value(&params.config).context("cannot record the configuration")?;
     Ok(Manifest {
-        version: MANIFEST_VERSION,
+        version: journal::MANIFEST_VERSION,
         run_id,
         direction,
         source: None,
