@@ -1,0 +1,189 @@
+//! The map in ARCHITECTURE.md, checked: every `crate::room` a file under `src/` names must
+//! be a room its own room may depend on. An arrow that runs back up fails here, naming the
+//! file, so the map stays true without anyone re-reading it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Each room and the rooms it may import from (the floors of ARCHITECTURE.md).
+const ALLOWED: &[(&str, &[&str])] = &[
+    // Ground floor: vocabulary and plain data, no arrows out.
+    ("run", &[]),
+    ("record", &[]),
+    ("secret", &[]),
+    ("exit", &[]),
+    ("logging", &[]),
+    ("cli", &[]),
+    // Inputs and durable state.
+    ("config", &["cli", "secret"]),
+    ("source", &["record", "run"]),
+    ("journal", &["run", "source"]),
+    // The server side: independent of the client.
+    ("sim", &["record", "secret"]),
+    // Talking to the servers.
+    ("auth", &["config", "logging", "secret"]),
+    ("api", &["auth", "config", "record", "secret"]),
+    // Doing the work.
+    (
+        "engine",
+        &[
+            "api", "auth", "config", "exit", "journal", "record", "run", "secret", "source",
+        ],
+    ),
+    ("diagnose", &["auth", "config", "exit", "secret"]),
+    // Consumers of a run's events.
+    ("summary", &["engine", "run"]),
+    ("headless", &["engine", "run", "summary"]),
+    (
+        "observe",
+        &["auth", "config", "engine", "run", "secret", "summary"],
+    ),
+    (
+        "control",
+        &["auth", "config", "engine", "journal", "run", "secret"],
+    ),
+    (
+        "console",
+        &[
+            "auth", "config", "engine", "exit", "logging", "run", "summary",
+        ],
+    ),
+    // Commands wire rooms together; only they see everything.
+    (
+        "cmd",
+        &[
+            "cli", "config", "console", "control", "diagnose", "engine", "exit", "headless",
+            "journal", "logging", "observe", "record", "run", "secret", "sim", "source", "summary",
+        ],
+    ),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The room a file belongs to: `src/engine/ledger.rs` → `engine`, `src/run.rs` → `run`.
+fn room_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// Every room named as `crate::room` or inside `crate::{a, b::c}`.
+fn rooms_named(text: &str) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // A `use crate::{…}` group: the first path segment of each top-level item.
+            let mut depth = 0usize;
+            let mut item_start = true;
+            for (i, ch) in group.char_indices() {
+                match ch {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        rest = &group[i..];
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && (c.is_ascii_alphabetic() || c == '_') => {
+                        let name: String = group[i..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        named.insert(name);
+                        item_start = false;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                named.insert(name);
+            }
+        }
+    }
+    named
+}
+
+#[test]
+fn no_room_imports_from_a_room_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let allowed: BTreeMap<&str, BTreeSet<&str>> = ALLOWED
+        .iter()
+        .map(|(room, deps)| (*room, deps.iter().copied().collect()))
+        .collect();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let room = room_of(&src, file);
+        if room == "lib" || room == "main" {
+            continue;
+        }
+        let Some(deps) = allowed.get(room.as_str()) else {
+            wrong.push(format!(
+                "{}: room `{room}` is not on the map (add it to ARCHITECTURE.md and ALLOWED)",
+                file.display()
+            ));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for named in rooms_named(&text) {
+            if named != room
+                && allowed.contains_key(named.as_str())
+                && !deps.contains(named.as_str())
+            {
+                wrong.push(format!("{}: `{room}` imports `{named}`", file.display()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "arrows that ARCHITECTURE.md does not allow:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_engine_never_touches_the_terminal() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("engine"), &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for word in ["ratatui", "crossterm", "crate::console"] {
+            assert!(
+                !text.contains(word),
+                "{} names `{word}`: the engine knows nothing of the terminal",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_scanner_sees_grouped_and_plain_imports() {
+    let text =
+        "use crate::{config, exit::CONFIG, journal::{self, Entry}};\nlet x = crate::engine::start;";
+    let named: Vec<String> = rooms_named(text).into_iter().collect();
+    assert_eq!(named, ["config", "engine", "exit", "journal"]);
+}
