@@ -19,6 +19,7 @@ pub mod journal;
 pub mod logging;
 pub mod record;
 pub mod secret;
+pub mod server_text;
 pub mod sim;
 pub mod source;
 pub mod tui;

@@ -119,6 +119,9 @@ pub struct ApiClient {
     health_url: String,
     batch_url: String,
     max_retry_after: Duration,
+    /// Cleans server text (error bodies, 401 reasons, reject reasons) of control sequences
+    /// and of the secrets and tokens the token endpoint knows.
+    redactor: Arc<crate::server_text::Redactor>,
     cancel: CancellationToken,
 }
 
