@@ -92,6 +92,7 @@ impl ApiError {
             ApiError::RateLimited { retry_after } | ApiError::Transient { retry_after, .. } => {
                 *retry_after
             }
+            ApiError::Auth(g) => g.retry_after(),
             _ => None,
         }
     }

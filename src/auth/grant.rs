@@ -67,12 +67,13 @@ pub enum GrantError {
     #[error("token endpoint unreachable for the {grant} grant: {message}")]
     Transport { grant: GrantKind, message: String },
     /// The server answered 429 or 5xx: it is there, but busy or failing.
-    #[error("token endpoint answered the {grant} grant with HTTP {status}{}{}", server_words(text), .retry_after.as_deref().map(|r| format!(" (Retry-After: {r})")).unwrap_or_default())]
+    #[error("token endpoint answered the {grant} grant with HTTP {status}{}{}", server_words(text), .retry_after.map(|r| format!(" (it asks to wait {} s)", r.as_secs())).unwrap_or_default())]
     Server {
         grant: GrantKind,
         status: u16,
         text: String,
-        retry_after: Option<String>,
+        /// `Retry-After` as the server asked (bounded, not yet capped to our maximum).
+        retry_after: Option<Duration>,
     },
     /// An answer that is not a token response (the body is not quoted: it may hold a token).
     #[error(
@@ -108,6 +109,13 @@ impl GrantError {
     /// Wrong client id or secret: retrying will not help.
     pub fn is_invalid_client(&self) -> bool {
         self.code() == Some("invalid_client")
+    }
+    /// How long the server asked us to wait before asking again (429, 503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GrantError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
     /// The HTTP status of a server that answered without a token (429, 5xx).
     pub fn http_status(&self) -> Option<u16> {
@@ -194,6 +202,15 @@ impl TokenEndpoint {
     /// passes through it loses them (see [`crate::server_text`]).
     pub fn redactor(&self) -> &Arc<Redactor> {
         &self.redactor
+    }
+
+    /// Which credential this is (token endpoint and client), e.g. for pacing requests.
+    pub fn credential(&self) -> String {
+        format!(
+            "{} {}",
+            self.client.token_uri().as_str(),
+            self.client.client_id().as_str()
+        )
     }
 
     pub fn configured_scopes(&self) -> &[String] {

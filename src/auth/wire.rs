@@ -145,7 +145,8 @@ fn screened(grant: GrantKind, s: Screened, redactor: &Redactor) -> GrantError {
             grant,
             status,
             text: redactor.clean(&text),
-            retry_after: retry_after.map(|r| redactor.clean_to(&r, 40)),
+            retry_after: retry_after
+                .and_then(|r| crate::api::retry_after::asked(&r, std::time::SystemTime::now())),
         },
         Screened::NoToken {
             status,

@@ -4,7 +4,9 @@
 //! that refuses fresh tokens again and again ends renewals with a fatal error instead of
 //! an endless grant-401-grant loop.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use super::TokenManager;
 use crate::auth::audit::EventKind;
@@ -14,16 +16,29 @@ use crate::auth::status::TokenPhase;
 /// Fresh tokens refused in a row before the API is taken to refuse valid tokens.
 pub const FRESH_REFUSALS_FATAL: u32 = 3;
 
+/// The next free slot for a renewal, per credential, for the whole process: a run that
+/// reconnects after a failed start builds a new manager, and must not bypass the pace.
+static NEXT_SLOT: LazyLock<Mutex<HashMap<String, Instant>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Takes the next slot of `credential` and returns how long to wait for it.
+fn reserve(credential: &str, interval: Duration, now: Instant) -> Duration {
+    let mut slots = NEXT_SLOT.lock().unwrap_or_else(|p| p.into_inner());
+    let slot = slots.get(credential).copied().unwrap_or(now).max(now);
+    slots.insert(credential.to_string(), slot + interval);
+    slot.saturating_duration_since(now)
+}
+
 impl TokenManager {
     /// Waits, inside the single flight, until the next renewal may start.
     pub(super) async fn pace(&self) {
-        let interval = self.settings.min_renew_interval;
-        let wait = self
-            .lock()
-            .last_renewal_at
-            .map(|t| (t + interval).saturating_duration_since(Instant::now()));
-        if let Some(w) = wait.filter(|w| !w.is_zero()) {
-            tokio::time::sleep(w).await;
+        let interval = self
+            .settings
+            .min_renew_interval
+            .min(Duration::from_secs(60));
+        let wait = reserve(&self.endpoint.credential(), interval, Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
         self.lock().last_renewal_at = Some(Instant::now());
     }
@@ -81,5 +96,32 @@ impl TokenManager {
             &fatal.to_string(),
         );
         Some(fatal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_of_one_credential_are_an_interval_apart() {
+        let now = Instant::now();
+        let i = Duration::from_secs(1);
+        let key = "http://pace.test/token slots";
+        assert_eq!(reserve(key, i, now), Duration::ZERO);
+        assert_eq!(reserve(key, i, now), i);
+        assert_eq!(
+            reserve(key, i, now + Duration::from_millis(500)),
+            Duration::from_millis(1500)
+        );
+        // Another credential has its own slots; a late caller does not wait for old ones.
+        assert_eq!(
+            reserve("http://pace.test/token other", i, now),
+            Duration::ZERO
+        );
+        assert_eq!(
+            reserve(key, i, now + Duration::from_secs(10)),
+            Duration::ZERO
+        );
     }
 }

@@ -382,7 +382,10 @@ impl TokenManager {
         let mut st = self.lock();
         let first = st.grants == 0;
         st.install(&g, new_session, SystemTime::now());
-        let life = g.expires_in.map(secs).unwrap_or_else(|| "unknown".into());
+        let life = match g.lifetime {
+            Some(d) => format!("{} from {}", secs(d), g.lifetime_source),
+            None => g.lifetime_source.to_string(),
+        };
         let rt = match &g.refresh_token {
             Some(_) => "with a refresh token",
             None => "no refresh token",
