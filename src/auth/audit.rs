@@ -76,7 +76,7 @@ impl Audit {
             opts.create(true).append(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            match opts.open(p).and_then(|f| owner_only(f, p)) {
+            match opts.open(p).and_then(owner_only) {
                 Ok(f) => Some(f),
                 Err(e) => {
                     tracing::warn!(target: TOKEN_TARGET, "cannot open token audit log {}: {e}; continuing without it", p.display());
@@ -146,7 +146,7 @@ impl Audit {
 
 /// An audit file left by an older version (or created under a lax umask) is made
 /// owner-only: its details name hosts, clients and token fingerprints.
-fn owner_only(f: File, _path: &Path) -> std::io::Result<File> {
+fn owner_only(f: File) -> std::io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
