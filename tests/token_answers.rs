@@ -15,9 +15,11 @@ use supsync::sim::{SimServer, TokenQuirk};
 
 const RECORDS: u64 = 300;
 
-async fn sim_with(quirks: &[TokenQuirk], secret: &str) -> SimServer {
+/// Test clocks (2 s tokens, 3 s idle window); `per_record_ms` sets how long a sync takes.
+async fn sim_with(quirks: &[TokenQuirk], secret: &str, per_record_ms: u64) -> SimServer {
     let mut p = Sim {
         secret: secret.into(),
+        per_record_ms,
         ..Sim::default()
     }
     .profile();
@@ -88,7 +90,8 @@ async fn the_same_sync_succeeds_against_every_lenient_quirk() {
         TokenQuirk::TextPlain,
     ]);
     for quirks in cases {
-        let sim = sim_with(&quirks, common::SECRET).await;
+        // ~3 s of pushing: the 2 s tokens die under the sync and are renewed.
+        let sim = sim_with(&quirks, common::SECRET, 20).await;
         let (out, took, audit, _dir) = push(&sim, common::SECRET, "quirk").await;
         let st = sim.stats();
         assert_eq!(out.status.code(), Some(0), "{quirks:?}: {}", text(&out));
@@ -111,6 +114,10 @@ async fn the_same_sync_succeeds_against_every_lenient_quirk() {
             "{quirks:?}: the audit log names the lifetime's source ({source}): {audit}"
         );
         let requests = stat(&st, "tokens_issued") + stat(&st, "token_errors");
+        assert!(
+            stat(&st, "tokens_issued") >= 2,
+            "{quirks:?}: the sync outlived its first token and renewed it: {st}"
+        );
         // Paced renewals: never more than one a second, plus the first.
         assert!(
             requests <= took.as_secs() + 2,
@@ -182,7 +189,7 @@ async fn hostile_token_endpoints_end_with_exit_4_and_an_error_line() {
     ];
     let mut report = Vec::new();
     for (quirk, says) in cases {
-        let sim = sim_with(&[quirk], CANARY).await;
+        let sim = sim_with(&[quirk], CANARY, 1).await;
         let (out, took, audit, _dir) = push(&sim, CANARY, "hostile").await;
         let st = sim.stats();
         let what = format!("{quirk:?}");
