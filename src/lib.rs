@@ -21,6 +21,7 @@ pub mod observe;
 pub mod record;
 pub mod run;
 pub mod secret;
+pub mod server_text;
 pub mod sim;
 pub mod source;
 pub mod summary;

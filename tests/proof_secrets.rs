@@ -302,3 +302,90 @@ async fn no_secret_or_token_in_any_byte_written() {
     );
     assert!(hits.is_empty(), "{hits:#?}");
 }
+
+/// An identity provider that echoes the request (Authorization header and form body) in
+/// its error, with escape sequences: push, status and diagnose through the real binary.
+/// Neither the secret nor its Basic form appears in any output or file, and no escape
+/// sequence reaches the terminal output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echoing_token_endpoint_reveals_no_secret() {
+    let mut profile = Sim {
+        secret: CANARY.into(),
+        ..Sim::default()
+    }
+    .profile();
+    profile.tokens.token_quirks = vec![supsync::sim::TokenQuirk::EchoRequest];
+    let sim = supsync::sim::SimServer::start(profile, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path().to_path_buf();
+    let cfg = d.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[api]\nbase_url = \"{}\"\n[sync]\nmax_attempts = 2\nbackoff_initial_ms = 20\n",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    let src = d.join("suppliers.csv");
+    write_csv(&src, 20, &[]);
+    let (d2, cfg2, src2) = (d.clone(), cfg.clone(), src.clone());
+    let outputs = tokio::task::spawn_blocking(move || {
+        let s = src2.to_str().unwrap();
+        let mut outputs = Vec::new();
+        for args in [
+            vec!["run", "--headless", "--run-id", "echo", "--source", s],
+            vec!["status", "echo"],
+            vec!["diagnose"],
+            vec!["diagnose", "--json"],
+        ] {
+            let r = binary(&d2, &cfg2, &args);
+            outputs.push((args.join(" "), r));
+        }
+        outputs
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        outputs[0].1.status.code(),
+        Some(4),
+        "{}",
+        text(&outputs[0].1)
+    );
+    assert!(
+        text(&outputs[0].1).contains("\nerror: "),
+        "an error: line: {}",
+        text(&outputs[0].1)
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("supplier-sync:{CANARY}"));
+    let mut hits = Vec::new();
+    let mut haystacks: Vec<(String, Vec<u8>)> = Vec::new();
+    for (cmd, o) in &outputs {
+        haystacks.push((format!("`{cmd}` stdout"), o.stdout.clone()));
+        haystacks.push((format!("`{cmd}` stderr"), o.stderr.clone()));
+        for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+            if bytes.contains(&0x1b) || bytes.contains(&0x07) {
+                hits.push(format!("an escape sequence in `{cmd}` {stream}"));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    files_under(&d, &mut files);
+    for f in files.iter().filter(|f| !f.ends_with("config.toml")) {
+        haystacks.push((f.display().to_string(), std::fs::read(f).unwrap()));
+    }
+    assert!(
+        files.iter().any(|f| f.ends_with("token-audit.jsonl")),
+        "the audit log is searched too: {files:#?}"
+    );
+    for (what, bytes) in &haystacks {
+        for (kind, needle) in [("client secret", CANARY), ("Basic credentials", &basic)] {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                hits.push(format!("{kind} found in {what}"));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "{hits:#?}");
+}

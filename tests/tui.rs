@@ -122,6 +122,7 @@ impl Scene {
             issued_at: Some(issued),
             issued_at_wall: None,
             lifetime: Some(S(ttl)),
+            lifetime_source: None,
             ttl_deadline: Some(issued + S(ttl)),
             idle_deadline: Some(now + S(15)),
             idle_window: Some(S(15)),

@@ -1,5 +1,6 @@
 //! Turning an HTTP outcome into success or an [`ApiError`], and reading what the server
-//! says about a rejected token.
+//! says about a rejected token. What the server says is data: it is cleaned (control
+//! sequences stripped, known secrets redacted, length capped) before it goes anywhere.
 
 use std::time::{Duration, SystemTime};
 
@@ -9,6 +10,7 @@ use reqwest::header::HeaderMap;
 use super::ApiError;
 use super::retry_after;
 use crate::auth::grant::error_chain;
+use crate::server_text::Redactor;
 
 /// A 401 as the server described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +25,13 @@ pub fn status_error(
     headers: &HeaderMap,
     body: &[u8],
     max_retry_after: Duration,
+    redactor: &Redactor,
 ) -> ApiError {
     let retry_after = retry_after::from_headers(headers, SystemTime::now(), max_retry_after);
     if status == StatusCode::TOO_MANY_REQUESTS {
         return ApiError::RateLimited { retry_after };
     }
-    let message = body_message(status, body);
+    let message = body_message(status, body, redactor);
     if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
         return ApiError::Transient {
             message,
@@ -60,28 +63,26 @@ pub fn transport_error(err: &reqwest::Error) -> ApiError {
 }
 
 /// The server's words for a non-success answer: `error_description`/`error`/`message` of a
-/// JSON body, else the start of the text, else the status line.
-fn body_message(status: StatusCode, body: &[u8]) -> String {
+/// JSON body, else the text, else the status line; cleaned and capped.
+fn body_message(status: StatusCode, body: &[u8], redactor: &Redactor) -> String {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         for key in ["error_description", "message", "error"] {
             if let Some(s) = v.get(key).and_then(|x| x.as_str()) {
-                return format!("{status}: {s}");
+                return format!("{status}: {}", redactor.clean(s));
             }
         }
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    let text = redactor.clean(&String::from_utf8_lossy(body));
     if text.is_empty() {
         status.to_string()
     } else {
-        let short: String = text.chars().take(200).collect();
-        format!("{status}: {short}")
+        format!("{status}: {text}")
     }
 }
 
 /// Reads a 401: `WWW-Authenticate: Bearer error="…", error_description="…"` first, then the
 /// JSON body, then a generic description.
-pub fn rejection(headers: &HeaderMap, body: &[u8]) -> Rejection {
+pub fn rejection(headers: &HeaderMap, body: &[u8], redactor: &Redactor) -> Rejection {
     let mut error = None;
     let mut description = None;
     for v in headers.get_all(reqwest::header::WWW_AUTHENTICATE) {
@@ -107,7 +108,10 @@ pub fn rejection(headers: &HeaderMap, body: &[u8]) -> Rejection {
                 .map(String::from);
         }
     }
+    let error = error.map(|e| redactor.clean_to(&e, 60));
     let description = description
+        .map(|d| redactor.clean(&d))
+        .filter(|d| !d.is_empty())
         .or_else(|| error.clone())
         .unwrap_or_else(|| "401 Unauthorized (no description from the server)".into());
     Rejection { error, description }
@@ -178,6 +182,7 @@ mod tests {
         let r = rejection(
             &h,
             br#"{"error":"invalid_token","error_description":"other"}"#,
+            &Redactor::new(),
         );
         assert_eq!(r.error.as_deref(), Some("invalid_token"));
         assert_eq!(r.description, "Token idle for 15m 02s (idle timeout 15m)");
@@ -203,9 +208,10 @@ mod tests {
         let r = rejection(
             &h,
             br#"{"error":"invalid_token","error_description":"Token revoked"}"#,
+            &Redactor::new(),
         );
         assert_eq!(r.description, "Token revoked");
-        let r = rejection(&HeaderMap::new(), b"");
+        let r = rejection(&HeaderMap::new(), b"", &Redactor::new());
         assert!(r.description.contains("401"));
     }
 
@@ -213,11 +219,23 @@ mod tests {
     fn statuses_are_classified() {
         let h = HeaderMap::new();
         assert!(matches!(
-            status_error(StatusCode::SERVICE_UNAVAILABLE, &h, b"", MAX),
+            status_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &h,
+                b"",
+                MAX,
+                &Redactor::new()
+            ),
             ApiError::Transient { .. }
         ));
         assert!(matches!(
-            status_error(StatusCode::BAD_GATEWAY, &h, b"<html>", MAX),
+            status_error(
+                StatusCode::BAD_GATEWAY,
+                &h,
+                b"<html>",
+                MAX,
+                &Redactor::new()
+            ),
             ApiError::Transient { .. }
         ));
         let e = status_error(
@@ -225,13 +243,20 @@ mod tests {
             &h,
             br#"{"error":"idempotency key reused with a different body"}"#,
             MAX,
+            &Redactor::new(),
         );
         assert!(
             matches!(&e, ApiError::Permanent { status: 409, message } if message.contains("different body"))
         );
         assert!(!e.is_retryable());
         assert!(matches!(
-            status_error(StatusCode::PAYLOAD_TOO_LARGE, &h, b"too big", MAX),
+            status_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &h,
+                b"too big",
+                MAX,
+                &Redactor::new()
+            ),
             ApiError::Permanent { status: 413, .. }
         ));
     }
@@ -240,10 +265,57 @@ mod tests {
     fn rate_limit_and_5xx_carry_retry_after() {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        let e = status_error(StatusCode::TOO_MANY_REQUESTS, &h, b"", MAX);
+        let e = status_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &h,
+            b"",
+            MAX,
+            &Redactor::new(),
+        );
         assert!(matches!(e, ApiError::RateLimited { retry_after: Some(d) } if d.as_secs() == 3));
         h.insert(RETRY_AFTER, HeaderValue::from_static("99999"));
-        let e = status_error(StatusCode::SERVICE_UNAVAILABLE, &h, b"", MAX);
+        let e = status_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &h,
+            b"",
+            MAX,
+            &Redactor::new(),
+        );
         assert_eq!(e.retry_after(), Some(MAX));
+    }
+
+    #[test]
+    fn hostile_error_bodies_are_cleaned_and_capped() {
+        let r = Redactor::new();
+        r.remember_token("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZw");
+        let body = format!(
+            "\u{1b}]0;owned\u{7}\u{1b}[2Jecho Authorization: Bearer \
+             eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZw {}",
+            "x".repeat(5600)
+        );
+        let e = status_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &HeaderMap::new(),
+            body.as_bytes(),
+            MAX,
+            &r,
+        );
+        let shown = e.to_string();
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains("owned"),
+            "{shown}"
+        );
+        assert!(!shown.contains("c2lnbmF0dXJlLXNpZw"), "{shown}");
+        assert!(
+            shown.contains("[token #") && shown.contains("more)"),
+            "{shown}"
+        );
+        assert!(shown.chars().count() < 400, "{}", shown.chars().count());
+        let rej = rejection(
+            &HeaderMap::new(),
+            br#"{"error_description":"\u001b[31mred\u001b]52;c;AAAA\u0007"}"#,
+            &r,
+        );
+        assert_eq!(rej.description, "red");
     }
 }

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::classify::{self, Rejection};
 use super::keepalive;
 use super::{ApiClient, ApiError, ConnectOptions, PullPage, PushResult};
+use crate::auth::answer::parse_secs_header;
 use crate::auth::audit::Audit;
 use crate::auth::cache::TokenCache;
 use crate::auth::grant::{TokenEndpoint, http_client_builder};
@@ -66,6 +67,7 @@ impl ApiClient {
                 .then(|| Duration::from_secs(cfg.auth.idle_timeout_secs)),
             session_hint: (cfg.auth.session_limit_secs > 0)
                 .then(|| Duration::from_secs(cfg.auth.session_limit_secs)),
+            min_renew_interval: Duration::from_millis(cfg.auth.min_token_interval_ms),
         };
         let tokens = TokenManager::new(
             endpoint,
@@ -80,6 +82,7 @@ impl ApiClient {
             health_url: cfg.api_url(&cfg.api.health_path),
             batch_url: cfg.api_url(&cfg.api.batch_path),
             max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
+            redactor: Arc::clone(tokens.redactor()),
             cancel: cancel.clone(),
         });
         tokio::spawn(keepalive::run(Arc::downgrade(&client), tokens, cancel));
@@ -96,7 +99,7 @@ impl ApiClient {
             .get(&self.batch_url)
             .query(&[("offset", offset.to_string()), ("limit", limit.to_string())]);
         let body = self.call(req).await?;
-        parse_json(&body)
+        parse_json(&body, &self.redactor)
     }
 
     /// `results` are in the order of `records`.
@@ -127,7 +130,13 @@ impl ApiClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(batch.payload.clone());
         let body = self.call(req).await?;
-        let results = parse_json::<Results>(&body)?.results;
+        let mut results = parse_json::<Results>(&body, &self.redactor)?.results;
+        // Reject reasons are server text: they reach the screen and the rejects file.
+        for r in &mut results {
+            if let Some(e) = r.error.as_mut() {
+                *e = self.redactor.clean(e);
+            }
+        }
         if results.len() != batch.records {
             return Err(ApiError::Permanent {
                 status: 200,
@@ -181,8 +190,12 @@ impl ApiClient {
             match self.send(&req, &token).await? {
                 Outcome::Ok(body) => Ok(body),
                 Outcome::Unauthorized(second) => {
-                    self.tokens
-                        .note_unauthorized(token.generation, &second.description);
+                    if let Some(fatal) = self
+                        .tokens
+                        .note_unauthorized(token.generation, &second.description)
+                    {
+                        return Err(ApiError::Auth(fatal));
+                    }
                     Err(ApiError::Unauthorized {
                         description: second.description,
                     })
@@ -214,12 +227,21 @@ impl ApiClient {
         let at = Instant::now();
         let status = resp.status();
         let headers = resp.headers().clone();
+        // Bounded (a year at most): the header is the server's word, not to be trusted
+        // with a deadline computation.
         if let Some(secs) = headers
             .get(EXPIRES_IN_HEADER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
+            .and_then(parse_secs_header)
         {
             self.tokens.observe_expires_in(token.generation, at, secs);
+        }
+        if status.is_success()
+            || (status.is_client_error()
+                && status != reqwest::StatusCode::UNAUTHORIZED
+                && status != reqwest::StatusCode::FORBIDDEN)
+        {
+            self.tokens.note_accepted(token.generation);
         }
         // A body that breaks off (a connection cut mid-answer) is transient like any cut.
         let body = resp
@@ -229,22 +251,34 @@ impl ApiClient {
         if status.is_success() {
             Ok(Outcome::Ok(body.to_vec()))
         } else if status == reqwest::StatusCode::UNAUTHORIZED {
-            Ok(Outcome::Unauthorized(classify::rejection(&headers, &body)))
+            Ok(Outcome::Unauthorized(classify::rejection(
+                &headers,
+                &body,
+                &self.redactor,
+            )))
         } else {
             Err(classify::status_error(
                 status,
                 &headers,
                 &body,
                 self.max_retry_after,
+                &self.redactor,
             ))
         }
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// serde's message may quote the body (server text): it is cleaned like any.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    redactor: &crate::server_text::Redactor,
+) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::Permanent {
         status: 200,
-        message: format!("unexpected answer from the server: {e}"),
+        message: format!(
+            "unexpected answer from the server: {}",
+            redactor.clean(&e.to_string())
+        ),
     })
 }
 

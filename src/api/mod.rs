@@ -93,6 +93,7 @@ impl ApiError {
             ApiError::RateLimited { retry_after } | ApiError::Transient { retry_after, .. } => {
                 *retry_after
             }
+            ApiError::Auth(g) => g.retry_after(),
             _ => None,
         }
     }
@@ -120,6 +121,9 @@ pub struct ApiClient {
     health_url: String,
     batch_url: String,
     max_retry_after: Duration,
+    /// Cleans server text (error bodies, 401 reasons, reject reasons) of control sequences
+    /// and of the secrets and tokens the token endpoint knows.
+    redactor: Arc<crate::server_text::Redactor>,
     cancel: CancellationToken,
 }
 

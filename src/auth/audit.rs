@@ -1,16 +1,22 @@
 //! Every token event goes two ways: a `tracing` record on [`TOKEN_TARGET`] (the console's
-//! refresh log) and, when configured, one JSON line in the run's audit file. Only
-//! fingerprints are ever written, never a token.
+//! refresh log) and, when configured, one JSON line in the run's audit file (mode 0600).
+//! Only fingerprints are ever written, never a token: every detail goes through the
+//! endpoint's [`Redactor`] (details quote server text, which is data, never trusted).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use super::status::GrantKind;
 use crate::logging::TOKEN_TARGET;
+use crate::server_text::Redactor;
+
+/// A detail is our own sentence around at most one capped server text: this leaves room
+/// for both and still bounds a line.
+const MAX_DETAIL_CHARS: usize = 1000;
 
 /// What happened to the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +60,7 @@ struct Line<'a> {
 #[derive(Debug, Default)]
 pub struct Audit {
     file: Mutex<Option<File>>,
+    redactor: Option<Arc<Redactor>>,
 }
 
 impl Audit {
@@ -65,7 +72,11 @@ impl Audit {
                 // Ignored: the open below reports the real problem.
                 let _ = std::fs::create_dir_all(dir);
             }
-            match OpenOptions::new().create(true).append(true).open(p) {
+            let mut opts = OpenOptions::new();
+            opts.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            match opts.open(p).and_then(owner_only) {
                 Ok(f) => Some(f),
                 Err(e) => {
                     tracing::warn!(target: TOKEN_TARGET, "cannot open token audit log {}: {e}; continuing without it", p.display());
@@ -75,7 +86,14 @@ impl Audit {
         });
         Audit {
             file: Mutex::new(file),
+            redactor: None,
         }
+    }
+
+    /// Details are cleaned with `redactor` (secrets and tokens it knows are cut out).
+    pub fn redacting(mut self, redactor: Arc<Redactor>) -> Audit {
+        self.redactor = Some(redactor);
+        self
     }
 
     /// Logs and records one event. `fingerprint` is a token fingerprint, never a token.
@@ -86,6 +104,14 @@ impl Audit {
         grant: Option<GrantKind>,
         detail: &str,
     ) {
+        let cleaned = match &self.redactor {
+            Some(r) => r.clean_to(detail, MAX_DETAIL_CHARS),
+            None => crate::server_text::cap(
+                crate::server_text::strip_controls(detail).trim(),
+                MAX_DETAIL_CHARS,
+            ),
+        };
+        let detail = cleaned.as_str();
         let fp = fingerprint.unwrap_or("-");
         let g = grant.map(|g| g.to_string()).unwrap_or_else(|| "-".into());
         if event.is_problem() {
@@ -118,6 +144,20 @@ impl Audit {
     }
 }
 
+/// An audit file left by an older version (or created under a lax umask) is made
+/// owner-only: its details name hosts, clients and token fingerprints.
+fn owner_only(f: File) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = f.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +184,38 @@ mod tests {
         assert_eq!(lines[0]["grant"], "client_credentials");
         assert_eq!(lines[0]["fingerprint"], "#abcd1234");
         assert_eq!(lines[1]["event"], "keep_alive");
+    }
+
+    #[test]
+    fn details_are_cleaned_and_the_file_is_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let r = Arc::new(Redactor::new());
+        r.pin("client secret", "canary-secret-123");
+        let a = Audit::open(Some(&path)).redacting(r);
+        a.record(
+            EventKind::RefreshFailed,
+            None,
+            None,
+            &format!(
+                "refused: echo client_secret=canary-secret-123 \u{1b}]52;c;ZXZpbA==\u{7}{}",
+                "x".repeat(5000)
+            ),
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("canary-secret-123"), "{text}");
+        assert!(!text.contains("52;c;"), "{text}");
+        assert!(!text.contains("\\u001b"), "{text}");
+        assert!(
+            text.contains("[client secret]") && text.contains("more)"),
+            "{text}"
+        );
+        assert!(text.len() < 1500, "capped: {} bytes", text.len());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 }

@@ -1,35 +1,27 @@
 //! The two OAuth2 grants of docs/API.md §1.3, through the `oauth2` crate, returning what the token
 //! manager and `diagnose` need to know about each answer. Tokens come back as [`Secret`]s.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use oauth2::basic::{
-    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
-    BasicTokenIntrospectionResponse, BasicTokenType,
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
 };
 use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields, RefreshToken,
-    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RefreshToken, Scope,
+    StandardRevocableToken, TokenResponse, TokenUrl,
 };
-use serde::{Deserialize, Serialize};
 
-use super::status::GrantKind;
+use super::answer::{self, LenientTokenResponse};
+use super::status::{GrantKind, LifetimeSource};
+use super::wire::{Endpoint, classify};
 use crate::config::{AuthStyle, Config};
 use crate::secret::Secret;
+use crate::server_text::Redactor;
 
-/// Non-standard but common field: how long the refresh token lives.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RefreshExpiry {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_expires_in: Option<u64>,
-}
-impl ExtraTokenFields for RefreshExpiry {}
-
-type TokenResp = StandardTokenResponse<RefreshExpiry, BasicTokenType>;
 type OAuthClient = oauth2::Client<
     BasicErrorResponse,
-    TokenResp,
+    LenientTokenResponse,
     BasicTokenIntrospectionResponse,
     StandardRevocableToken,
     BasicRevocationErrorResponse,
@@ -46,7 +38,12 @@ pub struct Grant {
     pub kind: GrantKind,
     pub access_token: Secret,
     pub refresh_token: Option<Secret>,
+    /// `expires_in` as the server stated it (clamped); `None` when it did not say.
     pub expires_in: Option<Duration>,
+    /// The lifetime to plan renewals with: `expires_in`, else a fallback; `None` when the
+    /// server's lifetime is too short to plan with (renew when the API refuses it).
+    pub lifetime: Option<Duration>,
+    pub lifetime_source: LifetimeSource,
     pub refresh_expires_in: Option<Duration>,
     /// The `scope` the server says it granted (None when it did not say).
     pub granted_scopes: Option<Vec<String>>,
@@ -55,7 +52,8 @@ pub struct Grant {
     pub received_at: Instant,
 }
 
-/// Why a grant failed.
+/// Why a grant failed. Every server-supplied text in it has been cleaned (control
+/// sequences stripped, secrets redacted, length capped).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GrantError {
     /// The authorization server answered with an OAuth2 error.
@@ -65,14 +63,36 @@ pub enum GrantError {
         code: String,
         description: Option<String>,
     },
-    /// Network, TLS, timeout or a 5xx without an OAuth2 body.
+    /// No answer: network, TLS, timeout, connection cut.
     #[error("token endpoint unreachable for the {grant} grant: {message}")]
     Transport { grant: GrantKind, message: String },
+    /// The server answered 429 or 5xx: it is there, but busy or failing.
+    #[error("token endpoint answered the {grant} grant with HTTP {status}{}{}", server_words(text), .retry_after.map(|r| format!(" (it asks to wait {} s)", r.as_secs())).unwrap_or_default())]
+    Server {
+        grant: GrantKind,
+        status: u16,
+        text: String,
+        /// `Retry-After` as the server asked (bounded, not yet capped to our maximum).
+        retry_after: Option<Duration>,
+    },
     /// An answer that is not a token response (the body is not quoted: it may hold a token).
     #[error(
-        "token endpoint gave an unreadable answer to the {grant} grant: {message}; check that auth.token_url is the OAuth2 token endpoint"
+        "token endpoint gave an unusable answer to the {grant} grant: {message}; check that auth.token_url is the OAuth2 token endpoint"
     )]
     Malformed { grant: GrantKind, message: String },
+    /// Fresh tokens keep being refused by the API: renewing again will not help.
+    #[error(
+        "the API refused {rejected} fresh tokens in a row (last: {description}): it refuses valid tokens, so the client likely lacks a scope or permission; check auth.scopes and the client's rights on the server, then resume"
+    )]
+    RefusedByApi { rejected: u32, description: String },
+}
+
+fn server_words(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
 }
 
 impl GrantError {
@@ -90,15 +110,29 @@ impl GrantError {
     pub fn is_invalid_client(&self) -> bool {
         self.code() == Some("invalid_client")
     }
+    /// How long the server asked us to wait before asking again (429, 503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GrantError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+    /// The HTTP status of a server that answered without a token (429, 5xx).
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            GrantError::Server { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
     /// Worth retrying later with backoff (transport failures, 5xx/429, and the RFC 6749
     /// codes a server uses for a temporary condition).
     pub fn is_transient(&self) -> bool {
         match self {
-            GrantError::Transport { .. } => true,
+            GrantError::Transport { .. } | GrantError::Server { .. } => true,
             GrantError::Rejected { code, .. } => {
                 code == "temporarily_unavailable" || code == "server_error"
             }
-            GrantError::Malformed { .. } => false,
+            GrantError::Malformed { .. } | GrantError::RefusedByApi { .. } => false,
         }
     }
 }
@@ -118,48 +152,15 @@ fn rejected_hint(code: &str) -> &'static str {
     }
 }
 
-/// A token endpoint answer that is a server-side failure, not an OAuth2 answer: 5xx and 429
-/// become transport errors (retry later) instead of "unreadable answer".
-#[derive(Debug, thiserror::Error)]
-enum HttpFailure {
-    #[error(transparent)]
-    Client(#[from] oauth2::HttpClientError<reqwest::Error>),
-    #[error("HTTP {0}")]
-    Status(reqwest::StatusCode),
-}
-
-/// The reqwest client as oauth2's HTTP client, with 5xx/429 turned into [`HttpFailure`].
-struct Endpoint<'a>(&'a reqwest::Client);
-
-impl<'c> oauth2::AsyncHttpClient<'c> for Endpoint<'_> {
-    type Error = HttpFailure;
-    type Future = std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpFailure>>
-                + Send
-                + Sync
-                + 'c,
-        >,
-    >;
-
-    fn call(&'c self, req: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            let resp = oauth2::AsyncHttpClient::call(self.0, req).await?;
-            let status = resp.status();
-            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                return Err(HttpFailure::Status(status));
-            }
-            Ok(resp)
-        })
-    }
-}
-
 /// The token endpoint of one configured client.
 #[derive(Clone)]
 pub struct TokenEndpoint {
     client: OAuthClient,
     http: reqwest::Client,
     scopes: Vec<String>,
+    /// `auth.expected_ttl_secs`: the lifetime assumed when an answer states none.
+    fallback_ttl_secs: u64,
+    redactor: Arc<Redactor>,
 }
 
 impl std::fmt::Debug for TokenEndpoint {
@@ -186,11 +187,30 @@ impl TokenEndpoint {
             .set_client_secret(ClientSecret::new(secret.expose().to_string()))
             .set_token_uri(token_url)
             .set_auth_type(auth_type);
+        let redactor = Arc::new(Redactor::new());
+        redactor.pin_client_secret(&cfg.auth.client_id, secret.expose());
         Ok(Self {
             client,
             http,
             scopes: cfg.auth.scopes.clone(),
+            fallback_ttl_secs: cfg.auth.expected_ttl_secs,
+            redactor,
         })
+    }
+
+    /// Knows the client secret and every token this endpoint issued: server text that
+    /// passes through it loses them (see [`crate::server_text`]).
+    pub fn redactor(&self) -> &Arc<Redactor> {
+        &self.redactor
+    }
+
+    /// Which credential this is (token endpoint and client), e.g. for pacing requests.
+    pub fn credential(&self) -> String {
+        format!(
+            "{} {}",
+            self.client.token_uri().as_str(),
+            self.client.client_id().as_str()
+        )
     }
 
     pub fn configured_scopes(&self) -> &[String] {
@@ -209,8 +229,8 @@ impl TokenEndpoint {
             .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
             .request_async(&Endpoint(&self.http))
             .await
-            .map_err(|e| classify(kind, e))?;
-        Ok(to_grant(kind, resp, sent_at))
+            .map_err(|e| classify(kind, e, &self.redactor))?;
+        Ok(self.to_grant(kind, resp, sent_at))
     }
 
     /// Continue the session of `refresh_token`.
@@ -223,54 +243,41 @@ impl TokenEndpoint {
             .exchange_refresh_token(&rt)
             .request_async(&Endpoint(&self.http))
             .await
-            .map_err(|e| classify(kind, e))?;
-        Ok(to_grant(kind, resp, sent_at))
+            .map_err(|e| classify(kind, e, &self.redactor))?;
+        Ok(self.to_grant(kind, resp, sent_at))
     }
 }
 
-fn to_grant(kind: GrantKind, resp: TokenResp, sent_at: Instant) -> Grant {
-    Grant {
-        kind,
-        access_token: Secret::new(resp.access_token().secret().clone()),
-        refresh_token: resp
+impl TokenEndpoint {
+    fn to_grant(&self, kind: GrantKind, resp: LenientTokenResponse, sent_at: Instant) -> Grant {
+        let access = resp.access_token().secret().clone();
+        let (lifetime, lifetime_source) = answer::lifetime(
+            resp.expires_in_secs(),
+            &access,
+            self.fallback_ttl_secs,
+            SystemTime::now(),
+        );
+        let refresh_token = resp
             .refresh_token()
-            .map(|t| Secret::new(t.secret().clone())),
-        expires_in: resp.expires_in(),
-        refresh_expires_in: resp
-            .extra_fields()
-            .refresh_expires_in
-            .map(Duration::from_secs),
-        granted_scopes: resp
-            .scopes()
-            .map(|s| s.iter().map(|x| x.to_string()).collect()),
-        sent_at,
-        received_at: Instant::now(),
-    }
-}
-
-fn classify<RE: std::error::Error + 'static>(
-    grant: GrantKind,
-    err: RequestTokenError<RE, BasicErrorResponse>,
-) -> GrantError {
-    match err {
-        RequestTokenError::ServerResponse(r) => GrantError::Rejected {
-            grant,
-            code: match r.error() {
-                BasicErrorResponseType::Extension(s) => s.clone(),
-                other => other.as_ref().to_string(),
-            },
-            description: r.error_description().cloned(),
-        },
-        RequestTokenError::Request(e) => GrantError::Transport {
-            grant,
-            message: error_chain(&e),
-        },
-        // The body is deliberately not included: it may hold a token.
-        RequestTokenError::Parse(e, _body) => GrantError::Malformed {
-            grant,
-            message: e.to_string(),
-        },
-        RequestTokenError::Other(m) => GrantError::Transport { grant, message: m },
+            .map(|t| Secret::new(t.secret().clone()));
+        self.redactor.remember_token(&access);
+        if let Some(rt) = &refresh_token {
+            self.redactor.remember_token(rt.expose());
+        }
+        Grant {
+            kind,
+            access_token: Secret::new(access),
+            refresh_token,
+            expires_in: resp.expires_in(),
+            lifetime,
+            lifetime_source,
+            refresh_expires_in: resp.refresh_expires_in(),
+            granted_scopes: resp
+                .scopes()
+                .map(|s| s.iter().map(|x| x.to_string()).collect()),
+            sent_at,
+            received_at: Instant::now(),
+        }
     }
 }
 

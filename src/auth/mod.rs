@@ -1,6 +1,7 @@
 //! Token lifecycle: grants, the token manager (proactive refresh, single flight, 401
 //! recovery, keep-alive), the encrypted refresh-token cache and the audit log.
 
+pub mod answer;
 pub mod audit;
 pub mod cache;
 pub mod grant;
@@ -9,5 +10,6 @@ pub mod keyring_key;
 pub mod manager;
 pub mod state;
 pub mod status;
+mod wire;
 
 pub use manager::{AccessToken, ManagerSettings, TokenManager, Trigger};

@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use super::answer::{MAX_LIFETIME_SECS, bounded_secs};
 use super::grant::{Grant, GrantError};
-use super::status::{GrantKind, TokenPhase, TokenStatus};
+use super::status::{GrantKind, LifetimeSource, TokenPhase, TokenStatus};
 use crate::secret::Secret;
 
 /// Renew when the remaining time drops under the margin, but never use more than this
@@ -35,6 +36,7 @@ pub struct Current {
     pub sent_at: Instant,
     pub issued_wall: SystemTime,
     pub lifetime: Option<Duration>,
+    pub lifetime_source: LifetimeSource,
     pub ttl_deadline: Option<Instant>,
     /// Latest `X-Token-Expires-In`: when read, its value, the deadline it implies.
     pub server: Option<(Instant, u64, Instant)>,
@@ -43,6 +45,9 @@ pub struct Current {
     pub server_fixed: bool,
     /// A 401 named this token: it is dead whatever the clocks say.
     pub invalid: bool,
+    /// The API accepted this token at least once (a fresh token refused is a sign that
+    /// the client lacks a scope or permission, not that the token died).
+    pub accepted: bool,
 }
 
 #[derive(Debug)]
@@ -86,6 +91,12 @@ pub struct State {
     pub last_failure: Option<(Instant, GrantError)>,
     pub last_activity: Instant,
     pub published_server: Option<Instant>,
+    /// When the last renewal started (renewals are paced).
+    pub last_renewal_at: Option<Instant>,
+    /// Fresh tokens refused by the API in a row (never accepted before their 401).
+    pub fresh_refused: u32,
+    /// Set once too many fresh tokens were refused: renewing cannot help any more.
+    pub refused_by_api: Option<GrantError>,
 }
 
 impl State {
@@ -109,6 +120,9 @@ impl State {
             last_failure: None,
             last_activity: Instant::now(),
             published_server: None,
+            last_renewal_at: None,
+            fresh_refused: 0,
+            refused_by_api: None,
         }
     }
 
@@ -118,9 +132,10 @@ impl State {
             c.lifetime
                 .or_else(|| c.server.map(|(_, s, _)| Duration::from_secs(s)))
         });
+        let cfg = self.margin_cfg.min(bounded_secs(MAX_LIFETIME_SECS));
         match life {
-            Some(l) => self.margin_cfg.min(l / MARGIN_FRACTION),
-            None => self.margin_cfg,
+            Some(l) => cfg.min(l / MARGIN_FRACTION),
+            None => cfg,
         }
     }
 
@@ -141,7 +156,7 @@ impl State {
 
     pub fn session_deadline(&self) -> Option<Instant> {
         let s = self.session.as_ref()?;
-        self.session_limit().map(|l| s.started_at + l)
+        self.session_limit().map(|l| later(s.started_at, l))
     }
 
     fn refresh_deadline(&self) -> Option<Instant> {
@@ -203,7 +218,7 @@ impl State {
     /// floored, which already leaves up to a second).
     pub fn death(&self) -> Option<Instant> {
         let c = self.current.as_ref()?;
-        let idle = self.idle().map(|w| self.last_activity + w);
+        let idle = self.idle().map(|w| later(self.last_activity, w));
         let server = self.server_deadline(c).map(|(_, d)| d);
         [self.renew_deadline(), server, idle]
             .into_iter()
@@ -278,7 +293,7 @@ impl State {
         if let Some(s) = self.session.as_mut() {
             if let Some(rt) = &g.refresh_token {
                 s.refresh = Some(rt.clone());
-                s.refresh_deadline = g.refresh_expires_in.map(|d| g.sent_at + d);
+                s.refresh_deadline = g.refresh_expires_in.map(|d| later(g.sent_at, d));
             } else if new_session {
                 s.refresh = None;
                 s.refresh_deadline = None;
@@ -298,12 +313,14 @@ impl State {
             grant: g.kind,
             sent_at: g.sent_at,
             issued_wall,
-            lifetime: g.expires_in,
-            ttl_deadline: g.expires_in.map(|d| g.sent_at + d),
+            lifetime: g.lifetime,
+            lifetime_source: g.lifetime_source,
+            ttl_deadline: g.lifetime.map(|d| later(g.sent_at, d)),
             server: None,
             server_first: None,
             server_fixed: false,
             invalid: false,
+            accepted: false,
         });
         self.phase = TokenPhase::Valid;
         self.last_error = None;
@@ -325,7 +342,7 @@ impl State {
             return None;
         }
         let prev = s.refresh_deadline?;
-        let new = g.sent_at + g.refresh_expires_in?;
+        let new = later(g.sent_at, g.refresh_expires_in?);
         let since = g
             .sent_at
             .saturating_duration_since(self.current.as_ref()?.sent_at);
@@ -344,7 +361,8 @@ impl State {
         let Some(c) = self.current.as_mut().filter(|c| c.generation == generation) else {
             return false;
         };
-        let deadline = at + Duration::from_secs(secs);
+        let secs = secs.min(MAX_LIFETIME_SECS);
+        let deadline = later(at, Duration::from_secs(secs));
         let mut learned = false;
         match c.server_first {
             None => c.server_first = Some((deadline, at)),
@@ -425,8 +443,9 @@ impl State {
             issued_at: c.map(|c| c.sent_at),
             issued_at_wall: c.map(|c| c.issued_wall),
             lifetime: c.and_then(|c| c.lifetime),
+            lifetime_source: c.map(|c| c.lifetime_source),
             ttl_deadline: c.and_then(|c| c.ttl_deadline),
-            idle_deadline: idle_window.map(|w| self.last_activity + w),
+            idle_deadline: idle_window.map(|w| later(self.last_activity, w)),
             idle_window,
             session_deadline,
             session_started_at: self.session.as_ref().map(|s| s.started_at),
@@ -442,6 +461,14 @@ impl State {
             unauthorized_seen: self.unauthorized_seen,
         }
     }
+}
+
+/// `base + d` with `d` bounded (see [`bounded_secs`]), so no lifetime from a server or a
+/// config can overflow a deadline. Should even that overflow, the deadline is `base`: the
+/// token counts as dead and is renewed, which is safe.
+pub fn later(base: Instant, d: Duration) -> Instant {
+    let d = d.min(bounded_secs(MAX_LIFETIME_SECS));
+    base.checked_add(d).unwrap_or(base)
 }
 
 /// "12.3s" for log lines.

@@ -7,6 +7,8 @@ fn grant(kind: GrantKind, ttl: u64, rt: Option<&str>, sent_at: Instant) -> Grant
         access_token: Secret::new(format!("AT-{ttl}-{rt:?}")),
         refresh_token: rt.map(Secret::new),
         expires_in: Some(Duration::from_secs(ttl)),
+        lifetime: Some(Duration::from_secs(ttl)),
+        lifetime_source: LifetimeSource::ExpiresIn,
         refresh_expires_in: rt.map(|_| Duration::from_secs(100)),
         granted_scopes: None,
         sent_at,
@@ -286,4 +288,31 @@ fn configured_clocks_count_until_observed_ones_replace_them() {
     assert_eq!(st.snapshot().idle_window, Some(Duration::from_secs(10)));
     st.learn_session_limit(t0 + Duration::from_secs(12));
     assert_eq!(st.session_deadline(), Some(t0 + Duration::from_secs(12)));
+}
+
+#[test]
+fn absurd_server_numbers_never_overflow_a_deadline() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(u64::MAX / 2));
+    st.session_configured = Some(Duration::from_secs(u64::MAX));
+    st.idle_configured = Some(Duration::MAX);
+    let mut g = grant(GrantKind::ClientCredentials, 15, Some("RT"), t0);
+    g.lifetime = Some(Duration::MAX);
+    g.refresh_expires_in = Some(Duration::MAX);
+    let generation = st.install(&g, true, SystemTime::now());
+    assert!(st.observe(generation, t0, u64::MAX));
+    let _ = st.snapshot();
+    let _ = st.next_refresh_at();
+    let _ = st.usable(t0);
+    let _ = st.plan(t0);
+    let mut g2 = refresh_grant("RT2", u64::MAX, t0 + Duration::from_secs(5));
+    g2.lifetime = None;
+    g2.lifetime_source = LifetimeSource::TooShort;
+    st.install(&g2, false, SystemTime::now());
+    // A lifetime too short to plan with: no TTL deadline, used until refused.
+    assert_eq!(st.current.as_ref().unwrap().ttl_deadline, None);
+    assert_eq!(
+        st.snapshot().lifetime_source,
+        Some(LifetimeSource::TooShort)
+    );
 }

@@ -32,6 +32,33 @@ pub enum TokenPhase {
     Failed,
 }
 
+/// Where the token's lifetime came from. Identity providers differ: most send
+/// `expires_in`, some only put `exp` in a JWT access token, some say nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifetimeSource {
+    /// The answer's `expires_in` (a number or a numeric string).
+    ExpiresIn,
+    /// No `expires_in`: the access token is a JWT whose `exp` (less `iat`) says it.
+    JwtExp,
+    /// Neither: `auth.expected_ttl_secs` stands in; a 401 still renews at once.
+    Configured,
+    /// The server said 0 s or so little that renewing ahead would be a request storm: the
+    /// token is used until the API refuses it, then renewed.
+    TooShort,
+}
+
+impl std::fmt::Display for LifetimeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LifetimeSource::ExpiresIn => "expires_in",
+            LifetimeSource::JwtExp => "JWT exp (no expires_in)",
+            LifetimeSource::Configured => "auth.expected_ttl_secs (server gave no lifetime)",
+            LifetimeSource::TooShort => "unknown (server lifetime too short): renewed when refused",
+        })
+    }
+}
+
 /// Which of the clocks of docs/API.md §2 is the binding one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {
@@ -52,8 +79,10 @@ pub struct TokenStatus {
     pub grant: Option<GrantKind>,
     pub issued_at: Option<Instant>,
     pub issued_at_wall: Option<SystemTime>,
-    /// `expires_in` as granted.
+    /// The lifetime in force (`expires_in`, else a fallback: see `lifetime_source`).
     pub lifetime: Option<Duration>,
+    /// Where `lifetime` came from (`None` before the first token).
+    pub lifetime_source: Option<LifetimeSource>,
     /// Death by TTL: request sent + `expires_in`.
     pub ttl_deadline: Option<Instant>,
     /// Death by idle window, when known (observed sliding or configured).

@@ -128,6 +128,15 @@ fn set_layer(
             ));
         };
         let key = key.trim();
+        // A key that names a secret, even misspelt, never has its value repeated.
+        let shown = if key.to_ascii_lowercase().contains("secret")
+            || suggest(key, NOT_OVERRIDABLE.iter().copied()).is_some()
+        {
+            format!("{key}=…")
+        } else {
+            arg.clone()
+        };
+        let fail = |m: String| ConfigError::Invalid(format!("--set {shown}: {m}"));
         let Some(spec) = schema.get_dotted(key) else {
             let dotted: Vec<String> = schema.keys.iter().map(KeySpec::dotted).collect();
             let bare = schema
@@ -142,11 +151,12 @@ fn set_layer(
             return Err(fail(format!("unknown key `{key}`{hint}")));
         };
         if NOT_OVERRIDABLE.contains(&spec.dotted().as_str()) {
-            return Err(fail(
-                "refused: a secret on the command line shows in `ps` and shell history; \
-                 use SUPSYNC_CLIENT_SECRET or auth.client_secret_file"
-                    .into(),
-            ));
+            // The value is not repeated: it is a secret, and this message may be logged.
+            return Err(ConfigError::Invalid(format!(
+                "--set {}=…: refused: a secret on the command line shows in `ps` and shell \
+                 history; use SUPSYNC_CLIENT_SECRET or auth.client_secret_file",
+                spec.dotted()
+            )));
         }
         let value = parse_text(spec, raw)
             .and_then(|v| check_value(spec, &v).map(|()| v))

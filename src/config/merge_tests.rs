@@ -156,6 +156,17 @@ fn set_flag_errors() {
         msg.contains("refused") && msg.contains("SUPSYNC_CLIENT_SECRET"),
         "{msg}"
     );
+    assert!(
+        !msg.contains("hunter2"),
+        "the refused secret is not repeated: {msg}"
+    );
+    let msg = err(None, &[], &[" auth.client_secret = hunter2 "]);
+    assert!(msg.contains("refused") && !msg.contains("hunter2"), "{msg}");
+    let msg = err(None, &[], &["auth.client_secrte=hunter2"]);
+    assert!(
+        msg.contains("unknown key") && !msg.contains("hunter2"),
+        "{msg}"
+    );
     let msg = err(None, &[], &["ui.tick_ms=fast"]);
     assert_eq!(
         msg,

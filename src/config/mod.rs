@@ -98,7 +98,9 @@ pub struct AuthConfig {
     pub scopes: Vec<String>,
     /// Refresh this long before the token dies (capped to a fraction of the token lifetime).
     pub refresh_margin_secs: u64,
-    /// What the server is believed to be configured for; `diagnose` compares against it.
+    /// What the server is believed to be configured for; `diagnose` compares against it,
+    /// and a token answer that states no lifetime (no `expires_in`, no JWT `exp`) is
+    /// planned with it.
     pub expected_ttl_secs: u64,
     /// Call health at least this often while no other call is made.
     pub keepalive_secs: u64,
@@ -108,6 +110,9 @@ pub struct AuthConfig {
     /// The server's absolute session limit, when the operator knows it (0 = unknown). Used
     /// until the token manager observes the limit itself.
     pub session_limit_secs: u64,
+    /// Token renewals start at least this far apart (0 = no limit), so a server that
+    /// hands out 0-second tokens or refuses every fresh token is not flooded.
+    pub min_token_interval_ms: u64,
     pub token_cache: TokenCacheMode,
 }
 
@@ -125,6 +130,7 @@ impl Default for AuthConfig {
             keepalive_secs: 60,
             idle_timeout_secs: 0,
             session_limit_secs: 0,
+            min_token_interval_ms: 1000,
             token_cache: TokenCacheMode::Encrypted,
         }
     }

@@ -104,6 +104,13 @@ pub fn validate(
         DAY_SECS,
         " seconds",
     );
+    c.range(
+        "auth.min_token_interval_ms",
+        au.min_token_interval_ms,
+        0,
+        60_000,
+        " ms",
+    );
     if au.refresh_margin_secs >= au.expected_ttl_secs {
         warnings.push(format!(
             "auth.refresh_margin_secs ({}) is not below auth.expected_ttl_secs ({}); \

@@ -40,6 +40,8 @@ pub struct GrantFailure {
     pub description: Option<String>,
     /// The whole message, e.g. "token endpoint unreachable …".
     pub message: String,
+    /// The HTTP status when the server answered without a token (429, 5xx): it is there.
+    pub http_status: Option<u16>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -47,6 +49,9 @@ pub struct TokenFinding {
     /// Fingerprint of the access token (never the token).
     pub fingerprint: String,
     pub expires_in_secs: Option<u64>,
+    /// Where supsync takes the token's lifetime from (`expires_in`, else the JWT's `exp`,
+    /// else `auth.expected_ttl_secs`).
+    pub lifetime_source: Option<crate::auth::status::LifetimeSource>,
     /// The `scope` the server says it granted; `None` when it did not say (RFC 6749 §5.1:
     /// then the requested scopes were granted).
     pub granted_scopes: Option<Vec<String>>,

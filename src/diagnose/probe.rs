@@ -144,6 +144,7 @@ fn token_finding(g: &Grant, requested: &[String]) -> TokenFinding {
     TokenFinding {
         fingerprint: g.access_token.fingerprint(),
         expires_in_secs: g.expires_in.map(|d| d.as_secs()),
+        lifetime_source: Some(g.lifetime_source),
         granted_scopes: g.granted_scopes.clone(),
         missing_scopes: missing,
         extra_scopes: extra,
@@ -368,11 +369,13 @@ fn failure(e: &GrantError) -> GrantFailure {
             code: Some(code.clone()),
             description: description.clone(),
             message: e.to_string(),
+            http_status: None,
         },
         _ => GrantFailure {
             code: None,
             description: None,
             message: e.to_string(),
+            http_status: e.http_status(),
         },
     }
 }

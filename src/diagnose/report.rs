@@ -86,6 +86,12 @@ fn findings_text(out: &mut String, d: &Diagnosis) {
         _ => format!("expected {} s", f.expected_ttl_secs),
     };
     row(out, "expires_in", secs(t.expires_in_secs), ttl_note);
+    if let Some(src) = t
+        .lifetime_source
+        .filter(|s| *s != crate::auth::status::LifetimeSource::ExpiresIn)
+    {
+        row(out, "lifetime taken from", src.to_string(), "");
+    }
     let granted = match &t.granted_scopes {
         Some(g) => g.join(" "),
         None => "not stated (means: as requested)".into(),

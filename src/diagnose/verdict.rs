@@ -83,6 +83,13 @@ fn no_token(f: &Findings, err: &GrantFailure) -> Verdict {
                 .to_string()
         }
         Some(_) => "The server's words above say what it objects to.".to_string(),
+        None if err.http_status.is_some() => format!(
+            "The token endpoint {} is reachable but answered HTTP {} without a token: it is \
+             overloaded, rate-limiting this client or failing. Try again later; if it \
+             persists, ask its operators.",
+            f.token_url,
+            err.http_status.unwrap_or_default()
+        ),
         None => format!(
             "Check that the token endpoint {} is right (api.base_url, auth.token_url) and \
              reachable from here.",

@@ -305,6 +305,7 @@ fn no_token_is_exit_4_with_the_servers_words() {
         code: Some("invalid_client".into()),
         description: Some("client authentication failed".into()),
         message: "token endpoint refused the client_credentials grant: invalid_client".into(),
+        http_status: None,
     });
     let out = verdict(&f);
     assert_eq!(out.exit_code, exit::AUTH);
@@ -318,8 +319,29 @@ fn no_token_is_exit_4_with_the_servers_words() {
         code: None,
         description: None,
         message: "token endpoint unreachable: connection refused".into(),
+        http_status: None,
     });
     let out = verdict(&f);
     assert_eq!(out.exit_code, exit::AUTH);
     assert!(out.advice[0].contains("/oauth/token"));
+
+    // A server that answered 429 is there: not "check that it is reachable".
+    f.token_error = Some(GrantFailure {
+        code: None,
+        description: None,
+        message: "token endpoint answered the client_credentials grant with HTTP 429: slow down"
+            .into(),
+        http_status: Some(429),
+    });
+    let out = verdict(&f);
+    assert!(
+        out.summary.contains("HTTP 429: slow down"),
+        "{}",
+        out.summary
+    );
+    assert!(
+        out.advice[0].contains("is reachable but answered HTTP 429"),
+        "{:?}",
+        out.advice
+    );
 }

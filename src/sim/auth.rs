@@ -7,14 +7,14 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::reply;
 use super::state::{Sim, lock};
 use super::stats::Stats;
 use super::tokens::{Issued, RefreshError};
+use super::{quirks, reply};
 
 const FORM_LIMIT: usize = 64 * 1024;
 const LOG: &str = "supsync::sim";
@@ -52,6 +52,14 @@ async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, R
         ));
     }
     let bytes = reply::read_body(body, FORM_LIMIT).await?;
+    let quirks = &sim.profile.tokens.token_quirks;
+    if let Some(resp) = quirks::hostile(quirks, headers, &bytes) {
+        return if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(resp)
+        };
+    }
     let form = Form::parse(&bytes)?;
     let client_id = authenticate_client(sim, headers, &form)?;
     let now = Instant::now();
@@ -62,7 +70,7 @@ async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, R
         Some(s) => Some(parse_scope(s)?),
         None => None,
     };
-    let issued = match grant_type {
+    let mut issued = match grant_type {
         "client_credentials" => {
             let scope = scope.unwrap_or_default();
             let issued = lock(&sim.tokens).client_credentials(&client_id, scope, now);
@@ -108,6 +116,10 @@ async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, R
             ));
         }
     };
+    if quirks::unusable_tokens(quirks) {
+        // A token the resource API has never heard of: every call with it is a 401.
+        issued.access_token = quirks::opaque_token();
+    }
     Stats::bump(&sim.stats.tokens_issued);
     tracing::info!(
         target: LOG,
@@ -118,7 +130,14 @@ async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, R
         refresh_token = issued.refresh_token.is_some(),
         "token issued"
     );
-    Ok(reply::json(StatusCode::OK, &success_body(&issued)))
+    let mut body = success_body(&issued);
+    quirks::reshape(quirks, &mut body);
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, quirks::content_type(quirks))],
+        body.to_string(),
+    )
+        .into_response())
 }
 
 fn success_body(i: &Issued) -> serde_json::Value {

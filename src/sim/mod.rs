@@ -4,7 +4,7 @@
 //! in-process with [`SimServer::start`].
 //!
 //! Files: `profile` (settings), `tokens` (sessions, tokens, the three clocks), `jwt`, `auth`
-//! (token endpoint), `gate` (admission of resource calls), `api` (health, pull, push),
+//! (token endpoint), `quirks` (how other token endpoints answer), `gate` (admission of resource calls), `api` (health, pull, push),
 //! `store` (records, idempotency keys), `limits` (429s), `faults` (seeded 503s and cut
 //! connections, outages), `admin` (`/_sim`), `stats`, `reply`, `server`.
 
@@ -20,6 +20,7 @@ mod gate;
 mod jwt;
 mod limits;
 pub mod profile;
+pub mod quirks;
 mod reply;
 mod server;
 mod state;
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use profile::{IssueRefreshToken, Profile};
+pub use quirks::TokenQuirk;
 pub use store::generated_record;
 
 /// A running simulator. Dropping it (or [`SimServer::shutdown`]) stops the server.

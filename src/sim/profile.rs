@@ -34,6 +34,10 @@ pub struct Tokens {
     pub issue_refresh_token: IssueRefreshToken,
     pub rotate_refresh_tokens: bool,
     pub reuse_detection: bool,
+    /// How the token endpoint's answers deviate from the plain RFC 6749 shape (string
+    /// `expires_in`, no `token_type`…, or hostile answers): see `quirks.rs`.
+    #[serde(default)]
+    pub token_quirks: Vec<super::quirks::TokenQuirk>,
 }
 
 /// When the token endpoint hands out a refresh token.

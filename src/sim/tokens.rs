@@ -284,7 +284,11 @@ impl TokenStore {
     ) -> (String, u64) {
         self.prune(now);
         let ttl = self.ttl_for(scope);
-        let token = jwt(client_id, sid, scope, ttl);
+        let token = if super::quirks::opaque_tokens(&self.cfg.token_quirks) {
+            random_b64(32)
+        } else {
+            jwt(client_id, sid, scope, ttl)
+        };
         self.access.insert(
             token.clone(),
             Access {

@@ -21,7 +21,10 @@ use super::status::{GrantKind, TokenPhase, TokenStatus};
 use crate::secret::Secret;
 
 mod background;
+mod guard;
 mod persist;
+
+pub use guard::FRESH_REFUSALS_FATAL;
 
 /// After a permanent refusal (bad client, bad scopes) callers get the same error without a
 /// new request for this long; after a transient failure, for a second.
@@ -88,6 +91,8 @@ pub struct ManagerSettings {
     /// used until the manager observes them.
     pub idle_hint: Option<Duration>,
     pub session_hint: Option<Duration>,
+    /// Renewals start at least this far apart (`auth.min_token_interval_ms`).
+    pub min_renew_interval: Duration,
 }
 
 pub struct TokenManager {
@@ -124,6 +129,7 @@ impl TokenManager {
         let mut state = State::new(settings.refresh_margin);
         state.idle_configured = settings.idle_hint;
         state.session_configured = settings.session_hint;
+        let audit = audit.redacting(Arc::clone(endpoint.redactor()));
         Arc::new(TokenManager {
             endpoint,
             settings,
@@ -152,6 +158,9 @@ impl TokenManager {
 
     /// A valid token; renews first (single flight) when the current one is dead or nearly.
     pub async fn token(&self) -> Result<AccessToken, GrantError> {
+        if let Some(e) = self.refused_by_api() {
+            return Err(e);
+        }
         if let Some(t) = self.usable() {
             return Ok(t);
         }
@@ -185,13 +194,17 @@ impl TokenManager {
         generation: u64,
         description: &str,
     ) -> Result<(), GrantError> {
-        self.note_unauthorized(generation, description);
+        if let Some(fatal) = self.note_unauthorized(generation, description) {
+            return Err(fatal);
+        }
         self.renew(Trigger::Unauthorized(description.into()), Some(generation))
             .await
     }
 
     /// Counts and logs a 401 and marks token `generation` dead (the next caller renews).
-    pub fn note_unauthorized(&self, generation: u64, description: &str) {
+    /// Returns the fatal error when fresh tokens have now been refused too often.
+    pub fn note_unauthorized(&self, generation: u64, description: &str) -> Option<GrantError> {
+        let fatal = self.count_refusal(generation, description);
         let fp = {
             let mut st = self.lock();
             st.unauthorized_seen += 1;
@@ -212,6 +225,7 @@ impl TokenManager {
             None,
             &format!("401 from the API: {description}"),
         );
+        fatal
     }
 
     /// Renew now (the operator's `f`), single flight with any renewal under way.
@@ -243,6 +257,11 @@ impl TokenManager {
         self.lock().keepalive_interval(self.settings.keepalive)
     }
 
+    /// Knows the client secret and the tokens issued so far (see [`crate::server_text`]).
+    pub fn redactor(&self) -> &Arc<crate::server_text::Redactor> {
+        self.endpoint.redactor()
+    }
+
     pub(crate) fn audit(&self) -> &Audit {
         &self.audit
     }
@@ -268,6 +287,9 @@ impl TokenManager {
         {
             let mut st = self.lock();
             let now = Instant::now();
+            if let Some(e) = &st.refused_by_api {
+                return Err(e.clone());
+            }
             if expected.is_some() && st.current_generation() != expected {
                 return Ok(());
             }
@@ -292,6 +314,7 @@ impl TokenManager {
             st.phase = TokenPhase::Refreshing;
             self.publish(&mut st);
         }
+        self.pace().await;
         let result = self.renew_once(&trigger).await;
         if let Err(e) = &result {
             let mut st = self.lock();
@@ -359,7 +382,10 @@ impl TokenManager {
         let mut st = self.lock();
         let first = st.grants == 0;
         st.install(&g, new_session, SystemTime::now());
-        let life = g.expires_in.map(secs).unwrap_or_else(|| "unknown".into());
+        let life = match g.lifetime {
+            Some(d) => format!("{} from {}", secs(d), g.lifetime_source),
+            None => g.lifetime_source.to_string(),
+        };
         let rt = match &g.refresh_token {
             Some(_) => "with a refresh token",
             None => "no refresh token",

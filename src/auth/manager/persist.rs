@@ -8,7 +8,7 @@ use super::TokenManager;
 use crate::auth::audit::EventKind;
 use crate::auth::cache::CachedSession;
 use crate::auth::grant::Grant;
-use crate::auth::state::Session;
+use crate::auth::state::{Session, later};
 
 impl TokenManager {
     pub(super) async fn load_cache(&self) {
@@ -25,7 +25,11 @@ impl TokenManager {
                     .unwrap_or(Duration::ZERO);
                 let refresh_deadline = c
                     .refresh_expires_at
-                    .map(|t| now + t.duration_since(now_wall).unwrap_or(Duration::ZERO));
+                    .map(|t| later(now, t.duration_since(now_wall).unwrap_or(Duration::ZERO)));
+                // A server echoing the refresh request must not show this token either.
+                self.endpoint
+                    .redactor()
+                    .remember_token(c.refresh_token.expose());
                 let mut st = self.lock();
                 st.session = Some(Session {
                     started_at: now.checked_sub(age).unwrap_or(now),
