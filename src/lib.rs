@@ -19,6 +19,7 @@ pub mod journal;
 pub mod logging;
 pub mod observe;
 pub mod record;
+pub mod retry_after;
 pub mod run;
 pub mod secret;
 pub mod server_text;

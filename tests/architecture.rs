@@ -14,6 +14,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("exit", &[]),
     ("logging", &[]),
     ("cli", &[]),
+    ("retry_after", &[]),
+    // Server text is data: stripped, redacted and capped before anyone shows it.
+    ("server_text", &["secret"]),
     // Inputs and durable state.
     ("config", &["cli", "secret"]),
     ("source", &["record", "run"]),
@@ -21,8 +24,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The server side: independent of the client.
     ("sim", &["record", "secret"]),
     // Talking to the servers.
-    ("auth", &["config", "logging", "secret"]),
-    ("api", &["auth", "config", "record", "secret"]),
+    (
+        "auth",
+        &["config", "logging", "retry_after", "secret", "server_text"],
+    ),
+    (
+        "api",
+        &[
+            "auth",
+            "config",
+            "record",
+            "retry_after",
+            "secret",
+            "server_text",
+        ],
+    ),
     // Doing the work.
     (
         "engine",

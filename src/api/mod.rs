@@ -1,13 +1,14 @@
 //! Typed client for the resource API of docs/API.md §3, on top of the token manager.
 //!
 //! The types live here; the calls are in `client.rs`, outcome classification in
-//! `classify.rs`, `Retry-After` parsing in `retry_after.rs`.
+//! `classify.rs`, `Retry-After` parsing in `crate::retry_after` (shared with the token endpoint).
 
 pub mod classify;
 mod client;
 mod keepalive;
+/// Kept at its old path for callers; the parser is shared with the token endpoint.
+pub use crate::retry_after;
 pub use client::EncodedBatch;
-pub mod retry_after;
 
 use std::path::PathBuf;
 use std::sync::Arc;

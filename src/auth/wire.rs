@@ -146,7 +146,7 @@ fn screened(grant: GrantKind, s: Screened, redactor: &Redactor) -> GrantError {
             status,
             text: redactor.clean(&text),
             retry_after: retry_after
-                .and_then(|r| crate::api::retry_after::asked(&r, std::time::SystemTime::now())),
+                .and_then(|r| crate::retry_after::asked(&r, std::time::SystemTime::now())),
         },
         Screened::NoToken {
             status,
