@@ -14,9 +14,9 @@ impl App {
             if !self.state.is_terminal() {
                 self.state = RunState::Interrupted;
             }
-            self.notices.push_back(
-                "the engine stopped without a summary; the journal has the progress".into(),
-            );
+            let text = "the engine stopped without a summary; the journal has the progress";
+            self.footer_notice = Some(text.into());
+            self.notices.push_back(text.into());
         }
         if self.stopping {
             self.should_exit = true;

@@ -78,6 +78,9 @@ pub struct App {
     pub throughput: Throughput,
     pub renewals: VecDeque<Renewal>,
     pub notices: VecDeque<String>,
+    /// The latest notice while it still holds: a run-state change ends it, so a "paused: …"
+    /// explanation is not shown after the run has resumed or completed.
+    pub footer_notice: Option<String>,
     /// Recent segment outcomes and notices, newest last.
     pub activity: VecDeque<Activity>,
     /// Index of the selected segment (the first of its cell when cells aggregate).
@@ -120,6 +123,7 @@ impl App {
             throughput: Throughput::default(),
             renewals: VecDeque::new(),
             notices: VecDeque::new(),
+            footer_notice: None,
             activity: VecDeque::new(),
             cursor: 0,
             geometry: Geometry::new(0, 1, 1),
@@ -167,6 +171,7 @@ impl App {
                     // is the "paused: …" that no longer holds.
                     self.flash = (self.state == RunState::Paused && state == RunState::Running)
                         .then(|| "resumed".to_string());
+                    self.footer_notice = None;
                 }
                 self.state = state;
                 if state.is_terminal() {
@@ -180,6 +185,7 @@ impl App {
             }
             EngineEvent::Notice(text) => {
                 self.record(now, None, text.clone());
+                self.footer_notice = Some(text.clone());
                 self.notices.push_back(text);
                 while self.notices.len() > KEEP_NOTICES {
                     self.notices.pop_front();
@@ -319,9 +325,7 @@ impl App {
     /// The footer's one line of feedback: the last action's answer, else the engine's
     /// latest notice.
     pub fn feedback(&self) -> Option<&str> {
-        self.flash
-            .as_deref()
-            .or_else(|| self.notices.back().map(String::as_str))
+        self.flash.as_deref().or(self.footer_notice.as_deref())
     }
 
     /// The run is still going (quitting needs a confirmation).

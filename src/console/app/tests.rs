@@ -221,6 +221,25 @@ fn resuming_replaces_the_paused_notice_in_the_footer() {
 }
 
 #[test]
+fn a_pause_notice_does_not_outlive_the_pause() {
+    let (mut app, t0) = started(5);
+    app.apply(EngineEvent::RunState(RunState::Paused), t0);
+    app.apply(
+        EngineEvent::Notice("paused: 1 in-flight segment(s) finish".into()),
+        t0,
+    );
+    app.apply(EngineEvent::RunState(RunState::Running), t0);
+    // A key press clears the "resumed" flash; the old notice must not come back.
+    app.handle(Action::ToggleHelp);
+    app.handle(Action::ToggleHelp);
+    assert_eq!(app.feedback(), None);
+    app.apply(EngineEvent::RunState(RunState::Completed), t0);
+    assert_eq!(app.feedback(), None, "completed, not paused");
+    app.apply(EngineEvent::Notice("all segments finished".into()), t0);
+    assert_eq!(app.feedback(), Some("all segments finished"));
+}
+
+#[test]
 fn retry_selected_only_for_failed_segments() {
     let (mut app, t0) = started(5);
     assert!(app.handle(Action::RetrySelected).is_empty());
