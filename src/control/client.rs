@@ -199,10 +199,13 @@ impl Feed {
         match ev {
             EngineEvent::Token(t) => {
                 let count = (t.renewals, t.sessions);
-                if self.renewals.is_some_and(|c| c != count)
-                    && let Some(r) = &t.last_result
-                {
-                    tracing::info!(target: TOKEN_TARGET, "{r}");
+                if let Some(r) = &t.last_result {
+                    match self.renewals {
+                        // The first status: the renewal that made the current token.
+                        None => tracing::info!(target: TOKEN_TARGET, "before attaching: {r}"),
+                        Some(c) if c != count => tracing::info!(target: TOKEN_TARGET, "{r}"),
+                        Some(_) => {}
+                    }
                 }
                 self.renewals = Some(count);
                 if t.last_error != self.last_error {

@@ -1,7 +1,8 @@
 //! One client of the control socket: the snapshot, then its queue of live lines, written
 //! with a deadline; its lines read as commands for the engine. Runs in its own task, so a
-//! client that stops reading costs the run nothing (its queue fills and the run's observer
-//! drops it).
+//! client that stops reading costs the run nothing: its queue fills (the run's observer
+//! then stops queueing for it), and a write that waits past the deadline cuts it off. One
+//! that fell behind and caught up again gets a fresh snapshot.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::server::Shared;
+use super::snapshot::Snapshot;
 use super::wire::{ServerMsg, WireCommand};
 use crate::engine::events::Command;
 
@@ -31,12 +33,9 @@ pub(crate) async fn serve_client(
 ) {
     let (id, snapshot, queue) = shared.join();
     let (rd, mut wr) = stream.into_split();
-    let first = snapshot.lines(std::process::id(), Instant::now());
-    drop(snapshot);
     let ok = async {
-        for line in &first {
-            write(&mut wr, line).await?;
-        }
+        write_snapshot(&mut wr, &snapshot).await?;
+        drop(snapshot);
         let Some(mut queue) = queue else {
             return Ok::<(), std::io::Error>(());
         };
@@ -46,9 +45,21 @@ pub(crate) async fn serve_client(
         loop {
             tokio::select! {
                 line = queue.recv() => match line {
-                    Some(line) => write(&mut wr, &line).await?,
-                    // The run is over or this client was dropped for lagging.
-                    None => return Ok(()),
+                    Some(line) => {
+                        write(&mut wr, &line).await?;
+                        if queue.is_empty()
+                            && let Some(snapshot) = shared.resync(id)
+                        {
+                            write_snapshot(&mut wr, &snapshot).await?;
+                        }
+                    }
+                    // The run is over; one that lagged at the end gets it as a snapshot.
+                    None => {
+                        if let Some(snapshot) = shared.resync(id) {
+                            write_snapshot(&mut wr, &snapshot).await?;
+                        }
+                        return Ok(());
+                    }
                 },
                 got = lines.next_line(), if reading => match got {
                     Ok(Some(text)) => {
@@ -67,6 +78,13 @@ pub(crate) async fn serve_client(
         // Ignored on purpose: the peer may be gone already; it has had its lines.
         let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.shutdown()).await;
     }
+}
+
+async fn write_snapshot(wr: &mut OwnedWriteHalf, snapshot: &Snapshot) -> std::io::Result<()> {
+    for line in snapshot.lines(std::process::id(), Instant::now()) {
+        write(wr, &line).await?;
+    }
+    Ok(())
 }
 
 async fn write(wr: &mut OwnedWriteHalf, line: &str) -> std::io::Result<()> {

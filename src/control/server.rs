@@ -18,8 +18,10 @@ use crate::engine::EngineHandle;
 use crate::engine::events::{EngineEvent, SegmentState};
 use crate::observe::tap::{self, Observer};
 
-/// Lines queued per client. Past this, progress is dropped for that client and anything
-/// else disconnects it: a client that far behind cannot be helped, and the run never waits.
+/// Lines queued per client. Past this, progress is dropped for that client; anything else
+/// marks it stale: nothing more is queued, and once it has read its queue it gets a fresh
+/// snapshot instead of what it missed. The run never waits for a client (one that stops
+/// reading altogether is cut off by the write deadline in `conn`).
 const QUEUE: usize = 1024;
 /// After the end, how long clients get to read the final lines before they are cut off.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
@@ -40,11 +42,15 @@ struct Inner {
     next_id: u64,
     /// The run has sent `Finished`: newcomers get the snapshot and are closed.
     finished: bool,
+    /// Clients that were stale when the queues closed: they still get the final snapshot.
+    stale_at_end: Vec<u64>,
 }
 
 struct Client {
     id: u64,
     tx: mpsc::Sender<Line>,
+    /// Its queue overflowed: it gets a new snapshot when it has caught up.
+    stale: bool,
 }
 
 impl Shared {
@@ -61,10 +67,30 @@ impl Shared {
         inner.next_id += 1;
         let rx = (!inner.finished).then(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            inner.clients.push(Client { id, tx });
+            inner.clients.push(Client {
+                id,
+                tx,
+                stale: false,
+            });
             rx
         });
         (id, inner.snapshot.clone(), rx)
+    }
+
+    /// Called by a client that has read its whole queue: a fresh snapshot if it had fallen
+    /// behind, from which its queue carries on.
+    pub(crate) fn resync(&self, id: u64) -> Option<Snapshot> {
+        let mut inner = self.lock();
+        match inner.clients.iter_mut().find(|c| c.id == id) {
+            Some(c) if c.stale => c.stale = false,
+            Some(_) => return None,
+            // Its queue was closed at the end while it lagged: the end is in the snapshot.
+            None => {
+                let i = inner.stale_at_end.iter().position(|s| *s == id)?;
+                inner.stale_at_end.swap_remove(i);
+            }
+        }
+        Some(inner.snapshot.clone())
     }
 
     pub(crate) fn leave(&self, id: u64) {
@@ -75,6 +101,13 @@ impl Shared {
     fn close_all(&self) {
         let mut inner = self.lock();
         inner.finished = true;
+        let stale: Vec<u64> = inner
+            .clients
+            .iter()
+            .filter(|c| c.stale)
+            .map(|c| c.id)
+            .collect();
+        inner.stale_at_end.extend(stale);
         inner.clients.clear();
     }
 }
@@ -111,16 +144,21 @@ impl Observer for ControlTap {
                 .line()
                 .into();
             let progress = is_progress(ev);
-            inner.clients.retain(|c| match c.tx.try_send(line.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) if progress => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(
-                        "control socket: a client fell {QUEUE} events behind; disconnecting it"
-                    );
-                    false
+            inner.clients.retain_mut(|c| {
+                if c.stale {
+                    return true;
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
+                match c.tx.try_send(line.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        if !progress {
+                            tracing::debug!("control socket: a client fell {QUEUE} events behind; it gets a new snapshot");
+                            c.stale = true;
+                        }
+                        true
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
             });
         }
         if matches!(ev, EngineEvent::Finished(_)) {
@@ -231,4 +269,96 @@ async fn run(
         while clients.join_next().await.is_some() {}
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::{RunSummary, SegmentView};
+    use crate::run::{Counts, Direction, RunState};
+
+    fn tap() -> (Arc<Shared>, ControlTap) {
+        let shared = Arc::new(Shared::default());
+        let (tx, _rx) = oneshot::channel();
+        let tap = ControlTap {
+            shared: shared.clone(),
+            run_id: Some(tx),
+            done: CancellationToken::new(),
+        };
+        (shared, tap)
+    }
+
+    fn done(i: usize) -> EngineEvent {
+        let mut v = SegmentView::pending(i, 1);
+        v.state = SegmentState::Done;
+        EngineEvent::Segment(v)
+    }
+
+    fn running(i: usize) -> EngineEvent {
+        let mut v = SegmentView::pending(i, 1);
+        v.state = SegmentState::Running;
+        EngineEvent::Segment(v)
+    }
+
+    #[test]
+    fn a_lagging_client_costs_nothing_and_catches_up_with_a_snapshot() {
+        let (shared, mut tap) = tap();
+        let (id, _, rx) = shared.join();
+        let mut rx = rx.unwrap();
+        // Progress past a full queue is dropped, and the client is not marked.
+        for i in 0..QUEUE + 10 {
+            tap.on_event(&running(i));
+        }
+        assert_eq!(rx.len(), QUEUE);
+        assert!(
+            shared.resync(id).is_none(),
+            "dropped progress needs no resync"
+        );
+        while rx.try_recv().is_ok() {}
+        // An outcome that does not fit: the client is stale, nothing more is queued.
+        for i in 0..QUEUE + 10 {
+            tap.on_event(&done(i));
+        }
+        assert_eq!(rx.len(), QUEUE);
+        while rx.try_recv().is_ok() {}
+        tap.on_event(&EngineEvent::Notice("after".into()));
+        assert!(rx.try_recv().is_err(), "a stale client gets nothing queued");
+        // Caught up: a fresh snapshot, then the queue carries on.
+        assert!(shared.resync(id).is_some());
+        assert!(shared.resync(id).is_none(), "once");
+        tap.on_event(&EngineEvent::Notice("live again".into()));
+        assert!(rx.try_recv().unwrap().contains("live again"));
+    }
+
+    #[test]
+    fn a_client_lagging_at_the_end_still_gets_the_end() {
+        let (shared, mut tap) = tap();
+        let (id, _, rx) = shared.join();
+        let mut rx = rx.unwrap();
+        for i in 0..QUEUE + 1 {
+            tap.on_event(&done(i));
+        }
+        tap.on_event(&EngineEvent::Finished(RunSummary {
+            run_id: "r".into(),
+            direction: Direction::Push,
+            state: RunState::Completed,
+            counts: Counts::default(),
+            segments_total: 1,
+            segments_done: 1,
+            segments_failed: 0,
+            token_renewals: 0,
+            sessions: 1,
+            duration: Duration::from_secs(1),
+            error: None,
+            auth_failure: false,
+        }));
+        assert!(tap.done.is_cancelled());
+        while rx.try_recv().is_ok() {}
+        assert!(rx.is_closed(), "the queues close at the end");
+        let snap = shared.resync(id).expect("the end, as a snapshot");
+        let lines = snap.lines(1, Instant::now());
+        assert!(lines.iter().any(|l| l.contains(r#""type":"finished""#)));
+        // A newcomer after the end gets the snapshot and no queue.
+        assert!(shared.join().2.is_none());
+    }
 }
