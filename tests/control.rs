@@ -473,8 +473,11 @@ async fn attach_shows_the_console_pauses_with_p_and_detaches_with_q() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        let printed = String::from_utf8_lossy(&pty.raw.lock().unwrap()).to_string();
-        assert!(printed.contains("detached from run tmuxed"), "{printed}");
+        // What it printed after leaving the alternate screen (the pty may deliver it after
+        // the exit is seen).
+        wait_until("the detach message", Duration::from_secs(5), || {
+            String::from_utf8_lossy(&pty.raw.lock().unwrap()).contains("detached from run tmuxed")
+        });
         // Detached, not stopped: the run is live and still paused.
         assert_eq!(ps_run(&d, &cfg, "tmuxed").unwrap()["state"], "paused");
 
