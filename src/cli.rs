@@ -45,6 +45,10 @@ pub enum Command {
     Retry(RetryArgs),
     /// List runs, or show one run's summary and segments, from the journal alone.
     Status(StatusArgs),
+    /// List the runs going on now on this machine (live, from their control sockets).
+    Ps(PsArgs),
+    /// Open the console on a run going on in another process; `q` detaches, the run goes on.
+    Attach(AttachArgs),
     /// Find out which clock kills the token early, and why.
     Diagnose(DiagnoseArgs),
     /// Run the supplier API simulator (OAuth2 server included), quirks and all.
@@ -112,6 +116,22 @@ pub struct StatusArgs {
     pub run_id: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PsArgs {
+    /// A JSON array of the live runs instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AttachArgs {
+    /// The run to attach to (default: the only live one).
+    pub run_id: Option<String>,
+    /// Only watch: pause, refresh and retry keys are ignored.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Args)]

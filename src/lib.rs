@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod console;
+pub mod control;
 pub mod diagnose;
 pub mod engine;
 pub mod exit;

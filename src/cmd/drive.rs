@@ -45,7 +45,10 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         how.observe.clone(),
     )
     .await?;
+    let state_dir = params.state_dir.clone();
     let (handle, observers) = tap::tap(engine::start(params), observers);
+    // `supsync ps` and `attach` see the run through its control socket.
+    let (handle, control) = crate::control::serve(handle, &state_dir);
     let (code, text) = if how.console {
         let ended = console::run_console(handle, &how.ui, &how.command).await?;
         (ended.exit_code, ended.text)
@@ -59,6 +62,7 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         Ok(o) => o.finish().await,
         Err(e) => tracing::warn!("metrics and alerts stopped early: {e}"),
     }
+    control.finish().await;
     print_line(&text)?;
     Ok(code)
 }

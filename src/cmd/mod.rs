@@ -1,11 +1,13 @@
 //! One module per subcommand; each returns the process exit code. `drive` is the one path
 //! from a command into a run; `out` is every command's stdout.
 
+pub mod attach;
 pub mod config;
 pub mod demo;
 pub mod diagnose;
 mod drive;
 mod out;
+pub mod ps;
 pub mod run;
 pub mod simulate;
 pub mod status;
@@ -22,6 +24,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Resume(a) => run::resume(&global, a),
         Command::Retry(a) => run::retry(&global, a),
         Command::Status(a) => status::run(&global, a),
+        Command::Ps(a) => ps::run(&global, a),
+        Command::Attach(a) => attach::run(&global, a),
         Command::Diagnose(a) => diagnose::run(&global, a),
         Command::Simulate(a) => simulate::run(&global, a),
         Command::Config(a) => config::run(&global, a),

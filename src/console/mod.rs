@@ -74,6 +74,37 @@ pub async fn run_console(
     })
 }
 
+/// Runs the console over a run in another process (`handle` from
+/// [`crate::control::client::attach`]) until the operator detaches with `q`. The same
+/// panes and keys as [`run_console`]; quitting never stops the run, and `read_only`
+/// refuses the control keys. The terminal is restored before this returns.
+pub async fn attach_console(
+    handle: EngineHandle,
+    ui: &UiConfig,
+    command: &str,
+    read_only: bool,
+) -> anyhow::Result<Ended> {
+    let mut handle = handle;
+    let mut app = App::new(color_wanted());
+    app.command = command.to_string();
+    app.attached = Some(app::Attached {
+        read_only,
+        lost: false,
+    });
+    let result = {
+        let mut term = terminal::TerminalGuard::init()?;
+        event_loop::run(&mut term, &mut app, &mut handle, ui).await
+    };
+    // Closes the connection; the run goes on.
+    handle.cancel.cancel();
+    handle.task.abort();
+    result?;
+    Ok(Ended {
+        exit_code: app.exit_code(),
+        text: app.end_text(),
+    })
+}
+
 /// `NO_COLOR` (any non-empty value) turns colours off; symbols still tell states apart.
 pub fn color_wanted() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

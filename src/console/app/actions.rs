@@ -9,6 +9,11 @@ impl App {
     pub fn handle(&mut self, action: Action) -> Vec<Command> {
         use Action::*;
         self.flash = None;
+        if let Some(a) = self.attached
+            && let Some(cmds) = self.handle_attached(a, action)
+        {
+            return cmds;
+        }
         match action {
             Up | Down | Left | Right | PageUp | PageDown | Home | End => {
                 self.navigate(action);

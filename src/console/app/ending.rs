@@ -9,6 +9,9 @@ use crate::run::RunState;
 impl App {
     /// The engine's event channel closed without a summary (it crashed or was cancelled).
     pub fn engine_gone(&mut self, now: Instant) {
+        if self.attached.is_some() {
+            return self.connection_lost();
+        }
         if self.summary.is_none() {
             self.finished_at.get_or_insert(now);
             if !self.state.is_terminal() {
@@ -25,6 +28,10 @@ impl App {
 
     /// Exit code of the run (see `crate::exit`).
     pub fn exit_code(&self) -> i32 {
+        if self.attached.is_some() {
+            // `attach` did its job; the run's outcome is the run's own exit code.
+            return crate::exit::OK;
+        }
         match &self.summary {
             Some(s) => s.exit_code(),
             None => crate::exit::INTERRUPTED,
@@ -34,6 +41,9 @@ impl App {
     /// What goes to stdout after the console: the run's summary with the command that
     /// carries on, or what is known when the engine ended without one.
     pub fn end_text(&self) -> String {
+        if let Some(a) = self.attached {
+            return self.attached_end_text(a);
+        }
         match (&self.summary, &self.info) {
             (Some(s), _) => crate::summary::text(s, &self.command),
             (None, Some(info)) => format!(

@@ -5,6 +5,7 @@
 
 mod actions;
 mod activity;
+mod attached;
 mod ending;
 pub mod grid;
 pub mod stats;
@@ -62,6 +63,15 @@ pub struct Activity {
     pub text: String,
 }
 
+/// The console watches a run in another process over its control socket (`attach`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attached {
+    /// Control keys (pause, refresh, retry) are ignored; the footer says so.
+    pub read_only: bool,
+    /// The connection closed before the run said it finished.
+    pub lost: bool,
+}
+
 /// Activity lines kept (the details pane shows what fits).
 const KEEP_ACTIVITY: usize = 100;
 
@@ -106,6 +116,8 @@ pub struct App {
     /// tui-logger view of the token target (refresh-log pane) and of everything (full log).
     pub token_log: tui_logger::TuiWidgetState,
     pub full_log: tui_logger::TuiWidgetState,
+    /// Set when attached to a run in another process: quitting detaches, the run goes on.
+    pub attached: Option<Attached>,
 }
 
 impl App {
@@ -141,6 +153,7 @@ impl App {
                 .set_default_display_level(LevelFilter::Off)
                 .set_level_for_target(crate::logging::TOKEN_TARGET, LevelFilter::Debug),
             full_log: TuiWidgetState::new().set_default_display_level(LevelFilter::Info),
+            attached: None,
         }
     }
 
@@ -153,7 +166,12 @@ impl App {
                 for s in &self.segments {
                     self.totals.add(s, 1);
                 }
-                self.started_at.get_or_insert(now);
+                // Attached to a run that started before we looked: its clock, not ours.
+                let started = match self.attached {
+                    Some(_) => started_before(now, info.started_wall),
+                    None => now,
+                };
+                self.started_at.get_or_insert(started);
                 self.finished_at = None;
                 self.summary = None;
                 self.state = RunState::Running;
@@ -340,6 +358,15 @@ impl App {
             KeyMode::Normal
         }
     }
+}
+
+/// `now` moved back by how long ago `wall` was (clamped: a clock that jumped, or a time
+/// before this machine booted, gives `now`).
+fn started_before(now: Instant, wall: std::time::SystemTime) -> Instant {
+    let ago = std::time::SystemTime::now()
+        .duration_since(wall)
+        .unwrap_or_default();
+    now.checked_sub(ago).unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -20,32 +20,45 @@ pub fn applicable(app: &App) -> Vec<(String, &'static str)> {
         Overlay::Help | Overlay::Details => return vec![(key(Action::Close), "close")],
         Overlay::None => {}
     }
+    // Attached, quitting leaves the run going.
+    let quit = if app.attached.is_some() {
+        "detach"
+    } else {
+        "quit"
+    };
     if app.log_expanded {
         return vec![
             ("PgUp/PgDn".into(), "scroll"),
             (key(Action::ToggleLog), "back"),
-            (key(Action::Quit), "quit"),
+            (key(Action::Quit), quit),
         ];
     }
     let mut out = vec![("←↑↓→".to_string(), "move"), ("Enter".into(), "details")];
+    // Attached with --read-only: no control keys, and the footer says why.
+    let control = !app.read_only();
+    if !control {
+        out.insert(0, ("read-only:".into(), "control keys off"));
+    }
     match app.state {
-        RunState::Running => out.push((key(Action::TogglePause), "pause")),
-        RunState::Paused => out.push((key(Action::TogglePause), "resume")),
+        RunState::Running if control => out.push((key(Action::TogglePause), "pause")),
+        RunState::Paused if control => out.push((key(Action::TogglePause), "resume")),
         _ => {}
     }
-    if !app.state.is_terminal() {
+    if !app.state.is_terminal() && control {
         out.push((key(Action::ForceRefresh), "refresh"));
     }
-    if !app.failed_in(app.selected()).is_empty() {
+    if !app.failed_in(app.selected()).is_empty() && control {
         out.push((key(Action::RetrySelected), "retry"));
     }
     if app.totals.count(SegmentState::Failed) > 0 {
         out.push((key(Action::NextFailed), "next failed"));
-        out.push((key(Action::RetryAllFailed), "retry all"));
+        if control {
+            out.push((key(Action::RetryAllFailed), "retry all"));
+        }
     }
     out.push((key(Action::ToggleLog), "log"));
     out.push((key(Action::ToggleHelp), "help"));
-    out.push((key(Action::Quit), "quit"));
+    out.push((key(Action::Quit), quit));
     out
 }
 
@@ -94,4 +107,61 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
     };
     let x = area.right() - shown.chars().count() as u16;
     buf.set_string(x, area.y, shown, style);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Instant, SystemTime};
+
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+
+    use super::*;
+    use crate::console::app::Attached;
+    use crate::engine::events::{Direction, EngineEvent, RunInfo, SegmentView};
+
+    fn footer(attached: Option<Attached>) -> String {
+        let mut app = App::new(false);
+        app.attached = attached;
+        app.apply(
+            EngineEvent::RunStarted(RunInfo {
+                run_id: "r".into(),
+                direction: Direction::Push,
+                source: "s.csv".into(),
+                target: "h".into(),
+                total_records: 20,
+                segments: (0..2).map(|i| SegmentView::pending(i, 10)).collect(),
+                started_wall: SystemTime::now(),
+                local_rejects: 0,
+            }),
+            Instant::now(),
+        );
+        let area = Rect::new(0, 0, 110, 1);
+        let mut buf = Buffer::empty(area);
+        render(&mut buf, area, &app);
+        (0..area.width)
+            .map(|x| buf[(x, 0)].symbol().to_string())
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+    }
+
+    #[test]
+    fn the_footer_says_detach_and_read_only_when_attached() {
+        insta::assert_snapshot!("footer_own_run", footer(None));
+        insta::assert_snapshot!(
+            "footer_attached",
+            footer(Some(Attached {
+                read_only: false,
+                lost: false
+            }))
+        );
+        insta::assert_snapshot!(
+            "footer_attached_read_only",
+            footer(Some(Attached {
+                read_only: true,
+                lost: false
+            }))
+        );
+    }
 }

@@ -10,6 +10,8 @@ impl Scheduler {
             Command::Pause if !self.paused && !self.stopping => {
                 self.paused = true;
                 self.ctx.gate.set_paused(true);
+                // Journaled, so `status` (and whoever reads the journal) sees the pause.
+                self.ledger.run_state(RunState::Paused);
                 emit.outcome(EngineEvent::RunState(RunState::Paused)).await;
                 emit.notice(format!(
                     "paused: {} in-flight segment(s) finish, no new requests start; the token is kept alive",
@@ -20,6 +22,7 @@ impl Scheduler {
                 self.paused = false;
                 self.ctx.outage.restart();
                 self.ctx.gate.set_paused(false);
+                self.ledger.run_state(RunState::Running);
                 emit.outcome(EngineEvent::RunState(RunState::Running)).await;
             }
             Command::ForceRefresh => {
