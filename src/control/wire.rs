@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::status::{GrantKind, TokenPhase, TokenStatus};
+use crate::auth::status::{GrantKind, LifetimeSource, TokenPhase, TokenStatus};
 use crate::engine::events::{Command, EngineEvent, RunInfo, RunSummary, SegmentView};
 use crate::run::RunState;
 
@@ -164,6 +164,9 @@ pub struct WireToken {
     pub issued_in_secs: Option<f64>,
     pub issued_at_wall: Option<SystemTime>,
     pub lifetime: Option<Duration>,
+    /// Where the lifetime came from (`expires_in`, a JWT's `exp`, the configured guess).
+    #[serde(default)]
+    pub lifetime_source: Option<LifetimeSource>,
     pub ttl_in_secs: Option<f64>,
     pub idle_in_secs: Option<f64>,
     pub idle_window: Option<Duration>,
@@ -218,6 +221,7 @@ impl WireToken {
             issued_in_secs: secs_from(now, t.issued_at),
             issued_at_wall: t.issued_at_wall,
             lifetime: t.lifetime,
+            lifetime_source: t.lifetime_source,
             ttl_in_secs: secs_from(now, t.ttl_deadline),
             idle_in_secs: secs_from(now, t.idle_deadline),
             idle_window: t.idle_window,
@@ -252,6 +256,7 @@ impl WireToken {
             issued_at: instant_at(now, self.issued_in_secs),
             issued_at_wall: self.issued_at_wall,
             lifetime: self.lifetime,
+            lifetime_source: self.lifetime_source,
             ttl_deadline: instant_at(now, self.ttl_in_secs),
             idle_deadline: instant_at(now, self.idle_in_secs),
             idle_window: self.idle_window,
