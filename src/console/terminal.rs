@@ -5,7 +5,9 @@
 //! We install our own panic hook rather than `ratatui::init`'s: that one restores on a
 //! panic in *any* thread, so an engine task panicking (which tokio catches, and the console
 //! reports) would tear the screen down under a console that keeps running. Ours restores
-//! only when the panic is on the thread that drives the console.
+//! only when the panic is on the thread that drives the console, and then prints it; a
+//! panic elsewhere while the console is up goes to the log (file and pane), not over the
+//! screen: the engine reports it as an internal error and the run ends as a failure.
 
 use std::io::{Stdout, Write, stdout};
 use std::sync::Mutex;
@@ -96,7 +98,21 @@ fn install_panic_hook() {
                 .map(|t| *t == Some(std::thread::current().id()))
                 .unwrap_or(true);
             if on_ui_thread {
+                // Restore first, so the message lands on the normal screen.
                 restore();
+            } else if is_active() {
+                let thread = std::thread::current();
+                let at = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                tracing::error!(
+                    target: "supsync::panic",
+                    "internal error (a bug): thread '{}' panicked{at}: {}",
+                    thread.name().unwrap_or("unnamed"),
+                    crate::engine::panic::message(info.payload())
+                );
+                return;
             }
             previous(info);
         }));
