@@ -55,6 +55,7 @@ pub async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let frame_gap = Duration::from_millis(1000 / u64::from(ui.max_fps.max(1)));
     let mut signals = StopSignals::install();
+    let mut signals_seen = 0u32;
 
     let size = term.terminal.size().context("reading the terminal size")?;
     app.resize(Rect::new(0, 0, size.width, size.height));
@@ -130,8 +131,10 @@ pub async fn run(
             }
             _ = sleep_until(next_frame), if dirty => {}
             name = signals.recv() => {
-                if app.stopping {
-                    // A second signal: stop waiting for in-flight segments.
+                signals_seen += 1;
+                // A second signal, not a stop that began otherwise (the terminal went away
+                // and then its SIGHUP came): stop waiting for in-flight segments.
+                if signals_seen > 1 {
                     tracing::warn!("{name} again: cancelling in-flight segments");
                     handle.cancel.cancel();
                     app.flash = Some("cancelling in-flight segments…".into());

@@ -30,7 +30,46 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 static UI_THREAD: Mutex<Option<ThreadId>> = Mutex::new(None);
 static HOOK: std::sync::Once = std::sync::Once::new();
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+pub type Term = Terminal<CrosstermBackend<TermOut>>;
+
+/// stdout for the console. After the first failed write (the terminal hung up) every later
+/// write is swallowed: the console has already been told once and stops drawing, and
+/// ratatui's `Terminal` would otherwise `eprintln!` its failure to show the cursor when
+/// dropped, which panics on the same dead terminal.
+pub struct TermOut {
+    out: Stdout,
+    dead: bool,
+}
+
+impl TermOut {
+    /// Passes `r` on; a failure other than an interruption marks the terminal gone.
+    fn note<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            self.dead = true;
+        }
+        r
+    }
+}
+
+impl Write for TermOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.dead {
+            return Ok(buf.len());
+        }
+        let r = self.out.write(buf);
+        self.note(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.dead {
+            return Ok(());
+        }
+        let r = self.out.flush();
+        self.note(r)
+    }
+}
 
 pub struct TerminalGuard {
     pub terminal: Term,
@@ -51,6 +90,7 @@ impl TerminalGuard {
             anyhow::Error::new(e).context("could not enter the alternate screen")
         };
         execute!(out, EnterAlternateScreen, Hide).map_err(guard_on_error)?;
+        let out = TermOut { out, dead: false };
         let terminal = Terminal::new(CrosstermBackend::new(out)).map_err(guard_on_error)?;
         Ok(Self { terminal })
     }
