@@ -207,7 +207,9 @@ fn external_sigint_stops_like_ctrl_c_and_restores_the_terminal() {
     let after = c.screen();
     // Leaving the alternate screen and showing the cursor come after the last frame drawn,
     // and raw mode is off again.
-    let left = raw.rfind(LEAVE_ALT_SCREEN).expect("left the alternate screen");
+    let left = raw
+        .rfind(LEAVE_ALT_SCREEN)
+        .expect("left the alternate screen");
     assert_eq!(raw.matches(LEAVE_ALT_SCREEN).count(), 1, "restored once");
     let shown = raw.rfind(SHOW_CURSOR).expect("showed the cursor");
     let last_frame = raw.rfind(END_OF_FRAME).expect("frames were drawn");
@@ -218,7 +220,10 @@ fn external_sigint_stops_like_ctrl_c_and_restores_the_terminal() {
     assert!(prints_resume_command(&after), "{after}");
     assert!(!raw.contains("panicked"), "{after}");
     assert_eq!(status.exit_code(), 5, "{after}");
-    assert!(console_log(dir.path()).contains("SIGINT"), "the log says why");
+    assert!(
+        console_log(dir.path()).contains("SIGINT"),
+        "the log says why"
+    );
 }
 
 #[test]
@@ -231,7 +236,10 @@ fn a_closed_terminal_ends_the_run_resumably_without_a_panic() {
 
     let code = status.exit_code();
     let log = console_log(dir.path());
-    assert_ne!(code, 101, "a panic (writing to the dead terminal?); log:\n{log}");
+    assert_ne!(
+        code, 101,
+        "a panic (writing to the dead terminal?); log:\n{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
     assert_eq!(code, 5, "interrupted, resumable; log:\n{log}");
     assert!(
@@ -250,16 +258,13 @@ fn a_resize_redraws_without_asking_for_the_cursor_and_keeps_running() {
     // The header (RUNNING) is at the top, the footer (`q quit`) the bottom row. Shrinking
     // the screen cuts the old frame's top rows off, so both show only once the console
     // has drawn a frame at the new size.
-    let fits = |(top, bottom): &(String, String)| top.contains("RUNNING") && bottom.contains("quit");
+    let fits =
+        |(top, bottom): &(String, String)| top.contains("RUNNING") && bottom.contains("quit");
     assert!(fits(&c.top_and_bottom()), "{}", c.screen());
     c.resize(30, 100);
     let start = Instant::now();
     while !fits(&c.top_and_bottom()) {
-        assert!(
-            start.elapsed() < LONG,
-            "no frame at 30x100: {}",
-            c.screen()
-        );
+        assert!(start.elapsed() < LONG, "no frame at 30x100: {}", c.screen());
         std::thread::sleep(Duration::from_millis(100));
     }
     // An unanswered cursor query used to end the console after its 2 s timeout; stay up
@@ -278,7 +283,9 @@ fn a_resize_redraws_without_asking_for_the_cursor_and_keeps_running() {
     );
 
     c.press("q");
-    c.wait_for("the quit question", |s| s.contains("Stop the sync and quit?"));
+    c.wait_for("the quit question", |s| {
+        s.contains("Stop the sync and quit?")
+    });
     c.press("y");
     let status = c.wait_exit("q y");
     let after = c.screen();

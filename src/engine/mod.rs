@@ -105,7 +105,10 @@ pub fn start(params: RunParams) -> EngineHandle {
     let (commands, cmd_rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
     let emit = emit::Emitter::new(ev_tx);
-    let (run_id, direction) = (run::mode_run_id(&params.mode), run::mode_direction(&params.mode));
+    let (run_id, direction) = (
+        run::mode_run_id(&params.mode),
+        run::mode_direction(&params.mode),
+    );
     let run = run::run(params, emit.clone(), cmd_rx, cancel.clone());
     let task = tokio::spawn(panic::contain(run, emit, run_id, direction));
     EngineHandle {

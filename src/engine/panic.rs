@@ -117,9 +117,13 @@ mod tests {
         let run = async { panic!("overflow\x1b[2J when adding") };
         let s = contain(run, Emitter::new(tx), "r1".into(), Direction::Push).await;
         assert_eq!(s.state, RunState::Failed);
-        assert_eq!(s.exit_code(), crate::exit::OTHER, "a bug, not an interruption");
+        assert_eq!(
+            s.exit_code(),
+            crate::exit::OTHER,
+            "a bug, not an interruption"
+        );
         let err = s.error.unwrap_or_default();
-        assert!(err.contains("internal error") && err.contains("overflow  [2J when adding"));
+        assert!(err.contains("internal error") && err.contains("overflow [2J when adding"));
         assert!(matches!(
             rx.recv().await,
             Some(EngineEvent::RunState(RunState::Failed))

@@ -4,6 +4,8 @@
 //! `commands.rs`.
 
 mod commands;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
