@@ -109,6 +109,10 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        // Through ratatui first: on a dead terminal this failure marks `TermOut` dead, so
+        // the `Terminal`'s own drop, which tries again and `eprintln!`s a failure (a panic
+        // on that same dead terminal), finds a writer that swallows.
+        let _ = self.terminal.show_cursor();
         restore();
     }
 }
