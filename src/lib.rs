@@ -24,6 +24,7 @@ pub mod retry_after;
 pub mod run;
 pub mod secret;
 pub mod server_text;
+pub mod signals;
 pub mod sim;
 pub mod source;
 pub mod summary;

@@ -26,6 +26,10 @@ pub fn init_stderr_filter(default: &str) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr was a terminal that hung up) is lost;
+        // left on, the subscriber reports that with `eprintln!`, which panics on the same
+        // dead stderr.
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -53,6 +57,8 @@ pub fn init_console(log_dir: &std::path::Path) -> anyhow::Result<std::path::Path
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
+                // Never `eprintln!` about a failed write: stderr belongs to the screen.
+                .log_internal_errors(false)
                 .with_writer(std::sync::Mutex::new(file)),
         )
         .try_init()

@@ -250,7 +250,7 @@ async fn ctrl_c_stops_gracefully_with_exit_5_and_resume_finishes() {
     .unwrap();
     let t = text(&o);
     assert_eq!(o.status.code(), Some(5), "{t}");
-    assert!(t.contains("stopping: letting"), "{t}");
+    assert!(t.contains("SIGINT: stopping, letting"), "{t}");
     assert!(t.contains("resume sigint"), "{t}");
     // In-flight segments were let finish: what the server stored is what the journal says.
     let v = status_json(&d, &cfg, "sigint");

@@ -83,10 +83,11 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         code
     })?;
     if code == crate::exit::INTERRUPTED {
-        print_line(&format!(
+        // Not written (the terminal hung up): the run's exit code stands all the same.
+        let _ = print_line(&format!(
             "(demo: its simulator stopped with it, so resuming needs a simulator again; `supsync demo` starts a fresh run. Demo runs live in {})",
             state_dir.display()
-        ))?;
+        ));
     }
     Ok(code)
 }

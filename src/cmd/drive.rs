@@ -63,7 +63,11 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         Err(e) => tracing::warn!("metrics and alerts stopped early: {e}"),
     }
     control.finish().await;
-    print_line(&text)?;
+    // A summary nobody can read (the terminal hung up) does not change how the run ended:
+    // the journal has it, and the exit code still tells the truth.
+    if let Err(e) = print_line(&text) {
+        tracing::warn!("the run's summary was not printed: {e:#}");
+    }
     Ok(code)
 }
 

@@ -33,7 +33,7 @@ pub fn dispatch(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            out::eprint_line(&format!("error: {e:#}"));
             let config = e.chain().any(|c| c.is::<crate::config::ConfigError>());
             if config {
                 crate::exit::CONFIG

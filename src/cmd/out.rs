@@ -19,3 +19,10 @@ pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
 pub(crate) fn print_line(line: &str) -> anyhow::Result<()> {
     print_out(&format!("{line}\n"))
 }
+
+/// `line` and a newline on stderr, errors ignored: stderr may be a terminal that hung up,
+/// and `eprintln!` would panic there (exit 101) instead of exiting with the real code.
+pub(crate) fn eprint_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}

@@ -2,6 +2,11 @@
 //! events, the frame timer and signals. Engine events are drained in bursts and only mark
 //! the state dirty; frames are drawn when dirty, at most `max_fps` a second, and on every
 //! tick (the countdown moves).
+//!
+//! Signals: SIGINT (only ever from outside: raw mode turns a typed Ctrl-C into a key),
+//! SIGTERM and SIGHUP stop the sync as a confirmed quit would; a second one cancels at once.
+//! A terminal that stops taking output or giving input (hung up, pty closed) ends drawing
+//! and winds the run down the same way: never an error that skips the summary.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +14,6 @@ use anyhow::Context;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use ratatui::layout::Rect;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::{MissedTickBehavior, sleep_until};
 
@@ -19,6 +23,7 @@ use crate::console::app::App;
 use crate::console::keys::map_key;
 use crate::engine::EngineHandle;
 use crate::engine::events::Command;
+use crate::signals::StopSignals;
 
 /// How long a confirmed quit waits for in-flight segments before cancelling them.
 pub const STOP_GRACE: Duration = Duration::from_secs(20);
@@ -49,8 +54,8 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_millis(ui.tick_ms.max(50)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let frame_gap = Duration::from_millis(1000 / u64::from(ui.max_fps.max(1)));
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut signals = StopSignals::install();
+    let mut signals_seen = 0u32;
 
     let size = term.terminal.size().context("reading the terminal size")?;
     app.resize(Rect::new(0, 0, size.width, size.height));
@@ -58,12 +63,16 @@ pub async fn run(
     let mut dirty = true;
     let mut last_draw: Option<tokio::time::Instant> = None;
     let mut stop = Stop::None;
+    // False once the terminal is gone: nothing more is drawn or read.
+    let mut term_alive = true;
 
     while !app.should_exit {
         let now = tokio::time::Instant::now();
-        if dirty && last_draw.is_none_or(|t| now - t >= frame_gap) {
+        if term_alive && dirty && last_draw.is_none_or(|t| now - t >= frame_gap) {
             let at = Instant::now();
-            term.draw(|f| crate::console::panes::render(f, app, at))?;
+            if let Err(e) = term.draw(|f| crate::console::panes::render(f, app, at)) {
+                terminal_gone(app, handle, &mut term_alive, &format!("{e:#}"));
+            }
             last_draw = Some(now);
             dirty = false;
         }
@@ -92,7 +101,7 @@ pub async fn run(
                 }
                 dirty = true;
             }
-            input_ev = input.next() => {
+            input_ev = input.next(), if term_alive => {
                 match input_ev {
                     Some(Ok(Event::Key(key))) => {
                         if let Some(action) = map_key(&app.bindings, app.key_mode(), &key) {
@@ -103,17 +112,17 @@ pub async fn run(
                     }
                     Some(Ok(Event::Resize(w, h))) => {
                         app.resize(Rect::new(0, 0, w, h));
-                        // ratatui resizes its buffers on the next draw; force a full repaint.
-                        term.terminal.clear().context("clearing the terminal after a resize")?;
+                        // Resize (not `clear`): it clears the screen and forces a full repaint
+                        // without asking the terminal where its cursor is. `clear` asks, and a
+                        // terminal that does not answer within 2 s made it fail.
+                        if let Err(e) = term.terminal.resize(Rect::new(0, 0, w, h)) {
+                            terminal_gone(app, handle, &mut term_alive, &e.to_string());
+                        }
                         dirty = true;
                     }
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e).context("reading keys from the terminal"),
-                    // The terminal went away: wind down as for a hang-up.
-                    None => {
-                        stop_now(app, handle);
-                        app.should_exit = true;
-                    }
+                    Some(Err(e)) => terminal_gone(app, handle, &mut term_alive, &e.to_string()),
+                    None => terminal_gone(app, handle, &mut term_alive, "no more input"),
                 }
             }
             _ = tick.tick() => {
@@ -121,14 +130,19 @@ pub async fn run(
                 dirty = true;
             }
             _ = sleep_until(next_frame), if dirty => {}
-            _ = sigterm.recv() => {
-                tracing::warn!("SIGTERM: stopping the sync, the journal keeps the progress");
-                stop_now(app, handle);
-                dirty = true;
-            }
-            _ = sighup.recv() => {
-                tracing::warn!("SIGHUP: terminal hung up, stopping the sync");
-                stop_now(app, handle);
+            name = signals.recv() => {
+                signals_seen += 1;
+                // A second signal, not a stop that began otherwise (the terminal went away
+                // and then its SIGHUP came): stop waiting for in-flight segments.
+                if signals_seen > 1 {
+                    tracing::warn!("{name} again: cancelling in-flight segments");
+                    handle.cancel.cancel();
+                    app.flash = Some("cancelling in-flight segments…".into());
+                    stop = Stop::Cancelled(tokio::time::Instant::now() + CANCEL_GRACE);
+                } else {
+                    tracing::warn!("{name}: stopping the sync, the journal keeps the progress");
+                    stop_now(app, handle);
+                }
                 dirty = true;
             }
             _ = sleep_until(stop_at.unwrap_or(now)), if stop_at.is_some() => {
@@ -165,6 +179,18 @@ fn send(app: &mut App, handle: &EngineHandle, cmds: Vec<Command>) {
             Err(TrySendError::Full(c) | TrySendError::Closed(c)) => app.command_failed(&c),
         }
     }
+}
+
+/// The terminal stopped taking output or giving input (hung up, pty closed): stop drawing
+/// and reading, and wind the run down as for a hang-up. The run's summary still goes to
+/// stdout afterwards, where it is written if anyone still reads it.
+fn terminal_gone(app: &mut App, handle: &EngineHandle, alive: &mut bool, why: &str) {
+    if !*alive {
+        return;
+    }
+    *alive = false;
+    tracing::warn!("the terminal is gone ({why}): stopping the sync");
+    stop_now(app, handle);
 }
 
 /// A signal or a lost terminal: stop as if the operator had confirmed quitting.

@@ -53,16 +53,17 @@ pub async fn run_console(
         // The engine ends after the Stop the console sent (a finished run kept alive for
         // retries ends at once); past a short wait, cancel it and wait a bounded time more
         // so the exit code and the hints are right.
-        let summary = match tokio::time::timeout(Duration::from_secs(2), &mut handle.task).await {
-            Ok(done) => done.ok(),
+        let done = match tokio::time::timeout(Duration::from_secs(2), &mut handle.task).await {
+            Ok(done) => Some(done),
             Err(_) => {
                 handle.cancel.cancel();
                 tokio::time::timeout(CANCEL_GRACE, &mut handle.task)
                     .await
                     .ok()
-                    .and_then(Result::ok)
             }
         };
+        // An engine task that died (a bug) is a failure with its reason, never "interrupted".
+        let summary = done.map(|d| d.unwrap_or_else(|e| crate::engine::panic::join_failed(&e)));
         if let Some(summary) = summary {
             app.apply(EngineEvent::Finished(summary), std::time::Instant::now());
         }
@@ -75,7 +76,7 @@ pub async fn run_console(
 }
 
 /// Runs the console over a run in another process (`handle` from
-/// [`crate::control::client::attach`]) until the operator detaches with `q`. The same
+/// the control socket's client, `control::client::attach`) until the operator detaches with `q`. The same
 /// panes and keys as [`run_console`]; quitting never stops the run, and `read_only`
 /// refuses the control keys. The terminal is restored before this returns.
 pub async fn attach_console(

@@ -75,10 +75,6 @@ impl Ledger {
         self.views.get(i).map(|v| v.records)
     }
 
-    pub(super) fn attempts(&self, i: usize) -> u32 {
-        self.views.get(i).map_or(0, |v| v.attempts)
-    }
-
     pub(super) fn all_done(&self) -> bool {
         self.views
             .iter()

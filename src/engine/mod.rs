@@ -23,6 +23,7 @@ mod emit;
 pub mod events;
 mod ledger;
 mod outage;
+pub(crate) mod panic;
 mod plan;
 mod probe;
 mod retry;
@@ -98,17 +99,18 @@ pub struct EngineHandle {
 }
 
 /// Starts the run on the current tokio runtime. Failures (bad source, no token…) arrive as
-/// a `Finished` summary with state `Failed`, never as a panic.
+/// a `Finished` summary with state `Failed`, never as a panic; a bug that panics does too.
 pub fn start(params: RunParams) -> EngineHandle {
     let (ev_tx, events) = mpsc::channel(1024);
     let (commands, cmd_rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(run::run(
-        params,
-        emit::Emitter::new(ev_tx),
-        cmd_rx,
-        cancel.clone(),
-    ));
+    let emit = emit::Emitter::new(ev_tx);
+    let (run_id, direction) = (
+        run::mode_run_id(&params.mode),
+        run::mode_direction(&params.mode),
+    );
+    let run = run::run(params, emit.clone(), cmd_rx, cancel.clone());
+    let task = tokio::spawn(panic::contain(run, emit, run_id, direction));
     EngineHandle {
         events,
         commands,

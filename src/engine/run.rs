@@ -67,7 +67,7 @@ pub(crate) async fn run(
     summary
 }
 
-fn mode_run_id(mode: &RunMode) -> String {
+pub(super) fn mode_run_id(mode: &RunMode) -> String {
     match mode {
         RunMode::Push { run_id, .. } | RunMode::Pull { run_id, .. } => {
             run_id.clone().unwrap_or_default()
@@ -76,7 +76,7 @@ fn mode_run_id(mode: &RunMode) -> String {
     }
 }
 
-fn mode_direction(mode: &RunMode) -> Direction {
+pub(super) fn mode_direction(mode: &RunMode) -> Direction {
     match mode {
         RunMode::Pull { .. } => Direction::Pull,
         _ => Direction::Push,

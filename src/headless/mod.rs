@@ -1,16 +1,18 @@
 //! Headless reporter: drives an [`EngineHandle`] without a console. On a terminal, an
 //! indicatif bar on stderr; otherwise plain progress lines every few seconds. Notices go to
 //! stderr as they come; the caller prints the summary (`crate::summary`) to stdout.
-//! Ctrl-C once stops gracefully; twice, at once (the journal stays consistent either way).
+//! Ctrl-C, SIGTERM or SIGHUP once stops gracefully; a second one stops at once (the journal
+//! stays consistent either way).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::EngineHandle;
 use crate::engine::events::{Command, EngineEvent, RunSummary};
-use crate::run::{Counts, Direction, RunState, SegmentState};
+use crate::run::{RunState, SegmentState};
+use crate::signals::StopSignals;
 use progress::Progress;
 
 mod progress;
@@ -32,6 +34,7 @@ impl Default for HeadlessOptions {
 /// Consumes the engine's events until the run ends; returns its summary.
 pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSummary {
     let started = Instant::now();
+    let mut signals = StopSignals::install();
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(
@@ -46,16 +49,13 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
     };
     let say = |msg: String| match &bar {
         Some(b) => b.println(msg),
-        None => eprintln!("{msg}"),
+        None => err_line(&msg),
     };
     let mut p = Progress::default();
     let mut records_at_start = 0;
     let mut last_line = Instant::now();
-    let mut ctrl_c_count = 0u32;
+    let mut stop_signals = 0u32;
     let mut summary = None;
-    // One listener for the whole run, renewed after each Ctrl-C, so none is missed.
-    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
-    let mut signals_ok = true;
     // Plain progress lines also while nothing happens (paused, waiting out an outage).
     let mut tick = tokio::time::interval(opts.line_every);
     tick.tick().await;
@@ -64,7 +64,7 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
             _ = tick.tick(), if bar.is_none() => {
                 if last_line.elapsed() >= opts.line_every && !p.segments.is_empty() {
                     let session_records = p.records().saturating_sub(records_at_start);
-                    eprintln!("{}", p.line(started.elapsed(), session_records));
+                    err_line(&p.line(started.elapsed(), session_records));
                     last_line = Instant::now();
                 }
             }
@@ -125,29 +125,24 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                         b.set_message(format!("{} in flight, {} failed", p.in_flight.len(), p.failed()));
                     }
                     None if last_line.elapsed() >= opts.line_every => {
-                        eprintln!("{}", p.line(elapsed, session_records));
+                        err_line(&p.line(elapsed, session_records));
                         last_line = Instant::now();
                     }
                     None => {}
                 }
             }
-            r = &mut ctrl_c, if signals_ok => {
-                ctrl_c = Box::pin(tokio::signal::ctrl_c());
-                if r.is_err() {
-                    // No signal handling here: keep reporting without it, never spin.
-                    signals_ok = false;
-                    continue;
-                }
-                ctrl_c_count += 1;
-                if ctrl_c_count == 1 {
+            name = signals.recv() => {
+                stop_signals += 1;
+                if stop_signals == 1 {
                     say(format!(
-                        "stopping: letting {} in-flight segment(s) finish; Ctrl-C again to stop now",
+                        "{name}: stopping, letting {} in-flight segment(s) finish; \
+                         a second signal (or Ctrl-C) stops at once",
                         p.in_flight.len()
                     ));
                     // Ignored on purpose: a closed channel means the engine is already ending.
                     let _ = handle.commands.send(Command::Stop).await;
                 } else {
-                    say("stopping now; the journal keeps every finished segment".into());
+                    say(format!("{name}: stopping now; the journal keeps every finished segment"));
                     handle.cancel.cancel();
                 }
             }
@@ -161,24 +156,14 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
         // The event channel closed without a summary: take it from the task itself.
         None => match (&mut handle.task).await {
             Ok(s) => s,
-            Err(e) => crashed(&e),
+            Err(e) => crate::engine::panic::join_failed(&e),
         },
     }
 }
 
-fn crashed(e: &tokio::task::JoinError) -> RunSummary {
-    RunSummary {
-        run_id: String::new(),
-        direction: Direction::Push,
-        state: RunState::Failed,
-        counts: Counts::default(),
-        segments_total: 0,
-        segments_done: 0,
-        segments_failed: 0,
-        token_renewals: 0,
-        sessions: 0,
-        duration: Duration::ZERO,
-        error: Some(format!("the engine stopped unexpectedly: {e}")),
-        auth_failure: false,
-    }
+/// A line on stderr. Errors are ignored: after a hang-up stderr may be a dead terminal, and
+/// a progress line is not worth a panic (`eprintln!` panics when it cannot write).
+fn err_line(msg: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{msg}");
 }

@@ -4,6 +4,8 @@
 //! `commands.rs`.
 
 mod commands;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,13 +19,13 @@ use super::RunParams;
 use super::backoff::Backoff;
 use super::control::Gate;
 use super::emit::Emitter;
-use super::events::{Command, Counts, Direction, EngineEvent, RunInfo, RunState, SegmentState};
+use super::events::{Command, Direction, EngineEvent, RunInfo, RunState};
 use super::ledger::Ledger;
 use super::outage::{Outage, OutageEnd};
 use super::plan::Plan;
 use super::run::{End, final_state};
 use super::slots::Slots;
-use super::worker::{Outcome, Settled, Work, WorkerCtx, run_segment};
+use super::worker::{Outcome, Work, WorkerCtx, run_segment};
 use crate::api::ApiClient;
 
 pub(super) struct Scheduler {
@@ -219,7 +221,7 @@ impl Scheduler {
                         }
                         Err(e) => {
                             let i = self.task_segment.remove(&e.id());
-                            self.on_worker_crash(i, &e).await;
+                            self.on_worker_crash(i, e).await;
                         }
                     }
                 }
@@ -272,28 +274,36 @@ impl Scheduler {
         }
     }
 
-    async fn on_worker_crash(&mut self, i: Option<usize>, e: &tokio::task::JoinError) {
-        if e.is_cancelled() {
-            if let Some(i) = i {
-                self.ledger.set_pending(i);
-            }
-            return;
+    /// A segment task ended without an outcome. Cancelled: it stays pending. Panicked: a
+    /// bug, which may have struck after the server applied the batch, so nothing about the
+    /// segment is booked (no "failed, 0 created"): it stays pending and a resume resends it
+    /// under the same idempotency key. The run stops like Ctrl-C (in-flight requests finish)
+    /// but as a failure naming the bug, since the same fault would likely strike again.
+    async fn on_worker_crash(&mut self, i: Option<usize>, e: tokio::task::JoinError) {
+        if let Some(i) = i {
+            self.ledger.set_pending(i);
         }
-        // A bug, not a server problem: record it as a failed segment the operator can retry.
-        let msg = format!("internal error in the segment worker: {e}");
-        match i {
-            Some(i) => {
-                let settled = Settled {
-                    state: SegmentState::Failed,
-                    attempts: self.ledger.attempts(i),
-                    counts: Counts::default(),
-                    error: Some(msg),
-                    rejects: Vec::new(),
-                    duration: Duration::ZERO,
-                };
-                self.on_outcome(i, Outcome::Finished(settled)).await;
-            }
-            None => self.ctx.emit.notice(msg),
+        let payload = match e.try_into_panic() {
+            Ok(payload) => payload,
+            Err(_cancelled) => return,
+        };
+        let what = super::panic::message(payload.as_ref());
+        let segment = i.map_or_else(|| "a segment".to_string(), |i| format!("segment {i}"));
+        let msg = format!(
+            "internal error (a bug) in {segment}: {what}; it stays pending and is resent \
+             with the same idempotency key on resume, so nothing is stored twice"
+        );
+        tracing::error!(target: "supsync::engine", "{msg}");
+        self.ctx.emit.notice(msg.clone());
+        if self.fatal.is_none() {
+            self.fatal = Some(msg);
+        }
+        if !self.stopping {
+            self.begin_stop();
+            self.ctx
+                .emit
+                .outcome(EngineEvent::RunState(RunState::Stopping))
+                .await;
         }
     }
 
