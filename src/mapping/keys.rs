@@ -241,7 +241,10 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         other => {
             e.fail(
                 "push_mode",
-                format!("{other:?} is not one of batch, per_record, sub_requests"),
+                format!(
+                    "{:?} is not one of batch, per_record, sub_requests",
+                    other.unwrap_or_default()
+                ),
             );
             PushMode::Batch
         }
@@ -453,7 +456,10 @@ fn build_pull(keys: &MappingKeys, p: &MappingKeys, e: &mut Errors) -> Pull {
         other => {
             e.fail(
                 "pagination",
-                format!("{other:?} is not one of offset_limit, page, cursor, next_link"),
+                format!(
+                    "{:?} is not one of offset_limit, page, cursor, next_link",
+                    other.unwrap_or_default()
+                ),
             );
             Paging::OffsetLimit {
                 offset_param: "offset".into(),
