@@ -234,3 +234,30 @@ fn a_mapping_that_cannot_work_is_refused_before_any_request() {
         assert!(all.contains("config.toml:5: api.pagination"), "{all}");
     }
 }
+
+#[test]
+fn the_sample_configs_and_profiles_load() {
+    for name in ["api-data_rest.toml", "api-odata.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let loaded =
+            supsync::config::load_from(Some(path.clone()), Some(&text), &Default::default(), &[])
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let m = supsync::mapping::ApiMapping::build(
+            &loaded.config.api.mapping,
+            &loaded.config.api.batch_path,
+        )
+        .unwrap();
+        assert_eq!(format!("api-{}.toml", m.preset), name);
+    }
+    for name in ["sim-data_rest.toml", "sim-odata.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(name);
+        let p = supsync::sim::Profile::load(path.to_str().unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(p.api.styled().unwrap().is_some(), "{name}");
+    }
+}
