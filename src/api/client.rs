@@ -105,7 +105,7 @@ impl ApiClient {
             batch_url: cfg.api_url(&cfg.api.batch_path),
             mapping: Arc::new(mapping),
             base: base_url,
-            page_size: usize::try_from(cfg.sync.segment_size.max(1)).unwrap_or(100),
+            page_size: cfg.sync.segment_size.max(1),
             chain: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
             max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
             redactor: Arc::clone(tokens.redactor()),

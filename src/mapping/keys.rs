@@ -365,16 +365,17 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         reject_reason: e.pointer("reject_reason", pick!(keys, p, reject_reason)),
         already_exists,
     };
-    if let Some(a) = &answers.already_exists {
-        if answers.reject_statuses.contains(&a.status) && a.body_contains.is_none() {
-            e.fail(
-                "already_exists_status",
-                format!(
-                    "{} is also in reject_statuses; give already_exists_match to tell them apart",
-                    a.status
-                ),
-            );
-        }
+    if let Some(a) = &answers.already_exists
+        && answers.reject_statuses.contains(&a.status)
+        && a.body_contains.is_none()
+    {
+        e.fail(
+            "already_exists_status",
+            format!(
+                "{} is also in reject_statuses; give already_exists_match to tell them apart",
+                a.status
+            ),
+        );
     }
 
     let pull = build_pull(keys, &p, &mut e);

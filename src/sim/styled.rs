@@ -199,13 +199,13 @@ fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
         _ => {}
     }
     let mut resp = reply::json(StatusCode::OK, &answer);
-    if let Some((name, value)) = link {
-        if let (Ok(n), Ok(v)) = (
+    if let Some((name, value)) = link
+        && let (Ok(n), Ok(v)) = (
             header::HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),
-        ) {
-            resp.headers_mut().insert(n, v);
-        }
+        )
+    {
+        resp.headers_mut().insert(n, v);
     }
     resp
 }
@@ -257,7 +257,7 @@ async fn push(
     };
     let work = {
         let (sim, m) = (Arc::clone(sim), Arc::clone(m));
-        move || -> Result<(usize, Box<dyn FnOnce() -> Answer + Send>), Response> {
+        move || -> Result<Work, Response> {
             match route {
                 Route::Record(vars) => one_record(&sim, &m, &value, &vars),
                 _ => batch(&sim, &m, &value),
