@@ -18,6 +18,7 @@ pub mod exit;
 pub mod headless;
 pub mod journal;
 pub mod logging;
+pub mod mapping;
 pub mod observe;
 pub mod record;
 pub mod retry_after;

@@ -19,11 +19,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Server text is data: stripped, redacted and capped before anyone shows it.
     ("server_text", &["secret"]),
     // Inputs and durable state.
-    ("config", &["cli", "secret"]),
+    // What an operator's API looks like, as data shared by the client and the simulator.
+    ("mapping", &["record"]),
+    ("config", &["cli", "mapping", "secret"]),
     ("source", &["record", "run"]),
     ("journal", &["run", "source"]),
     // The server side: independent of the client.
-    ("sim", &["record", "secret"]),
+    ("sim", &["mapping", "record", "secret"]),
     // Talking to the servers.
     (
         "auth",
@@ -34,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "auth",
             "config",
+            "mapping",
             "record",
             "retry_after",
             "secret",

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::classify::{self, Rejection};
 use super::keepalive;
-use super::{ApiClient, ApiError, ConnectOptions, PullPage, PushResult};
+use super::{ApiClient, ApiError, ConnectOptions, PushResult};
 use crate::auth::answer::parse_secs_header;
 use crate::auth::audit::Audit;
 use crate::auth::cache::TokenCache;
@@ -24,11 +24,21 @@ use crate::secret::Secret;
 pub const EXPIRES_IN_HEADER: &str = "x-token-expires-in";
 
 enum Outcome {
-    Ok(Vec<u8>),
+    Ok(Reply),
     Unauthorized(Rejection),
 }
 
-fn config_error(message: String) -> ApiError {
+/// A successful answer, or a non-success one the caller asked to read itself (a
+/// per-record reject or "already exists").
+pub(super) struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+    /// The URL answered (next links are relative to it).
+    pub url: reqwest::Url,
+}
+
+pub(super) fn config_error(message: String) -> ApiError {
     ApiError::Permanent { status: 0, message }
 }
 
@@ -46,6 +56,18 @@ impl ApiClient {
             .map_err(|e| config_error(format!("api.base_url: {e}")))?;
         check_transport(&cfg.token_url(), allow)
             .map_err(|e| config_error(format!("auth.token_url: {e}")))?;
+        // Checked by config validation; built again here so a caller that skipped it
+        // still cannot send a request with a mapping that cannot work.
+        let mapping = crate::mapping::ApiMapping::build(&cfg.api.mapping, &cfg.api.batch_path)
+            .map_err(|problems| {
+                let shown: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("api.{}: {}", p.key, p.message))
+                    .collect();
+                config_error(shown.join("; "))
+            })?;
+        let base_url = reqwest::Url::parse(&cfg.api.base_url)
+            .map_err(|e| config_error(format!("api.base_url: {e}")))?;
         let http = http_client_builder(Duration::from_secs(cfg.api.timeout_secs.max(1)))
             .build()
             .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
@@ -81,6 +103,10 @@ impl ApiClient {
             tokens: Arc::clone(&tokens),
             health_url: cfg.api_url(&cfg.api.health_path),
             batch_url: cfg.api_url(&cfg.api.batch_path),
+            mapping: Arc::new(mapping),
+            base: base_url,
+            page_size: cfg.sync.segment_size.max(1),
+            chain: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
             max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
             redactor: Arc::clone(tokens.redactor()),
             cancel: cancel.clone(),
@@ -93,61 +119,14 @@ impl ApiClient {
         self.call(self.http.get(&self.health_url)).await.map(|_| ())
     }
 
-    pub async fn pull_page(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
-        let req = self
-            .http
-            .get(&self.batch_url)
-            .query(&[("offset", offset.to_string()), ("limit", limit.to_string())]);
-        let body = self.call(req).await?;
-        parse_json(&body, &self.redactor)
-    }
-
     /// `results` are in the order of `records`.
     pub async fn push_batch(
         &self,
         idempotency_key: &str,
         records: &[Supplier],
     ) -> Result<Vec<PushResult>, ApiError> {
-        self.push_encoded(idempotency_key, &EncodedBatch::new(records)?)
+        self.push(idempotency_key, &self.prepare_push(records)?)
             .await
-    }
-
-    /// Sends a batch encoded beforehand (the engine encodes the next segment while the
-    /// server is busy with the current one).
-    pub async fn push_encoded(
-        &self,
-        idempotency_key: &str,
-        batch: &EncodedBatch,
-    ) -> Result<Vec<PushResult>, ApiError> {
-        #[derive(serde::Deserialize)]
-        struct Results {
-            results: Vec<PushResult>,
-        }
-        let req = self
-            .http
-            .post(&self.batch_url)
-            .header("Idempotency-Key", idempotency_key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(batch.payload.clone());
-        let body = self.call(req).await?;
-        let mut results = parse_json::<Results>(&body, &self.redactor)?.results;
-        // Reject reasons are server text: they reach the screen and the rejects file.
-        for r in &mut results {
-            if let Some(e) = r.error.as_mut() {
-                *e = self.redactor.clean(e);
-            }
-        }
-        if results.len() != batch.records {
-            return Err(ApiError::Permanent {
-                status: 200,
-                message: format!(
-                    "the server answered {} results for {} records",
-                    results.len(),
-                    batch.records
-                ),
-            });
-        }
-        Ok(results)
     }
 
     /// Token state, published by the token manager on every change (renewal, failure,
@@ -173,12 +152,22 @@ impl ApiClient {
 
     /// One call with at most one replay after a 401 (the request is cloned per attempt).
     async fn call(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ApiError> {
+        self.call_reading(req, &|_| false).await.map(|r| r.body)
+    }
+
+    /// [`Self::call`], but non-success statuses for which `read` holds come back as a
+    /// [`Reply`] for the caller to interpret.
+    pub(super) async fn call_reading(
+        &self,
+        req: reqwest::RequestBuilder,
+        read: &(dyn Fn(u16) -> bool + Sync),
+    ) -> Result<Reply, ApiError> {
         let req = req
             .build()
             .map_err(|e| config_error(format!("cannot build the request: {e}")))?;
         let attempt = async {
             let token = self.tokens.token().await?;
-            let first = match self.send(&req, &token).await? {
+            let first = match self.send(&req, &token, read).await? {
                 Outcome::Ok(body) => return Ok(body),
                 Outcome::Unauthorized(r) => r,
             };
@@ -187,7 +176,7 @@ impl ApiClient {
                 .on_unauthorized(token.generation, &first.description)
                 .await?;
             let token = self.tokens.token().await?;
-            match self.send(&req, &token).await? {
+            match self.send(&req, &token, read).await? {
                 Outcome::Ok(body) => Ok(body),
                 Outcome::Unauthorized(second) => {
                     if let Some(fatal) = self
@@ -208,7 +197,12 @@ impl ApiClient {
         }
     }
 
-    async fn send(&self, req: &reqwest::Request, token: &AccessToken) -> Result<Outcome, ApiError> {
+    async fn send(
+        &self,
+        req: &reqwest::Request,
+        token: &AccessToken,
+        read: &(dyn Fn(u16) -> bool + Sync),
+    ) -> Result<Outcome, ApiError> {
         let mut req = req
             .try_clone()
             .ok_or_else(|| config_error("request body cannot be replayed".into()))?;
@@ -225,6 +219,7 @@ impl ApiClient {
             .await
             .map_err(|e| classify::transport_error(&e))?;
         let at = Instant::now();
+        let url = resp.url().clone();
         let status = resp.status();
         let headers = resp.headers().clone();
         // Bounded (a year at most): the header is the server's word, not to be trusted
@@ -248,8 +243,13 @@ impl ApiClient {
             .bytes()
             .await
             .map_err(|e| classify::transport_error(&e))?;
-        if status.is_success() {
-            Ok(Outcome::Ok(body.to_vec()))
+        if status.is_success() || read(status.as_u16()) {
+            Ok(Outcome::Ok(Reply {
+                status: status.as_u16(),
+                headers,
+                body: body.to_vec(),
+                url,
+            }))
         } else if status == reqwest::StatusCode::UNAUTHORIZED {
             Ok(Outcome::Unauthorized(classify::rejection(
                 &headers,
@@ -265,40 +265,5 @@ impl ApiClient {
                 &self.redactor,
             ))
         }
-    }
-}
-
-/// serde's message may quote the body (server text): it is cleaned like any.
-fn parse_json<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    redactor: &crate::server_text::Redactor,
-) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::Permanent {
-        status: 200,
-        message: format!(
-            "unexpected answer from the server: {}",
-            redactor.clean(&e.to_string())
-        ),
-    })
-}
-
-/// A push body (`{"suppliers": [...]}`), encoded once and sent as often as retries need.
-pub struct EncodedBatch {
-    payload: Vec<u8>,
-    records: usize,
-}
-
-impl EncodedBatch {
-    pub fn new(records: &[Supplier]) -> Result<Self, ApiError> {
-        #[derive(serde::Serialize)]
-        struct Batch<'a> {
-            suppliers: &'a [Supplier],
-        }
-        let payload = serde_json::to_vec(&Batch { suppliers: records })
-            .map_err(|e| config_error(format!("cannot encode the batch: {e}")))?;
-        Ok(Self {
-            payload,
-            records: records.len(),
-        })
     }
 }

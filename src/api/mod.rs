@@ -6,9 +6,12 @@
 pub mod classify;
 mod client;
 mod keepalive;
+mod pull;
+mod push;
+mod push_read;
 /// Kept at its old path for callers; the parser is shared with the token endpoint.
 pub use crate::retry_after;
-pub use client::EncodedBatch;
+pub use push::PushJob;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +28,9 @@ use crate::record::Supplier;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullPage {
     pub suppliers: Vec<Supplier>,
+    /// The server's count when the mapping reads one (else 0).
     pub total: u64,
+    /// Where the next page starts; `None` when this was the last.
     pub next_offset: Option<u64>,
 }
 
@@ -121,6 +126,15 @@ pub struct ApiClient {
     tokens: Arc<TokenManager>,
     health_url: String,
     batch_url: String,
+    /// How the operator's API looks (docs/API.md §6).
+    mapping: Arc<crate::mapping::ApiMapping>,
+    /// `api.base_url`: requests and next links stay on its origin.
+    base: reqwest::Url,
+    /// Records per page asked for when the mapping leaves it to the run (segment size).
+    page_size: usize,
+    /// Next-page cursors or links seen, by the record offset they start at, so a chain
+    /// of pages is walked once, not once per segment.
+    chain: tokio::sync::Mutex<std::collections::BTreeMap<u64, pull::Next>>,
     max_retry_after: Duration,
     /// Cleans server text (error bodies, 401 reasons, reject reasons) of control sequences
     /// and of the secrets and tokens the token endpoint knows.

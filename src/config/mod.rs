@@ -38,8 +38,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
+/// Not `deny_unknown_fields`: serde cannot combine that with the flattened mapping keys;
+/// the file, env and `--set` layers refuse unknown keys against the schema instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct ApiConfig {
     /// Base URL of the supplier API, e.g. `https://qms.example.com`.
     pub base_url: String,
@@ -49,6 +51,9 @@ pub struct ApiConfig {
     pub timeout_secs: u64,
     /// Allow bearer tokens and secrets over plain http:// to non-loopback hosts.
     pub allow_insecure_http: bool,
+    /// How the API looks (docs/API.md §6): `preset` and per-key overrides, all optional.
+    #[serde(flatten)]
+    pub mapping: crate::mapping::MappingKeys,
 }
 
 impl Default for ApiConfig {
@@ -59,6 +64,7 @@ impl Default for ApiConfig {
             batch_path: "/api/v1/suppliers/batch".into(),
             timeout_secs: 30,
             allow_insecure_http: false,
+            mapping: crate::mapping::MappingKeys::default(),
         }
     }
 }

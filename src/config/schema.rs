@@ -113,6 +113,25 @@ impl Schema {
             };
             keys.insert(at, spec);
         }
+        // The API mapping's keys are all optional (absent: the preset's value); they
+        // follow the section's own keys.
+        let at = keys
+            .iter()
+            .rposition(|k| k.section == "api")
+            .map_or(keys.len(), |i| i + 1);
+        for (i, (key, ty)) in crate::mapping::KEYS.iter().enumerate() {
+            let kind = match ty {
+                crate::mapping::KeyType::Text => Kind::String,
+                crate::mapping::KeyType::Number => Kind::Integer,
+                crate::mapping::KeyType::List => Kind::StringList,
+            };
+            let spec = KeySpec {
+                section: "api".into(),
+                key: (*key).into(),
+                kind,
+            };
+            keys.insert(at + i, spec);
+        }
         Ok(Self { keys })
     }
 

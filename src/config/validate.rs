@@ -47,6 +47,12 @@ pub fn validate(
 
     let a = &config.api;
     c.range("api.timeout_secs", a.timeout_secs, 1, HOUR_SECS, " seconds");
+    // The mapping is checked whole here, so a run refuses it before any request.
+    if let Err(problems) = crate::mapping::ApiMapping::build(&a.mapping, &a.batch_path) {
+        for p in problems {
+            c.fail(&format!("api.{}", p.key), p.message);
+        }
+    }
 
     let au = &config.auth;
     if au.client_id.trim().is_empty() {

@@ -132,3 +132,33 @@ fn dubious_but_allowed_values_warn() {
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].contains("refresh_margin_secs (900) is not below"));
 }
+
+#[test]
+fn a_mapping_that_cannot_work_names_key_and_line() {
+    let text =
+        "[api]\npreset = \"data_rest\"\nrecords = \"items\"\npush_path = \"/s/{supplierId}\"\n";
+    let e = crate::config::load_from(
+        Some("m.toml".into()),
+        Some(text),
+        &std::collections::BTreeMap::new(),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("m.toml:3: api.records:"), "{e}");
+    assert!(e.contains("start with `/`"), "{e}");
+    assert!(e.contains("m.toml:4: api.push_path:"), "{e}");
+    assert!(e.contains("`supplierId` is not a record field"), "{e}");
+    let e = crate::config::load_from(
+        Some("m.toml".into()),
+        Some("[api]\npagination = \"scroll\"\n"),
+        &std::collections::BTreeMap::new(),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.toml:2: api.pagination:") && e.contains("next_link"),
+        "{e}"
+    );
+}

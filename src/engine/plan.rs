@@ -191,9 +191,8 @@ async fn first_page_total(
 ) -> anyhow::Result<u64> {
     let mut retry = Retry::new(Backoff::from_config(&params.config.sync), cancel);
     retry
-        .call(params.config.sync.max_attempts, || api.pull_page(0, 1))
+        .call(params.config.sync.max_attempts, || api.pull_total())
         .await
-        .map(|page| page.total)
         .map_err(|e| anyhow!(e).context("cannot learn how many suppliers to pull"))
 }
 

@@ -17,7 +17,7 @@ use super::emit::Emitter;
 use super::events::{Counts, Reject, RejectOrigin, SegmentState};
 use super::outage::Outage;
 use super::slots::{Slots, Ticket};
-use crate::api::{ApiClient, EncodedBatch, PushStatus};
+use crate::api::{ApiClient, PushStatus};
 use crate::record::Supplier;
 use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
 
@@ -194,7 +194,9 @@ async fn push(
     }
     // Stable across attempts, restarts and resumes: a resent segment changes nothing twice.
     let key = format!("{}-{index}", ctx.run_id);
-    let batch = EncodedBatch::new(&valid).map_err(|e| Fail::Exhausted {
+    // Encoded as the API wants it (one batch, several, or a request per record); the
+    // client keeps what succeeded across attempts.
+    let batch = ctx.api.prepare_push(&valid).map_err(|e| Fail::Exhausted {
         attempts: 0,
         error: e.to_string(),
     })?;
@@ -204,7 +206,7 @@ async fn push(
         let api = ctx.api.clone();
         let key = key.clone();
         let batch = batch.clone();
-        async move { api.push_encoded(&key, &batch).await }
+        async move { api.push(&key, &batch).await }
     })
     .await?;
     drop(slot);

@@ -225,13 +225,25 @@ async fn work(
     elements: Vec<serde_json::Value>,
     arrived: Instant,
 ) -> Result<String, String> {
-    const COARSE_SLACK: Duration = Duration::from_millis(2);
-    let per = sim.profile.api.per_record_ms;
-    let total = Duration::from_millis(per.saturating_mul(elements.len() as u64));
     let blocked = &sim.profile.api.blocked_countries;
     let checked: Vec<Checked> = elements.iter().map(|e| store::check(e, blocked)).collect();
+    let sim2 = Arc::clone(&sim);
+    timed(&sim, checked.len(), arrived, move || commit(&sim2, checked)).await
+}
+
+/// Runs `then` once `per_record_ms` × `records` have passed since `arrived` (see
+/// [`work`] for why the last stretch is a blocking sleep).
+pub(super) async fn timed<T: Send + 'static>(
+    sim: &Sim,
+    records: usize,
+    arrived: Instant,
+    then: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    const COARSE_SLACK: Duration = Duration::from_millis(2);
+    let per = sim.profile.api.per_record_ms;
+    let total = Duration::from_millis(per.saturating_mul(records as u64));
     if total.is_zero() {
-        return Ok(commit(&sim, checked));
+        return Ok(then());
     }
     let deadline = arrived + total;
     if let Some(coarse) = deadline.checked_sub(COARSE_SLACK) {
@@ -242,7 +254,7 @@ async fn work(
         if !rest.is_zero() {
             std::thread::sleep(rest);
         }
-        commit(&sim, checked)
+        then()
     })
     .await
     .map_err(|e| e.to_string())
@@ -251,6 +263,7 @@ async fn work(
 /// The upserts of one request, in order; the answer's JSON text. The store is locked for
 /// the upserts alone (requests finishing together queue on that lock).
 fn commit(sim: &Sim, checked: Vec<Checked>) -> String {
+    let outcomes = upsert_all(sim, checked);
     #[derive(serde::Serialize)]
     struct Row<'a> {
         supplier_id: &'a str,
@@ -261,6 +274,26 @@ fn commit(sim: &Sim, checked: Vec<Checked>) -> String {
     struct Answer<'a> {
         results: Vec<Row<'a>>,
     }
+    let answer = Answer {
+        results: outcomes
+            .iter()
+            .map(|(id, outcome, error)| Row {
+                supplier_id: id,
+                status: outcome.as_str(),
+                error: error.as_deref(),
+            })
+            .collect(),
+    };
+    // Plain strings and options: encoding cannot fail.
+    serde_json::to_string(&answer).unwrap_or_default()
+}
+
+/// Stores checked records in order, counting each outcome in the stats. The store is
+/// locked for the upserts alone (requests finishing together queue on that lock).
+pub(super) fn upsert_all(
+    sim: &Sim,
+    checked: Vec<Checked>,
+) -> Vec<(String, Outcome, Option<String>)> {
     let outcomes: Vec<(String, Outcome, Option<String>)> = {
         let mut store = lock(&sim.store);
         checked
@@ -286,18 +319,7 @@ fn commit(sim: &Sim, checked: Vec<Checked>) -> String {
             Stats::bump(&s.records_stored);
         }
     }
-    let answer = Answer {
-        results: outcomes
-            .iter()
-            .map(|(id, outcome, error)| Row {
-                supplier_id: id,
-                status: outcome.as_str(),
-                error: error.as_deref(),
-            })
-            .collect(),
-    };
-    // Plain strings and options: encoding cannot fail.
-    serde_json::to_string(&answer).unwrap_or_default()
+    outcomes
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //!
 //! Files: `profile` (settings), `tokens` (sessions, tokens, the three clocks), `jwt`, `auth`
 //! (token endpoint), `quirks` (how other token endpoints answer), `gate` (admission of resource calls), `api` (health, pull, push),
-//! `store` (records, idempotency keys), `limits` (429s), `faults` (seeded 503s and cut
+//! `styled` (the other API styles of docs/API.md §6), `store` (records, idempotency keys), `limits` (429s), `faults` (seeded 503s and cut
 //! connections, outages), `admin` (`/_sim`), `stats`, `reply`, `server`.
 
 // Handlers return the answer that refuses a request as `Err(Response)`: built once per
@@ -26,6 +26,7 @@ mod server;
 mod state;
 mod stats;
 mod store;
+mod styled;
 mod tokens;
 
 use std::net::SocketAddr;

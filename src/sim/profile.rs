@@ -63,7 +63,54 @@ pub struct Api {
     /// with it (supsync's own checks would stop any other invalid record first).
     #[serde(default)]
     pub blocked_countries: Vec<String>,
+    /// The API style served (docs/API.md §6): a mapping preset — `contract` (docs/API.md
+    /// §3), `data_rest`, `odata` — with `[api.mapping]` overriding its keys, the same keys
+    /// as a client config's `[api]` mapping.
+    #[serde(default = "contract")]
+    pub style: String,
+    #[serde(default)]
+    pub mapping: crate::mapping::MappingKeys,
+    /// Where the next links of a styled pull point: "" writes relative links; a base such
+    /// as `http://127.0.0.1:8080` writes absolute ones (another host tests the refusal).
+    #[serde(default)]
+    pub next_link_base: String,
 }
+
+fn contract() -> String {
+    "contract".into()
+}
+
+impl Api {
+    /// The style as a mapping; `None` for the plain contract (served by `api.rs`).
+    pub fn styled(&self) -> Result<Option<crate::mapping::ApiMapping>, String> {
+        if self.style == "contract" && self.mapping == crate::mapping::MappingKeys::default() {
+            return Ok(None);
+        }
+        let keys = crate::mapping::MappingKeys {
+            preset: Some(self.style.clone()),
+            ..self.mapping.clone()
+        };
+        crate::mapping::ApiMapping::build(&keys, CONTRACT_PATH)
+            .map(Some)
+            .map_err(|problems| {
+                let shown: Vec<String> = problems
+                    .iter()
+                    .map(|p| {
+                        let at = if p.key == "preset" {
+                            "[api] style".to_string()
+                        } else {
+                            format!("[api.mapping] {}", p.key)
+                        };
+                        format!("{at}: {}", p.message)
+                    })
+                    .collect();
+                shown.join("; ")
+            })
+    }
+}
+
+/// The contract's push and pull path (docs/API.md §3).
+pub const CONTRACT_PATH: &str = "/api/v1/suppliers/batch";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +184,7 @@ impl Profile {
         if self.api.max_batch == 0 {
             return Err("[api] max_batch must be at least 1".into());
         }
+        self.api.styled()?;
         let f = &self.faults;
         for (key, v) in [("error_rate", f.error_rate), ("drop_rate", f.drop_rate)] {
             if !(0.0..=1.0).contains(&v) {

@@ -20,7 +20,7 @@ use tower::ServiceExt;
 
 use super::reply::{self, CutConnection};
 use super::state::Sim;
-use super::{admin, api, auth};
+use super::{admin, api, auth, styled};
 
 const LOG: &str = "supsync::sim";
 /// Slow or silent clients may not hold a connection open forever before sending headers.
@@ -29,14 +29,23 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const DRAIN: Duration = Duration::from_secs(2);
 
 pub fn router(sim: Arc<Sim>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/oauth/token", post(auth::token))
         .route("/api/v1/health", get(api::health))
-        .route("/api/v1/suppliers/batch", get(api::pull).post(api::push))
         .route("/_sim/stats", get(admin::stats))
         .route("/_sim/revoke", post(admin::revoke))
-        .route("/_sim/outage", post(admin::outage))
-        .fallback(|method: Method, uri: Uri| async move { reply::not_found(&method, uri.path()) })
+        .route("/_sim/outage", post(admin::outage));
+    // Another style serves its own paths (and not the contract's) from the mapping.
+    let router = if sim.styled.is_some() {
+        router.fallback(styled::handle)
+    } else {
+        router
+            .route("/api/v1/suppliers/batch", get(api::pull).post(api::push))
+            .fallback(
+                |method: Method, uri: Uri| async move { reply::not_found(&method, uri.path()) },
+            )
+    };
+    router
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
             let shown: String = uri.path().chars().take(100).collect();
             reply::error(

@@ -17,6 +17,8 @@ pub struct Sim {
     pub outage: Outage,
     pub limits: Arc<Limits>,
     pub stats: Stats,
+    /// The API style served when it is not the plain contract (checked with the profile).
+    pub styled: Option<Arc<crate::mapping::ApiMapping>>,
 }
 
 impl Sim {
@@ -28,6 +30,7 @@ impl Sim {
             outage: Outage::default(),
             limits: Arc::new(Limits::new(&profile.api)),
             stats: Stats::default(),
+            styled: profile.api.styled().ok().flatten().map(Arc::new),
             profile,
         }
     }

@@ -166,6 +166,14 @@ impl Store {
         (page, self.suppliers.len())
     }
 
+    pub fn contains(&self, supplier_id: &str) -> bool {
+        self.suppliers.contains_key(supplier_id)
+    }
+
+    pub fn get(&self, supplier_id: &str) -> Option<Supplier> {
+        self.suppliers.get(supplier_id).cloned()
+    }
+
     pub fn len(&self) -> usize {
         self.suppliers.len()
     }

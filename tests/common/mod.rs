@@ -26,6 +26,9 @@ pub struct Sim {
     pub seed: u64,
     pub suppliers: u64,
     pub session_secs: u64,
+    /// Lines added to the profile's `[api]` section (an API style: `style = "odata"`,
+    /// `[api.mapping]` overrides).
+    pub api_extra: String,
 }
 
 impl Default for Sim {
@@ -41,6 +44,7 @@ impl Default for Sim {
             seed: 7,
             suppliers: 0,
             session_secs: 10,
+            api_extra: String::new(),
         }
     }
 }
@@ -63,6 +67,7 @@ per_record_ms = {prm}
 max_batch = {mb}
 max_concurrent = {mc}
 rate_limit_per_sec = {rl}
+{extra}
 [faults]
 error_rate = {er}
 drop_rate = {dr}
@@ -80,6 +85,7 @@ suppliers = {sup}
             dr = self.drop_rate,
             seed = self.seed,
             sup = self.suppliers,
+            extra = self.api_extra,
         ))
         .expect("test profile parses")
     }

@@ -1,0 +1,332 @@
+//! Pulling through the mapping: a range of the server's records as pages the API
+//! understands — by offset, by page number, or by walking a chain of cursors or next
+//! links (remembered by the offset they start at, so the chain is walked once). A link
+//! off `api.base_url`'s origin is refused: the token never follows it.
+
+use serde_json::Value;
+
+use super::client::Reply;
+use super::push_read::{misfit, parse_body};
+use super::{ApiClient, ApiError, PullPage};
+use crate::mapping::{LinkSource, Paging, clip, link, shape_of};
+use crate::record::Supplier;
+
+/// Where a page of a chain is asked for.
+#[derive(Debug, Clone)]
+pub(crate) enum Next {
+    Start,
+    Cursor(String),
+    Link(reqwest::Url),
+}
+
+/// Where one request for a page points.
+enum At {
+    Offset(u64),
+    Page(u64),
+    Chain(Next),
+}
+
+struct Fetched {
+    records: Vec<Supplier>,
+    total: Option<u64>,
+    more: Option<bool>,
+    next: Option<Next>,
+}
+
+fn refused(message: String) -> ApiError {
+    ApiError::Permanent {
+        status: 200,
+        message,
+    }
+}
+
+impl ApiClient {
+    /// Up to `limit` records from `offset` of the server's list.
+    pub async fn pull_page(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
+        let limit = limit.max(1);
+        let paging = &self.mapping.pull.paging;
+        match paging {
+            Paging::OffsetLimit { .. } => {
+                let f = self.fetch(At::Offset(offset), limit).await?;
+                let n = f.records.len() as u64;
+                let more = n > 0 && self.more_after(&f, offset + n, n, limit);
+                Ok(PullPage {
+                    total: f.total.unwrap_or(0),
+                    next_offset: more.then_some(offset + n),
+                    suppliers: f.records,
+                })
+            }
+            Paging::Page { first, .. } => {
+                let ps = self.pull_page_size() as u64;
+                let (page, skip) = (offset / ps, offset % ps);
+                let f = self.fetch(At::Page(first + page), ps as usize).await?;
+                let n = f.records.len() as u64;
+                let total = f.total.unwrap_or(0);
+                let page_more = n > 0 && self.more_after(&f, page * ps + n, n, ps as usize);
+                let taken: Vec<Supplier> = f
+                    .records
+                    .into_iter()
+                    .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+                    .take(limit)
+                    .collect();
+                let k = taken.len() as u64;
+                let more = k > 0 && (skip + k < n || page_more);
+                Ok(PullPage {
+                    suppliers: taken,
+                    total,
+                    next_offset: more.then_some(offset + k),
+                })
+            }
+            Paging::Cursor { .. } | Paging::NextLink { .. } => self.walk(offset, limit).await,
+        }
+    }
+
+    /// How many records a pull covers: the total the answer states, or (when the mapping
+    /// reads none) a count made by paging through once.
+    pub async fn pull_total(&self) -> Result<u64, ApiError> {
+        let pull = &self.mapping.pull;
+        if let Some(at) = &pull.total {
+            let first = match &pull.paging {
+                Paging::OffsetLimit { .. } => At::Offset(0),
+                Paging::Page { first, .. } => At::Page(*first),
+                _ => At::Chain(Next::Start),
+            };
+            let size = if pull.paging.is_positional() {
+                1
+            } else {
+                self.pull_page_size()
+            };
+            let reply = self.get_page(first, size).await?;
+            let answer = parse_body(&reply.body)?;
+            return number(at.get(&answer)).ok_or_else(|| misfit("total pointer", at, &answer));
+        }
+        let mut count = 0u64;
+        loop {
+            let page = self.pull_page(count, self.pull_page_size()).await?;
+            count += page.suppliers.len() as u64;
+            match page.next_offset {
+                Some(n) if n > count.saturating_sub(1) && !page.suppliers.is_empty() => {}
+                _ => return Ok(count),
+            }
+        }
+    }
+
+    /// The mapping in use, for `status` and `diagnose`.
+    pub fn mapping(&self) -> &crate::mapping::ApiMapping {
+        &self.mapping
+    }
+
+    fn pull_page_size(&self) -> usize {
+        match self.mapping.pull.page_size {
+            0 => self.page_size,
+            n => n,
+        }
+    }
+
+    /// Whether pages follow one that ended at `end` with `n` of `asked` records.
+    fn more_after(&self, f: &Fetched, end: u64, n: u64, asked: usize) -> bool {
+        if let Some(more) = f.more {
+            return more;
+        }
+        if let Some(total) = f.total {
+            return end < total;
+        }
+        n >= asked as u64
+    }
+
+    /// Records `[offset, offset + limit)` of a chain of pages.
+    async fn walk(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
+        let ps = self.pull_page_size();
+        // One walker at a time: a chain is sequential by nature, and the next segment
+        // starts where this one leaves a cursor.
+        let mut chain = self.chain.lock().await;
+        let (mut pos, mut at) = chain
+            .range(..=offset)
+            .next_back()
+            .map_or((0, Next::Start), |(p, n)| (*p, n.clone()));
+        let mut got = Vec::new();
+        let mut total = 0;
+        loop {
+            let f = self.fetch(At::Chain(at), ps).await?;
+            total = f.total.unwrap_or(total);
+            let n = f.records.len() as u64;
+            let end = pos + n;
+            let next = if n == 0 || f.more == Some(false) {
+                None
+            } else {
+                f.next
+            };
+            if let Some(next) = &next {
+                chain.insert(end, next.clone());
+            }
+            let from = offset + got.len() as u64;
+            if end > from {
+                let skip = usize::try_from(from.saturating_sub(pos)).unwrap_or(usize::MAX);
+                let want = limit - got.len();
+                got.extend(f.records.into_iter().skip(skip).take(want));
+            }
+            let rest_on_page = end > offset + got.len() as u64;
+            match next {
+                Some(next) if got.len() < limit => {
+                    pos = end;
+                    at = next;
+                }
+                Some(_) => {
+                    return Ok(PullPage {
+                        next_offset: Some(offset + got.len() as u64),
+                        suppliers: got,
+                        total,
+                    });
+                }
+                None => {
+                    let k = got.len() as u64;
+                    return Ok(PullPage {
+                        next_offset: (rest_on_page && k > 0).then_some(offset + k),
+                        suppliers: got,
+                        total,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn fetch(&self, at: At, size: usize) -> Result<Fetched, ApiError> {
+        let reply = self.get_page(at, size).await?;
+        self.read_page(reply)
+    }
+
+    async fn get_page(&self, at: At, size: usize) -> Result<Reply, ApiError> {
+        let pull = &self.mapping.pull;
+        let mut query: Vec<(String, String)> = pull.query.clone();
+        let url = match at {
+            At::Chain(Next::Link(url)) => {
+                // The link carries its own parameters.
+                return self.call_reading(self.http.get(url), &|_| false).await;
+            }
+            At::Offset(o) => {
+                if let Paging::OffsetLimit { offset_param } = &pull.paging {
+                    query.push((offset_param.clone(), o.to_string()));
+                }
+                self.url(&pull.path)
+            }
+            At::Page(p) => {
+                if let Paging::Page { page_param, .. } = &pull.paging {
+                    query.push((page_param.clone(), p.to_string()));
+                }
+                self.url(&pull.path)
+            }
+            At::Chain(Next::Cursor(c)) => {
+                if let Paging::Cursor { param, .. } = &pull.paging {
+                    query.push((param.clone(), c));
+                }
+                self.url(&pull.path)
+            }
+            At::Chain(Next::Start) => self.url(&pull.path),
+        };
+        if let Some(p) = &pull.size_param {
+            query.push((p.clone(), size.to_string()));
+        }
+        self.call_reading(self.http.get(url).query(&query), &|_| false)
+            .await
+    }
+
+    fn read_page(&self, reply: Reply) -> Result<Fetched, ApiError> {
+        let pull = &self.mapping.pull;
+        let answer = parse_body(&reply.body)?;
+        let list = pull
+            .records
+            .get(&answer)
+            .and_then(Value::as_array)
+            .ok_or_else(|| misfit("records pointer", &pull.records, &answer))?;
+        let mut records = Vec::with_capacity(list.len());
+        for (i, item) in list.iter().enumerate() {
+            let rec = self.mapping.fields.decode(item).map_err(|why| {
+                refused(format!(
+                    "the answer does not fit the mapping: record {i} at `{}` {why}",
+                    pull.records
+                ))
+            })?;
+            records.push(rec);
+        }
+        let total = pull.total.as_ref().and_then(|p| number(p.get(&answer)));
+        let more = pull
+            .has_more
+            .as_ref()
+            .and_then(|p| p.get(&answer))
+            .and_then(Value::as_bool);
+        let next = match &pull.paging {
+            Paging::OffsetLimit { .. } | Paging::Page { .. } => None,
+            Paging::Cursor { from, .. } => match from.get(&answer) {
+                Some(Value::String(c)) if !c.is_empty() => Some(Next::Cursor(c.clone())),
+                Some(Value::Number(n)) => Some(Next::Cursor(n.to_string())),
+                _ => None,
+            },
+            Paging::NextLink { from } => {
+                let raw = match from {
+                    LinkSource::Body(p) => p.get(&answer).and_then(Value::as_str).map(String::from),
+                    LinkSource::LinkHeader => {
+                        let mut found = None;
+                        for v in reply.headers.get_all(reqwest::header::LINK) {
+                            let text = v.to_str().map_err(|_| {
+                                refused("the Link header is not visible ASCII".into())
+                            })?;
+                            found = link::next_target(text).map_err(|e| {
+                                refused(format!("the Link header does not parse: {e}"))
+                            })?;
+                            if found.is_some() {
+                                break;
+                            }
+                        }
+                        found
+                    }
+                    LinkSource::Header(h) => reply
+                        .headers
+                        .get(h.as_str())
+                        .and_then(|v| v.to_str().ok())
+                        .map(String::from),
+                };
+                match raw.filter(|s| !s.trim().is_empty()) {
+                    Some(l) => Some(Next::Link(self.follow(&reply.url, &l, &answer)?)),
+                    None => None,
+                }
+            }
+        };
+        Ok(Fetched {
+            records,
+            total,
+            more,
+            next,
+        })
+    }
+
+    /// A next link, absolute or relative to the page it came in, on the configured
+    /// origin only.
+    fn follow(
+        &self,
+        page: &reqwest::Url,
+        link: &str,
+        answer: &Value,
+    ) -> Result<reqwest::Url, ApiError> {
+        let url = page
+            .join(link.trim())
+            .map_err(|_| refused(format!("the next link is not a URL; {}", shape_of(answer))))?;
+        if url.origin() != self.base.origin() {
+            return Err(refused(format!(
+                "refused to follow a next link to {}: it is not on api.base_url's origin ({}), \
+                 and the access token never leaves that origin",
+                clip(&url.origin().ascii_serialization(), 80),
+                self.base.origin().ascii_serialization()
+            )));
+        }
+        Ok(url)
+    }
+}
+
+/// A count as a number or a numeric string.
+fn number(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

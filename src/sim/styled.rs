@@ -1,0 +1,509 @@
+//! The resource API in another style (docs/API.md §6), served from the same mapping a
+//! client config uses: envelopes, field names, per-record and sub-request pushes, page,
+//! cursor and next-link pulls. Admission (tokens, limits, faults), the per-record work time,
+//! the store and the stats are the contract's.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::api::{timed, upsert_all};
+use super::gate::{self, Admitted};
+use super::reply;
+use super::state::{Sim, lock};
+use super::store::{self, Checked, KeyCheck, Outcome};
+use crate::mapping::{ApiMapping, FieldMap, LinkSource, Paging, Pointer, PushMode};
+
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// The simulator's own next-link parameter: where the next page starts.
+const AFTER: &str = "after";
+
+pub async fn handle(
+    State(sim): State<Arc<Sim>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let arrived = Instant::now();
+    let Some(m) = sim.styled.clone() else {
+        return reply::not_found(&method, uri.path());
+    };
+    let path = uri.path();
+    let p = &m.push;
+    let route = if method == Method::GET && path == m.pull.path {
+        Route::Pull
+    } else if method.as_str() == p.method.as_str() {
+        match p.mode {
+            PushMode::PerRecord => match p.path.matches(path) {
+                Some(vars) => Route::Record(vars),
+                None => return reply::not_found(&method, path),
+            },
+            _ if path == p.path.as_str() => Route::Batch,
+            _ => return reply::not_found(&method, path),
+        }
+    } else {
+        return reply::not_found(&method, path);
+    };
+    let adm = match gate::admit(&sim, &headers) {
+        Ok(adm) => adm,
+        Err(resp) => return resp,
+    };
+    let resp = match route {
+        Route::Pull => pull(&sim, &m, &uri),
+        Route::Batch | Route::Record(_) => {
+            match push(&sim, &m, &adm, &headers, body, route, arrived).await {
+                Ok(r) | Err(r) => r,
+            }
+        }
+    };
+    adm.finish(resp)
+}
+
+enum Route {
+    Pull,
+    Batch,
+    Record(Vec<(String, String)>),
+}
+
+fn bad(why: impl Into<String>) -> Response {
+    reply::error(StatusCode::BAD_REQUEST, "invalid_request", why)
+}
+
+/// A stored record in the API's names, with the fields a server adds.
+fn outgoing(m: &ApiMapping, s: &crate::record::Supplier) -> Value {
+    let mut v = m.fields.encode(s);
+    if let Value::Object(o) = &mut v {
+        for (k, _) in m.fields.extras() {
+            o.remove(k);
+        }
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(s).unwrap_or_default());
+        let tag: [u8; 32] = h.finalize().into();
+        o.insert(
+            "etag".into(),
+            json!(format!("W/\"{}\"", hex::encode(&tag[..6]))),
+        );
+        o.insert("last_modified".into(), json!(s.updated_at));
+    }
+    v
+}
+
+/// An incoming record in local names (extras and unknown fields dropped), for the
+/// shared checks.
+fn incoming(m: &ApiMapping, v: &Value) -> Value {
+    let mut out = Map::new();
+    for f in crate::mapping::fields::LOCAL_FIELDS {
+        if let Some(x) = v.get(m.fields.api_name(f)) {
+            out.insert(f.to_string(), x.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
+    let q = &m.pull;
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let num = |name: &str| -> Result<Option<usize>, Response> {
+        get(name)
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| bad(format!("{name} must be a whole number")))
+            })
+            .transpose()
+    };
+    let max = sim.profile.api.max_batch;
+    let size = match q.size_param.as_deref().map(num) {
+        Some(Err(r)) => return r,
+        Some(Ok(Some(0))) => return bad("the page size must be at least 1"),
+        Some(Ok(Some(n))) => n.min(max),
+        _ => max,
+    };
+    let offset = match &q.paging {
+        Paging::OffsetLimit { offset_param } => num(offset_param),
+        Paging::Page { page_param, first } => num(page_param).and_then(|p| match p {
+            Some(p) if (p as u64) < *first => Err(bad(format!("{page_param} starts at {first}"))),
+            Some(p) => Ok(Some((p - *first as usize).saturating_mul(size))),
+            None => Ok(None),
+        }),
+        Paging::Cursor { param, .. } => match get(param) {
+            None => Ok(None),
+            Some(c) => c
+                .strip_prefix("c-")
+                .and_then(|n| usize::from_str_radix(n, 16).ok())
+                .map(Some)
+                .ok_or_else(|| bad(format!("{param} is not a cursor this server gave"))),
+        },
+        Paging::NextLink { .. } => num(AFTER),
+    };
+    let offset = match offset {
+        Ok(o) => o.unwrap_or(0),
+        Err(r) => return r,
+    };
+    let (page, total) = lock(&sim.store).page(offset, size);
+    let end = offset + page.len();
+    let more = end < total;
+    let records = Value::Array(page.iter().map(|s| outgoing(m, s)).collect());
+    let mut answer = q.records.wrap(records);
+    if !q.records.is_root() {
+        if let Some(t) = &q.total {
+            t.insert(&mut answer, json!(total));
+        }
+        if let Some(h) = &q.has_more {
+            h.insert(&mut answer, json!(more));
+        }
+    }
+    let mut link = None;
+    match &q.paging {
+        Paging::Cursor { from, .. } if more && !from.is_root() => {
+            from.insert(&mut answer, json!(format!("c-{end:x}")));
+        }
+        Paging::NextLink { from } if more => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair(AFTER, &end.to_string());
+            if let Some(p) = &q.size_param {
+                query.append_pair(p, &size.to_string());
+            }
+            for (k, v) in &q.query {
+                query.append_pair(k, v);
+            }
+            let url = format!(
+                "{}{}?{}",
+                sim.profile.api.next_link_base.trim_end_matches('/'),
+                q.path,
+                query.finish()
+            );
+            match from {
+                LinkSource::Body(p) => p.insert(&mut answer, json!(url)),
+                LinkSource::LinkHeader => {
+                    link = Some(("link".to_string(), format!("<{url}>; rel=\"next\"")))
+                }
+                LinkSource::Header(h) => link = Some((h.to_ascii_lowercase(), url)),
+            }
+        }
+        _ => {}
+    }
+    let mut resp = reply::json(StatusCode::OK, &answer);
+    if let Some((name, value)) = link
+        && let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        )
+    {
+        resp.headers_mut().insert(n, v);
+    }
+    resp
+}
+
+/// A push answer before it is sent (and stored for an idempotency key's replays).
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn encode(&self) -> String {
+        format!("{}\n{}", self.status, self.body)
+    }
+
+    fn decode(text: &str) -> Answer {
+        let (s, b) = text.split_once('\n').unwrap_or(("200", text));
+        Answer {
+            status: s.parse().unwrap_or(200),
+            body: b.to_string(),
+        }
+    }
+
+    fn response(&self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        reply::json_text(status, self.body.clone())
+    }
+}
+
+async fn push(
+    sim: &Arc<Sim>,
+    m: &Arc<ApiMapping>,
+    adm: &Admitted,
+    headers: &HeaderMap,
+    body: Body,
+    route: Route,
+    arrived: Instant,
+) -> Result<Response, Response> {
+    let bytes = reply::read_body(body, BODY_LIMIT).await?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("body is not JSON: {e}")))?;
+    let key = match &m.idempotency_header {
+        Some(h) => headers
+            .get(h.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty() && v.len() <= 255),
+        None => None,
+    };
+    let work = {
+        let (sim, m) = (Arc::clone(sim), Arc::clone(m));
+        move || -> Result<Work, Response> {
+            match route {
+                Route::Record(vars) => one_record(&sim, &m, &value, &vars),
+                _ => batch(&sim, &m, &value),
+            }
+        }
+    };
+    let (records, finish) = work()?;
+    let Some(key) = key else {
+        return run(sim, records, finish, None, arrived).await;
+    };
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let check = lock(&sim.store).check_key(&adm.client_id, &key, hash, Instant::now());
+    match check {
+        KeyCheck::Conflict => Err(reply::error(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "this idempotency key was used with a different body",
+        )),
+        KeyCheck::Replay(first) => Ok(Answer::decode(&first).response()),
+        KeyCheck::Wait(mut rx) => match rx.wait_for(|a| a.is_some()).await.map(|a| a.clone()) {
+            Ok(Some(first)) => Ok(Answer::decode(&first).response()),
+            _ => Err(reply::with_retry_after(
+                reply::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "the first request with this key did not finish; retry",
+                ),
+                1,
+            )),
+        },
+        KeyCheck::Fresh(ticket) => run(sim, records, finish, Some(ticket), arrived).await,
+    }
+}
+
+/// The work in its own task, so it completes even if the client goes away (as the
+/// contract's does), then the answer is stored for the key.
+async fn run(
+    sim: &Arc<Sim>,
+    records: usize,
+    finish: Box<dyn FnOnce() -> Answer + Send>,
+    ticket: Option<store::KeyTicket>,
+    arrived: Instant,
+) -> Result<Response, Response> {
+    let sim2 = Arc::clone(sim);
+    let done = tokio::spawn(async move {
+        let answer = timed(&sim2, records, arrived, finish).await?;
+        if let Some(ticket) = ticket {
+            lock(&sim2.store).complete(ticket, Arc::new(answer.encode()));
+        }
+        Ok::<_, String>(answer)
+    });
+    match done.await.map_err(|e| e.to_string()).and_then(|r| r) {
+        Ok(a) => Ok(a.response()),
+        Err(e) => Err(reply::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("push worker failed: {e}"),
+        )),
+    }
+}
+
+type Work = (usize, Box<dyn FnOnce() -> Answer + Send>);
+
+/// One record at its own URL.
+fn one_record(
+    sim: &Arc<Sim>,
+    m: &Arc<ApiMapping>,
+    body: &Value,
+    vars: &[(String, String)],
+) -> Result<Work, Response> {
+    let p = &m.push;
+    let rec = p.record_envelope.get(body).ok_or_else(|| {
+        bad(format!(
+            "body must hold the record at {}",
+            p.record_envelope
+        ))
+    })?;
+    let checked = check_one(sim, m, rec, vars);
+    let method = p.method;
+    let (sim, m) = (Arc::clone(sim), Arc::clone(m));
+    Ok((
+        1,
+        Box::new(move || {
+            let reason_at = &m.answers.reject_reason;
+            let id = match &checked {
+                Checked::Valid(r) => r.supplier_id.clone(),
+                Checked::Rejected { id, .. } => id.clone(),
+            };
+            if let Checked::Valid(_) = &checked {
+                let exists = lock(&sim.store).contains(&id);
+                match method {
+                    crate::mapping::Method::Post if exists => {
+                        return Answer {
+                            status: 409,
+                            body: reason_at.wrap(json!("supplier already exists")).to_string(),
+                        };
+                    }
+                    crate::mapping::Method::Patch if !exists => {
+                        return Answer {
+                            status: 404,
+                            body: reason_at.wrap(json!("no such supplier")).to_string(),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            let (_, outcome, reason) = upsert_all(&sim, vec![checked]).pop().unwrap_or((
+                id.clone(),
+                Outcome::Rejected,
+                None,
+            ));
+            match outcome {
+                Outcome::Rejected => Answer {
+                    status: 422,
+                    body: reason_at
+                        .wrap(json!(reason.unwrap_or_default()))
+                        .to_string(),
+                },
+                o => {
+                    let stored = lock(&sim.store).get(&id);
+                    let data = stored.map(|s| outgoing(&m, &s)).unwrap_or(Value::Null);
+                    Answer {
+                        status: if o == Outcome::Created { 201 } else { 200 },
+                        body: m.push.record_envelope.wrap(data).to_string(),
+                    }
+                }
+            }
+        }),
+    ))
+}
+
+/// The record checks, plus: a record's id must be the one its URL names.
+fn check_one(sim: &Sim, m: &ApiMapping, rec: &Value, vars: &[(String, String)]) -> Checked {
+    let checked = store::check(&incoming(m, rec), &sim.profile.api.blocked_countries);
+    if let Checked::Valid(r) = &checked {
+        for (field, value) in vars {
+            if FieldMap::text_of(r, field) != *value {
+                return Checked::Rejected {
+                    id: r.supplier_id.clone(),
+                    reason: format!("the record's {field} differs from the one in its URL"),
+                };
+            }
+        }
+    }
+    checked
+}
+
+/// A list of records, or of sub-requests.
+fn batch(sim: &Arc<Sim>, m: &Arc<ApiMapping>, body: &Value) -> Result<Work, Response> {
+    let p = &m.push;
+    let items = p
+        .envelope
+        .get(body)
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad(format!("body must hold a list at {}", p.envelope)))?;
+    let cap = match p.max_records {
+        0 => sim.profile.api.max_batch,
+        n => n.min(sim.profile.api.max_batch),
+    };
+    if items.len() > cap {
+        return Err(reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("batch of {} exceeds the limit of {cap}", items.len()),
+        ));
+    }
+    let checked: Vec<Checked> = items
+        .iter()
+        .map(|item| {
+            if p.mode == PushMode::SubRequests {
+                sub_request(sim, m, item)
+            } else {
+                let rec = p.record_envelope.get(item).cloned().unwrap_or(Value::Null);
+                store::check(&incoming(m, &rec), &sim.profile.api.blocked_countries)
+            }
+        })
+        .collect();
+    let n = checked.len();
+    let (sim, m) = (Arc::clone(sim), Arc::clone(m));
+    Ok((
+        n,
+        Box::new(move || {
+            let outcomes = upsert_all(&sim, checked);
+            let results = m.push.results.clone();
+            let Some(res) = results else {
+                return Answer {
+                    status: 200,
+                    body: "{}".into(),
+                };
+            };
+            let numeric = m.push.mode == PushMode::SubRequests;
+            let list: Vec<Value> = outcomes
+                .iter()
+                .map(|(id, o, reason)| {
+                    let mut item = json!({});
+                    if let Some(idp) = &res.id {
+                        idp.insert(&mut item, json!(id));
+                    }
+                    let status = match (numeric, o) {
+                        (true, Outcome::Created) => json!(201),
+                        (true, Outcome::Rejected) => json!(422),
+                        (true, _) => json!(200),
+                        (false, o) => json!(o.as_str()),
+                    };
+                    res.status.insert(&mut item, status);
+                    if let (Some(ep), Some(r)) = (&res.error, reason) {
+                        ep.insert(&mut item, json!(r));
+                    }
+                    item
+                })
+                .collect();
+            Answer {
+                status: 200,
+                body: wrap_list(&res.list, list).to_string(),
+            }
+        }),
+    ))
+}
+
+fn wrap_list(at: &Pointer, list: Vec<Value>) -> Value {
+    at.wrap(Value::Array(list))
+}
+
+/// One `{method, path, body}` item: its method and path must fit the mapping.
+fn sub_request(sim: &Sim, m: &ApiMapping, item: &Value) -> Checked {
+    let p = &m.push;
+    let claimed = || Checked::Rejected {
+        id: String::new(),
+        reason: format!(
+            "a sub-request must be {{\"method\": \"{}\", \"path\": \"{}\", \"body\": …}}",
+            p.item_method.as_str(),
+            p.item_path.as_str()
+        ),
+    };
+    let method = item.get("method").and_then(Value::as_str).unwrap_or("");
+    let path = item.get("path").and_then(Value::as_str).unwrap_or("");
+    if !method.eq_ignore_ascii_case(p.item_method.as_str()) {
+        return claimed();
+    }
+    let Some(vars) = p.item_path.matches(path) else {
+        return claimed();
+    };
+    let rec = item
+        .get("body")
+        .and_then(|b| p.record_envelope.get(b))
+        .cloned()
+        .unwrap_or(Value::Null);
+    check_one(sim, m, &rec, &vars)
+}
