@@ -39,7 +39,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Start a sync: push a local file into the API, or pull the API into a file.
     Run(RunArgs),
-    /// Carry on with an interrupted run (default: the latest unfinished one).
+    /// Carry on with an interrupted run (default: the latest unfinished one), with the
+    /// settings it recorded; the config file, env and --set override them.
     Resume(ResumeArgs),
     /// Retry failed segments of a finished run.
     Retry(RetryArgs),
@@ -93,6 +94,10 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ResumeArgs {
     pub run_id: Option<String>,
+    /// Carry on even though the configuration names another destination (base URL, token
+    /// URL, API paths) than the run recorded.
+    #[arg(long)]
+    pub force_destination: bool,
     #[command(flatten)]
     pub drive: DriveArgs,
 }
@@ -103,6 +108,10 @@ pub struct RetryArgs {
     /// Segment to retry (repeatable; default: every failed segment).
     #[arg(long = "segment", value_name = "N")]
     pub segments: Vec<usize>,
+    /// Retry even though the configuration names another destination (base URL, token
+    /// URL, API paths) than the run recorded.
+    #[arg(long)]
+    pub force_destination: bool,
     #[command(flatten)]
     pub drive: DriveArgs,
 }

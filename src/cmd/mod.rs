@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code. `drive` is the one path
 //! from a command into a run; `out` is every command's stdout.
 
+mod carry_on;
 pub mod config;
 pub mod demo;
 pub mod diagnose;

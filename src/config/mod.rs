@@ -14,13 +14,16 @@ pub mod load;
 pub mod merge;
 mod observe;
 pub mod provenance;
+pub mod recorded;
 pub mod schema;
 mod typed;
 pub mod validate;
 pub mod validate_observe;
 
 pub use client_secret::{ResolvedSecret, SecretSource};
-pub use load::{ConfigError, LoadedConfig, default_config_path, load, load_from, state_dir};
+pub use load::{
+    ConfigError, LoadedConfig, default_config_path, load, load_for_run, load_from, state_dir,
+};
 pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig};
 pub use provenance::{Origin, Provenance};
 
