@@ -60,6 +60,14 @@ pub struct DriveArgs {
     /// No console, even on a terminal: progress lines and a summary.
     #[arg(long)]
     pub headless: bool,
+    /// For scripts: NDJSON events on stdout, one JSON object per line (progress, token
+    /// renewals, segment outcomes, notices, the summary last). Implies --headless; the
+    /// human progress and summary go to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Milliseconds between --json `progress` events (default 5000). For tests.
+    #[arg(long, hide = true, env = "SUPSYNC_JSON_PROGRESS_MS", value_name = "MS")]
+    pub json_progress_ms: Option<u64>,
     /// Serve Prometheus metrics on `http://ADDR/metrics` while the run lasts (beats
     /// `metrics.listen`).
     #[arg(long, value_name = "ADDR")]
@@ -145,4 +153,21 @@ pub struct ConfigArgs {
     /// Only validate; print nothing but errors.
     #[arg(long)]
     pub check: bool,
+}
+
+impl DriveArgs {
+    /// No console: asked for, or implied by `--json` (stdout belongs to the events).
+    pub fn headless(&self) -> bool {
+        self.headless || self.json
+    }
+
+    /// With `--json`: how often a `progress` event is written.
+    pub fn json_progress(&self) -> Option<std::time::Duration> {
+        self.json.then(|| {
+            self.json_progress_ms
+                .map_or(crate::headless::json::PROGRESS_EVERY, |ms| {
+                    std::time::Duration::from_millis(ms.max(10))
+                })
+        })
+    }
 }

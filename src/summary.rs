@@ -11,12 +11,9 @@ use crate::run::{Direction, RunState};
 /// included (e.g. `supsync --state-dir /srv/sync`).
 pub fn text(s: &RunSummary, command: &str) -> String {
     let mut out = Vec::new();
-    let what = match s.state {
-        RunState::Completed if s.counts.rejected > 0 => {
-            format!("{}, with rejected records", s.state)
-        }
-        state => state.to_string(),
-    };
+    // The outcome's one word: the same as `status`, the `--json` summary and the README's
+    // exit-code table.
+    let what = s.outcome();
     let id = if s.run_id.is_empty() {
         "(none)"
     } else {
@@ -146,7 +143,7 @@ mod tests {
         let mut rejected = s(RunState::Completed);
         rejected.counts.rejected = 2;
         let t = text(&rejected, "supsync");
-        assert!(t.contains(") completed, with rejected records in"), "{t}");
+        assert!(t.contains(") completed with rejects in"), "{t}");
         assert!(t.contains("supsync status 20261125-1"), "{t}");
     }
 

@@ -2,12 +2,14 @@
 //! console or headless, start the engine, drive it to the end, print the summary to
 //! stdout, return the exit code.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::cli::GlobalArgs;
 use crate::config::UiConfig;
 use crate::engine::{self, RunParams};
+use crate::headless::json::JsonEvents;
 use crate::headless::{self, HeadlessOptions};
 use crate::observe::{ObserveOptions, Observers, tap};
 use crate::{console, summary};
@@ -23,6 +25,9 @@ pub(crate) struct Drive {
     pub command: String,
     /// `--metrics-listen`, which beats `metrics.listen`.
     pub observe: ObserveOptions,
+    /// `--json`: NDJSON events on stdout, a `progress` event this often; the human summary
+    /// goes to stderr.
+    pub json: Option<Duration>,
 }
 
 /// The console when a person is watching; headless for `--headless`, and whenever stdout
@@ -45,13 +50,22 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         how.observe.clone(),
     )
     .await?;
-    let (handle, observers) = tap::tap(engine::start(params), observers);
-    let (code, text) = if how.console {
+    let json = how
+        .json
+        .map(|every| JsonEvents::start(every, vec![params.client_secret.clone()]));
+    let mut handle = engine::start(params);
+    let mut json_tap = None;
+    if let Some(j) = &json {
+        let (h, t) = tap::tap(handle, j.observer());
+        (handle, json_tap) = (h, Some(t));
+    }
+    let (handle, observers) = tap::tap(handle, observers);
+    let (code, text, summary) = if how.console {
         let ended = console::run_console(handle, &how.ui, &how.command).await?;
-        (ended.exit_code, ended.text)
+        (ended.exit_code, ended.text, None)
     } else {
         let s = headless::report(handle, &HeadlessOptions::default()).await;
-        (s.exit_code(), summary::text(&s, &how.command))
+        (s.exit_code(), summary::text(&s, &how.command), Some(s))
     };
     // The engine's stream has ended (or is ending); the final alerts and the last metrics
     // file go out before the summary is printed.
@@ -59,7 +73,16 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         Ok(o) => o.finish().await,
         Err(e) => tracing::warn!("metrics and alerts stopped early: {e}"),
     }
-    print_line(&text)?;
+    match (json, json_tap, summary) {
+        (Some(j), Some(t), Some(s)) => {
+            // Every event line is out before the summary, which is the last line.
+            let _ = t.await;
+            j.finish(&s).await;
+            // Ignored on purpose: with stderr gone there is nobody left to tell.
+            let _ = writeln!(std::io::stderr(), "{text}");
+        }
+        _ => print_line(&text)?,
+    }
     Ok(code)
 }
 

@@ -125,7 +125,7 @@ fn drive(
             return config_error(&e);
         }
     }
-    let console = console_wanted(args.headless);
+    let console = console_wanted(args.headless());
     if console {
         crate::logging::init_console(&state_dir.join("logs"))?;
     } else {
@@ -138,6 +138,7 @@ fn drive(
         observe: ObserveOptions {
             metrics_listen: args.metrics_listen,
         },
+        json: args.json_progress(),
     };
     let params = RunParams::new(loaded.config, secret, state_dir, mode);
     // engine::start spawns onto the runtime: the drive must run inside block_on.

@@ -13,6 +13,7 @@ use crate::engine::events::{Command, EngineEvent, RunSummary};
 use crate::run::{Counts, Direction, RunState, SegmentState};
 use progress::Progress;
 
+pub mod json;
 mod progress;
 
 #[derive(Debug, Clone)]
