@@ -11,7 +11,7 @@ use crate::config::UiConfig;
 use crate::engine::{self, RunParams};
 use crate::headless::json::JsonEvents;
 use crate::headless::{self, HeadlessOptions};
-use crate::observe::{ObserveOptions, Observers, tap};
+use crate::observe::{CREDENTIAL_WARNING, ObserveOptions, Observers, tap};
 use crate::{console, summary};
 
 use super::out::print_line;
@@ -44,7 +44,7 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
     params.stay_alive = how.console;
     // Metrics and alerts start before the engine: a busy port is a configuration error
     // (exit 2) said before any request, never a failure mid-sync.
-    let observers = Observers::start(
+    let mut observers = Observers::start(
         &params.config,
         vec![params.client_secret.clone()],
         how.observe.clone(),
@@ -53,6 +53,17 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
     let json = how
         .json
         .map(|every| JsonEvents::start(every, vec![params.client_secret.clone()]));
+    // A secret about to expire is said at every start (a warning line on stderr, an alert,
+    // a metric) and, with --json, as a notice.
+    if let Some(at) = &params.config.auth.secret_expires_at {
+        let expires = crate::config::parse_expiry(at).map_err(|e| {
+            crate::config::ConfigError::Invalid(format!("auth.secret_expires_at: {e}"))
+        })?;
+        observers.credential_expiry("client_secret", expires);
+        if let (Some(j), Some(msg)) = (&json, expiry_notice("client secret", expires)) {
+            j.notice(&msg);
+        }
+    }
     let mut handle = engine::start(params);
     let mut json_tap = None;
     if let Some(j) = &json {
@@ -84,6 +95,21 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         _ => print_line(&text)?,
     }
     Ok(code)
+}
+
+/// The warning for a credential within [`CREDENTIAL_WARNING`] of its end, if it is.
+fn expiry_notice(what: &str, expires: std::time::SystemTime) -> Option<String> {
+    let left = expires.duration_since(std::time::SystemTime::now());
+    let at = chrono::DateTime::<chrono::Utc>::from(expires)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match left {
+        Ok(d) if d > CREDENTIAL_WARNING => None,
+        Ok(d) => Some(format!(
+            "the {what} expires at {at} ({} days left); replace it before then",
+            d.as_secs() / 86_400
+        )),
+        Err(_) => Some(format!("the {what} expired at {at}; replace it")),
+    }
 }
 
 /// `supsync` plus the global options that locate this run, for the hints we print.
@@ -124,5 +150,16 @@ mod tests {
             "supsync --state-dir '/srv/my sync'"
         );
         assert_eq!(command_prefix(&GlobalArgs::default()), "supsync");
+    }
+
+    #[test]
+    fn a_credential_is_warned_about_within_fourteen_days() {
+        let day = Duration::from_secs(86_400);
+        let now = std::time::SystemTime::now();
+        assert_eq!(expiry_notice("client secret", now + 20 * day), None);
+        let soon = expiry_notice("client secret", now + 3 * day + day / 2).unwrap();
+        assert!(soon.contains("(3 days left)"), "{soon}");
+        let gone = expiry_notice("client secret", now - day).unwrap();
+        assert!(gone.contains("expired at"), "{gone}");
     }
 }

@@ -139,6 +139,30 @@ struct RunReport {
     rejects_file: Option<String>,
     /// The command that carries this run on, if any.
     next: Option<String>,
+    /// The ends of the run's long-lived credentials, as far as its manifest knows them.
+    credentials: Credentials,
+}
+
+#[derive(Debug, Serialize)]
+struct Credentials {
+    /// `auth.secret_expires_at` as the run recorded it (RFC 3339), and the whole days left
+    /// until then (negative once past).
+    client_secret_expires_at: Option<String>,
+    client_secret_days_left: Option<i64>,
+}
+
+impl Credentials {
+    fn of(m: &Manifest) -> Self {
+        let at = m.config["auth"]["secret_expires_at"]
+            .as_str()
+            .and_then(|s| config::parse_expiry(s).ok());
+        let at = at.map(chrono::DateTime::<chrono::Utc>::from);
+        Credentials {
+            client_secret_expires_at: at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            client_secret_days_left: at.map(|t| (t - chrono::Utc::now()).num_days()),
+        }
+    }
 }
 
 impl RunReport {
@@ -197,6 +221,7 @@ impl RunReport {
             journal_warning: replay.torn_tail.clone(),
             rejects_file: None,
             next,
+            credentials: Credentials::of(m),
         }
     }
 
@@ -262,6 +287,12 @@ impl RunReport {
         }
         if let Some(w) = &self.journal_warning {
             line(format!("journal:  {w}"));
+        }
+        if let (Some(at), Some(left)) = (
+            &self.credentials.client_secret_expires_at,
+            self.credentials.client_secret_days_left,
+        ) {
+            line(format!("secret:   expires {at} ({left} days left)"));
         }
         if let Some(n) = &self.next {
             line(format!("next:     {n}"));
