@@ -112,7 +112,8 @@ fn expiry_notice(what: &str, expires: std::time::SystemTime) -> Option<String> {
     }
 }
 
-/// `supsync` plus the global options that locate this run, for the hints we print.
+/// `supsync` plus the global options that locate this run and shape its configuration,
+/// for the hints we print.
 pub(crate) fn command_prefix(global: &GlobalArgs) -> String {
     let mut s = String::from("supsync");
     if let Some(c) = &global.config {
@@ -121,13 +122,19 @@ pub(crate) fn command_prefix(global: &GlobalArgs) -> String {
     if let Some(d) = &global.state_dir {
         s.push_str(&format!(" --state-dir {}", shell_word(d)));
     }
+    // `--set` never holds a secret (refused), and `diagnose` or a new run need the same
+    // overrides to see the same configuration.
+    for set in &global.set {
+        s.push_str(&format!(" --set {}", shell_word(Path::new(set))));
+    }
     s
 }
 
 fn shell_word(p: &Path) -> String {
     let s = p.display().to_string();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c))
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c))
     {
         s
     } else {
@@ -150,6 +157,18 @@ mod tests {
             "supsync --state-dir '/srv/my sync'"
         );
         assert_eq!(command_prefix(&GlobalArgs::default()), "supsync");
+        let global = GlobalArgs {
+            config: Some("./s.toml".into()),
+            set: vec![
+                "api.base_url=http://127.0.0.1:9".into(),
+                "sync.x=a b".into(),
+            ],
+            ..GlobalArgs::default()
+        };
+        assert_eq!(
+            command_prefix(&global),
+            "supsync --config ./s.toml --set api.base_url=http://127.0.0.1:9 --set 'sync.x=a b'"
+        );
     }
 
     #[test]
