@@ -134,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn summary_says_the_run_state_in_its_one_word() {
+    fn summary_says_the_outcome_in_its_one_word() {
         let t = text(&s(RunState::CompletedWithFailures), "supsync");
         assert!(
             t.starts_with("run 20261125-1 (push) completed with failures in 1m 15s"),
@@ -142,6 +142,10 @@ mod tests {
         );
         let mut rejected = s(RunState::Completed);
         rejected.counts.rejected = 2;
+        let t = text(&rejected, "supsync");
+        // Failed segments outrank rejects (exit 3 rather than 6).
+        assert!(t.contains(") completed with failures in"), "{t}");
+        rejected.segments_failed = 0;
         let t = text(&rejected, "supsync");
         assert!(t.contains(") completed with rejects in"), "{t}");
         assert!(t.contains("supsync status 20261125-1"), "{t}");
