@@ -39,7 +39,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Start a sync: push a local file into the API, or pull the API into a file.
     Run(RunArgs),
-    /// Carry on with an interrupted run (default: the latest unfinished one).
+    /// Carry on with an interrupted run (default: the latest unfinished one), with the
+    /// settings it recorded; the config file, env and --set override them.
     Resume(ResumeArgs),
     /// Retry failed segments of a finished run.
     Retry(RetryArgs),
@@ -63,6 +64,14 @@ pub struct DriveArgs {
     /// No console, even on a terminal: progress lines and a summary.
     #[arg(long)]
     pub headless: bool,
+    /// For scripts: NDJSON events on stdout, one JSON object per line (progress, token
+    /// renewals, segment outcomes, notices, the summary last). Implies --headless; the
+    /// human progress and summary go to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Milliseconds between --json `progress` events (default 5000). For tests.
+    #[arg(long, hide = true, env = "SUPSYNC_JSON_PROGRESS_MS", value_name = "MS")]
+    pub json_progress_ms: Option<u64>,
     /// Serve Prometheus metrics on `http://ADDR/metrics` while the run lasts (beats
     /// `metrics.listen`).
     #[arg(long, value_name = "ADDR")]
@@ -97,6 +106,10 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ResumeArgs {
     pub run_id: Option<String>,
+    /// Carry on even though the configuration names another destination (base URL, token
+    /// URL, API paths) than the run recorded.
+    #[arg(long)]
+    pub force_destination: bool,
     #[command(flatten)]
     pub drive: DriveArgs,
 }
@@ -107,6 +120,10 @@ pub struct RetryArgs {
     /// Segment to retry (repeatable; default: every failed segment).
     #[arg(long = "segment", value_name = "N")]
     pub segments: Vec<usize>,
+    /// Retry even though the configuration names another destination (base URL, token
+    /// URL, API paths) than the run recorded.
+    #[arg(long)]
+    pub force_destination: bool,
     #[command(flatten)]
     pub drive: DriveArgs,
 }
@@ -156,4 +173,21 @@ pub struct ConfigArgs {
     /// Only validate; print nothing but errors.
     #[arg(long)]
     pub check: bool,
+}
+
+impl DriveArgs {
+    /// No console: asked for, or implied by `--json` (stdout belongs to the events).
+    pub fn headless(&self) -> bool {
+        self.headless || self.json
+    }
+
+    /// With `--json`: how often a `progress` event is written.
+    pub fn json_progress(&self) -> Option<std::time::Duration> {
+        self.json.then(|| {
+            self.json_progress_ms
+                .map_or(crate::headless::json::PROGRESS_EVERY, |ms| {
+                    std::time::Duration::from_millis(ms.max(10))
+                })
+        })
+    }
 }

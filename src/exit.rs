@@ -1,11 +1,11 @@
-//! Exit codes scripts can rely on (documented in the README).
+//! Exit codes scripts can rely on (documented in the README). A run's code comes from its
+//! [`Outcome`](crate::run::Outcome).
 
 /// Everything synced.
 pub const OK: i32 = 0;
-/// Anything else: bad arguments are reported by clap with 2 as well, see `CONFIG`.
+/// Anything else (an unexpected error; the message says what to do).
 pub const OTHER: i32 = 1;
-/// Finished, with records rejected. Also: invalid configuration or usage.
-pub const REJECTS: i32 = 2;
+/// Invalid configuration or usage. clap reports bad arguments with 2 as well.
 pub const CONFIG: i32 = 2;
 /// Finished with failed segments (`supsync retry`). `diagnose`: cannot keep a sync alive.
 pub const FAILED_SEGMENTS: i32 = 3;
@@ -14,3 +14,6 @@ pub const DIAGNOSE_CANNOT_SUSTAIN: i32 = 3;
 pub const AUTH: i32 = 4;
 /// Interrupted; `supsync resume` carries on.
 pub const INTERRUPTED: i32 = 5;
+/// Finished, with records rejected (its own code, so scripts can tell it from a bad
+/// configuration).
+pub const REJECTS: i32 = 6;

@@ -11,12 +11,9 @@ use crate::run::{Direction, RunState};
 /// included (e.g. `supsync --state-dir /srv/sync`).
 pub fn text(s: &RunSummary, command: &str) -> String {
     let mut out = Vec::new();
-    let what = match s.state {
-        RunState::Completed if s.counts.rejected > 0 => {
-            format!("{}, with rejected records", s.state)
-        }
-        state => state.to_string(),
-    };
+    // The outcome's one word: the same as `status`, the `--json` summary and the README's
+    // exit-code table.
+    let what = s.outcome();
     let id = if s.run_id.is_empty() {
         "(none)"
     } else {
@@ -137,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn summary_says_the_run_state_in_its_one_word() {
+    fn summary_says_the_outcome_in_its_one_word() {
         let t = text(&s(RunState::CompletedWithFailures), "supsync");
         assert!(
             t.starts_with("run 20261125-1 (push) completed with failures in 1m 15s"),
@@ -146,7 +143,11 @@ mod tests {
         let mut rejected = s(RunState::Completed);
         rejected.counts.rejected = 2;
         let t = text(&rejected, "supsync");
-        assert!(t.contains(") completed, with rejected records in"), "{t}");
+        // Failed segments outrank rejects (exit 3 rather than 6).
+        assert!(t.contains(") completed with failures in"), "{t}");
+        rejected.segments_failed = 0;
+        let t = text(&rejected, "supsync");
+        assert!(t.contains(") completed with rejects in"), "{t}");
         assert!(t.contains("supsync status 20261125-1"), "{t}");
     }
 

@@ -46,7 +46,7 @@ fn assert_no_panic(code: Option<i32>, stderr: &str, expected: i32) {
     assert_eq!(code, Some(expected), "exit status; stderr:\n{stderr}");
 }
 
-/// The demo's records: 2 segments, one invalid record (exit 2, "finished with rejects").
+/// The demo's records: 2 segments, one invalid record (exit 6, "completed with rejects").
 const DEMO: [&str; 4] = ["demo", "--headless", "--records", "20"];
 
 #[test]
@@ -54,14 +54,14 @@ fn demo_headless_survives_head_1() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stderr, lines) = head(spawn(dir.path(), &DEMO), 1);
     assert!(lines[0].starts_with("run "), "{lines:?}");
-    assert_no_panic(code, &stderr, 2);
+    assert_no_panic(code, &stderr, 6);
 }
 
 #[test]
 fn demo_headless_survives_a_reader_gone_before_the_summary() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stderr, _) = head(spawn(dir.path(), &DEMO), 0);
-    assert_no_panic(code, &stderr, 2);
+    assert_no_panic(code, &stderr, 6);
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn status_survives_head_1() {
     let dir = tempfile::tempdir().unwrap();
     // A run to list, so status has more than one line to write.
     let (code, stderr, _) = head(spawn(dir.path(), &DEMO), 0);
-    assert_no_panic(code, &stderr, 2);
+    assert_no_panic(code, &stderr, 6);
     let demo_state = dir.path().join("demo");
     let (code, stderr, lines) = head(spawn(&demo_state, &["status"]), 1);
     assert!(lines[0].contains("segments done"), "{lines:?}");

@@ -197,7 +197,7 @@ async fn with_one_slot_segments_finish_in_order() {
 
 /// A server stricter than supsync (its policy blocks a country supsync accepts): what it
 /// rejects reaches `rejects.jsonl` as a server reject with the source line, the rest is
-/// stored, the segment ends done-with-rejects and the run exits 2.
+/// stored, the segment ends done-with-rejects and the run exits 6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_the_server_rejects_are_reported_with_their_lines() {
     let mut profile = Sim::default().profile();
@@ -228,7 +228,7 @@ async fn records_the_server_rejects_are_reported_with_their_lines() {
     assert_eq!(summary.state, RunState::Completed, "{summary:?}");
     assert_eq!(summary.counts.created, 100, "{summary:?}");
     assert_eq!(summary.counts.rejected, 2, "{summary:?}");
-    assert_eq!(summary.exit_code(), 2, "rejected records mean exit 2");
+    assert_eq!(summary.exit_code(), 6, "rejected records mean exit 6");
     let last = events.iter().rev().find_map(|e| match e {
         EngineEvent::Segment(v) if v.index == 2 && v.state.is_finished() => Some(v.clone()),
         _ => None,
@@ -452,7 +452,7 @@ async fn binary_headless_push_bad_input_and_status() {
         text(&o)
     );
 
-    // Invalid rows: rejected locally, the rest synced, exit 2 (finished with rejects).
+    // Invalid rows: rejected locally, the rest synced, exit 6 (completed with rejects).
     // One row carries a 10 MB name: a per-row reject, not a 10 MB message or a crash.
     let huge = format!(
         "SUP-100004,{},FR,approved,c@example.com,,2026-11-02T09:14:00Z",
@@ -482,7 +482,7 @@ async fn binary_headless_push_bad_input_and_status() {
             bad.to_str().unwrap(),
         ],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout)
             .contains("2 created, 0 updated, 0 unchanged, 3 rejected"),

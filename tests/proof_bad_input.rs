@@ -2,7 +2,7 @@
 //! wrong types, secrets missing or wrong, unreachable and insecure endpoints, garbage
 //! sources, damaged journals, an unwritable state dir, a source changed under a resume,
 //! unknown runs, bad arguments. Each case must end with its documented exit code (README:
-//! 0 ok, 1 other, 2 rejects/config, 3 failed segments, 4 auth, 5 interrupted), a clear
+//! 0 ok, 1 other, 2 config/usage, 3 failed segments, 4 auth, 5 interrupted, 6 rejects), a clear
 //! error naming what is wrong, no panic, and nothing sent that should not be: cases that
 //! fail before syncing leave the simulator's record counters untouched.
 
@@ -325,14 +325,14 @@ fn cases() -> Vec<Case> {
         Case {
             name: "CSV with invalid rows",
             args: |c| (push(c, "", "bad-rows.csv"), none()),
-            code: 2,
+            code: 6,
             needles: &["rejected"],
             may_sync: true,
         },
         Case {
             name: "JSONL with garbage lines",
             args: |c| (push(c, "", "mixed.jsonl"), none()),
-            code: 2,
+            code: 6,
             needles: &["rejected"],
             may_sync: true,
         },

@@ -96,7 +96,7 @@ async fn exactly_once(name: &str, sim: Sim, concurrency: usize, n: u64, chaos: C
     assert_eq!(summary.state, RunState::Completed, "{name}: {summary:?}");
     assert_eq!(
         summary.exit_code(),
-        2,
+        6,
         "{name}: 3 local rejects: {summary:?}"
     );
     assert_eq!(summary.counts.created, n, "{name}: {summary:?}");

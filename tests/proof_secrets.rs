@@ -224,7 +224,7 @@ async fn no_secret_or_token_in_any_byte_written() {
     let push = &outputs[0].1;
     assert_eq!(
         push.status.code(),
-        Some(2),
+        Some(6),
         "push, 1 reject: {}",
         text(push)
     );

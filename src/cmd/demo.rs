@@ -28,7 +28,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
     if args.records == 0 {
         anyhow::bail!("--records must be at least 1");
     }
-    let console = console_wanted(args.drive.headless);
+    let console = console_wanted(args.drive.headless());
     let state_dir = crate::config::state_dir(global)
         .context("could not work out the state directory (set --state-dir)")?
         .join("demo");
@@ -58,6 +58,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         observe: ObserveOptions {
             metrics_listen: args.drive.metrics_listen,
         },
+        json: args.drive.json_progress(),
     };
 
     let rt = super::runtime()?;
@@ -83,11 +84,17 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         code
     })?;
     if code == crate::exit::INTERRUPTED {
-        // Not written (the terminal hung up): the run's exit code stands all the same.
-        let _ = print_line(&format!(
+        let note = format!(
             "(demo: its simulator stopped with it, so resuming needs a simulator again; `supsync demo` starts a fresh run. Demo runs live in {})",
             state_dir.display()
-        ));
+        );
+        // With --json, stdout holds only the events, the summary last. Not written (the
+        // terminal hung up): the run's exit code stands all the same.
+        if args.drive.json {
+            crate::cmd::out::eprint_line(&note);
+        } else {
+            let _ = print_line(&note);
+        }
     }
     Ok(code)
 }

@@ -2,14 +2,16 @@
 //! console or headless, start the engine, drive it to the end, print the summary to
 //! stdout, return the exit code.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::cli::GlobalArgs;
 use crate::config::UiConfig;
 use crate::engine::{self, RunParams};
+use crate::headless::json::JsonEvents;
 use crate::headless::{self, HeadlessOptions};
-use crate::observe::{ObserveOptions, Observers, tap};
+use crate::observe::{CREDENTIAL_WARNING, ObserveOptions, Observers, tap};
 use crate::{console, summary};
 
 use super::out::print_line;
@@ -23,6 +25,9 @@ pub(crate) struct Drive {
     pub command: String,
     /// `--metrics-listen`, which beats `metrics.listen`.
     pub observe: ObserveOptions,
+    /// `--json`: NDJSON events on stdout, a `progress` event this often; the human summary
+    /// goes to stderr.
+    pub json: Option<Duration>,
 }
 
 /// The console when a person is watching; headless for `--headless`, and whenever stdout
@@ -39,22 +44,42 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
     params.stay_alive = how.console;
     // Metrics and alerts start before the engine: a busy port is a configuration error
     // (exit 2) said before any request, never a failure mid-sync.
-    let observers = Observers::start(
+    let mut observers = Observers::start(
         &params.config,
         vec![params.client_secret.clone()],
         how.observe.clone(),
     )
     .await?;
+    let json = how
+        .json
+        .map(|every| JsonEvents::start(every, vec![params.client_secret.clone()]));
+    // A secret about to expire is said at every start (a warning line on stderr, an alert,
+    // a metric) and, with --json, as a notice.
+    if let Some(at) = &params.config.auth.secret_expires_at {
+        let expires = crate::config::parse_expiry(at).map_err(|e| {
+            crate::config::ConfigError::Invalid(format!("auth.secret_expires_at: {e}"))
+        })?;
+        observers.credential_expiry("client_secret", expires);
+        if let (Some(j), Some(msg)) = (&json, expiry_notice("client secret", expires)) {
+            j.notice(&msg);
+        }
+    }
     let state_dir = params.state_dir.clone();
-    let (handle, observers) = tap::tap(engine::start(params), observers);
+    let mut handle = engine::start(params);
+    let mut json_tap = None;
+    if let Some(j) = &json {
+        let (h, t) = tap::tap(handle, j.observer());
+        (handle, json_tap) = (h, Some(t));
+    }
+    let (handle, observers) = tap::tap(handle, observers);
     // `supsync ps` and `attach` see the run through its control socket.
     let (handle, control) = crate::control::serve(handle, &state_dir);
-    let (code, text) = if how.console {
+    let (code, text, summary) = if how.console {
         let ended = console::run_console(handle, &how.ui, &how.command).await?;
-        (ended.exit_code, ended.text)
+        (ended.exit_code, ended.text, None)
     } else {
         let s = headless::report(handle, &HeadlessOptions::default()).await;
-        (s.exit_code(), summary::text(&s, &how.command))
+        (s.exit_code(), summary::text(&s, &how.command), Some(s))
     };
     // The engine's stream has ended (or is ending); the final alerts and the last metrics
     // file go out before the summary is printed.
@@ -63,15 +88,42 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         Err(e) => tracing::warn!("metrics and alerts stopped early: {e}"),
     }
     control.finish().await;
-    // A summary nobody can read (the terminal hung up) does not change how the run ended:
-    // the journal has it, and the exit code still tells the truth.
-    if let Err(e) = print_line(&text) {
-        tracing::warn!("the run's summary was not printed: {e:#}");
+    match (json, json_tap, summary) {
+        (Some(j), Some(t), Some(s)) => {
+            // Every event line is out before the summary, which is the last line.
+            let _ = t.await;
+            j.finish(&s).await;
+            // Ignored on purpose: with stderr gone there is nobody left to tell.
+            let _ = writeln!(std::io::stderr(), "{text}");
+        }
+        _ => {
+            // A summary nobody can read (the terminal hung up) does not change how the run
+            // ended: the journal has it, and the exit code still tells the truth.
+            if let Err(e) = print_line(&text) {
+                tracing::warn!("the run's summary was not printed: {e:#}");
+            }
+        }
     }
     Ok(code)
 }
 
-/// `supsync` plus the global options that locate this run, for the hints we print.
+/// The warning for a credential within [`CREDENTIAL_WARNING`] of its end, if it is.
+fn expiry_notice(what: &str, expires: std::time::SystemTime) -> Option<String> {
+    let left = expires.duration_since(std::time::SystemTime::now());
+    let at = chrono::DateTime::<chrono::Utc>::from(expires)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match left {
+        Ok(d) if d > CREDENTIAL_WARNING => None,
+        Ok(d) => Some(format!(
+            "the {what} expires at {at} ({} days left); replace it before then",
+            d.as_secs() / 86_400
+        )),
+        Err(_) => Some(format!("the {what} expired at {at}; replace it")),
+    }
+}
+
+/// `supsync` plus the global options that locate this run and shape its configuration,
+/// for the hints we print.
 pub(crate) fn command_prefix(global: &GlobalArgs) -> String {
     let mut s = String::from("supsync");
     if let Some(c) = &global.config {
@@ -80,13 +132,19 @@ pub(crate) fn command_prefix(global: &GlobalArgs) -> String {
     if let Some(d) = &global.state_dir {
         s.push_str(&format!(" --state-dir {}", shell_word(d)));
     }
+    // `--set` never holds a secret (refused), and `diagnose` or a new run need the same
+    // overrides to see the same configuration.
+    for set in &global.set {
+        s.push_str(&format!(" --set {}", shell_word(Path::new(set))));
+    }
     s
 }
 
 fn shell_word(p: &Path) -> String {
     let s = p.display().to_string();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c))
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c))
     {
         s
     } else {
@@ -109,5 +167,28 @@ mod tests {
             "supsync --state-dir '/srv/my sync'"
         );
         assert_eq!(command_prefix(&GlobalArgs::default()), "supsync");
+        let global = GlobalArgs {
+            config: Some("./s.toml".into()),
+            set: vec![
+                "api.base_url=http://127.0.0.1:9".into(),
+                "sync.x=a b".into(),
+            ],
+            ..GlobalArgs::default()
+        };
+        assert_eq!(
+            command_prefix(&global),
+            "supsync --config ./s.toml --set api.base_url=http://127.0.0.1:9 --set 'sync.x=a b'"
+        );
+    }
+
+    #[test]
+    fn a_credential_is_warned_about_within_fourteen_days() {
+        let day = Duration::from_secs(86_400);
+        let now = std::time::SystemTime::now();
+        assert_eq!(expiry_notice("client secret", now + 20 * day), None);
+        let soon = expiry_notice("client secret", now + 3 * day + day / 2).unwrap();
+        assert!(soon.contains("(3 days left)"), "{soon}");
+        let gone = expiry_notice("client secret", now - day).unwrap();
+        assert!(gone.contains("expired at"), "{gone}");
     }
 }

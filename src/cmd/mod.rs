@@ -2,6 +2,7 @@
 //! from a command into a run; `out` is every command's stdout.
 
 pub mod attach;
+mod carry_on;
 pub mod config;
 pub mod demo;
 pub mod diagnose;

@@ -1,5 +1,6 @@
 //! `supsync run`, `resume` and `retry`: from the arguments and the config to a run, driven
-//! with the console on a terminal, headless otherwise.
+//! with the console on a terminal, headless otherwise. `resume` and `retry` start from the
+//! configuration the run recorded (see `carry_on`).
 
 use super::drive::{Drive, command_prefix, console_wanted};
 use crate::cli::{DriveArgs, GlobalArgs, ResumeArgs, RetryArgs, RunArgs};
@@ -26,7 +27,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
         // clap's "direction" group makes exactly one of them required.
         _ => anyhow::bail!("give exactly one of --source FILE or --pull OUT"),
     };
-    drive(global, mode, &args.drive)
+    drive(global, mode, &args.drive, None)
 }
 
 pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
@@ -50,10 +51,23 @@ pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    drive(global, RunMode::Resume { run_id }, &args.drive)
+    let carry_on = CarryOn {
+        run_id: run_id.clone(),
+        force_destination: args.force_destination,
+    };
+    drive(
+        global,
+        RunMode::Resume { run_id },
+        &args.drive,
+        Some(carry_on),
+    )
 }
 
 pub fn retry(global: &GlobalArgs, args: RetryArgs) -> anyhow::Result<i32> {
+    let carry_on = CarryOn {
+        run_id: args.run_id.clone(),
+        force_destination: args.force_destination,
+    };
     drive(
         global,
         RunMode::Retry {
@@ -61,7 +75,14 @@ pub fn retry(global: &GlobalArgs, args: RetryArgs) -> anyhow::Result<i32> {
             segments: args.segments,
         },
         &args.drive,
+        Some(carry_on),
     )
+}
+
+/// A run carried on (`resume`, `retry`): it starts from the configuration it recorded.
+struct CarryOn {
+    run_id: String,
+    force_destination: bool,
 }
 
 fn config_error(e: &dyn std::fmt::Display) -> anyhow::Result<i32> {
@@ -70,17 +91,32 @@ fn config_error(e: &dyn std::fmt::Display) -> anyhow::Result<i32> {
 }
 
 /// Loads the config, checks it, sets up logging and drives the run (see [`super::drive`]).
-fn drive(global: &GlobalArgs, mode: RunMode, args: &DriveArgs) -> anyhow::Result<i32> {
-    let loaded = match config::load(global) {
+fn drive(
+    global: &GlobalArgs,
+    mode: RunMode,
+    args: &DriveArgs,
+    carry_on: Option<CarryOn>,
+) -> anyhow::Result<i32> {
+    let state_dir = match config::state_dir(global) {
+        Ok(d) => d,
+        Err(e) => return config_error(&e),
+    };
+    let loaded = match &carry_on {
+        None => config::load(global),
+        Some(c) => super::carry_on::load(
+            global,
+            &state_dir,
+            &c.run_id,
+            c.force_destination,
+            &command_prefix(global),
+        )?,
+    };
+    let loaded = match loaded {
         Ok(l) => l,
         Err(e) => return config_error(&e),
     };
     let secret = match loaded.client_secret() {
         Ok(s) => s,
-        Err(e) => return config_error(&e),
-    };
-    let state_dir = match config::state_dir(global) {
-        Ok(d) => d,
         Err(e) => return config_error(&e),
     };
     let cfg = &loaded.config;
@@ -89,7 +125,7 @@ fn drive(global: &GlobalArgs, mode: RunMode, args: &DriveArgs) -> anyhow::Result
             return config_error(&e);
         }
     }
-    let console = console_wanted(args.headless);
+    let console = console_wanted(args.headless());
     if console {
         crate::logging::init_console(&state_dir.join("logs"))?;
     } else {
@@ -102,6 +138,7 @@ fn drive(global: &GlobalArgs, mode: RunMode, args: &DriveArgs) -> anyhow::Result
         observe: ObserveOptions {
             metrics_listen: args.metrics_listen,
         },
+        json: args.json_progress(),
     };
     let params = RunParams::new(loaded.config, secret, state_dir, mode);
     // engine::start spawns onto the runtime: the drive must run inside block_on.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::out::print_out;
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::journal::{self, Manifest, Replay};
-use crate::run::{Counts, Direction, RunState, SegmentState};
+use crate::run::{Counts, Direction, Outcome, RunState, SegmentState};
 use crate::{config, exit};
 
 /// At most this many state ranges are printed; the rest is summed up in one line.
@@ -117,6 +117,10 @@ struct RunReport {
     run_id: String,
     direction: Direction,
     state: String,
+    /// How the run ended (the word the headless summary and the README's exit-code table
+    /// use), with its exit code; null while it has not ended (running, or killed).
+    outcome: Option<String>,
+    exit_code: Option<i32>,
     source: Option<String>,
     output: Option<String>,
     base_url: String,
@@ -135,6 +139,30 @@ struct RunReport {
     rejects_file: Option<String>,
     /// The command that carries this run on, if any.
     next: Option<String>,
+    /// The ends of the run's long-lived credentials, as far as its manifest knows them.
+    credentials: Credentials,
+}
+
+#[derive(Debug, Serialize)]
+struct Credentials {
+    /// `auth.secret_expires_at` as the run recorded it (RFC 3339), and the whole days left
+    /// until then (negative once past).
+    client_secret_expires_at: Option<String>,
+    client_secret_days_left: Option<i64>,
+}
+
+impl Credentials {
+    fn of(m: &Manifest) -> Self {
+        let at = m.config["auth"]["secret_expires_at"]
+            .as_str()
+            .and_then(|s| config::parse_expiry(s).ok());
+        let at = at.map(chrono::DateTime::<chrono::Utc>::from);
+        Credentials {
+            client_secret_expires_at: at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            client_secret_days_left: at.map(|t| (t - chrono::Utc::now()).num_days()),
+        }
+    }
 }
 
 impl RunReport {
@@ -161,6 +189,12 @@ impl RunReport {
             _ if failed => RunState::CompletedWithFailures.to_string(),
             _ => RunState::Completed.to_string(),
         };
+        // The journal does not say why a run failed, so a failed run is "failed" here
+        // even when the process said "authentication failed".
+        let outcome = replay
+            .last_run_state
+            .filter(|s| s.is_terminal())
+            .map(|s| Outcome::of(s, counts.rejected, usize::from(failed), false));
         let next = if pending {
             Some(format!("{prefix} resume {}", m.run_id))
         } else if failed {
@@ -172,6 +206,8 @@ impl RunReport {
             run_id: m.run_id.clone(),
             direction: m.direction,
             state,
+            outcome: outcome.map(|o| o.to_string()),
+            exit_code: outcome.map(Outcome::exit_code),
             source: m.source.as_ref().map(|p| p.display().to_string()),
             output: m.output.as_ref().map(|p| p.display().to_string()),
             base_url: m.base_url.clone(),
@@ -185,6 +221,7 @@ impl RunReport {
             journal_warning: replay.warning(),
             rejects_file: None,
             next,
+            credentials: Credentials::of(m),
         }
     }
 
@@ -196,7 +233,9 @@ impl RunReport {
         };
         line(format!(
             "run {} ({}): {}",
-            self.run_id, self.direction, self.state
+            self.run_id,
+            self.direction,
+            self.outcome.as_deref().unwrap_or(&self.state)
         ));
         line(format!("created:  {}", self.created_at));
         if let Some(s) = &self.source {
@@ -213,10 +252,10 @@ impl RunReport {
         let c = &self.counts;
         line(match self.direction {
             Direction::Push => format!(
-                "outcome:  {} created, {} updated, {} unchanged, {} rejected",
+                "counts:   {} created, {} updated, {} unchanged, {} rejected",
                 c.created, c.updated, c.unchanged, c.rejected
             ),
-            Direction::Pull => format!("outcome:  {} pulled", c.pulled),
+            Direction::Pull => format!("counts:   {} pulled", c.pulled),
         });
         let tally: Vec<String> = self
             .by_state
@@ -248,6 +287,12 @@ impl RunReport {
         }
         if let Some(w) = &self.journal_warning {
             line(format!("journal:  {w}"));
+        }
+        if let (Some(at), Some(left)) = (
+            &self.credentials.client_secret_expires_at,
+            self.credentials.client_secret_days_left,
+        ) {
+            line(format!("secret:   expires {at} ({left} days left)"));
         }
         if let Some(n) = &self.next {
             line(format!("next:     {n}"));

@@ -8,6 +8,7 @@ use super::Config;
 use super::client_secret::{self, ResolvedSecret, SECRET_ENV};
 use super::merge::{Sources, merge};
 use super::provenance::{Origin, Provenance};
+use super::recorded::Recorded;
 use super::schema::Schema;
 use super::validate::validate;
 use crate::cli::GlobalArgs;
@@ -68,13 +69,26 @@ impl LoadedConfig {
 
 /// Loads, layers and validates the configuration as the CLI's global options say.
 pub fn load(global: &GlobalArgs) -> Result<LoadedConfig, ConfigError> {
+    load_over(global, None)
+}
+
+/// Loads the configuration for carrying on a run (`resume`, `retry`): the run's recorded
+/// configuration, with the config file, env and `--set` over it.
+pub fn load_for_run(global: &GlobalArgs, run: &Recorded) -> Result<LoadedConfig, ConfigError> {
+    load_over(global, Some(run))
+}
+
+fn load_over(
+    global: &GlobalArgs,
+    recorded: Option<&Recorded>,
+) -> Result<LoadedConfig, ConfigError> {
     let path = config_path(global)?;
     let text = match &path {
         Some(p) => Some(read_config_file(p)?),
         None => None,
     };
     let env = supsync_env()?;
-    let loaded = load_from(path, text.as_deref(), &env, &global.set)?;
+    let loaded = load_layered(recorded, path, text.as_deref(), &env, &global.set)?;
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
@@ -88,15 +102,35 @@ pub fn load_from(
     env: &BTreeMap<String, String>,
     sets: &[String],
 ) -> Result<LoadedConfig, ConfigError> {
+    load_layered(None, path, text, env, sets)
+}
+
+/// [`load_from`] over a run's recorded configuration.
+pub fn load_layered(
+    recorded: Option<&Recorded>,
+    path: Option<PathBuf>,
+    text: Option<&str>,
+    env: &BTreeMap<String, String>,
+    sets: &[String],
+) -> Result<LoadedConfig, ConfigError> {
     let schema = Schema::new()?;
     let file = match (&path, text) {
         (Some(p), Some(t)) => Some((p.as_path(), t)),
         _ => None,
     };
-    let merged = merge(&schema, &Sources { file, env, sets })?;
+    let sources = Sources {
+        recorded,
+        file,
+        env,
+        sets,
+    };
+    let merged = merge(&schema, &sources)?;
     let mut config = merged.config;
     let provenance = merged.provenance;
     let mut warnings = merged.warnings;
+    if let Some(r) = recorded {
+        warnings.extend(r.warnings.iter().cloned());
+    }
     // A relative path named in the config file (secret file, metrics file, hook program
     // given as a path) is relative to that file, so the config works whatever the current
     // directory (cron starts in $HOME).

@@ -9,6 +9,7 @@ use toml::Value;
 
 use super::file_layer::file_layer;
 use super::provenance::{Origin, Provenance};
+use super::recorded::Recorded;
 use super::schema::{KeySpec, NOT_OVERRIDABLE, Schema, suggest};
 use super::typed::{check_value, parse_text};
 use super::{Config, ConfigError};
@@ -22,6 +23,8 @@ pub const OTHER_ENV_VARS: &[&str] = &[
 
 /// The inputs of one load, gathered by the caller (tests pass their own env).
 pub struct Sources<'a> {
+    /// A run's recorded configuration (`resume`, `retry`): under every other layer.
+    pub recorded: Option<&'a Recorded>,
     pub file: Option<(&'a Path, &'a str)>,
     /// `SUPSYNC_*` variables only.
     pub env: &'a BTreeMap<String, String>,
@@ -37,8 +40,18 @@ pub struct Merged {
 pub fn merge(schema: &Schema, src: &Sources<'_>) -> Result<Merged, ConfigError> {
     let mut table = toml::Table::new();
     let mut prov = Provenance::default();
+    if let Some(rec) = src.recorded {
+        table = rec.table.clone();
+        for (section, body) in &table {
+            for key in body.as_table().into_iter().flat_map(|t| t.keys()) {
+                let run_id = rec.run_id.clone();
+                prov.set(format!("{section}.{key}"), Origin::Recorded { run_id });
+            }
+        }
+    }
     if let Some((path, text)) = src.file {
-        table = file_layer(schema, path, text, &mut prov)?;
+        let file = file_layer(schema, path, text, &mut prov)?;
+        overlay(&mut table, file);
     }
     let warnings = env_layer(schema, src.env, &mut table, &mut prov)?;
     set_layer(schema, src.sets, &mut table, &mut prov)?;
@@ -54,6 +67,19 @@ pub fn merge(schema: &Schema, src: &Sources<'_>) -> Result<Merged, ConfigError> 
         warnings,
     })
 }
+/// `top`'s keys over `base`, section by section (a section in `top` does not replace the
+/// whole section below it).
+fn overlay(base: &mut toml::Table, top: toml::Table) {
+    for (section, body) in top {
+        match (base.get_mut(&section), body) {
+            (Some(Value::Table(b)), Value::Table(t)) => b.extend(t),
+            (_, body) => {
+                base.insert(section, body);
+            }
+        }
+    }
+}
+
 fn env_layer(
     schema: &Schema,
     env: &BTreeMap<String, String>,

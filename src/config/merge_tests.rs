@@ -15,6 +15,7 @@ fn run(text: Option<&str>, env: &[(&str, &str)], sets: &[&str]) -> Result<Merged
     merge(
         &schema,
         &Sources {
+            recorded: None,
             file: text.map(|t| (Path::new("bad.toml"), t)),
             env: &env,
             sets: &sets,

@@ -14,13 +14,16 @@ pub mod load;
 pub mod merge;
 mod observe;
 pub mod provenance;
+pub mod recorded;
 pub mod schema;
 mod typed;
 pub mod validate;
 pub mod validate_observe;
 
 pub use client_secret::{ResolvedSecret, SecretSource};
-pub use load::{ConfigError, LoadedConfig, default_config_path, load, load_from, state_dir};
+pub use load::{
+    ConfigError, LoadedConfig, default_config_path, load, load_for_run, load_from, state_dir,
+};
 pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig};
 pub use provenance::{Origin, Provenance};
 
@@ -100,6 +103,9 @@ pub struct AuthConfig {
     pub client_secret: Option<Secret>,
     /// File holding the client secret (first line, trimmed).
     pub client_secret_file: Option<PathBuf>,
+    /// When the client secret expires (RFC 3339 date or date-time, e.g. `2027-03-31`):
+    /// warned about 14 days ahead, shown by `status --json`, exported as a metric.
+    pub secret_expires_at: Option<String>,
     pub auth_style: AuthStyle,
     pub scopes: Vec<String>,
     /// Refresh this long before the token dies (capped to a fraction of the token lifetime).
@@ -129,6 +135,7 @@ impl Default for AuthConfig {
             client_id: "supplier-sync".into(),
             client_secret: None,
             client_secret_file: None,
+            secret_expires_at: None,
             auth_style: AuthStyle::Basic,
             scopes: vec!["supplier_mgmt".into(), "offline_access".into()],
             refresh_margin_secs: 120,
@@ -235,6 +242,22 @@ fn join_url(base: &str, path: &str) -> String {
     )
 }
 
+/// A credential's expiry as configured: an RFC 3339 date-time, or a date (that day's
+/// start, UTC: warned about a little early rather than late).
+pub fn parse_expiry(text: &str) -> Result<std::time::SystemTime, String> {
+    let t = text.trim();
+    let at = match chrono::DateTime::parse_from_rfc3339(t) {
+        Ok(dt) => dt.with_timezone(&chrono::Utc),
+        Err(_) => chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map_err(|_| {
+                format!("{t:?} is not an RFC 3339 date or date-time (e.g. 2027-03-31 or 2027-03-31T18:00:00Z)")
+            })?
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc(),
+    };
+    Ok(at.into())
+}
+
 /// Bearer tokens and secrets travel only over TLS or to loopback hosts, unless allowed.
 pub fn check_transport(url: &str, allow_insecure_http: bool) -> Result<(), String> {
     let parsed =
@@ -270,6 +293,16 @@ mod tests {
         assert_eq!(c.token_url(), "https://qms.example.com/oauth/token");
         c.auth.token_url = "https://idp.example.com/token".into();
         assert_eq!(c.token_url(), "https://idp.example.com/token");
+    }
+
+    #[test]
+    fn expiry_dates_and_date_times_parse() {
+        let day = parse_expiry("2027-03-31").unwrap();
+        let noon = parse_expiry("2027-03-31T12:00:00+02:00").unwrap();
+        assert_eq!(noon.duration_since(day).unwrap().as_secs(), 10 * 3600);
+        let err = parse_expiry("31.03.2027").unwrap_err();
+        assert!(err.contains("RFC 3339"), "{err}");
+        assert!(parse_expiry("2027-02-30").is_err());
     }
 
     #[test]

@@ -5,13 +5,24 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-/// The layer that set a value. Later layers win: default < file < env < flag.
+/// The layer that set a value. Later layers win: default < recorded < file < env < flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Default,
-    File { path: PathBuf, line: usize },
-    Env { var: String },
-    Flag { arg: String },
+    /// The configuration a run recorded in its manifest (`resume`, `retry`).
+    Recorded {
+        run_id: String,
+    },
+    File {
+        path: PathBuf,
+        line: usize,
+    },
+    Env {
+        var: String,
+    },
+    Flag {
+        arg: String,
+    },
 }
 
 impl Origin {
@@ -19,6 +30,7 @@ impl Origin {
     pub fn error_prefix(&self) -> String {
         match self {
             Origin::Default => String::new(),
+            Origin::Recorded { run_id } => format!("run {run_id}'s recorded configuration: "),
             Origin::File { path, line } => format!("{}:{line}: ", path.display()),
             Origin::Env { var } => format!("environment variable {var}: "),
             Origin::Flag { arg } => format!("--set {arg}: "),
@@ -27,10 +39,11 @@ impl Origin {
 }
 
 impl fmt::Display for Origin {
-    /// `default`, `file path:line`, `env VAR`, `flag --set`.
+    /// `default`, `recorded by run ID`, `file path:line`, `env VAR`, `flag --set`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Default => write!(f, "default"),
+            Origin::Recorded { run_id } => write!(f, "recorded by run {run_id}"),
             Origin::File { path, line } => write!(f, "file {}:{line}", path.display()),
             Origin::Env { var } => write!(f, "env {var}"),
             Origin::Flag { .. } => write!(f, "flag --set"),

@@ -54,6 +54,7 @@ impl KeySpec {
 const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
     ("auth", "client_secret", "client_id"),
     ("auth", "client_secret_file", "client_secret"),
+    ("auth", "secret_expires_at", "client_secret_file"),
     ("notify", "webhook_url", "command_timeout_secs"),
     ("notify", "ping_url", "webhook_attempts"),
     ("metrics", "file", ""),

@@ -76,6 +76,11 @@ pub fn validate(
             "is empty; give a path or remove it",
         );
     }
+    if let Some(at) = &au.secret_expires_at
+        && let Err(e) = super::parse_expiry(at)
+    {
+        c.fail("auth.secret_expires_at", e);
+    }
     for scope in &au.scopes {
         if scope.is_empty() {
             c.fail("auth.scopes", "contains an empty scope");

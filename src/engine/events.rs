@@ -111,17 +111,17 @@ pub enum Command {
 impl RunSummary {
     /// The process exit code for this outcome (`crate::exit`, documented in the README).
     pub fn exit_code(&self) -> i32 {
-        use crate::exit;
-        match self.state {
-            RunState::Failed if self.auth_failure => exit::AUTH,
-            RunState::Failed => exit::OTHER,
-            RunState::Interrupted | RunState::Stopping | RunState::Paused => exit::INTERRUPTED,
-            RunState::Planning | RunState::Running => exit::OTHER,
-            RunState::CompletedWithFailures => exit::FAILED_SEGMENTS,
-            RunState::Completed if self.segments_failed > 0 => exit::FAILED_SEGMENTS,
-            RunState::Completed if self.counts.rejected > 0 => exit::REJECTS,
-            RunState::Completed => exit::OK,
-        }
+        self.outcome().exit_code()
+    }
+
+    /// How the run ended, in the one word every reader sees.
+    pub fn outcome(&self) -> crate::run::Outcome {
+        crate::run::Outcome::of(
+            self.state,
+            self.counts.rejected,
+            self.segments_failed,
+            self.auth_failure,
+        )
     }
 }
 
@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(summary(RunState::Completed).exit_code(), 0);
         let mut s = summary(RunState::Completed);
         s.counts.rejected = 3;
-        assert_eq!(s.exit_code(), 2);
+        assert_eq!(s.exit_code(), 6);
         let mut s = summary(RunState::CompletedWithFailures);
         s.counts.rejected = 3;
         assert_eq!(s.exit_code(), 3, "failed segments outrank rejects");

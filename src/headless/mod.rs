@@ -15,6 +15,7 @@ use crate::run::{RunState, SegmentState};
 use crate::signals::StopSignals;
 use progress::Progress;
 
+pub mod json;
 mod progress;
 
 #[derive(Debug, Clone)]

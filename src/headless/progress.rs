@@ -45,6 +45,10 @@ impl Progress {
         self.segments.iter().map(|(_, c)| c.processed()).sum()
     }
 
+    pub(super) fn total_records(&self) -> u64 {
+        self.total_records
+    }
+
     pub(super) fn failed(&self) -> usize {
         self.segments
             .iter()

@@ -263,6 +263,13 @@ impl JournalError {
     }
 }
 
+/// The manifest of a run, without its journal or its lock (what `resume` and `retry` read
+/// to carry a run on with the configuration it recorded).
+pub fn read_manifest(state_dir: &std::path::Path, run_id: &str) -> Result<Manifest, JournalError> {
+    let dir = run_dir(state_dir, run_id)?;
+    replay::read_manifest(state_dir, run_id, &dir)
+}
+
 /// `<state_dir>/runs/<run_id>` after checking the id is a safe path component.
 pub fn run_dir(state_dir: &std::path::Path, run_id: &str) -> Result<PathBuf, JournalError> {
     validate_run_id(run_id)?;

@@ -247,11 +247,15 @@ fn scrub_secrets(v: &mut serde_json::Value) {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
                 let k = k.to_ascii_lowercase();
+                // A path to a secret file and a secret's expiry date are not secrets, and
+                // a resume needs them back.
+                let about_a_secret = k.ends_with("_file") || k.ends_with("_expires_at");
                 let secret = ["secret", "password", "passphrase"]
                     .iter()
                     .any(|s| k.contains(s))
                     || k.ends_with("_token")
                     || k == "token";
+                let secret = secret && !about_a_secret;
                 if secret && !val.is_null() {
                     *val = serde_json::Value::String("[redacted]".into());
                 } else {
@@ -293,12 +297,17 @@ mod tests {
     #[test]
     fn scrubs_secret_keys_but_not_urls() {
         let mut v = serde_json::json!({
-            "auth": {"client_secret": "s3", "token_url": "/oauth/token", "refresh_token": "rt"},
+            "auth": {"client_secret": "s3", "token_url": "/oauth/token", "refresh_token": "rt",
+                     "client_secret_file": "/etc/s", "secret_expires_at": "2027-01-01"},
             "cache": [{"passphrase": "p"}],
         });
         scrub_secrets(&mut v);
         let text = v.to_string();
         assert!(!text.contains("s3") && !text.contains("\"rt\"") && !text.contains("\"p\""));
         assert!(text.contains("/oauth/token"), "{text}");
+        assert!(
+            text.contains("/etc/s") && text.contains("2027-01-01"),
+            "{text}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The run's vocabulary, shared by every room above it: which way records go
 //! ([`Direction`]), where a segment and a run stand ([`SegmentState`], [`RunState`]), what
-//! a segment did ([`Counts`]) and a record that was refused ([`Reject`]).
+//! a segment did ([`Counts`]), a record that was refused ([`Reject`]) and how a run ended
+//! ([`Outcome`], with its exit code).
 //!
 //! It sits on the ground floor: the journal (the on-disk format), the source, the engine,
 //! the console and the commands all import it, and it imports none of them. Each state has
@@ -8,9 +9,11 @@
 //! `status`; the journal stores that same word with `_` for its spaces.
 
 mod counts;
+mod outcome;
 mod reject;
 mod state;
 
 pub use counts::Counts;
+pub use outcome::Outcome;
 pub use reject::{Reject, RejectOrigin};
 pub use state::{Direction, RunState, SegmentState};

@@ -1,0 +1,236 @@
+//! The configuration a run recorded in its manifest, as the lowest layer under the file,
+//! env and `--set` when the run is carried on (`resume`, `retry`): a run goes on against
+//! the server, API mapping, credentials and segment size it started with unless something
+//! says otherwise explicitly. And the run's destination, which an override may not change
+//! silently.
+
+use toml::Value;
+
+use super::provenance::Provenance;
+use super::schema::Schema;
+use super::typed::check_value;
+use super::{Config, ConfigError};
+
+/// What the manifest's secret scrubber leaves in place of a value.
+const REDACTED: &str = "[redacted]";
+
+/// A run's recorded configuration, as a layer of config values.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub run_id: String,
+    pub table: toml::Table,
+    /// Recorded values that could not be used (a key this supsync does not know, a value of
+    /// the wrong type): said once, then the default or the other layers apply.
+    pub warnings: Vec<String>,
+}
+
+impl Recorded {
+    /// The layer from a manifest's `config` (JSON). Nulls (unset options) and scrubbed
+    /// values are left out; unknown keys and badly typed values are warned about.
+    pub fn from_manifest(run_id: &str, config: &serde_json::Value) -> Result<Self, ConfigError> {
+        let schema = Schema::new()?;
+        let mut out = Recorded {
+            run_id: run_id.to_string(),
+            ..Recorded::default()
+        };
+        let Some(sections) = config.as_object() else {
+            return Ok(out);
+        };
+        for (section, body) in sections {
+            let Some(keys) = body.as_object() else {
+                continue;
+            };
+            for (key, json) in keys {
+                let Some(spec) = schema.get(section, key) else {
+                    out.warnings.push(format!(
+                        "run {run_id} recorded {section}.{key}, which this supsync does not know; ignored"
+                    ));
+                    continue;
+                };
+                if json.is_null() || json.as_str() == Some(REDACTED) {
+                    continue;
+                }
+                let value = to_toml(json).ok_or_else(|| format!("{} is not a setting", json));
+                match value.and_then(|v| check_value(spec, &v).map(|()| v)) {
+                    Ok(v) => {
+                        let t = out
+                            .table
+                            .entry(section.clone())
+                            .or_insert_with(|| Value::Table(toml::Table::new()));
+                        if let Value::Table(t) = t {
+                            t.insert(key.clone(), v);
+                        }
+                    }
+                    Err(e) => out.warnings.push(format!(
+                        "run {run_id}'s recorded {}: {e}; ignored",
+                        spec.dotted()
+                    )),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The recorded configuration alone, over the defaults (what the run started with).
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        Value::Table(self.table.clone())
+            .try_into::<Config>()
+            .map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "run {}'s recorded configuration does not load: {}",
+                    self.run_id,
+                    e.message()
+                ))
+            })
+    }
+}
+
+fn to_toml(v: &serde_json::Value) -> Option<Value> {
+    Some(match v {
+        serde_json::Value::Bool(b) => Value::Boolean(*b),
+        serde_json::Value::Number(n) => Value::Integer(n.as_i64()?),
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(items) => {
+            Value::Array(items.iter().map(to_toml).collect::<Option<_>>()?)
+        }
+        serde_json::Value::Null | serde_json::Value::Object(_) => return None,
+    })
+}
+
+/// The keys that say where a run's records go: the API's base URL and every URL and path
+/// the client calls (`api.*_url`, `api.*_path`, `auth.token_url`). Derived from the schema
+/// so a path added to the API mapping is guarded as well.
+pub fn destination_keys() -> Result<Vec<String>, ConfigError> {
+    let schema = Schema::new()?;
+    Ok(schema
+        .keys
+        .iter()
+        .filter(|k| {
+            (k.section == "api" && (k.key.ends_with("_url") || k.key.ends_with("_path")))
+                || (k.section == "auth" && k.key == "token_url")
+        })
+        .map(|k| k.dotted())
+        .collect())
+}
+
+/// One destination setting that differs from what the run recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub key: String,
+    pub recorded: String,
+    pub now: String,
+    /// Where the new value comes from (`file ./x.toml:3`, `env SUPSYNC_API_BASE_URL`…).
+    pub origin: String,
+}
+
+/// The destination settings of `now` that differ from `recorded`.
+pub fn moved(
+    recorded: &Config,
+    now: &Config,
+    provenance: &Provenance,
+) -> Result<Vec<Moved>, ConfigError> {
+    let (a, b) = (as_table(recorded)?, as_table(now)?);
+    let mut out = Vec::new();
+    for dotted in destination_keys()? {
+        let (section, key) = dotted.split_once('.').unwrap_or((dotted.as_str(), ""));
+        let get = |t: &toml::Table| {
+            t.get(section)
+                .and_then(|s| s.get(key))
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .unwrap_or_default()
+        };
+        let (was, is) = (get(&a), get(&b));
+        if was != is {
+            out.push(Moved {
+                origin: provenance.get(&dotted).to_string(),
+                key: dotted,
+                recorded: was,
+                now: is,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn as_table(c: &Config) -> Result<toml::Table, ConfigError> {
+    match toml::Value::try_from(c) {
+        Ok(toml::Value::Table(t)) => Ok(t),
+        Ok(_) => Ok(toml::Table::new()),
+        Err(e) => Err(ConfigError::Invalid(format!(
+            "internal: the config does not serialize: {e}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Origin;
+
+    fn recorded(json: serde_json::Value) -> Recorded {
+        Recorded::from_manifest("r1", &json).unwrap()
+    }
+
+    #[test]
+    fn the_manifest_config_round_trips_without_its_secrets() {
+        let mut c = Config::default();
+        c.api.base_url = "https://qms.example.com".into();
+        c.auth.scopes = vec!["a".into()];
+        c.auth.client_secret_file = Some("/etc/supsync/secret".into());
+        c.sync.segment_size = 7;
+        let mut json = serde_json::to_value(&c).unwrap();
+        json["auth"]["client_secret"] = REDACTED.into();
+        let r = recorded(json);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert_eq!(r.config().unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_and_mistyped_values_are_warned_about_and_left_out() {
+        let r = recorded(serde_json::json!({
+            "api": {"base_url": "https://a", "color": "red"},
+            "sync": {"segment_size": "big", "concurrency": null},
+            "gone": 3,
+        }));
+        assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+        assert!(r.warnings[0].contains("api.color"), "{:?}", r.warnings);
+        assert!(
+            r.warnings[1].contains("sync.segment_size"),
+            "{:?}",
+            r.warnings
+        );
+        let c = r.config().unwrap();
+        assert_eq!(c.api.base_url, "https://a");
+        assert_eq!(c.sync.segment_size, Config::default().sync.segment_size);
+    }
+
+    #[test]
+    fn a_moved_destination_is_named_with_both_values_and_its_origin() {
+        let was = Config::default();
+        let mut now = Config::default();
+        now.api.base_url = "https://other".into();
+        now.sync.concurrency = 9;
+        let mut p = Provenance::default();
+        p.set(
+            "api.base_url",
+            Origin::Env {
+                var: "SUPSYNC_API_BASE_URL".into(),
+            },
+        );
+        let m = moved(&was, &now, &p).unwrap();
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].key, "api.base_url");
+        assert_eq!(m[0].recorded, "http://127.0.0.1:8080");
+        assert_eq!(m[0].now, "https://other");
+        assert_eq!(m[0].origin, "env SUPSYNC_API_BASE_URL");
+        let keys = destination_keys().unwrap();
+        for k in [
+            "api.base_url",
+            "api.health_path",
+            "api.batch_path",
+            "auth.token_url",
+        ] {
+            assert!(keys.contains(&k.to_string()), "{keys:?}");
+        }
+    }
+}
