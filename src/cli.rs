@@ -181,13 +181,12 @@ impl DriveArgs {
         self.headless || self.json
     }
 
-    /// With `--json`: how often a `progress` event is written.
-    pub fn json_progress(&self) -> Option<std::time::Duration> {
+    /// With `--json`: how often a `progress` event is written (`default` unless the
+    /// test-only interval is set).
+    pub fn json_progress(&self, default: std::time::Duration) -> Option<std::time::Duration> {
         self.json.then(|| {
             self.json_progress_ms
-                .map_or(crate::headless::json::PROGRESS_EVERY, |ms| {
-                    std::time::Duration::from_millis(ms.max(10))
-                })
+                .map_or(default, |ms| std::time::Duration::from_millis(ms.max(10)))
         })
     }
 }

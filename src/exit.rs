@@ -1,5 +1,5 @@
 //! Exit codes scripts can rely on (documented in the README). A run's code comes from its
-//! [`Outcome`](crate::run::Outcome).
+//! `run::Outcome`.
 
 /// Everything synced.
 pub const OK: i32 = 0;

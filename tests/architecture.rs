@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 /// Each room and the rooms it may import from (the floors of ARCHITECTURE.md).
 const ALLOWED: &[(&str, &[&str])] = &[
     // Ground floor: vocabulary and plain data, no arrows out.
-    ("run", &[]),
+    // The exit codes are plain numbers; an outcome knows its own.
+    ("run", &["exit"]),
     ("record", &[]),
     ("secret", &[]),
     ("exit", &[]),
@@ -53,7 +54,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("diagnose", &["auth", "config", "exit", "secret"]),
     // Consumers of a run's events.
     ("summary", &["engine", "run"]),
-    ("headless", &["engine", "run", "signals", "summary"]),
+    (
+        "headless",
+        &[
+            "auth", "engine", "observe", "run", "secret", "signals", "summary",
+        ],
+    ),
     (
         "observe",
         &["auth", "config", "engine", "run", "secret", "summary"],
@@ -70,14 +76,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth", "config", "engine", "exit", "logging", "run", "signals", "summary",
         ],
     ),
-    // Commands wire rooms together; only they see everything.
-    (
-        "cmd",
-        &[
-            "cli", "config", "console", "control", "diagnose", "engine", "exit", "headless",
-            "journal", "logging", "observe", "record", "run", "secret", "sim", "source", "summary",
-        ],
-    ),
+    // Commands wire rooms together: they may see every room (checked below as "*").
+    ("cmd", &["*"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -176,6 +176,9 @@ fn no_room_imports_from_a_room_above_it() {
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
+        if deps.contains("*") {
+            continue;
+        }
         for named in rooms_named(&text) {
             if named != room
                 && allowed.contains_key(named.as_str())

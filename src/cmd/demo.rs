@@ -58,7 +58,9 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         observe: ObserveOptions {
             metrics_listen: args.drive.metrics_listen,
         },
-        json: args.drive.json_progress(),
+        json: args
+            .drive
+            .json_progress(crate::headless::json::PROGRESS_EVERY),
     };
 
     let rt = super::runtime()?;

@@ -138,7 +138,7 @@ fn drive(
         observe: ObserveOptions {
             metrics_listen: args.metrics_listen,
         },
-        json: args.json_progress(),
+        json: args.json_progress(crate::headless::json::PROGRESS_EVERY),
     };
     let params = RunParams::new(loaded.config, secret, state_dir, mode);
     // engine::start spawns onto the runtime: the drive must run inside block_on.

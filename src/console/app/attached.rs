@@ -35,10 +35,11 @@ impl App {
             && self.summary.is_none()
         {
             a.lost = true;
-            self.notices.push_back(format!(
+            let text = format!(
                 "lost the connection to the run; it may still be going (`{} ps`)",
                 self.command
-            ));
+            );
+            self.notice(text);
         }
     }
 

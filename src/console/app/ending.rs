@@ -17,9 +17,9 @@ impl App {
             if !self.state.is_terminal() {
                 self.state = RunState::Interrupted;
             }
-            let text = "the engine stopped without a summary; the journal has the progress";
-            self.footer_notice = Some(text.into());
-            self.notices.push_back(text.into());
+            self.notice(
+                "the engine stopped without a summary; the journal has the progress".into(),
+            );
         }
         if self.stopping {
             self.should_exit = true;

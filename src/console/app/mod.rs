@@ -203,11 +203,7 @@ impl App {
             }
             EngineEvent::Notice(text) => {
                 self.record(now, None, text.clone());
-                self.footer_notice = Some(text.clone());
-                self.notices.push_back(text);
-                while self.notices.len() > KEEP_NOTICES {
-                    self.notices.pop_front();
-                }
+                self.notice(text);
             }
             EngineEvent::Finished(summary) => {
                 self.state = summary.state;
@@ -338,6 +334,15 @@ impl App {
             .filter(|s| s.state == SegmentState::Failed)
             .map(|s| s.index)
             .collect()
+    }
+
+    /// Keeps a notice for the footer (until the run state changes) and the recent list.
+    pub(super) fn notice(&mut self, text: String) {
+        self.footer_notice = Some(text.clone());
+        self.notices.push_back(text);
+        while self.notices.len() > KEEP_NOTICES {
+            self.notices.pop_front();
+        }
     }
 
     /// The footer's one line of feedback: the last action's answer, else the engine's
