@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::client_auth::Verifier;
 use super::faults::{FaultDice, Outage};
 use super::limits::Limits;
 use super::profile::Profile;
@@ -17,11 +18,17 @@ pub struct Sim {
     pub outage: Outage,
     pub limits: Arc<Limits>,
     pub stats: Stats,
+    /// Verifies `private_key_jwt` assertions with the profile's keys.
+    pub verifier: Verifier,
+    /// The token endpoint's own URL: the `aud` an assertion names by default.
+    pub token_url: String,
 }
 
 impl Sim {
-    pub fn new(profile: Profile) -> Self {
-        Self {
+    pub fn new(profile: Profile, token_url: String) -> Result<Self, String> {
+        Ok(Self {
+            verifier: Verifier::load(&profile.auth)?,
+            token_url,
             tokens: Mutex::new(TokenStore::new(profile.tokens.clone())),
             store: Mutex::new(Store::new(profile.data.suppliers)),
             dice: FaultDice::new(&profile.faults),
@@ -29,7 +36,7 @@ impl Sim {
             limits: Arc::new(Limits::new(&profile.api)),
             stats: Stats::default(),
             profile,
-        }
+        })
     }
 }
 
