@@ -28,6 +28,9 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
             "ok: {what} is valid; state dir {}",
             state.display()
         ))?;
+        // The files were read and checked by `load`; this shows what they hold.
+        let auth = crate::auth::client_auth::info(&loaded.config);
+        print_line(&format!("client authentication: {}", auth.describe()))?;
         return Ok(crate::exit::OK);
     }
     print_out(&render(&loaded, secret.as_ref(), &state)?)?;
@@ -69,6 +72,10 @@ pub fn render(
         Ok(d) => out.push_str(&format!("# state dir:   {}\n", d.display())),
         Err(e) => out.push_str(&format!("# state dir:   unknown: {e}\n")),
     }
+    out.push_str(&format!(
+        "# client authentication: {}\n",
+        crate::auth::client_auth::info(&loaded.config).describe()
+    ));
     for w in all_warnings(loaded, secret) {
         out.push_str(&format!("# warning: {w}\n"));
     }
