@@ -28,9 +28,12 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
             "ok: {what} is valid; state dir {}",
             state.display()
         ))?;
-        // The files were read and checked by `load`; this shows what they hold.
+        // Key files were read and checked by `load`; this shows what they hold (the
+        // certificate's expiry above all).
         let auth = crate::auth::client_auth::info(&loaded.config);
-        print_line(&format!("client authentication: {}", auth.describe()))?;
+        if auth.signing.is_some() || auth.certificate.is_some() {
+            print_line(&format!("client authentication: {}", auth.describe()))?;
+        }
         return Ok(crate::exit::OK);
     }
     print_out(&render(&loaded, secret.as_ref(), &state)?)?;

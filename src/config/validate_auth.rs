@@ -190,9 +190,25 @@ fn check_headers(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String
             c.fail("api.headers", problem);
             continue;
         }
-        if let Err(m) = source.resolve(name) {
-            c.fail("api.headers", m);
-            continue;
+        match source.resolve(name) {
+            Err(m) => {
+                c.fail("api.headers", m);
+                continue;
+            }
+            // What HTTP carries as a header value (RFC 9110 §5.5), without obs-text.
+            Ok(v)
+                if !v
+                    .expose()
+                    .bytes()
+                    .all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) =>
+            {
+                c.fail(
+                    "api.headers",
+                    format!("the value of header {name} has control or non-ASCII characters"),
+                );
+                continue;
+            }
+            Ok(_) => {}
         }
         match source {
             headers::HeaderSource::Inline(_) => warnings.push(format!(
