@@ -30,9 +30,8 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
         ))?;
         // Key files were read and checked by `load`; this shows what they hold (the
         // certificate's expiry above all).
-        let auth = crate::auth::client_auth::info(&loaded.config);
-        if auth.signing.is_some() || auth.certificate.is_some() {
-            print_line(&format!("client authentication: {}", auth.describe()))?;
+        if let Some(auth) = config::key_material::summary(&loaded.config) {
+            print_line(&format!("client authentication: {auth}"))?;
         }
         return Ok(crate::exit::OK);
     }
@@ -75,10 +74,9 @@ pub fn render(
         Ok(d) => out.push_str(&format!("# state dir:   {}\n", d.display())),
         Err(e) => out.push_str(&format!("# state dir:   unknown: {e}\n")),
     }
-    out.push_str(&format!(
-        "# client authentication: {}\n",
-        crate::auth::client_auth::info(&loaded.config).describe()
-    ));
+    if let Some(auth) = config::key_material::summary(&loaded.config) {
+        out.push_str(&format!("# client authentication: {auth}\n"));
+    }
     for w in all_warnings(loaded, secret) {
         out.push_str(&format!("# warning: {w}\n"));
     }

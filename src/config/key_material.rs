@@ -267,6 +267,38 @@ pub fn ca_certificates(key: &str, path: &Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(certs)
 }
 
+/// For `config --check`: the method and what its key files hold, e.g.
+/// "tls_client_auth; certificate CN=client-1 #3fa2c1d0 expires 2027-01-01 00:00:00 UTC
+/// (398 days)". `None` for the secret methods without a certificate.
+pub fn summary(cfg: &super::Config) -> Option<String> {
+    let method = cfg.client_auth_method();
+    let mut parts = vec![method.as_str().to_string()];
+    if method == super::ClientAuthMethod::PrivateKeyJwt {
+        let kid = cfg
+            .auth
+            .key_id
+            .as_ref()
+            .map(|k| format!(", kid {k}"))
+            .unwrap_or_default();
+        parts.push(format!("signing {}{kid}", cfg.auth.signing_alg.as_str()));
+    }
+    let wants_cert = method == super::ClientAuthMethod::TlsClientAuth || cfg.api.client_identity;
+    if wants_cert
+        && let (Some(cert), Some(key)) = (&cfg.auth.client_cert_file, &cfg.auth.client_key_file)
+        && let Ok(id) = client_identity("auth.client_cert_file", cert, "auth.client_key_file", key)
+    {
+        let c = id.certificate;
+        parts.push(format!(
+            "certificate {} {} expires {} ({} days)",
+            c.subject,
+            c.fingerprint,
+            c.not_after_text(),
+            c.days_left(SystemTime::now())
+        ));
+    }
+    (parts.len() > 1).then(|| parts.join("; "))
+}
+
 /// A key file others may read is worth a warning (the key is the client's identity).
 #[cfg(unix)]
 pub fn permission_warning(key: &str, path: &Path) -> Option<String> {
