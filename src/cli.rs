@@ -166,6 +166,13 @@ pub struct SimulateArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Serve HTTPS with a certificate made at start; its CA is written to a file for
+    /// clients to trust (`api.ca_file`), and the path printed.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: where to write the CA certificate (default: the temp dir).
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    pub ca_out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

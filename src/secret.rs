@@ -38,7 +38,12 @@ impl std::fmt::Debug for Secret {
 
 /// First 8 hex digits of SHA-256, prefixed with `#`.
 pub fn fingerprint(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
+    fingerprint_bytes(value.as_bytes())
+}
+
+/// [`fingerprint`] of bytes, e.g. a DER certificate.
+pub fn fingerprint_bytes(value: &[u8]) -> String {
+    let digest = Sha256::digest(value);
     format!("#{}", &hex::encode(digest)[..8])
 }
 

@@ -389,3 +389,131 @@ async fn an_echoing_token_endpoint_reveals_no_secret() {
     }
     assert!(hits.is_empty(), "{hits:#?}");
 }
+
+/// The key material of the other client auth methods: the `private_key_jwt` key, the
+/// client certificate's key (presented to the API too) and an `apiKey` header value read
+/// from a file. Push, status, config and diagnose through the real binary (debug
+/// logging on): no line of either key and not the header value appears in any output or
+/// in any file under the state dir.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_private_key_or_api_key_in_any_byte_written() {
+    use common::keys::{API_KEY, config, material, tls_sim, write};
+    let work = tempfile::tempdir().unwrap();
+    let m = material(work.path());
+    let api_key_file = write(work.path(), "api-key", API_KEY);
+    let headers = format!(
+        "[api.headers]\napiKey = {{ file = \"{}\" }}\n",
+        api_key_file.display()
+    );
+    let src = work.path().join("suppliers.csv");
+    write_csv(&src, 200, &[]);
+    let methods = [
+        format!(
+            "method = \"private_key_jwt\"\nprivate_key_file = \"{}\"\nsigning_alg = \"ES256\"\nkey_id = \"ec-1\"",
+            m.ec_key.display()
+        ),
+        format!(
+            "method = \"tls_client_auth\"\nclient_cert_file = \"{}\"\nclient_key_file = \"{}\"",
+            m.client_cert.display(),
+            m.client_key.display()
+        ),
+    ];
+    let mut haystacks: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, auth) in methods.iter().enumerate() {
+        let dir = work.path().join(format!("m{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (sim, ca) = tls_sim(&m, &dir, |a| {
+            a.required_headers.insert("apiKey".into(), API_KEY.into());
+        })
+        .await;
+        let client_identity = if i == 1 {
+            "client_identity = true\n"
+        } else {
+            ""
+        };
+        let cfg = config(&dir, &sim.url(), &ca, auth, &headers);
+        // api.client_identity goes under [api]: prepend it to the file.
+        let text0 = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(
+            &cfg,
+            text0.replacen("[api]\n", &format!("[api]\n{client_identity}"), 1),
+        )
+        .unwrap();
+        let (d, c, s) = (dir.clone(), cfg.clone(), src.clone());
+        let outputs = tokio::task::spawn_blocking(move || {
+            let mut outputs = Vec::new();
+            for args in [
+                vec![
+                    "run",
+                    "--headless",
+                    "--run-id",
+                    "keys",
+                    "--source",
+                    s.to_str().unwrap(),
+                ],
+                vec!["status"],
+                vec!["status", "keys", "--json"],
+                vec!["config"],
+                vec!["config", "--check"],
+                vec!["diagnose"],
+            ] {
+                outputs.push((args.join(" "), binary(&d, &c, &args)));
+            }
+            outputs
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            outputs[0].1.status.code(),
+            Some(0),
+            "method {i}: {}",
+            text(&outputs[0].1)
+        );
+        assert_eq!(stat(&sim.stats(), "records_total"), 200);
+        for (cmd, o) in outputs {
+            haystacks.push((format!("m{i} `{cmd}` stdout"), o.stdout));
+            haystacks.push((format!("m{i} `{cmd}` stderr"), o.stderr));
+        }
+        let mut files = Vec::new();
+        files_under(&dir.join("state"), &mut files);
+        assert!(
+            files
+                .iter()
+                .any(|f| f.display().to_string().contains("journal")),
+            "the search covers the run files: {files:#?}"
+        );
+        for f in files {
+            haystacks.push((f.display().to_string(), std::fs::read(&f).unwrap()));
+        }
+    }
+    // Every base64 line of each PEM key (a line is 64 characters of key), and the value.
+    let mut needles: Vec<(String, String)> = vec![("apiKey value".into(), API_KEY.into())];
+    for (what, pem) in [
+        ("private_key_jwt key", &m.ec_key_pem),
+        ("client certificate key", &m.client_key_pem),
+    ] {
+        for line in pem
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+        {
+            needles.push((what.into(), line.to_string()));
+        }
+    }
+    assert!(needles.len() >= 5, "{needles:?}");
+    let mut hits = Vec::new();
+    for (what, bytes) in &haystacks {
+        for (kind, needle) in &needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                hits.push(format!("{kind} found in {what}"));
+            }
+        }
+    }
+    let bytes: usize = haystacks.iter().map(|(_, b)| b.len()).sum();
+    eprintln!(
+        "searched {} outputs and files ({bytes} bytes) for {} needles: {} hits",
+        haystacks.len(),
+        needles.len(),
+        hits.len()
+    );
+    assert!(hits.is_empty(), "{hits:#?}");
+}

@@ -13,7 +13,8 @@ use super::{ApiClient, ApiError, ConnectOptions, PushResult};
 use crate::auth::answer::parse_secs_header;
 use crate::auth::audit::Audit;
 use crate::auth::cache::TokenCache;
-use crate::auth::grant::{TokenEndpoint, http_client_builder};
+use crate::auth::client_auth::{self, Peer, presents_certificate};
+use crate::auth::grant::TokenEndpoint;
 use crate::auth::status::TokenStatus;
 use crate::auth::{AccessToken, ManagerSettings, TokenManager};
 use crate::config::{Config, TokenCacheMode, check_transport};
@@ -68,11 +69,23 @@ impl ApiClient {
             })?;
         let base_url = reqwest::Url::parse(&cfg.api.base_url)
             .map_err(|e| config_error(format!("api.base_url: {e}")))?;
-        let http = http_client_builder(Duration::from_secs(cfg.api.timeout_secs.max(1)))
-            .build()
-            .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
-        let endpoint =
-            TokenEndpoint::new(cfg, &client_secret, http.clone()).map_err(config_error)?;
+        let timeout = Duration::from_secs(cfg.api.timeout_secs.max(1));
+        // One client when both peers see the same identity (shared connection pool).
+        let token_http =
+            client_auth::http_client(cfg, Peer::TokenEndpoint, timeout).map_err(config_error)?;
+        let http = if presents_certificate(cfg, Peer::Api)
+            == presents_certificate(cfg, Peer::TokenEndpoint)
+        {
+            token_http.clone()
+        } else {
+            client_auth::http_client(cfg, Peer::Api, timeout).map_err(config_error)?
+        };
+        let headers = extra_headers(cfg)?;
+        let endpoint = TokenEndpoint::new(cfg, &client_secret, token_http).map_err(config_error)?;
+        let client_auth = endpoint.client_auth().clone();
+        if let Some(w) = client_auth.expiry_warning(std::time::SystemTime::now()) {
+            tracing::warn!("{w}");
+        }
         let cache = match (cfg.auth.token_cache, opts.token_cache) {
             (TokenCacheMode::Encrypted, Some(path)) => Some(TokenCache::new(
                 path,
@@ -97,9 +110,17 @@ impl ApiClient {
             cache,
             Audit::open(opts.audit_log.as_deref()),
         );
+        for (name, value) in &headers {
+            // Server text that echoes the header loses it (error bodies, 401 reasons).
+            if let Ok(v) = value.to_str() {
+                tokens.redactor().pin(&format!("{name} header"), v);
+            }
+        }
         tokens.start(cancel.clone()).await?;
         let client = Arc::new(ApiClient {
             http,
+            headers,
+            client_auth,
             tokens: Arc::clone(&tokens),
             health_url: cfg.api_url(&cfg.api.health_path),
             batch_url: cfg.api_url(&cfg.api.batch_path),
@@ -143,6 +164,12 @@ impl ApiClient {
             _ = self.cancel.cancelled() => Err(ApiError::Cancelled),
             r = self.tokens.force_refresh() => r.map_err(ApiError::Auth),
         }
+    }
+
+    /// How the client authenticates (method, certificate and its expiry), for the token
+    /// pane, `status` and `diagnose`.
+    pub fn client_auth(&self) -> &client_auth::ClientAuthInfo {
+        &self.client_auth
     }
 
     /// The token manager behind this client (renewal counters are in its status).
@@ -212,6 +239,9 @@ impl ApiClient {
         bearer.set_sensitive(true);
         req.headers_mut()
             .insert(reqwest::header::AUTHORIZATION, bearer);
+        for (name, value) in &self.headers {
+            req.headers_mut().insert(name.clone(), value.clone());
+        }
         self.tokens.note_activity();
         let resp = self
             .http
@@ -266,4 +296,28 @@ impl ApiClient {
             ))
         }
     }
+}
+
+/// `api.headers`, resolved from their sources, each marked sensitive (HTTP/2 never
+/// indexes it; reqwest's `Debug` never shows it).
+fn extra_headers(
+    cfg: &Config,
+) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, ApiError> {
+    let mut out = Vec::new();
+    for (name, source) in &cfg.api.headers {
+        let value = source
+            .resolve(name)
+            .map_err(|m| config_error(format!("api.headers: {m}")))?;
+        let header = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| config_error(format!("api.headers: {name:?} is not a header name")))?;
+        let mut v = reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
+            config_error(format!(
+                "api.headers: the value of {name} is not a valid header value (control \
+                 characters or non-ASCII)"
+            ))
+        })?;
+        v.set_sensitive(true);
+        out.push((header, v));
+    }
+    Ok(out)
 }

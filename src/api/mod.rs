@@ -123,6 +123,9 @@ pub struct ConnectOptions {
 /// manager and replays once after a premature 401.
 pub struct ApiClient {
     http: reqwest::Client,
+    /// `api.headers`, sent on every call (values sensitive, never shown).
+    headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    client_auth: crate::auth::client_auth::ClientAuthInfo,
     tokens: Arc<TokenManager>,
     health_url: String,
     batch_url: String,

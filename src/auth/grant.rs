@@ -13,9 +13,10 @@ use oauth2::{
 };
 
 use super::answer::{self, LenientTokenResponse};
+use super::client_auth::{ASSERTION_TYPE, AssertionSigner, ClientAuthInfo};
 use super::status::{GrantKind, LifetimeSource};
 use super::wire::{Endpoint, classify};
-use crate::config::{AuthStyle, Config};
+use crate::config::{ClientAuthMethod, Config};
 use crate::secret::Secret;
 use crate::server_text::Redactor;
 
@@ -141,8 +142,9 @@ impl GrantError {
 fn rejected_hint(code: &str) -> &'static str {
     match code {
         "invalid_client" | "unauthorized_client" => {
-            "; check auth.client_id, the client secret (SUPSYNC_CLIENT_SECRET or \
-             auth.client_secret_file), auth.auth_style and auth.token_url"
+            "; check auth.client_id, auth.method and its credential (the client secret from \
+             SUPSYNC_CLIENT_SECRET or auth.client_secret_file, auth.private_key_file or \
+             auth.client_cert_file) and auth.token_url"
         }
         "invalid_scope" => "; check auth.scopes against what the client may request",
         "unsupported_grant_type" => {
@@ -161,6 +163,12 @@ pub struct TokenEndpoint {
     /// `auth.expected_ttl_secs`: the lifetime assumed when an answer states none.
     fallback_ttl_secs: u64,
     redactor: Arc<Redactor>,
+    /// `private_key_jwt`: signs a fresh assertion for every request.
+    signer: Option<Arc<AssertionSigner>>,
+    /// `auth.extra_params`, on every new session (and refresh when `extra_on_refresh`).
+    extra_params: Vec<(String, String)>,
+    extra_on_refresh: bool,
+    info: ClientAuthInfo,
 }
 
 impl std::fmt::Debug for TokenEndpoint {
@@ -169,33 +177,83 @@ impl std::fmt::Debug for TokenEndpoint {
             .field("token_url", &self.client.token_uri().as_str())
             .field("client_id", &self.client.client_id().as_str())
             .field("scopes", &self.scopes)
+            .field("method", &self.info.method)
             .finish_non_exhaustive()
     }
 }
 
 impl TokenEndpoint {
-    /// `http` must not follow redirects (oauth2's advice); see [`http_client`].
+    /// `http` must not follow redirects (oauth2's advice); see [`http_client`]. With
+    /// `tls_client_auth` it must present the client certificate: build it with
+    /// [`super::client_auth::http_client`]. `secret` is used only by the secret methods
+    /// (`auth.method`); the others read their key files here.
     pub fn new(cfg: &Config, secret: &Secret, http: reqwest::Client) -> Result<Self, String> {
         let url = cfg.token_url();
         let token_url = TokenUrl::new(url.clone())
             .map_err(|e| format!("auth.token_url {url:?} is not a valid URL: {e}"))?;
-        let auth_type = match cfg.auth.auth_style {
-            AuthStyle::Basic => AuthType::BasicAuth,
-            AuthStyle::Post => AuthType::RequestBody,
-        };
-        let client = oauth2::Client::new(ClientId::new(cfg.auth.client_id.clone()))
-            .set_client_secret(ClientSecret::new(secret.expose().to_string()))
-            .set_token_uri(token_url)
-            .set_auth_type(auth_type);
+        let method = cfg.client_auth_method();
+        let client =
+            oauth2::Client::new(ClientId::new(cfg.auth.client_id.clone())).set_token_uri(token_url);
         let redactor = Arc::new(Redactor::new());
-        redactor.pin_client_secret(&cfg.auth.client_id, secret.expose());
+        // Without a secret, oauth2 sends `client_id` in the body, as RFC 7523 §3 and
+        // RFC 8705 §2 have it.
+        let (client, signer) = match method {
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
+                redactor.pin_client_secret(&cfg.auth.client_id, secret.expose());
+                let auth_type = if method == ClientAuthMethod::ClientSecretBasic {
+                    AuthType::BasicAuth
+                } else {
+                    AuthType::RequestBody
+                };
+                let client = client
+                    .set_client_secret(ClientSecret::new(secret.expose().to_string()))
+                    .set_auth_type(auth_type);
+                (client, None)
+            }
+            ClientAuthMethod::PrivateKeyJwt => (
+                client.set_auth_type(AuthType::RequestBody),
+                Some(Arc::new(AssertionSigner::from_config(cfg)?)),
+            ),
+            ClientAuthMethod::TlsClientAuth => (client.set_auth_type(AuthType::RequestBody), None),
+        };
         Ok(Self {
             client,
             http,
             scopes: cfg.auth.scopes.clone(),
             fallback_ttl_secs: cfg.auth.expected_ttl_secs,
             redactor,
+            signer,
+            extra_params: cfg
+                .auth
+                .extra_params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            extra_on_refresh: cfg.auth.extra_params_on_refresh,
+            info: super::client_auth::info(cfg),
         })
+    }
+
+    /// The client authentication in use (method, signing algorithm, certificate).
+    pub fn client_auth(&self) -> &ClientAuthInfo {
+        &self.info
+    }
+
+    /// The form parameters that authenticate the client beyond what `oauth2` sends: a
+    /// fresh signed assertion with `private_key_jwt`, nothing otherwise.
+    fn assertion_params(&self, grant: GrantKind) -> Result<Vec<(String, String)>, GrantError> {
+        let Some(signer) = &self.signer else {
+            return Ok(Vec::new());
+        };
+        let assertion = signer
+            .sign(SystemTime::now())
+            .map_err(|message| GrantError::Malformed { grant, message })?;
+        // An echoing server must not show it: it is a credential until it expires.
+        self.redactor.remember_token(assertion.expose());
+        Ok(vec![
+            ("client_assertion_type".into(), ASSERTION_TYPE.into()),
+            ("client_assertion".into(), assertion.expose().to_string()),
+        ])
     }
 
     /// Knows the client secret and every token this endpoint issued: server text that
@@ -222,11 +280,19 @@ impl TokenEndpoint {
     pub async fn client_credentials(&self, scopes: Option<&[String]>) -> Result<Grant, GrantError> {
         let kind = GrantKind::ClientCredentials;
         let scopes = scopes.unwrap_or(&self.scopes);
-        let sent_at = Instant::now();
-        let resp = self
+        let mut req = self
             .client
             .exchange_client_credentials()
-            .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
+            .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())));
+        for (k, v) in self
+            .extra_params
+            .iter()
+            .chain(&self.assertion_params(kind)?)
+        {
+            req = req.add_extra_param(k.clone(), v.clone());
+        }
+        let sent_at = Instant::now();
+        let resp = req
             .request_async(&Endpoint(&self.http))
             .await
             .map_err(|e| classify(kind, e, &self.redactor))?;
@@ -237,10 +303,17 @@ impl TokenEndpoint {
     pub async fn refresh(&self, refresh_token: &Secret) -> Result<Grant, GrantError> {
         let kind = GrantKind::RefreshToken;
         let rt = RefreshToken::new(refresh_token.expose().to_string());
+        let mut req = self.client.exchange_refresh_token(&rt);
+        let extra: &[(String, String)] = if self.extra_on_refresh {
+            &self.extra_params
+        } else {
+            &[]
+        };
+        for (k, v) in extra.iter().chain(&self.assertion_params(kind)?) {
+            req = req.add_extra_param(k.clone(), v.clone());
+        }
         let sent_at = Instant::now();
-        let resp = self
-            .client
-            .exchange_refresh_token(&rt)
+        let resp = req
             .request_async(&Endpoint(&self.http))
             .await
             .map_err(|e| classify(kind, e, &self.redactor))?;

@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod audit;
 pub mod cache;
+pub mod client_auth;
 pub mod grant;
 #[cfg(feature = "keyring")]
 pub mod keyring_key;

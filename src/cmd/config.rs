@@ -28,6 +28,11 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
             "ok: {what} is valid; state dir {}",
             state.display()
         ))?;
+        // Key files were read and checked by `load`; this shows what they hold (the
+        // certificate's expiry above all).
+        if let Some(auth) = config::key_material::summary(&loaded.config) {
+            print_line(&format!("client authentication: {auth}"))?;
+        }
         return Ok(crate::exit::OK);
     }
     print_out(&render(&loaded, secret.as_ref(), &state)?)?;
@@ -68,6 +73,9 @@ pub fn render(
     match state {
         Ok(d) => out.push_str(&format!("# state dir:   {}\n", d.display())),
         Err(e) => out.push_str(&format!("# state dir:   unknown: {e}\n")),
+    }
+    if let Some(auth) = config::key_material::summary(&loaded.config) {
+        out.push_str(&format!("# client authentication: {auth}\n"));
     }
     for w in all_warnings(loaded, secret) {
         out.push_str(&format!("# warning: {w}\n"));

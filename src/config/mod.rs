@@ -6,10 +6,13 @@
 //! Every section is `deny_unknown_fields` so a typo is an error naming the key and line.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub mod client_secret;
 mod file_layer;
+pub mod headers;
+pub mod key_material;
 pub mod load;
 pub mod merge;
 mod observe;
@@ -18,9 +21,11 @@ pub mod recorded;
 pub mod schema;
 mod typed;
 pub mod validate;
+mod validate_auth;
 pub mod validate_observe;
 
 pub use client_secret::{ResolvedSecret, SecretSource};
+pub use headers::HeaderSource;
 pub use load::{
     ConfigError, LoadedConfig, default_config_path, load, load_for_run, load_from, state_dir,
 };
@@ -57,6 +62,14 @@ pub struct ApiConfig {
     /// How the API looks (docs/API.md §6): `preset` and per-key overrides, all optional.
     #[serde(flatten)]
     pub mapping: crate::mapping::MappingKeys,
+    /// A PEM file of extra trust roots (a private CA) for the API and the token endpoint.
+    pub ca_file: Option<PathBuf>,
+    /// Present the client certificate (`auth.client_cert_file`) to the resource API too,
+    /// for servers that bind tokens to the certificate (RFC 8705 §3).
+    pub client_identity: bool,
+    /// Headers sent on every resource call (e.g. an `apiKey`); each value inline (warned
+    /// about), `{ env = "VAR" }` or `{ file = "/path" }`, and handled like a secret.
+    pub headers: BTreeMap<String, HeaderSource>,
 }
 
 impl Default for ApiConfig {
@@ -68,10 +81,85 @@ impl Default for ApiConfig {
             timeout_secs: 30,
             allow_insecure_http: false,
             mapping: crate::mapping::MappingKeys::default(),
+            ca_file: None,
+            client_identity: false,
+            headers: BTreeMap::new(),
         }
     }
 }
 
+/// How the client proves who it is to the token endpoint (docs/API.md §1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// RFC 6749 §2.3.1: id and secret form-encoded, then HTTP Basic.
+    #[default]
+    ClientSecretBasic,
+    /// RFC 6749 §2.3.1: `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// RFC 7523: a JWT signed with the client's private key.
+    PrivateKeyJwt,
+    /// RFC 8705: a client certificate on the TLS connection.
+    TlsClientAuth,
+}
+
+impl ClientAuthMethod {
+    /// The name as in `auth.method` and RFC 8414's `token_endpoint_auth_methods_supported`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            ClientAuthMethod::TlsClientAuth => "tls_client_auth",
+        }
+    }
+
+    /// Whether the method needs the client secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
+        )
+    }
+}
+
+impl std::fmt::Display for ClientAuthMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JWS algorithm of a `private_key_jwt` client assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (an RSA key).
+    #[default]
+    RS256,
+    /// RSASSA-PSS with SHA-256 (an RSA key).
+    PS256,
+    /// ECDSA on P-256 with SHA-256 (an EC P-256 key).
+    ES256,
+}
+
+impl SigningAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::PS256 => "PS256",
+            SigningAlg::ES256 => "ES256",
+        }
+    }
+
+    /// The kind of key the algorithm signs with, for messages.
+    pub fn key_kind(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 | SigningAlg::PS256 => "an RSA key",
+            SigningAlg::ES256 => "an EC P-256 key",
+        }
+    }
+}
+
+/// The former name of `auth.method` for the two secret methods; still read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthStyle {
@@ -106,7 +194,26 @@ pub struct AuthConfig {
     /// When the client secret expires (RFC 3339 date or date-time, e.g. `2027-03-31`):
     /// warned about 14 days ahead, shown by `status --json`, exported as a metric.
     pub secret_expires_at: Option<String>,
-    pub auth_style: AuthStyle,
+    /// Client authentication at the token endpoint.
+    pub method: ClientAuthMethod,
+    /// Deprecated: `basic` or `post`, read as `auth.method` when that is left at its default.
+    pub auth_style: Option<AuthStyle>,
+    /// `private_key_jwt`: the PEM private key (PKCS#8, or PKCS#1 for RSA) that signs.
+    pub private_key_file: Option<PathBuf>,
+    /// `private_key_jwt`: RS256, PS256 or ES256; it must fit the key.
+    pub signing_alg: SigningAlg,
+    /// `private_key_jwt`: the `kid` header, when the server holds several of our keys.
+    pub key_id: Option<String>,
+    /// `private_key_jwt`: the assertion's `aud`; the token endpoint URL when unset.
+    pub assertion_audience: Option<String>,
+    /// `tls_client_auth`: the client certificate (PEM, leaf first, chain may follow).
+    pub client_cert_file: Option<PathBuf>,
+    /// `tls_client_auth`: the certificate's private key (PEM).
+    pub client_key_file: Option<PathBuf>,
+    /// Extra form parameters on every new session (e.g. `audience`, `resource`).
+    pub extra_params: BTreeMap<String, String>,
+    /// Send `extra_params` on refreshes too (some servers want them on every grant).
+    pub extra_params_on_refresh: bool,
     pub scopes: Vec<String>,
     /// Refresh this long before the token dies (capped to a fraction of the token lifetime).
     pub refresh_margin_secs: u64,
@@ -136,7 +243,16 @@ impl Default for AuthConfig {
             client_secret: None,
             client_secret_file: None,
             secret_expires_at: None,
-            auth_style: AuthStyle::Basic,
+            method: ClientAuthMethod::ClientSecretBasic,
+            auth_style: None,
+            private_key_file: None,
+            signing_alg: SigningAlg::RS256,
+            key_id: None,
+            assertion_audience: None,
+            client_cert_file: None,
+            client_key_file: None,
+            extra_params: BTreeMap::new(),
+            extra_params_on_refresh: false,
             scopes: vec!["supplier_mgmt".into(), "offline_access".into()],
             refresh_margin_secs: 120,
             expected_ttl_secs: 3600,
@@ -223,6 +339,25 @@ impl Config {
     /// The token endpoint: `auth.token_url` when absolute, else joined to `api.base_url`.
     pub fn token_url(&self) -> String {
         join_url(&self.api.base_url, &self.auth.token_url)
+    }
+
+    /// The client authentication in force: `auth.method`, or the deprecated
+    /// `auth.auth_style = "post"` when `auth.method` is left at its default.
+    pub fn client_auth_method(&self) -> ClientAuthMethod {
+        match (self.auth.method, self.auth.auth_style) {
+            (ClientAuthMethod::ClientSecretBasic, Some(AuthStyle::Post)) => {
+                ClientAuthMethod::ClientSecretPost
+            }
+            (m, _) => m,
+        }
+    }
+
+    /// The `aud` of a client assertion: `auth.assertion_audience`, else the token endpoint.
+    pub fn assertion_audience(&self) -> String {
+        self.auth
+            .assertion_audience
+            .clone()
+            .unwrap_or_else(|| self.token_url())
     }
 
     /// An API URL for one of the configured paths.

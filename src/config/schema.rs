@@ -12,6 +12,8 @@ pub enum Kind {
     Integer,
     Boolean,
     StringList,
+    /// A table of named values (`[auth.extra_params]`, `[api.headers]`).
+    Table,
 }
 
 impl Kind {
@@ -22,6 +24,7 @@ impl Kind {
             Kind::Integer => "an integer",
             Kind::Boolean => "a boolean (true or false)",
             Kind::StringList => "a list of strings",
+            Kind::Table => "a table (`{ name = \"value\" }`)",
         }
     }
 }
@@ -55,6 +58,13 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
     ("auth", "client_secret", "client_id"),
     ("auth", "client_secret_file", "client_secret"),
     ("auth", "secret_expires_at", "client_secret_file"),
+    ("api", "ca_file", "allow_insecure_http"),
+    ("auth", "auth_style", "method"),
+    ("auth", "private_key_file", "auth_style"),
+    ("auth", "key_id", "signing_alg"),
+    ("auth", "assertion_audience", "key_id"),
+    ("auth", "client_cert_file", "assertion_audience"),
+    ("auth", "client_key_file", "client_cert_file"),
     ("notify", "webhook_url", "command_timeout_secs"),
     ("notify", "ping_url", "webhook_attempts"),
     ("metrics", "file", ""),
@@ -63,7 +73,8 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
 
 /// Keys that may not come from the environment or `--set`: a secret there would sit in
 /// shell history or `ps` output; `SUPSYNC_CLIENT_SECRET` is the one env route for it.
-pub const NOT_OVERRIDABLE: &[&str] = &["auth.client_secret"];
+/// Header values are secrets of the same kind (they name their own env var or file).
+pub const NOT_OVERRIDABLE: &[&str] = &["auth.client_secret", "api.headers"];
 
 /// Every key in declaration order (sections in `Config` order, keys in struct order).
 #[derive(Debug, Clone)]
@@ -167,6 +178,7 @@ fn kind_of(v: &DeValue<'_>) -> Kind {
         DeValue::Integer(_) => Kind::Integer,
         DeValue::Boolean(_) => Kind::Boolean,
         DeValue::Array(_) => Kind::StringList,
+        DeValue::Table(_) => Kind::Table,
         _ => Kind::String,
     }
 }

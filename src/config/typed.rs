@@ -27,6 +27,13 @@ pub fn parse_text(spec: &KeySpec, raw: &str) -> Result<Value, String> {
             let doc: toml::Table = toml::from_str(&format!("v = {raw}")).map_err(|_| wrong())?;
             doc.get("v").cloned().ok_or_else(wrong)
         }
+        Kind::Table => {
+            let doc: toml::Table = toml::from_str(&format!("v = {raw}")).map_err(|_| wrong())?;
+            doc.get("v")
+                .filter(|v| v.is_table())
+                .cloned()
+                .ok_or_else(wrong)
+        }
         Kind::StringList => Ok(Value::Array(
             raw.split_whitespace()
                 .map(|s| Value::String(s.to_string()))
@@ -50,7 +57,8 @@ pub fn check_value(spec: &KeySpec, value: &Value) -> Result<(), String> {
     let msg = match (spec.kind, value) {
         (Kind::String, Value::String(_))
         | (Kind::Integer, Value::Integer(_))
-        | (Kind::Boolean, Value::Boolean(_)) => String::new(),
+        | (Kind::Boolean, Value::Boolean(_))
+        | (Kind::Table, Value::Table(_)) => String::new(),
         (Kind::StringList, Value::Array(items)) => match items.iter().find(|v| !v.is_str()) {
             Some(bad) => format!(
                 "expected {expected}, found a list containing {}",

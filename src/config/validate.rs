@@ -23,6 +23,10 @@ impl Checker<'_> {
             .push(format!("{}{msg}", self.prov.locate(key)));
     }
 
+    pub(super) fn locate(&self, key: &str) -> String {
+        self.prov.locate(key)
+    }
+
     pub(super) fn range(&mut self, key: &str, value: u64, min: u64, max: u64, unit: &str) {
         if value < min || value > max {
             self.fail(
@@ -216,6 +220,7 @@ pub fn validate(
     c.range("ui.max_fps", u64::from(u.max_fps), 1, 120, "");
 
     super::validate_observe::check(config, &mut c);
+    super::validate_auth::check(config, &mut c, warnings);
 
     match c.problems.len() {
         0 => Ok(()),

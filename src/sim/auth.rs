@@ -1,9 +1,11 @@
-//! `POST /oauth/token` (docs/API.md §1): client authentication by HTTP Basic or in the
-//! body, the `client_credentials` and `refresh_token` grants, RFC 6749 error answers.
+//! `POST /oauth/token` (docs/API.md §1): client authentication (HTTP Basic, the body, a
+//! signed assertion or a client certificate: see `client_auth.rs`), the
+//! `client_credentials` and `refresh_token` grants, RFC 6749 error answers.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::client_auth::{self, ASSERTION_TYPE};
+use super::server::PeerCertificate;
 use super::state::{Sim, lock};
 use super::stats::Stats;
 use super::tokens::{Issued, RefreshError};
@@ -19,9 +23,15 @@ use super::{quirks, reply};
 const FORM_LIMIT: usize = 64 * 1024;
 const LOG: &str = "supsync::sim";
 
-pub async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn token(
+    State(sim): State<Arc<Sim>>,
+    peer: Option<Extension<PeerCertificate>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     Stats::bump(&sim.stats.requests);
-    let resp = match grant(&sim, &headers, body).await {
+    let peer = peer.map(|Extension(p)| p);
+    let resp = match grant(&sim, &headers, peer.as_ref(), body).await {
         Ok(resp) => resp,
         Err(resp) => {
             Stats::bump(&sim.stats.token_errors);
@@ -34,7 +44,12 @@ pub async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Body) 
     no_store(resp)
 }
 
-async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, Response> {
+async fn grant(
+    sim: &Sim,
+    headers: &HeaderMap,
+    peer: Option<&PeerCertificate>,
+    body: Body,
+) -> Result<Response, Response> {
     if let Some(left) = sim.outage.remaining(Instant::now()) {
         Stats::bump(&sim.stats.outage_rejections);
         return Err(reply::with_retry_after(
@@ -61,11 +76,17 @@ async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, R
         };
     }
     let form = Form::parse(&bytes)?;
-    let client_id = authenticate_client(sim, headers, &form)?;
+    let client_id = authenticate_client(sim, headers, &form, peer)?;
     let now = Instant::now();
     let grant_type = form
         .get("grant_type")
         .ok_or_else(|| invalid_request("grant_type is missing"))?;
+    let required = &sim.profile.auth;
+    if (grant_type == "client_credentials" || required.required_params_on_refresh)
+        && let Some(why) = client_auth::missing_param(&required.required_params, |k| form.get(k))
+    {
+        return Err(invalid_request(&why));
+    }
     let scope = match form.get("scope") {
         Some(s) => Some(parse_scope(s)?),
         None => None,
@@ -183,9 +204,17 @@ impl Form {
     }
 }
 
-/// The client, from HTTP Basic (id and secret form-urlencoded, then base64: RFC 6749
-/// §2.3.1) or from `client_id` + `client_secret` in the body. Not both.
-fn authenticate_client(sim: &Sim, headers: &HeaderMap, form: &Form) -> Result<String, Response> {
+/// The client, by the one method the request uses: HTTP Basic (id and secret
+/// form-urlencoded, then base64: RFC 6749 §2.3.1), `client_id` + `client_secret` in the
+/// body, a signed `client_assertion` (RFC 7523), or a verified client certificate whose
+/// common name is the `client_id` in the body (RFC 8705). The method must be one the
+/// profile accepts; a refusal names the methods it does.
+fn authenticate_client(
+    sim: &Sim,
+    headers: &HeaderMap,
+    form: &Form,
+    peer: Option<&PeerCertificate>,
+) -> Result<String, Response> {
     let basic = match headers.get(header::AUTHORIZATION) {
         Some(v) => Some(parse_basic(v).ok_or_else(|| {
             invalid_client("the Authorization header is not valid HTTP Basic credentials")
@@ -193,29 +222,96 @@ fn authenticate_client(sim: &Sim, headers: &HeaderMap, form: &Form) -> Result<St
         None => None,
     };
     let in_body = form.get("client_secret").is_some();
-    let (id, secret) = match (basic, in_body) {
-        (Some(_), true) => {
-            return Err(invalid_request(
-                "client credentials sent both in the Authorization header and the body; use one",
-            ));
-        }
-        (Some(pair), false) => pair,
-        (None, true) => (
-            form.get("client_id").unwrap_or_default().to_string(),
-            form.get("client_secret").unwrap_or_default().to_string(),
-        ),
-        (None, false) => {
-            return Err(invalid_client(
-                "client authentication is missing (HTTP Basic or client_id + client_secret)",
-            ));
-        }
+    let assertion = form.get("client_assertion");
+    let used = [basic.is_some(), in_body, assertion.is_some()];
+    if used.iter().filter(|u| **u).count() > 1 {
+        return Err(invalid_request(
+            "the client authenticated in more than one way (Basic, body secret, assertion); use one",
+        ));
+    }
+    let method = if basic.is_some() {
+        "client_secret_basic"
+    } else if in_body {
+        "client_secret_post"
+    } else if assertion.is_some() {
+        "private_key_jwt"
+    } else if peer.is_some() {
+        "tls_client_auth"
+    } else {
+        return Err(invalid_client(
+            "client authentication is missing (HTTP Basic, client_id + client_secret, a \
+             client assertion or a client certificate)",
+        ));
     };
-    match sim.profile.clients.get(&id) {
-        Some(expected) if *expected == secret => Ok(id),
-        _ => {
-            tracing::info!(target: LOG, client = %id.chars().take(60).collect::<String>(), "client authentication failed");
-            Err(invalid_client("client authentication failed"))
+    let accepted = &sim.profile.auth;
+    if !accepted.accepts(method) {
+        let list = if accepted.methods.is_empty() {
+            client_auth::METHODS.join(", ")
+        } else {
+            accepted.methods.join(", ")
+        };
+        return Err(invalid_client(&format!(
+            "client authentication method {method} is not accepted; this server accepts {list}"
+        )));
+    }
+    let refused = |id: &str, why: &str| {
+        tracing::info!(target: LOG, client = %id.chars().take(60).collect::<String>(), method, reason = why, "client authentication failed");
+        invalid_client(&format!("client authentication failed ({method}): {why}"))
+    };
+    match (basic, assertion) {
+        (Some((id, secret)), _) => check_secret(sim, id, &secret, &refused),
+        (None, Some(jwt)) => {
+            if form.get("client_assertion_type") != Some(ASSERTION_TYPE) {
+                return Err(invalid_request(&format!(
+                    "client_assertion_type must be {ASSERTION_TYPE}"
+                )));
+            }
+            let audience = accepted
+                .assertion_audience
+                .clone()
+                .unwrap_or_else(|| sim.token_url.clone());
+            let id = sim
+                .verifier
+                .verify(jwt, &audience)
+                .map_err(|why| refused(form.get("client_id").unwrap_or_default(), &why))?;
+            match form.get("client_id") {
+                Some(body_id) if body_id != id => Err(refused(
+                    body_id,
+                    "client_id differs from the assertion's subject",
+                )),
+                _ if sim.profile.clients.contains_key(&id) => Ok(id),
+                _ => Err(refused(&id, "unknown client")),
+            }
         }
+        (None, None) if in_body => {
+            let id = form.get("client_id").unwrap_or_default().to_string();
+            let secret = form.get("client_secret").unwrap_or_default();
+            check_secret(sim, id, secret, &refused)
+        }
+        (None, None) => {
+            let id = form.get("client_id").unwrap_or_default();
+            let named = peer.and_then(|p| client_auth::certificate_client(&p.0));
+            match named {
+                Some(cn) if cn == id && sim.profile.clients.contains_key(id) => Ok(cn),
+                Some(_) => Err(refused(
+                    id,
+                    "the certificate's common name is not the client_id",
+                )),
+                None => Err(refused(id, "the client certificate cannot be read")),
+            }
+        }
+    }
+}
+
+fn check_secret(
+    sim: &Sim,
+    id: String,
+    secret: &str,
+    refused: &dyn Fn(&str, &str) -> Response,
+) -> Result<String, Response> {
+    match sim.profile.clients.get(&id) {
+        Some(expected) if expected == secret => Ok(id),
+        _ => Err(refused(&id, "wrong client id or secret")),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Admission of a resource call, in this order: outage (503), bearer token and its three
-//! clocks (401), rate and concurrency limits (429), then the seeded fault die (503 or a
+//! Admission of a resource call, in this order: outage (503), bearer token, the profile's
+//! required headers and the token's three clocks (401), rate and concurrency limits (429), then the seeded fault die (503 or a
 //! cut connection). An admitted call slides its token's idle window; its answer gets
 //! `X-Token-Expires-In` as of the moment it is sent.
 
@@ -63,6 +63,22 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
         Stats::bump(&sim.stats.unauthorized);
         reply::unauthorized("invalid_request", why)
     })?;
+    if let Some((name, _)) = sim
+        .profile
+        .auth
+        .required_headers
+        .iter()
+        .find(|(name, want)| {
+            headers.get(name.as_str()).and_then(|v| v.to_str().ok()) != Some(want.as_str())
+        })
+    {
+        Stats::bump(&sim.stats.unauthorized);
+        tracing::info!(target: "supsync::sim", header = %name, "401: required header missing or wrong");
+        return Err(reply::unauthorized(
+            "invalid_request",
+            &format!("the {name} header is missing or wrong"),
+        ));
+    }
     let authed = lock(&sim.tokens).authenticate(token, now);
     let authed = authed.map_err(|why| {
         Stats::bump(&sim.stats.unauthorized);

@@ -15,6 +15,7 @@
 mod admin;
 mod api;
 mod auth;
+pub mod client_auth;
 mod faults;
 mod gate;
 mod jwt;
@@ -27,6 +28,7 @@ mod state;
 mod stats;
 mod store;
 mod styled;
+mod tls;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -43,6 +45,8 @@ pub use store::generated_record;
 /// A running simulator. Dropping it (or [`SimServer::shutdown`]) stops the server.
 pub struct SimServer {
     pub addr: SocketAddr,
+    /// The CA to trust when serving TLS (PEM).
+    ca_pem: Option<String>,
     sim: Arc<state::Sim>,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
@@ -52,23 +56,60 @@ impl SimServer {
     /// Starts on `listen` (port 0 picks a free one) in the current tokio runtime and
     /// returns once it is listening.
     pub async fn start(profile: Profile, listen: SocketAddr) -> std::io::Result<SimServer> {
+        Self::start_with(profile, listen, false).await
+    }
+
+    /// As [`SimServer::start`], serving HTTPS with a certificate made now; clients trust
+    /// [`SimServer::ca_pem`]. Client certificates are verified against the profile's
+    /// `[auth] client_ca_file`.
+    pub async fn start_tls(profile: Profile, listen: SocketAddr) -> std::io::Result<SimServer> {
+        Self::start_with(profile, listen, true).await
+    }
+
+    async fn start_with(
+        profile: Profile,
+        listen: SocketAddr,
+        tls: bool,
+    ) -> std::io::Result<SimServer> {
+        let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+        let setup = if tls {
+            Some(tls::setup(&profile.auth).map_err(invalid)?)
+        } else {
+            None
+        };
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let sim = Arc::new(state::Sim::new(profile));
+        let scheme = if tls { "https" } else { "http" };
+        let token_url = format!("{scheme}://{addr}/oauth/token");
+        let sim = Arc::new(state::Sim::new(profile, token_url).map_err(invalid)?);
         let cancel = CancellationToken::new();
         let app = server::router(Arc::clone(&sim));
-        let task = tokio::spawn(server::accept_loop(listener, app, cancel.clone()));
+        let (acceptor, ca_pem) = match setup {
+            Some(s) => (Some(s.acceptor), Some(s.ca_pem)),
+            None => (None, None),
+        };
+        let task = tokio::spawn(server::accept_loop(listener, app, acceptor, cancel.clone()));
         Ok(SimServer {
             addr,
+            ca_pem,
             sim,
             cancel,
             task: Some(task),
         })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` when serving TLS (the
+    /// certificate names `127.0.0.1` and `localhost`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.ca_pem {
+            Some(_) => format!("https://{}", self.addr),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
+    /// The CA certificate (PEM) to trust when serving TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The profile it runs.

@@ -19,6 +19,10 @@ pub struct Profile {
     pub api: Api,
     pub faults: Faults,
     pub data: Data,
+    /// Client authentication methods, assertion keys, the client CA, required extra
+    /// parameters and headers (`client_auth.rs`); absent: secrets only, nothing required.
+    #[serde(default)]
+    pub auth: super::client_auth::ClientAuthProfile,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,7 +198,7 @@ impl Profile {
         if f.error_rate + f.drop_rate > 1.0 {
             return Err("[faults] error_rate + drop_rate must not exceed 1".into());
         }
-        Ok(())
+        self.auth.check()
     }
 }
 
@@ -221,7 +225,7 @@ fn parse_layered(layers: &[(&str, &str)]) -> Result<Profile, String> {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown section `{section}`{}; the sections are tokens, clients, api, faults, data",
+                        "unknown section `{section}`{}; the sections are tokens, clients, api, faults, data, auth",
                         line_hint(text, &section)
                     ));
                 }
@@ -236,7 +240,7 @@ fn parse_layered(layers: &[(&str, &str)]) -> Result<Profile, String> {
 }
 
 fn section_is_known(s: &str) -> bool {
-    ["tokens", "clients", "api", "faults", "data"].contains(&s)
+    ["tokens", "clients", "api", "faults", "data", "auth"].contains(&s)
 }
 
 /// The error with the key it is about (`[api] max_batch: invalid type …`) and, when the

@@ -13,7 +13,9 @@ use axum::http::{Method, Request, Uri};
 use axum::routing::{get, post};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -27,6 +29,13 @@ const LOG: &str = "supsync::sim";
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for requests in flight before dropping them.
 const DRAIN: Duration = Duration::from_secs(2);
+/// A TLS handshake that takes longer is abandoned (a client that connects and says nothing).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client certificate of a TLS connection (DER), verified against the profile's
+/// client CA; in every request's extensions when one was presented.
+#[derive(Debug, Clone)]
+pub struct PeerCertificate(pub Vec<u8>);
 
 pub fn router(sim: Arc<Sim>) -> Router {
     let router = Router::new()
@@ -57,15 +66,29 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .with_state(sim)
 }
 
-/// Accepts connections until `cancel`, then drains them for up to `DRAIN`.
-pub async fn accept_loop(listener: TcpListener, app: Router, cancel: CancellationToken) {
+/// Accepts connections until `cancel`, then drains them for up to `DRAIN`. With `tls`,
+/// each connection is a TLS handshake first.
+pub async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    cancel: CancellationToken,
+) {
     let tracker = TaskTracker::new();
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    tracker.spawn(serve_connection(stream, peer, app.clone(), cancel.clone()));
+                    let (app, cancel) = (app.clone(), cancel.clone());
+                    match &tls {
+                        None => {
+                            tracker.spawn(serve_tcp(stream, peer, app, cancel));
+                        }
+                        Some(acceptor) => {
+                            tracker.spawn(serve_tls(acceptor.clone(), stream, peer, app, cancel));
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -94,18 +117,57 @@ impl std::fmt::Display for Cut {
 
 impl std::error::Error for Cut {}
 
-async fn serve_connection(
+async fn serve_tcp(stream: TcpStream, peer: SocketAddr, app: Router, cancel: CancellationToken) {
+    // Ignored on purpose: Nagle only costs latency.
+    let _ = stream.set_nodelay(true);
+    serve_connection(stream, peer, None, app, cancel).await;
+}
+
+async fn serve_tls(
+    acceptor: TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
     cancel: CancellationToken,
 ) {
-    // Ignored on purpose: Nagle only costs latency.
     let _ = stream.set_nodelay(true);
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::info!(target: LOG, %peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(target: LOG, %peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let cert = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| PeerCertificate(c.as_ref().to_vec()));
+    serve_connection(tls, peer, cert, app, cancel).await;
+}
+
+async fn serve_connection<I>(
+    stream: I,
+    peer: SocketAddr,
+    cert: Option<PeerCertificate>,
+    app: Router,
+    cancel: CancellationToken,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let app = app.clone();
+        let cert = cert.clone();
         async move {
             req.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(cert) = cert {
+                req.extensions_mut().insert(cert);
+            }
             let method = req.method().clone();
             let path: String = req.uri().path().chars().take(200).collect();
             let started = Instant::now();

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::client_auth::Verifier;
 use super::faults::{FaultDice, Outage};
 use super::limits::Limits;
 use super::profile::Profile;
@@ -19,11 +20,17 @@ pub struct Sim {
     pub stats: Stats,
     /// The API style served when it is not the plain contract (checked with the profile).
     pub styled: Option<Arc<crate::mapping::ApiMapping>>,
+    /// Verifies `private_key_jwt` assertions with the profile's keys.
+    pub verifier: Verifier,
+    /// The token endpoint's own URL: the `aud` an assertion names by default.
+    pub token_url: String,
 }
 
 impl Sim {
-    pub fn new(profile: Profile) -> Self {
-        Self {
+    pub fn new(profile: Profile, token_url: String) -> Result<Self, String> {
+        Ok(Self {
+            verifier: Verifier::load(&profile.auth)?,
+            token_url,
             tokens: Mutex::new(TokenStore::new(profile.tokens.clone())),
             store: Mutex::new(Store::new(profile.data.suppliers)),
             dice: FaultDice::new(&profile.faults),
@@ -32,7 +39,7 @@ impl Sim {
             stats: Stats::default(),
             styled: profile.api.styled().ok().flatten().map(Arc::new),
             profile,
-        }
+        })
     }
 }
 

@@ -4,6 +4,8 @@
 //! hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod keys;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
