@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::profile::ClientAuthMethod;
 use super::state::{Sim, lock};
 use super::stats::Stats;
 use super::tokens::{Issued, RefreshError};
@@ -72,7 +73,7 @@ async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, R
     };
     let mut issued = match grant_type {
         "client_credentials" => {
-            let scope = scope.unwrap_or_default();
+            let scope = scope.unwrap_or_else(|| sim.profile.tokens.default_scopes.clone());
             let issued = lock(&sim.tokens).client_credentials(&client_id, scope, now);
             Stats::bump(&sim.stats.sessions);
             issued
@@ -193,6 +194,20 @@ fn authenticate_client(sim: &Sim, headers: &HeaderMap, form: &Form) -> Result<St
         None => None,
     };
     let in_body = form.get("client_secret").is_some();
+    let method = if basic.is_some() {
+        ClientAuthMethod::ClientSecretBasic
+    } else {
+        ClientAuthMethod::ClientSecretPost
+    };
+    if (basic.is_some() || in_body) && !sim.profile.tokens.client_auth_methods.contains(&method) {
+        let name = match method {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+        };
+        return Err(invalid_client(&format!(
+            "client authentication method {name} is not allowed for this client"
+        )));
+    }
     let (id, secret) = match (basic, in_body) {
         (Some(_), true) => {
             return Err(invalid_request(

@@ -109,6 +109,8 @@ mod tests {
             max_concurrent,
             rate_limit_per_sec,
             blocked_countries: Vec::new(),
+            health: Default::default(),
+            expiry_header: true,
         }))
     }
 

@@ -38,6 +38,52 @@ pub struct Tokens {
     /// `expires_in`, no `token_type`…, or hostile answers): see `quirks.rs`.
     #[serde(default)]
     pub token_quirks: Vec<super::quirks::TokenQuirk>,
+    /// The scopes a `client_credentials` request without `scope` is granted (RFC 6749
+    /// §3.3 lets a server apply defaults); their TTLs then apply as if asked for.
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// An access token is revoked after this many admitted resource calls. 0 = never.
+    #[serde(default)]
+    pub revoke_after_uses: u64,
+    /// How far the server's wall clock is off (positive: ahead): shifts the `Date` header
+    /// of resource answers and the JWT's `iat`/`exp`. The three clocks are unaffected.
+    #[serde(default)]
+    pub clock_skew_secs: i64,
+    /// The client authentication methods the token endpoint accepts (docs/API.md §1.2).
+    #[serde(default = "ClientAuthMethod::all")]
+    pub client_auth_methods: Vec<ClientAuthMethod>,
+}
+
+/// How a client may authenticate to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+impl ClientAuthMethod {
+    fn all() -> Vec<ClientAuthMethod> {
+        vec![
+            ClientAuthMethod::ClientSecretBasic,
+            ClientAuthMethod::ClientSecretPost,
+        ]
+    }
+}
+
+/// How `GET /api/v1/health` answers, to rehearse a misconfigured path or a proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthAnswer {
+    /// As docs/API.md §3.3 says.
+    #[default]
+    Ok,
+    /// `307` to `/api/v2/health` (a moved API or a login redirect).
+    Redirect,
+    /// Never answers (the client's timeout ends the call).
+    Hang,
 }
 
 /// When the token endpoint hands out a refresh token.
@@ -63,6 +109,16 @@ pub struct Api {
     /// with it (supsync's own checks would stop any other invalid record first).
     #[serde(default)]
     pub blocked_countries: Vec<String>,
+    /// How health answers (`ok`, `redirect`, `hang`).
+    #[serde(default)]
+    pub health: HealthAnswer,
+    /// Send `X-Token-Expires-In` on resource answers (docs/API.md §3.1).
+    #[serde(default = "yes")]
+    pub expiry_header: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +186,9 @@ impl Profile {
         }
         if t.refresh_ttl_secs == 0 {
             return Err("[tokens] refresh_ttl_secs must be at least 1".into());
+        }
+        if t.client_auth_methods.is_empty() {
+            return Err("[tokens] client_auth_methods needs at least one method".into());
         }
         if self.clients.is_empty() {
             return Err("[clients] needs at least one client_id = \"secret\"".into());
