@@ -11,7 +11,7 @@ use super::DiagnoseOptions;
 use super::findings::*;
 use super::jwt;
 use crate::auth::grant::{Grant, GrantError, TokenEndpoint, error_chain, http_client};
-use crate::config::{Config, check_transport};
+use crate::config::{AuthStyle, Config, check_transport};
 use crate::secret::Secret;
 
 /// Runs every probe. `Err` only when the configuration cannot be probed at all.
@@ -28,7 +28,10 @@ pub async fn run(
         .map_err(|e| anyhow!("api.base_url: {e}"))?;
     let timeout = Duration::from_secs(cfg.api.timeout_secs.max(1));
     let http = http_client(timeout).context("could not build the HTTP client")?;
-    let endpoint = TokenEndpoint::new(cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
+    let mut endpoint = TokenEndpoint::new(cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
+    // The configuration the probes run with: the other client-auth method when only that
+    // one works, so the lifetimes can still be measured.
+    let mut cfg = cfg.clone();
 
     let mut f = Findings {
         base_url: cfg.api.base_url.clone(),
@@ -39,6 +42,10 @@ pub async fn run(
         sync_duration_secs: cfg.sync.expected_duration_secs,
         refresh_margin_secs: cfg.auth.refresh_margin_secs,
         keepalive_secs: cfg.auth.keepalive_secs,
+        idle_hint_secs: cfg.auth.idle_timeout_secs,
+        auth_method: method_name(cfg.auth.auth_style).into(),
+        health_url: health_url.clone(),
+        probe_secs: opts.idle_wait.as_secs(),
         connection: ConnectionProbe {
             outcome: ConnectionOutcome::NotTested,
             ..Default::default()
@@ -49,11 +56,41 @@ pub async fn run(
     // 1. A token for the configured scopes: everything else hangs on it.
     let main = match with_retry(|| endpoint.client_credentials(None)).await {
         Ok(g) => g,
+        Err(e) if e.is_invalid_client() => {
+            // Right secret, wrong method? Ask once the other way before giving up.
+            f.token_error = Some(failure(&e));
+            let other = match cfg.auth.auth_style {
+                AuthStyle::Basic => AuthStyle::Post,
+                AuthStyle::Post => AuthStyle::Basic,
+            };
+            cfg.auth.auth_style = other;
+            let alt = TokenEndpoint::new(&cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
+            let mut found = ClientAuthFinding {
+                configured: f.auth_method.clone(),
+                refused_with: short(&e),
+                tried: method_name(other).into(),
+                ..Default::default()
+            };
+            match with_retry(|| alt.client_credentials(None)).await {
+                Ok(g) => {
+                    found.other_works = true;
+                    f.client_auth = Some(found);
+                    endpoint = alt;
+                    g
+                }
+                Err(e2) => {
+                    found.other_error = Some(short(&e2));
+                    f.client_auth = Some(found);
+                    return Ok(f);
+                }
+            }
+        }
         Err(e) => {
             f.token_error = Some(failure(&e));
             return Ok(f);
         }
     };
+    let cfg = &cfg;
     // The local wall clock halfway through the (last) token request: when the server
     // most likely stamped `iat`.
     let mid = main.sent_at + main.received_at.duration_since(main.sent_at) / 2;
@@ -71,8 +108,17 @@ pub async fn run(
         f.clock_skew.date_skew_secs =
             Some((unix(date) + 0.5 - unix(first.local_mid)).round() as i64);
         f.clock_skew.date_header = first.date_raw.clone();
+        if let Some(exp) = tok.jwt.as_ref().and_then(|j| j.exp) {
+            // `Date` is whole seconds, cut down: the server's instant is up to 1 s later.
+            f.clock_skew.jwt_exp_minus_date_secs = Some(exp - unix(date).round() as i64);
+            f.clock_skew.at_token_age_secs = Some(first.call.token_age_secs);
+        }
     }
+    let api_works = first.call.is_success();
     tok.first_call = Some(first.call);
+    if api_works {
+        f.use_probe = use_probe(&http, &health_url, &main, opts.probe_calls).await;
+    }
     f.scope_ttls.all_secs = tok.expires_in_secs;
     f.refresh.issued = main.refresh_token.is_some();
     f.token = Some(tok);
@@ -102,9 +148,15 @@ pub async fn run(
         .max_by_key(|(_, g)| g.expires_in.map(|d| d.as_secs()).unwrap_or(0))
         .map(|(l, g)| (l.clone(), g))
         .unwrap_or_else(|| ("configured scopes".to_string(), &main));
-    let (idle, conn) = idle_probe(&health_url, timeout, &label, probe_grant, opts).await;
-    f.idle_probe = idle;
-    f.connection = conn;
+    // Without a working first call the idle probe would only repeat its failure (a hang
+    // would cost a timeout per call).
+    if api_works {
+        let (idle, conn) = idle_probe(&health_url, timeout, &label, probe_grant, opts).await;
+        f.idle_probe = idle;
+        f.connection = conn;
+    } else {
+        f.idle_probe.token = label;
+    }
 
     // 4. One refresh (never retried: a lost answer would make the retry a reuse). On a
     // fresh connection: the pooled one has sat idle through the probe, and a proxy that
@@ -125,6 +177,16 @@ pub async fn run(
                 f.refresh.ok = Some(false);
                 f.refresh.error = Some(short(&e));
             }
+        }
+    }
+
+    // 4b. No refresh token and offline_access not asked for: would asking bring one?
+    let offline = "offline_access".to_string();
+    if main.refresh_token.is_none() && !cfg.auth.scopes.contains(&offline) {
+        let mut with = cfg.auth.scopes.clone();
+        with.push(offline);
+        if let Ok(g) = with_retry(|| endpoint.client_credentials(Some(&with))).await {
+            f.refresh.with_offline_access = Some(g.refresh_token.is_some());
         }
     }
 
@@ -159,6 +221,7 @@ fn token_finding(g: &Grant, requested: &[String]) -> TokenFinding {
 fn scope_ttl(scope: &str, g: &Result<Grant, GrantError>) -> ScopeTtl {
     ScopeTtl {
         scope: scope.into(),
+        granted: g.as_ref().ok().and_then(|g| g.granted_scopes.clone()),
         expires_in_secs: g
             .as_ref()
             .ok()
@@ -303,16 +366,31 @@ async fn health(http: &reqwest::Client, url: &str, token: &Secret, issued: Insta
                 .date_raw
                 .as_deref()
                 .and_then(|d| httpdate::parse_http_date(d).ok());
-            if status == 401 {
+            let header = |name: reqwest::header::HeaderName| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.chars().take(300).collect::<String>())
+            };
+            if (300..400).contains(&status) {
+                call.location = header(reqwest::header::LOCATION);
+            }
+            if status == 401 || status == 403 {
+                call.www_authenticate = header(reqwest::header::WWW_AUTHENTICATE);
+            }
+            if !(200..300).contains(&status) {
+                // The server's own words; the status itself is shown once, beside them.
                 let body: Option<serde_json::Value> = resp.json().await.ok();
-                call.error = Some(
+                let field = |k: &str| {
                     body.as_ref()
-                        .and_then(|b| b.get("error_description")?.as_str())
-                        .unwrap_or("401 without a description")
-                        .to_string(),
-                );
-            } else if !(200..300).contains(&status) {
-                call.error = Some(format!("HTTP {status}"));
+                        .and_then(|b| b.get(k)?.as_str())
+                        .map(|s| s.chars().take(300).collect::<String>())
+                };
+                call.error_code = field("error");
+                call.error = field("error_description");
+                if call.error.is_none() && status == 401 {
+                    call.error = Some("401 without a description".into());
+                }
             }
         }
     }
@@ -359,6 +437,32 @@ where
         }
     }
     result
+}
+
+/// Up to `planned` calls in a row on the configured-scope token, stopping at the first
+/// refusal: a server that revokes a token after some uses shows it here.
+async fn use_probe(http: &reqwest::Client, url: &str, g: &Grant, planned: u32) -> UseProbe {
+    let mut p = UseProbe {
+        planned,
+        earlier_uses: 1,
+        calls: Vec::new(),
+    };
+    for _ in 0..planned {
+        let h = health(http, url, &g.access_token, g.sent_at).await;
+        let stop = !h.call.is_success();
+        p.calls.push(h.call);
+        if stop {
+            break;
+        }
+    }
+    p
+}
+
+fn method_name(style: AuthStyle) -> &'static str {
+    match style {
+        AuthStyle::Basic => "client_secret_basic",
+        AuthStyle::Post => "client_secret_post",
+    }
 }
 
 fn failure(e: &GrantError) -> GrantFailure {
