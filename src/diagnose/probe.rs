@@ -116,6 +116,7 @@ pub async fn run(
     }
     let api_works = first.call.is_success();
     tok.first_call = Some(first.call);
+    f.use_probe.planned = opts.probe_calls;
     if api_works {
         f.use_probe = use_probe(&http, &health_url, &main, opts.probe_calls).await;
     }
@@ -241,9 +242,18 @@ async fn idle_probe(
     g: &Grant,
     opts: &DiagnoseOptions,
 ) -> (IdleProbe, ConnectionProbe) {
+    // The shorter of expires_in and the JWT's exp - iat: a server that overstates one
+    // must not make its TTL pass for a session end.
+    let jwt_ttl = jwt::decode_unverified(g.access_token.expose())
+        .and_then(|j| j.lifetime_secs())
+        .and_then(|l| u64::try_from(l).ok());
+    let stated = g.expires_in.map(|d| d.as_secs());
     let mut idle = IdleProbe {
         token: label.into(),
-        token_ttl_secs: g.expires_in.map(|d| d.as_secs()),
+        token_ttl_secs: match (stated, jwt_ttl) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
         ..Default::default()
     };
     let mut conn = ConnectionProbe {
