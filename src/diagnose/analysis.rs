@@ -183,6 +183,7 @@ mod tests {
         ScopeTtl {
             scope: scope.into(),
             expires_in_secs: ttl,
+            granted: None,
             error: None,
         }
     }
@@ -228,7 +229,7 @@ mod tests {
             header_expires_in_secs: header,
             token_age_secs: age,
             rtt_secs: 0.002,
-            error: None,
+            ..Default::default()
         }
     }
 

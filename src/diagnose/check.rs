@@ -156,8 +156,12 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
             {
                 out.push(format!("{id}: a {secs} s clock skew without advice"))
             }
+            // A header that tracked the TTL already rules out any window that matters.
             Claim::IdleLongerThan { .. }
                 if v.idle_window_secs.is_none()
+                    && !ev
+                        .iter()
+                        .any(|e| matches!(e.claim, Claim::NothingShorterThan { .. }))
                     && !v.unknowns.iter().any(|l| l.text.contains("--probe-secs")) =>
             {
                 out.push(format!("{id}: an unmeasured idle window not reported"))
