@@ -112,14 +112,15 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
                     v.token_lifetime_secs
                 ));
             }
-            Claim::Ttl { secs } if *secs <= sync => {
-                if !v.clocks.iter().any(|c| {
-                    c.kind == ClockKind::Ttl && c.secs.is_some_and(|s| s.abs_diff(*secs) <= 2)
-                }) {
-                    out.push(format!(
-                        "{id}: a {secs} s TTL within the sync is not among the clocks"
-                    ));
-                }
+            Claim::Ttl { secs }
+                if *secs <= sync
+                    && !v.clocks.iter().any(|c| {
+                        c.kind == ClockKind::Ttl && c.secs.is_some_and(|s| s.abs_diff(*secs) <= 2)
+                    }) =>
+            {
+                out.push(format!(
+                    "{id}: a {secs} s TTL within the sync is not among the clocks"
+                ));
             }
             Claim::IdleWindow { secs } => {
                 if v.idle_window_secs.is_none_or(|w| w.abs_diff(*secs) > 2) {

@@ -200,7 +200,7 @@ fn ttl(ctx: &Context, ev: &[Evidence], v: &mut Verdict, changes: &mut Vec<Line>)
             && chosen < ctx.expected_ttl_secs =>
         {
             (
-                format!(", the server's default TTL (no scope shortens it)"),
+                ", the server's default TTL (no scope shortens it)".to_string(),
                 Some(Fix {
                     who: Who::ServerAdmin,
                     change: format!(
