@@ -7,6 +7,7 @@ use super::evidence::{Claim, Evidence, Source};
 use super::verdict::{
     Clock, ClockKind, Conflict, Context, Fix, Line, Outcome, Renewal, Verdict, Who,
 };
+use super::{advice, blockers};
 
 /// Ids of the findings whose claim matches.
 pub(super) fn ids(ev: &[Evidence], pred: impl Fn(&Claim) -> bool) -> Vec<String> {
@@ -34,9 +35,9 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
         idle_window_secs: None,
         session_secs: None,
     };
-    let no_token = more::token_endpoint(ctx, ev, &mut v);
-    more::first_api_call(ctx, ev, &mut v);
-    more::revocation(ctx, ev, &mut v);
+    let no_token = blockers::token_endpoint(ctx, ev, &mut v);
+    blockers::first_api_call(ctx, ev, &mut v);
+    blockers::revocation(ctx, ev, &mut v);
     v.renewal = more::renewal(ev, &mut v);
     let mut changes = Vec::new();
     ttl(ctx, ev, &mut v, &mut changes);
@@ -45,8 +46,8 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
     more::refresh_expiry(ctx, ev, &mut v);
     more::unexplained_end(ctx, ev, &mut v);
     more::connection(ctx, ev, &mut v);
-    more::other_changes(ctx, ev, &mut v, &mut changes);
-    more::unknowns(ctx, ev, &mut v);
+    advice::other_changes(ctx, ev, &mut v, &mut changes);
+    advice::unknowns(ctx, ev, &mut v);
 
     // Untimed blockers first, then shortest first; equal times keep the kind order.
     v.clocks

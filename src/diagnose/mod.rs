@@ -4,7 +4,9 @@
 //! (with `clocks`) judges the claims alone (pure) and `check` holds the verdict to them;
 //! `report` prints it all as text or one JSON object.
 
+mod advice;
 pub mod analysis;
+mod blockers;
 pub mod check;
 mod clocks;
 mod clocks_more;
@@ -14,6 +16,7 @@ mod evidence_token;
 pub mod findings;
 pub mod jwt;
 pub mod probe;
+mod probe_calls;
 pub mod report;
 pub mod said;
 pub mod verdict;
