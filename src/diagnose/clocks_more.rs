@@ -131,19 +131,31 @@ pub(super) fn idle(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
              window"
                 .to_string()
         });
-        c.fix = Some(Fix {
-            who: Who::SupsyncConfig,
-            change: format!(
+        let revoking = !ids(ev, |c| matches!(c, Claim::Revoked { .. })).is_empty();
+        let why = if header {
+            ", so a pause before supsync has learned the window loses the token"
+        } else {
+            " and this server sends no X-Token-Expires-In to learn it from"
+        };
+        // On a server that revokes by use count a shorter keep-alive cadence spends uses;
+        // telling supsync the window keeps the keep-alives to two per window.
+        let change = if revoking {
+            format!(
+                "Set auth.idle_timeout_secs = {w} (keep-alive then twice per window, and only \
+                 while idle): auth.keepalive_secs {k} is not inside the {w} s idle window{why}. \
+                 Each keep-alive is a use on this server, so fix the revocation first."
+            )
+        } else {
+            format!(
                 "Set auth.idle_timeout_secs = {w} (keep-alive then twice per window) or \
                  auth.keepalive_secs = {}: auth.keepalive_secs {k} is not inside the {w} s idle \
-                 window{}.",
-                (w / 3).max(1),
-                if header {
-                    ", so a pause before supsync has learned the window loses the token"
-                } else {
-                    " and this server sends no X-Token-Expires-In to learn it from"
-                }
-            ),
+                 window{why}.",
+                (w / 3).max(1)
+            )
+        };
+        c.fix = Some(Fix {
+            who: Who::SupsyncConfig,
+            change,
         });
     }
     v.clocks.push(c);
