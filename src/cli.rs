@@ -156,6 +156,13 @@ pub struct DiagnoseArgs {
     /// One JSON object instead of the report.
     #[arg(long)]
     pub json: bool,
+    /// How long the idle probe may leave a token unused, in seconds (an idle window
+    /// longer than this does not show unless the server sends X-Token-Expires-In).
+    #[arg(long, value_name = "SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub probe_secs: u64,
+    /// Calls made in a row on one token, to see a revocation after some uses.
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub probe_calls: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,7 +1,8 @@
 //! `supsync diagnose`: token-lifetime forensics for on-call: which server clock kills the token early, and why.
 //!
 //! Exit status: 0 when supsync can keep a sync of the configured length alive, 3 when it
-//! cannot, 4 when no token can be obtained at all, 2 for a configuration it cannot use.
+//! cannot as configured (or the API's first call failed: not verified), 4 when the
+//! configuration gets no token, 2 for a configuration it cannot use.
 
 use anyhow::Context;
 
@@ -17,7 +18,10 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
     let loaded = crate::config::load(global)?;
     let secret = loaded.client_secret()?;
     let rt = super::runtime()?;
-    let opts = DiagnoseOptions::default();
+    let opts = DiagnoseOptions {
+        idle_wait: std::time::Duration::from_secs(args.probe_secs),
+        probe_calls: args.probe_calls,
+    };
     let found = match rt.block_on(diagnose::diagnose(&loaded.config, &secret, &opts)) {
         Ok(d) => d,
         Err(e) => {

@@ -50,6 +50,22 @@ impl Recorded {
                 if json.is_null() || json.as_str() == Some(REDACTED) {
                     continue;
                 }
+                let reusable;
+                let json = if section == "api" && key == "headers" {
+                    // An inline header value is recorded only as its fingerprint: the
+                    // config file must give it again. Env and file sources are reusable.
+                    let (kept, inline) = split_header_sources(json);
+                    for name in inline {
+                        out.warnings.push(format!(
+                            "run {run_id}'s api.headers.{name} was given inline and is not \
+                             recorded; give it again in the config (or as {{ env = … }})"
+                        ));
+                    }
+                    reusable = kept;
+                    &reusable
+                } else {
+                    json
+                };
                 let value = to_toml(json).ok_or_else(|| format!("{} is not a setting", json));
                 match value.and_then(|v| check_value(spec, &v).map(|()| v)) {
                     Ok(v) => {
@@ -93,8 +109,30 @@ fn to_toml(v: &serde_json::Value) -> Option<Value> {
         serde_json::Value::Array(items) => {
             Value::Array(items.iter().map(to_toml).collect::<Option<_>>()?)
         }
-        serde_json::Value::Null | serde_json::Value::Object(_) => return None,
+        serde_json::Value::Object(map) => Value::Table(
+            map.iter()
+                .map(|(k, v)| Some((k.clone(), to_toml(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+        serde_json::Value::Null => return None,
     })
+}
+
+/// `api.headers` as recorded: the entries naming a source (`{env}` / `{file}`), and the
+/// names of those that were inline (recorded as a fingerprint, so not reusable).
+fn split_header_sources(json: &serde_json::Value) -> (serde_json::Value, Vec<String>) {
+    let mut kept = serde_json::Map::new();
+    let mut inline = Vec::new();
+    if let Some(map) = json.as_object() {
+        for (name, source) in map {
+            if source.is_object() {
+                kept.insert(name.clone(), source.clone());
+            } else {
+                inline.push(name.clone());
+            }
+        }
+    }
+    (serde_json::Value::Object(kept), inline)
 }
 
 /// The keys that say where a run's records go: the API's base URL and every URL and path
@@ -183,6 +221,24 @@ mod tests {
         let r = recorded(json);
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
         assert_eq!(r.config().unwrap(), c);
+    }
+
+    #[test]
+    fn header_sources_are_reused_and_inline_header_values_are_not() {
+        let r = recorded(serde_json::json!({
+            "api": {"headers": {"apiKey": {"env": "ARIBA_KEY"}, "X-Other": "#1a2b3c4d"}},
+            "auth": {"extra_params": {"audience": "https://qms"}},
+        }));
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("api.headers.X-Other"),
+            "{:?}",
+            r.warnings
+        );
+        let c = r.config().unwrap();
+        assert_eq!(c.api.headers.len(), 1);
+        assert!(c.api.headers.contains_key("apiKey"));
+        assert_eq!(c.auth.extra_params["audience"], "https://qms");
     }
 
     #[test]

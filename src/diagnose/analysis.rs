@@ -98,7 +98,9 @@ pub fn idle_conclusion(p: &IdleProbe) -> IdleConclusion {
     }
     let fell = (h1 as f64 - h2 as f64) >= waited / 2.0;
     if !fell {
-        return IdleConclusion::Sliding { secs: h2 };
+        // Headers are cut down to whole seconds: right after a call a window of N s reads
+        // N - 1.
+        return IdleConclusion::Sliding { secs: h2 + 1 };
     }
     let ttl_left = p
         .token_ttl_secs
@@ -181,6 +183,7 @@ mod tests {
         ScopeTtl {
             scope: scope.into(),
             expires_in_secs: ttl,
+            granted: None,
             error: None,
         }
     }
@@ -226,7 +229,7 @@ mod tests {
             header_expires_in_secs: header,
             token_age_secs: age,
             rtt_secs: 0.002,
-            error: None,
+            ..Default::default()
         }
     }
 
@@ -243,8 +246,8 @@ mod tests {
     #[test]
     fn a_header_that_comes_back_up_is_an_idle_window() {
         let p = probe(3600, Some(899), Some(call(200, Some(899), 3.1)), 3.0);
-        assert_eq!(idle_conclusion(&p), IdleConclusion::Sliding { secs: 899 });
-        assert_eq!(idle_conclusion(&p).window_secs(), Some(899));
+        assert_eq!(idle_conclusion(&p), IdleConclusion::Sliding { secs: 900 });
+        assert_eq!(idle_conclusion(&p).window_secs(), Some(900));
     }
 
     #[test]

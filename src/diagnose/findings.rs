@@ -19,6 +19,18 @@ pub struct Findings {
     pub sync_duration_secs: u64,
     pub refresh_margin_secs: u64,
     pub keepalive_secs: u64,
+    /// `auth.idle_timeout_secs` (0 = not set): the operator's word on the idle window.
+    pub idle_hint_secs: u64,
+    /// The client authentication method configured (`client_secret_basic`…).
+    pub auth_method: String,
+    /// The health URL the API calls went to.
+    pub health_url: String,
+    /// How long the idle probe was allowed to leave a token unused (`--probe-secs`).
+    pub probe_secs: u64,
+    /// The configured method was refused and another was tried.
+    pub client_auth: Option<ClientAuthFinding>,
+    /// Back-to-back calls on the configured-scope token (a revocation after some uses).
+    pub use_probe: UseProbe,
     /// The token for the configured scopes; `None` when none could be obtained.
     pub token: Option<TokenFinding>,
     /// Why no token could be obtained (then `token` is `None`).
@@ -29,6 +41,29 @@ pub struct Findings {
     pub clock_skew: ClockSkew,
     pub idle_probe: IdleProbe,
     pub connection: ConnectionProbe,
+}
+
+/// The configured client authentication method was refused; what another method got.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientAuthFinding {
+    pub configured: String,
+    /// The server's refusal of the configured method.
+    pub refused_with: String,
+    /// The method tried instead.
+    pub tried: String,
+    /// The other method got a token.
+    pub other_works: bool,
+    pub other_error: Option<String>,
+}
+
+/// Calls made one after another with one fresh token, up to `planned`; stops at the
+/// first refusal.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UseProbe {
+    pub planned: u32,
+    /// Calls made with the token before this probe (the first API call).
+    pub earlier_uses: u32,
+    pub calls: Vec<CallFinding>,
 }
 
 /// A token endpoint refusal or failure, in the server's words (never the body: it could
@@ -80,13 +115,23 @@ pub struct CallFinding {
     /// Seconds since the token request was sent, at the response.
     pub token_age_secs: f64,
     pub rtt_secs: f64,
-    /// Transport error, or the server's `error_description` of a 401.
+    /// Transport error, or the server's `error_description` of a refusal.
     pub error: Option<String>,
+    /// The OAuth2 `error` code of a refusal (`invalid_token`…).
+    pub error_code: Option<String>,
+    /// `WWW-Authenticate` of a 401/403.
+    pub www_authenticate: Option<String>,
+    /// `Location` of a redirect.
+    pub location: Option<String>,
 }
 
 impl CallFinding {
     pub fn is_unauthorized(&self) -> bool {
         self.status == Some(401)
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
     }
 }
 
@@ -106,6 +151,8 @@ pub struct ScopeTtl {
     /// Empty for "no scope".
     pub scope: String,
     pub expires_in_secs: Option<u64>,
+    /// The `scope` the server said it granted (`None`: it did not say).
+    pub granted: Option<Vec<String>>,
     /// Why this grant failed (e.g. `invalid_scope`).
     pub error: Option<String>,
 }
@@ -123,6 +170,9 @@ pub struct RefreshFinding {
     pub after_secs: Option<f64>,
     pub expires_in_secs: Option<u64>,
     pub refresh_expires_in_secs: Option<u64>,
+    /// No refresh token came and `offline_access` was not requested: whether a grant
+    /// with it added brought one (`None`: not tried).
+    pub with_offline_access: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -139,6 +189,10 @@ pub struct ClockSkew {
     pub date_header: Option<String>,
     /// JWT `iat` minus the local clock when the token was issued, ±1 s.
     pub jwt_iat_skew_secs: Option<i64>,
+    /// JWT `exp` minus the server's `Date` of the first API call: the time left by the
+    /// server's own clock, and the token's age then.
+    pub jwt_exp_minus_date_secs: Option<i64>,
+    pub at_token_age_secs: Option<f64>,
 }
 
 /// Two health calls some seconds apart on one token, to see whether the server's

@@ -1,17 +1,28 @@
-//! Token-lifetime forensics for on-call: which of the server's clocks kills the
-//! token early, and why. `probe` measures (network), `analysis` and `verdict` reason over
-//! the findings (pure), `report` prints them as text or one JSON object.
+//! Token-lifetime forensics for on-call: which of the server's clocks would kill a sync
+//! of the configured length, and what to change. `probe` measures (network) into
+//! `findings`; `evidence` reads them into numbered claims with their sources; `verdict`
+//! (with `clocks`) judges the claims alone (pure) and `check` holds the verdict to them;
+//! `report` prints it all as text or one JSON object.
 
+mod advice;
 pub mod analysis;
+mod blockers;
+pub mod check;
+mod clocks;
+mod clocks_more;
+pub mod evidence;
+mod evidence_calls;
+mod evidence_token;
 pub mod findings;
 pub mod jwt;
 pub mod probe;
+mod probe_calls;
 pub mod report;
+pub mod said;
 pub mod verdict;
-mod wording;
 
 #[cfg(test)]
-mod verdict_tests;
+mod check_tests;
 
 use std::time::Duration;
 
@@ -29,20 +40,24 @@ pub struct DiagnoseOptions {
     /// calls of the idle probe. Headers are whole seconds: 3 s tells "slid back up" from
     /// "fell by the wait" with a second to spare either way.
     pub idle_wait: Duration,
+    /// Calls made in a row on one token, to see a revocation after some uses.
+    pub probe_calls: u32,
 }
 
 impl Default for DiagnoseOptions {
     fn default() -> Self {
         Self {
             idle_wait: Duration::from_secs(3),
+            probe_calls: 6,
         }
     }
 }
 
-/// Findings and the verdict over them: what `--json` prints.
+/// Findings, the evidence read from them and the verdict over it: what `--json` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
     pub findings: Findings,
+    pub evidence: Vec<evidence::Evidence>,
     pub verdict: Verdict,
 }
 
@@ -61,6 +76,11 @@ pub async fn diagnose(
     opts: &DiagnoseOptions,
 ) -> anyhow::Result<Diagnosis> {
     let findings = probe::run(cfg, client_secret, opts).await?;
-    let verdict = verdict::verdict(&findings);
-    Ok(Diagnosis { findings, verdict })
+    let evidence = evidence::collect(&findings);
+    let verdict = verdict::of(&findings, &evidence);
+    Ok(Diagnosis {
+        findings,
+        evidence,
+        verdict,
+    })
 }

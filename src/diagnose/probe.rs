@@ -3,15 +3,16 @@
 //! stay `Secret`s; only fingerprints reach the findings.
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow};
 
 use super::DiagnoseOptions;
 use super::findings::*;
 use super::jwt;
-use crate::auth::grant::{Grant, GrantError, TokenEndpoint, error_chain, http_client};
-use crate::config::{Config, check_transport};
+use super::probe_calls::{health_with_retry, idle_probe, use_probe};
+use crate::auth::grant::{Grant, GrantError, TokenEndpoint, http_client};
+use crate::config::{ClientAuthMethod, Config, check_transport};
 use crate::secret::Secret;
 
 /// Runs every probe. `Err` only when the configuration cannot be probed at all.
@@ -28,7 +29,10 @@ pub async fn run(
         .map_err(|e| anyhow!("api.base_url: {e}"))?;
     let timeout = Duration::from_secs(cfg.api.timeout_secs.max(1));
     let http = http_client(timeout).context("could not build the HTTP client")?;
-    let endpoint = TokenEndpoint::new(cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
+    let mut endpoint = TokenEndpoint::new(cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
+    // The configuration the probes run with: the other client-auth method when only that
+    // one works, so the lifetimes can still be measured.
+    let mut cfg = cfg.clone();
 
     let mut f = Findings {
         base_url: cfg.api.base_url.clone(),
@@ -39,6 +43,10 @@ pub async fn run(
         sync_duration_secs: cfg.sync.expected_duration_secs,
         refresh_margin_secs: cfg.auth.refresh_margin_secs,
         keepalive_secs: cfg.auth.keepalive_secs,
+        idle_hint_secs: cfg.auth.idle_timeout_secs,
+        auth_method: cfg.client_auth_method().as_str().into(),
+        health_url: health_url.clone(),
+        probe_secs: opts.idle_wait.as_secs(),
         connection: ConnectionProbe {
             outcome: ConnectionOutcome::NotTested,
             ..Default::default()
@@ -49,11 +57,39 @@ pub async fn run(
     // 1. A token for the configured scopes: everything else hangs on it.
     let main = match with_retry(|| endpoint.client_credentials(None)).await {
         Ok(g) => g,
+        Err(e) if e.is_invalid_client() && other_secret_method(&cfg).is_some() => {
+            // Right secret, wrong method? Ask once the other way before giving up.
+            f.token_error = Some(failure(&e));
+            let other = other_secret_method(&cfg).unwrap_or_default();
+            cfg.auth.method = other;
+            cfg.auth.auth_style = None;
+            let alt = TokenEndpoint::new(&cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
+            let mut found = ClientAuthFinding {
+                configured: f.auth_method.clone(),
+                refused_with: short(&e),
+                tried: other.as_str().into(),
+                ..Default::default()
+            };
+            match with_retry(|| alt.client_credentials(None)).await {
+                Ok(g) => {
+                    found.other_works = true;
+                    f.client_auth = Some(found);
+                    endpoint = alt;
+                    g
+                }
+                Err(e2) => {
+                    found.other_error = Some(short(&e2));
+                    f.client_auth = Some(found);
+                    return Ok(f);
+                }
+            }
+        }
         Err(e) => {
             f.token_error = Some(failure(&e));
             return Ok(f);
         }
     };
+    let cfg = &cfg;
     // The local wall clock halfway through the (last) token request: when the server
     // most likely stamped `iat`.
     let mid = main.sent_at + main.received_at.duration_since(main.sent_at) / 2;
@@ -71,8 +107,18 @@ pub async fn run(
         f.clock_skew.date_skew_secs =
             Some((unix(date) + 0.5 - unix(first.local_mid)).round() as i64);
         f.clock_skew.date_header = first.date_raw.clone();
+        if let Some(exp) = tok.jwt.as_ref().and_then(|j| j.exp) {
+            // `Date` is whole seconds, cut down: the server's instant is up to 1 s later.
+            f.clock_skew.jwt_exp_minus_date_secs = Some(exp - unix(date).round() as i64);
+            f.clock_skew.at_token_age_secs = Some(first.call.token_age_secs);
+        }
     }
+    let api_works = first.call.is_success();
     tok.first_call = Some(first.call);
+    f.use_probe.planned = opts.probe_calls;
+    if api_works {
+        f.use_probe = use_probe(&http, &health_url, &main, opts.probe_calls).await;
+    }
     f.scope_ttls.all_secs = tok.expires_in_secs;
     f.refresh.issued = main.refresh_token.is_some();
     f.token = Some(tok);
@@ -102,9 +148,15 @@ pub async fn run(
         .max_by_key(|(_, g)| g.expires_in.map(|d| d.as_secs()).unwrap_or(0))
         .map(|(l, g)| (l.clone(), g))
         .unwrap_or_else(|| ("configured scopes".to_string(), &main));
-    let (idle, conn) = idle_probe(&health_url, timeout, &label, probe_grant, opts).await;
-    f.idle_probe = idle;
-    f.connection = conn;
+    // Without a working first call the idle probe would only repeat its failure (a hang
+    // would cost a timeout per call).
+    if api_works {
+        let (idle, conn) = idle_probe(&health_url, timeout, &label, probe_grant, opts).await;
+        f.idle_probe = idle;
+        f.connection = conn;
+    } else {
+        f.idle_probe.token = label;
+    }
 
     // 4. One refresh (never retried: a lost answer would make the retry a reuse). On a
     // fresh connection: the pooled one has sat idle through the probe, and a proxy that
@@ -125,6 +177,16 @@ pub async fn run(
                 f.refresh.ok = Some(false);
                 f.refresh.error = Some(short(&e));
             }
+        }
+    }
+
+    // 4b. No refresh token and offline_access not asked for: would asking bring one?
+    let offline = "offline_access".to_string();
+    if main.refresh_token.is_none() && !cfg.auth.scopes.contains(&offline) {
+        let mut with = cfg.auth.scopes.clone();
+        with.push(offline);
+        if let Ok(g) = with_retry(|| endpoint.client_credentials(Some(&with))).await {
+            f.refresh.with_offline_access = Some(g.refresh_token.is_some());
         }
     }
 
@@ -159,6 +221,7 @@ fn token_finding(g: &Grant, requested: &[String]) -> TokenFinding {
 fn scope_ttl(scope: &str, g: &Result<Grant, GrantError>) -> ScopeTtl {
     ScopeTtl {
         scope: scope.into(),
+        granted: g.as_ref().ok().and_then(|g| g.granted_scopes.clone()),
         expires_in_secs: g
             .as_ref()
             .ok()
@@ -166,180 +229,6 @@ fn scope_ttl(scope: &str, g: &Result<Grant, GrantError>) -> ScopeTtl {
             .map(|d| d.as_secs()),
         error: g.as_ref().err().map(short),
     }
-}
-
-/// Two health calls `opts.idle_wait` apart on one token over one pooled connection. When
-/// the second fails at the transport level, a fresh connection and a back-to-back pair
-/// tell a cut idle connection from random drops.
-async fn idle_probe(
-    url: &str,
-    timeout: Duration,
-    label: &str,
-    g: &Grant,
-    opts: &DiagnoseOptions,
-) -> (IdleProbe, ConnectionProbe) {
-    let mut idle = IdleProbe {
-        token: label.into(),
-        token_ttl_secs: g.expires_in.map(|d| d.as_secs()),
-        ..Default::default()
-    };
-    let mut conn = ConnectionProbe {
-        outcome: ConnectionOutcome::NotTested,
-        ..Default::default()
-    };
-    let Ok(pooled) = http_client(timeout) else {
-        conn.detail = Some("could not build an HTTP client".into());
-        return (idle, conn);
-    };
-    let first = health_with_retry(&pooled, url, &g.access_token, g.sent_at).await;
-    let first_at = Instant::now();
-    let h1 = first.call.header_expires_in_secs;
-    let usable = first.call.status.is_some_and(|s| s != 401);
-    idle.first = Some(first.call);
-    if !usable {
-        return (idle, conn);
-    }
-    // Never wait so long that a short idle window surely kills the token: half of what
-    // the header says is left still tells sliding from falling.
-    let wait = match h1 {
-        Some(h) => opts
-            .idle_wait
-            .min(Duration::from_secs_f64((h as f64 / 2.0).max(1.0))),
-        None => opts.idle_wait,
-    };
-    tokio::time::sleep(wait).await;
-    let second = health(&pooled, url, &g.access_token, g.sent_at).await;
-    conn.idle_secs = secs(first_at.elapsed());
-    let second = if second.call.status.is_none() {
-        let cut = second.call.error.clone().unwrap_or_default();
-        let (outcome, answer) = transport_check(url, timeout, g, wait).await;
-        conn.outcome = outcome;
-        conn.detail = Some(format!("after {:.0} s idle: {cut}", conn.idle_secs));
-        answer.unwrap_or(second)
-    } else {
-        conn.outcome = ConnectionOutcome::NotObserved;
-        // A 503 is no evidence either way about the token; ask again now.
-        if second.call.status.is_some_and(|s| s >= 500) {
-            health_with_retry(&pooled, url, &g.access_token, g.sent_at).await
-        } else {
-            second
-        }
-    };
-    // Both ages are taken as each answer arrived, so their difference is the idle time.
-    let first_age = idle.first.as_ref().map_or(0.0, |c| c.token_age_secs);
-    idle.waited_secs =
-        ((second.call.token_age_secs - first_age).max(0.0) * 1000.0).round() / 1000.0;
-    idle.second = Some(second.call);
-    (idle, conn)
-}
-
-/// After a pooled connection failed: does a fresh connection work, and does the failure
-/// repeat when that fresh connection is left idle just as long? Only a repeat counts as a
-/// cut idle connection; a one-off is a random drop. Returns the outcome and the fresh
-/// call's answer (the token's state right after the idle wait).
-async fn transport_check(
-    url: &str,
-    timeout: Duration,
-    g: &Grant,
-    wait: Duration,
-) -> (ConnectionOutcome, Option<Health>) {
-    let Ok(fresh) = http_client(timeout) else {
-        return (ConnectionOutcome::RandomDrops, None);
-    };
-    let answer = health(&fresh, url, &g.access_token, g.sent_at).await;
-    if answer.call.status.is_none() {
-        return (ConnectionOutcome::RandomDrops, Some(answer));
-    }
-    tokio::time::sleep(wait).await;
-    let again = health(&fresh, url, &g.access_token, g.sent_at).await;
-    let outcome = if again.call.status.is_none() {
-        ConnectionOutcome::IdleConnectionCut
-    } else {
-        ConnectionOutcome::RandomDrops
-    };
-    (outcome, Some(answer))
-}
-
-/// One health call's evidence, and the `Date` it carried.
-struct Health {
-    call: CallFinding,
-    date: Option<SystemTime>,
-    date_raw: Option<String>,
-    /// Local wall clock halfway through the round trip.
-    local_mid: SystemTime,
-}
-
-async fn health(http: &reqwest::Client, url: &str, token: &Secret, issued: Instant) -> Health {
-    let wall = SystemTime::now();
-    let start = Instant::now();
-    let res = http.get(url).bearer_auth(token.expose()).send().await;
-    let rtt = start.elapsed();
-    let mut call = CallFinding {
-        rtt_secs: secs(rtt),
-        token_age_secs: secs(issued.elapsed()),
-        ..Default::default()
-    };
-    let mut out = Health {
-        call: CallFinding::default(),
-        date: None,
-        date_raw: None,
-        local_mid: wall + rtt / 2,
-    };
-    match res {
-        Err(e) => call.error = Some(error_chain(&e)),
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            call.status = Some(status);
-            let headers = resp.headers();
-            call.header_expires_in_secs = headers
-                .get("x-token-expires-in")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok());
-            out.date_raw = headers
-                .get(reqwest::header::DATE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            out.date = out
-                .date_raw
-                .as_deref()
-                .and_then(|d| httpdate::parse_http_date(d).ok());
-            if status == 401 {
-                let body: Option<serde_json::Value> = resp.json().await.ok();
-                call.error = Some(
-                    body.as_ref()
-                        .and_then(|b| b.get("error_description")?.as_str())
-                        .unwrap_or("401 without a description")
-                        .to_string(),
-                );
-            } else if !(200..300).contains(&status) {
-                call.error = Some(format!("HTTP {status}"));
-            }
-        }
-    }
-    out.call = call;
-    out
-}
-
-/// A health call retried briefly on transient answers (transport errors, 429, 5xx).
-async fn health_with_retry(
-    http: &reqwest::Client,
-    url: &str,
-    token: &Secret,
-    issued: Instant,
-) -> Health {
-    let mut answer = health(http, url, token, issued).await;
-    for _ in 0..3 {
-        let transient = match answer.call.status {
-            None => true,
-            Some(s) => s == 429 || s >= 500,
-        };
-        if !transient {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        answer = health(http, url, token, issued).await;
-    }
-    answer
 }
 
 /// A client-credentials grant retried briefly on transport failures.
@@ -359,6 +248,16 @@ where
         }
     }
     result
+}
+
+/// The other way to send the same client secret, for the "wrong method?" retry. Key-based
+/// methods have no other way to try.
+fn other_secret_method(cfg: &Config) -> Option<ClientAuthMethod> {
+    match cfg.client_auth_method() {
+        ClientAuthMethod::ClientSecretBasic => Some(ClientAuthMethod::ClientSecretPost),
+        ClientAuthMethod::ClientSecretPost => Some(ClientAuthMethod::ClientSecretBasic),
+        ClientAuthMethod::PrivateKeyJwt | ClientAuthMethod::TlsClientAuth => None,
+    }
 }
 
 fn failure(e: &GrantError) -> GrantFailure {

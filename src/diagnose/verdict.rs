@@ -1,27 +1,166 @@
-//! The verdict: from the findings alone (pure, no I/O), which clock kills the token first
-//! during a sync of the configured length, whether supsync can keep such a sync alive,
-//! and what to change.
+//! The verdict, from the findings alone (pure): every clock that ends a token within a
+//! sync of the configured length, shortest first, whether supsync handles it or it kills
+//! the sync, what to change and whom to ask. Every line cites the findings it rests on;
+//! `check` holds the verdict to them.
 
 use serde::Serialize;
 
-use super::analysis::{
-    IdleConclusion, SessionEstimate, idle_conclusion, session_estimate, shortening_scope,
-};
-use super::findings::{Findings, GrantFailure};
-use super::wording::{self, Notes};
+use super::clocks;
+use super::evidence::Evidence;
+use super::findings::Findings;
 use crate::exit;
 
-/// The clock that ends an *active* token first (docs/API.md §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KillerClock {
-    Ttl,
-    Session,
-    /// The server said nothing about lifetimes.
-    Unknown,
+/// The configuration the findings are judged against.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Context {
+    pub sync_secs: u64,
+    pub expected_ttl_secs: u64,
+    pub keepalive_secs: u64,
+    pub refresh_margin_secs: u64,
+    pub idle_hint_secs: u64,
+    pub requested_scopes: Vec<String>,
+    pub client_id: String,
+    pub token_url: String,
+    pub health_url: String,
+    pub auth_method: String,
+    pub probe_secs: u64,
+    pub probe_calls: u64,
+    /// The shortest lifetime that can carry one request: a second of whole-second
+    /// rounding plus a token request and an API call.
+    pub min_workable_secs: f64,
 }
 
-/// How supsync renews a token here.
+impl Context {
+    pub fn of(f: &Findings) -> Context {
+        let (req, rtt) = f.token.as_ref().map_or((0.0, 0.0), |t| {
+            (
+                t.request_secs,
+                t.first_call.as_ref().map_or(0.0, |c| c.rtt_secs),
+            )
+        });
+        Context {
+            sync_secs: f.sync_duration_secs,
+            expected_ttl_secs: f.expected_ttl_secs,
+            keepalive_secs: f.keepalive_secs,
+            refresh_margin_secs: f.refresh_margin_secs,
+            idle_hint_secs: f.idle_hint_secs,
+            requested_scopes: f.requested_scopes.clone(),
+            client_id: f.client_id.clone(),
+            token_url: f.token_url.clone(),
+            health_url: f.health_url.clone(),
+            auth_method: f.auth_method.clone(),
+            probe_secs: f.probe_secs,
+            probe_calls: u64::from(f.use_probe.planned) + u64::from(f.use_probe.earlier_uses),
+            min_workable_secs: ((1.0 + req + rtt) * 100.0).round() / 100.0,
+        }
+    }
+}
+
+/// What ends a token, a session or the sync itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockKind {
+    /// The configured client authentication is refused.
+    ClientAuth,
+    /// No token at all.
+    TokenEndpoint,
+    /// The first API call did not answer 2xx.
+    FirstApiCall,
+    /// Tokens revoked while in use.
+    Revocation,
+    Ttl,
+    Idle,
+    Session,
+    RefreshExpiry,
+    /// Something between here and the server cuts idle connections.
+    ConnectionCut,
+}
+
+/// Whom to ask for a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
+    /// A setting on the authorization or API server.
+    ServerAdmin,
+    /// The client's registration on the authorization server.
+    ClientRegistration,
+    /// A supsync configuration key.
+    SupsyncConfig,
+    /// Whoever runs the proxy, load balancer or firewall in between.
+    Network,
+}
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Who::ServerAdmin => "server admin",
+            Who::ClientRegistration => "client registration",
+            Who::SupsyncConfig => "supsync config",
+            Who::Network => "network",
+        })
+    }
+}
+
+/// One change, and whom to ask for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fix {
+    pub who: Who,
+    pub change: String,
+}
+
+/// One clock within the sync.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Clock {
+    pub kind: ClockKind,
+    /// Seconds after a token's issue (or a session's start); `None` for what is not timed.
+    pub secs: Option<u64>,
+    pub what: String,
+    /// It kills the configured sync: supsync cannot work around it as configured.
+    pub kills: bool,
+    /// How supsync handles it, when it does.
+    pub handled: Option<String>,
+    pub fix: Option<Fix>,
+    pub cites: Vec<String>,
+}
+
+/// A sentence of the verdict and the findings it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    pub text: String,
+    pub cites: Vec<String>,
+}
+
+impl Line {
+    pub fn new(text: impl Into<String>, cites: Vec<String>) -> Line {
+        Line {
+            text: text.into(),
+            cites,
+        }
+    }
+}
+
+/// Findings that disagree, and which of them the verdict trusts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub text: String,
+    pub findings: Vec<String>,
+    pub trusted: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every clock within the sync is handled (exit 0).
+    Sustainable,
+    /// A clock kills the sync as configured (exit 3).
+    CannotSustain,
+    /// The token works but the API did not answer the first call properly (exit 3).
+    ApiNotVerified,
+    /// No token with the configuration as it is (exit 4).
+    NoToken,
+}
+
+/// How supsync renews here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Renewal {
@@ -32,257 +171,49 @@ pub enum Renewal {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
-    /// 0: supsync can keep the sync alive; 3: it cannot; 4: no token at all.
     pub exit_code: i32,
-    pub sustainable: bool,
-    /// The verdict in one paragraph of plain words.
-    pub summary: String,
-    pub first_clock: KillerClock,
-    /// Seconds after issue at which `first_clock` kills an active token.
-    pub token_lifetime_secs: Option<u64>,
-    pub dies_within_sync: bool,
-    pub shortening_scope: Option<String>,
-    pub shortening_scope_ttl_secs: Option<u64>,
-    /// The TTL of a token asked for without `scope`.
-    pub default_ttl_secs: Option<u64>,
-    pub idle: IdleConclusion,
-    pub idle_window_secs: Option<u64>,
-    pub session_limit: Option<SessionEstimate>,
+    pub outcome: Outcome,
+    pub summary: Line,
+    /// The clock that kills the sync first, else the first clock within it.
+    pub killer: Option<ClockKind>,
+    /// Clocks within the sync: untimed blockers first, then shortest first.
+    pub clocks: Vec<Clock>,
+    /// What to change, the changes that make the sync work first.
+    pub changes: Vec<Line>,
+    /// Other facts the verdict rests on.
+    pub reasons: Vec<Line>,
+    /// What the probe could not see, and what would measure it.
+    pub unknowns: Vec<Line>,
+    pub conflicts: Vec<Conflict>,
     pub renewal: Renewal,
-    pub renewals_per_sync: Option<u64>,
-    /// The shortest lifetime in which a token can be fetched and carry one request,
-    /// counting the whole-second precision servers give lifetimes in.
-    pub min_workable_secs: f64,
-    /// The facts the verdict rests on.
-    pub reasons: Vec<String>,
-    /// What to change: server policy, scopes, client settings.
-    pub advice: Vec<String>,
+    /// The TTL the verdict trusts.
+    pub token_lifetime_secs: Option<u64>,
+    pub shortening_scope: Option<String>,
+    pub default_ttl_secs: Option<u64>,
+    pub idle_window_secs: Option<u64>,
+    pub session_secs: Option<u64>,
 }
 
-/// Reasons and advice when no token could be obtained (exit 4).
-fn no_token(f: &Findings, err: &GrantFailure) -> Verdict {
-    let said = match (&err.code, &err.description) {
-        (Some(c), Some(d)) => format!("{c} ({d})"),
-        (Some(c), None) => c.clone(),
-        _ => err.message.clone(),
-    };
-    let check = match err.code.as_deref() {
-        Some("invalid_client") => format!(
-            "Check auth.client_id ({}), the client secret (SUPSYNC_CLIENT_SECRET, \
-             auth.client_secret_file or auth.client_secret) and auth.auth_style (basic or \
-             post) against what the server has registered for this client.",
-            f.client_id
-        ),
-        Some("invalid_scope") => format!(
-            "Check auth.scopes ({}): the server does not allow them for client {}.",
-            f.requested_scopes.join(" "),
-            f.client_id
-        ),
-        Some("unauthorized_client" | "unsupported_grant_type") => {
-            "The client may not use the client_credentials grant: ask the server's admin."
-                .to_string()
-        }
-        Some(_) => "The server's words above say what it objects to.".to_string(),
-        None if err.http_status.is_some() => format!(
-            "The token endpoint {} is reachable but answered HTTP {} without a token: it is \
-             overloaded, rate-limiting this client or failing. Try again later; if it \
-             persists, ask its operators.",
-            f.token_url,
-            err.http_status.unwrap_or_default()
-        ),
-        None => format!(
-            "Check that the token endpoint {} is right (api.base_url, auth.token_url) and \
-             reachable from here.",
-            f.token_url
-        ),
-    };
-    Verdict {
-        exit_code: exit::AUTH,
-        sustainable: false,
-        summary: format!("No token could be obtained: the server answered {said}."),
-        first_clock: KillerClock::Unknown,
-        token_lifetime_secs: None,
-        dies_within_sync: true,
-        shortening_scope: None,
-        shortening_scope_ttl_secs: None,
-        default_ttl_secs: None,
-        idle: IdleConclusion::Unknown {
-            why: "no token".into(),
-        },
-        idle_window_secs: None,
-        session_limit: None,
-        renewal: Renewal::None,
-        renewals_per_sync: None,
-        min_workable_secs: 0.0,
-        // The summary already quotes the server; the findings hold the full message.
-        reasons: Vec::new(),
-        advice: vec![check],
-    }
+/// The verdict over the findings of one run.
+pub fn of(f: &Findings, ev: &[Evidence]) -> Verdict {
+    verdict(&Context::of(f), ev)
 }
 
-/// The verdict over everything the probes found.
-pub fn verdict(f: &Findings) -> Verdict {
-    let Some(tok) = &f.token else {
-        let err = f.token_error.clone().unwrap_or_else(|| GrantFailure {
-            message: "no token was requested".into(),
-            ..Default::default()
+/// The verdict over `ev`, judged against `ctx`. Any disagreement `check` finds between
+/// the two is reported among the conflicts, never hidden.
+pub fn verdict(ctx: &Context, ev: &[Evidence]) -> Verdict {
+    let mut v = clocks::judge(ctx, ev);
+    v.exit_code = match v.outcome {
+        Outcome::Sustainable => exit::OK,
+        Outcome::CannotSustain | Outcome::ApiNotVerified => exit::DIAGNOSE_CANNOT_SUSTAIN,
+        Outcome::NoToken => exit::AUTH,
+    };
+    for problem in super::check::contradictions(ctx, ev, &v) {
+        v.conflicts.push(Conflict {
+            text: format!("verdict check: {problem}"),
+            findings: Vec::new(),
+            trusted: Vec::new(),
         });
-        return no_token(f, &err);
-    };
-    let d = f.sync_duration_secs;
-    let mut reasons = Vec::new();
-    let mut fatal: Vec<String> = Vec::new();
-
-    let first_call = tok.first_call.as_ref();
-    let rtt = first_call.map_or(0.0, |c| c.rtt_secs);
-    // Lifetimes come in whole seconds (a "1 s" token may have 0.01 s left), so a token
-    // must outlive one second of rounding plus a token request and one API call.
-    let overhead_ms = ((tok.request_secs + rtt) * 1000.0).round() as u64;
-    let min_workable = 1.0 + tok.request_secs + rtt;
-
-    // TTL: expires_in, else what the first call's header said.
-    let ttl = tok.expires_in_secs.or_else(|| {
-        let c = first_call?;
-        let h = c.header_expires_in_secs?;
-        reasons.push("The server gave no expires_in; its X-Token-Expires-In stands in.".into());
-        Some(h + c.token_age_secs.round() as u64)
-    });
-    if let Some(c) = first_call.filter(|c| c.is_unauthorized()) {
-        fatal.push(format!(
-            "a fresh token was refused on its first call ({})",
-            c.error.as_deref().unwrap_or("401 without a description")
-        ));
     }
-
-    let default_ttl = f.scope_ttls.no_scope.expires_in_secs;
-    let shortening = shortening_scope(&f.scope_ttls);
-    let idle = idle_conclusion(&f.idle_probe);
-    let idle_window = idle.window_secs();
-    let session = session_estimate(f, &idle);
-
-    let (first_clock, lifetime) = match (ttl, session.as_ref().map(|s| s.secs)) {
-        (Some(t), Some(s)) if s < t => (KillerClock::Session, Some(s)),
-        (Some(t), _) => (KillerClock::Ttl, Some(t)),
-        (None, Some(s)) => (KillerClock::Session, Some(s)),
-        (None, None) => (KillerClock::Unknown, None),
-    };
-    let dies_within_sync = lifetime.is_none_or(|l| l < d);
-
-    let renewal = if f.refresh.ok == Some(true) {
-        Renewal::RefreshToken
-    } else if f.new_session.ok {
-        Renewal::ClientCredentials
-    } else {
-        Renewal::None
-    };
-
-    // What kills a sync outright.
-    if let Some(l) = lifetime
-        && (l as f64) < min_workable
-    {
-        fatal.push(format!(
-            "a token lives only {l} s: counted in whole seconds, with {overhead_ms} ms to \
-             fetch one and carry a single request, it dies before one segment could finish"
-        ));
-    }
-    if let Some(i) = idle_window
-        && (i as f64) < min_workable
-    {
-        fatal.push(format!(
-            "the idle window (about {i} s) leaves no room for a keep-alive call ({overhead_ms} \
-             ms for a renewal and a request, plus a second of rounding): nothing can hold the \
-             token open"
-        ));
-    }
-    if dies_within_sync && renewal == Renewal::None {
-        let why = [f.refresh.error.as_deref(), f.new_session.error.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("; ");
-        fatal.push(format!(
-            "the token dies within the {d} s sync and neither a refresh nor a new \
-             client-credentials session worked{}",
-            if why.is_empty() {
-                String::new()
-            } else {
-                format!(" ({why})")
-            }
-        ));
-    }
-    if let Some(s) = &session
-        && s.secs < d
-        && !f.new_session.ok
-    {
-        fatal.push(format!(
-            "the session ends after about {} s, within the {d} s sync, and a new \
-             client-credentials session was refused ({})",
-            s.secs,
-            f.new_session.error.as_deref().unwrap_or("no reason given")
-        ));
-    }
-    let sustainable = fatal.is_empty();
-
-    let mut notes = Notes {
-        reasons,
-        advice: Vec::new(),
-    };
-    let cause = wording::ttl_cause(f, ttl, shortening.as_ref(), default_ttl, &mut notes);
-    let renewals_per_sync = match lifetime {
-        Some(l) if l > 0 && dies_within_sync => Some(d.div_ceil(l).saturating_sub(1).max(1)),
-        Some(_) => Some(0),
-        None => None,
-    };
-
-    // The margin only matters when tokens must be renewed during the sync.
-    if dies_within_sync && sustainable {
-        wording::margin(f, lifetime, &mut notes);
-    }
-    wording::idle(f, &idle, &mut notes);
-    wording::session(f, session.as_ref(), &mut notes);
-    wording::refresh(f, &mut notes);
-    wording::scopes_clocks_network(f, tok, &mut notes);
-    let Notes {
-        mut reasons,
-        mut advice,
-    } = notes;
-    if sustainable && !dies_within_sync {
-        advice.push("Nothing to change: a token outlives the sync.".into());
-    }
-
-    let how = wording::renewal_means(f, renewal, session.as_ref());
-    let summary = wording::summary(
-        f,
-        first_clock,
-        lifetime,
-        &cause,
-        &fatal,
-        &how,
-        renewals_per_sync,
-    );
-    reasons.splice(0..0, fatal.iter().map(|r| format!("Cannot sustain: {r}.")));
-
-    Verdict {
-        exit_code: if sustainable {
-            exit::OK
-        } else {
-            exit::DIAGNOSE_CANNOT_SUSTAIN
-        },
-        sustainable,
-        summary,
-        first_clock,
-        token_lifetime_secs: lifetime,
-        dies_within_sync,
-        shortening_scope: shortening.as_ref().map(|(s, _)| s.clone()),
-        shortening_scope_ttl_secs: shortening.as_ref().map(|(_, t)| *t),
-        default_ttl_secs: default_ttl,
-        idle,
-        idle_window_secs: idle_window,
-        session_limit: session,
-        renewal,
-        renewals_per_sync,
-        min_workable_secs: (min_workable * 10.0).round() / 10.0,
-        reasons,
-        advice,
-    }
+    v
 }

@@ -10,6 +10,7 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 use super::gate::{self, Admitted};
+use super::profile::HealthAnswer;
 use super::reply;
 use super::state::{Sim, lock};
 use super::stats::Stats;
@@ -20,6 +21,22 @@ const PUSH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 const IDEMPOTENCY_KEY_MAX: usize = 255;
 
 pub async fn health(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    match sim.profile.api.health {
+        HealthAnswer::Ok => {}
+        // As a proxy or a moved API does: before any token is looked at.
+        HealthAnswer::Redirect => {
+            let mut resp = reply::json(
+                StatusCode::TEMPORARY_REDIRECT,
+                &serde_json::json!({"error": "moved", "location": "/api/v2/health"}),
+            );
+            resp.headers_mut().insert(
+                axum::http::header::LOCATION,
+                axum::http::HeaderValue::from_static("/api/v2/health"),
+            );
+            return resp;
+        }
+        HealthAnswer::Hang => std::future::pending::<()>().await,
+    }
     match gate::admit(&sim, &headers) {
         Ok(adm) => adm.finish(reply::json(
             StatusCode::OK,

@@ -93,7 +93,7 @@ async fn grant(
     };
     let mut issued = match grant_type {
         "client_credentials" => {
-            let scope = scope.unwrap_or_default();
+            let scope = scope.unwrap_or_else(|| sim.profile.tokens.default_scopes.clone());
             let issued = lock(&sim.tokens).client_credentials(&client_id, scope, now);
             Stats::bump(&sim.stats.sessions);
             issued

@@ -37,9 +37,28 @@ impl Admitted {
     }
 
     fn stamp(&self, mut resp: Response) -> Response {
-        let left = lock(&self.sim.tokens).remaining_secs(&self.token, Instant::now());
-        resp.headers_mut()
-            .insert(EXPIRES_HEADER, HeaderValue::from(left));
+        let api = &self.sim.profile.api;
+        if api.expiry_header {
+            let left = lock(&self.sim.tokens).remaining_secs(&self.token, Instant::now());
+            resp.headers_mut()
+                .insert(EXPIRES_HEADER, HeaderValue::from(left));
+        }
+        let skew = self.sim.profile.tokens.clock_skew_secs;
+        if skew != 0 {
+            // hyper adds `Date` only when the answer has none: this one wins.
+            let now = std::time::SystemTime::now();
+            let shifted = if skew > 0 {
+                now.checked_add(std::time::Duration::from_secs(skew.unsigned_abs()))
+            } else {
+                now.checked_sub(std::time::Duration::from_secs(skew.unsigned_abs()))
+            };
+            if let Some(v) = shifted
+                .map(httpdate::fmt_http_date)
+                .and_then(|d| HeaderValue::from_str(&d).ok())
+            {
+                resp.headers_mut().insert(header::DATE, v);
+            }
+        }
         resp
     }
 }

@@ -11,11 +11,13 @@ use rand::RngCore;
 /// A JWT-shaped access token (header.claims.signature, base64url) so tools such as
 /// `diagnose` can read iat/exp/scope. The signature is random: the server never verifies
 /// it, it looks the token up in its own table.
-pub fn jwt(client_id: &str, sid: u64, scope: &[String], ttl: u64) -> String {
+/// `skew_secs` moves `iat` and `exp` as a server whose wall clock is off would.
+pub fn jwt(client_id: &str, sid: u64, scope: &[String], ttl: u64, skew_secs: i64) -> String {
     let iat = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .saturating_add_signed(skew_secs);
     let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": "supsync-sim"});
     let claims = serde_json::json!({
         "iss": "supsync-simulator",
@@ -47,7 +49,7 @@ mod tests {
 
     #[test]
     fn access_token_is_jwt_shaped() {
-        let t = jwt("c", 7, &["supplier_mgmt".to_string()], 900);
+        let t = jwt("c", 7, &["supplier_mgmt".to_string()], 900, 0);
         let parts: Vec<&str> = t.split('.').collect();
         assert_eq!(parts.len(), 3);
         let claims: serde_json::Value =
@@ -58,8 +60,8 @@ mod tests {
         let iat = claims["iat"].as_u64().unwrap();
         assert_eq!(claims["exp"].as_u64().unwrap(), iat + 900);
         assert_ne!(
-            jwt("c", 7, &[], 1),
-            jwt("c", 7, &[], 1),
+            jwt("c", 7, &[], 1, 0),
+            jwt("c", 7, &[], 1, 0),
             "jti and signature are random"
         );
     }

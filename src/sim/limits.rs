@@ -112,6 +112,8 @@ mod tests {
             style: "contract".into(),
             mapping: Default::default(),
             next_link_base: String::new(),
+            health: Default::default(),
+            expiry_header: true,
         }))
     }
 

@@ -42,6 +42,30 @@ pub struct Tokens {
     /// `expires_in`, no `token_type`…, or hostile answers): see `quirks.rs`.
     #[serde(default)]
     pub token_quirks: Vec<super::quirks::TokenQuirk>,
+    /// The scopes a `client_credentials` request without `scope` is granted (RFC 6749
+    /// §3.3 lets a server apply defaults); their TTLs then apply as if asked for.
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// An access token is revoked after this many admitted resource calls. 0 = never.
+    #[serde(default)]
+    pub revoke_after_uses: u64,
+    /// How far the server's wall clock is off (positive: ahead): shifts the `Date` header
+    /// of resource answers and the JWT's `iat`/`exp`. The three clocks are unaffected.
+    #[serde(default)]
+    pub clock_skew_secs: i64,
+}
+
+/// How `GET /api/v1/health` answers, to rehearse a misconfigured path or a proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthAnswer {
+    /// As docs/API.md §3.3 says.
+    #[default]
+    Ok,
+    /// `307` to `/api/v2/health` (a moved API or a login redirect).
+    Redirect,
+    /// Never answers (the client's timeout ends the call).
+    Hang,
 }
 
 /// When the token endpoint hands out a refresh token.
@@ -78,6 +102,16 @@ pub struct Api {
     /// as `http://127.0.0.1:8080` writes absolute ones (another host tests the refusal).
     #[serde(default)]
     pub next_link_base: String,
+    /// How health answers (`ok`, `redirect`, `hang`).
+    #[serde(default)]
+    pub health: HealthAnswer,
+    /// Send `X-Token-Expires-In` on resource answers (docs/API.md §3.1).
+    #[serde(default = "yes")]
+    pub expiry_header: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn contract() -> String {

@@ -34,6 +34,8 @@ pub enum TokenQuirk {
     ZeroExpiresIn,
     /// `expires_in` and `refresh_expires_in` of 2^64−1.
     HugeExpiresIn,
+    /// `expires_in` twice the real TTL: the JWT's `exp` and the server keep the real one.
+    ExpiresInDoubled,
     // Hostile: these replace the answer.
     /// 400 whose `error_description` repeats the request (Authorization header and form
     /// body), with terminal escape sequences (window title, OSC 52 clipboard, clear screen).
@@ -107,6 +109,11 @@ pub fn reshape(quirks: &[TokenQuirk], body: &mut serde_json::Value) {
             }
             TokenQuirk::ZeroExpiresIn => {
                 o.insert("expires_in".into(), 0.into());
+            }
+            TokenQuirk::ExpiresInDoubled => {
+                if let Some(e) = o.get("expires_in").and_then(|v| v.as_u64()) {
+                    o.insert("expires_in".into(), e.saturating_mul(2).into());
+                }
             }
             TokenQuirk::HugeExpiresIn => {
                 o.insert("expires_in".into(), u64::MAX.into());

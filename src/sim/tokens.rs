@@ -45,6 +45,8 @@ struct Access {
     issued: Instant,
     ttl: Duration,
     last_used: Instant,
+    /// Admitted resource calls made with it (for `revoke_after_uses`).
+    uses: u64,
 }
 
 struct Refresh {
@@ -214,9 +216,14 @@ impl TokenStore {
                 Death::Revoked => "Token revoked".into(),
             });
         }
+        let limit = self.cfg.revoke_after_uses;
+        if limit > 0 && at.uses >= limit {
+            return Err("Token revoked".into());
+        }
         let client_id = at.client_id.clone();
         if let Some(at) = self.access.get_mut(token) {
             at.last_used = now;
+            at.uses += 1;
         }
         Ok(Authed { client_id })
     }
@@ -287,7 +294,7 @@ impl TokenStore {
         let token = if super::quirks::opaque_tokens(&self.cfg.token_quirks) {
             random_b64(32)
         } else {
-            jwt(client_id, sid, scope, ttl)
+            jwt(client_id, sid, scope, ttl, self.cfg.clock_skew_secs)
         };
         self.access.insert(
             token.clone(),
@@ -297,6 +304,7 @@ impl TokenStore {
                 issued: now,
                 ttl: Duration::from_secs(ttl),
                 last_used: now,
+                uses: 0,
             },
         );
         (token, ttl)
@@ -502,6 +510,19 @@ mod tests {
             .refresh("c", &rt, Some(scopes("offline_access")), t0)
             .unwrap();
         assert_eq!(b.expires_in, 3600, "narrowed scope has no scope TTL");
+    }
+
+    #[test]
+    fn a_token_is_revoked_after_its_uses() {
+        let t0 = Instant::now();
+        let mut st = store(|t| t.revoke_after_uses = 2);
+        let a = st.client_credentials("c", vec![], t0);
+        assert!(st.authenticate(&a.access_token, t0).is_ok());
+        assert!(st.authenticate(&a.access_token, t0 + S).is_ok());
+        let e = st.authenticate(&a.access_token, t0 + 2 * S).unwrap_err();
+        assert_eq!(e, "Token revoked");
+        let b = st.client_credentials("c", vec![], t0);
+        assert!(st.authenticate(&b.access_token, t0 + 2 * S).is_ok());
     }
 
     #[test]

@@ -1,0 +1,253 @@
+//! Evidence: each measurement read into one claim about the server's clocks, with its
+//! source and an id (`F1`, `F2`…) that the verdict cites. The verdict is computed from
+//! these claims alone, so `check` can hold it to them.
+
+use serde::Serialize;
+
+use super::findings::{CallFinding, Findings};
+use super::said::{DeadBy, read_401};
+
+/// Where a finding comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The token answer's `expires_in`.
+    ExpiresIn,
+    /// The JWT's `exp − iat` (decoded without verification).
+    JwtClaims,
+    /// The JWT's `exp` against the server's `Date`, and `Date` against the local clock.
+    ServerDate,
+    /// `X-Token-Expires-In` over successive calls.
+    ExpiryHeader,
+    /// `refresh_expires_in` across a refresh.
+    RefreshExpiresIn,
+    /// Granted vs requested `scope`, and TTLs per scope set.
+    Scope,
+    /// A 401/403 of the API, in the server's words.
+    ApiRefusal,
+    /// The outcome of one refresh grant.
+    Refresh,
+    /// The outcome of a second client-credentials grant.
+    Regrant,
+    /// The first API call with a fresh token.
+    FirstApiCall,
+    /// A pooled connection left idle.
+    Connection,
+    /// The token endpoint's answer to the configured client authentication.
+    ClientAuth,
+    /// The token endpoint's refusal of the first grant.
+    TokenEndpoint,
+    /// What the probe could not see in its time.
+    ProbeLimit,
+}
+
+impl Source {
+    /// The name `--json` uses, for the text report too.
+    pub fn label(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// What one finding says, in terms the verdict reasons with. Seconds are from a token's
+/// issue (or its session's start).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Claim {
+    /// A token for the configured scopes lives `secs`.
+    Ttl {
+        secs: u64,
+    },
+    /// The answer stated no lifetime: supsync plans with `auth.expected_ttl_secs`.
+    NoLifetimeStated,
+    /// The token ends by `secs` counting every clock (first API call's header).
+    EndsBy {
+        secs: u64,
+    },
+    /// A token asked for with `scope` (`None`: no `scope` parameter) lives `secs`;
+    /// `granted` is what the server said it granted.
+    ScopeTtl {
+        scope: Option<String>,
+        secs: u64,
+        granted: Option<Vec<String>>,
+    },
+    /// Requested but not granted.
+    ScopesNotGranted {
+        scopes: Vec<String>,
+    },
+    /// A sliding idle window of `secs`.
+    IdleWindow {
+        secs: u64,
+    },
+    /// An unused token survived `secs`: an idle window, if any, is longer.
+    IdleLongerThan {
+        secs: u64,
+    },
+    /// The header tracked the TTL: no idle window or session end before `secs`.
+    NothingShorterThan {
+        secs: u64,
+    },
+    /// A session's absolute end, `secs` after its client-credentials grant.
+    SessionEnd {
+        secs: u64,
+    },
+    /// The refresh token itself expires `secs` after it is issued.
+    RefreshTokenExpiry {
+        secs: u64,
+    },
+    RefreshToken {
+        issued: bool,
+        offline_access_requested: bool,
+        /// A grant with `offline_access` added brought one (`None`: not tried).
+        with_offline_access: Option<bool>,
+    },
+    Refresh {
+        ok: bool,
+        rotated: Option<bool>,
+        error: Option<String>,
+    },
+    NewSession {
+        ok: bool,
+        error: Option<String>,
+    },
+    /// The server revoked a token in use (after `after_uses` calls, when counted).
+    Revoked {
+        after_uses: Option<u64>,
+    },
+    /// `uses` calls in a row on one token were all answered.
+    NoRevocationWithin {
+        uses: u64,
+    },
+    /// Server clock minus local clock.
+    ClockSkew {
+        secs: i64,
+    },
+    /// No `X-Token-Expires-In` on API answers.
+    NoExpiryHeader,
+    /// The first API call: `ok` when answered 2xx.
+    FirstApiCall {
+        ok: bool,
+        status: Option<u16>,
+        location: Option<String>,
+        error: Option<String>,
+    },
+    /// A fresh token refused for a reason no clock explains.
+    FreshTokenRefused {
+        description: String,
+    },
+    /// Idle connections were cut after about `idle_secs` (not the token).
+    ConnectionCut {
+        idle_secs: u64,
+    },
+    /// A connection dropped once, not repeatably.
+    ConnectionDrop,
+    /// The configured client authentication was refused; `accepted` when another worked.
+    ClientAuthMismatch {
+        configured: String,
+        refused_with: String,
+        accepted: Option<String>,
+    },
+    /// No token at all.
+    TokenRefused {
+        code: Option<String>,
+        description: Option<String>,
+        http_status: Option<u16>,
+        message: String,
+    },
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub id: String,
+    pub source: Source,
+    /// The measurement in words (the server's own words quoted where it gave any).
+    pub says: String,
+    pub claim: Claim,
+}
+
+/// Numbers the findings as they are added.
+#[derive(Default)]
+pub(super) struct Collector(pub(super) Vec<Evidence>);
+
+impl Collector {
+    pub(super) fn add(&mut self, source: Source, says: impl Into<String>, claim: Claim) {
+        let id = format!("F{}", self.0.len() + 1);
+        self.0.push(Evidence {
+            id,
+            source,
+            says: says.into(),
+            claim,
+        });
+    }
+}
+
+/// Reads every measurement into findings, in the order a reader checks them.
+pub fn collect(f: &Findings) -> Vec<Evidence> {
+    let mut c = Collector::default();
+    if let Some(a) = &f.client_auth {
+        c.add(
+            Source::ClientAuth,
+            format!(
+                "{} was refused ({}); {} {}",
+                a.configured,
+                a.refused_with,
+                a.tried,
+                if a.other_works {
+                    "got a token".to_string()
+                } else {
+                    format!(
+                        "was refused too ({})",
+                        a.other_error.as_deref().unwrap_or("no reason given")
+                    )
+                }
+            ),
+            Claim::ClientAuthMismatch {
+                configured: a.configured.clone(),
+                refused_with: a.refused_with.clone(),
+                accepted: a.other_works.then(|| a.tried.clone()),
+            },
+        );
+    }
+    let Some(tok) = &f.token else {
+        if f.client_auth.is_none()
+            && let Some(e) = &f.token_error
+        {
+            c.add(
+                Source::TokenEndpoint,
+                e.message.clone(),
+                Claim::TokenRefused {
+                    code: e.code.clone(),
+                    description: e.description.clone(),
+                    http_status: e.http_status,
+                    message: e.message.clone(),
+                },
+            );
+        }
+        return c.0;
+    };
+    super::evidence_token::token(&mut c, f, tok);
+    super::evidence_calls::calls(&mut c, f, tok);
+    c.0
+}
+
+/// What a 401/403 on `call` says, as `(words, clock)`.
+pub(super) fn refusal(call: &CallFinding) -> Option<(String, DeadBy)> {
+    if !matches!(call.status, Some(401 | 403)) {
+        return None;
+    }
+    let desc = call.error.clone().unwrap_or_default();
+    let mut words = format!("HTTP {}", call.status.unwrap_or_default());
+    if let Some(code) = &call.error_code {
+        words.push_str(&format!(" {code}"));
+    }
+    if !desc.is_empty() {
+        words.push_str(&format!(" \"{desc}\""));
+    }
+    if let Some(w) = &call.www_authenticate {
+        words.push_str(&format!(", WWW-Authenticate: {w}"));
+    }
+    Some((words, read_401(&desc)))
+}
