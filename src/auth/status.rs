@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantKind {
     ClientCredentials,
@@ -34,7 +34,7 @@ pub enum TokenPhase {
 
 /// Where the token's lifetime came from. Identity providers differ: most send
 /// `expires_in`, some only put `exp` in a JWT access token, some say nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LifetimeSource {
     /// The answer's `expires_in` (a number or a numeric string).

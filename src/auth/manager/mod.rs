@@ -7,6 +7,7 @@
 //! on it when the current token is unusable, so in steady state nobody waits: the
 //! background task renews while callers keep using the still-valid token.
 
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,8 +24,10 @@ use crate::secret::Secret;
 mod background;
 mod guard;
 mod persist;
+mod shared;
 
 pub use guard::FRESH_REFUSALS_FATAL;
+pub use shared::LOCK_WAIT;
 
 /// After a permanent refusal (bad client, bad scopes) callers get the same error without a
 /// new request for this long; after a transient failure, for a second.
@@ -102,6 +105,13 @@ pub struct TokenManager {
     renewing: tokio::sync::Mutex<()>,
     status_tx: watch::Sender<TokenStatus>,
     cache: Option<Arc<TokenCache>>,
+    /// The cache entry's write serial as this process last read or wrote it: a higher one
+    /// in the file means another process renewed since.
+    seen_serial: AtomicU64,
+    /// Bound on the wait for the credential's lock ([`LOCK_WAIT`] unless a test sets it).
+    lock_wait_ms: AtomicU64,
+    /// A lock that cannot be used at all is reported once, not at every renewal.
+    lock_warned: AtomicBool,
     audit: Audit,
     /// Wakes the background task when the plan changed.
     replan: Notify,
@@ -137,15 +147,17 @@ impl TokenManager {
             renewing: tokio::sync::Mutex::new(()),
             status_tx: watch::channel(TokenStatus::default()).0,
             cache: cache.map(Arc::new),
+            seen_serial: AtomicU64::new(0),
+            lock_wait_ms: AtomicU64::new(LOCK_WAIT.as_millis() as u64),
+            lock_warned: AtomicBool::new(false),
             audit,
             replan: Notify::new(),
         })
     }
 
-    /// Gets the first token (continuing a cached session when there is one) and spawns the
-    /// background renewal, which stops on `cancel`.
+    /// Gets the first token (a live one from the cache, else continuing a cached session,
+    /// else a new one) and spawns the background renewal, which stops on `cancel`.
     pub async fn start(self: &Arc<Self>, cancel: CancellationToken) -> Result<(), GrantError> {
-        self.load_cache().await;
         self.renew(Trigger::Connect, None).await?;
         let me = Arc::clone(self);
         tokio::spawn(async move { me.background(cancel).await });
@@ -315,7 +327,7 @@ impl TokenManager {
             self.publish(&mut st);
         }
         self.pace().await;
-        let result = self.renew_once(&trigger).await;
+        let result = self.renew_shared(&trigger).await;
         if let Err(e) = &result {
             let mut st = self.lock();
             st.phase = if st.usable(Instant::now()).is_some() {
@@ -338,8 +350,16 @@ impl TokenManager {
         result
     }
 
-    async fn renew_once(&self, trigger: &Trigger) -> Result<(), GrantError> {
-        let plan = self.lock().plan(Instant::now());
+    /// One token request (two when a refused refresh falls back to a new session).
+    /// `no_refresh`: another process may be presenting the refresh token right now.
+    async fn renew_once(&self, trigger: &Trigger, no_refresh: bool) -> Result<(), GrantError> {
+        let plan = match self.lock().plan(Instant::now()) {
+            Plan::Refresh(_) if no_refresh => Plan::NewSession(
+                "another process held the credential's lock too long to share its refresh token"
+                    .into(),
+            ),
+            plan => plan,
+        };
         let why = match plan {
             Plan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
                 Ok(g) => return self.install(g, false, trigger, None).await,
@@ -380,7 +400,7 @@ impl TokenManager {
         self.write_cache(&g, new_session).await;
         let took = g.received_at.saturating_duration_since(g.sent_at);
         let mut st = self.lock();
-        let first = st.grants == 0;
+        let first = st.current.is_none();
         st.install(&g, new_session, SystemTime::now());
         let life = match g.lifetime {
             Some(d) => format!("{} from {}", secs(d), g.lifetime_source),
