@@ -21,6 +21,7 @@ const LOG: &str = "supsync::sim";
 
 pub async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Body) -> Response {
     Stats::bump(&sim.stats.requests);
+    Stats::bump(&sim.stats.token_requests);
     let resp = match grant(&sim, &headers, body).await {
         Ok(resp) => resp,
         Err(resp) => {
@@ -89,6 +90,7 @@ async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, R
                 }
                 Err(RefreshError::Reuse) => {
                     Stats::bump(&sim.stats.refresh_reuse);
+                    Stats::bump(&sim.stats.invalid_grant);
                     tracing::warn!(target: LOG, client = %client_id, "refresh token reused: session revoked");
                     return Err(oauth_error(
                         StatusCode::BAD_REQUEST,
@@ -97,6 +99,7 @@ async fn grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response, R
                     ));
                 }
                 Err(RefreshError::InvalidGrant(why)) => {
+                    Stats::bump(&sim.stats.invalid_grant);
                     tracing::info!(target: LOG, client = %client_id, reason = %why, "refresh refused");
                     return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &why));
                 }
