@@ -1,6 +1,6 @@
 //! The token manager: hands out a valid access token, renews it in the background before
 //! any clock kills it, turns bursts of demand or of 401s into a single token request, and
-//! keeps the refresh-token cache and the audit trail.
+//! keeps the token cache (shared with other processes on the credential) and the audit trail.
 //!
 //! Concurrency: `state` (a short-held std mutex) holds the token and its clocks; `renewing`
 //! (an async mutex held across the token request) is the single flight. A caller only waits
