@@ -237,7 +237,7 @@ fn cached_refresh_token(sim: &SimServer, path: &Path) -> Option<Secret> {
     )
     .load()
     .unwrap()
-    .map(|c| c.refresh_token)
+    .and_then(|c| c.refresh_token)
 }
 
 #[tokio::test]
@@ -270,8 +270,18 @@ async fn a_restarted_manager_continues_the_session_from_the_encrypted_cache() {
         assert_eq!(mode, 0o600);
     }
 
+    // The restart takes the cached access token while it lives: no request at all.
     let second = CancellationToken::new();
     let b = connect(&sim, Some(cache.clone()), &second).await;
+    b.health().await.unwrap();
+    let s = stats(&sim).await;
+    assert_eq!(
+        stat(&s, "tokens_issued"),
+        2,
+        "the restart asked for a token: {s}"
+    );
+    // Its next renewal continues the session with the rotated refresh token.
+    b.force_refresh().await.unwrap();
     b.health().await.unwrap();
     let s = stats(&sim).await;
     assert_eq!(
@@ -300,10 +310,12 @@ async fn a_crash_between_rotation_and_cache_write_loses_no_run() {
     drop(a);
     std::fs::write(&cache, before).unwrap();
 
-    // The next run presents the spent refresh token: the server detects reuse and revokes
-    // the session; the manager falls back to a new session and callers see no error.
+    // The next run takes the cached access token (still alive), then renews with the spent
+    // refresh token: the server detects reuse and revokes the session; the manager falls
+    // back to a new session and callers see no error.
     let second = CancellationToken::new();
     let b = connect(&sim, Some(cache.clone()), &second).await;
+    b.force_refresh().await.unwrap();
     for _ in 0..5 {
         b.health().await.unwrap();
         b.pull_page(0, 5).await.unwrap();

@@ -5,11 +5,12 @@
 //! ```sh
 //! cargo bench --bench proof                 # every figure (about 4 minutes)
 //! cargo bench --bench proof -- efficiency   # one: efficiency overhead console render
-//!                                           #      idle memory resume
+//!                                           #      idle memory resume credential
 //! ```
 //! Not part of `cargo test` (a `harness = false` bench target).
 
 mod console;
+mod credential;
 mod efficiency;
 mod memory;
 mod overhead;
@@ -18,13 +19,14 @@ mod support;
 
 type Bench = fn();
 
-const BENCHES: [(&str, Bench); 6] = [
+const BENCHES: [(&str, Bench); 7] = [
     ("efficiency", efficiency::run),
     ("overhead", overhead::run),
     ("render", console::render),
     ("idle", console::idle),
     ("memory", memory::run),
     ("resume", resume::run),
+    ("credential", credential::run),
 ];
 
 fn main() {

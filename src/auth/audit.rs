@@ -28,6 +28,9 @@ pub enum EventKind {
     Refreshed,
     /// Renewed with a new client-credentials session (the detail says why).
     NewSession,
+    /// Taken from the token cache: another supsync process on the same credential had
+    /// just renewed it, so this one made no request of its own.
+    Shared,
     RefreshFailed,
     /// A premature 401 seen by a caller.
     Unauthorized,

@@ -1,5 +1,5 @@
 //! Token lifecycle: grants, the token manager (proactive refresh, single flight, 401
-//! recovery, keep-alive), the encrypted refresh-token cache and the audit log.
+//! recovery, keep-alive), the encrypted token cache (shared across processes) and the audit log.
 
 pub mod answer;
 pub mod audit;

@@ -30,6 +30,7 @@ pub async fn token(
     body: Body,
 ) -> Response {
     Stats::bump(&sim.stats.requests);
+    Stats::bump(&sim.stats.token_requests);
     let peer = peer.map(|Extension(p)| p);
     let resp = match grant(&sim, &headers, peer.as_ref(), body).await {
         Ok(resp) => resp,
@@ -110,6 +111,7 @@ async fn grant(
                 }
                 Err(RefreshError::Reuse) => {
                     Stats::bump(&sim.stats.refresh_reuse);
+                    Stats::bump(&sim.stats.invalid_grant);
                     tracing::warn!(target: LOG, client = %client_id, "refresh token reused: session revoked");
                     return Err(oauth_error(
                         StatusCode::BAD_REQUEST,
@@ -118,6 +120,7 @@ async fn grant(
                     ));
                 }
                 Err(RefreshError::InvalidGrant(why)) => {
+                    Stats::bump(&sim.stats.invalid_grant);
                     tracing::info!(target: LOG, client = %client_id, reason = %why, "refresh refused");
                     return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &why));
                 }

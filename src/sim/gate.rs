@@ -80,6 +80,7 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
     }
     let token = bearer(headers).map_err(|why| {
         Stats::bump(&sim.stats.unauthorized);
+        Stats::bump(&sim.stats.api_unauthorized);
         reply::unauthorized("invalid_request", why)
     })?;
     if let Some((name, _)) = sim
@@ -101,6 +102,7 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
     let authed = lock(&sim.tokens).authenticate(token, now);
     let authed = authed.map_err(|why| {
         Stats::bump(&sim.stats.unauthorized);
+        Stats::bump(&sim.stats.api_unauthorized);
         tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, "401");
         reply::unauthorized("invalid_token", &why)
     })?;

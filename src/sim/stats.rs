@@ -52,6 +52,13 @@ counters! {
     outage_rejections,
     /// Token-endpoint refusals (any error answer).
     token_errors,
+    /// Token requests received (`POST /oauth/token`), answered or not.
+    token_requests,
+    /// Refresh grants refused with `invalid_grant` (a spent, revoked, expired or unknown
+    /// refresh token; reuse included).
+    invalid_grant,
+    /// Of `unauthorized`, the 401 answers of the resource API (a token refused).
+    api_unauthorized,
 }
 
 impl Stats {
@@ -84,6 +91,9 @@ mod tests {
             "idempotent_replays",
             "rate_limited",
             "faults",
+            "token_requests",
+            "invalid_grant",
+            "api_unauthorized",
         ] {
             assert!(j.get(k).is_some_and(|v| v.is_u64()), "{k} missing");
         }

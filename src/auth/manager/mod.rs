@@ -1,35 +1,34 @@
 //! The token manager: hands out a valid access token, renews it in the background before
 //! any clock kills it, turns bursts of demand or of 401s into a single token request, and
-//! keeps the refresh-token cache and the audit trail.
+//! keeps the token cache (shared with other processes on the credential) and the audit trail.
 //!
 //! Concurrency: `state` (a short-held std mutex) holds the token and its clocks; `renewing`
 //! (an async mutex held across the token request) is the single flight. A caller only waits
 //! on it when the current token is unusable, so in steady state nobody waits: the
 //! background task renews while callers keep using the still-valid token.
 
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::audit::{Audit, EventKind};
 use super::cache::TokenCache;
-use super::grant::{Grant, GrantError, TokenEndpoint};
-use super::state::{Plan, State, secs};
-use super::status::{GrantKind, TokenPhase, TokenStatus};
+use super::grant::{GrantError, TokenEndpoint};
+use super::state::State;
+use super::status::{GrantKind, TokenStatus};
 use crate::secret::Secret;
 
 mod background;
 mod guard;
 mod persist;
+mod renew;
+mod shared;
 
 pub use guard::FRESH_REFUSALS_FATAL;
-
-/// After a permanent refusal (bad client, bad scopes) callers get the same error without a
-/// new request for this long; after a transient failure, for a second.
-const PERMANENT_HOLD: Duration = Duration::from_secs(30);
-const TRANSIENT_HOLD: Duration = Duration::from_secs(1);
+pub use shared::LOCK_WAIT;
 
 /// What made a renewal happen (for the log and for whether the hold applies).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,20 +40,6 @@ pub enum Trigger {
     /// A caller got a 401 with this description.
     Unauthorized(String),
     Forced,
-}
-
-/// A refresh refused because the session reached its absolute limit (not revoked, not
-/// reused: those say nothing about how long sessions last).
-fn ended_by_session_limit(e: &GrantError) -> bool {
-    match e {
-        GrantError::Rejected {
-            code, description, ..
-        } if code == "invalid_grant" => description.as_deref().is_some_and(|d| {
-            let d = d.to_ascii_lowercase();
-            d.contains("session") && d.contains("expired")
-        }),
-        _ => false,
-    }
 }
 
 impl std::fmt::Display for Trigger {
@@ -102,6 +87,13 @@ pub struct TokenManager {
     renewing: tokio::sync::Mutex<()>,
     status_tx: watch::Sender<TokenStatus>,
     cache: Option<Arc<TokenCache>>,
+    /// The cache entry's write serial as this process last read or wrote it: a higher one
+    /// in the file means another process renewed since.
+    seen_serial: AtomicU64,
+    /// Bound on the wait for the credential's lock ([`LOCK_WAIT`] unless a test sets it).
+    lock_wait_ms: AtomicU64,
+    /// A lock that cannot be used at all is reported once, not at every renewal.
+    lock_warned: AtomicBool,
     audit: Audit,
     /// Wakes the background task when the plan changed.
     replan: Notify,
@@ -137,15 +129,17 @@ impl TokenManager {
             renewing: tokio::sync::Mutex::new(()),
             status_tx: watch::channel(TokenStatus::default()).0,
             cache: cache.map(Arc::new),
+            seen_serial: AtomicU64::new(0),
+            lock_wait_ms: AtomicU64::new(LOCK_WAIT.as_millis() as u64),
+            lock_warned: AtomicBool::new(false),
             audit,
             replan: Notify::new(),
         })
     }
 
-    /// Gets the first token (continuing a cached session when there is one) and spawns the
-    /// background renewal, which stops on `cancel`.
+    /// Gets the first token (a live one from the cache, else continuing a cached session,
+    /// else a new one) and spawns the background renewal, which stops on `cancel`.
     pub async fn start(self: &Arc<Self>, cancel: CancellationToken) -> Result<(), GrantError> {
-        self.load_cache().await;
         self.renew(Trigger::Connect, None).await?;
         let me = Arc::clone(self);
         tokio::spawn(async move { me.background(cancel).await });
@@ -277,149 +271,5 @@ impl TokenManager {
 
     fn publish(&self, st: &mut State) {
         self.status_tx.send_replace(st.snapshot());
-    }
-
-    /// The single flight. `expected`: the generation the caller saw; if the token changed
-    /// meanwhile, someone else already renewed and this returns at once.
-    async fn renew(&self, trigger: Trigger, expected: Option<u64>) -> Result<(), GrantError> {
-        let entered = Instant::now();
-        let _flight = self.renewing.lock().await;
-        {
-            let mut st = self.lock();
-            let now = Instant::now();
-            if let Some(e) = &st.refused_by_api {
-                return Err(e.clone());
-            }
-            if expected.is_some() && st.current_generation() != expected {
-                return Ok(());
-            }
-            if trigger == Trigger::Proactive
-                && st.next_refresh_at().is_none_or(|t| t > now)
-                && st.current.as_ref().is_some_and(|c| !c.invalid)
-            {
-                return Ok(());
-            }
-            if trigger != Trigger::Forced
-                && let Some((at, e)) = &st.last_failure
-            {
-                let hold = if e.is_transient() {
-                    TRANSIENT_HOLD
-                } else {
-                    PERMANENT_HOLD
-                };
-                if *at >= entered || now.saturating_duration_since(*at) < hold {
-                    return Err(e.clone());
-                }
-            }
-            st.phase = TokenPhase::Refreshing;
-            self.publish(&mut st);
-        }
-        self.pace().await;
-        let result = self.renew_once(&trigger).await;
-        if let Err(e) = &result {
-            let mut st = self.lock();
-            st.phase = if st.usable(Instant::now()).is_some() {
-                TokenPhase::Valid
-            } else {
-                TokenPhase::Failed
-            };
-            st.last_error = Some(e.to_string());
-            st.last_failure = Some((Instant::now(), e.clone()));
-            self.publish(&mut st);
-            drop(st);
-            self.audit.record(
-                EventKind::RefreshFailed,
-                self.fingerprint().as_deref(),
-                None,
-                &format!("token renewal ({trigger}) failed: {e}"),
-            );
-        }
-        self.replan.notify_one();
-        result
-    }
-
-    async fn renew_once(&self, trigger: &Trigger) -> Result<(), GrantError> {
-        let plan = self.lock().plan(Instant::now());
-        let why = match plan {
-            Plan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
-                Ok(g) => return self.install(g, false, trigger, None).await,
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => {
-                    // Refused (session over, token spent or revoked): a new session.
-                    let mut st = self.lock();
-                    if ended_by_session_limit(&e) {
-                        st.learn_session_limit(Instant::now());
-                    }
-                    if let Some(s) = st.session.as_mut() {
-                        s.refresh = None;
-                    }
-                    drop(st);
-                    self.audit.record(
-                        EventKind::RefreshFailed,
-                        self.fingerprint().as_deref(),
-                        Some(GrantKind::RefreshToken),
-                        &format!("refresh refused, starting a new session: {e}"),
-                    );
-                    format!("refresh refused ({})", e.code().unwrap_or("error"))
-                }
-            },
-            Plan::NewSession(why) => why,
-        };
-        let g = self.endpoint.client_credentials(None).await?;
-        self.install(g, true, trigger, Some(why)).await
-    }
-
-    /// Stores a rotated refresh token in the cache first, then makes the token current.
-    async fn install(
-        &self,
-        g: Grant,
-        new_session: bool,
-        trigger: &Trigger,
-        why: Option<String>,
-    ) -> Result<(), GrantError> {
-        self.write_cache(&g, new_session).await;
-        let took = g.received_at.saturating_duration_since(g.sent_at);
-        let mut st = self.lock();
-        let first = st.grants == 0;
-        st.install(&g, new_session, SystemTime::now());
-        let life = match g.lifetime {
-            Some(d) => format!("{} from {}", secs(d), g.lifetime_source),
-            None => g.lifetime_source.to_string(),
-        };
-        let rt = match &g.refresh_token {
-            Some(_) => "with a refresh token",
-            None => "no refresh token",
-        };
-        let (kind, text) = match (first, new_session) {
-            (true, _) => (
-                EventKind::Issued,
-                format!(
-                    "token issued by {} ({trigger}), lifetime {life}, {rt}, in {} ms",
-                    g.kind,
-                    took.as_millis()
-                ),
-            ),
-            (false, false) => (
-                EventKind::Refreshed,
-                format!(
-                    "token refreshed ({trigger}), lifetime {life}, {rt}, in {} ms",
-                    took.as_millis()
-                ),
-            ),
-            (false, true) => (
-                EventKind::NewSession,
-                format!(
-                    "new session ({trigger}): {}; lifetime {life}, {rt}, in {} ms",
-                    why.as_deref().unwrap_or("renewal"),
-                    took.as_millis()
-                ),
-            ),
-        };
-        st.last_result = Some(text.clone());
-        let fp = g.access_token.fingerprint();
-        self.publish(&mut st);
-        drop(st);
-        self.audit.record(kind, Some(&fp), Some(g.kind), &text);
-        Ok(())
     }
 }

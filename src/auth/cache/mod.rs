@@ -1,0 +1,270 @@
+//! The encrypted token cache: lets a restarted or resumed run continue its session instead
+//! of starting a new one, and lets several supsync processes on one credential share one
+//! token instead of each renewing its own.
+//!
+//! - One file holds entries keyed by token URL + client id + scope set (the way the client
+//!   authenticates is not part of the key: tokens belong to the client, whichever way it
+//!   proves who it is). An entry is the current access token with its clocks, the refresh
+//!   token, when the session started, and a write serial that tells a reader whether
+//!   another process wrote since it last looked.
+//! - Encrypted at rest ([`crypto`]); the key comes from a passphrase, the OS keyring or a
+//!   key file ([`keys`]); written atomically, mode 0600 ([`file`]).
+//! - A per-credential OS lock ([`lock`]) is held around every renewal, and the entry is
+//!   read again once it is held: see the token manager's `shared` module.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::status::{GrantKind, LifetimeSource};
+use crate::secret::Secret;
+
+mod crypto;
+mod file;
+mod keys;
+mod lock;
+
+pub use keys::{CACHE_KEY_ENV, KeySource, key_file_for};
+pub use lock::{CredentialLock, lock_within, try_lock};
+
+/// How long a write waits for another credential's write to the same file. Such a write
+/// takes milliseconds; a holder stuck longer is ignored (its entry may then be lost, which
+/// costs one new session, never a wrong token).
+const FILE_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+#[error("token cache {path}: {message}")]
+pub struct CacheError {
+    pub path: String,
+    pub message: String,
+}
+
+/// What the cache keeps for one credential.
+#[derive(Debug, Clone)]
+pub struct CachedSession {
+    /// `None` when the server issues no refresh tokens (the access token is still shared).
+    pub refresh_token: Option<Secret>,
+    pub session_started: SystemTime,
+    pub refresh_expires_at: Option<SystemTime>,
+    /// The access token last issued for this credential.
+    pub access: Option<CachedAccess>,
+    /// Bumped by every write of this entry (0: written by a version without serials).
+    pub serial: u64,
+}
+
+/// An access token as the cache keeps it: wall-clock times, since processes share no
+/// monotonic clock.
+#[derive(Debug, Clone)]
+pub struct CachedAccess {
+    pub token: Secret,
+    pub grant: GrantKind,
+    /// When the request that got it left (lifetimes count from there).
+    pub issued_at: SystemTime,
+    pub lifetime: Option<Duration>,
+    pub lifetime_source: LifetimeSource,
+}
+
+impl CachedAccess {
+    /// When its lifetime ends; `None` when the server gave none to plan with.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.lifetime.and_then(|l| self.issued_at.checked_add(l))
+    }
+}
+
+pub struct TokenCache {
+    path: PathBuf,
+    entry: String,
+    keys: KeySource,
+    memo: crypto::KeyMemo,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("path", &self.path)
+            .field("entry", &self.entry)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Plain {
+    entries: BTreeMap<String, Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    #[serde(default)]
+    refresh_token: Option<String>,
+    session_started_ms: u64,
+    #[serde(default)]
+    refresh_expires_ms: Option<u64>,
+    #[serde(default)]
+    access: Option<AccessEntry>,
+    #[serde(default)]
+    serial: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccessEntry {
+    token: String,
+    grant: GrantKind,
+    issued_ms: u64,
+    #[serde(default)]
+    lifetime_ms: Option<u64>,
+    lifetime_source: LifetimeSource,
+}
+
+impl TokenCache {
+    /// The key comes from `SUPSYNC_CACHE_KEY` when set, else (feature `keyring`) the OS
+    /// keyring when one answers, else the key file beside `path`.
+    pub fn new(path: PathBuf, token_url: &str, client_id: &str, scopes: &[String]) -> Self {
+        let keys = keys::default_keys(&path, std::env::var(CACHE_KEY_ENV).ok());
+        Self::with_keys(path, token_url, client_id, scopes, keys)
+    }
+
+    pub fn with_keys(
+        path: PathBuf,
+        token_url: &str,
+        client_id: &str,
+        scopes: &[String],
+        keys: KeySource,
+    ) -> Self {
+        let mut scopes = scopes.to_vec();
+        scopes.sort();
+        TokenCache {
+            path,
+            entry: format!("{token_url} {client_id} {}", scopes.join(" ")),
+            keys,
+            memo: crypto::KeyMemo::default(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The lock file of this credential: hold it around a renewal or a login.
+    pub fn lock_path(&self) -> PathBuf {
+        lock::credential_lock_path(&self.path, &self.entry)
+    }
+
+    fn err(&self, message: impl Into<String>) -> CacheError {
+        CacheError {
+            path: self.path.display().to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// This credential's entry. `Ok(None)` when there is no file or no entry; `Err` when
+    /// the file exists but cannot be read or decrypted (the caller warns and starts afresh).
+    pub fn load(&self) -> Result<Option<CachedSession>, CacheError> {
+        let Some(plain) = self.read_all()? else {
+            return Ok(None);
+        };
+        Ok(plain.entries.get(&self.entry).map(|e| CachedSession {
+            refresh_token: e.refresh_token.clone().map(Secret::new),
+            session_started: from_ms(e.session_started_ms),
+            refresh_expires_at: e.refresh_expires_ms.map(from_ms),
+            access: e.access.as_ref().map(|a| CachedAccess {
+                token: Secret::new(a.token.clone()),
+                grant: a.grant,
+                issued_at: from_ms(a.issued_ms),
+                lifetime: a.lifetime_ms.map(Duration::from_millis),
+                lifetime_source: a.lifetime_source,
+            }),
+            serial: e.serial,
+        }))
+    }
+
+    /// Stores (replaces) this credential's entry with the next serial, which it returns
+    /// (`s.serial` is ignored). Other credentials' entries are kept when the file can be
+    /// read.
+    pub fn store(&self, s: &CachedSession) -> Result<u64, CacheError> {
+        let _file_lock = self.file_lock();
+        let mut plain = self.read_all().ok().flatten().unwrap_or_default();
+        let serial = plain
+            .entries
+            .get(&self.entry)
+            .map_or(0, |e| e.serial)
+            .saturating_add(1);
+        plain.entries.insert(
+            self.entry.clone(),
+            Entry {
+                refresh_token: s.refresh_token.as_ref().map(|t| t.expose().to_string()),
+                session_started_ms: to_ms(s.session_started),
+                refresh_expires_ms: s.refresh_expires_at.map(to_ms),
+                access: s.access.as_ref().map(|a| AccessEntry {
+                    token: a.token.expose().to_string(),
+                    grant: a.grant,
+                    issued_ms: to_ms(a.issued_at),
+                    lifetime_ms: a.lifetime.map(|l| l.as_millis() as u64),
+                    lifetime_source: a.lifetime_source,
+                }),
+                serial,
+            },
+        );
+        self.write_all(&plain)?;
+        Ok(serial)
+    }
+
+    /// Forgets this credential's entry.
+    pub fn clear(&self) -> Result<(), CacheError> {
+        let _file_lock = self.file_lock();
+        match self.read_all() {
+            Ok(Some(mut plain)) => {
+                if plain.entries.remove(&self.entry).is_some() {
+                    self.write_all(&plain)?;
+                }
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            // Unreadable: nothing of ours can be recovered from it, so drop it.
+            Err(_) => file::remove_if_exists(&self.path)
+                .map_err(|e| self.err(format!("cannot remove unreadable cache: {e}"))),
+        }
+    }
+
+    /// The whole file's lock for a read-modify-write; `None` (go on regardless) when it
+    /// cannot be had in time or at all: a lost entry of another credential costs it one new
+    /// session, while refusing to write would cost this one its rotated refresh token.
+    fn file_lock(&self) -> Option<CredentialLock> {
+        lock::lock_within_blocking(&lock::file_lock_path(&self.path), FILE_LOCK_WAIT)
+            .ok()
+            .flatten()
+    }
+
+    fn read_all(&self) -> Result<Option<Plain>, CacheError> {
+        let Some(bytes) =
+            file::read_if_exists(&self.path).map_err(|e| self.err(format!("cannot read: {e}")))?
+        else {
+            return Ok(None);
+        };
+        let clear =
+            crypto::open(&bytes, &self.keys, &self.memo, &self.path).map_err(|e| self.err(e))?;
+        serde_json::from_slice(&clear)
+            .map(Some)
+            .map_err(|e| self.err(format!("decrypted content unreadable ({e})")))
+    }
+
+    fn write_all(&self, plain: &Plain) -> Result<(), CacheError> {
+        let clear = serde_json::to_vec(plain).map_err(|e| self.err(e.to_string()))?;
+        let bytes = crypto::seal(&clear, &self.keys, &self.memo).map_err(|e| self.err(e))?;
+        file::write_atomic(&self.path, &bytes).map_err(|e| self.err(format!("cannot write: {e}")))
+    }
+}
+
+fn to_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn from_ms(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests;

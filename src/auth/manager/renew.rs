@@ -1,0 +1,192 @@
+//! The renewal path: the single flight (one renewal at a time per process, bursts of
+//! demand or of 401s folded into it), one token request with its fallback from a refused
+//! refresh to a new session, and installing the answer (cache first, then the state).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{TokenManager, Trigger};
+use crate::auth::audit::EventKind;
+use crate::auth::grant::{Grant, GrantError};
+use crate::auth::state::{Plan, secs};
+use crate::auth::status::{GrantKind, TokenPhase};
+
+/// After a permanent refusal (bad client, bad scopes) callers get the same error without a
+/// new request for this long; after a transient failure, for a second.
+const PERMANENT_HOLD: Duration = Duration::from_secs(30);
+const TRANSIENT_HOLD: Duration = Duration::from_secs(1);
+
+/// A refresh refused because the session reached its absolute limit (not revoked, not
+/// reused: those say nothing about how long sessions last).
+fn ended_by_session_limit(e: &GrantError) -> bool {
+    match e {
+        GrantError::Rejected {
+            code, description, ..
+        } if code == "invalid_grant" => description.as_deref().is_some_and(|d| {
+            let d = d.to_ascii_lowercase();
+            d.contains("session") && d.contains("expired")
+        }),
+        _ => false,
+    }
+}
+
+impl TokenManager {
+    /// The single flight. `expected`: the generation the caller saw; if the token changed
+    /// meanwhile, someone else already renewed and this returns at once.
+    pub(super) async fn renew(
+        &self,
+        trigger: Trigger,
+        expected: Option<u64>,
+    ) -> Result<(), GrantError> {
+        let entered = Instant::now();
+        let _flight = self.renewing.lock().await;
+        {
+            let mut st = self.lock();
+            let now = Instant::now();
+            if let Some(e) = &st.refused_by_api {
+                return Err(e.clone());
+            }
+            if expected.is_some() && st.current_generation() != expected {
+                return Ok(());
+            }
+            if trigger == Trigger::Proactive
+                && st.next_refresh_at().is_none_or(|t| t > now)
+                && st.current.as_ref().is_some_and(|c| !c.invalid)
+            {
+                return Ok(());
+            }
+            if trigger != Trigger::Forced
+                && let Some((at, e)) = &st.last_failure
+            {
+                let hold = if e.is_transient() {
+                    TRANSIENT_HOLD
+                } else {
+                    PERMANENT_HOLD
+                };
+                if *at >= entered || now.saturating_duration_since(*at) < hold {
+                    return Err(e.clone());
+                }
+            }
+            st.phase = TokenPhase::Refreshing;
+            self.publish(&mut st);
+        }
+        self.pace().await;
+        let result = self.renew_shared(&trigger).await;
+        if let Err(e) = &result {
+            let mut st = self.lock();
+            st.phase = if st.usable(Instant::now()).is_some() {
+                TokenPhase::Valid
+            } else {
+                TokenPhase::Failed
+            };
+            st.last_error = Some(e.to_string());
+            st.last_failure = Some((Instant::now(), e.clone()));
+            self.publish(&mut st);
+            drop(st);
+            self.audit.record(
+                EventKind::RefreshFailed,
+                self.fingerprint().as_deref(),
+                None,
+                &format!("token renewal ({trigger}) failed: {e}"),
+            );
+        }
+        self.replan.notify_one();
+        result
+    }
+
+    /// One token request (two when a refused refresh falls back to a new session).
+    /// `no_refresh`: another process may be presenting the refresh token right now.
+    pub(super) async fn renew_once(
+        &self,
+        trigger: &Trigger,
+        no_refresh: bool,
+    ) -> Result<(), GrantError> {
+        let plan = match self.lock().plan(Instant::now()) {
+            Plan::Refresh(_) if no_refresh => Plan::NewSession(
+                "another process held the credential's lock too long to share its refresh token"
+                    .into(),
+            ),
+            plan => plan,
+        };
+        let why = match plan {
+            Plan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
+                Ok(g) => return self.install(g, false, trigger, None).await,
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    // Refused (session over, token spent or revoked): a new session.
+                    let mut st = self.lock();
+                    if ended_by_session_limit(&e) {
+                        st.learn_session_limit(Instant::now());
+                    }
+                    if let Some(s) = st.session.as_mut() {
+                        s.refresh = None;
+                    }
+                    drop(st);
+                    self.audit.record(
+                        EventKind::RefreshFailed,
+                        self.fingerprint().as_deref(),
+                        Some(GrantKind::RefreshToken),
+                        &format!("refresh refused, starting a new session: {e}"),
+                    );
+                    format!("refresh refused ({})", e.code().unwrap_or("error"))
+                }
+            },
+            Plan::NewSession(why) => why,
+        };
+        let g = self.endpoint.client_credentials(None).await?;
+        self.install(g, true, trigger, Some(why)).await
+    }
+
+    /// Stores a rotated refresh token in the cache first, then makes the token current.
+    async fn install(
+        &self,
+        g: Grant,
+        new_session: bool,
+        trigger: &Trigger,
+        why: Option<String>,
+    ) -> Result<(), GrantError> {
+        self.write_cache(&g, new_session).await;
+        let took = g.received_at.saturating_duration_since(g.sent_at);
+        let mut st = self.lock();
+        let first = st.current.is_none();
+        st.install(&g, new_session, SystemTime::now());
+        let life = match g.lifetime {
+            Some(d) => format!("{} from {}", secs(d), g.lifetime_source),
+            None => g.lifetime_source.to_string(),
+        };
+        let rt = match &g.refresh_token {
+            Some(_) => "with a refresh token",
+            None => "no refresh token",
+        };
+        let (kind, text) = match (first, new_session) {
+            (true, _) => (
+                EventKind::Issued,
+                format!(
+                    "token issued by {} ({trigger}), lifetime {life}, {rt}, in {} ms",
+                    g.kind,
+                    took.as_millis()
+                ),
+            ),
+            (false, false) => (
+                EventKind::Refreshed,
+                format!(
+                    "token refreshed ({trigger}), lifetime {life}, {rt}, in {} ms",
+                    took.as_millis()
+                ),
+            ),
+            (false, true) => (
+                EventKind::NewSession,
+                format!(
+                    "new session ({trigger}): {}; lifetime {life}, {rt}, in {} ms",
+                    why.as_deref().unwrap_or("renewal"),
+                    took.as_millis()
+                ),
+            ),
+        };
+        st.last_result = Some(text.clone());
+        let fp = g.access_token.fingerprint();
+        self.publish(&mut st);
+        drop(st);
+        self.audit.record(kind, Some(&fp), Some(g.kind), &text);
+        Ok(())
+    }
+}
