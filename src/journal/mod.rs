@@ -121,6 +121,12 @@ impl Entry {
             at: now_rfc3339(),
         }
     }
+
+    /// The entry as one journal line (without its `\n`), sealed with its checksum: what
+    /// `Journal::append` writes, for tools and benches that build journals directly.
+    pub fn to_line(&self) -> serde_json::Result<String> {
+        integrity::encode_line(self).map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
 }
 
 /// The current UTC time, RFC 3339 with seconds (what journals and manifests carry).
