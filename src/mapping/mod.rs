@@ -5,6 +5,7 @@
 //! simulator (`sim/`) serves the same mapping, so a style exists on both sides at once.
 //! docs/API.md §6 describes the styles.
 
+mod build;
 pub mod fields;
 mod keys;
 pub mod link;
@@ -215,12 +216,12 @@ impl ApiMapping {
     /// The mapping of `keys` (a preset plus overrides). `batch_path` is `api.batch_path`,
     /// the contract preset's path.
     pub fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, Vec<MappingError>> {
-        keys::build(keys, batch_path)
+        build::build(keys, batch_path)
     }
 
     /// The contract of docs/API.md §3 (the default).
     pub fn contract(batch_path: &str) -> ApiMapping {
-        match keys::build(&MappingKeys::default(), batch_path) {
+        match build::build(&MappingKeys::default(), batch_path) {
             Ok(m) => m,
             // The preset is checked by a unit test; reaching this is a build defect.
             Err(e) => unreachable!("the contract preset is invalid: {e:?}"),

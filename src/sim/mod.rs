@@ -28,6 +28,7 @@ mod state;
 mod stats;
 mod store;
 mod styled;
+mod styled_pull;
 mod tls;
 mod tokens;
 

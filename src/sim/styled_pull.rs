@@ -1,0 +1,115 @@
+//! Pulls in another style (docs/API.md §6): the page a mapping asks for, by offset, page
+//! number, cursor or next link (in the body or a header), with the records in the style's
+//! envelope and field names.
+
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::reply;
+use super::state::{Sim, lock};
+use super::styled::{AFTER, bad, outgoing};
+use crate::mapping::{ApiMapping, LinkSource, Paging};
+
+pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
+    let q = &m.pull;
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let num = |name: &str| -> Result<Option<usize>, Response> {
+        get(name)
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| bad(format!("{name} must be a whole number")))
+            })
+            .transpose()
+    };
+    let max = sim.profile.api.max_batch;
+    let size = match q.size_param.as_deref().map(num) {
+        Some(Err(r)) => return r,
+        Some(Ok(Some(0))) => return bad("the page size must be at least 1"),
+        Some(Ok(Some(n))) => n.min(max),
+        _ => max,
+    };
+    let offset = match &q.paging {
+        Paging::OffsetLimit { offset_param } => num(offset_param),
+        Paging::Page { page_param, first } => num(page_param).and_then(|p| match p {
+            Some(p) if (p as u64) < *first => Err(bad(format!("{page_param} starts at {first}"))),
+            Some(p) => Ok(Some((p - *first as usize).saturating_mul(size))),
+            None => Ok(None),
+        }),
+        Paging::Cursor { param, .. } => match get(param) {
+            None => Ok(None),
+            Some(c) => c
+                .strip_prefix("c-")
+                .and_then(|n| usize::from_str_radix(n, 16).ok())
+                .map(Some)
+                .ok_or_else(|| bad(format!("{param} is not a cursor this server gave"))),
+        },
+        Paging::NextLink { .. } => num(AFTER),
+    };
+    let offset = match offset {
+        Ok(o) => o.unwrap_or(0),
+        Err(r) => return r,
+    };
+    let (page, total) = lock(&sim.store).page(offset, size);
+    let end = offset + page.len();
+    let more = end < total;
+    let records = Value::Array(page.iter().map(|s| outgoing(m, s)).collect());
+    let mut answer = q.records.wrap(records);
+    if !q.records.is_root() {
+        if let Some(t) = &q.total {
+            t.insert(&mut answer, json!(total));
+        }
+        if let Some(h) = &q.has_more {
+            h.insert(&mut answer, json!(more));
+        }
+    }
+    let mut link = None;
+    match &q.paging {
+        Paging::Cursor { from, .. } if more && !from.is_root() => {
+            from.insert(&mut answer, json!(format!("c-{end:x}")));
+        }
+        Paging::NextLink { from } if more => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair(AFTER, &end.to_string());
+            if let Some(p) = &q.size_param {
+                query.append_pair(p, &size.to_string());
+            }
+            for (k, v) in &q.query {
+                query.append_pair(k, v);
+            }
+            let url = format!(
+                "{}{}?{}",
+                sim.profile.api.next_link_base.trim_end_matches('/'),
+                q.path,
+                query.finish()
+            );
+            match from {
+                LinkSource::Body(p) => p.insert(&mut answer, json!(url)),
+                LinkSource::LinkHeader => {
+                    link = Some(("link".to_string(), format!("<{url}>; rel=\"next\"")))
+                }
+                LinkSource::Header(h) => link = Some((h.to_ascii_lowercase(), url)),
+            }
+        }
+        _ => {}
+    }
+    let mut resp = reply::json(StatusCode::OK, &answer);
+    if let Some((name, value)) = link
+        && let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        )
+    {
+        resp.headers_mut().insert(n, v);
+    }
+    resp
+}
