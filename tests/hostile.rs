@@ -84,6 +84,31 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every file under `<dir>/state` (journal, logs, audit log), by name.
+fn state_files(dir: &Path, hay: &mut Vec<(String, Vec<u8>)>) {
+    let mut files = Vec::new();
+    files_under(&dir.join("state"), &mut files);
+    assert!(!files.is_empty());
+    for f in files {
+        hay.push((f.display().to_string(), std::fs::read(&f).unwrap()));
+    }
+}
+
+/// No token, no escape sequence, no endless line in any of these bytes.
+fn assert_clean(hay: &[(String, Vec<u8>)]) {
+    for (name, bytes) in hay {
+        let s = String::from_utf8_lossy(bytes);
+        // The simulator's tokens are JWTs: their first segment always begins `eyJ`.
+        assert!(!s.contains("eyJ"), "{name}: a token leaked: {s}");
+        assert!(
+            !s.contains('\u{1b}') && !s.contains('\u{7}'),
+            "{name}: an escape sequence reached it: {s:?}"
+        );
+        let longest = s.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(longest <= 1500, "{name}: a {longest}-character line");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_whose_server_claims_a_trillion_records_is_refused_before_anything_is_allocated() {
     let n = 120;
@@ -235,6 +260,7 @@ async fn an_api_echoing_the_bearer_with_escapes_leaks_nothing_and_ends_at_the_ou
     // under the state dir (journal, logs, audit log).
     let plain = cmd(d.path(), &cfg, &["status", "echo"]).output().unwrap();
     assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+
     let mut hay: Vec<(String, Vec<u8>)> = vec![
         ("stdout".into(), o.stdout.clone()),
         ("stderr".into(), o.stderr.clone()),
@@ -246,29 +272,84 @@ async fn an_api_echoing_the_bearer_with_escapes_leaks_nothing_and_ends_at_the_ou
             j.stdout
         }),
     ];
-    let mut files = Vec::new();
-    files_under(&d.path().join("state"), &mut files);
-    assert!(!files.is_empty());
-    for f in files {
-        hay.push((f.display().to_string(), std::fs::read(&f).unwrap()));
-    }
-    for (name, bytes) in &hay {
-        let s = String::from_utf8_lossy(bytes);
-        // The simulator's tokens are JWTs: their first segment always begins `eyJ`.
-        assert!(!s.contains("eyJ"), "{name}: a token leaked: {s}");
-        assert!(
-            !s.contains('\u{1b}') && !s.contains('\u{7}'),
-            "{name}: an escape sequence reached it: {s:?}"
-        );
-        let longest = s.lines().map(|l| l.chars().count()).max().unwrap_or(0);
-        assert!(longest <= 1500, "{name}: a {longest}-character line");
-    }
+    state_files(d.path(), &mut hay);
+    assert_clean(&hay);
 
     // The journal holds only settled outcomes: nothing failed, the rest pending.
     let v = status_json(d.path(), &cfg, "echo");
     assert_eq!(v["by_state"]["failed"].as_u64().unwrap_or(0), 0, "{v}");
     calm(&url).await;
     let (o, _) = headless(d.path(), &cfg, &["resume", "echo"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let st = stats(&url).await;
+    assert_eq!(stat(&st, "records_created"), n, "{st}");
+    assert_eq!(
+        stat(&st, "records_updated"),
+        0,
+        "nothing applied twice: {st}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_failed_by_an_echoing_api_show_its_text_cleaned_in_status_and_retry_once() {
+    let n = 100;
+    let sim = sim_with("echo_bearer", 0).start().await;
+    let url = sim.url();
+    let d = tempfile::tempdir().unwrap();
+    // Two attempts a segment and no gate: each segment fails with the server's text.
+    let cfg = write_config_with(
+        d.path(),
+        &url,
+        20,
+        2,
+        Retries {
+            max_attempts: 2,
+            backoff_max_ms: 50,
+            retry_budget: Some(1000),
+        },
+    );
+    let src = d.path().join("suppliers.csv");
+    common::write_csv(&src, n, &[]);
+    let (o, took) = headless(
+        d.path(),
+        &cfg,
+        &[
+            "run",
+            "--source",
+            src.to_str().unwrap(),
+            "--run-id",
+            "echo-failed",
+            "-v",
+        ],
+    )
+    .await;
+    eprintln!("echoing API, failed segments: {took:?}; {}", text(&o));
+    assert_no_panic("echoing API, failed segments", &o);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(error_line(&o).is_some(), "an error line: {}", text(&o));
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+
+    let plain = cmd(d.path(), &cfg, &["status", "echo-failed"])
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+    let shown = String::from_utf8_lossy(&plain.stdout).to_string();
+    assert!(
+        shown.contains("failed: transient failure: 503") && shown.contains("Bearer [token #"),
+        "status shows the server's text, the bearer as a fingerprint: {shown}"
+    );
+    let mut hay = vec![
+        ("stdout".to_string(), o.stdout.clone()),
+        ("stderr".to_string(), o.stderr.clone()),
+        ("status".to_string(), plain.stdout.clone()),
+    ];
+    state_files(d.path(), &mut hay);
+    assert_clean(&hay);
+
+    let v = status_json(d.path(), &cfg, "echo-failed");
+    assert_eq!(v["by_state"]["failed"].as_u64(), Some(n / 20), "{v}");
+    calm(&url).await;
+    let (o, _) = headless(d.path(), &cfg, &["retry", "echo-failed"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let st = stats(&url).await;
     assert_eq!(stat(&st, "records_created"), n, "{st}");
