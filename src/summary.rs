@@ -46,6 +46,13 @@ pub fn text(s: &RunSummary, command: &str) -> String {
     }
     if let Some(e) = &s.error {
         out.push(format!("error: {e}"));
+    } else if s.segments_failed > 0 {
+        // Exit 3 is a failure a script must notice: say so on the same kind of line as
+        // every other failure, with where the reasons are.
+        out.push(format!(
+            "error: {} of {} segment(s) failed; their reasons: {command} status {}",
+            s.segments_failed, s.segments_total, s.run_id
+        ));
     }
     if !s.run_id.is_empty() {
         out.extend(hints(s, command));

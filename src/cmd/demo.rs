@@ -21,12 +21,23 @@ use crate::sim::{Profile, SimServer};
 
 const CLIENT_ID: &str = "supplier-sync";
 const CLIENT_SECRET: &str = "change-me";
+/// The most records a demo generates: about three hours at the demo's pace, and a few
+/// tens of megabytes in its in-process simulator's store.
+const MAX_RECORDS: u64 = 100_000;
 /// One record in this many is invalid (≈1.5%), so the demo shows rejects.
 const INVALID_EVERY: u64 = 67;
 
 pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
-    if args.records == 0 {
-        anyhow::bail!("--records must be at least 1");
+    if args.records == 0 || args.records > MAX_RECORDS {
+        // Usage, like a bad argument: exit 2 with the reason.
+        super::out::eprint_line(&format!(
+            "error: --records {} is outside 1..={MAX_RECORDS}: the demo's simulator paces about \
+             9 records a second (100,000 take about three hours) and keeps every pushed record \
+             in memory; for a load test start `supsync simulate` and push a file of your own \
+             with `supsync run --source`",
+            args.records
+        ));
+        return Ok(crate::exit::CONFIG);
     }
     let console = console_wanted(args.drive.headless());
     let state_dir = crate::config::state_dir(global)
@@ -132,13 +143,18 @@ pub fn demo_config(base_url: &str) -> Config {
 /// Writes the demo's records to `<dir>/demo-suppliers-<n>.csv` (same content every time).
 fn write_source(dir: &Path, n: u64) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("demo-suppliers-{n}.csv"));
-    crate::source::write_csv(&path, &demo_records(n))
+    crate::source::write_csv_iter(&path, (0..n).map(demo_record))
         .with_context(|| format!("could not write the demo records to {}", path.display()))?;
     Ok(path)
 }
 
 /// `n` plausible suppliers, the same every time; one in [`INVALID_EVERY`] breaks one rule.
 pub fn demo_records(n: u64) -> Vec<Supplier> {
+    (0..n).map(demo_record).collect()
+}
+
+/// The demo's `i`-th supplier (generated on demand, so no run holds them all).
+pub fn demo_record(i: u64) -> Supplier {
     const NAMES: [&str; 8] = [
         "Acme Castings",
         "Nordic Fasteners",
@@ -152,29 +168,25 @@ pub fn demo_records(n: u64) -> Vec<Supplier> {
     const SUFFIX: [&str; 4] = ["Ltd", "GmbH", "S.A.", "AB"];
     const COUNTRIES: [&str; 8] = ["DE", "SE", "PL", "FR", "ES", "AT", "HU", "RO"];
     const CERTS: [&str; 3] = ["ISO 9001", "IATF 16949", "ISO 14001"];
-    (0..n)
-        .map(|i| {
-            let k = i as usize;
-            let mut s = Supplier {
-                supplier_id: format!("SUP-{:06}", 100_000 + i),
-                name: format!("{} {} {}", NAMES[k % 8], SUFFIX[(k / 8) % 4], i),
-                country: COUNTRIES[(k * 7) % 8].into(),
-                status: crate::record::STATUSES[(k / 3) % 4].into(),
-                contact_email: format!("quality{i}@supplier{}.example", k % 97),
-                certifications: CERTS[..1 + k % 3].iter().map(|c| c.to_string()).collect(),
-                updated_at: format!("2026-11-{:02}T09:{:02}:00Z", 1 + k % 28, k % 60),
-            };
-            if i % INVALID_EVERY == 13 {
-                match (i / INVALID_EVERY) % 4 {
-                    0 => s.country = "XX".into(),
-                    1 => s.status = "blacklisted".into(),
-                    2 => s.contact_email = "not-an-address".into(),
-                    _ => s.name = String::new(),
-                }
-            }
-            s
-        })
-        .collect()
+    let k = i as usize;
+    let mut s = Supplier {
+        supplier_id: format!("SUP-{:06}", 100_000 + i),
+        name: format!("{} {} {}", NAMES[k % 8], SUFFIX[(k / 8) % 4], i),
+        country: COUNTRIES[(k * 7) % 8].into(),
+        status: crate::record::STATUSES[(k / 3) % 4].into(),
+        contact_email: format!("quality{i}@supplier{}.example", k % 97),
+        certifications: CERTS[..1 + k % 3].iter().map(|c| c.to_string()).collect(),
+        updated_at: format!("2026-11-{:02}T09:{:02}:00Z", 1 + k % 28, k % 60),
+    };
+    if i % INVALID_EVERY == 13 {
+        match (i / INVALID_EVERY) % 4 {
+            0 => s.country = "XX".into(),
+            1 => s.status = "blacklisted".into(),
+            2 => s.contact_email = "not-an-address".into(),
+            _ => s.name = String::new(),
+        }
+    }
+    s
 }
 
 #[cfg(test)]

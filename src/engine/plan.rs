@@ -114,7 +114,30 @@ fn push_works(path: &Path, scan: &SourceScan) -> Vec<Work> {
         .collect()
 }
 
-/// Segment `i` of a pull covers records `[i·size, min((i+1)·size, total))`.
+/// The most segments a pull plans. A segment costs memory in the plan and the console
+/// whatever its size, and the count comes from the server's `total`: a server claiming
+/// 10^12 records must get an error, not an allocation of terabytes. A million segments
+/// of the default 50 is 50 million records; a larger real list takes a larger
+/// `sync.segment_size`.
+pub(crate) const MAX_PULL_SEGMENTS: u64 = 1_000_000;
+
+/// Refuses a server-stated total that would need more than [`MAX_PULL_SEGMENTS`].
+fn check_pull_total(total: u64, size: usize) -> anyhow::Result<()> {
+    let segments = total.div_ceil(size.max(1) as u64);
+    if segments > MAX_PULL_SEGMENTS {
+        bail!(
+            "the server says it holds {total} suppliers: at sync.segment_size = {size} that is \
+             {segments} segments, more than the {MAX_PULL_SEGMENTS} a pull plans; if the count \
+             is real, raise sync.segment_size (to at least {}), otherwise the server's total \
+             is wrong",
+            total.div_ceil(MAX_PULL_SEGMENTS)
+        );
+    }
+    Ok(())
+}
+
+/// Segment `i` of a pull covers records `[i·size, min((i+1)·size, total))`. The caller has
+/// checked the total with [`check_pull_total`].
 fn pull_layout(total: u64, size: usize) -> Vec<(u64, u64)> {
     let size = size.max(1) as u64;
     (0..total.div_ceil(size))
@@ -160,6 +183,7 @@ pub(crate) async fn pull_new(
         bail!("sync.segment_size must be at least 1");
     }
     let total = first_page_total(params, api, cancel).await?;
+    check_pull_total(total, size)?;
     let run_id = run_id.unwrap_or_else(journal::new_run_id);
     let layout = pull_layout(total, size);
     let mut m = manifest(params, run_id, Direction::Pull, total, layout.len())?;
@@ -239,6 +263,8 @@ pub(crate) async fn open(
             (push_works(&path, &scan), sizes, scan.invalid)
         }
         Direction::Pull => {
+            check_pull_total(m.total_records, m.segment_size)
+                .with_context(|| format!("run {run_id} cannot go on"))?;
             let layout = pull_layout(m.total_records, m.segment_size);
             (
                 layout
@@ -315,6 +341,20 @@ mod tests {
         assert_eq!(pull_layout(0, 50), vec![]);
         assert_eq!(pull_layout(120, 50), vec![(0, 50), (50, 50), (100, 20)]);
         assert_eq!(pull_layout(100, 50), vec![(0, 50), (50, 50)]);
+    }
+
+    #[test]
+    fn an_absurd_pull_total_is_refused_before_anything_is_allocated() {
+        let e = check_pull_total(1_000_000_000_000, 50)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1000000000000 suppliers"), "{e}");
+        assert!(e.contains("20000000000 segments"), "{e}");
+        assert!(e.contains("sync.segment_size (to at least 1000000)"), "{e}");
+        assert!(check_pull_total(u64::MAX, 1).is_err());
+        assert!(check_pull_total(MAX_PULL_SEGMENTS * 50, 50).is_ok());
+        assert!(check_pull_total(MAX_PULL_SEGMENTS * 50 + 1, 50).is_err());
+        assert!(check_pull_total(0, 0).is_ok());
     }
 
     #[test]

@@ -231,7 +231,8 @@ fn with_clean_error(entry: &Entry) -> Entry {
     if let Entry::Segment { error: Some(e), .. } = &mut entry {
         let mut words: Vec<&str> = e.split(' ').collect();
         for i in 1..words.len() {
-            if words[i - 1].eq_ignore_ascii_case("bearer") {
+            // A fingerprint (`[token #…]`) from the API client's own redaction stays.
+            if words[i - 1].eq_ignore_ascii_case("bearer") && !words[i].starts_with('[') {
                 words[i] = "[redacted]";
             }
         }

@@ -43,6 +43,16 @@ pub async fn revoke(State(sim): State<Arc<Sim>>, peer: ConnectInfo<SocketAddr>) 
     reply::json(StatusCode::OK, &serde_json::json!({"revoked_sessions": n}))
 }
 
+/// `POST /_sim/calm`: every `[api] quirks` answer stops; the API answers as the contract says.
+pub async fn calm(State(sim): State<Arc<Sim>>, peer: ConnectInfo<SocketAddr>) -> Response {
+    if let Err(resp) = loopback_only(peer) {
+        return resp;
+    }
+    sim.quirks.calm();
+    tracing::warn!(target: "supsync::sim", "API quirks off (/_sim/calm)");
+    reply::json(StatusCode::OK, &serde_json::json!({"calm": true}))
+}
+
 pub async fn outage(
     State(sim): State<Arc<Sim>>,
     peer: ConnectInfo<SocketAddr>,

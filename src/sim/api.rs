@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
+use super::api_quirks::{self, ApiQuirk};
 use super::gate::{self, Admitted};
 use super::profile::HealthAnswer;
 use super::reply;
@@ -65,7 +66,12 @@ pub async fn pull(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> 
     let (page, total) = lock(&sim.store).page(offset, limit);
     let end = offset.saturating_add(page.len());
     let next = (end < total).then_some(end);
-    let body = serde_json::json!({"suppliers": page, "total": total, "next_offset": next});
+    let claimed = if sim.quirks.active(ApiQuirk::ClaimTotal) {
+        api_quirks::CLAIMED_TOTAL
+    } else {
+        total as u64
+    };
+    let body = serde_json::json!({"suppliers": page, "total": claimed, "next_offset": next});
     adm.finish(reply::json(StatusCode::OK, &body))
 }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+use super::api_quirks::{self, ApiQuirk};
 use super::faults::Fault;
 use super::limits::InFlight;
 use super::reply;
@@ -42,6 +43,9 @@ impl Admitted {
             let left = lock(&self.sim.tokens).remaining_secs(&self.token, Instant::now());
             resp.headers_mut()
                 .insert(EXPIRES_HEADER, HeaderValue::from(left));
+            if self.sim.quirks.active(ApiQuirk::HugeExpiryHeader) {
+                api_quirks::huge_expiry(&mut resp, EXPIRES_HEADER);
+            }
         }
         let skew = self.sim.profile.tokens.clock_skew_secs;
         if skew != 0 {
@@ -106,6 +110,10 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
         tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, "401");
         reply::unauthorized("invalid_token", &why)
     })?;
+    if sim.quirks.active(ApiQuirk::EchoBearer) {
+        Stats::bump(&sim.stats.faults);
+        return Err(api_quirks::echo_bearer(headers));
+    }
     let mut adm = Admitted {
         sim: Arc::clone(sim),
         token: token.to_string(),

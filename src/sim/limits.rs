@@ -114,6 +114,7 @@ mod tests {
             next_link_base: String::new(),
             health: Default::default(),
             expiry_header: true,
+            quirks: Vec::new(),
         }))
     }
 

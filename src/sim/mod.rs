@@ -14,6 +14,7 @@
 
 mod admin;
 mod api;
+pub mod api_quirks;
 mod auth;
 pub mod client_auth;
 mod faults;

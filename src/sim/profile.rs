@@ -108,6 +108,9 @@ pub struct Api {
     /// Send `X-Token-Expires-In` on resource answers (docs/API.md §3.1).
     #[serde(default = "yes")]
     pub expiry_header: bool,
+    /// Hostile answers (docs/API.md §5.2), until `POST /_sim/calm`.
+    #[serde(default)]
+    pub quirks: Vec<super::api_quirks::ApiQuirk>,
 }
 
 fn yes() -> bool {

@@ -43,7 +43,8 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/api/v1/health", get(api::health))
         .route("/_sim/stats", get(admin::stats))
         .route("/_sim/revoke", post(admin::revoke))
-        .route("/_sim/outage", post(admin::outage));
+        .route("/_sim/outage", post(admin::outage))
+        .route("/_sim/calm", post(admin::calm));
     // Another style serves its own paths (and not the contract's) from the mapping.
     let router = if sim.styled.is_some() {
         router.fallback(styled::handle)

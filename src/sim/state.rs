@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::api_quirks::ApiQuirks;
 use super::client_auth::Verifier;
 use super::faults::{FaultDice, Outage};
 use super::limits::Limits;
@@ -24,6 +25,8 @@ pub struct Sim {
     pub verifier: Verifier,
     /// The token endpoint's own URL: the `aud` an assertion names by default.
     pub token_url: String,
+    /// The profile's `[api] quirks`, until `/_sim/calm`.
+    pub quirks: ApiQuirks,
 }
 
 impl Sim {
@@ -31,6 +34,7 @@ impl Sim {
         Ok(Self {
             verifier: Verifier::load(&profile.auth)?,
             token_url,
+            quirks: ApiQuirks::new(&profile.api.quirks),
             tokens: Mutex::new(TokenStore::new(profile.tokens.clone())),
             store: Mutex::new(Store::new(profile.data.suppliers)),
             dice: FaultDice::new(&profile.faults),

@@ -42,7 +42,9 @@ pub use format::{Format, detect_format};
 pub use rejects::{RejectsWriter, read_rejects};
 pub use scan::{read_segment, scan};
 pub use sink::{PullSink, SinkSummary};
-pub use write::{sync_dir_of, write_csv, write_file_atomic, write_jsonl, write_records};
+pub use write::{
+    sync_dir_of, write_csv, write_csv_iter, write_file_atomic, write_jsonl, write_records,
+};
 
 /// One record may be at most this long (bytes of its CSV row or JSON line). Supplier
 /// records are a few hundred bytes; the cap keeps memory bounded on hostile input.

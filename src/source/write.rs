@@ -19,6 +19,27 @@ pub fn write_csv(path: &Path, records: &[Supplier]) -> Result<(), SourceError> {
     })
 }
 
+/// Writes records as CSV as they come, a thousand at a time: a generated source of any
+/// length costs the memory of one chunk, not of every record.
+pub fn write_csv_iter(
+    path: &Path,
+    records: impl IntoIterator<Item = Supplier>,
+) -> Result<(), SourceError> {
+    const CHUNK: usize = 1_000;
+    write_atomic(path, |out| {
+        write_csv_header(out)?;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for r in records {
+            chunk.push(r);
+            if chunk.len() == CHUNK {
+                encode(Format::Csv, &chunk, out)?;
+                chunk.clear();
+            }
+        }
+        encode(Format::Csv, &chunk, out)
+    })
+}
+
 /// Writes `records` as JSON Lines.
 pub fn write_jsonl(path: &Path, records: &[Supplier]) -> Result<(), SourceError> {
     write_atomic(path, |out| encode(Format::JsonLines, records, out))

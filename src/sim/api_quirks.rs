@@ -1,0 +1,106 @@
+//! Resource API quirks (`[api] quirks`): hostile answers a client must survive without a
+//! panic, a leak or a run that never ends. `POST /_sim/calm` turns them all off, so a test
+//! can show that a following `resume` stores every record exactly once. See the list in
+//! docs/API.md.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::reply;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiQuirk {
+    /// `X-Token-Expires-In: 18446744073709551615` (2^64−1) on every answer, the ones that
+    /// applied a batch included.
+    HugeExpiryHeader,
+    /// Every call with a valid token (health included) answered 503 whose body repeats the
+    /// request's `Authorization` header, with terminal escape sequences (window title,
+    /// OSC 52 clipboard, clear screen) and 5,000 characters of padding.
+    EchoBearer,
+    /// Pull answers claim `"total": 10^12`.
+    ClaimTotal,
+}
+
+/// The `total` a [`ApiQuirk::ClaimTotal`] server claims.
+pub const CLAIMED_TOTAL: u64 = 1_000_000_000_000;
+
+/// The header value a [`ApiQuirk::HugeExpiryHeader`] server sends.
+pub const HUGE_EXPIRY: &str = "18446744073709551615";
+
+/// The profile's quirks, until `/_sim/calm`.
+pub struct ApiQuirks {
+    on: Vec<ApiQuirk>,
+    calm: AtomicBool,
+}
+
+impl ApiQuirks {
+    pub fn new(on: &[ApiQuirk]) -> Self {
+        Self {
+            on: on.to_vec(),
+            calm: AtomicBool::new(false),
+        }
+    }
+
+    pub fn active(&self, q: ApiQuirk) -> bool {
+        !self.calm.load(Ordering::Relaxed) && self.on.contains(&q)
+    }
+
+    /// Turns every quirk off for the rest of the simulator's life.
+    pub fn calm(&self) {
+        self.calm.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The [`ApiQuirk::EchoBearer`] answer to a request with these headers.
+pub fn echo_bearer(headers: &HeaderMap) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let description = format!(
+        "\u{1b}]0;pwned\u{7}\u{1b}]52;c;{clip}\u{7}\u{1b}[2J\u{1b}[H cannot serve the request \
+         with Authorization: {auth}; request was: {pad}",
+        clip = "cm0gLXJmIH4=",
+        pad = "x".repeat(5_000),
+    );
+    reply::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        description,
+    )
+}
+
+/// Stamps the [`ApiQuirk::HugeExpiryHeader`] value on an answer.
+pub fn huge_expiry(resp: &mut Response, name: &'static str) {
+    resp.headers_mut()
+        .insert(name, HeaderValue::from_static(HUGE_EXPIRY));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calm_turns_every_quirk_off() {
+        let q = ApiQuirks::new(&[ApiQuirk::EchoBearer]);
+        assert!(q.active(ApiQuirk::EchoBearer));
+        assert!(!q.active(ApiQuirk::ClaimTotal));
+        q.calm();
+        assert!(!q.active(ApiQuirk::EchoBearer));
+    }
+
+    #[test]
+    fn the_echo_repeats_the_bearer() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer tok-123"),
+        );
+        let resp = echo_bearer(&h);
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
