@@ -339,7 +339,14 @@ async fn diagnose_and_status_with_a_client_certificate_and_a_private_ca() {
         m.client_cert.display(),
         m.client_key.display()
     );
-    let cfg = config(work.path(), &sim.url(), &ca, &auth, "");
+    let prom = work.path().join("supsync.prom");
+    let cfg = config(
+        work.path(),
+        &sim.url(),
+        &ca,
+        &auth,
+        &format!("[metrics]\nfile = \"{}\"\n", prom.display()),
+    );
     let src = work.path().join("suppliers.csv");
     write_csv(&src, 100, &[]);
     let d = work.path().to_path_buf();
@@ -386,5 +393,19 @@ async fn diagnose_and_status_with_a_client_certificate_and_a_private_ca() {
     assert!(
         st["api_mapping"][0].as_str().unwrap().contains("contract"),
         "{st}"
+    );
+    // The metrics carry the certificate's notAfter, the same instant status shows.
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    let not_after =
+        chrono::DateTime::parse_from_rfc3339(c["client_certificate_not_after"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("credential_expiry_timestamp_seconds")
+                && l.contains("client_certificate")
+                && l.ends_with(&format!(" {not_after}"))),
+        "{metrics}"
     );
 }
