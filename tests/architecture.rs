@@ -51,7 +51,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "api", "auth", "config", "exit", "journal", "record", "run", "secret", "source",
         ],
     ),
-    ("diagnose", &["auth", "config", "exit", "secret"]),
+    (
+        "diagnose",
+        &["api", "auth", "config", "exit", "mapping", "secret"],
+    ),
     // Consumers of a run's events.
     ("summary", &["engine", "run"]),
     (

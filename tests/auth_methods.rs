@@ -322,3 +322,90 @@ async fn config_check_shows_certificate_expiry_and_warns_of_readable_keys() {
         "{all}"
     );
 }
+
+/// `diagnose` builds its clients the way a run does: against a server on a private CA that
+/// accepts only a client certificate it gets a token, calls the API and reads the first
+/// page. `status --json` shows the run's certificate's notAfter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_and_status_with_a_client_certificate_and_a_private_ca() {
+    let work = tempfile::tempdir().unwrap();
+    let m = material(work.path());
+    let (sim, ca) = tls_sim(&m, work.path(), |a| {
+        a.methods = vec!["tls_client_auth".into()];
+    })
+    .await;
+    let auth = format!(
+        "method = \"tls_client_auth\"\nclient_cert_file = \"{}\"\nclient_key_file = \"{}\"",
+        m.client_cert.display(),
+        m.client_key.display()
+    );
+    let prom = work.path().join("supsync.prom");
+    let cfg = config(
+        work.path(),
+        &sim.url(),
+        &ca,
+        &auth,
+        &format!("[metrics]\nfile = \"{}\"\n", prom.display()),
+    );
+    let src = work.path().join("suppliers.csv");
+    write_csv(&src, 100, &[]);
+    let d = work.path().to_path_buf();
+    let (diag, run, status) = tokio::task::spawn_blocking(move || {
+        let diag = cmd(&d, &cfg, &["diagnose", "--json", "--probe-secs", "1"])
+            .output()
+            .unwrap();
+        let run = cmd(
+            &d,
+            &cfg,
+            &[
+                "run",
+                "--headless",
+                "--run-id",
+                "cert",
+                "--source",
+                src.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
+        let status = cmd(&d, &cfg, &["status", "cert", "--json"])
+            .output()
+            .unwrap();
+        (diag, run, status)
+    })
+    .await
+    .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&diag.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&diag)));
+    let f = &report["findings"];
+    assert!(f["token"].is_object(), "no token: {}", text(&diag));
+    assert_eq!(f["token"]["first_call"]["status"], 200, "{}", text(&diag));
+    assert_eq!(f["mapping"]["first_page"]["ok"], true, "{}", text(&diag));
+    assert_ne!(diag.status.code(), Some(4), "{}", text(&diag));
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let c = &st["credentials"];
+    assert!(c["client_certificate_not_after"].as_str().is_some(), "{st}");
+    assert!(
+        c["client_certificate_days_left"].as_i64().unwrap() > 0,
+        "{st}"
+    );
+    assert!(
+        st["api_mapping"][0].as_str().unwrap().contains("contract"),
+        "{st}"
+    );
+    // The metrics carry the certificate's notAfter, the same instant status shows.
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    let not_after =
+        chrono::DateTime::parse_from_rfc3339(c["client_certificate_not_after"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("credential_expiry_timestamp_seconds")
+                && l.contains("client_certificate")
+                && l.ends_with(&format!(" {not_after}"))),
+        "{metrics}"
+    );
+}

@@ -483,6 +483,82 @@ fn matrix() -> Vec<Case> {
     c.unreachable = true;
     v.push(c);
 
+    // The API mapping: one read of the first page, naming the key that does not fit.
+    let mut c = case(
+        "data_rest server, contract mapping: no such collection",
+        &format!(
+            "{}[api]\nstyle = \"data_rest\"\n[data]\nsuppliers = 3\n",
+            tokens(&format!("default_ttl_secs = 7200\n{QUIET}"))
+        ),
+        exit::DIAGNOSE_CANNOT_SUSTAIN,
+        &[ApiMapping],
+        &["api.pull_path"],
+    );
+    c.extra = |d| {
+        ensure(d.verdict.outcome == Outcome::ApiNotVerified, || {
+            format!("{:?}", d.verdict.outcome)
+        })?;
+        let text = report::text(d);
+        ensure(
+            text.contains("API mapping in use") && text.contains("preset contract"),
+            || text.clone(),
+        )?;
+        ensure(text.contains("HTTP 404"), || text.clone())
+    };
+    v.push(c);
+
+    let mut c = case(
+        "data_rest server, records pointer /items: names the pointer and the keys",
+        &format!(
+            "{}[api]\nstyle = \"data_rest\"\n[data]\nsuppliers = 3\n",
+            tokens(&format!("default_ttl_secs = 7200\n{QUIET}"))
+        ),
+        exit::DIAGNOSE_CANNOT_SUSTAIN,
+        &[ApiMapping],
+        &["Set api.records"],
+    );
+    c.cfg = |c| {
+        c.api.mapping.preset = Some("data_rest".into());
+        c.api.mapping.records = Some("/items".into());
+    };
+    c.extra = |d| {
+        let text = report::text(d);
+        ensure(
+            text.contains("records pointer `/items`") && text.contains("`data`"),
+            || text.clone(),
+        )?;
+        // Pointers and keys only: never a record's contents.
+        ensure(!text.contains("SUP-"), || text.clone())
+    };
+    v.push(c);
+
+    let mut c = case(
+        "data_rest server, data_rest mapping: the first page fits",
+        &format!(
+            "{}[api]\nstyle = \"data_rest\"\n[data]\nsuppliers = 3\n",
+            tokens(&format!("default_ttl_secs = 7200\n{QUIET}"))
+        ),
+        exit::OK,
+        &[],
+        &["Nothing to change"],
+    );
+    c.cfg = |c| c.api.mapping.preset = Some("data_rest".into());
+    c.extra = |d| {
+        let read = d.findings.mapping.first_page.as_ref();
+        ensure(read.is_some_and(|r| r.ok && r.records == 1), || {
+            format!("{read:?}")
+        })?;
+        ensure(
+            d.findings
+                .mapping
+                .describe
+                .iter()
+                .any(|l| l.contains("data_rest")),
+            || format!("{:?}", d.findings.mapping.describe),
+        )
+    };
+    v.push(c);
+
     v.push(case(
         "demo timescale (15 s tokens and idle window)",
         "demo",

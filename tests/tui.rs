@@ -267,6 +267,23 @@ fn token_in_the_red() {
 }
 
 #[test]
+fn token_pane_shows_credential_lifetimes() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    s.token(3, 15, 30, 1, 4);
+    let now = s.now();
+    let day = S(86_400);
+    // A certificate inside its 30-day warning (amber), a secret well outside its 14 days.
+    s.app.credentials = supsync::console::app::credentials::Credentials {
+        certificate: Some(now + 21 * day + S(3600)),
+        secret: Some(now + 40 * day),
+    };
+    let screen = s.screen(120, 40);
+    assert!(screen.contains("cert in 21 d · secret in 40 d"), "{screen}");
+    insta::assert_snapshot!("token_credentials", screen);
+}
+
+#[test]
 fn new_session_just_started() {
     let mut s = Scene::new(25, 20, 120, 40);
     s.mid_run();

@@ -55,6 +55,7 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         .map(|every| JsonEvents::start(every, vec![params.client_secret.clone()]));
     // A secret about to expire is said at every start (a warning line on stderr, an alert,
     // a metric) and, with --json, as a notice.
+    let mut secret_expires = None;
     if let Some(at) = &params.config.auth.secret_expires_at {
         let expires = crate::config::parse_expiry(at).map_err(|e| {
             crate::config::ConfigError::Invalid(format!("auth.secret_expires_at: {e}"))
@@ -63,7 +64,18 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         if let (Some(j), Some(msg)) = (&json, expiry_notice("client secret", expires)) {
             j.notice(&msg);
         }
+        secret_expires = Some(expires);
     }
+    let cert_expires = certificate_not_after(&params.config);
+    if let Some(at) = cert_expires {
+        observers.credential_expiry("client_certificate", at);
+    }
+    let credentials = console::app::credentials::Credentials::at(
+        cert_expires,
+        secret_expires,
+        std::time::SystemTime::now(),
+        std::time::Instant::now(),
+    );
     let state_dir = params.state_dir.clone();
     let mut handle = engine::start(params);
     let mut json_tap = None;
@@ -75,7 +87,7 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
     // `supsync ps` and `attach` see the run through its control socket.
     let (handle, control) = crate::control::serve(handle, &state_dir);
     let (code, text, summary) = if how.console {
-        let ended = console::run_console(handle, &how.ui, &how.command).await?;
+        let ended = console::run_console(handle, &how.ui, &how.command, credentials).await?;
         (ended.exit_code, ended.text, None)
     } else {
         let s = headless::report(handle, &HeadlessOptions::default()).await;
@@ -105,6 +117,19 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         }
     }
     Ok(code)
+}
+
+/// The notAfter of the client certificate the run presents, if it presents one. Read
+/// here, before the engine starts, so metrics and the console know it from the first
+/// event; a certificate that does not load is the client's to refuse, with its own words.
+fn certificate_not_after(cfg: &crate::config::Config) -> Option<std::time::SystemTime> {
+    use crate::auth::client_auth::{Peer, presents_certificate};
+    let presents =
+        presents_certificate(cfg, Peer::TokenEndpoint) || presents_certificate(cfg, Peer::Api);
+    let path = cfg.auth.client_cert_file.as_ref().filter(|_| presents)?;
+    crate::config::key_material::certificate("auth.client_cert_file", path)
+        .ok()
+        .map(|c| c.not_after)
 }
 
 /// The warning for a credential within [`CREDENTIAL_WARNING`] of its end, if it is.

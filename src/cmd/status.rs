@@ -141,6 +141,8 @@ struct RunReport {
     next: Option<String>,
     /// The ends of the run's long-lived credentials, as far as its manifest knows them.
     credentials: Credentials,
+    /// The API mapping the run recorded, one line per part (empty when it does not load).
+    api_mapping: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -149,6 +151,10 @@ struct Credentials {
     /// until then (negative once past).
     client_secret_expires_at: Option<String>,
     client_secret_days_left: Option<i64>,
+    /// The notAfter of the recorded `auth.client_cert_file`, read now (absent when the run
+    /// used none or the file is gone), and the whole days left until then.
+    client_certificate_not_after: Option<String>,
+    client_certificate_days_left: Option<i64>,
 }
 
 impl Credentials {
@@ -157,12 +163,32 @@ impl Credentials {
             .as_str()
             .and_then(|s| config::parse_expiry(s).ok());
         let at = at.map(chrono::DateTime::<chrono::Utc>::from);
+        let cert = m.config["auth"]["client_cert_file"]
+            .as_str()
+            .and_then(|p| {
+                config::key_material::certificate("auth.client_cert_file", p.as_ref()).ok()
+            })
+            .map(|c| chrono::DateTime::<chrono::Utc>::from(c.not_after));
+        let now = chrono::Utc::now();
+        let text =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         Credentials {
-            client_secret_expires_at: at
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            client_secret_days_left: at.map(|t| (t - chrono::Utc::now()).num_days()),
+            client_secret_expires_at: at.map(text),
+            client_secret_days_left: at.map(|t| (t - now).num_days()),
+            client_certificate_not_after: cert.map(text),
+            client_certificate_days_left: cert.map(|t| (t - now).num_days()),
         }
     }
+}
+
+/// The mapping as the run recorded it (a preset and its overrides), described.
+fn recorded_mapping(m: &Manifest) -> Vec<String> {
+    config::recorded::Recorded::from_manifest(&m.run_id, &m.config)
+        .and_then(|r| r.config())
+        .ok()
+        .and_then(|c| crate::mapping::ApiMapping::build(&c.api.mapping, &c.api.batch_path).ok())
+        .map(|m| m.describe())
+        .unwrap_or_default()
 }
 
 impl RunReport {
@@ -222,6 +248,7 @@ impl RunReport {
             rejects_file: None,
             next,
             credentials: Credentials::of(m),
+            api_mapping: recorded_mapping(m),
         }
     }
 
@@ -245,6 +272,12 @@ impl RunReport {
             line(format!("output:   {o}"));
         }
         line(format!("api:      {}", self.base_url));
+        if let Some((first, rest)) = self.api_mapping.split_first() {
+            line(format!("mapping:  {first}"));
+            for l in rest {
+                line(format!("          {l}"));
+            }
+        }
         line(format!(
             "records:  {} in {} segments of {}",
             self.total_records, self.segments, self.segment_size
@@ -293,6 +326,12 @@ impl RunReport {
             self.credentials.client_secret_days_left,
         ) {
             line(format!("secret:   expires {at} ({left} days left)"));
+        }
+        if let (Some(at), Some(left)) = (
+            &self.credentials.client_certificate_not_after,
+            self.credentials.client_certificate_days_left,
+        ) {
+            line(format!("cert:     expires {at} ({left} days left)"));
         }
         if let Some(n) = &self.next {
             line(format!("next:     {n}"));

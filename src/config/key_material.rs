@@ -239,6 +239,32 @@ pub fn client_identity(
     Ok(ClientIdentity { pem, certificate })
 }
 
+/// The first certificate of a PEM file, for showing its expiry where the key is not
+/// needed (`status`, metrics).
+pub fn certificate(cert_key: &str, cert_path: &Path) -> Result<CertificateInfo, String> {
+    let bytes = read(cert_key, cert_path, "client certificate")?;
+    let leaf = CertificateDer::pem_slice_iter(&bytes)
+        .next()
+        .ok_or_else(|| {
+            format!(
+                "{cert_key}: {} holds no certificate (expected -----BEGIN CERTIFICATE-----)",
+                cert_path.display()
+            )
+        })?
+        .map_err(|_| {
+            format!(
+                "{cert_key}: {} is not a PEM certificate file",
+                cert_path.display()
+            )
+        })?;
+    certificate_info(&leaf).map_err(|e| {
+        format!(
+            "{cert_key}: {} holds a certificate that cannot be parsed: {e}",
+            cert_path.display()
+        )
+    })
+}
+
 fn certificate_info(der: &CertificateDer<'_>) -> Result<CertificateInfo, String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| e.to_string())?;
     let not_after = cert.validity().not_after.timestamp();

@@ -377,6 +377,9 @@ fn join_url(base: &str, path: &str) -> String {
     )
 }
 
+/// A client secret (`auth.secret_expires_at`) is warned about this long before its end.
+pub const SECRET_EXPIRY_WARNING: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
+
 /// A credential's expiry as configured: an RFC 3339 date-time, or a date (that day's
 /// start, UTC: warned about a little early rather than late).
 pub fn parse_expiry(text: &str) -> Result<std::time::SystemTime, String> {

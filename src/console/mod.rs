@@ -41,9 +41,11 @@ pub async fn run_console(
     mut handle: EngineHandle,
     ui: &UiConfig,
     command: &str,
+    credentials: app::credentials::Credentials,
 ) -> anyhow::Result<Ended> {
     let mut app = App::new(color_wanted());
     app.command = command.to_string();
+    app.credentials = credentials;
     let result = {
         let mut term = terminal::TerminalGuard::init()?;
         event_loop::run(&mut term, &mut app, &mut handle, ui).await

@@ -198,6 +198,54 @@ pub(super) fn first_api_call(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
     }
 }
 
+/// The first page read with the API mapping must fit it, or a pull (and the push answers
+/// read the same way) would stop at the first segment.
+pub(super) fn api_mapping(ev: &[Evidence], v: &mut Verdict) {
+    for e in ev {
+        let Claim::MappingRead {
+            ok: false,
+            key,
+            error,
+            ..
+        } = &e.claim
+        else {
+            continue;
+        };
+        let words = error.as_deref().unwrap_or("no reason given");
+        let mut c = clock(
+            ClockKind::ApiMapping,
+            None,
+            format!("the first page does not fit the API mapping: {words}"),
+            vec![e.id.clone()],
+        );
+        c.kills = true;
+        c.fix = Some(match key.as_deref() {
+            Some("pull_path") => Fix {
+                who: Who::SupsyncConfig,
+                change: "Set api.pull_path to the server's collection of suppliers (it did \
+                         not answer JSON there), or pick the api.preset the server speaks; \
+                         `supsync config --check` validates the change."
+                    .to_string(),
+            },
+            Some(key) => Fix {
+                who: Who::SupsyncConfig,
+                change: format!(
+                    "Set api.{key} to what the server's answer holds (the finding names the \
+                     pointer followed and the answer's top-level keys), or pick the api.preset \
+                     the server speaks; `supsync config --check` validates the change."
+                ),
+            },
+            None => Fix {
+                who: Who::SupsyncConfig,
+                change: "Check api.pull_path, api.pagination and the [api] mapping against \
+                         the server's documentation; the finding quotes what the server said."
+                    .to_string(),
+            },
+        });
+        v.clocks.push(c);
+    }
+}
+
 /// Tokens revoked in use: never an idle window, never fixed by keep-alive.
 pub(super) fn revocation(_ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
     let revoked: Vec<(&Evidence, Option<u64>)> = ev

@@ -90,6 +90,9 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
             Claim::FirstApiCall { ok: false, .. } if v.outcome == Outcome::Sustainable => out.push(
                 format!("{id}: the first API call failed, yet the verdict is green"),
             ),
+            Claim::MappingRead { ok: false, .. } if v.outcome == Outcome::Sustainable => out.push(
+                format!("{id}: the first page does not fit the mapping, yet the verdict is green"),
+            ),
             Claim::Revoked { .. } => {
                 if !v
                     .clocks

@@ -37,6 +37,7 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
     };
     let no_token = blockers::token_endpoint(ctx, ev, &mut v);
     blockers::first_api_call(ctx, ev, &mut v);
+    blockers::api_mapping(ev, &mut v);
     blockers::revocation(ctx, ev, &mut v);
     v.renewal = more::renewal(ev, &mut v);
     let mut changes = Vec::new();
@@ -57,7 +58,10 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
         Outcome::NoToken
     } else if killers.is_empty() {
         Outcome::Sustainable
-    } else if killers.iter().all(|c| c.kind == ClockKind::FirstApiCall) {
+    } else if killers
+        .iter()
+        .all(|c| matches!(c.kind, ClockKind::FirstApiCall | ClockKind::ApiMapping))
+    {
         Outcome::ApiNotVerified
     } else {
         Outcome::CannotSustain

@@ -39,6 +39,8 @@ pub enum Source {
     TokenEndpoint,
     /// What the probe could not see in its time.
     ProbeLimit,
+    /// The first page read with the API mapping.
+    ApiMapping,
 }
 
 impl Source {
@@ -149,6 +151,14 @@ pub enum Claim {
         refused_with: String,
         accepted: Option<String>,
     },
+    /// The first page read with the API mapping; `key` is the `[api]` key that does not
+    /// fit, when the misfit names one.
+    MappingRead {
+        ok: bool,
+        records: usize,
+        key: Option<String>,
+        error: Option<String>,
+    },
     /// No token at all.
     TokenRefused {
         code: Option<String>,
@@ -230,7 +240,37 @@ pub fn collect(f: &Findings) -> Vec<Evidence> {
     };
     super::evidence_token::token(&mut c, f, tok);
     super::evidence_calls::calls(&mut c, f, tok);
+    mapping_read(&mut c, f);
     c.0
+}
+
+/// The first page through the mapping, with the mapping's preset named.
+fn mapping_read(c: &mut Collector, f: &Findings) {
+    let Some(read) = &f.mapping.first_page else {
+        return;
+    };
+    let says = match (&read.error, read.records) {
+        (Some(e), _) => format!("GET {} with the API mapping: {e}", read.url),
+        (None, 0) => format!(
+            "GET {} with the API mapping: the answer fits, and the list is empty (the field \
+             mapping could not be checked on a record)",
+            read.url
+        ),
+        (None, n) => format!(
+            "GET {} with the API mapping: the answer fits; {n} record read",
+            read.url
+        ),
+    };
+    c.add(
+        Source::ApiMapping,
+        says,
+        Claim::MappingRead {
+            ok: read.ok,
+            records: read.records,
+            key: read.key.clone(),
+            error: read.error.clone(),
+        },
+    );
 }
 
 /// What a 401/403 on `call` says, as `(words, clock)`.

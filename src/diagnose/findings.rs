@@ -41,6 +41,33 @@ pub struct Findings {
     pub clock_skew: ClockSkew,
     pub idle_probe: IdleProbe,
     pub connection: ConnectionProbe,
+    /// The API mapping in use and one read of the first page with it.
+    pub mapping: MappingFinding,
+}
+
+/// The API mapping in use (`[api]`, docs/API.md §6) and the first page read with it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MappingFinding {
+    /// The mapping, one line per part (push, pull, fields, idempotency, answers).
+    pub describe: Vec<String>,
+    /// The first page of a pull; `None` when not tried (no token, or the first API call
+    /// failed, which would only repeat its failure).
+    pub first_page: Option<PageRead>,
+}
+
+/// One read of the first page through the mapping.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PageRead {
+    /// The collection the mapping pulls from (`api.pull_path` on `api.base_url`).
+    pub url: String,
+    pub ok: bool,
+    /// Records read from the page (at most one is asked for).
+    pub records: usize,
+    /// What did not fit, in the client's words (pointers and top-level keys only, never
+    /// record contents).
+    pub error: Option<String>,
+    /// The `[api]` key to change, when the misfit names one.
+    pub key: Option<String>,
 }
 
 /// The configured client authentication method was refused; what another method got.

@@ -17,6 +17,7 @@ pub mod findings;
 pub mod jwt;
 pub mod probe;
 mod probe_calls;
+mod probe_mapping;
 pub mod report;
 pub mod said;
 pub mod verdict;

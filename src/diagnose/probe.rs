@@ -11,7 +11,9 @@ use super::DiagnoseOptions;
 use super::findings::*;
 use super::jwt;
 use super::probe_calls::{health_with_retry, idle_probe, use_probe};
-use crate::auth::grant::{Grant, GrantError, TokenEndpoint, http_client};
+use super::probe_mapping;
+use crate::auth::client_auth::{Peer, http_client};
+use crate::auth::grant::{Grant, GrantError, TokenEndpoint};
 use crate::config::{ClientAuthMethod, Config, check_transport};
 use crate::secret::Secret;
 
@@ -28,8 +30,16 @@ pub async fn run(
     check_transport(&health_url, cfg.api.allow_insecure_http)
         .map_err(|e| anyhow!("api.base_url: {e}"))?;
     let timeout = Duration::from_secs(cfg.api.timeout_secs.max(1));
-    let http = http_client(timeout).context("could not build the HTTP client")?;
+    // The same TLS set-up a run uses: `api.ca_file` trusted, the client certificate
+    // presented to each peer that is to see it.
+    let http = http_client(cfg, Peer::TokenEndpoint, timeout)
+        .map_err(|e| anyhow!(e))
+        .context("could not build the HTTP client for the token endpoint")?;
+    let api_http = http_client(cfg, Peer::Api, timeout)
+        .map_err(|e| anyhow!(e))
+        .context("could not build the HTTP client for the API")?;
     let mut endpoint = TokenEndpoint::new(cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
+    let mapping = probe_mapping::mapping(cfg)?;
     // The configuration the probes run with: the other client-auth method when only that
     // one works, so the lifetimes can still be measured.
     let mut cfg = cfg.clone();
@@ -50,6 +60,10 @@ pub async fn run(
         connection: ConnectionProbe {
             outcome: ConnectionOutcome::NotTested,
             ..Default::default()
+        },
+        mapping: MappingFinding {
+            describe: mapping.describe(),
+            first_page: None,
         },
         ..Default::default()
     };
@@ -102,7 +116,7 @@ pub async fn run(
         f.clock_skew.jwt_iat_skew_secs =
             Some((iat as f64 + 0.5 - unix(wall_issued)).round() as i64);
     }
-    let first = health_with_retry(&http, &health_url, &main.access_token, main.sent_at).await;
+    let first = health_with_retry(&api_http, &health_url, &main.access_token, main.sent_at).await;
     if let Some(date) = first.date {
         f.clock_skew.date_skew_secs =
             Some((unix(date) + 0.5 - unix(first.local_mid)).round() as i64);
@@ -117,7 +131,7 @@ pub async fn run(
     tok.first_call = Some(first.call);
     f.use_probe.planned = opts.probe_calls;
     if api_works {
-        f.use_probe = use_probe(&http, &health_url, &main, opts.probe_calls).await;
+        f.use_probe = use_probe(&api_http, &health_url, &main, opts.probe_calls).await;
     }
     f.scope_ttls.all_secs = tok.expires_in_secs;
     f.refresh.issued = main.refresh_token.is_some();
@@ -151,7 +165,7 @@ pub async fn run(
     // Without a working first call the idle probe would only repeat its failure (a hang
     // would cost a timeout per call).
     if api_works {
-        let (idle, conn) = idle_probe(&health_url, timeout, &label, probe_grant, opts).await;
+        let (idle, conn) = idle_probe(cfg, &health_url, timeout, &label, probe_grant, opts).await;
         f.idle_probe = idle;
         f.connection = conn;
     } else {
@@ -162,7 +176,8 @@ pub async fn run(
     // fresh connection: the pooled one has sat idle through the probe, and a proxy that
     // cuts idle connections must not pass for a refused refresh.
     if let Some(rt) = &main.refresh_token {
-        let fresh = http_client(timeout)
+        let fresh = http_client(cfg, Peer::TokenEndpoint, timeout)
+            .map_err(|e| anyhow!(e))
             .context("could not build the HTTP client")
             .and_then(|h| TokenEndpoint::new(cfg, secret, h).map_err(|e| anyhow!(e)))?;
         match fresh.refresh(rt).await {
@@ -194,6 +209,13 @@ pub async fn run(
     match with_retry(|| endpoint.client_credentials(None)).await {
         Ok(_) => f.new_session.ok = true,
         Err(e) => f.new_session.error = Some(short(&e)),
+    }
+
+    // 6. One read with the API mapping, last: it takes a token of its own, which must not
+    // disturb the clocks measured above.
+    if api_works {
+        let url = cfg.api_url(&mapping.pull.path);
+        f.mapping.first_page = Some(probe_mapping::first_page(cfg, secret, url).await);
     }
     Ok(f)
 }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 use super::DiagnoseOptions;
 use super::findings::*;
 use super::jwt;
-use crate::auth::grant::{Grant, error_chain, http_client};
+use crate::auth::client_auth::{Peer, http_client};
+use crate::auth::grant::{Grant, error_chain};
+use crate::config::Config;
 use crate::secret::Secret;
 
 fn secs(d: Duration) -> f64 {
@@ -18,6 +20,7 @@ fn secs(d: Duration) -> f64 {
 /// the second fails at the transport level, a fresh connection and a back-to-back pair
 /// tell a cut idle connection from random drops.
 pub(super) async fn idle_probe(
+    cfg: &Config,
     url: &str,
     timeout: Duration,
     label: &str,
@@ -42,7 +45,7 @@ pub(super) async fn idle_probe(
         outcome: ConnectionOutcome::NotTested,
         ..Default::default()
     };
-    let Ok(pooled) = http_client(timeout) else {
+    let Ok(pooled) = http_client(cfg, Peer::Api, timeout) else {
         conn.detail = Some("could not build an HTTP client".into());
         return (idle, conn);
     };
@@ -67,7 +70,7 @@ pub(super) async fn idle_probe(
     conn.idle_secs = secs(first_at.elapsed());
     let second = if second.call.status.is_none() {
         let cut = second.call.error.clone().unwrap_or_default();
-        let (outcome, answer) = transport_check(url, timeout, g, wait).await;
+        let (outcome, answer) = transport_check(cfg, url, timeout, g, wait).await;
         conn.outcome = outcome;
         conn.detail = Some(format!("after {:.0} s idle: {cut}", conn.idle_secs));
         answer.unwrap_or(second)
@@ -93,12 +96,13 @@ pub(super) async fn idle_probe(
 /// cut idle connection; a one-off is a random drop. Returns the outcome and the fresh
 /// call's answer (the token's state right after the idle wait).
 async fn transport_check(
+    cfg: &Config,
     url: &str,
     timeout: Duration,
     g: &Grant,
     wait: Duration,
 ) -> (ConnectionOutcome, Option<Health>) {
-    let Ok(fresh) = http_client(timeout) else {
+    let Ok(fresh) = http_client(cfg, Peer::Api, timeout) else {
         return (ConnectionOutcome::RandomDrops, None);
     };
     let answer = health(&fresh, url, &g.access_token, g.sent_at).await;

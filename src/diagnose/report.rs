@@ -64,6 +64,13 @@ pub fn text(d: &Diagnosis) -> String {
         u64::from(f.use_probe.planned) + 1
     );
 
+    if !f.mapping.describe.is_empty() {
+        section(&mut out, "API mapping in use");
+        for line in &f.mapping.describe {
+            wrap(&mut out, "  ", 4, line);
+        }
+    }
+
     section(&mut out, "Findings");
     for e in &d.evidence {
         let label = format!("  {:<4}{:<20}", e.id, e.source.label());
@@ -76,7 +83,7 @@ pub fn text(d: &Diagnosis) -> String {
     let outcome = match v.outcome {
         Outcome::Sustainable => "supsync can keep the sync alive",
         Outcome::CannotSustain => "supsync cannot keep the sync alive as configured",
-        Outcome::ApiNotVerified => "not verified: the API's first call failed",
+        Outcome::ApiNotVerified => "not verified: the API did not answer as configured",
         Outcome::NoToken => "no token with this configuration",
     };
     section(

@@ -66,6 +66,8 @@ pub enum ClockKind {
     TokenEndpoint,
     /// The first API call did not answer 2xx.
     FirstApiCall,
+    /// The first page read with the API mapping does not fit it.
+    ApiMapping,
     /// Tokens revoked while in use.
     Revocation,
     Ttl,

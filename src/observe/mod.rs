@@ -29,7 +29,7 @@ use metrics::Metrics;
 use notify::Notifier;
 
 /// A long-lived credential this close to its end raises `credential_expiring`.
-pub const CREDENTIAL_WARNING: Duration = Duration::from_secs(14 * 86_400);
+pub const CREDENTIAL_WARNING: Duration = crate::config::SECRET_EXPIRY_WARNING;
 
 /// How long [`Observers::finish`] waits for queued alerts to go out.
 pub const DRAIN: Duration = Duration::from_secs(15);

@@ -6,6 +6,7 @@
 mod actions;
 mod activity;
 mod attached;
+pub mod credentials;
 mod ending;
 pub mod grid;
 pub mod stats;
@@ -82,6 +83,8 @@ pub struct App {
     pub totals: Totals,
     pub state: RunState,
     pub token: TokenStatus,
+    /// When the client certificate and the client secret end (unknown: `None`).
+    pub credentials: credentials::Credentials,
     pub summary: Option<RunSummary>,
     pub started_at: Option<Instant>,
     pub finished_at: Option<Instant>,
@@ -129,6 +132,7 @@ impl App {
             totals: Totals::default(),
             state: RunState::Planning,
             token: TokenStatus::default(),
+            credentials: credentials::Credentials::default(),
             summary: None,
             started_at: None,
             finished_at: None,

@@ -69,6 +69,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     } else {
         Line::from(vec![label("refresh tok"), Span::styled("none", t.dim())])
     });
+    if !app.credentials.is_empty() {
+        lines.push(credentials_line(app, now, &t));
+    }
     lines.push(Line::from(vec![
         label("next renew"),
         Span::raw(match s.next_refresh_at {
@@ -204,6 +207,41 @@ fn clock_line(
         }
         None => Line::from(vec![label(name), Span::styled("unknown", t.dim())]),
     }
+}
+
+/// `cert 21 d · secret 10 d`: the long-lived credentials' ends, amber within their
+/// warning (30 d for the certificate, 14 d for the secret), red once past.
+fn credentials_line(app: &App, now: Instant, t: &Theme) -> Line<'static> {
+    use crate::console::app::credentials::{CERTIFICATE_WARNING, SECRET_WARNING};
+    let c = &app.credentials;
+    let mut spans = vec![label("expires")];
+    for (name, deadline, warn) in [
+        ("cert", c.certificate, CERTIFICATE_WARNING),
+        ("secret", c.secret, SECRET_WARNING),
+    ] {
+        let Some(d) = deadline else { continue };
+        if spans.len() > 1 {
+            spans.push(Span::styled(" · ", t.dim()));
+        }
+        let left = d.saturating_duration_since(now);
+        let (text, style) = if left.is_zero() {
+            (format!("{name} expired"), t.bad())
+        } else if left < Duration::from_secs(86_400) {
+            (
+                format!("{name} in {} h", left.as_secs() / 3600),
+                level_style(t, Level::Amber),
+            )
+        } else {
+            let style = if left < warn {
+                level_style(t, Level::Amber)
+            } else {
+                Style::new()
+            };
+            (format!("{name} in {} d", left.as_secs() / 86_400), style)
+        };
+        spans.push(Span::styled(text, style));
+    }
+    Line::from(spans)
 }
 
 fn session_line(s: &TokenStatus, now: Instant, t: &Theme) -> Line<'static> {
