@@ -52,21 +52,29 @@ pub fn run() {
     );
     measure(&rt, "long", RECORDS_LONG);
     naive(&rt);
-    for (style, push_concurrency, records, per_record_ms) in STYLES {
-        per_style(&rt, style, push_concurrency, records, per_record_ms);
+    for (style, push_concurrency, records, per_record_ms, segment) in STYLES {
+        per_style(
+            &rt,
+            style,
+            push_concurrency,
+            records,
+            per_record_ms,
+            segment,
+        );
     }
 }
 
-/// (preset, per-record requests in flight per segment, records, server ms per record) for
-/// the per-style figures. Per-record styles send one request per record, so each run is
-/// shorter and each segment keeps one request in flight: `sync.concurrency` × 1 = the
-/// server's slots. At 1 ms a record a per-record call is mostly round trip (the server's
-/// 8 slots sit idle while an answer travels), so data_rest is also measured at 10 ms, the
-/// low end of what one call to a real supplier API costs.
-const STYLES: [(&str, u64, u64, u64); 3] = [
-    ("data_rest", 1, 4_000, PER_RECORD_MS),
-    ("data_rest", 1, 1_000, 10),
-    ("odata", 1, RECORDS, PER_RECORD_MS),
+/// (preset, per-record requests in flight per segment, records, server ms per record,
+/// segment size) for the per-style figures. Per-record styles send one request per record
+/// and each segment keeps one in flight: `sync.concurrency` × 1 = the server's slots. Their
+/// segments are small and a multiple of 8 in number, so the last round does not leave
+/// slots idle. At 1 ms a record a per-record call is mostly round trip (the slot waits
+/// while an answer travels), so data_rest is also measured at 10 ms, the low end of what
+/// one call to a real supplier API costs.
+const STYLES: [(&str, u64, u64, u64, usize); 3] = [
+    ("data_rest", 1, 4_000, PER_RECORD_MS, 50),
+    ("data_rest", 1, 2_000, 10, 25),
+    ("odata", 1, RECORDS, PER_RECORD_MS, SEGMENT),
 ];
 
 /// The same server limit spoken in another API style (docs/API.md §6). Ideal = records ×
@@ -78,6 +86,7 @@ fn per_style(
     push_concurrency: u64,
     records: u64,
     per_record_ms: u64,
+    segment: usize,
 ) {
     let mut profile = SimSpec {
         per_record_ms,
@@ -94,7 +103,7 @@ fn per_style(
     let dir = tempfile::tempdir().expect("temp dir");
     let src = dir.path().join("suppliers.csv");
     crate::support::write_csv(&src, records);
-    let cfg = crate::support::write_config(dir.path(), &sim.url(), SEGMENT, CONCURRENCY);
+    let cfg = crate::support::write_config(dir.path(), &sim.url(), segment, CONCURRENCY);
     let text = std::fs::read_to_string(&cfg).expect("config written");
     let mapping = format!("[api]\npreset = \"{style}\"\npush_concurrency = {push_concurrency}\n");
     std::fs::write(&cfg, text.replacen("[api]\n", &mapping, 1)).expect("config written");
