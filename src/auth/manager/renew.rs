@@ -247,3 +247,27 @@ impl TokenManager {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(description: &str) -> GrantError {
+        GrantError::Rejected {
+            grant: GrantKind::RefreshToken,
+            code: "invalid_grant".into(),
+            description: Some(description.into()),
+        }
+    }
+
+    #[test]
+    fn a_too_early_refusal_is_recognised_with_its_window() {
+        let e = refused(
+            "refresh too early: the access token expires in 9 s; a refresh is accepted \
+             within 2 s of expiry",
+        );
+        assert_eq!(too_early(&e), Some(Some(Duration::from_secs(2))));
+        assert_eq!(too_early(&refused("Too early to refresh")), Some(None));
+        assert_eq!(too_early(&refused("refresh token expired")), None);
+    }
+}
