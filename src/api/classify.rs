@@ -139,7 +139,11 @@ pub fn expired_rejection(
         r.description
     } else {
         let t = redactor.clean_to(&String::from_utf8_lossy(body), 120);
-        if t.is_empty() { "no description".into() } else { t }
+        if t.is_empty() {
+            "no description".into()
+        } else {
+            t
+        }
     };
     Rejection {
         error: r.error,

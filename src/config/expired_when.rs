@@ -20,7 +20,10 @@ pub enum BodyMatch {
     Any,
     /// The value at the pointer, as a string (a number or boolean as its JSON text), is
     /// one of these.
-    Pointer { pointer: String, values: Vec<String> },
+    Pointer {
+        pointer: String,
+        values: Vec<String>,
+    },
     /// The body contains this text, compared case-insensitively.
     Contains(String),
 }
@@ -39,9 +42,9 @@ impl ExpiryRule {
             Some((s, r)) => (s, r.trim()),
             None => (t, ""),
         };
-        let status: u16 = status.parse().map_err(|_| {
-            format!("rule {text:?} must start with a status (401, 403 or 200)")
-        })?;
+        let status: u16 = status
+            .parse()
+            .map_err(|_| format!("rule {text:?} must start with a status (401, 403 or 200)"))?;
         if !STATUSES.contains(&status) {
             return Err(format!(
                 "rule {text:?}: status {status} is not one of 401, 403, 200"

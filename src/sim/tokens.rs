@@ -27,7 +27,10 @@ pub enum RefreshError {
     /// A spent refresh token came back: the session is revoked (reuse detection on).
     Reuse,
     /// Before the refresh window: the access token still has `left`.
-    TooEarly { left: Duration, window: Duration },
+    TooEarly {
+        left: Duration,
+        window: Duration,
+    },
 }
 
 /// A token that passed the three clocks.
