@@ -106,7 +106,7 @@ impl ExpiryRule {
                     Some(x @ (Value::Number(_) | Value::Bool(_))) => x.to_string(),
                     _ => return false,
                 };
-                values.iter().any(|w| *w == found)
+                values.contains(&found)
             }
         }
     }
