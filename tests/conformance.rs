@@ -410,3 +410,77 @@ async fn session_limit_kills_token_and_refresh() {
         "past the session limit refresh is refused (invalid_grant): {st} {r}; grant was {t}"
     );
 }
+
+/// docs/API.md §2.5: `expiry_signal` answers a dead token with a 403 or a 200 carrying an
+/// error, in the documented shapes; a missing bearer stays a 401.
+#[tokio::test]
+async fn a_dead_token_is_answered_the_way_expiry_signal_says() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for signal in ["403", "200-body"] {
+        let sim = Sim::start_with(
+            &dir,
+            &format!(
+                "[tokens]\nrevoke_after_uses = 1\nexpiry_signal = \"{signal}\"\n\
+                 [api]\nper_record_ms = 0\n"
+            ),
+        );
+        let (st, t) = grant(&sim, Some("supplier_mgmt")).await;
+        assert_eq!(st, StatusCode::OK, "{t}");
+        let token = str_of(&t, "access_token");
+        let (st, _, b) = health(&sim, token).await;
+        assert_eq!(st, StatusCode::OK, "first call is admitted: {b}");
+        let (st, _, b) = health(&sim, token).await;
+        match signal {
+            "403" => assert!(
+                st == StatusCode::FORBIDDEN
+                    && b["error"] == "token_expired"
+                    && str_of(&b, "error_description") == "Token revoked",
+                "403 signal: {st} {b}"
+            ),
+            _ => assert!(
+                st == StatusCode::OK
+                    && b["status"] == "error"
+                    && b["error"]["code"] == "TOKEN_EXPIRED"
+                    && b["error"]["message"] == "Token revoked",
+                "200-body signal: {st} {b}"
+            ),
+        }
+        let (st, _, _) = get(&format!("{}/api/v1/health", sim.url), None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "no bearer is still a 401");
+        let s = sim.stats().await;
+        assert_eq!(counter(&s, "api_token_dead"), 1, "{s}");
+        assert_eq!(
+            counter(&s, "api_unauthorized"),
+            1,
+            "only the missing bearer: {s}"
+        );
+    }
+}
+
+/// docs/API.md §1.3: a refresh before `refresh_window_secs` is refused as too early, names
+/// the window, and spends nothing: the same refresh token works inside the window.
+#[tokio::test]
+async fn a_refresh_before_the_window_is_refused_as_too_early() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = Sim::start_with(
+        &dir,
+        "[tokens]\nscope_ttl_secs = { supplier_mgmt = 4 }\nrefresh_window_secs = 2\n\
+         [api]\nper_record_ms = 0\n",
+    );
+    let (st, t) = grant(&sim, Some("supplier_mgmt offline_access")).await;
+    assert_eq!(st, StatusCode::OK, "{t}");
+    let rt = str_of(&t, "refresh_token").to_string();
+    let (st, b) = refresh(&sim, &rt).await;
+    let d = str_of(&b, "error_description");
+    assert!(
+        is_error(st, &b, "invalid_grant") && d.contains("too early") && d.contains("within 2 s"),
+        "early refresh: {st} {b}"
+    );
+    // 2.5 s after the grant the 4 s token has 1.5 s left: inside the window.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (st, b) = refresh(&sim, &rt).await;
+    assert_eq!(st, StatusCode::OK, "refresh inside the window: {b}");
+    let s = sim.stats().await;
+    assert_eq!(counter(&s, "refresh_too_early"), 1, "{s}");
+    assert_eq!(counter(&s, "refreshes"), 1, "{s}");
+}

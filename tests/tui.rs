@@ -142,6 +142,8 @@ impl Scene {
             }),
             last_error: None,
             unauthorized_seen: 0,
+            expired_seen: Default::default(),
+            refresh_window: None,
         };
         self.app.apply(EngineEvent::Token(status), now);
     }

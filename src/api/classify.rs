@@ -117,6 +117,40 @@ pub fn rejection(headers: &HeaderMap, body: &[u8], redactor: &Redactor) -> Rejec
     Rejection { error, description }
 }
 
+/// Reads an expired answer of `kind`. A 401 as [`rejection`]; a 403 or 200 the same way,
+/// with the start of the body (cleaned) when it names no error.
+pub fn expired_rejection(
+    kind: crate::auth::status::ExpiredKind,
+    headers: &HeaderMap,
+    body: &[u8],
+    redactor: &Redactor,
+) -> Rejection {
+    use crate::auth::status::ExpiredKind;
+    if kind == ExpiredKind::Status401 {
+        return rejection(headers, body, redactor);
+    }
+    let r = rejection(headers, body, redactor);
+    let said = r.error.is_some();
+    let prefix = match kind {
+        ExpiredKind::Body200 => "200 with an error",
+        _ => "403",
+    };
+    let text = if said {
+        r.description
+    } else {
+        let t = redactor.clean_to(&String::from_utf8_lossy(body), 120);
+        if t.is_empty() {
+            "no description".into()
+        } else {
+            t
+        }
+    };
+    Rejection {
+        error: r.error,
+        description: format!("{prefix}: {text}"),
+    }
+}
+
 /// `key=value` / `key="quoted, value"` pairs of a challenge (RFC 9110 §11.2); the scheme
 /// word is skipped. Keys are lower-cased.
 fn auth_params(header: &str) -> Vec<(String, String)> {

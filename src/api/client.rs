@@ -15,7 +15,7 @@ use crate::auth::audit::Audit;
 use crate::auth::cache::TokenCache;
 use crate::auth::client_auth::{self, Peer, presents_certificate};
 use crate::auth::grant::TokenEndpoint;
-use crate::auth::status::TokenStatus;
+use crate::auth::status::{ExpiredKind, TokenStatus};
 use crate::auth::{AccessToken, ManagerSettings, TokenManager};
 use crate::config::{Config, TokenCacheMode, check_transport};
 use crate::record::Supplier;
@@ -26,7 +26,8 @@ pub const EXPIRES_IN_HEADER: &str = "x-token-expires-in";
 
 enum Outcome {
     Ok(Reply),
-    Unauthorized(Rejection),
+    /// The token is dead: a 401, or a 403 or 200 matching `auth.expired_when`.
+    Unauthorized(ExpiredKind, Rejection),
 }
 
 /// A successful answer, or a non-success one the caller asked to read itself (a
@@ -81,6 +82,9 @@ impl ApiClient {
             client_auth::http_client(cfg, Peer::Api, timeout).map_err(config_error)?
         };
         let headers = extra_headers(cfg)?;
+        // Checked by config validation; parsed again so a skipped check cannot run wrong.
+        let expired_when = crate::config::expired_when::parse_all(&cfg.auth.expired_when)
+            .map_err(|p| config_error(format!("auth.expired_when: {}", p.join("; "))))?;
         let endpoint = TokenEndpoint::new(cfg, &client_secret, token_http).map_err(config_error)?;
         let client_auth = endpoint.client_auth().clone();
         if let Some(w) = client_auth.expiry_warning(std::time::SystemTime::now()) {
@@ -103,6 +107,8 @@ impl ApiClient {
             session_hint: (cfg.auth.session_limit_secs > 0)
                 .then(|| Duration::from_secs(cfg.auth.session_limit_secs)),
             min_renew_interval: Duration::from_millis(cfg.auth.min_token_interval_ms),
+            refresh_window: (cfg.auth.refresh_window_secs > 0)
+                .then(|| Duration::from_secs(cfg.auth.refresh_window_secs)),
         };
         let tokens = TokenManager::new(
             endpoint,
@@ -129,6 +135,7 @@ impl ApiClient {
             page_size: cfg.sync.segment_size.max(1),
             chain: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
             max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
+            expired_when,
             redactor: Arc::clone(tokens.redactor()),
             cancel: cancel.clone(),
         });
@@ -196,19 +203,20 @@ impl ApiClient {
             let token = self.tokens.token().await?;
             let first = match self.send(&req, &token, read).await? {
                 Outcome::Ok(body) => return Ok(body),
-                Outcome::Unauthorized(r) => r,
+                Outcome::Unauthorized(kind, r) => (kind, r),
             };
-            // Premature 401: renew (or take what another caller renewed) and replay once.
+            // The token died early: renew (or take what another caller renewed) and
+            // replay once.
             self.tokens
-                .on_unauthorized(token.generation, &first.description)
+                .on_unauthorized(token.generation, first.0, &first.1.description)
                 .await?;
             let token = self.tokens.token().await?;
             match self.send(&req, &token, read).await? {
                 Outcome::Ok(body) => Ok(body),
-                Outcome::Unauthorized(second) => {
-                    if let Some(fatal) = self
-                        .tokens
-                        .note_unauthorized(token.generation, &second.description)
+                Outcome::Unauthorized(kind, second) => {
+                    if let Some(fatal) =
+                        self.tokens
+                            .note_unauthorized(token.generation, kind, &second.description)
                     {
                         return Err(ApiError::Auth(fatal));
                     }
@@ -261,18 +269,35 @@ impl ApiClient {
         {
             self.tokens.observe_expires_in(token.generation, at, secs);
         }
-        if status.is_success()
-            || (status.is_client_error()
-                && status != reqwest::StatusCode::UNAUTHORIZED
-                && status != reqwest::StatusCode::FORBIDDEN)
-        {
-            self.tokens.note_accepted(token.generation);
-        }
         // A body that breaks off (a connection cut mid-answer) is transient like any cut.
         let body = resp
             .bytes()
             .await
             .map_err(|e| classify::transport_error(&e))?;
+        let expired = if status == reqwest::StatusCode::UNAUTHORIZED {
+            Some(ExpiredKind::Status401)
+        } else {
+            let code = status.as_u16();
+            self.expired_when
+                .iter()
+                .find(|r| r.matches(code, &body))
+                .map(|r| match r.status {
+                    403 => ExpiredKind::Status403,
+                    200 => ExpiredKind::Body200,
+                    _ => ExpiredKind::Status401,
+                })
+        };
+        if let Some(kind) = expired {
+            return Ok(Outcome::Unauthorized(
+                kind,
+                classify::expired_rejection(kind, &headers, &body, &self.redactor),
+            ));
+        }
+        if status.is_success()
+            || (status.is_client_error() && status != reqwest::StatusCode::FORBIDDEN)
+        {
+            self.tokens.note_accepted(token.generation);
+        }
         if status.is_success() || read(status.as_u16()) {
             Ok(Outcome::Ok(Reply {
                 status: status.as_u16(),
@@ -280,12 +305,6 @@ impl ApiClient {
                 body: body.to_vec(),
                 url,
             }))
-        } else if status == reqwest::StatusCode::UNAUTHORIZED {
-            Ok(Outcome::Unauthorized(classify::rejection(
-                &headers,
-                &body,
-                &self.redactor,
-            )))
         } else {
             Err(classify::status_error(
                 status,

@@ -139,6 +139,8 @@ pub struct ApiClient {
     /// of pages is walked once, not once per segment.
     chain: tokio::sync::Mutex<std::collections::BTreeMap<u64, pull::Next>>,
     max_retry_after: Duration,
+    /// `auth.expired_when`: the 403s and 200s that mean a dead token.
+    expired_when: Vec<crate::config::expired_when::ExpiryRule>,
     /// Cleans server text (error bodies, 401 reasons, reject reasons) of control sequences
     /// and of the secrets and tokens the token endpoint knows.
     redactor: Arc<crate::server_text::Redactor>,

@@ -32,6 +32,9 @@ pub enum EventKind {
     /// just renewed it, so this one made no request of its own.
     Shared,
     RefreshFailed,
+    /// A refresh refused as too early (the server's refresh window): not a failure, the
+    /// next one is planned inside the window.
+    RefreshTooEarly,
     /// A premature 401 seen by a caller.
     Unauthorized,
     KeepAlive,

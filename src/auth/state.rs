@@ -6,12 +6,19 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::answer::{MAX_LIFETIME_SECS, bounded_secs};
 use super::grant::{Grant, GrantError};
-use super::status::{GrantKind, LifetimeSource, TokenPhase, TokenStatus};
+use super::status::{ExpiredCounts, GrantKind, LifetimeSource, TokenPhase, TokenStatus};
 use crate::secret::Secret;
 
 /// Renew when the remaining time drops under the margin, but never use more than this
 /// share of a token's life as margin (a 2 s token is renewed with ~0.7 s left).
 pub const MARGIN_FRACTION: u32 = 3;
+/// The margin inside a refresh window is this share of it (3/4): our deadline comes from
+/// when the token request was sent, a little before the server's, so a refresh planned at
+/// the window's very edge would be refused as too early.
+const WINDOW_SHARE_NUM: u32 = 3;
+const WINDOW_SHARE_DEN: u32 = 4;
+/// A refresh window learned without the server naming it is never taken as smaller.
+const MIN_LEARNED_WINDOW: Duration = Duration::from_millis(500);
 /// Upper bound of the slack below which a token is no longer handed out.
 const MAX_SLACK: Duration = Duration::from_secs(2);
 /// `X-Token-Expires-In` has whole seconds: a fixed deadline seen through it wobbles by
@@ -85,6 +92,9 @@ pub struct State {
     pub grants: u32,
     pub sessions: u32,
     pub unauthorized_seen: u32,
+    pub expired_seen: ExpiredCounts,
+    /// The server accepts a refresh only this close to expiry (configured or learned).
+    pub refresh_window: Option<Duration>,
     pub phase: TokenPhase,
     pub last_result: Option<String>,
     pub last_error: Option<String>,
@@ -114,6 +124,8 @@ impl State {
             grants: 0,
             sessions: 0,
             unauthorized_seen: 0,
+            expired_seen: ExpiredCounts::default(),
+            refresh_window: None,
             phase: TokenPhase::None,
             last_result: None,
             last_error: None,
@@ -126,17 +138,33 @@ impl State {
         }
     }
 
-    /// `min(refresh_margin_secs, lifetime / 3)`.
+    /// `min(refresh_margin_secs, lifetime / 3)`, and inside the refresh window when the
+    /// server has one.
     pub fn margin(&self) -> Duration {
         let life = self.current.as_ref().and_then(|c| {
             c.lifetime
                 .or_else(|| c.server.map(|(_, s, _)| Duration::from_secs(s)))
         });
         let cfg = self.margin_cfg.min(bounded_secs(MAX_LIFETIME_SECS));
-        match life {
+        let m = match life {
             Some(l) => cfg.min(l / MARGIN_FRACTION),
             None => cfg,
+        };
+        match self.refresh_window {
+            Some(w) => m.min(w * WINDOW_SHARE_NUM / WINDOW_SHARE_DEN),
+            None => m,
         }
+    }
+
+    /// A refresh was refused as too early. `said`: the window the server named, if it did;
+    /// otherwise the window is taken to be half the margin that was too early.
+    pub fn learn_refresh_window(&mut self, said: Option<Duration>) -> Duration {
+        let learned = said
+            .unwrap_or_else(|| (self.margin() / 2).max(MIN_LEARNED_WINDOW))
+            .max(MIN_LEARNED_WINDOW);
+        let w = self.refresh_window.map_or(learned, |old| old.min(learned));
+        self.refresh_window = Some(w);
+        w
     }
 
     /// A token with less than this left is not handed out any more.
@@ -459,6 +487,8 @@ impl State {
             last_result: self.last_result.clone(),
             last_error: self.last_error.clone(),
             unauthorized_seen: self.unauthorized_seen,
+            expired_seen: self.expired_seen,
+            refresh_window: self.refresh_window,
         }
     }
 }

@@ -316,3 +316,38 @@ fn absurd_server_numbers_never_overflow_a_deadline() {
         Some(LifetimeSource::TooShort)
     );
 }
+
+#[test]
+fn renewal_is_planned_inside_the_refresh_window() {
+    let t0 = Instant::now();
+    let mut st = State::new(Duration::from_secs(120));
+    st.install(
+        &grant(GrantKind::ClientCredentials, 15, Some("RT"), t0),
+        true,
+        SystemTime::now(),
+    );
+    // Without a window: a third of the 15 s lifetime.
+    assert_eq!(st.margin(), Duration::from_secs(5));
+    st.refresh_window = Some(Duration::from_secs(2));
+    assert_eq!(st.margin(), ms(1500));
+    assert_eq!(st.next_refresh_at(), Some(t0 + ms(13_500)));
+    // Learned without a number: half the margin that was refused, never below 0.5 s.
+    let mut st = State::new(Duration::from_secs(4));
+    st.install(
+        &grant(GrantKind::ClientCredentials, 15, Some("RT"), t0),
+        true,
+        SystemTime::now(),
+    );
+    assert_eq!(st.learn_refresh_window(None), Duration::from_secs(2));
+    assert_eq!(st.margin(), ms(1500));
+    // A number from the server wins over a guess, and a window only ever narrows.
+    assert_eq!(
+        st.learn_refresh_window(Some(Duration::from_secs(1))),
+        Duration::from_secs(1)
+    );
+    assert_eq!(
+        st.learn_refresh_window(Some(Duration::from_secs(9))),
+        Duration::from_secs(1)
+    );
+    assert_eq!(st.learn_refresh_window(Some(ms(10))), ms(500));
+}

@@ -59,6 +59,50 @@ impl std::fmt::Display for LifetimeSource {
     }
 }
 
+/// How the API said a token was dead: a 401, a 403 matching `auth.expired_when`, or a 200
+/// whose body carries an error matching it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiredKind {
+    Status401,
+    Status403,
+    Body200,
+}
+
+impl std::fmt::Display for ExpiredKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExpiredKind::Status401 => "401",
+            ExpiredKind::Status403 => "403",
+            ExpiredKind::Body200 => "200",
+        })
+    }
+}
+
+/// Expired answers seen by callers, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExpiredCounts {
+    pub status_401: u32,
+    pub status_403: u32,
+    pub body_200: u32,
+}
+
+impl ExpiredCounts {
+    pub fn bump(&mut self, kind: ExpiredKind) {
+        let c = match kind {
+            ExpiredKind::Status401 => &mut self.status_401,
+            ExpiredKind::Status403 => &mut self.status_403,
+            ExpiredKind::Body200 => &mut self.body_200,
+        };
+        *c = c.saturating_add(1);
+    }
+
+    pub fn total(&self) -> u32 {
+        self.status_401
+            .saturating_add(self.status_403)
+            .saturating_add(self.body_200)
+    }
+}
+
 /// Which of the clocks of docs/API.md §2 is the binding one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {
@@ -107,8 +151,12 @@ pub struct TokenStatus {
     /// Human-readable result of the last renewal, e.g. "refreshed (refresh_token) in 12 ms".
     pub last_result: Option<String>,
     pub last_error: Option<String>,
-    /// Premature 401s seen by callers.
+    /// Expired answers seen by callers (401s and the `auth.expired_when` kinds).
     pub unauthorized_seen: u32,
+    /// The same, by kind.
+    pub expired_seen: ExpiredCounts,
+    /// The server's refresh window (configured, or learned from a "too early" refusal).
+    pub refresh_window: Option<Duration>,
 }
 
 impl TokenStatus {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub mod client_secret;
+pub mod expired_when;
 mod file_layer;
 pub mod headers;
 pub mod key_material;
@@ -233,6 +234,12 @@ pub struct AuthConfig {
     /// hands out 0-second tokens or refuses every fresh token is not flooded.
     pub min_token_interval_ms: u64,
     pub token_cache: TokenCacheMode,
+    /// How the server says a token is dead besides a 401 (see `expired_when.rs`), e.g.
+    /// `["403 /error = token_expired", "200 /error/code = TOKEN_EXPIRED"]`.
+    pub expired_when: Vec<String>,
+    /// The server accepts a refresh only this close to the token's expiry (0 = anywhere;
+    /// a "too early" refusal still teaches it).
+    pub refresh_window_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -261,6 +268,8 @@ impl Default for AuthConfig {
             session_limit_secs: 0,
             min_token_interval_ms: 1000,
             token_cache: TokenCacheMode::Encrypted,
+            expired_when: Vec::new(),
+            refresh_window_secs: 0,
         }
     }
 }

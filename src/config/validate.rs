@@ -85,6 +85,18 @@ pub fn validate(
     {
         c.fail("auth.secret_expires_at", e);
     }
+    if let Err(problems) = super::expired_when::parse_all(&au.expired_when) {
+        for p in problems {
+            c.fail("auth.expired_when", p);
+        }
+    }
+    c.range(
+        "auth.refresh_window_secs",
+        au.refresh_window_secs,
+        0,
+        DAY_SECS,
+        " seconds",
+    );
     for scope in &au.scopes {
         if scope.is_empty() {
             c.fail("auth.scopes", "contains an empty scope");

@@ -162,3 +162,19 @@ fn a_mapping_that_cannot_work_names_key_and_line() {
         "{e}"
     );
 }
+
+#[test]
+fn expiry_rules_are_checked_with_key_and_line() {
+    let msg = problems(
+        "[auth]\nrefresh_window_secs = 2\nexpired_when = [\"403 /error = token_expired\", \"200\"]\n",
+        &[],
+    );
+    assert!(
+        msg.starts_with("v.toml:3: auth.expired_when: rule \"200\"") && msg.contains("pointer"),
+        "{msg}"
+    );
+    let w = valid("[auth]\nexpired_when = [\"403 ~ expired\", \"200 /error/code = E401\"]\n");
+    assert!(w.is_empty(), "{w:?}");
+    let msg = problems("", &["auth.refresh_window_secs=999999"]);
+    assert!(msg.contains("auth.refresh_window_secs"), "{msg}");
+}

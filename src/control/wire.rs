@@ -182,6 +182,11 @@ pub struct WireToken {
     pub last_result: Option<String>,
     pub last_error: Option<String>,
     pub unauthorized_seen: u32,
+    /// Expired answers by kind (401, 403, 200 with an error); absent from older peers.
+    #[serde(default)]
+    pub expired_seen: crate::auth::status::ExpiredCounts,
+    #[serde(default)]
+    pub refresh_window: Option<Duration>,
 }
 
 /// `at` as seconds after `now` (negative when it has passed).
@@ -237,6 +242,8 @@ impl WireToken {
             last_result: t.last_result.clone(),
             last_error: t.last_error.clone(),
             unauthorized_seen: t.unauthorized_seen,
+            expired_seen: t.expired_seen,
+            refresh_window: t.refresh_window,
         }
     }
 
@@ -272,6 +279,8 @@ impl WireToken {
             last_result: self.last_result,
             last_error: self.last_error,
             unauthorized_seen: self.unauthorized_seen,
+            expired_seen: self.expired_seen,
+            refresh_window: self.refresh_window,
         }
     }
 

@@ -28,6 +28,8 @@ fn status(now: Instant) -> TokenStatus {
         last_result: Some("refreshed (refresh_token) in 12 ms".into()),
         last_error: None,
         unauthorized_seen: 0,
+        expired_seen: Default::default(),
+        refresh_window: None,
     }
 }
 
@@ -112,6 +114,7 @@ fn the_token_line_carries_the_fingerprint_and_nothing_else_of_the_token() {
     assert_eq!(
         keys,
         [
+            "expired_seen",
             "fingerprint",
             "grant",
             "has_refresh_token",
@@ -127,6 +130,7 @@ fn the_token_line_carries_the_fingerprint_and_nothing_else_of_the_token() {
             "next_refresh_in_secs",
             "phase",
             "refresh_in_secs",
+            "refresh_window",
             "renewals",
             "server_in_secs",
             "session_in_secs",

@@ -124,6 +124,15 @@ async fn grant(
                     tracing::info!(target: LOG, client = %client_id, reason = %why, "refresh refused");
                     return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &why));
                 }
+                Err(RefreshError::TooEarly { left, window }) => {
+                    Stats::bump(&sim.stats.refresh_too_early);
+                    tracing::info!(target: LOG, client = %client_id, "refresh refused: too early");
+                    return Err(oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        &too_early(left, window),
+                    ));
+                }
                 Err(RefreshError::InvalidScope(why)) => {
                     return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &why));
                 }
@@ -162,6 +171,16 @@ async fn grant(
         body.to_string(),
     )
         .into_response())
+}
+
+/// The "too early" refusal of docs/API.md §1.3: clients read "too early" and "within N s".
+pub fn too_early(left: std::time::Duration, window: std::time::Duration) -> String {
+    format!(
+        "refresh too early: the access token expires in {} s; a refresh is accepted within {} s \
+         of expiry",
+        left.as_secs_f64().ceil() as u64,
+        window.as_secs()
+    )
 }
 
 fn success_body(i: &Issued) -> serde_json::Value {

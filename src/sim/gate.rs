@@ -105,10 +105,14 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
     }
     let authed = lock(&sim.tokens).authenticate(token, now);
     let authed = authed.map_err(|why| {
-        Stats::bump(&sim.stats.unauthorized);
-        Stats::bump(&sim.stats.api_unauthorized);
-        tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, "401");
-        reply::unauthorized("invalid_token", &why)
+        let signal = sim.profile.tokens.expiry_signal;
+        Stats::bump(&sim.stats.api_token_dead);
+        if signal == super::profile::ExpirySignal::Unauthorized {
+            Stats::bump(&sim.stats.unauthorized);
+            Stats::bump(&sim.stats.api_unauthorized);
+        }
+        tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, signal = ?signal, "token refused");
+        reply::token_dead(signal, &why)
     })?;
     if sim.quirks.active(ApiQuirk::EchoBearer) {
         Stats::bump(&sim.stats.faults);

@@ -53,6 +53,28 @@ pub struct Tokens {
     /// of resource answers and the JWT's `iat`/`exp`. The three clocks are unaffected.
     #[serde(default)]
     pub clock_skew_secs: i64,
+    /// How a resource call with a dead token is answered (docs/API.md §2.5).
+    #[serde(default)]
+    pub expiry_signal: ExpirySignal,
+    /// A refresh is accepted only within this many seconds of the session's current access
+    /// token's expiry; earlier ones are refused as too early (docs/API.md §1.3). 0 = any time.
+    #[serde(default)]
+    pub refresh_window_secs: u64,
+}
+
+/// How the resource API says a token is dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ExpirySignal {
+    /// `401` with `WWW-Authenticate` (RFC 6750), as docs/API.md §2.5 describes.
+    #[default]
+    #[serde(rename = "401")]
+    Unauthorized,
+    /// `403 {"error": "token_expired", "error_description": …}`.
+    #[serde(rename = "403")]
+    Forbidden,
+    /// `200 {"status": "error", "error": {"code": "TOKEN_EXPIRED", "message": …}}`.
+    #[serde(rename = "200-body")]
+    Body200,
 }
 
 /// How `GET /api/v1/health` answers, to rehearse a misconfigured path or a proxy.

@@ -39,6 +39,22 @@ pub fn unauthorized(code: &str, description: &str) -> Response {
     resp
 }
 
+/// A dead token, answered the way the profile's `expiry_signal` says.
+pub fn token_dead(signal: super::profile::ExpirySignal, description: &str) -> Response {
+    use super::profile::ExpirySignal;
+    match signal {
+        ExpirySignal::Unauthorized => unauthorized("invalid_token", description),
+        ExpirySignal::Forbidden => error(StatusCode::FORBIDDEN, "token_expired", description),
+        ExpirySignal::Body200 => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "status": "error",
+                "error": {"code": "TOKEN_EXPIRED", "message": description},
+            }),
+        ),
+    }
+}
+
 pub fn with_retry_after(mut resp: Response, secs: u64) -> Response {
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

@@ -59,6 +59,11 @@ counters! {
     invalid_grant,
     /// Of `unauthorized`, the 401 answers of the resource API (a token refused).
     api_unauthorized,
+    /// Resource answers refusing a dead token the way `expiry_signal` says (401, 403 or a
+    /// 200 with an error body).
+    api_token_dead,
+    /// Refresh grants refused because they came before `refresh_window_secs`.
+    refresh_too_early,
 }
 
 impl Stats {
@@ -94,6 +99,8 @@ mod tests {
             "token_requests",
             "invalid_grant",
             "api_unauthorized",
+            "api_token_dead",
+            "refresh_too_early",
         ] {
             assert!(j.get(k).is_some_and(|v| v.is_u64()), "{k} missing");
         }

@@ -26,6 +26,11 @@ pub enum RefreshError {
     InvalidScope(String),
     /// A spent refresh token came back: the session is revoked (reuse detection on).
     Reuse,
+    /// Before the refresh window: the access token still has `left`.
+    TooEarly {
+        left: Duration,
+        window: Duration,
+    },
 }
 
 /// A token that passed the three clocks.
@@ -37,6 +42,9 @@ pub struct Authed {
 struct Session {
     started: Instant,
     revoked_at: Option<Instant>,
+    /// When the session's latest access token's TTL ends (the refresh window counts back
+    /// from it).
+    access_expires: Option<Instant>,
 }
 
 struct Access {
@@ -100,6 +108,7 @@ impl TokenStore {
             Session {
                 started: now,
                 revoked_at: None,
+                access_expires: None,
             },
         );
         let wants_refresh = match self.cfg.issue_refresh_token {
@@ -159,6 +168,15 @@ impl TokenStore {
         }
         if now >= rt.expires {
             return invalid("refresh token expired");
+        }
+        if self.cfg.refresh_window_secs > 0
+            && let Some(expires) = session.access_expires
+        {
+            let window = Duration::from_secs(self.cfg.refresh_window_secs);
+            let left = expires.saturating_duration_since(now);
+            if left > window {
+                return Err(RefreshError::TooEarly { left, window });
+            }
         }
         let granted = match scope {
             None => rt.scope.clone(),
@@ -296,6 +314,9 @@ impl TokenStore {
         } else {
             jwt(client_id, sid, scope, ttl, self.cfg.clock_skew_secs)
         };
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.access_expires = Some(now + Duration::from_secs(ttl));
+        }
         self.access.insert(
             token.clone(),
             Access {
@@ -490,6 +511,29 @@ mod tests {
             e.unwrap_err(),
             RefreshError::InvalidGrant("session expired".into())
         );
+    }
+
+    #[test]
+    fn a_refresh_before_the_window_is_refused_and_spends_nothing() {
+        let t0 = Instant::now();
+        let mut st = store(|t| t.refresh_window_secs = 120);
+        let a = st.client_credentials("c", scopes("supplier_mgmt offline_access"), t0);
+        let rt = a.refresh_token.unwrap();
+        // The 900 s token has 800 s left: too early.
+        assert_eq!(
+            st.refresh("c", &rt, None, t0 + 100 * S).unwrap_err(),
+            RefreshError::TooEarly {
+                left: 800 * S,
+                window: 120 * S
+            }
+        );
+        // The refused refresh token still works inside the window.
+        let b = st.refresh("c", &rt, None, t0 + 790 * S).unwrap();
+        // The window counts back from the new access token's expiry.
+        assert!(matches!(
+            st.refresh("c", &b.refresh_token.unwrap(), None, t0 + 800 * S),
+            Err(RefreshError::TooEarly { .. })
+        ));
     }
 
     #[test]

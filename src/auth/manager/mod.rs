@@ -18,7 +18,7 @@ use super::audit::{Audit, EventKind};
 use super::cache::TokenCache;
 use super::grant::{GrantError, TokenEndpoint};
 use super::state::State;
-use super::status::{GrantKind, TokenStatus};
+use super::status::{ExpiredKind, GrantKind, TokenStatus};
 use crate::secret::Secret;
 
 mod background;
@@ -37,8 +37,9 @@ pub enum Trigger {
     Proactive,
     /// A caller found the token unusable (expired, or nearly).
     Expired,
-    /// A caller got a 401 with this description.
-    Unauthorized(String),
+    /// A caller got an expired answer (a 401, or a 403 or 200 matching
+    /// `auth.expired_when`) with this description.
+    Unauthorized(ExpiredKind, String),
     Forced,
 }
 
@@ -48,7 +49,11 @@ impl std::fmt::Display for Trigger {
             Trigger::Connect => "at connect",
             Trigger::Proactive => "ahead of expiry",
             Trigger::Expired => "token dead for a caller",
-            Trigger::Unauthorized(_) => "after a 401",
+            Trigger::Unauthorized(ExpiredKind::Status401, _) => "after a 401",
+            Trigger::Unauthorized(ExpiredKind::Status403, _) => "after an expired answer (403)",
+            Trigger::Unauthorized(ExpiredKind::Body200, _) => {
+                "after an expired answer (200 with an error)"
+            }
             Trigger::Forced => "forced",
         })
     }
@@ -78,6 +83,8 @@ pub struct ManagerSettings {
     pub session_hint: Option<Duration>,
     /// Renewals start at least this far apart (`auth.min_token_interval_ms`).
     pub min_renew_interval: Duration,
+    /// `auth.refresh_window_secs`: a refresh is accepted only this close to expiry.
+    pub refresh_window: Option<Duration>,
 }
 
 pub struct TokenManager {
@@ -121,6 +128,7 @@ impl TokenManager {
         let mut state = State::new(settings.refresh_margin);
         state.idle_configured = settings.idle_hint;
         state.session_configured = settings.session_hint;
+        state.refresh_window = settings.refresh_window;
         let audit = audit.redacting(Arc::clone(endpoint.redactor()));
         Arc::new(TokenManager {
             endpoint,
@@ -181,27 +189,39 @@ impl TokenManager {
             .map(|(secret, generation)| AccessToken { secret, generation })
     }
 
-    /// A caller got a 401 with token `generation`. Renews unless another caller already
-    /// did (so a burst of 401s is one renewal); the caller then asks for a token again.
+    /// A caller got an expired answer (`kind`) with token `generation`. Renews unless
+    /// another caller already did (so a burst of them is one renewal); the caller then
+    /// asks for a token again.
     pub async fn on_unauthorized(
         &self,
         generation: u64,
+        kind: ExpiredKind,
         description: &str,
     ) -> Result<(), GrantError> {
-        if let Some(fatal) = self.note_unauthorized(generation, description) {
+        if let Some(fatal) = self.note_unauthorized(generation, kind, description) {
             return Err(fatal);
         }
-        self.renew(Trigger::Unauthorized(description.into()), Some(generation))
-            .await
+        self.renew(
+            Trigger::Unauthorized(kind, description.into()),
+            Some(generation),
+        )
+        .await
     }
 
-    /// Counts and logs a 401 and marks token `generation` dead (the next caller renews).
-    /// Returns the fatal error when fresh tokens have now been refused too often.
-    pub fn note_unauthorized(&self, generation: u64, description: &str) -> Option<GrantError> {
+    /// Counts and logs an expired answer and marks token `generation` dead (the next
+    /// caller renews). Returns the fatal error when fresh tokens have now been refused too
+    /// often.
+    pub fn note_unauthorized(
+        &self,
+        generation: u64,
+        kind: ExpiredKind,
+        description: &str,
+    ) -> Option<GrantError> {
         let fatal = self.count_refusal(generation, description);
         let fp = {
             let mut st = self.lock();
             st.unauthorized_seen += 1;
+            st.expired_seen.bump(kind);
             let fp = st
                 .current
                 .as_mut()
@@ -217,7 +237,10 @@ impl TokenManager {
             EventKind::Unauthorized,
             fp.as_deref(),
             None,
-            &format!("401 from the API: {description}"),
+            &match kind {
+                ExpiredKind::Status401 => format!("401 from the API: {description}"),
+                _ => format!("expired answer ({kind}) from the API: {description}"),
+            },
         );
         fatal
     }

@@ -29,6 +29,28 @@ fn ended_by_session_limit(e: &GrantError) -> bool {
     }
 }
 
+/// A refresh refused because it came before the server's refresh window (docs/API.md
+/// §1.3): the description says "too early", and the window when it names one ("within N s
+/// of expiry"). `Some(None)`: too early, window not named.
+pub(crate) fn too_early(e: &GrantError) -> Option<Option<Duration>> {
+    let GrantError::Rejected {
+        description: Some(d),
+        ..
+    } = e
+    else {
+        return None;
+    };
+    let d = d.to_ascii_lowercase();
+    if !d.contains("too early") {
+        return None;
+    }
+    let secs = d.split("within ").nth(1).and_then(|rest| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    });
+    Some(secs.map(|s| Duration::from_secs(s.min(86_400))))
+}
+
 impl TokenManager {
     /// The single flight. `expected`: the generation the caller saw; if the token changed
     /// meanwhile, someone else already renewed and this returns at once.
@@ -111,6 +133,13 @@ impl TokenManager {
             Plan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
                 Ok(g) => return self.install(g, false, trigger, None).await,
                 Err(e) if e.is_transient() => return Err(e),
+                Err(e) if too_early(&e).is_some() => {
+                    if self.wait_for_window(&e) {
+                        return Ok(());
+                    }
+                    // The token is dead already: a new session, the window does not apply.
+                    "refresh refused as too early while the token is dead".to_string()
+                }
                 Err(e) => {
                     // Refused (session over, token spent or revoked): a new session.
                     let mut st = self.lock();
@@ -134,6 +163,34 @@ impl TokenManager {
         };
         let g = self.endpoint.client_credentials(None).await?;
         self.install(g, true, trigger, Some(why)).await
+    }
+
+    /// Learns the refresh window from a "too early" refusal. Returns true when the current
+    /// token is still alive, so the renewal simply waits for the window (planned anew by
+    /// the background task), which is not a failure.
+    fn wait_for_window(&self, e: &GrantError) -> bool {
+        let said = too_early(e).flatten();
+        let mut st = self.lock();
+        let window = st.learn_refresh_window(said);
+        let alive = st.current.as_ref().is_some_and(|c| !c.invalid);
+        let text = format!(
+            "refresh refused as too early: the server accepts it within {} of expiry; \
+             renewing inside that window",
+            secs(window)
+        );
+        if alive {
+            st.phase = TokenPhase::Valid;
+            st.last_result = Some(text.clone());
+        }
+        self.publish(&mut st);
+        drop(st);
+        self.audit.record(
+            EventKind::RefreshTooEarly,
+            self.fingerprint().as_deref(),
+            Some(GrantKind::RefreshToken),
+            &text,
+        );
+        alive
     }
 
     /// Stores a rotated refresh token in the cache first, then makes the token current.
@@ -188,5 +245,29 @@ impl TokenManager {
         drop(st);
         self.audit.record(kind, Some(&fp), Some(g.kind), &text);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(description: &str) -> GrantError {
+        GrantError::Rejected {
+            grant: GrantKind::RefreshToken,
+            code: "invalid_grant".into(),
+            description: Some(description.into()),
+        }
+    }
+
+    #[test]
+    fn a_too_early_refusal_is_recognised_with_its_window() {
+        let e = refused(
+            "refresh too early: the access token expires in 9 s; a refresh is accepted \
+             within 2 s of expiry",
+        );
+        assert_eq!(too_early(&e), Some(Some(Duration::from_secs(2))));
+        assert_eq!(too_early(&refused("Too early to refresh")), Some(None));
+        assert_eq!(too_early(&refused("refresh token expired")), None);
     }
 }

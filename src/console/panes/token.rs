@@ -94,8 +94,10 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     lines.push(Line::from(vec![
         label("renewals"),
         Span::raw(format!(
-            "{} · sessions {} · 401s {}",
-            s.renewals, s.sessions, s.unauthorized_seen
+            "{} · sessions {} · expired answers {}",
+            s.renewals,
+            s.sessions,
+            expired_answers(s)
         )),
     ]));
     lines.push(timeline(app, now, w, &t));
@@ -110,6 +112,19 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     Paragraph::new(lines)
         .wrap(ratatui::widgets::Wrap { trim: false })
         .render(inner, buf);
+}
+
+/// "0", or "5 (401 3/403 2/200 0)": by kind once there is something to tell apart.
+fn expired_answers(s: &crate::auth::status::TokenStatus) -> String {
+    let e = &s.expired_seen;
+    let n = s.unauthorized_seen.max(e.total());
+    if n == 0 {
+        return "0".into();
+    }
+    format!(
+        "{n} (401 {}/403 {}/200 {})",
+        e.status_401, e.status_403, e.body_200
+    )
 }
 
 fn label(text: &str) -> Span<'static> {
