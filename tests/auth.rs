@@ -435,7 +435,10 @@ async fn current_secrets(client: &ApiClient, sim: &SimServer, cache: &Path) -> [
     ]
 }
 
-/// Current-thread runtime: every task runs on this thread, under the capturing subscriber.
+/// The capturing subscriber is the process's global one (only this test sets it): a
+/// thread-local default missed events whenever a callsite's interest was cached from
+/// another test's thread, or an event came from the blocking pool (the token cache).
+/// Other tests' events land in the capture too; they carry none of this test's secrets.
 #[tokio::test]
 async fn no_token_or_secret_in_logs_audit_or_debug_output() {
     let logs = Capture::default();
@@ -445,7 +448,8 @@ async fn no_token_or_secret_in_logs_audit_or_debug_output() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("no other test in this binary sets a global subscriber");
 
     let sim = start(rotation_profile()).await;
     let dir = tempfile::tempdir().unwrap();
