@@ -7,13 +7,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::pty::Pty;
 use common::{SECRET, Sim, cmd, stat, stats, text, write_config, write_csv};
 use serde_json::Value;
 
@@ -366,81 +366,6 @@ async fn a_killed_runs_socket_is_not_live_and_its_resume_serves_a_new_one() {
     assert_eq!(stat(&st, "records_stored"), 600, "{st}");
 }
 
-/// The real binary in a pseudo-terminal, its screen read back through a vt100 parser.
-struct Pty {
-    parser: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
-
-impl Pty {
-    fn start(args: &[&str]) -> Pty {
-        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: 40,
-                cols: 120,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_supsync"));
-        cmd.args(args);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("RUST_LOG");
-        cmd.env_remove("SUPSYNC_CONFIG");
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(40), nz(120), 0)));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (p, r) = (parser.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let _master = pair.master;
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                p.lock().unwrap().process(&buf[..n]);
-                r.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Pty {
-            parser,
-            raw,
-            writer,
-            child,
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    fn press(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> Duration {
-        let t = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return t.elapsed();
-            }
-            assert!(
-                t.elapsed() < timeout,
-                "timed out after {timeout:?} waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attach_shows_the_console_pauses_with_p_and_detaches_with_q() {
     let (_, sim) = slow_setup().await;
@@ -452,11 +377,18 @@ async fn attach_shows_the_console_pauses_with_p_and_detaches_with_q() {
     let o = tokio::task::spawn_blocking(move || {
         let child = start_run(&d, &cfg, "tmuxed", &src);
         let state = d.join("state");
-        let mut pty = Pty::start(&["--state-dir", state.to_str().unwrap(), "attach"]);
+        let mut pty = Pty::start(
+            &["--state-dir", state.to_str().unwrap(), "attach"],
+            &[],
+            40,
+            120,
+        );
         // The whole console, from the snapshot: the run's header, the grid, the token.
-        let shown = pty.wait_for("the console", Duration::from_secs(5), |s| {
+        let t = Instant::now();
+        pty.wait_for("the console", Duration::from_secs(5), |s| {
             s.contains("run tmuxed") && s.contains("60 segments") && s.contains("token")
         });
+        let shown = t.elapsed();
         eprintln!("console up {shown:?} after attach started");
         assert!(pty.screen().contains("q detach"), "{}", pty.screen());
 
@@ -476,19 +408,24 @@ async fn attach_shows_the_console_pauses_with_p_and_detaches_with_q() {
         // What it printed after leaving the alternate screen (the pty may deliver it after
         // the exit is seen).
         wait_until("the detach message", Duration::from_secs(5), || {
-            String::from_utf8_lossy(&pty.raw.lock().unwrap()).contains("detached from run tmuxed")
+            pty.raw().contains("detached from run tmuxed")
         });
         // Detached, not stopped: the run is live and still paused.
         assert_eq!(ps_run(&d, &cfg, "tmuxed").unwrap()["state"], "paused");
 
         // A read-only attacher cannot resume it; a raw client can.
-        let mut ro = Pty::start(&[
-            "--state-dir",
-            state.to_str().unwrap(),
-            "attach",
-            "tmuxed",
-            "--read-only",
-        ]);
+        let mut ro = Pty::start(
+            &[
+                "--state-dir",
+                state.to_str().unwrap(),
+                "attach",
+                "tmuxed",
+                "--read-only",
+            ],
+            &[],
+            40,
+            120,
+        );
         ro.wait_for("read-only console", Duration::from_secs(5), |s| {
             s.contains("read-only") && s.contains("PAUSED")
         });
@@ -523,8 +460,4 @@ async fn attach_shows_the_console_pauses_with_p_and_detaches_with_q() {
         records_line(&o),
         "records: 1200 created, 0 updated, 0 unchanged, 0 rejected"
     );
-}
-
-fn nz(n: u16) -> std::num::NonZeroU16 {
-    std::num::NonZeroU16::new(n).unwrap()
 }

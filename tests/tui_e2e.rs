@@ -4,92 +4,20 @@
 //! renewal count goes up), `r` answers about the selected segment, `q` asks before
 //! stopping, `y` stops; the terminal is restored and the resume command printed.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use common::pty::Pty;
 
 const ROWS: u16 = 40;
 const COLS: u16 = 160;
 
-struct Console {
-    parser: Arc<Mutex<vt100::Parser>>,
-    /// Every byte the program wrote, for what it prints after leaving the alternate screen.
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
-
-impl Console {
-    fn start(args: &[&str], state_dir: &std::path::Path) -> Console {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_supsync"));
-        cmd.args(args);
-        cmd.env("SUPSYNC_STATE_DIR", state_dir);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("NO_COLOR");
-        cmd.env_remove("RUST_LOG");
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(ROWS), nz(COLS), 0)));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (p, r) = (parser.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let _master = pair.master; // keep the pty open while reading
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                p.lock().unwrap().process(&buf[..n]);
-                r.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Console {
-            parser,
-            raw,
-            writer,
-            child,
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    fn press(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Waits until the screen satisfies `ok`; fails with the screen when it does not.
-    fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-fn nz(n: u16) -> std::num::NonZeroU16 {
-    std::num::NonZeroU16::new(n).unwrap()
+/// `supsync ARGS` in a 40×160 pty with its own state dir, colours on.
+fn console(args: &[&str], state_dir: &std::path::Path) -> Pty {
+    let state = state_dir.to_string_lossy().to_string();
+    Pty::start(args, &[("SUPSYNC_STATE_DIR", state.as_str())], ROWS, COLS)
 }
 
 /// The simulator's address as the header shows it (`→ 127.0.0.1:PORT`).
@@ -136,7 +64,7 @@ fn renewals(screen: &str) -> Option<u32> {
 #[test]
 fn demo_console_answers_p_f_r_q() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Console::start(&["demo", "--records", "400"], dir.path());
+    let mut c = console(&["demo", "--records", "400"], dir.path());
     let long = Duration::from_secs(30);
 
     let s = c.wait_for("the run to start", long, |s| {
@@ -190,7 +118,7 @@ fn demo_console_answers_p_f_r_q() {
         }
     };
     std::thread::sleep(Duration::from_millis(300)); // let the reader take the last bytes
-    let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).to_string();
+    let raw = c.raw();
     // Entered and left the alternate screen exactly once: restored once, not twice.
     assert_eq!(raw.matches("\x1b[?1049h").count(), 1, "entered once");
     assert_eq!(
@@ -209,7 +137,7 @@ fn demo_console_answers_p_f_r_q() {
 #[test]
 fn sigterm_restores_the_terminal_once_and_prints_the_resume_command() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Console::start(&["demo", "--records", "300"], dir.path());
+    let mut c = console(&["demo", "--records", "300"], dir.path());
     let long = Duration::from_secs(30);
     c.wait_for("the run to start", long, |s| s.contains("RUNNING"));
     let pid = c.child.process_id().expect("the child has a pid");
@@ -227,7 +155,7 @@ fn sigterm_restores_the_terminal_once_and_prints_the_resume_command() {
         std::thread::sleep(Duration::from_millis(100));
     };
     std::thread::sleep(Duration::from_millis(300));
-    let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).to_string();
+    let raw = c.raw();
     assert_eq!(
         raw.matches("\x1b[?1049l").count(),
         1,

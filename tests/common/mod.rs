@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod keys;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
