@@ -172,6 +172,21 @@ mod tests {
     }
 
     #[test]
+    fn every_key_has_a_row_in_api_md() {
+        let api = include_str!("../../docs/API.md");
+        let realistic: toml::Table = toml::from_str(include_str!("../../assets/realistic.toml"))
+            .expect("realistic.toml parses");
+        let keys = realistic["session"].as_table().expect("[session]").keys();
+        assert_eq!(keys.len(), 15);
+        for key in keys {
+            assert!(
+                api.contains(&format!("| `{key}` |")),
+                "§7.1 has no row for {key}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_keys_and_values_are_named() {
         let e = err("[session]\nidle = 3\n");
         assert!(e.contains("[session] idle") && e.contains("line 2"), "{e}");
