@@ -762,3 +762,18 @@ fn simulate_refuses_a_bad_session_profile_with_exit_2() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_shipped_session_profile_logs_in() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sim-session.toml");
+    let p = Profile::load(path.to_str().unwrap()).unwrap();
+    assert!(p.session.enabled);
+    assert_eq!((p.session.idle_secs, p.session.cap_secs), (15, 60));
+    let s = SimServer::start(p, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let id = login(&s).await;
+    let r = health(&s, &id).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(expires_in(&r) <= 15);
+}

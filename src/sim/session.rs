@@ -94,7 +94,13 @@ async fn attempt(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response,
                 Stats::bump(&sim.stats.session_lockouts);
                 tracing::warn!(target: LOG, %user, failures = cfg.lockout_after, secs = cfg.lockout_secs, "user locked out");
             } else {
-                tracing::info!(target: LOG, %user, "login refused: wrong user name or password");
+                // A name no user has is the caller's text: not written to the log as is.
+                let shown = if expected.is_some() {
+                    user.as_str()
+                } else {
+                    "(unknown)"
+                };
+                tracing::info!(target: LOG, user = %shown, "login refused: wrong user name or password");
             }
             let mut resp = reply::error(
                 StatusCode::UNAUTHORIZED,
