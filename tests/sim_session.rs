@@ -398,23 +398,23 @@ async fn idle_death_and_keepalive_sliding_the_window() {
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let desc = body["error_description"].as_str().unwrap();
     assert!(
-        desc.starts_with("Session idle for 0m 0") && desc.ends_with("s (idle timeout 2s)"),
+        desc.starts_with("Session idle for ") && desc.ends_with("s (idle timeout 2s)"),
         "{desc}"
     );
 }
 
 #[tokio::test]
 async fn cap_death_however_busy_the_session() {
-    let s = sim("idle_secs = 30\ncap_secs = 1", "").await;
+    let s = sim("idle_secs = 30\ncap_secs = 2", "").await;
     let id = login(&s).await;
     let r = health(&s, &id).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
-        expires_in(&r) <= 1,
+        expires_in(&r) <= 2,
         "the cap, not the idle window, is nearest"
     );
-    sleep(1500).await;
-    assert_dead(health(&s, &id).await, "Session expired after 0m 01s").await;
+    sleep(3000).await;
+    assert_dead(health(&s, &id).await, "Session expired after 0m 02s").await;
 }
 
 #[tokio::test]
