@@ -132,10 +132,15 @@ mod tests {
 
     #[test]
     fn the_progress_line_counts_expired_answers_by_kind() {
-        let mut p = Progress::default();
-        p.renewals = 4;
-        p.expired.status_403 = 3;
-        p.expired.body_200 = 1;
+        let p = Progress {
+            renewals: 4,
+            expired: ExpiredCounts {
+                status_401: 0,
+                status_403: 3,
+                body_200: 1,
+            },
+            ..Default::default()
+        };
         let line = p.line(Duration::from_secs(1), 0);
         assert!(
             line.ends_with("token renewals 4, expired answers 4 (401 0/403 3/200 1)"),
