@@ -200,14 +200,14 @@ fn signal_and_window(ctx: &Context, ev: &[Evidence], v: &Verdict, out: &mut Vec<
             continue;
         };
         let id = e.id.as_str();
-        let handled = s.kind == SignalKind::Status401
-            || (s.kind != SignalKind::NotARefusal && s.matched_rule.is_some());
+        let handled = s.form == SignalKind::Status401
+            || (s.form != SignalKind::NotARefusal && s.matched_rule.is_some());
         let advised = |l: &Line| cites(l, id) && l.text.contains("auth.expired_when =");
         match (&s.rule, handled) {
             (_, true) if v.changes.iter().any(advised) => out.push(format!(
                 "{id}: a rule advised for an answer supsync renews on"
             )),
-            (Some(r), false) if s.kind != SignalKind::NotARefusal => {
+            (Some(r), false) if s.form != SignalKind::NotARefusal => {
                 let quoted = serde_json::Value::String(r.clone()).to_string();
                 if !v
                     .changes
@@ -219,18 +219,18 @@ fn signal_and_window(ctx: &Context, ev: &[Evidence], v: &Verdict, out: &mut Vec<
             }
             _ => {}
         }
-        if s.kind == SignalKind::NotARefusal && !v.unknowns.iter().any(|l| cites(l, id)) {
+        if s.form == SignalKind::NotARefusal && !v.unknowns.iter().any(|l| cites(l, id)) {
             out.push(format!("{id}: an unseen expiry signal not reported"));
         }
         if first {
             first = false;
             if v.expiry_signal
                 .as_ref()
-                .is_none_or(|x| x.kind != s.kind || x.handled != handled)
+                .is_none_or(|x| x.form != s.form || x.handled != handled)
             {
                 out.push(format!(
                     "{id}: expiry signal {:?}, verdict {:?}",
-                    s.kind, v.expiry_signal
+                    s.form, v.expiry_signal
                 ));
             }
         }

@@ -185,7 +185,7 @@ fn signal() -> impl Strategy<Value = Claim> {
         |(how, kind, matched_rule, rule, shortest_left_secs)| {
             Claim::ExpirySignal(Signal {
                 how,
-                kind,
+                form: kind,
                 status: Some(match kind {
                     SignalKind::Status401 => 401,
                     SignalKind::Status403 => 403,

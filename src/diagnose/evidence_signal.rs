@@ -40,7 +40,7 @@ pub enum SignalKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Signal {
     pub how: Death,
-    pub kind: SignalKind,
+    pub form: SignalKind,
     pub status: Option<u16>,
     /// Where the body names the error, and the code there.
     pub error_at: Option<ErrorAt>,
@@ -111,6 +111,9 @@ fn answer(call: &CallFinding) -> String {
     };
     let mut words = status.to_string();
     match &call.error_at {
+        Some(at) if call.is_refusal() && !matches!(status, 401 | 403) => {
+            words.push_str(&format!(" with {}", shown(at)))
+        }
         Some(at) => words.push_str(&format!(" {}", shown(at))),
         None if call.is_success() => words.push_str(" without an error"),
         None => {}
@@ -160,7 +163,7 @@ fn signal(c: &mut Collector, f: &Findings, s: &SignalFinding) {
         says,
         Claim::ExpirySignal(Signal {
             how,
-            kind,
+            form: kind,
             status: call.status,
             error_at: call.error_at.clone(),
             matched_rule: rules.matched,

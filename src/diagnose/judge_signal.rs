@@ -11,7 +11,7 @@ use super::verdict::{Context, Line, Verdict, Who};
 /// What the verdict makes of the answer to a dead token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalVerdict {
-    pub kind: SignalKind,
+    pub form: SignalKind,
     /// supsync renews the token and replays the call on this answer as configured (it is
     /// a 401, or a configured rule matches it).
     pub handled: bool,
@@ -34,7 +34,7 @@ fn toml_list(rules: &[String], new: &str) -> String {
 /// The answer in words: `403 {"error":"token_expired"}`, `200 with {"error":{…}}`.
 fn answered(s: &Signal) -> String {
     let status = s.status.map_or("no answer".to_string(), |c| c.to_string());
-    match (&s.error_at, s.kind) {
+    match (&s.error_at, s.form) {
         (Some(at), SignalKind::Body200) => format!("{status} with {}", shown(at)),
         (Some(at), _) => format!("{status} {}", shown(at)),
         (None, _) => status,
@@ -61,13 +61,19 @@ pub(super) fn expiry_signal(
             _ => ("A dead token", "a dead token"),
         };
         let what = answered(s);
-        let mut handled = s.kind == SignalKind::Status401;
+        let mut handled = s.form == SignalKind::Status401;
         let mut rule = None;
-        match (s.kind, &s.matched_rule, &s.rule) {
+        match (s.form, &s.matched_rule, &s.rule) {
             (SignalKind::Status401, ..) => v.reasons.push(Line::new(
                 format!(
-                    "{whose} is answered 401: supsync renews the token and replays the call \
-                     (no auth.expired_when rule needed)."
+                    "{whose} is answered 401{}: supsync renews the token and replays the call \
+                     (no auth.expired_when rule needed).",
+                    if s.how == Death::NeverIssued {
+                        " (no token ran out in the probe's time; servers mostly answer an \
+                         expired one alike)"
+                    } else {
+                        ""
+                    }
                 ),
                 cite.clone(),
             )),
@@ -125,7 +131,10 @@ pub(super) fn expiry_signal(
                 cite.clone(),
             )),
         }
-        if s.how == Death::NeverIssued && s.kind != SignalKind::NotARefusal {
+        // A rule made from a stand-in is worth confirming on a token that really ran out.
+        if s.how == Death::NeverIssued
+            && matches!(s.form, SignalKind::Status403 | SignalKind::Body200)
+        {
             v.unknowns.push(Line::new(
                 format!(
                     "An expired token's answer: not watched (no token ran out within \
@@ -140,7 +149,7 @@ pub(super) fn expiry_signal(
         }
         if v.expiry_signal.is_none() {
             v.expiry_signal = Some(SignalVerdict {
-                kind: s.kind,
+                form: s.form,
                 handled,
                 rule,
                 cites: cite,

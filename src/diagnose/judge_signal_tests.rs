@@ -31,7 +31,7 @@ fn one(source: Source, claim: Claim) -> Vec<Evidence> {
 fn forbidden(how: Death, matched: Option<&str>) -> Claim {
     Claim::ExpirySignal(Signal {
         how,
-        kind: SignalKind::Status403,
+        form: SignalKind::Status403,
         status: Some(403),
         error_at: Some(ErrorAt {
             pointer: "/error".into(),
@@ -63,6 +63,12 @@ fn a_403_without_a_rule_gets_the_rule_from_the_answer() {
         "{changes}"
     );
     let s = v.expiry_signal.clone().unwrap();
+    // The claim's own fields leave its `kind` tag alone in the JSON.
+    let json = serde_json::to_value(&e[0].claim).unwrap();
+    assert_eq!(
+        (&json["kind"], &json["form"]),
+        (&"expiry_signal".into(), &"status_403".into())
+    );
     assert!(!s.handled && s.rule.as_deref() == Some("403 /error = token_expired"));
     assert!(contradictions(&ctx(), &e, &v).is_empty());
     // The self-check catches a verdict that leaves the rule out.
@@ -104,7 +110,7 @@ fn a_200_body_rule_joins_the_rules_already_set_and_a_401_needs_none() {
         Source::ExpirySignal,
         Claim::ExpirySignal(Signal {
             how: Death::Expired,
-            kind: SignalKind::Body200,
+            form: SignalKind::Body200,
             status: Some(200),
             error_at: Some(ErrorAt {
                 pointer: "/error/code".into(),
@@ -127,7 +133,7 @@ fn a_200_body_rule_joins_the_rules_already_set_and_a_401_needs_none() {
 
     let mut s = Signal {
         how: Death::RefusedInUse,
-        kind: SignalKind::Status401,
+        form: SignalKind::Status401,
         status: Some(401),
         error_at: None,
         matched_rule: None,
@@ -144,7 +150,7 @@ fn a_200_body_rule_joins_the_rules_already_set_and_a_401_needs_none() {
     assert!(v.expiry_signal.unwrap().handled);
     // A token never issued answered 200 without an error: not seen, and how to see it.
     s.how = Death::NeverIssued;
-    s.kind = SignalKind::NotARefusal;
+    s.form = SignalKind::NotARefusal;
     s.status = Some(200);
     s.shortest_left_secs = Some(880);
     let e = one(Source::ExpirySignal, Claim::ExpirySignal(s));
