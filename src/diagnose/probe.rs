@@ -1,6 +1,7 @@
-//! The measurements: token grants per scope set, one refresh, a second session, health
-//! calls for `X-Token-Expires-In` and `Date`, and a pooled connection left idle. Tokens
-//! stay `Secret`s; only fingerprints reach the findings.
+//! The measurements: token grants per scope set, one refresh (again inside a refresh
+//! window), a second session, health calls for `X-Token-Expires-In` and `Date`, a pooled
+//! connection left idle, and the answer to a dead token. Tokens stay `Secret`s; only
+//! fingerprints reach the findings.
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -181,9 +182,10 @@ pub async fn run(
         f.idle_probe.token = label;
     }
 
-    // 4. One refresh (never retried: a lost answer would make the retry a reuse). On a
-    // fresh connection: the pooled one has sat idle through the probe, and a proxy that
-    // cuts idle connections must not pass for a refused refresh.
+    // 4. One refresh (never retried after a lost answer: the retry would be a reuse; asked
+    // again only after a refusal as too early, which spends nothing). On a fresh
+    // connection: the pooled one has sat idle through the probe, and a proxy that cuts
+    // idle connections must not pass for a refused refresh.
     if let Some(rt) = &main.refresh_token {
         let fresh = http_client(cfg, Peer::TokenEndpoint, timeout)
             .map_err(|e| anyhow!(e))
