@@ -536,7 +536,10 @@ async fn binary_headless_push_bad_input_and_status() {
     let o = supsync(&d, &cfg, &["status", "bin-auth", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["exit_code"], 4, "{v}");
-    assert!(v["reason"].as_str().unwrap().contains("invalid_client"), "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("invalid_client"),
+        "{v}"
+    );
 
     // File-level problems: a clear error naming the file, exit 1, never a panic.
     let empty = d.join("empty.csv");

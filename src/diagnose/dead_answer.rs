@@ -120,8 +120,8 @@ pub(super) fn words(body: &Value, token: &Secret) -> Option<String> {
         .map(|w| clean(w, token))
 }
 
-/// Server text made fit to show: control characters become spaces, the token its
-/// fingerprint, and the length is capped.
+/// Server text made fit to show: the token becomes its fingerprint, then escape
+/// sequences and control characters go and the length is capped (`server_text`).
 pub(super) fn clean(text: &str, token: &Secret) -> String {
     let t = token.expose();
     let text = if t.len() >= 8 {
@@ -129,10 +129,7 @@ pub(super) fn clean(text: &str, token: &Secret) -> String {
     } else {
         text.to_string()
     };
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect()
+    crate::server_text::clean(&text)
 }
 
 /// A 403, or a 200 carrying an error, held against the configured rules, with a rule
