@@ -64,6 +64,9 @@ counters! {
     api_token_dead,
     /// Refresh grants refused because they came before `refresh_window_secs`.
     refresh_too_early,
+    /// Pull pages answered (any style), so a test can tell a chain walked once from one
+    /// walked again.
+    pull_pages,
 }
 
 impl Stats {
@@ -101,6 +104,7 @@ mod tests {
             "api_unauthorized",
             "api_token_dead",
             "refresh_too_early",
+            "pull_pages",
         ] {
             assert!(j.get(k).is_some_and(|v| v.is_u64()), "{k} missing");
         }
