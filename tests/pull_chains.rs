@@ -163,3 +163,137 @@ fn max_pages_zero_is_refused_before_any_request() {
     assert_eq!(o.status.code(), Some(2), "{all}");
     assert!(all.contains("api.max_pages"), "{all}");
 }
+
+/// Segments the journal of `run_id` books as done, now.
+fn done_segments(dir: &Path, run_id: &str) -> usize {
+    let journal = dir.join(format!("state/runs/{run_id}/journal.jsonl"));
+    std::fs::read_to_string(journal)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"segment\"") && l.contains("\"state\":\"done\""))
+        .count()
+}
+
+/// A chain-paged pull killed (`kill -9`) after half its segments, then resumed: `(pages
+/// read before the kill, pages the resume read, segments done at the kill, the journal)`. `S` segments
+/// of one page each; the simulator answers 8 pages a second (the rest get 429), so the
+/// kill lands mid-pull.
+async fn kill_mid_pull_and_resume(profile_api: &str, mapping: &str) -> (u64, u64, usize, String) {
+    const S: u64 = 40;
+    let sim = Sim {
+        suppliers: S * 10,
+        rate_limit_per_sec: 8,
+        ..sim(profile_api)
+    }
+    .start()
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let cfg = write_config(&d, &sim.url(), 10, 2);
+    let body = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        body.replacen("[api]\n", &format!("[api]\n{mapping}\n"), 1),
+    )
+    .unwrap();
+    let out = d.join("pulled.jsonl");
+    let (d2, cfg2, out2) = (d.clone(), cfg.clone(), out.clone());
+    let (done, journal) = tokio::task::spawn_blocking(move || {
+        let args = [
+            "run",
+            "--headless",
+            "--run-id",
+            "chain",
+            "--pull",
+            out2.to_str().unwrap(),
+        ];
+        let mut child = cmd(&d2, &cfg2, &args).spawn().unwrap();
+        let t = std::time::Instant::now();
+        while done_segments(&d2, "chain") < (S / 2) as usize {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(60),
+                "half the segments in a minute"
+            );
+            assert!(child.try_wait().unwrap().is_none(), "the pull ended early");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let journal = std::fs::read_to_string(d2.join("state/runs/chain/journal.jsonl")).unwrap();
+        (done_segments(&d2, "chain"), journal)
+    })
+    .await
+    .unwrap();
+    assert!(done < S as usize, "the kill landed mid-pull");
+    let before = stat(&sim.stats(), "pull_pages");
+    let (d2, cfg2) = (d.clone(), cfg.clone());
+    let o = tokio::task::spawn_blocking(move || {
+        cmd(&d2, &cfg2, &["resume", "chain", "--headless"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let ids = pulled_ids(&out);
+    let want: Vec<String> = (1..=S * 10).map(|i| format!("SUP-{i:06}")).collect();
+    assert_eq!(ids, want, "every supplier exactly once");
+    let after = stat(&sim.stats(), "pull_pages") - before;
+    (before, after, done, journal)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_next_link_pull_goes_on_where_it_stopped() {
+    let (before, resumed, done, journal) =
+        kill_mid_pull_and_resume("style = \"data_rest\"", "preset = \"data_rest\"").await;
+    eprintln!("pages: {before} before the kill ({done} segments done), {resumed} on resume");
+    // The journal holds where the chain goes on after each finished segment.
+    assert!(
+        journal.contains("\"continuation\":{\"offset\":") && journal.contains("after="),
+        "{journal}"
+    );
+    // Only the segments not done are read: one page each. Walking again from the first
+    // page would read the `done` pages once more.
+    let left = 40 - done as u64;
+    assert_eq!(
+        resumed, left,
+        "resume read {resumed} pages for {left} segments left"
+    );
+    // Every page once in all, but the plan's first page and the (at most two) pages in
+    // flight at the kill: read, never stored, so read again.
+    assert!(
+        before <= done as u64 + 3,
+        "{before} pages for {done} segments"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_cursor_pull_goes_on_where_it_stopped() {
+    let cursor = "[api.mapping]\npagination = \"cursor\"\ncursor = \"/meta/next\"";
+    let (before, resumed, done, journal) = kill_mid_pull_and_resume(
+        &format!("style = \"data_rest\"\n{cursor}"),
+        "preset = \"data_rest\"\npagination = \"cursor\"\ncursor = \"/meta/next\"",
+    )
+    .await;
+    assert!(journal.contains("\"next\":\"c-"), "{journal}");
+    assert_eq!(resumed, 40 - done as u64, "{resumed} pages, {done} done");
+    assert!(
+        before <= done as u64 + 3,
+        "{before} pages for {done} segments"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_link_carrying_a_credential_is_never_journaled() {
+    // The server's links carry `access_token=…` (some APIs sign their next links).
+    let (_, resumed, done, journal) = kill_mid_pull_and_resume(
+        "style = \"data_rest\"\n[api.mapping]\npull_query = [\"access_token=sekr1t-link-token\"]",
+        "preset = \"data_rest\"",
+    )
+    .await;
+    assert!(!journal.contains("sekr1t"), "{journal}");
+    assert!(!journal.contains("continuation"), "{journal}");
+    // Without a journaled point the resume walks the chain from its first page again
+    // (every page at least once), and still writes every record once.
+    assert!(done > 0 && resumed >= 40, "{resumed} pages, {done} done");
+}

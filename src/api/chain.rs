@@ -5,6 +5,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::mapping::Paging;
+use crate::record::Supplier;
+
+use super::ApiClient;
+
+/// A point of the chain handed to the engine to journal, and back on resume: the page
+/// starting at record `offset` is asked for with `next` (a cursor, or a next link).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainPoint {
+    pub offset: u64,
+    pub next: String,
+}
+
 /// Where a page of a chain is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Next {
@@ -24,12 +37,28 @@ impl Next {
     }
 }
 
+/// One page as read, before it is cut to a segment's range.
+#[derive(Debug, Clone)]
+pub(super) struct Fetched {
+    pub records: Vec<Supplier>,
+    pub total: Option<u64>,
+    pub more: Option<bool>,
+    pub next: Option<Next>,
+}
+
+/// Pages kept for the segment whose records they hold: enough for the segments in flight
+/// (one walking ahead reads its predecessor's page), few enough to stay small.
+const AHEAD_PAGES: usize = 8;
+
 #[derive(Debug, Default)]
 pub(crate) struct Chain {
     /// The record offset a known page starts at → how to ask for it.
     at: BTreeMap<u64, Next>,
     /// Each cursor or link → the offset of the page it first led to.
     led_to: HashMap<String, u64>,
+    /// Pages read by a segment that also hold another segment's records, by their offset,
+    /// so that segment does not ask for them again.
+    ahead: BTreeMap<u64, Fetched>,
 }
 
 impl Chain {
@@ -39,6 +68,19 @@ impl Chain {
             .range(..=offset)
             .next_back()
             .map_or((0, Next::Start), |(p, n)| (*p, n.clone()))
+    }
+
+    /// The page at `offset` when a walk already read it for another segment.
+    pub(super) fn read_ahead(&self, offset: u64) -> Option<Fetched> {
+        self.ahead.get(&offset).cloned()
+    }
+
+    /// Keeps a page that holds another segment's records too (the oldest go first).
+    pub(super) fn keep_ahead(&mut self, offset: u64, page: Fetched) {
+        self.ahead.insert(offset, page);
+        while self.ahead.len() > AHEAD_PAGES {
+            self.ahead.pop_first();
+        }
     }
 
     /// The page at `offset` is asked for with `next`.
@@ -74,12 +116,109 @@ impl Chain {
     }
 }
 
+impl ApiClient {
+    /// The known chain point nearest at or before record `end`, to journal with a finished
+    /// segment so a resumed pull starts there. `None` for APIs paged by position, and for
+    /// a link that could carry a credential (a parameter named like one, or a secret this
+    /// process knows): the journal never holds one, and a resume walks from further back.
+    pub async fn chain_point(&self, end: u64) -> Option<ChainPoint> {
+        let (offset, next) = self.chain.lock().await.nearest(end);
+        let text = match &next {
+            Next::Start => return None,
+            Next::Cursor(c) => c.clone(),
+            Next::Link(url) => {
+                if url.query_pairs().any(|(k, _)| names_a_credential(&k)) {
+                    return None;
+                }
+                url.to_string()
+            }
+        };
+        (self.redactor.redact(&text) == text).then_some(ChainPoint { offset, next: text })
+    }
+
+    /// Seeds the chain with points a finished run journaled (a resume); returns how many
+    /// were taken. A link off `api.base_url`'s origin (the run was moved with
+    /// `--force-destination`) or a point of another paging kind is left out: the walk
+    /// then starts from an earlier point, never from a link the token must not follow.
+    pub async fn resume_chain(&self, points: impl IntoIterator<Item = ChainPoint>) -> usize {
+        let mut chain = self.chain.lock().await;
+        let mut taken = 0;
+        for p in points {
+            let next = match &self.mapping.pull.paging {
+                Paging::Cursor { .. } => Next::Cursor(p.next),
+                Paging::NextLink { .. } => match reqwest::Url::parse(&p.next) {
+                    Ok(url) if url.origin() == self.base.origin() => Next::Link(url),
+                    _ => continue,
+                },
+                Paging::OffsetLimit { .. } | Paging::Page { .. } => continue,
+            };
+            chain.learn(p.offset, next);
+            taken += 1;
+        }
+        taken
+    }
+}
+
+/// Whether a query parameter's name says it carries a credential (`access_token`,
+/// `api_key`, `X-Amz-Signature`, `sig`, `session_id`…): such a link is never journaled.
+fn names_a_credential(name: &str) -> bool {
+    const WORDS: [&str; 17] = [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "signature",
+        "sig",
+        "key",
+        "apikey",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "session",
+        "sessionid",
+        "sid",
+        "jwt",
+    ];
+    let lower = name.to_ascii_lowercase();
+    lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| WORDS.contains(&w))
+        || ["token", "secret", "passw", "apikey", "signature"]
+            .iter()
+            .any(|w| lower.contains(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn link(after: u64) -> Next {
         Next::Link(reqwest::Url::parse(&format!("http://h/s?after={after}&limit=10")).unwrap())
+    }
+
+    #[test]
+    fn parameters_named_like_credentials_are_recognised() {
+        for n in [
+            "access_token",
+            "api_key",
+            "apiKey",
+            "X-Amz-Signature",
+            "sig",
+            "session_id",
+            "auth",
+            "refreshToken",
+            "client_secret",
+            "password",
+        ] {
+            assert!(names_a_credential(n), "{n}");
+        }
+        for n in [
+            "after", "limit", "$skip", "$top", "cursor", "page", "offset", "sort",
+        ] {
+            assert!(!names_a_credential(n), "{n}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod push;
 mod push_read;
 /// Kept at its old path for callers; the parser is shared with the token endpoint.
 pub use crate::retry_after;
+pub use chain::ChainPoint;
 pub use push::PushJob;
 
 use std::path::PathBuf;

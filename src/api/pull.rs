@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::chain::Next;
+use super::chain::{Fetched, Next};
 use super::client::Reply;
 use super::push_read::{misfit, parse_body};
 use super::{ApiClient, ApiError, PullPage};
@@ -17,13 +17,6 @@ enum At {
     Offset(u64),
     Page(u64),
     Chain(Next),
-}
-
-struct Fetched {
-    records: Vec<Supplier>,
-    total: Option<u64>,
-    more: Option<bool>,
-    next: Option<Next>,
 }
 
 fn refused(message: String) -> ApiError {
@@ -150,7 +143,18 @@ impl ApiClient {
         let mut total = 0;
         loop {
             chain.check(pos, &at).map_err(refused)?;
-            let f = self.fetch(At::Chain(at), ps).await?;
+            let f = match chain.read_ahead(pos) {
+                Some(f) => f,
+                None => {
+                    let f = self.fetch(At::Chain(at), ps).await?;
+                    // Records of another segment's range on it: keep it for that one.
+                    let end = pos + f.records.len() as u64;
+                    if pos < offset || end > offset + limit as u64 {
+                        chain.keep_ahead(pos, f.clone());
+                    }
+                    f
+                }
+            };
             total = f.total.unwrap_or(total);
             let n = f.records.len() as u64;
             let end = pos + n;

@@ -72,6 +72,8 @@ impl Scheduler {
             views,
             local_invalid,
             notices,
+            // Handed to the API client before the scheduler exists.
+            continuations: _,
         } = plan;
         let ledger = Ledger::open(journal, &manifest, views, emit.clone())?;
         let sync = &params.config.sync;
