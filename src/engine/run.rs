@@ -220,17 +220,18 @@ async fn prepare_and_run(
 /// segments go into the summary so the operator can resume it once the cause is fixed.
 fn connect_failed(mut plan: plan::Plan, e: ApiError) -> End {
     let auth_failure = e.is_auth_failure() || matches!(e, ApiError::Auth(_));
+    let fatal = format!("cannot get a token from the authorization server: {e}");
     // Best effort: the run state is a convenience for `status`; segments are what count.
-    let _ = plan
-        .journal
-        .append(&crate::journal::Entry::run(RunState::Failed));
+    let _ = plan.journal.append(&crate::journal::Entry::run_ended(
+        RunState::Failed,
+        Some(fatal.clone()),
+        auth_failure,
+    ));
     End {
         run_id: plan.manifest.run_id.clone(),
         direction: plan.manifest.direction,
         views: plan.views,
-        fatal: Some(format!(
-            "cannot get a token from the authorization server: {e}"
-        )),
+        fatal: Some(fatal),
         auth_failure,
         renewals: 0,
         sessions: 0,
