@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,8 +83,35 @@ pub struct DemoArgs {
     /// Supplier records to generate.
     #[arg(long, default_value_t = 500)]
     pub records: u64,
+    /// The API style the demo's simulator serves and the client speaks (its preset in
+    /// the `[api]` mapping; docs/API.md §6).
+    #[arg(long, value_enum, value_name = "STYLE", default_value_t = ApiStyle::Contract)]
+    pub api: ApiStyle,
     #[command(flatten)]
     pub drive: DriveArgs,
+}
+
+/// The API styles the simulator serves, each a preset of the `[api]` mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiStyle {
+    /// supsync's own contract: batches of records with an Idempotency-Key, offset/limit pulls.
+    Contract,
+    /// `{"data": …}` envelopes, one PUT per record (an upsert), next links in the body.
+    #[value(name = "data_rest")]
+    DataRest,
+    /// OData v4: a JSON `$batch` of PUT sub-requests, `value` arrays, `$top`/`$skip`.
+    Odata,
+}
+
+impl ApiStyle {
+    /// The preset's name, as `api.preset` and a profile's `[api] style` spell it.
+    pub fn preset(self) -> &'static str {
+        match self {
+            ApiStyle::Contract => "contract",
+            ApiStyle::DataRest => "data_rest",
+            ApiStyle::Odata => "odata",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -261,3 +261,61 @@ fn the_sample_configs_and_profiles_load() {
         assert!(p.api.styled().unwrap().is_some(), "{name}");
     }
 }
+
+/// `demo --api STYLE`: the demo's own simulator serves the style, the client speaks it
+/// through the preset, and every record reaches the simulator's store.
+fn demo_with_api(style: &str) {
+    // 12 records: none of the demo's deliberately invalid ones (the first is the 14th).
+    const N: u64 = 12;
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_supsync"))
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["-v", "demo", "--headless", "--api", style])
+        .args(["--records", &N.to_string()])
+        .env_remove("RUST_LOG")
+        .env_remove("SUPSYNC_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains(&format!("({style} API), {N} records")),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "demo simulator ({style} style) stored {N} records: {N} created, 0 updated, 0 rejected"
+        )),
+        "the simulator's store holds every record once: {all}"
+    );
+}
+
+#[test]
+fn demo_speaks_data_rest() {
+    demo_with_api("data_rest");
+}
+
+#[test]
+fn demo_speaks_odata() {
+    demo_with_api("odata");
+}
+
+#[test]
+fn demo_refuses_an_unknown_api_style() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_supsync"))
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["demo", "--headless", "--api", "graphql"])
+        .env_remove("SUPSYNC_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        err.contains("graphql") && err.contains("data_rest"),
+        "{err}"
+    );
+}

@@ -27,6 +27,11 @@ struct Scene {
 
 impl Scene {
     fn new(segments: usize, per: u64, w: u16, h: u16) -> Self {
+        Self::speaking(segments, per, w, h, "")
+    }
+
+    /// A run against an API of `api_style` (a mapping preset; "" when not known).
+    fn speaking(segments: usize, per: u64, w: u16, h: u16, api_style: &str) -> Self {
         let base = Instant::now();
         let mut app = App::new(true);
         app.resize(Rect::new(0, 0, w, h));
@@ -42,6 +47,7 @@ impl Scene {
                     .collect(),
                 started_wall: SystemTime::UNIX_EPOCH,
                 local_rejects: 0,
+                api_style: api_style.into(),
             }),
             base,
         );
@@ -238,6 +244,19 @@ fn mid_run_with_retries_and_a_failed_segment() {
     insta::assert_snapshot!("mid_run_failed_selected", s.screen(120, 40));
     s.app.handle(Action::Details);
     insta::assert_snapshot!("mid_run_details_overlay", s.screen(120, 40));
+}
+
+#[test]
+fn a_run_against_another_api_style_names_it_in_the_header() {
+    let mut s = Scene::speaking(25, 20, 120, 40, "odata");
+    s.mid_run();
+    let screen = s.screen(120, 40);
+    assert!(screen.contains("→ 127.0.0.1:41735 (odata API)"), "{screen}");
+    insta::assert_snapshot!("mid_run_odata_api", screen);
+    // supsync's own contract is not worth the room.
+    let mut s = Scene::speaking(25, 20, 120, 40, "contract");
+    s.mid_run();
+    assert!(!s.screen(120, 40).contains(" API)"));
 }
 
 #[test]

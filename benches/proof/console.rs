@@ -35,6 +35,7 @@ fn app_with_segments(base: Instant, w: u16, h: u16) -> (App, Instant) {
                 .collect(),
             started_wall: SystemTime::UNIX_EPOCH,
             local_rejects: 0,
+            api_style: String::new(),
         }),
         base,
     );

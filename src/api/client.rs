@@ -133,7 +133,7 @@ impl ApiClient {
             mapping: Arc::new(mapping),
             base: base_url,
             page_size: cfg.sync.segment_size.max(1),
-            chain: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
+            chain: Default::default(),
             max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
             expired_when,
             redactor: Arc::clone(tokens.redactor()),

@@ -3,6 +3,7 @@
 //! The types live here; the calls are in `client.rs`, outcome classification in
 //! `classify.rs`, `Retry-After` parsing in `crate::retry_after` (shared with the token endpoint).
 
+mod chain;
 pub mod classify;
 mod client;
 mod keepalive;
@@ -11,6 +12,7 @@ mod push;
 mod push_read;
 /// Kept at its old path for callers; the parser is shared with the token endpoint.
 pub use crate::retry_after;
+pub use chain::ChainPoint;
 pub use push::PushJob;
 
 use std::path::PathBuf;
@@ -137,7 +139,7 @@ pub struct ApiClient {
     page_size: usize,
     /// Next-page cursors or links seen, by the record offset they start at, so a chain
     /// of pages is walked once, not once per segment.
-    chain: tokio::sync::Mutex<std::collections::BTreeMap<u64, pull::Next>>,
+    chain: tokio::sync::Mutex<chain::Chain>,
     max_retry_after: Duration,
     /// `auth.expired_when`: the 403s and 200s that mean a dead token.
     expired_when: Vec<crate::config::expired_when::ExpiryRule>,

@@ -5,32 +5,18 @@
 
 use serde_json::Value;
 
+use super::chain::{Fetched, Next};
 use super::client::Reply;
 use super::push_read::{misfit, parse_body};
 use super::{ApiClient, ApiError, PullPage};
 use crate::mapping::{LinkSource, Paging, clip, link, shape_of};
 use crate::record::Supplier;
 
-/// Where a page of a chain is asked for.
-#[derive(Debug, Clone)]
-pub(crate) enum Next {
-    Start,
-    Cursor(String),
-    Link(reqwest::Url),
-}
-
 /// Where one request for a page points.
 enum At {
     Offset(u64),
     Page(u64),
     Chain(Next),
-}
-
-struct Fetched {
-    records: Vec<Supplier>,
-    total: Option<u64>,
-    more: Option<bool>,
-    next: Option<Next>,
 }
 
 fn refused(message: String) -> ApiError {
@@ -101,8 +87,20 @@ impl ApiClient {
             return number(at.get(&answer)).ok_or_else(|| misfit("total pointer", at, &answer));
         }
         let mut count = 0u64;
+        let mut pages = 0u64;
         loop {
+            // Nothing else ends a list that never does: no total to stop at.
+            if pages >= pull.max_pages {
+                return Err(refused(format!(
+                    "the server still gives more pages after {pages} pages ({count} records) \
+                     and states no total: a pull reads at most api.max_pages = {} pages to \
+                     count the records; if the list is really that long raise api.max_pages, \
+                     and if the API states a total map it (api.total)",
+                    pull.max_pages
+                )));
+            }
             let page = self.pull_page(count, self.pull_page_size()).await?;
+            pages += 1;
             count += page.suppliers.len() as u64;
             match page.next_offset {
                 Some(n) if n > count.saturating_sub(1) && !page.suppliers.is_empty() => {}
@@ -140,14 +138,23 @@ impl ApiClient {
         // One walker at a time: a chain is sequential by nature, and the next segment
         // starts where this one leaves a cursor.
         let mut chain = self.chain.lock().await;
-        let (mut pos, mut at) = chain
-            .range(..=offset)
-            .next_back()
-            .map_or((0, Next::Start), |(p, n)| (*p, n.clone()));
+        let (mut pos, mut at) = chain.nearest(offset);
         let mut got = Vec::new();
         let mut total = 0;
         loop {
-            let f = self.fetch(At::Chain(at), ps).await?;
+            chain.check(pos, &at).map_err(refused)?;
+            let f = match chain.read_ahead(pos) {
+                Some(f) => f,
+                None => {
+                    let f = self.fetch(At::Chain(at), ps).await?;
+                    // Records of another segment's range on it: keep it for that one.
+                    let end = pos + f.records.len() as u64;
+                    if pos < offset || end > offset + limit as u64 {
+                        chain.keep_ahead(pos, f.clone());
+                    }
+                    f
+                }
+            };
             total = f.total.unwrap_or(total);
             let n = f.records.len() as u64;
             let end = pos + n;
@@ -157,7 +164,7 @@ impl ApiClient {
                 f.next
             };
             if let Some(next) = &next {
-                chain.insert(end, next.clone());
+                chain.learn(end, next.clone());
             }
             let from = offset + got.len() as u64;
             if end > from {

@@ -2,7 +2,8 @@
 //! The simulator runs in-process on a free loopback port with the `demo` profile (every
 //! token clock divided by 60), N deterministic supplier records (a few deliberately
 //! invalid) are written to a CSV under the state dir, and a push runs in the console, or
-//! headless when asked or when stdout is not a terminal.
+//! headless when asked or when stdout is not a terminal. `--api STYLE` makes the simulator
+//! serve that API style and the client speak it through the matching preset.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use anyhow::Context;
 
 use super::drive::{Drive, command_prefix, console_wanted, drive};
 use super::out::print_line;
-use crate::cli::{DemoArgs, GlobalArgs};
+use crate::cli::{ApiStyle, DemoArgs, GlobalArgs};
 use crate::config::{Config, TokenCacheMode, UiConfig};
 use crate::engine::{RunMode, RunParams};
 use crate::observe::ObserveOptions;
@@ -76,15 +77,23 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
 
     let rt = super::runtime()?;
     let code = rt.block_on(async {
-        let profile =
-            Profile::builtin("demo").context("the built-in `demo` simulator profile is missing")?;
+        let profile = demo_profile(args.api)?;
         let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
         let sim = SimServer::start(profile, listen)
             .await
             .context("could not start the demo simulator on 127.0.0.1")?;
-        tracing::info!("demo simulator listening on {}", sim.url());
+        tracing::info!(
+            "demo simulator listening on {} (API style {})",
+            sim.url(),
+            args.api.preset()
+        );
+        let mut config = demo_config(&sim.url());
+        config.api.mapping.preset = Some(args.api.preset().to_string());
+        // One record at a time for a per-record style too, so every style plays at the
+        // demo's pace (the refreshes and the session limit fall inside the run).
+        config.api.mapping.push_concurrency = Some(1);
         let params = RunParams::new(
-            demo_config(&sim.url()),
+            config,
             Secret::new(CLIENT_SECRET),
             state_dir.clone(),
             RunMode::Push {
@@ -93,6 +102,17 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
             },
         );
         let code = drive(params, &how).await;
+        // What arrived, as the server saw it (`-v` shows it; tests read it).
+        let stats = sim.stats();
+        tracing::info!(
+            target: "supsync::demo",
+            "demo simulator ({} style) stored {} records: {} created, {} updated, {} rejected",
+            args.api.preset(),
+            stats["records_stored"],
+            stats["records_created"],
+            stats["records_updated"],
+            stats["records_rejected"]
+        );
         drop(sim);
         code
     })?;
@@ -110,6 +130,19 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// The built-in `demo` profile serving `style`.
+fn demo_profile(style: ApiStyle) -> anyhow::Result<Profile> {
+    let mut profile =
+        Profile::builtin("demo").context("the built-in `demo` simulator profile is missing")?;
+    profile.api.style = style.preset().to_string();
+    // The profile's checks ran on the built-in style; the new one must build too.
+    profile
+        .api
+        .styled()
+        .map_err(|e| anyhow::anyhow!("the demo simulator cannot serve {style:?}: {e}"))?;
+    Ok(profile)
 }
 
 /// Settings sized for the demo profile's clocks (15 s tokens, 15 s idle, 60 s sessions).
@@ -205,6 +238,24 @@ mod tests {
         assert_eq!(invalid, 8, "≈1.6% of 500");
         let ids: std::collections::HashSet<_> = a.iter().map(|s| &s.supplier_id).collect();
         assert_eq!(ids.len(), 500, "ids are unique");
+    }
+
+    #[test]
+    fn every_api_style_is_a_preset_the_simulator_serves() {
+        use clap::ValueEnum;
+        for style in ApiStyle::value_variants() {
+            assert!(
+                crate::mapping::PRESETS.contains(&style.preset()),
+                "{style:?}"
+            );
+            let p = demo_profile(*style).unwrap();
+            assert_eq!(p.api.style, style.preset());
+            assert_eq!(
+                p.api.styled().unwrap().is_some(),
+                *style != ApiStyle::Contract,
+                "contract is served by the plain API, the others by the styled one"
+            );
+        }
     }
 
     #[test]

@@ -177,6 +177,7 @@ fn every_event_survives_the_round_trip() {
         segments: vec![view(), SegmentView::pending(5, 50)],
         started_wall: SystemTime::now(),
         local_rejects: 1,
+        api_style: String::new(),
     };
     let summary = RunSummary {
         run_id: "r1".into(),

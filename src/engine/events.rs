@@ -58,6 +58,15 @@ pub struct RunInfo {
     pub started_wall: SystemTime,
     /// Records invalid locally, never sent (in the rejects file).
     pub local_rejects: u64,
+    /// The API mapping's preset (docs/API.md §6), a label only: `contract` for supsync's
+    /// own API, empty when not known (a peer from before it was sent).
+    #[serde(default)]
+    pub api_style: String,
+}
+
+/// `api_style` when it names an API other than supsync's own contract (worth showing).
+pub fn styled_api(api_style: &str) -> Option<&str> {
+    (!api_style.is_empty() && api_style != "contract").then_some(api_style)
 }
 
 /// The end of a run, for summaries and exit codes.

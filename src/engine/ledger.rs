@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use super::emit::Emitter;
 use super::events::{Direction, EngineEvent, Reject, RunState, SegmentState, SegmentView};
 use super::worker::Settled;
-use crate::journal::{Entry, Journal, Manifest};
+use crate::journal::{Continuation, Entry, Journal, Manifest};
 use crate::source::{PullSink, RejectsWriter};
 
 /// Rejects shown with a segment's view (the rest are in the rejects file).
@@ -101,6 +101,10 @@ impl Ledger {
             counts: s.counts,
             error: s.error.clone(),
             at: crate::journal::now_rfc3339(),
+            continuation: s.continuation.map(|p| Continuation {
+                offset: p.offset,
+                next: p.next,
+            }),
         };
         if let Err(e) = self.journal.append(&entry) {
             self.set_pending(i);

@@ -13,7 +13,7 @@ use super::backoff::Backoff;
 use super::events::{Direction, SegmentState, SegmentView};
 use super::retry::Retry;
 use super::worker::Work;
-use crate::api::ApiClient;
+use crate::api::{ApiClient, ChainPoint};
 use crate::journal::{self, Journal, Manifest, Replay};
 use crate::source::{self, SourceScan};
 
@@ -28,6 +28,9 @@ pub(crate) struct Plan {
     pub local_invalid: u64,
     /// What the operator should read before the run starts.
     pub notices: Vec<String>,
+    /// A resumed pull: where finished segments left the server's chain of pages (opaque
+    /// to the engine; the API client takes them back).
+    pub continuations: Vec<ChainPoint>,
 }
 
 async fn scan_source(path: &Path, segment_size: usize) -> anyhow::Result<SourceScan> {
@@ -99,6 +102,7 @@ pub(crate) async fn push_new(
         views,
         local_invalid: scan.invalid,
         notices: scan.warnings.clone(),
+        continuations: Vec::new(),
     })
 }
 
@@ -204,6 +208,7 @@ pub(crate) async fn pull_new(
         manifest: m,
         local_invalid: 0,
         notices: Vec::new(),
+        continuations: Vec::new(),
     })
 }
 
@@ -280,6 +285,13 @@ pub(crate) async fn open(
     if let Some(wanted) = retry {
         reset_failed(&mut views, wanted, run_id)?;
     }
+    let continuations = replay
+        .continuations()
+        .map(|c| ChainPoint {
+            offset: c.offset,
+            next: c.next.clone(),
+        })
+        .collect();
     Ok(Plan {
         journal,
         manifest: m,
@@ -287,6 +299,7 @@ pub(crate) async fn open(
         views,
         local_invalid,
         notices,
+        continuations,
     })
 }
 

@@ -200,6 +200,12 @@ async fn prepare_and_run(
         }
     };
     forward_token_status(&api, emit.clone(), api_cancel.clone());
+    let mut plan = plan;
+    let points = std::mem::take(&mut plan.continuations);
+    if !points.is_empty() {
+        let taken = api.resume_chain(points).await;
+        tracing::debug!(target: "supsync::engine", "{taken} journaled chain point(s) taken back");
+    }
     let mut scheduler = Scheduler::new(params, plan, api.clone(), emit.clone(), cancel)?;
     scheduler.announce().await;
     scheduler.run_loop(commands, cancel).await;

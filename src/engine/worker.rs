@@ -17,7 +17,7 @@ use super::emit::Emitter;
 use super::events::{Counts, Reject, RejectOrigin, SegmentState};
 use super::outage::Outage;
 use super::slots::{Slots, Ticket};
-use crate::api::{ApiClient, PushStatus};
+use crate::api::{ApiClient, ChainPoint, PushStatus};
 use crate::record::Supplier;
 use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
 
@@ -62,6 +62,8 @@ pub(crate) struct Settled {
     pub error: Option<String>,
     pub rejects: Vec<Reject>,
     pub duration: Duration,
+    /// Pull: where the server's chain of pages goes on after this segment.
+    pub continuation: Option<ChainPoint>,
 }
 
 #[derive(Debug)]
@@ -100,7 +102,7 @@ pub(crate) async fn run_segment(
     };
     let busy = || started.map_or(Duration::ZERO, |t: Instant| t.elapsed());
     let outcome = match outcome {
-        Ok((counts, rejects, attempts)) => Outcome::Finished(Settled {
+        Ok((counts, rejects, attempts, continuation)) => Outcome::Finished(Settled {
             state: if counts.rejected > 0 {
                 SegmentState::DoneWithRejects
             } else {
@@ -111,6 +113,7 @@ pub(crate) async fn run_segment(
             error: None,
             rejects,
             duration: busy(),
+            continuation,
         }),
         Err(Fail::Exhausted { attempts, error }) => Outcome::Finished(Settled {
             state: SegmentState::Failed,
@@ -119,6 +122,7 @@ pub(crate) async fn run_segment(
             error: Some(error),
             rejects: Vec::new(),
             duration: busy(),
+            continuation: None,
         }),
         Err(Fail::Auth(error)) => Outcome::AuthFailure { error },
         Err(Fail::Abandoned) => Outcome::Abandoned,
@@ -126,7 +130,8 @@ pub(crate) async fn run_segment(
     (index, outcome)
 }
 
-type Done = (Counts, Vec<Reject>, u32);
+/// Counts, rejects, attempts, and (pull) where the server's chain goes on after it.
+type Done = (Counts, Vec<Reject>, u32, Option<ChainPoint>);
 
 /// Waits for this segment's turn at one of the `concurrency` slots; notes when it was
 /// taken in `started`.
@@ -190,7 +195,7 @@ async fn push(
         }
     }
     if valid.is_empty() {
-        return Ok((counts, rejects, 0));
+        return Ok((counts, rejects, 0, None));
     }
     // Stable across attempts, restarts and resumes: a resent segment changes nothing twice.
     let key = format!("{}-{index}", ctx.run_id);
@@ -227,7 +232,7 @@ async fn push(
             }
         }
     }
-    Ok((counts, rejects, attempts))
+    Ok((counts, rejects, attempts, None))
 }
 
 async fn pull(
@@ -278,5 +283,7 @@ async fn pull(
         pulled: n,
         ..Counts::default()
     };
-    Ok((counts, Vec::new(), attempts_total))
+    // Journaled with the outcome: a resume starts the chain's walk here, not at its start.
+    let continuation = ctx.api.chain_point(offset + n).await;
+    Ok((counts, Vec::new(), attempts_total, continuation))
 }

@@ -159,6 +159,7 @@ impl State {
                     "segments": info.segments.len(),
                     "segments_done": self.progress.finished(),
                     "local_rejects": info.local_rejects,
+                    "api_style": info.api_style,
                 });
                 self.write(v);
             }
@@ -321,6 +322,7 @@ mod tests {
             segments: vec![seg.clone()],
             started_wall: std::time::SystemTime::now(),
             local_rejects: 0,
+            api_style: String::new(),
         }));
         obs.on_event(&EngineEvent::RunState(RunState::Paused));
         // Ten ticks' worth while paused; two progress lines are asked for (5x margin).

@@ -76,11 +76,14 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                         p.start(&info);
                         records_at_start = p.records();
                         say(format!(
-                            "run {}: {} {} → {}, {} records in {} segments ({} already done){}",
+                            "run {}: {} {} → {}{}, {} records in {} segments ({} already done){}",
                             info.run_id,
                             info.direction,
                             info.source,
                             info.target,
+                            crate::engine::events::styled_api(&info.api_style)
+                                .map(|s| format!(" ({s} API)"))
+                                .unwrap_or_default(),
                             info.total_records,
                             info.segments.len(),
                             p.finished(),

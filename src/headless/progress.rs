@@ -115,6 +115,7 @@ mod tests {
             segments: views.clone(),
             started_wall: std::time::SystemTime::now(),
             local_rejects: 0,
+            api_style: String::new(),
         });
         views[1].state = SegmentState::Running;
         p.apply(&views[1]);

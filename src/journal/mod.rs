@@ -88,6 +88,11 @@ pub enum Entry {
         counts: Counts,
         error: Option<String>,
         at: String,
+        /// Pull: where the server's chain of pages goes on after this segment, so a resume
+        /// does not walk the chain again from its first page. Absent in journals from
+        /// before it existed, and for APIs paged by position.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        continuation: Option<Continuation>,
     },
     Run {
         state: RunState,
@@ -118,6 +123,7 @@ impl Entry {
             counts,
             error,
             at: now_rfc3339(),
+            continuation: None,
         }
     }
 
@@ -143,6 +149,16 @@ impl Entry {
     }
 }
 
+/// A point of a pull's chain of pages: the page starting at record `offset` is asked for
+/// with `next`, a cursor or next link as the API client gave it (opaque here). The client
+/// hands out only links on the configured origin without credentials in them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Continuation {
+    pub offset: u64,
+    pub next: String,
+}
+
 /// The current UTC time, RFC 3339 with seconds (what journals and manifests carry).
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -155,6 +171,7 @@ pub struct SegmentRecord {
     pub attempts: u32,
     pub counts: Counts,
     pub error: Option<String>,
+    pub continuation: Option<Continuation>,
 }
 
 /// A journal line that failed its integrity check.
@@ -214,6 +231,11 @@ impl Replay {
             ));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// The chain points that finished segments recorded (a resumed pull starts from them).
+    pub fn continuations(&self) -> impl Iterator<Item = &Continuation> {
+        self.finished().filter_map(|(_, r)| r.continuation.as_ref())
     }
 
     /// Counts summed over the latest entry of every segment.

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::integrity::{Decoded, decode_line, encode_line};
 use super::tests::manifest;
-use super::{Counts, Entry, Journal, RunState, SegmentState, read};
+use super::{Continuation, Counts, Entry, Journal, RunState, SegmentState, read};
 
 fn segment_state() -> impl Strategy<Value = SegmentState> {
     prop_oneof![
@@ -49,15 +49,17 @@ fn entry() -> impl Strategy<Value = Entry> {
             counts,
             proptest::option::of(any::<String>()),
             any::<String>(),
+            proptest::option::of((any::<u64>(), any::<String>())),
         )
             .prop_map(
-                |(index, state, attempts, counts, error, at)| Entry::Segment {
+                |(index, state, attempts, counts, error, at, cont)| Entry::Segment {
                     index,
                     state,
                     attempts,
                     counts,
                     error,
                     at,
+                    continuation: cont.map(|(offset, next)| Continuation { offset, next }),
                 }
             ),
         (

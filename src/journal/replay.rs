@@ -236,6 +236,7 @@ fn apply(replay: &mut Replay, entry: Entry) {
             counts,
             error,
             at: _,
+            continuation,
         } => {
             replay.segments.insert(
                 index,
@@ -244,6 +245,7 @@ fn apply(replay: &mut Replay, entry: Entry) {
                     attempts,
                     counts,
                     error,
+                    continuation,
                 },
             );
         }

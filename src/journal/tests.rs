@@ -290,3 +290,43 @@ fn listing_is_newest_first_and_finds_the_latest_unfinished_run() {
         Err(JournalError::InvalidRunId { .. })
     ));
 }
+
+#[test]
+fn chain_points_of_finished_segments_come_back_and_older_lines_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest("r9", "2026-11-25T22:00:00Z");
+    let with_point = |index: usize, state: SegmentState, offset: u64| {
+        let mut e = Entry::segment(index, state, 1, Counts::default(), None);
+        if let Entry::Segment { continuation, .. } = &mut e {
+            *continuation = Some(Continuation {
+                offset,
+                next: format!("http://h/s?after={offset}"),
+            });
+        }
+        e
+    };
+    {
+        let mut j = Journal::create(dir.path(), &m).unwrap();
+        j.append(&with_point(0, SegmentState::Done, 50)).unwrap();
+        // A line as written before chain points existed.
+        j.append(&done(1, 50)).unwrap();
+        // Only a finished segment's point is trusted.
+        j.append(&with_point(2, SegmentState::Running, 150))
+            .unwrap();
+    }
+    let text = std::fs::read_to_string(dir.path().join("runs/r9/journal.jsonl")).unwrap();
+    assert!(
+        !text.lines().nth(1).unwrap().contains("continuation"),
+        "{text}"
+    );
+    let (_j, _m, replay) = Journal::open(dir.path(), "r9").unwrap();
+    assert_eq!(replay.damaged, vec![]);
+    let points: Vec<_> = replay.continuations().cloned().collect();
+    assert_eq!(
+        points,
+        vec![Continuation {
+            offset: 50,
+            next: "http://h/s?after=50".into()
+        }]
+    );
+}

@@ -352,6 +352,17 @@ fn build_pull(keys: &MappingKeys, p: &MappingKeys, e: &mut Errors) -> Pull {
             format!("must be at most 10000, found {page_size}"),
         );
     }
+    let max_pages = match pick!(keys, p, max_pages) {
+        Some(0) => {
+            e.fail(
+                "max_pages",
+                "must be at least 1: it is what ends a list of pages that never ends",
+            );
+            1
+        }
+        Some(n) => n,
+        None => super::presets::DEFAULT_MAX_PAGES,
+    };
     let mut query = Vec::new();
     for q in pick!(keys, p, pull_query).unwrap_or_default() {
         match q.split_once('=') {
@@ -368,5 +379,6 @@ fn build_pull(keys: &MappingKeys, p: &MappingKeys, e: &mut Errors) -> Pull {
         page_size: usize::try_from(page_size).unwrap_or(0),
         paging,
         query,
+        max_pages,
     }
 }

@@ -48,6 +48,7 @@ pub const KEYS: &[(&str, KeyType)] = &[
     ("cursor", KeyType::Text),
     ("next_link", KeyType::Text),
     ("pull_query", KeyType::List),
+    ("max_pages", KeyType::Number),
     ("fields", KeyType::List),
     ("extra_fields", KeyType::List),
 ];
@@ -124,6 +125,8 @@ pub struct MappingKeys {
     pub next_link: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_query: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pages: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

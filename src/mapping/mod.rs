@@ -166,6 +166,9 @@ pub struct Pull {
     pub page_size: usize,
     /// Constant query parameters (`$count=true`).
     pub query: Vec<(String, String)>,
+    /// The most pages read to count the records when the API states no total; a list
+    /// that goes on past it is refused rather than paged through forever.
+    pub max_pages: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,10 @@ use super::MappingKeys;
 
 pub const PRESETS: [&str; 3] = ["contract", "data_rest", "odata"];
 
+/// The most pages read to count an API that states no total: 5 million records at the
+/// default 50 a page, hours of paging; a list that never ends stops there instead.
+pub const DEFAULT_MAX_PAGES: u64 = 100_000;
+
 fn s(v: &str) -> Option<String> {
     Some(v.to_string())
 }
@@ -36,6 +40,7 @@ pub(super) fn preset(name: &str, batch_path: &str) -> Option<MappingKeys> {
         page_size: Some(0),
         has_more: s("none"),
         pull_query: list(&[]),
+        max_pages: Some(DEFAULT_MAX_PAGES),
         fields: list(&[]),
         extra_fields: list(&[]),
         ..MappingKeys::default()

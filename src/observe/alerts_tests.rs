@@ -40,6 +40,7 @@ fn started() -> EngineEvent {
         segments: vec![SegmentView::pending(0, 10), SegmentView::pending(1, 10)],
         started_wall: SystemTime::now(),
         local_rejects: 0,
+        api_style: String::new(),
     })
 }
 

@@ -55,6 +55,7 @@ fn a_run_folds_into_every_series() {
         segments: (0..3).map(|i| SegmentView::pending(i, 10)).collect(),
         started_wall: SystemTime::now(),
         local_rejects: 0,
+        api_style: String::new(),
     }));
     m.observe(&EngineEvent::RunState(RunState::Running));
     let done = Counts {

@@ -72,6 +72,7 @@ pub async fn pull(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> 
         total as u64
     };
     let body = serde_json::json!({"suppliers": page, "total": claimed, "next_offset": next});
+    Stats::bump(&sim.stats.pull_pages);
     adm.finish(reply::json(StatusCode::OK, &body))
 }
 

@@ -23,6 +23,12 @@ pub enum ApiQuirk {
     EchoBearer,
     /// Pull answers claim `"total": 10^12`.
     ClaimTotal,
+    /// A pull paged by cursor or next link (a styled API) never ends: the last page links
+    /// to itself, the same cursor or link that led to it.
+    LoopingChain,
+    /// A pull paged by cursor or next link never ends: past the last record the pages go
+    /// on with the list from its start again, each under a new cursor or link.
+    EndlessChain,
 }
 
 /// The `total` a [`ApiQuirk::ClaimTotal`] server claims.

@@ -64,6 +64,9 @@ counters! {
     api_token_dead,
     /// Refresh grants refused because they came before `refresh_window_secs`.
     refresh_too_early,
+    /// Pull pages answered (any style), so a test can tell a chain walked once from one
+    /// walked again.
+    pull_pages,
     /// Successful session logins (docs/API.md §7).
     session_logins,
     /// Logins refused with 401 (wrong user name or password).
@@ -121,6 +124,7 @@ mod tests {
             "api_unauthorized",
             "api_token_dead",
             "refresh_too_early",
+            "pull_pages",
             "session_logins",
             "session_login_failures",
             "session_lockouts",

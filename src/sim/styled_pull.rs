@@ -6,8 +6,10 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::api_quirks::ApiQuirk;
 use super::reply;
 use super::state::{Sim, lock};
+use super::stats::Stats;
 use super::styled::{AFTER, bad, outgoing};
 use crate::mapping::{ApiMapping, LinkSource, Paging};
 
@@ -59,9 +61,27 @@ pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
         Ok(o) => o.unwrap_or(0),
         Err(r) => return r,
     };
-    let (page, total) = lock(&sim.store).page(offset, size);
+    let chained = matches!(q.paging, Paging::Cursor { .. } | Paging::NextLink { .. });
+    let endless = chained && sim.quirks.active(ApiQuirk::EndlessChain);
+    let looping = chained && sim.quirks.active(ApiQuirk::LoopingChain);
+    let (page, total) = {
+        let store = lock(&sim.store);
+        // Past the end, an endless chain serves the list from its start again.
+        let from = match store.len() {
+            n if endless && n > 0 => offset % n,
+            _ => offset,
+        };
+        store.page(from, size)
+    };
     let end = offset + page.len();
-    let more = end < total;
+    // Where the next link or cursor points: the next page, or (looping) this one again.
+    let (more, next_at) = if end < total || (endless && !page.is_empty()) {
+        (true, end)
+    } else if looping && !page.is_empty() {
+        (true, offset)
+    } else {
+        (false, end)
+    };
     let records = Value::Array(page.iter().map(|s| outgoing(m, s)).collect());
     let mut answer = q.records.wrap(records);
     if !q.records.is_root() {
@@ -75,11 +95,11 @@ pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
     let mut link = None;
     match &q.paging {
         Paging::Cursor { from, .. } if more && !from.is_root() => {
-            from.insert(&mut answer, json!(format!("c-{end:x}")));
+            from.insert(&mut answer, json!(format!("c-{next_at:x}")));
         }
         Paging::NextLink { from } if more => {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair(AFTER, &end.to_string());
+            query.append_pair(AFTER, &next_at.to_string());
             if let Some(p) = &q.size_param {
                 query.append_pair(p, &size.to_string());
             }
@@ -102,6 +122,7 @@ pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
         }
         _ => {}
     }
+    Stats::bump(&sim.stats.pull_pages);
     let mut resp = reply::json(StatusCode::OK, &answer);
     if let Some((name, value)) = link
         && let (Ok(n), Ok(v)) = (

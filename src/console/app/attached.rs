@@ -83,6 +83,7 @@ mod tests {
             segments: (0..2).map(|i| SegmentView::pending(i, 10)).collect(),
             started_wall,
             local_rejects: 0,
+            api_style: String::new(),
         }
     }
 

@@ -22,6 +22,7 @@ fn info(segments: usize, per: u64) -> RunInfo {
             .collect(),
         started_wall: SystemTime::UNIX_EPOCH,
         local_rejects: 0,
+        api_style: String::new(),
     }
 }
 

@@ -133,6 +133,7 @@ mod tests {
                 segments: (0..2).map(|i| SegmentView::pending(i, 10)).collect(),
                 started_wall: SystemTime::now(),
                 local_rejects: 0,
+                api_style: String::new(),
             }),
             Instant::now(),
         );

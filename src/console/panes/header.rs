@@ -60,6 +60,10 @@ fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
             short_place(&i.source),
             short_place(&i.target)
         )));
+        // Only an API other than supsync's own is worth the room.
+        if let Some(style) = crate::engine::events::styled_api(&i.api_style) {
+            spans.push(Span::styled(format!(" ({style} API)"), t.dim()));
+        }
     }
     Line::from(spans)
 }

@@ -23,6 +23,7 @@ fn busy_app(now: Instant) -> App {
             segments: (0..3).map(|i| SegmentView::pending(i, 20)).collect(),
             started_wall: SystemTime::UNIX_EPOCH,
             local_rejects: 1,
+            api_style: String::new(),
         }),
         now,
     );

@@ -53,6 +53,8 @@ pub(super) struct Scheduler {
     /// For `RunInfo`: where records come from and go to.
     source_label: String,
     target_label: String,
+    /// The mapping's preset, shown beside the API (the engine only passes it on).
+    api_style: String,
 }
 
 impl Scheduler {
@@ -70,6 +72,8 @@ impl Scheduler {
             views,
             local_invalid,
             notices,
+            // Handed to the API client before the scheduler exists.
+            continuations: _,
         } = plan;
         let ledger = Ledger::open(journal, &manifest, views, emit.clone())?;
         let sync = &params.config.sync;
@@ -94,6 +98,13 @@ impl Scheduler {
                 .unwrap_or_default()
         };
         let api_label = params.config.api.base_url.clone();
+        let api_style = params
+            .config
+            .api
+            .mapping
+            .preset
+            .clone()
+            .unwrap_or_else(|| "contract".to_string());
         let (source_label, target_label) = match manifest.direction {
             Direction::Push => (label(&manifest.source), api_label),
             Direction::Pull => (api_label, label(&manifest.output)),
@@ -120,6 +131,7 @@ impl Scheduler {
             idle_reported: None,
             source_label,
             target_label,
+            api_style,
         })
     }
 
@@ -134,6 +146,7 @@ impl Scheduler {
             segments: views.to_vec(),
             started_wall: SystemTime::now(),
             local_rejects: self.local_invalid,
+            api_style: self.api_style.clone(),
         };
         self.ctx.emit.outcome(EngineEvent::RunStarted(info)).await;
         for n in std::mem::take(&mut self.notices) {

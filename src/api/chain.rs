@@ -1,0 +1,254 @@
+//! What a pull has learnt of a chain of pages (cursors or next links): where each known
+//! page starts and how to ask for it, so the chain is walked once, not once per segment;
+//! and which cursor or link led where, so a chain that loops back is refused instead of
+//! paged through forever.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::mapping::Paging;
+use crate::record::Supplier;
+
+use super::ApiClient;
+
+/// A point of the chain handed to the engine to journal, and back on resume: the page
+/// starting at record `offset` is asked for with `next` (a cursor, or a next link).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainPoint {
+    pub offset: u64,
+    pub next: String,
+}
+
+/// Where a page of a chain is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Next {
+    Start,
+    Cursor(String),
+    Link(reqwest::Url),
+}
+
+impl Next {
+    /// The cursor or link as the server gave it (`None` for the start).
+    fn text(&self) -> Option<&str> {
+        match self {
+            Next::Start => None,
+            Next::Cursor(c) => Some(c),
+            Next::Link(u) => Some(u.as_str()),
+        }
+    }
+}
+
+/// One page as read, before it is cut to a segment's range.
+#[derive(Debug, Clone)]
+pub(super) struct Fetched {
+    pub records: Vec<Supplier>,
+    pub total: Option<u64>,
+    pub more: Option<bool>,
+    pub next: Option<Next>,
+}
+
+/// Pages kept for the segment whose records they hold: enough for the segments in flight
+/// (one walking ahead reads its predecessor's page), few enough to stay small.
+const AHEAD_PAGES: usize = 8;
+
+#[derive(Debug, Default)]
+pub(crate) struct Chain {
+    /// The record offset a known page starts at → how to ask for it.
+    at: BTreeMap<u64, Next>,
+    /// Each cursor or link → the offset of the page it first led to.
+    led_to: HashMap<String, u64>,
+    /// Pages read by a segment that also hold another segment's records, by their offset,
+    /// so that segment does not ask for them again.
+    ahead: BTreeMap<u64, Fetched>,
+}
+
+impl Chain {
+    /// The known page starting nearest at or before `offset` (the start when none is).
+    pub(crate) fn nearest(&self, offset: u64) -> (u64, Next) {
+        self.at
+            .range(..=offset)
+            .next_back()
+            .map_or((0, Next::Start), |(p, n)| (*p, n.clone()))
+    }
+
+    /// The page at `offset` when a walk already read it for another segment.
+    pub(super) fn read_ahead(&self, offset: u64) -> Option<Fetched> {
+        self.ahead.get(&offset).cloned()
+    }
+
+    /// Keeps a page that holds another segment's records too (the oldest go first).
+    pub(super) fn keep_ahead(&mut self, offset: u64, page: Fetched) {
+        self.ahead.insert(offset, page);
+        while self.ahead.len() > AHEAD_PAGES {
+            self.ahead.pop_first();
+        }
+    }
+
+    /// The page at `offset` is asked for with `next`.
+    pub(crate) fn learn(&mut self, offset: u64, next: Next) {
+        if let Some(t) = next.text() {
+            self.led_to.entry(t.to_string()).or_insert(offset);
+        }
+        self.at.insert(offset, next);
+    }
+
+    /// Refuses to follow `next` to the page at `offset` when it already led to another
+    /// page: the same cursor or link again means the server's chain loops back, and
+    /// following it would read the same records again, for ever.
+    pub(crate) fn check(&self, offset: u64, next: &Next) -> Result<(), String> {
+        let Some(text) = next.text() else {
+            return Ok(());
+        };
+        match self.led_to.get(text) {
+            Some(&first) if first != offset => Err(format!(
+                "the server's chain of pages loops: the {what} given for the page at record \
+                 {offset} is the one it gave for the page at record {first}, so following it \
+                 would read the same records again and never end (either the API's paging is \
+                 broken, or its {what} names a server-side session rather than a page, which \
+                 supsync cannot walk); map the server's total (api.total) if it states one, \
+                 or ask its operators",
+                what = match next {
+                    Next::Link(_) => "next link",
+                    _ => "cursor",
+                },
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl ApiClient {
+    /// The known chain point nearest at or before record `end`, to journal with a finished
+    /// segment so a resumed pull starts there. `None` for APIs paged by position, and for
+    /// a link that could carry a credential (a parameter named like one, or a secret this
+    /// process knows): the journal never holds one, and a resume walks from further back.
+    pub async fn chain_point(&self, end: u64) -> Option<ChainPoint> {
+        let (offset, next) = self.chain.lock().await.nearest(end);
+        let text = match &next {
+            Next::Start => return None,
+            Next::Cursor(c) => c.clone(),
+            Next::Link(url) => {
+                if url.query_pairs().any(|(k, _)| names_a_credential(&k)) {
+                    return None;
+                }
+                url.to_string()
+            }
+        };
+        (self.redactor.redact(&text) == text).then_some(ChainPoint { offset, next: text })
+    }
+
+    /// Seeds the chain with points a finished run journaled (a resume); returns how many
+    /// were taken. A link off `api.base_url`'s origin (the run was moved with
+    /// `--force-destination`) or a point of another paging kind is left out: the walk
+    /// then starts from an earlier point, never from a link the token must not follow.
+    pub async fn resume_chain(&self, points: impl IntoIterator<Item = ChainPoint>) -> usize {
+        let mut chain = self.chain.lock().await;
+        let mut taken = 0;
+        for p in points {
+            let next = match &self.mapping.pull.paging {
+                Paging::Cursor { .. } => Next::Cursor(p.next),
+                Paging::NextLink { .. } => match reqwest::Url::parse(&p.next) {
+                    Ok(url) if url.origin() == self.base.origin() => Next::Link(url),
+                    _ => continue,
+                },
+                Paging::OffsetLimit { .. } | Paging::Page { .. } => continue,
+            };
+            chain.learn(p.offset, next);
+            taken += 1;
+        }
+        taken
+    }
+}
+
+/// Whether a query parameter's name says it carries a credential (`access_token`,
+/// `api_key`, `X-Amz-Signature`, `sig`, `session_id`…): such a link is never journaled.
+fn names_a_credential(name: &str) -> bool {
+    const WORDS: [&str; 17] = [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "signature",
+        "sig",
+        "key",
+        "apikey",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "session",
+        "sessionid",
+        "sid",
+        "jwt",
+    ];
+    let lower = name.to_ascii_lowercase();
+    lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| WORDS.contains(&w))
+        || ["token", "secret", "passw", "apikey", "signature"]
+            .iter()
+            .any(|w| lower.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(after: u64) -> Next {
+        Next::Link(reqwest::Url::parse(&format!("http://h/s?after={after}&limit=10")).unwrap())
+    }
+
+    #[test]
+    fn parameters_named_like_credentials_are_recognised() {
+        for n in [
+            "access_token",
+            "api_key",
+            "apiKey",
+            "X-Amz-Signature",
+            "sig",
+            "session_id",
+            "auth",
+            "refreshToken",
+            "client_secret",
+            "password",
+        ] {
+            assert!(names_a_credential(n), "{n}");
+        }
+        for n in [
+            "after", "limit", "$skip", "$top", "cursor", "page", "offset", "sort",
+        ] {
+            assert!(!names_a_credential(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn a_walked_chain_is_found_again_from_any_offset() {
+        let mut c = Chain::default();
+        assert_eq!(c.nearest(25), (0, Next::Start));
+        c.learn(10, link(10));
+        c.learn(20, link(20));
+        assert_eq!(c.nearest(25), (20, link(20)));
+        assert_eq!(c.nearest(20), (20, link(20)));
+        assert_eq!(c.nearest(19), (10, link(10)));
+        assert_eq!(c.nearest(3), (0, Next::Start));
+    }
+
+    #[test]
+    fn a_link_that_led_elsewhere_is_a_loop() {
+        let mut c = Chain::default();
+        c.learn(10, link(10));
+        // The same link for the same page (a page read again) is no loop.
+        assert!(c.check(10, &link(10)).is_ok());
+        c.learn(10, link(10));
+        assert!(c.check(20, &link(20)).is_ok());
+        // The last page links to itself.
+        let e = c.check(20, &link(10)).unwrap_err();
+        assert!(e.contains("loops") && e.contains("record 10"), "{e}");
+        assert!(e.contains("next link"), "{e}");
+        let mut c = Chain::default();
+        c.learn(5, Next::Cursor("abc".into()));
+        let e = c.check(15, &Next::Cursor("abc".into())).unwrap_err();
+        assert!(e.contains("cursor"), "{e}");
+        assert!(c.check(15, &Next::Start).is_ok());
+    }
+}
