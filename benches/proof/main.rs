@@ -4,9 +4,11 @@
 //!
 //! ```sh
 //! cargo bench --bench proof                 # every figure (about 4 minutes)
-//! cargo bench --bench proof -- efficiency   # one: efficiency overhead console render
+//! cargo bench --bench proof -- efficiency   # one: efficiency styles overhead render
 //!                                           #      idle memory resume credential
+//! cargo bench --bench proof -- window       # the ~7-minute refresh-window soak
 //! ```
+//! The soak runs only when named.
 //! Not part of `cargo test` (a `harness = false` bench target).
 
 mod console;
@@ -15,11 +17,12 @@ mod efficiency;
 mod memory;
 mod overhead;
 mod resume;
+mod soak;
 mod support;
 
 type Bench = fn();
 
-const BENCHES: [(&str, Bench); 8] = [
+const BENCHES: [(&str, Bench); 9] = [
     ("efficiency", efficiency::run),
     ("styles", efficiency::styles),
     ("overhead", overhead::run),
@@ -28,7 +31,11 @@ const BENCHES: [(&str, Bench); 8] = [
     ("memory", memory::run),
     ("resume", resume::run),
     ("credential", credential::run),
+    ("window", soak::window),
 ];
+
+/// Too long for "every figure": run only when named.
+const SOAKS: [&str; 1] = ["window"];
 
 fn main() {
     // `cargo bench` passes `--bench`; names select figures, none means all.
@@ -45,7 +52,8 @@ fn main() {
     }
     support::machine();
     for (name, bench) in BENCHES {
-        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+        let named = wanted.iter().any(|w| w == name);
+        if named || (wanted.is_empty() && !SOAKS.contains(&name)) {
             eprintln!("--- {name}");
             bench();
         }
