@@ -25,6 +25,7 @@ mod background;
 mod guard;
 mod persist;
 mod renew;
+mod session_end;
 mod shared;
 
 pub use guard::FRESH_REFUSALS_FATAL;
