@@ -484,3 +484,159 @@ async fn a_refresh_before_the_window_is_refused_as_too_early() {
     assert_eq!(counter(&s, "refresh_too_early"), 1, "{s}");
     assert_eq!(counter(&s, "refreshes"), 1, "{s}");
 }
+
+/// A raw request to a session path, with the session id sent as `carry` says.
+async fn session_call(
+    sim: &Sim,
+    method: reqwest::Method,
+    path: &str,
+    cookie: bool,
+    id: &str,
+) -> (StatusCode, HeaderMap, Value) {
+    let req = http().request(method, format!("{}{path}", sim.url));
+    let req = if cookie {
+        req.header("Cookie", format!("locale=de; SESSIONID={id}"))
+    } else {
+        req.header("X-Session-Id", id)
+    };
+    answer(req.send().await.expect("answered")).await
+}
+
+/// docs/API.md §7: with sessions on, a login's id (in the body) is the credential: a call
+/// with it is admitted with `X-Token-Expires-In`, a bearer token is not, a logout ends
+/// it (204, also the second time) and the next call is refused naming the logout.
+#[tokio::test]
+async fn session_login_call_logout_then_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = Sim::start_with(
+        &dir,
+        "[session]\nenabled = true\nidle_secs = 15\ncap_secs = 60\n[api]\nper_record_ms = 0\n",
+    );
+    let resp = http()
+        .post(format!("{}/api/v1/session/login", sim.url))
+        .form(&[("username", "sync-bot"), ("password", SECRET)])
+        .send()
+        .await
+        .expect("login answered");
+    let (st, _, b) = answer(resp).await;
+    assert!(
+        st == StatusCode::OK && b["user"] == "sync-bot",
+        "login: {st} {b}"
+    );
+    let id = str_of(&b, "sessionId").to_string();
+    assert!(!id.is_empty(), "the id is in the body: {b}");
+
+    let (st, h, b) = session_call(&sim, reqwest::Method::GET, "/api/v1/health", false, &id).await;
+    let left: u64 = h
+        .get("x-token-expires-in")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX);
+    assert!(
+        st == StatusCode::OK && left <= 15,
+        "call with the session: {st} {b} {h:?}"
+    );
+    let (_, t) = grant(&sim, Some("supplier_mgmt")).await;
+    let (st, h, b) = health(&sim, str_of(&t, "access_token")).await;
+    assert!(
+        st == StatusCode::UNAUTHORIZED && reason(&h, &b).contains("invalid_session"),
+        "a bearer token is no session: {st} {b}"
+    );
+
+    for _ in 0..2 {
+        let (st, _, b) = session_call(
+            &sim,
+            reqwest::Method::POST,
+            "/api/v1/session/logout",
+            false,
+            &id,
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "logout: {b}");
+    }
+    let (st, h, b) = session_call(&sim, reqwest::Method::GET, "/api/v1/health", false, &id).await;
+    assert!(
+        st == StatusCode::UNAUTHORIZED
+            && h.get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("Session "))
+            && b["error"] == "invalid_session"
+            && str_of(&b, "error_description") == "Session logged out",
+        "after logout: {st} {b}"
+    );
+    let s = sim.stats().await;
+    assert_eq!(counter(&s, "session_logins"), 1, "{s}");
+    assert_eq!(counter(&s, "session_logouts"), 2, "{s}");
+}
+
+/// docs/API.md §7: with `id_in` and `carry` cookies, a newer login ends the older
+/// session; failed logins lock the user, and then even the right password gets 423 with
+/// `Retry-After`.
+#[tokio::test]
+async fn session_cookie_single_holder_and_lockout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = Sim::start_with(
+        &dir,
+        "[session]\nenabled = true\nid_in = \"cookie\"\ncarry = \"cookie\"\nlockout_after = 2\n\
+         lockout_secs = 600\n[api]\nper_record_ms = 0\n",
+    );
+    let login = |password: &'static str| {
+        let url = format!("{}/api/v1/session/login", sim.url);
+        async move {
+            let resp = http()
+                .post(url)
+                .json(&json!({"username": "sync-bot", "password": password}))
+                .send()
+                .await
+                .expect("login answered");
+            answer(resp).await
+        }
+    };
+    let cookie_id = |h: &HeaderMap| {
+        h.get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("SESSIONID="))
+            .and_then(|v| v.split(';').next())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (st, h, _) = login(SECRET).await;
+    let old = cookie_id(&h);
+    assert!(
+        st == StatusCode::OK && !old.is_empty(),
+        "login sets the cookie: {h:?}"
+    );
+    let (_, h, _) = login(SECRET).await;
+    let new = cookie_id(&h);
+    let (st, _, b) = session_call(&sim, reqwest::Method::GET, "/api/v1/health", true, &old).await;
+    assert!(
+        st == StatusCode::UNAUTHORIZED
+            && str_of(&b, "error_description") == "Session ended by a newer login",
+        "older session: {st} {b}"
+    );
+    let (st, _, b) = session_call(&sim, reqwest::Method::GET, "/api/v1/health", true, &new).await;
+    assert_eq!(st, StatusCode::OK, "newer session: {b}");
+
+    for _ in 0..2 {
+        let (st, _, b) = login("wrong").await;
+        assert!(
+            st == StatusCode::UNAUTHORIZED && b["error"] == "invalid_credentials",
+            "wrong password: {st} {b}"
+        );
+    }
+    let (st, h, b) = login(SECRET).await;
+    let retry: u64 = h
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        st == StatusCode::LOCKED && b["error"] == "account_locked" && (1..=600).contains(&retry),
+        "locked, right password or not: {st} {b} {h:?}"
+    );
+    let s = sim.stats().await;
+    assert_eq!(counter(&s, "session_lockouts"), 1, "{s}");
+    assert_eq!(counter(&s, "session_login_refused_locked"), 1, "{s}");
+    assert_eq!(counter(&s, "sessions_ended_by_newer_login"), 1, "{s}");
+    assert_eq!(counter(&s, "session_overlap_uses"), 1, "{s}");
+}

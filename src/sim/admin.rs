@@ -38,7 +38,8 @@ pub async fn revoke(State(sim): State<Arc<Sim>>, peer: ConnectInfo<SocketAddr>) 
     if let Err(resp) = loopback_only(peer) {
         return resp;
     }
-    let n = lock(&sim.tokens).revoke_all(Instant::now());
+    let now = Instant::now();
+    let n = lock(&sim.tokens).revoke_all(now) + lock(&sim.sessions).revoke_all(now);
     tracing::warn!(target: "supsync::sim", sessions = n, "every token revoked (/_sim/revoke)");
     reply::json(StatusCode::OK, &serde_json::json!({"revoked_sessions": n}))
 }

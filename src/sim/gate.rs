@@ -1,7 +1,8 @@
 //! Admission of a resource call, in this order: outage (503), bearer token, the profile's
 //! required headers and the token's three clocks (401), rate and concurrency limits (429), then the seeded fault die (503 or a
 //! cut connection). An admitted call slides its token's idle window; its answer gets
-//! `X-Token-Expires-In` as of the moment it is sent.
+//! `X-Token-Expires-In` as of the moment it is sent. With `[session] enabled` a session id
+//! takes the bearer token's place, and its two clocks the token's three (docs/API.md §7).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,15 +14,22 @@ use super::api_quirks::{self, ApiQuirk};
 use super::faults::Fault;
 use super::limits::InFlight;
 use super::reply;
+use super::session;
 use super::state::{Sim, lock};
 use super::stats::Stats;
 
 pub const EXPIRES_HEADER: &str = "x-token-expires-in";
 
+/// What a call authenticated with.
+enum Credential {
+    Token(String),
+    Session(String),
+}
+
 /// An authenticated resource call that may proceed.
 pub struct Admitted {
     sim: Arc<Sim>,
-    token: String,
+    credential: Credential,
     pub client_id: String,
     /// The connection is cut after the work (the fault die said so).
     pub drop_after: bool,
@@ -40,9 +48,16 @@ impl Admitted {
     fn stamp(&self, mut resp: Response) -> Response {
         let api = &self.sim.profile.api;
         if api.expiry_header {
-            let left = lock(&self.sim.tokens).remaining_secs(&self.token, Instant::now());
-            resp.headers_mut()
-                .insert(EXPIRES_HEADER, HeaderValue::from(left));
+            let now = Instant::now();
+            let left = match &self.credential {
+                Credential::Token(t) => Some(lock(&self.sim.tokens).remaining_secs(t, now)),
+                // A session without clocks has no deadline to tell.
+                Credential::Session(id) => lock(&self.sim.sessions).remaining_secs(id, now),
+            };
+            if let Some(left) = left {
+                resp.headers_mut()
+                    .insert(EXPIRES_HEADER, HeaderValue::from(left));
+            }
             if self.sim.quirks.active(ApiQuirk::HugeExpiryHeader) {
                 api_quirks::huge_expiry(&mut resp, EXPIRES_HEADER);
             }
@@ -82,46 +97,19 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
             left.as_secs_f64().ceil() as u64,
         ));
     }
-    let token = bearer(headers).map_err(|why| {
-        Stats::bump(&sim.stats.unauthorized);
-        Stats::bump(&sim.stats.api_unauthorized);
-        reply::unauthorized("invalid_request", why)
-    })?;
-    if let Some((name, _)) = sim
-        .profile
-        .auth
-        .required_headers
-        .iter()
-        .find(|(name, want)| {
-            headers.get(name.as_str()).and_then(|v| v.to_str().ok()) != Some(want.as_str())
-        })
-    {
-        Stats::bump(&sim.stats.unauthorized);
-        tracing::info!(target: "supsync::sim", header = %name, "401: required header missing or wrong");
-        return Err(reply::unauthorized(
-            "invalid_request",
-            &format!("the {name} header is missing or wrong"),
-        ));
-    }
-    let authed = lock(&sim.tokens).authenticate(token, now);
-    let authed = authed.map_err(|why| {
-        let signal = sim.profile.tokens.expiry_signal;
-        Stats::bump(&sim.stats.api_token_dead);
-        if signal == super::profile::ExpirySignal::Unauthorized {
-            Stats::bump(&sim.stats.unauthorized);
-            Stats::bump(&sim.stats.api_unauthorized);
-        }
-        tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, signal = ?signal, "token refused");
-        reply::token_dead(signal, &why)
-    })?;
+    let (credential, client_id) = if sim.profile.session.enabled {
+        session_check(sim, headers, now)?
+    } else {
+        token_check(sim, headers, now)?
+    };
     if sim.quirks.active(ApiQuirk::EchoBearer) {
         Stats::bump(&sim.stats.faults);
         return Err(api_quirks::echo_bearer(headers));
     }
     let mut adm = Admitted {
         sim: Arc::clone(sim),
-        token: token.to_string(),
-        client_id: authed.client_id,
+        credential,
+        client_id,
         drop_after: false,
         _slot: None,
     };
@@ -165,6 +153,85 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
             Ok(adm)
         }
     }
+}
+
+/// The bearer token, the required headers, the token's clocks.
+fn token_check(
+    sim: &Sim,
+    headers: &HeaderMap,
+    now: Instant,
+) -> Result<(Credential, String), Response> {
+    let token = bearer(headers).map_err(|why| {
+        Stats::bump(&sim.stats.unauthorized);
+        Stats::bump(&sim.stats.api_unauthorized);
+        reply::unauthorized("invalid_request", why)
+    })?;
+    required_headers(sim, headers)?;
+    let authed = lock(&sim.tokens).authenticate(token, now);
+    let authed = authed.map_err(|why| {
+        let signal = sim.profile.tokens.expiry_signal;
+        Stats::bump(&sim.stats.api_token_dead);
+        if signal == super::profile::ExpirySignal::Unauthorized {
+            Stats::bump(&sim.stats.unauthorized);
+            Stats::bump(&sim.stats.api_unauthorized);
+        }
+        tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, signal = ?signal, "token refused");
+        reply::token_dead(signal, &why)
+    })?;
+    Ok((Credential::Token(token.to_string()), authed.client_id))
+}
+
+/// The session id, the required headers, the session's clocks (docs/API.md §7). A missing
+/// session is answered as a dead one.
+fn session_check(
+    sim: &Sim,
+    headers: &HeaderMap,
+    now: Instant,
+) -> Result<(Credential, String), Response> {
+    let dead = |why: &str| {
+        let signal = sim.profile.tokens.expiry_signal;
+        Stats::bump(&sim.stats.api_token_dead);
+        if signal == super::profile::ExpirySignal::Unauthorized {
+            Stats::bump(&sim.stats.unauthorized);
+            Stats::bump(&sim.stats.api_unauthorized);
+        }
+        reply::session_dead(signal, why)
+    };
+    let id = session::carried(&sim.profile.session, headers).map_err(|why| {
+        tracing::info!(target: "supsync::sim", reason = %why, "session refused");
+        dead(&why)
+    })?;
+    required_headers(sim, headers)?;
+    let user = lock(&sim.sessions).authenticate(id, now);
+    let user = user.map_err(|refused| {
+        if refused.by_newer_login {
+            Stats::bump(&sim.stats.session_overlap_uses);
+        }
+        tracing::info!(target: "supsync::sim", session = %crate::secret::fingerprint(id), reason = %refused.description, "session refused");
+        dead(&refused.description)
+    })?;
+    Ok((Credential::Session(id.to_string()), user))
+}
+
+/// The profile's `[auth] required_headers`, each with exactly its value (docs/API.md §3.2).
+fn required_headers(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
+    if let Some((name, _)) = sim
+        .profile
+        .auth
+        .required_headers
+        .iter()
+        .find(|(name, want)| {
+            headers.get(name.as_str()).and_then(|v| v.to_str().ok()) != Some(want.as_str())
+        })
+    {
+        Stats::bump(&sim.stats.unauthorized);
+        tracing::info!(target: "supsync::sim", header = %name, "401: required header missing or wrong");
+        return Err(reply::unauthorized(
+            "invalid_request",
+            &format!("the {name} header is missing or wrong"),
+        ));
+    }
+    Ok(())
 }
 
 fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {

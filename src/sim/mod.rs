@@ -6,7 +6,9 @@
 //! Files: `profile` (settings), `tokens` (sessions, tokens, the three clocks), `jwt`, `auth`
 //! (token endpoint), `quirks` (how other token endpoints answer), `gate` (admission of resource calls), `api` (health, pull, push),
 //! `styled` (the other API styles of docs/API.md §6), `store` (records, idempotency keys), `limits` (429s), `faults` (seeded 503s and cut
-//! connections, outages), `admin` (`/_sim`), `stats`, `reply`, `server`.
+//! connections, outages), `admin` (`/_sim`), `stats`, `reply`, `server`; session logins
+//! instead of tokens: `session_profile` (`[session]`), `sessions` (the sessions, their
+//! clocks, lockouts), `session` (login, logout, keep-alive, where a call carries the id).
 
 // Handlers return the answer that refuses a request as `Err(Response)`: built once per
 // request at most, so its size does not matter, and `?` keeps each check one line.
@@ -25,6 +27,9 @@ pub mod profile;
 pub mod quirks;
 mod reply;
 mod server;
+mod session;
+pub mod session_profile;
+mod sessions;
 mod state;
 mod stats;
 mod store;
@@ -126,9 +131,11 @@ impl SimServer {
         body
     }
 
-    /// What `POST /_sim/revoke` does: every token and refresh token dies now.
+    /// What `POST /_sim/revoke` does: every token, refresh token and login session dies now.
     pub fn revoke_all(&self) {
-        state::lock(&self.sim.tokens).revoke_all(Instant::now());
+        let now = Instant::now();
+        state::lock(&self.sim.tokens).revoke_all(now);
+        state::lock(&self.sim.sessions).revoke_all(now);
     }
 
     /// What `POST /_sim/outage?seconds=N` does.

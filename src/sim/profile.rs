@@ -23,6 +23,8 @@ pub struct Profile {
     /// parameters and headers (`client_auth.rs`); absent: secrets only, nothing required.
     #[serde(default)]
     pub auth: super::client_auth::ClientAuthProfile,
+    /// Session logins instead of bearer tokens (`session_profile.rs`, docs/API.md §7).
+    pub session: super::session_profile::SessionProfile,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,7 +259,8 @@ impl Profile {
         if f.error_rate + f.drop_rate > 1.0 {
             return Err("[faults] error_rate + drop_rate must not exceed 1".into());
         }
-        self.auth.check()
+        self.auth.check()?;
+        self.session.check()
     }
 }
 
@@ -284,7 +287,7 @@ fn parse_layered(layers: &[(&str, &str)]) -> Result<Profile, String> {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown section `{section}`{}; the sections are tokens, clients, api, faults, data, auth",
+                        "unknown section `{section}`{}; the sections are tokens, clients, api, faults, data, auth, session",
                         line_hint(text, &section)
                     ));
                 }
@@ -299,7 +302,10 @@ fn parse_layered(layers: &[(&str, &str)]) -> Result<Profile, String> {
 }
 
 fn section_is_known(s: &str) -> bool {
-    ["tokens", "clients", "api", "faults", "data", "auth"].contains(&s)
+    [
+        "tokens", "clients", "api", "faults", "data", "auth", "session",
+    ]
+    .contains(&s)
 }
 
 /// The error with the key it is about (`[api] max_batch: invalid type …`) and, when the

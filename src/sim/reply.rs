@@ -55,6 +55,25 @@ pub fn token_dead(signal: super::profile::ExpirySignal, description: &str) -> Re
     }
 }
 
+/// A dead, unknown or missing session (docs/API.md §7): as a dead token, but the `401`
+/// says `invalid_session` with the `Session` scheme; `403` and `200` keep §2.5's shapes.
+pub fn session_dead(signal: super::profile::ExpirySignal, description: &str) -> Response {
+    use super::profile::ExpirySignal;
+    match signal {
+        ExpirySignal::Unauthorized => {
+            let mut resp = error(StatusCode::UNAUTHORIZED, "invalid_session", description);
+            let quoted = description.replace(['"', '\\'], "'");
+            let value =
+                format!("Session error=\"invalid_session\", error_description=\"{quoted}\"");
+            let value = HeaderValue::from_str(&value)
+                .unwrap_or_else(|_| HeaderValue::from_static("Session error=\"invalid_session\""));
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            resp
+        }
+        other => token_dead(other, description),
+    }
+}
+
 pub fn with_retry_after(mut resp: Response, secs: u64) -> Response {
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

@@ -22,7 +22,7 @@ use tower::ServiceExt;
 
 use super::reply::{self, CutConnection};
 use super::state::Sim;
-use super::{admin, api, auth, styled};
+use super::{admin, api, auth, session, styled};
 
 const LOG: &str = "supsync::sim";
 /// Slow or silent clients may not hold a connection open forever before sending headers.
@@ -45,6 +45,23 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/revoke", post(admin::revoke))
         .route("/_sim/outage", post(admin::outage))
         .route("/_sim/calm", post(admin::calm));
+    // Session logins (docs/API.md §7): their paths exist only while sessions are on. The
+    // profile check keeps them apart from each other and from the paths above.
+    let s = &sim.profile.session;
+    let router = if s.enabled {
+        router
+            .route(&s.login_path, post(session::login))
+            .route(
+                &s.logout_path,
+                post(session::logout).delete(session::logout),
+            )
+            .route(
+                &s.keepalive_path,
+                get(session::keepalive).post(session::keepalive),
+            )
+    } else {
+        router
+    };
     // Another style serves its own paths (and not the contract's) from the mapping.
     let router = if sim.styled.is_some() {
         router.fallback(styled::handle)

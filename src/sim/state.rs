@@ -7,6 +7,7 @@ use super::client_auth::Verifier;
 use super::faults::{FaultDice, Outage};
 use super::limits::Limits;
 use super::profile::Profile;
+use super::sessions::SessionStore;
 use super::stats::Stats;
 use super::store::Store;
 use super::tokens::TokenStore;
@@ -14,6 +15,8 @@ use super::tokens::TokenStore;
 pub struct Sim {
     pub profile: Profile,
     pub tokens: Mutex<TokenStore>,
+    /// Session logins (`[session]`); empty while sessions are off.
+    pub sessions: Mutex<SessionStore>,
     pub store: Mutex<Store>,
     pub dice: FaultDice,
     pub outage: Outage,
@@ -36,6 +39,7 @@ impl Sim {
             token_url,
             quirks: ApiQuirks::new(&profile.api.quirks),
             tokens: Mutex::new(TokenStore::new(profile.tokens.clone())),
+            sessions: Mutex::new(SessionStore::new(&profile.session)),
             store: Mutex::new(Store::new(profile.data.suppliers)),
             dice: FaultDice::new(&profile.faults),
             outage: Outage::default(),

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
-        /// Monotonic counters, bumped lock-free from every handler.
+        /// Monotonic counters (the `_max` ones high-water marks), bumped lock-free from every handler.
         #[derive(Debug, Default)]
         pub struct Stats {
             $($(#[$doc])* pub $name: AtomicU64,)*
@@ -64,6 +64,26 @@ counters! {
     api_token_dead,
     /// Refresh grants refused because they came before `refresh_window_secs`.
     refresh_too_early,
+    /// Successful session logins (docs/API.md §7).
+    session_logins,
+    /// Logins refused with 401 (wrong user name or password).
+    session_login_failures,
+    /// Times a user became locked.
+    session_lockouts,
+    /// Logins refused with 423 because the user was locked.
+    session_login_refused_locked,
+    /// Logout requests answered.
+    session_logouts,
+    /// Admitted keep-alive calls.
+    session_keepalives,
+    /// Live sessions ended by a newer login of their user (`single_session`).
+    sessions_ended_by_newer_login,
+    /// High-water mark: login requests of one user in flight at the same time.
+    session_concurrent_logins_max,
+    /// High-water mark: live sessions of one user at the same time.
+    session_live_max,
+    /// Resource calls made with a session ended by a newer login.
+    session_overlap_uses,
 }
 
 impl Stats {
@@ -101,6 +121,16 @@ mod tests {
             "api_unauthorized",
             "api_token_dead",
             "refresh_too_early",
+            "session_logins",
+            "session_login_failures",
+            "session_lockouts",
+            "session_login_refused_locked",
+            "session_logouts",
+            "session_keepalives",
+            "sessions_ended_by_newer_login",
+            "session_concurrent_logins_max",
+            "session_live_max",
+            "session_overlap_uses",
         ] {
             assert!(j.get(k).is_some_and(|v| v.is_u64()), "{k} missing");
         }
