@@ -93,7 +93,7 @@ impl ApiClient {
             .map_err(|p| config_error(format!("auth.expired_when: {}", p.join("; "))))?;
         // A session login's credential (cache entry, lock, login budget): kind, login URL
         // and user name.
-        let credential = format!("session {} {}", cfg.login_url(), cfg.auth.session.username);
+        let credential = crate::auth::session_login::credential_of(cfg);
         let budget_file = opts
             .token_cache
             .as_deref()

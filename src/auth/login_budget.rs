@@ -75,6 +75,12 @@ pub fn file_beside(cache: &Path, credential: &str) -> PathBuf {
     cache.with_file_name(name)
 }
 
+/// The login budget file of `cfg`'s session login beside the token cache `cache`
+/// (`<state dir>/token-cache`): what `run`, `resume` and `diagnose` all read.
+pub fn file_for(cache: &Path, cfg: &crate::config::Config) -> PathBuf {
+    file_beside(cache, &super::session_login::credential_of(cfg))
+}
+
 impl LoginBudget {
     /// A budget of `max` refused logins for `user` with `password` on `credential` (the
     /// login URL and user), counted in memory until [`LoginBudget::with_file`].

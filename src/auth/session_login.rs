@@ -36,6 +36,12 @@ pub enum LoginError {
     Other(GrantError),
 }
 
+/// The credential of `cfg`'s session login: kind, login URL and user name. It names the
+/// token cache entry, the credential's lock and the login budget file.
+pub fn credential_of(cfg: &Config) -> String {
+    format!("session {} {}", cfg.login_url(), cfg.auth.session.username)
+}
+
 /// The configured login of one user.
 pub struct SessionLogin {
     url: String,
@@ -76,7 +82,7 @@ impl SessionLogin {
         if password.is_empty() {
             return Err("the session password is empty".into());
         }
-        let credential = format!("session {url} {}", s.username);
+        let credential = credential_of(cfg);
         let mut budget = LoginBudget::new(
             &credential,
             &s.username,
@@ -114,7 +120,8 @@ impl SessionLogin {
         &self.password
     }
 
-    /// The cache entry, lock and login budget of this credential: kind, login URL, user.
+    /// The cache entry, lock and login budget of this credential: kind, login URL, user
+    /// (see [`credential_of`]).
     pub fn credential(&self) -> String {
         format!("session {} {}", self.url, self.user)
     }
