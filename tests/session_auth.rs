@@ -705,3 +705,45 @@ async fn no_password_or_session_id_leaks_anywhere() {
     let stderr = String::from_utf8_lossy(&outputs[1].stderr);
     assert!(stderr.contains("session renewed"), "{stderr}");
 }
+
+/// A server that says "session dead" with a 403 (`auth.expired_when`): one renewal (a new
+/// login) and one replay, and the log says what happened in the console's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_session_answered_403_is_renewed_by_a_login_and_replayed() {
+    let p = Profile::from_toml(&format!(
+        "[tokens]\nexpiry_signal = \"403\"\n[api]\nper_record_ms = 0\n\
+         [session]\nenabled = true\nlogin_ms = 0\nusers = {{ {USER} = \"{PASSWORD}\" }}\n"
+    ))
+    .unwrap();
+    let sim = SimServer::start(p, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&sim.url(), 10, 1);
+    cfg.auth.expired_when = vec!["403 /error = token_expired".into()];
+    let audit = dir.path().join("audit.jsonl");
+    let cancel = CancellationToken::new();
+    let opts = ConnectOptions {
+        token_cache: None,
+        audit_log: Some(audit.clone()),
+    };
+    let api = ApiClient::connect(&cfg, Secret::new(PASSWORD), opts, cancel.child_token())
+        .await
+        .unwrap();
+    api.health().await.unwrap();
+    sim.revoke_all();
+    api.health().await.unwrap();
+    let st = stats(&sim);
+    assert_eq!(stat(&st, "session_logins"), 2, "{st}");
+    assert_eq!(stat(&st, "api_token_dead"), 1, "{st}");
+    let token = api.token_status().borrow().clone();
+    assert_eq!(token.expired_seen.status_403, 1, "{token:?}");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    for want in [
+        "expired answer (403) from the API: 403: Session revoked",
+        "session renewed (after an expired answer (403)): a new session login as sync-bot",
+    ] {
+        assert!(log.contains(want), "{want:?} not in {log}");
+    }
+    cancel.cancel();
+}

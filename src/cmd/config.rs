@@ -10,15 +10,21 @@ use crate::config::{self, ConfigError, LoadedConfig, ResolvedSecret, SecretSourc
 
 pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
     let loaded = config::load(global)?;
-    let secret = match loaded.resolve_client_secret() {
-        Ok(r) => Some(r),
-        Err(ConfigError::MissingSecret(_)) => None,
-        Err(e) => return Err(e.into()),
+    // Only the secret the configured kind uses is read (a file the other names may not
+    // exist on this machine).
+    let session = loaded.config.auth.kind == config::AuthKind::Session;
+    let given = |r: Result<ResolvedSecret, ConfigError>| match r {
+        Ok(r) => Ok(Some(r)),
+        Err(ConfigError::MissingSecret(_)) => Ok(None),
+        Err(e) => Err(e),
     };
-    let password = match loaded.resolve_session_password() {
-        Ok(r) => Some(r),
-        Err(ConfigError::MissingSecret(_)) => None,
-        Err(e) => return Err(e.into()),
+    let secret = match session {
+        true => None,
+        false => given(loaded.resolve_client_secret())?,
+    };
+    let password = match session {
+        true => given(loaded.resolve_session_password())?,
+        false => None,
     };
     let secrets = Secrets {
         client_secret: secret.as_ref(),
