@@ -179,7 +179,10 @@ impl TokenManager {
                 generation: c.generation,
             })
             .ok_or_else(|| GrantError::Transport {
-                grant: GrantKind::ClientCredentials,
+                grant: match self.endpoint.session() {
+                    Some(_) => GrantKind::SessionLogin,
+                    None => GrantKind::ClientCredentials,
+                },
                 message: "no token available".into(),
             })
     }
