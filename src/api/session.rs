@@ -8,6 +8,7 @@ use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue}
 
 use super::client::config_error;
 use super::{ApiClient, ApiError, classify};
+use crate::auth::audit::EventKind;
 use crate::config::Carry;
 use crate::secret::Secret;
 
@@ -56,6 +57,22 @@ pub fn attach_credential(
 }
 
 impl ApiClient {
+    /// The logout at the end of a run ([`ApiClient::logout`]): a failure is a warning in
+    /// the refresh log, never an error of the run.
+    pub async fn end_session(&self) {
+        if let Err(e) = self.logout().await {
+            self.tokens.audit().record(
+                EventKind::Warning,
+                self.tokens.fingerprint().as_deref(),
+                None,
+                &format!(
+                    "the session logout at the end of the run failed: {e}; the session ends \
+                     when the server's idle window or cap ends it"
+                ),
+            );
+        }
+    }
+
     /// Ends this run's session at `auth.session.logout_path`, best effort: returns
     /// `Ok(false)` when there is nothing to end (no logout configured, no session), and
     /// forgets the cached session once the server has ended it (so no later process tries

@@ -140,6 +140,12 @@ impl TokenEndpoint {
         };
         if cfg.auth.kind == AuthKind::Session {
             redactor.pin("session password", secret.expose());
+            // As a JSON login body carries it, should a server echo the body.
+            if let Ok(quoted) = serde_json::to_string(secret.expose())
+                && let Some(inner) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
+            {
+                redactor.pin("session password", inner);
+            }
             let login = SessionLogin::new(cfg, secret, login_budget_file)?;
             return Ok(base(Flavor::Session(Arc::new(login)), None));
         }

@@ -208,14 +208,7 @@ async fn prepare_and_run(
     end.sessions = status.sessions;
     // No renewal or keep-alive may race the logout (nor log in again after it).
     api_cancel.cancel();
-    match api.logout().await {
-        Ok(_) => {}
-        Err(e) => tracing::warn!(
-            target: crate::logging::TOKEN_TARGET,
-            "the session logout at the end of the run failed: {e}; the session ends when \
-             the server's idle window or cap ends it"
-        ),
-    }
+    api.end_session().await;
     Ok(end)
 }
 
