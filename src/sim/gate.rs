@@ -169,12 +169,7 @@ fn token_check(
     required_headers(sim, headers)?;
     let authed = lock(&sim.tokens).authenticate(token, now);
     let authed = authed.map_err(|why| {
-        let signal = sim.profile.tokens.expiry_signal;
-        Stats::bump(&sim.stats.api_token_dead);
-        if signal == super::profile::ExpirySignal::Unauthorized {
-            Stats::bump(&sim.stats.unauthorized);
-            Stats::bump(&sim.stats.api_unauthorized);
-        }
+        let signal = count_dead(sim);
         tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, signal = ?signal, "token refused");
         reply::token_dead(signal, &why)
     })?;
@@ -188,15 +183,7 @@ fn session_check(
     headers: &HeaderMap,
     now: Instant,
 ) -> Result<(Credential, String), Response> {
-    let dead = |why: &str| {
-        let signal = sim.profile.tokens.expiry_signal;
-        Stats::bump(&sim.stats.api_token_dead);
-        if signal == super::profile::ExpirySignal::Unauthorized {
-            Stats::bump(&sim.stats.unauthorized);
-            Stats::bump(&sim.stats.api_unauthorized);
-        }
-        reply::session_dead(signal, why)
-    };
+    let dead = |why: &str| reply::session_dead(count_dead(sim), why);
     let id = session::carried(&sim.profile.session, headers).map_err(|why| {
         tracing::info!(target: "supsync::sim", reason = %why, "session refused");
         dead(&why)
@@ -211,6 +198,17 @@ fn session_check(
         dead(&refused.description)
     })?;
     Ok((Credential::Session(id.to_string()), user))
+}
+
+/// Counts a refused dead token or session; returns how to answer it (`expiry_signal`).
+fn count_dead(sim: &Sim) -> super::profile::ExpirySignal {
+    let signal = sim.profile.tokens.expiry_signal;
+    Stats::bump(&sim.stats.api_token_dead);
+    if signal == super::profile::ExpirySignal::Unauthorized {
+        Stats::bump(&sim.stats.unauthorized);
+        Stats::bump(&sim.stats.api_unauthorized);
+    }
+    signal
 }
 
 /// The profile's `[auth] required_headers`, each with exactly its value (docs/API.md §3.2).
