@@ -163,6 +163,11 @@ pub struct DiagnoseArgs {
     /// Calls made in a row on one token, to see a revocation after some uses.
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub probe_calls: u32,
+    /// How long a probe may wait for a token to run out (to see how the API answers a
+    /// dead one) or for the server's refresh window to open (to refresh inside it), in
+    /// seconds; 0 never waits.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub wait_secs: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -53,7 +53,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "diagnose",
-        &["api", "auth", "config", "exit", "mapping", "secret"],
+        &[
+            "api",
+            "auth",
+            "config",
+            "exit",
+            "mapping",
+            "secret",
+            "server_text",
+        ],
     ),
     // Consumers of a run's events.
     ("summary", &["engine", "run"]),

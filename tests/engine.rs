@@ -512,13 +512,34 @@ async fn binary_headless_push_bad_input_and_status() {
     let o = cmd(
         &d,
         &cfg,
-        &["run", "--headless", "--source", src.to_str().unwrap()],
+        &[
+            "run",
+            "--headless",
+            "--run-id",
+            "bin-auth",
+            "--source",
+            src.to_str().unwrap(),
+        ],
     )
     .env("SUPSYNC_CLIENT_SECRET", "not-the-secret")
     .output()
     .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(!text(&o).contains("not-the-secret"), "{}", text(&o));
+    // `status` says so after the process is gone: the journal keeps why it stopped.
+    let o = supsync(&d, &cfg, &["status", "bin-auth"]);
+    let shown = text(&o);
+    assert!(shown.contains("authentication failed"), "{shown}");
+    assert!(shown.contains("stopped:  cannot get a token"), "{shown}");
+    assert!(shown.contains("invalid_client"), "{shown}");
+    assert!(!shown.contains("not-the-secret"), "{shown}");
+    let o = supsync(&d, &cfg, &["status", "bin-auth", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["exit_code"], 4, "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("invalid_client"),
+        "{v}"
+    );
 
     // File-level problems: a clear error naming the file, exit 1, never a panic.
     let empty = d.join("empty.csv");

@@ -563,7 +563,20 @@ fn a_lock_held_by_another_process_dies_with_it() {
     );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let (_j, m, _) = Journal::open(dir.path(), "other").unwrap();
+    // flock(1) forks its command and the child closes the lock's descriptor before it
+    // runs `sleep`; killed in that instant, the child still shares the lock for a moment.
+    // So the lock must be gone soon, not at once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        match Journal::open(dir.path(), "other") {
+            Ok((_j, m, _)) => break m,
+            Err(e) if Instant::now() < deadline => {
+                assert!(e.to_string().contains("in use by another"), "{e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("the killed process left its lock behind: {e}"),
+        }
+    };
     assert_eq!(m.run_id, "other");
 }
 

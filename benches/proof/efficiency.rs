@@ -52,15 +52,17 @@ pub fn run() {
     );
     measure(&rt, "long", RECORDS_LONG);
     naive(&rt);
+    styles_with(&rt);
+}
+
+/// The per-style figures alone (`cargo bench --bench proof -- styles`).
+pub fn styles() {
+    styles_with(&runtime());
+}
+
+fn styles_with(rt: &tokio::runtime::Runtime) {
     for (style, push_concurrency, records, per_record_ms, segment) in STYLES {
-        per_style(
-            &rt,
-            style,
-            push_concurrency,
-            records,
-            per_record_ms,
-            segment,
-        );
+        per_style(rt, style, push_concurrency, records, per_record_ms, segment);
     }
 }
 

@@ -19,8 +19,9 @@ mod support;
 
 type Bench = fn();
 
-const BENCHES: [(&str, Bench); 7] = [
+const BENCHES: [(&str, Bench); 8] = [
     ("efficiency", efficiency::run),
+    ("styles", efficiency::styles),
     ("overhead", overhead::run),
     ("render", console::render),
     ("idle", console::idle),

@@ -21,6 +21,7 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
     let opts = DiagnoseOptions {
         idle_wait: std::time::Duration::from_secs(args.probe_secs),
         probe_calls: args.probe_calls,
+        wait: std::time::Duration::from_secs(args.wait_secs),
     };
     let found = match rt.block_on(diagnose::diagnose(&loaded.config, &secret, &opts)) {
         Ok(d) => d,

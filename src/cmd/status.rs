@@ -121,6 +121,9 @@ struct RunReport {
     /// use), with its exit code; null while it has not ended (running, or killed).
     outcome: Option<String>,
     exit_code: Option<i32>,
+    /// Why a failed run stopped (the error it ended with; secrets were never in it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
     source: Option<String>,
     output: Option<String>,
     base_url: String,
@@ -215,12 +218,20 @@ impl RunReport {
             _ if failed => RunState::CompletedWithFailures.to_string(),
             _ => RunState::Completed.to_string(),
         };
-        // The journal does not say why a run failed, so a failed run is "failed" here
-        // even when the process said "authentication failed".
-        let outcome = replay
-            .last_run_state
-            .filter(|s| s.is_terminal())
-            .map(|s| Outcome::of(s, counts.rejected, usize::from(failed), false));
+        let outcome = replay.last_run_state.filter(|s| s.is_terminal()).map(|s| {
+            Outcome::of(
+                s,
+                counts.rejected,
+                usize::from(failed),
+                replay.last_run_auth_failure,
+            )
+        });
+        // Why it stopped, while that is still the run's last word (a resume after it
+        // records its own end).
+        let reason = replay
+            .last_run_reason
+            .clone()
+            .filter(|_| replay.last_run_state == Some(RunState::Failed));
         let next = if pending {
             Some(format!("{prefix} resume {}", m.run_id))
         } else if failed {
@@ -234,6 +245,7 @@ impl RunReport {
             state,
             outcome: outcome.map(|o| o.to_string()),
             exit_code: outcome.map(Outcome::exit_code),
+            reason,
             source: m.source.as_ref().map(|p| p.display().to_string()),
             output: m.output.as_ref().map(|p| p.display().to_string()),
             base_url: m.base_url.clone(),
@@ -264,6 +276,9 @@ impl RunReport {
             self.direction,
             self.outcome.as_deref().unwrap_or(&self.state)
         ));
+        if let Some(r) = &self.reason {
+            line(format!("stopped:  {r}"));
+        }
         line(format!("created:  {}", self.created_at));
         if let Some(s) = &self.source {
             line(format!("source:   {s}"));

@@ -3,8 +3,8 @@
 //! runs it on every diagnosis (and reports what it finds); the property test runs it on
 //! constructed findings.
 
-use super::evidence::{Claim, Evidence};
-use super::verdict::{ClockKind, Context, Outcome, Verdict};
+use super::evidence::{Claim, Evidence, SignalKind};
+use super::verdict::{ClockKind, Context, Line, Outcome, Verdict};
 
 /// What in `v` the findings `ev` contradict; empty when they agree.
 pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String> {
@@ -179,6 +179,7 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
             _ => {}
         }
     }
+    signal_and_window(ctx, ev, v, &mut out);
     if let Some(scope) = &v.shortening_scope
         && v.changes.iter().any(|l| l.text.contains("default TTL is"))
     {
@@ -187,6 +188,94 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
         ));
     }
     out
+}
+
+/// The expiry signal and the refresh window: a dead token's answer that supsync would not
+/// renew on gets its rule, one it renews on gets none, the window found is the one set.
+fn signal_and_window(ctx: &Context, ev: &[Evidence], v: &Verdict, out: &mut Vec<String>) {
+    let cites = |l: &Line, id: &str| l.cites.iter().any(|c| c == id);
+    let mut first = true;
+    for e in ev {
+        let Claim::ExpirySignal(s) = &e.claim else {
+            continue;
+        };
+        let id = e.id.as_str();
+        let handled = s.form == SignalKind::Status401
+            || (s.form != SignalKind::NotARefusal && s.matched_rule.is_some());
+        let advised = |l: &Line| cites(l, id) && l.text.contains("auth.expired_when =");
+        match (&s.rule, handled) {
+            (_, true) if v.changes.iter().any(advised) => out.push(format!(
+                "{id}: a rule advised for an answer supsync renews on"
+            )),
+            (Some(r), false) if s.form != SignalKind::NotARefusal => {
+                let quoted = serde_json::Value::String(r.clone()).to_string();
+                if !v
+                    .changes
+                    .iter()
+                    .any(|l| advised(l) && l.text.contains(&quoted))
+                {
+                    out.push(format!("{id}: the rule {r} is not advised"));
+                }
+            }
+            _ => {}
+        }
+        if s.form == SignalKind::NotARefusal && !v.unknowns.iter().any(|l| cites(l, id)) {
+            out.push(format!("{id}: an unseen expiry signal not reported"));
+        }
+        if first {
+            first = false;
+            if v.expiry_signal
+                .as_ref()
+                .is_none_or(|x| x.form != s.form || x.handled != handled)
+            {
+                out.push(format!(
+                    "{id}: expiry signal {:?}, verdict {:?}",
+                    s.form, v.expiry_signal
+                ));
+            }
+        }
+    }
+    if first && v.expiry_signal.is_some() {
+        out.push("an expiry signal in the verdict without a finding".into());
+    }
+    let windows: Vec<(&str, Option<u64>)> = ev
+        .iter()
+        .filter_map(|e| match &e.claim {
+            Claim::RefreshWindow(w) => Some((e.id.as_str(), w.secs)),
+            _ => None,
+        })
+        .collect();
+    let n = windows.iter().filter_map(|(_, s)| *s).min();
+    if v.refresh_window_secs != n {
+        out.push(format!(
+            "refresh window {n:?} in the findings, {:?} in the verdict",
+            v.refresh_window_secs
+        ));
+    }
+    let cite_any = |l: &Line| windows.iter().any(|(id, _)| cites(l, id));
+    match n {
+        Some(n) if ctx.refresh_window_secs == 0 || ctx.refresh_window_secs > n => {
+            let set = format!("auth.refresh_window_secs = {n}");
+            if !v
+                .changes
+                .iter()
+                .any(|l| cite_any(l) && l.text.contains(&set))
+            {
+                out.push(format!(
+                    "a {n} s refresh window, yet `{set}` is not advised"
+                ));
+            }
+        }
+        None if !windows.is_empty()
+            && !v
+                .unknowns
+                .iter()
+                .any(|l| cite_any(l) && l.text.contains("--wait-secs")) =>
+        {
+            out.push("an unmeasured refresh window not reported".into())
+        }
+        _ => {}
+    }
 }
 
 fn is(ev: &[Evidence], id: &str, pred: impl Fn(&Claim) -> bool) -> bool {

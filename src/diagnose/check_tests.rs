@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 
 use super::check::contradictions;
-use super::evidence::{Claim, Evidence, Source};
+use super::evidence::{Claim, Death, Evidence, Signal, SignalKind, Source, Window};
+use super::findings::ErrorAt;
 use super::verdict::{ClockKind, Context, Outcome, verdict};
 
 fn ctx() -> Context {
@@ -161,9 +162,71 @@ fn scope() -> impl Strategy<Value = Option<String>> {
     ]
 }
 
+fn signal() -> impl Strategy<Value = Claim> {
+    let kind = prop_oneof![
+        Just(SignalKind::Status401),
+        Just(SignalKind::Status403),
+        Just(SignalKind::Body200),
+        Just(SignalKind::NotARefusal),
+    ];
+    let how = prop_oneof![
+        Just(Death::RefusedInUse),
+        Just(Death::Expired),
+        Just(Death::NeverIssued),
+    ];
+    let rule = || {
+        proptest::option::of(prop_oneof![
+            Just("403 /error = token_expired".to_string()),
+            Just("403".to_string()),
+            Just("200 /error/code = \"X\"".to_string()),
+        ])
+    };
+    (how, kind, rule(), rule(), proptest::option::of(0u64..5000)).prop_map(
+        |(how, kind, matched_rule, rule, shortest_left_secs)| {
+            Claim::ExpirySignal(Signal {
+                how,
+                form: kind,
+                status: Some(match kind {
+                    SignalKind::Status401 => 401,
+                    SignalKind::Status403 => 403,
+                    _ => 200,
+                }),
+                error_at: Some(ErrorAt {
+                    pointer: "/error".into(),
+                    value: Some("token_expired".into()),
+                }),
+                matched_rule,
+                rule,
+                shortest_left_secs,
+            })
+        },
+    )
+}
+
+fn window() -> impl Strategy<Value = Claim> {
+    (
+        proptest::option::of(1u64..300),
+        proptest::option::of(0.0f64..300.0),
+        proptest::option::of(0.0f64..300.0),
+        proptest::option::of(1u64..300),
+    )
+        .prop_map(
+            |(stated_secs, too_early_left_secs, accepted_left_secs, secs)| {
+                Claim::RefreshWindow(Window {
+                    stated_secs,
+                    too_early_left_secs,
+                    accepted_left_secs,
+                    secs,
+                })
+            },
+        )
+}
+
 fn claim() -> impl Strategy<Value = Claim> {
     let text = || proptest::option::of("[a-z ]{0,12}");
     prop_oneof![
+        signal(),
+        window(),
         secs().prop_map(|secs| Claim::Ttl { secs }),
         Just(Claim::NoLifetimeStated),
         secs().prop_map(|secs| Claim::EndsBy { secs }),
@@ -259,11 +322,17 @@ proptest! {
         sync in prop_oneof![Just(60u64), Just(3600), 1u64..20_000],
         keepalive in 1u64..300,
         hint in prop_oneof![Just(0u64), 1u64..100],
+        window in prop_oneof![Just(0u64), 1u64..300],
+        margin in 1u64..300,
+        rules in proptest::collection::vec("[0-9a-z /=]{1,12}", 0..2),
     ) {
         let mut c = ctx();
         c.sync_secs = sync;
         c.keepalive_secs = keepalive;
         c.idle_hint_secs = hint;
+        c.refresh_window_secs = window;
+        c.refresh_margin_secs = margin;
+        c.expired_when = rules;
         let e = ev(claims);
         let v = verdict(&c, &e);
         let problems = contradictions(&c, &e, &v);

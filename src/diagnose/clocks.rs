@@ -7,7 +7,7 @@ use super::evidence::{Claim, Evidence, Source};
 use super::verdict::{
     Clock, ClockKind, Conflict, Context, Fix, Line, Outcome, Renewal, Verdict, Who,
 };
-use super::{advice, blockers};
+use super::{advice, blockers, judge_signal};
 
 /// Ids of the findings whose claim matches.
 pub(super) fn ids(ev: &[Evidence], pred: impl Fn(&Claim) -> bool) -> Vec<String> {
@@ -34,6 +34,8 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
         default_ttl_secs: None,
         idle_window_secs: None,
         session_secs: None,
+        expiry_signal: None,
+        refresh_window_secs: None,
     };
     let no_token = blockers::token_endpoint(ctx, ev, &mut v);
     blockers::first_api_call(ctx, ev, &mut v);
@@ -48,6 +50,8 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
     more::unexplained_end(ctx, ev, &mut v);
     more::connection(ctx, ev, &mut v);
     advice::other_changes(ctx, ev, &mut v, &mut changes);
+    judge_signal::expiry_signal(ctx, ev, &mut v, &mut changes);
+    judge_signal::refresh_window(ctx, ev, &mut v, &mut changes);
     advice::unknowns(ctx, ev, &mut v);
 
     // Untimed blockers first, then shortest first; equal times keep the kind order.

@@ -27,11 +27,20 @@ fn new_session(ev: &[Evidence]) -> (bool, Vec<String>) {
 pub(super) fn renewal(ev: &[Evidence], v: &mut Verdict) -> Renewal {
     let refresh = ids(ev, |c| matches!(c, Claim::Refresh { ok: true, .. }));
     let (regrant, regrant_ids) = new_session(ev);
+    let windowed = ids(ev, |c| matches!(c, Claim::RefreshWindow(_)));
+    let refused = ids(ev, |c| matches!(c, Claim::Refresh { ok: false, .. }));
     let (r, text, cites) = if !refresh.is_empty() {
         (
             Renewal::RefreshToken,
             "supsync renews with the refresh token (a refresh worked)",
             refresh,
+        )
+    } else if !windowed.is_empty() && refused.is_empty() {
+        (
+            Renewal::RefreshToken,
+            "supsync renews with the refresh token inside the server's refresh window (a \
+             refresh was refused only as too early)",
+            windowed,
         )
     } else if regrant {
         (

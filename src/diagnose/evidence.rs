@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+pub use super::evidence_signal::{Death, Signal, SignalKind, Window};
 use super::findings::{CallFinding, Findings};
 use super::said::{DeadBy, read_401};
 
@@ -41,6 +42,10 @@ pub enum Source {
     ProbeLimit,
     /// The first page read with the API mapping.
     ApiMapping,
+    /// The API's answer to a dead token.
+    ExpirySignal,
+    /// Refreshes refused as too early, and asked for again later.
+    RefreshWindow,
 }
 
 impl Source {
@@ -159,6 +164,10 @@ pub enum Claim {
         key: Option<String>,
         error: Option<String>,
     },
+    /// How the API answers a dead token; see `evidence_signal.rs`.
+    ExpirySignal(Signal),
+    /// The token endpoint accepts a refresh only close to expiry; see `evidence_signal.rs`.
+    RefreshWindow(Window),
     /// No token at all.
     TokenRefused {
         code: Option<String>,
@@ -240,6 +249,7 @@ pub fn collect(f: &Findings) -> Vec<Evidence> {
     };
     super::evidence_token::token(&mut c, f, tok);
     super::evidence_calls::calls(&mut c, f, tok);
+    super::evidence_signal::collect(&mut c, f);
     mapping_read(&mut c, f);
     c.0
 }
@@ -273,15 +283,21 @@ fn mapping_read(c: &mut Collector, f: &Findings) {
     );
 }
 
-/// What a 401/403 on `call` says, as `(words, clock)`.
+/// What a refusal on `call` (a 401, a 403, a 200 carrying an error) says, as `(words,
+/// clock)`.
 pub(super) fn refusal(call: &CallFinding) -> Option<(String, DeadBy)> {
-    if !matches!(call.status, Some(401 | 403)) {
+    if !call.is_refusal() {
         return None;
     }
     let desc = call.error.clone().unwrap_or_default();
     let mut words = format!("HTTP {}", call.status.unwrap_or_default());
-    if let Some(code) = &call.error_code {
-        words.push_str(&format!(" {code}"));
+    match (&call.error_code, &call.error_at) {
+        (Some(code), _) => words.push_str(&format!(" {code}")),
+        (None, Some(at)) => words.push_str(&format!(
+            " with an error in its body ({})",
+            super::evidence_signal::shown(at)
+        )),
+        (None, None) => {}
     }
     if !desc.is_empty() {
         words.push_str(&format!(" \"{desc}\""));

@@ -177,7 +177,7 @@ fn idle(c: &mut Collector, f: &Findings) {
         refused_call(c, f, first, None, "idle probe, first call");
         return;
     }
-    if second.status.is_some_and(|s| s == 401 || s == 403) {
+    if second.is_refusal() {
         refused_call(
             c,
             f,

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+pub use super::findings_signal::*;
 use super::jwt::JwtClaims;
 
 /// Everything one `diagnose` run found out.
@@ -21,6 +22,13 @@ pub struct Findings {
     pub keepalive_secs: u64,
     /// `auth.idle_timeout_secs` (0 = not set): the operator's word on the idle window.
     pub idle_hint_secs: u64,
+    /// `auth.expired_when`: the rules that say which 403s and 200s mean a dead token.
+    pub expired_when: Vec<String>,
+    /// `auth.refresh_window_secs` (0 = not set).
+    pub refresh_window_secs: u64,
+    /// How long a probe may wait for a token to die or a refresh window to open
+    /// (`--wait-secs`).
+    pub wait_secs: u64,
     /// The client authentication method configured (`client_secret_basic`…).
     pub auth_method: String,
     /// The health URL the API calls went to.
@@ -43,6 +51,8 @@ pub struct Findings {
     pub connection: ConnectionProbe,
     /// The API mapping in use and one read of the first page with it.
     pub mapping: MappingFinding,
+    /// How the API answered a dead token; `None` when no token was had.
+    pub expiry_signal: Option<SignalFinding>,
 }
 
 /// The API mapping in use (`[api]`, docs/API.md §6) and the first page read with it.
@@ -150,6 +160,10 @@ pub struct CallFinding {
     pub www_authenticate: Option<String>,
     /// `Location` of a redirect.
     pub location: Option<String>,
+    /// Where the JSON body names an error (a 200 carrying one is no success).
+    pub error_at: Option<ErrorAt>,
+    /// A 403, or a 200 carrying an error, held against `auth.expired_when`.
+    pub expired_when: Option<RuleCheck>,
 }
 
 impl CallFinding {
@@ -157,8 +171,19 @@ impl CallFinding {
         self.status == Some(401)
     }
 
-    pub fn is_success(&self) -> bool {
+    fn is_2xx(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// A 2xx whose body carries no error.
+    pub fn is_success(&self) -> bool {
+        self.is_2xx() && self.error_at.is_none()
+    }
+
+    /// An answer that refuses the token: a 401, a 403, or a 2xx carrying an error (the
+    /// forms of docs/API.md §2.5).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.status, Some(401 | 403)) || (self.is_2xx() && self.error_at.is_some())
     }
 }
 
@@ -200,6 +225,9 @@ pub struct RefreshFinding {
     /// No refresh token came and `offline_access` was not requested: whether a grant
     /// with it added brought one (`None`: not tried).
     pub with_offline_access: Option<bool>,
+    /// The refresh was refused as too early (a refresh window): the tries and the
+    /// server's words. A too-early refusal alone is no failed refresh (`ok` stays `None`).
+    pub too_early: Option<RefreshWindowFinding>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

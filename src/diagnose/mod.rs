@@ -10,20 +10,27 @@ mod blockers;
 pub mod check;
 mod clocks;
 mod clocks_more;
+mod dead_answer;
 pub mod evidence;
 mod evidence_calls;
+mod evidence_signal;
 mod evidence_token;
 pub mod findings;
+mod findings_signal;
+mod judge_signal;
 pub mod jwt;
 pub mod probe;
 mod probe_calls;
 mod probe_mapping;
+mod probe_signal;
 pub mod report;
 pub mod said;
 pub mod verdict;
 
 #[cfg(test)]
 mod check_tests;
+#[cfg(test)]
+mod judge_signal_tests;
 
 use std::time::Duration;
 
@@ -43,6 +50,9 @@ pub struct DiagnoseOptions {
     pub idle_wait: Duration,
     /// Calls made in a row on one token, to see a revocation after some uses.
     pub probe_calls: u32,
+    /// How long a probe may wait for a token to die (to see how the API answers a dead
+    /// one) or for a refresh window to open (to refresh inside it).
+    pub wait: Duration,
 }
 
 impl Default for DiagnoseOptions {
@@ -50,6 +60,7 @@ impl Default for DiagnoseOptions {
         Self {
             idle_wait: Duration::from_secs(3),
             probe_calls: 6,
+            wait: Duration::from_secs(10),
         }
     }
 }

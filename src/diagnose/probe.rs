@@ -1,17 +1,19 @@
-//! The measurements: token grants per scope set, one refresh, a second session, health
-//! calls for `X-Token-Expires-In` and `Date`, and a pooled connection left idle. Tokens
-//! stay `Secret`s; only fingerprints reach the findings.
+//! The measurements: token grants per scope set, one refresh (again inside a refresh
+//! window), a second session, health calls for `X-Token-Expires-In` and `Date`, a pooled
+//! connection left idle, and the answer to a dead token. Tokens stay `Secret`s; only
+//! fingerprints reach the findings.
 
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow};
 
 use super::DiagnoseOptions;
+use super::dead_answer::Rules;
 use super::findings::*;
 use super::jwt;
-use super::probe_calls::{health_with_retry, idle_probe, use_probe};
-use super::probe_mapping;
+use super::probe_calls::{Target, health_with_retry, idle_probe, use_probe};
+use super::{probe_mapping, probe_signal};
 use crate::auth::client_auth::{Peer, http_client};
 use crate::auth::grant::{Grant, GrantError, TokenEndpoint};
 use crate::config::{ClientAuthMethod, Config, check_transport};
@@ -40,6 +42,11 @@ pub async fn run(
         .context("could not build the HTTP client for the API")?;
     let mut endpoint = TokenEndpoint::new(cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
     let mapping = probe_mapping::mapping(cfg)?;
+    let rules = Rules::of(cfg)?;
+    let at = Target {
+        url: &health_url,
+        rules: &rules,
+    };
     // The configuration the probes run with: the other client-auth method when only that
     // one works, so the lifetimes can still be measured.
     let mut cfg = cfg.clone();
@@ -54,6 +61,9 @@ pub async fn run(
         refresh_margin_secs: cfg.auth.refresh_margin_secs,
         keepalive_secs: cfg.auth.keepalive_secs,
         idle_hint_secs: cfg.auth.idle_timeout_secs,
+        expired_when: cfg.auth.expired_when.clone(),
+        refresh_window_secs: cfg.auth.refresh_window_secs,
+        wait_secs: opts.wait.as_secs(),
         auth_method: cfg.client_auth_method().as_str().into(),
         health_url: health_url.clone(),
         probe_secs: opts.idle_wait.as_secs(),
@@ -116,7 +126,7 @@ pub async fn run(
         f.clock_skew.jwt_iat_skew_secs =
             Some((iat as f64 + 0.5 - unix(wall_issued)).round() as i64);
     }
-    let first = health_with_retry(&api_http, &health_url, &main.access_token, main.sent_at).await;
+    let first = health_with_retry(&api_http, at, &main.access_token, main.sent_at).await;
     if let Some(date) = first.date {
         f.clock_skew.date_skew_secs =
             Some((unix(date) + 0.5 - unix(first.local_mid)).round() as i64);
@@ -131,7 +141,7 @@ pub async fn run(
     tok.first_call = Some(first.call);
     f.use_probe.planned = opts.probe_calls;
     if api_works {
-        f.use_probe = use_probe(&api_http, &health_url, &main, opts.probe_calls).await;
+        f.use_probe = use_probe(&api_http, at, &main, opts.probe_calls).await;
     }
     f.scope_ttls.all_secs = tok.expires_in_secs;
     f.refresh.issued = main.refresh_token.is_some();
@@ -165,33 +175,63 @@ pub async fn run(
     // Without a working first call the idle probe would only repeat its failure (a hang
     // would cost a timeout per call).
     if api_works {
-        let (idle, conn) = idle_probe(cfg, &health_url, timeout, &label, probe_grant, opts).await;
+        let (idle, conn) = idle_probe(cfg, at, timeout, &label, probe_grant, opts).await;
         f.idle_probe = idle;
         f.connection = conn;
     } else {
         f.idle_probe.token = label;
     }
 
-    // 4. One refresh (never retried: a lost answer would make the retry a reuse). On a
-    // fresh connection: the pooled one has sat idle through the probe, and a proxy that
-    // cuts idle connections must not pass for a refused refresh.
+    // 4. One refresh (never retried after a lost answer: the retry would be a reuse; asked
+    // again only after a refusal as too early, which spends nothing). On a fresh
+    // connection: the pooled one has sat idle through the probe, and a proxy that cuts
+    // idle connections must not pass for a refused refresh.
     if let Some(rt) = &main.refresh_token {
         let fresh = http_client(cfg, Peer::TokenEndpoint, timeout)
             .map_err(|e| anyhow!(e))
             .context("could not build the HTTP client")
             .and_then(|h| TokenEndpoint::new(cfg, secret, h).map_err(|e| anyhow!(e)))?;
-        match fresh.refresh(rt).await {
-            Ok(g) => {
+        let ends = main.expires_in.map(|d| main.sent_at + d);
+        let left = ends.map_or(0.0, |e| secs(e.saturating_duration_since(Instant::now())));
+        let answer = fresh.refresh(rt).await;
+        let outcome = probe_signal::outcome(&answer, short);
+        let answer = match (answer, outcome) {
+            (Err(e), first @ TryOutcome::TooEarly { .. }) => {
+                // A refresh window, not a refusal: ask again inside it while that fits.
+                let (window, accepted) = probe_signal::refresh_window(
+                    short(&e),
+                    first,
+                    ends,
+                    left,
+                    opts.wait,
+                    || fresh.refresh(rt),
+                    short,
+                )
+                .await;
+                let last = window.tries.last().map(|t| t.outcome.clone());
+                f.refresh.too_early = Some(window);
+                match (accepted, last) {
+                    (Some(g), _) => Some(Ok(g)),
+                    (None, Some(TryOutcome::Failed { error })) => Some(Err(error)),
+                    // Refused only as too early: no failed refresh.
+                    _ => None,
+                }
+            }
+            (answer, _) => Some(answer.map_err(|e| short(&e))),
+        };
+        match answer {
+            Some(Ok(g)) => {
                 f.refresh.ok = Some(true);
                 f.refresh.rotated = Some(g.refresh_token.as_ref().is_some_and(|n| n != rt));
                 f.refresh.after_secs = Some(secs(g.sent_at.duration_since(main.sent_at)));
                 f.refresh.expires_in_secs = g.expires_in.map(|d| d.as_secs());
                 f.refresh.refresh_expires_in_secs = g.refresh_expires_in.map(|d| d.as_secs());
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 f.refresh.ok = Some(false);
-                f.refresh.error = Some(short(&e));
+                f.refresh.error = Some(e);
             }
+            None => {}
         }
     }
 
@@ -216,6 +256,13 @@ pub async fn run(
     if api_works {
         let url = cfg.api_url(&mapping.pull.path);
         f.mapping.first_page = Some(probe_mapping::first_page(cfg, secret, url).await);
+    }
+
+    // 7. How the API answers a dead token, last: it may wait for one to run out.
+    if api_works {
+        let grants: Vec<&Grant> = candidates.iter().map(|(_, g)| g).collect();
+        let signal = probe_signal::expiry_signal(&api_http, at, &f, &grants, opts.wait).await;
+        f.expiry_signal = Some(signal);
     }
     Ok(f)
 }

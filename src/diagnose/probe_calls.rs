@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::DiagnoseOptions;
+use super::dead_answer::{self, Rules};
 use super::findings::*;
 use super::jwt;
 use crate::auth::client_auth::{Peer, http_client};
@@ -16,12 +17,20 @@ fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
+/// Where the health calls go, and the `auth.expired_when` rules their answers are held
+/// against.
+#[derive(Clone, Copy)]
+pub(super) struct Target<'a> {
+    pub(super) url: &'a str,
+    pub(super) rules: &'a Rules,
+}
+
 /// Two health calls `opts.idle_wait` apart on one token over one pooled connection. When
 /// the second fails at the transport level, a fresh connection and a back-to-back pair
 /// tell a cut idle connection from random drops.
 pub(super) async fn idle_probe(
     cfg: &Config,
-    url: &str,
+    at: Target<'_>,
     timeout: Duration,
     label: &str,
     g: &Grant,
@@ -49,10 +58,10 @@ pub(super) async fn idle_probe(
         conn.detail = Some("could not build an HTTP client".into());
         return (idle, conn);
     };
-    let first = health_with_retry(&pooled, url, &g.access_token, g.sent_at).await;
+    let first = health_with_retry(&pooled, at, &g.access_token, g.sent_at).await;
     let first_at = Instant::now();
     let h1 = first.call.header_expires_in_secs;
-    let usable = first.call.status.is_some_and(|s| s != 401);
+    let usable = first.call.status.is_some() && !first.call.is_refusal();
     idle.first = Some(first.call);
     if !usable {
         return (idle, conn);
@@ -66,11 +75,11 @@ pub(super) async fn idle_probe(
         None => opts.idle_wait,
     };
     tokio::time::sleep(wait).await;
-    let second = health(&pooled, url, &g.access_token, g.sent_at).await;
+    let second = health(&pooled, at, &g.access_token, g.sent_at).await;
     conn.idle_secs = secs(first_at.elapsed());
     let second = if second.call.status.is_none() {
         let cut = second.call.error.clone().unwrap_or_default();
-        let (outcome, answer) = transport_check(cfg, url, timeout, g, wait).await;
+        let (outcome, answer) = transport_check(cfg, at, timeout, g, wait).await;
         conn.outcome = outcome;
         conn.detail = Some(format!("after {:.0} s idle: {cut}", conn.idle_secs));
         answer.unwrap_or(second)
@@ -78,7 +87,7 @@ pub(super) async fn idle_probe(
         conn.outcome = ConnectionOutcome::NotObserved;
         // A 503 is no evidence either way about the token; ask again now.
         if second.call.status.is_some_and(|s| s >= 500) {
-            health_with_retry(&pooled, url, &g.access_token, g.sent_at).await
+            health_with_retry(&pooled, at, &g.access_token, g.sent_at).await
         } else {
             second
         }
@@ -97,7 +106,7 @@ pub(super) async fn idle_probe(
 /// call's answer (the token's state right after the idle wait).
 async fn transport_check(
     cfg: &Config,
-    url: &str,
+    at: Target<'_>,
     timeout: Duration,
     g: &Grant,
     wait: Duration,
@@ -105,18 +114,33 @@ async fn transport_check(
     let Ok(fresh) = http_client(cfg, Peer::Api, timeout) else {
         return (ConnectionOutcome::RandomDrops, None);
     };
-    let answer = health(&fresh, url, &g.access_token, g.sent_at).await;
+    let answer = health(&fresh, at, &g.access_token, g.sent_at).await;
     if answer.call.status.is_none() {
         return (ConnectionOutcome::RandomDrops, Some(answer));
     }
     tokio::time::sleep(wait).await;
-    let again = health(&fresh, url, &g.access_token, g.sent_at).await;
+    let again = health(&fresh, at, &g.access_token, g.sent_at).await;
     let outcome = if again.call.status.is_none() {
         ConnectionOutcome::IdleConnectionCut
     } else {
         ConnectionOutcome::RandomDrops
     };
     (outcome, Some(answer))
+}
+
+/// The body of an answer, at most 64 KiB: a health answer is small, and a dead token's
+/// answer only has to show its error.
+async fn capped_body(mut resp: reqwest::Response) -> Vec<u8> {
+    const CAP: usize = 64 * 1024;
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = CAP.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= CAP {
+            break;
+        }
+    }
+    body
 }
 
 /// One health call's evidence, and the `Date` it carried.
@@ -130,13 +154,13 @@ pub(super) struct Health {
 
 pub(super) async fn health(
     http: &reqwest::Client,
-    url: &str,
+    at: Target<'_>,
     token: &Secret,
     issued: Instant,
 ) -> Health {
     let wall = SystemTime::now();
     let start = Instant::now();
-    let res = http.get(url).bearer_auth(token.expose()).send().await;
+    let res = http.get(at.url).bearer_auth(token.expose()).send().await;
     let rtt = start.elapsed();
     let mut call = CallFinding {
         rtt_secs: secs(rtt),
@@ -179,20 +203,25 @@ pub(super) async fn health(
             if status == 401 || status == 403 {
                 call.www_authenticate = header(reqwest::header::WWW_AUTHENTICATE);
             }
-            if !(200..300).contains(&status) {
+            // The body of every answer: a 200 may carry an error (docs/API.md §2.5).
+            let body = capped_body(resp).await;
+            let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+            call.error_at = json.as_ref().and_then(dead_answer::error_at);
+            if !call.is_success() {
                 // The server's own words; the status itself is shown once, beside them.
-                let body: Option<serde_json::Value> = resp.json().await.ok();
-                let field = |k: &str| {
-                    body.as_ref()
-                        .and_then(|b| b.get(k)?.as_str())
-                        .map(|s| s.chars().take(300).collect::<String>())
-                };
-                call.error_code = field("error");
-                call.error = field("error_description");
+                if let Some(j) = &json {
+                    call.error_code = j
+                        .get("error")
+                        .and_then(|e| e.as_str())
+                        .map(|e| dead_answer::clean(e, token));
+                    call.error = dead_answer::words(j, token);
+                }
                 if call.error.is_none() && status == 401 {
                     call.error = Some("401 without a description".into());
                 }
             }
+            call.expired_when =
+                dead_answer::rule_check(at.rules, status, &body, call.error_at.as_ref());
         }
     }
     out.call = call;
@@ -202,11 +231,11 @@ pub(super) async fn health(
 /// A health call retried briefly on transient answers (transport errors, 429, 5xx).
 pub(super) async fn health_with_retry(
     http: &reqwest::Client,
-    url: &str,
+    at: Target<'_>,
     token: &Secret,
     issued: Instant,
 ) -> Health {
-    let mut answer = health(http, url, token, issued).await;
+    let mut answer = health(http, at, token, issued).await;
     for _ in 0..3 {
         let transient = match answer.call.status {
             None => true,
@@ -216,7 +245,7 @@ pub(super) async fn health_with_retry(
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        answer = health(http, url, token, issued).await;
+        answer = health(http, at, token, issued).await;
     }
     answer
 }
@@ -225,7 +254,7 @@ pub(super) async fn health_with_retry(
 /// refusal: a server that revokes a token after some uses shows it here.
 pub(super) async fn use_probe(
     http: &reqwest::Client,
-    url: &str,
+    at: Target<'_>,
     g: &Grant,
     planned: u32,
 ) -> UseProbe {
@@ -235,7 +264,7 @@ pub(super) async fn use_probe(
         calls: Vec::new(),
     };
     for _ in 0..planned {
-        let h = health(http, url, &g.access_token, g.sent_at).await;
+        let h = health(http, at, &g.access_token, g.sent_at).await;
         let stop = !h.call.is_success();
         p.calls.push(h.call);
         if stop {

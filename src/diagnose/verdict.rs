@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::clocks;
 use super::evidence::Evidence;
 use super::findings::Findings;
+pub use super::judge_signal::SignalVerdict;
 use crate::exit;
 
 /// The configuration the findings are judged against.
@@ -25,6 +26,12 @@ pub struct Context {
     pub auth_method: String,
     pub probe_secs: u64,
     pub probe_calls: u64,
+    /// `auth.expired_when` as written.
+    pub expired_when: Vec<String>,
+    /// `auth.refresh_window_secs` (0 = not set).
+    pub refresh_window_secs: u64,
+    /// `--wait-secs`.
+    pub wait_secs: u64,
     /// The shortest lifetime that can carry one request: a second of whole-second
     /// rounding plus a token request and an API call.
     pub min_workable_secs: f64,
@@ -51,6 +58,9 @@ impl Context {
             auth_method: f.auth_method.clone(),
             probe_secs: f.probe_secs,
             probe_calls: u64::from(f.use_probe.planned) + u64::from(f.use_probe.earlier_uses),
+            expired_when: f.expired_when.clone(),
+            refresh_window_secs: f.refresh_window_secs,
+            wait_secs: f.wait_secs,
             min_workable_secs: ((1.0 + req + rtt) * 100.0).round() / 100.0,
         }
     }
@@ -194,6 +204,10 @@ pub struct Verdict {
     pub default_ttl_secs: Option<u64>,
     pub idle_window_secs: Option<u64>,
     pub session_secs: Option<u64>,
+    /// How the API answers a dead token, and whether supsync renews on it as configured.
+    pub expiry_signal: Option<SignalVerdict>,
+    /// The server's refresh window: a refresh is accepted only this close to expiry.
+    pub refresh_window_secs: Option<u64>,
 }
 
 /// The verdict over the findings of one run.

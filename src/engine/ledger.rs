@@ -161,10 +161,12 @@ impl Ledger {
 
     /// Records a run state; best effort (segments are what a resume relies on).
     pub(super) fn run_state(&mut self, state: RunState) {
-        let entry = Entry::Run {
-            state,
-            at: crate::journal::now_rfc3339(),
-        };
+        self.run_ended(state, None, false);
+    }
+
+    /// The run's state with why it stopped, for `status` after the process is gone.
+    pub(super) fn run_ended(&mut self, state: RunState, reason: Option<String>, auth: bool) {
+        let entry = Entry::run_ended(state, reason, auth);
         if let Err(e) = self.journal.append(&entry) {
             self.emit
                 .notice(format!("cannot record the run state in the journal: {e}"));

@@ -224,15 +224,18 @@ fn connect_words(cfg: &crate::config::Config) -> &'static str {
 /// segments go into the summary so the operator can resume it once the cause is fixed.
 fn connect_failed(mut plan: plan::Plan, e: ApiError, words: &str) -> End {
     let auth_failure = e.is_auth_failure() || matches!(e, ApiError::Auth(_));
+    let fatal = format!("{words}: {e}");
     // Best effort: the run state is a convenience for `status`; segments are what count.
-    let _ = plan
-        .journal
-        .append(&crate::journal::Entry::run(RunState::Failed));
+    let _ = plan.journal.append(&crate::journal::Entry::run_ended(
+        RunState::Failed,
+        Some(fatal.clone()),
+        auth_failure,
+    ));
     End {
         run_id: plan.manifest.run_id.clone(),
         direction: plan.manifest.direction,
         views: plan.views,
-        fatal: Some(format!("{words}: {e}")),
+        fatal: Some(fatal),
         auth_failure,
         renewals: 0,
         sessions: 0,

@@ -8,7 +8,9 @@
 //! - `segment`: a segment's outcome (`index`, `state`, `attempts`, `records`, `counts`,
 //!   `error`);
 //! - `token`: a new access token (`fingerprint`, `grant`, `renewals`, `sessions`,
-//!   `lifetime_secs`, `refresh_token_expires_in_secs`); `token_renewal_failed` (`error`);
+//!   `lifetime_secs`, `refresh_token_expires_in_secs`, `expired_answers`: the answers
+//!   that said a token was dead so far, by kind: `status_401`, `status_403`, `body_200`,
+//!   `total`); `token_renewal_failed` (`error`);
 //! - `progress`: every few seconds whatever happens, also while paused (`run_state`,
 //!   `segments_total`, `segments_done`, `segments_failed`, `in_flight`, `records_done`,
 //!   `records_total`, `token_renewals`);
@@ -191,6 +193,12 @@ impl State {
                         "sessions": t.sessions,
                         "lifetime_secs": t.lifetime.map(|d| d.as_secs_f64()),
                         "refresh_token_expires_in_secs": refresh,
+                        "expired_answers": {
+                            "status_401": t.expired_seen.status_401,
+                            "status_403": t.expired_seen.status_403,
+                            "body_200": t.expired_seen.body_200,
+                            "total": t.expired_seen.total(),
+                        },
                     }));
                 }
                 if t.phase == TokenPhase::Failed && !self.token_failed {
@@ -357,5 +365,52 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains(&secret.fingerprint()), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_token_line_counts_expired_answers_by_kind() {
+        let buf = Shared::default();
+        let j = JsonEvents::start_to(Duration::from_secs(60), Vec::new(), Box::new(buf.clone()));
+        let mut obs = j.observer();
+        let mut t = crate::auth::status::TokenStatus {
+            fingerprint: Some("#a1".into()),
+            renewals: 3,
+            ..Default::default()
+        };
+        t.expired_seen.status_403 = 2;
+        t.expired_seen.body_200 = 1;
+        obs.on_event(&EngineEvent::Token(t));
+        drop(obs);
+        j.finish(&RunSummary {
+            run_id: "r".into(),
+            direction: Direction::Push,
+            state: RunState::Completed,
+            counts: Counts::default(),
+            segments_total: 0,
+            segments_done: 0,
+            segments_failed: 0,
+            token_renewals: 3,
+            sessions: 1,
+            duration: Duration::from_secs(1),
+            error: None,
+            auth_failure: false,
+        })
+        .await;
+        let v = lines(&buf);
+        let token = v
+            .iter()
+            .find(|l| l["type"] == "token")
+            .expect("a token line");
+        assert_eq!(token["renewals"], 3, "{token}");
+        let e = &token["expired_answers"];
+        assert_eq!(
+            (e["status_401"].as_u64(), e["status_403"].as_u64()),
+            (Some(0), Some(2)),
+            "{token}"
+        );
+        assert_eq!(
+            (e["body_200"].as_u64(), e["total"].as_u64()),
+            (Some(1), Some(3))
+        );
     }
 }

@@ -106,7 +106,10 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                             ));
                         }
                     }
-                    EngineEvent::Token(t) => p.renewals = t.renewals,
+                    EngineEvent::Token(t) => {
+                        p.renewals = t.renewals;
+                        p.expired = t.expired_seen;
+                    }
                     EngineEvent::RunState(s) => {
                         if matches!(s, RunState::Paused | RunState::Stopping) {
                             say(format!("run state: {s}"));

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::auth::status::ExpiredCounts;
 use crate::engine::events::{RunInfo, SegmentView};
 use crate::run::{Counts, SegmentState};
 use crate::summary::format_duration;
@@ -15,6 +16,9 @@ pub(super) struct Progress {
     total_records: u64,
     pub(super) in_flight: HashSet<usize>,
     pub(super) renewals: u32,
+    /// Answers that said the token was dead, by kind (401, a 403 or a 200 matching
+    /// `auth.expired_when`), as the token status counts them.
+    pub(super) expired: ExpiredCounts,
 }
 
 impl Progress {
@@ -66,7 +70,7 @@ impl Progress {
             "?".into()
         };
         format!(
-            "progress: {}/{} segments, {}/{} records, {} in flight, {} failed, {rate:.1} records/s, ETA {eta}, token renewals {}",
+            "progress: {}/{} segments, {}/{} records, {} in flight, {} failed, {rate:.1} records/s, ETA {eta}, token renewals {}, expired answers {}",
             self.finished(),
             self.segments.len(),
             self.records(),
@@ -74,7 +78,20 @@ impl Progress {
             self.in_flight.len(),
             self.failed(),
             self.renewals,
+            expired_answers(&self.expired),
         )
+    }
+}
+
+/// "0", or "5 (401 3/403 2/200 0)" as the console's token pane shows them: by kind once
+/// there is something to tell apart.
+pub(super) fn expired_answers(e: &ExpiredCounts) -> String {
+    match e.total() {
+        0 => "0".into(),
+        n => format!(
+            "{n} (401 {}/403 {}/200 {})",
+            e.status_401, e.status_403, e.body_200
+        ),
     }
 }
 
@@ -105,9 +122,29 @@ mod tests {
         views[1].state = SegmentState::Failed;
         p.apply(&views[1]);
         assert_eq!((p.finished(), p.failed(), p.records()), (2, 1, 10));
+        let line = p.line(Duration::from_secs(1), 10);
+        assert!(line.contains("2/3 segments, 10/30 records"), "{line}");
         assert!(
-            p.line(Duration::from_secs(1), 10)
-                .contains("2/3 segments, 10/30 records")
+            line.ends_with("token renewals 0, expired answers 0"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_progress_line_counts_expired_answers_by_kind() {
+        let p = Progress {
+            renewals: 4,
+            expired: ExpiredCounts {
+                status_401: 0,
+                status_403: 3,
+                body_200: 1,
+            },
+            ..Default::default()
+        };
+        let line = p.line(Duration::from_secs(1), 0);
+        assert!(
+            line.ends_with("token renewals 4, expired answers 4 (401 0/403 3/200 1)"),
+            "{line}"
         );
     }
 }

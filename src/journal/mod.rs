@@ -92,6 +92,13 @@ pub enum Entry {
     Run {
         state: RunState,
         at: String,
+        /// Why a run stopped (`Failed`): the error the operator saw, already cleaned of
+        /// secrets. Absent on other states and in journals written before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The run stopped because authentication failed (exit 4, not 1).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        auth_failure: bool,
     },
 }
 
@@ -116,9 +123,16 @@ impl Entry {
 
     /// A run state change stamped now.
     pub fn run(state: RunState) -> Entry {
+        Entry::run_ended(state, None, false)
+    }
+
+    /// A run's end stamped now, with why it stopped when it failed.
+    pub fn run_ended(state: RunState, reason: Option<String>, auth_failure: bool) -> Entry {
         Entry::Run {
             state,
             at: now_rfc3339(),
+            reason,
+            auth_failure,
         }
     }
 
@@ -159,6 +173,10 @@ pub struct Replay {
     /// The latest trusted entry per segment.
     pub segments: BTreeMap<usize, SegmentRecord>,
     pub last_run_state: Option<RunState>,
+    /// Why the last recorded run state came about, when the run failed.
+    pub last_run_reason: Option<String>,
+    /// The last recorded run state was an authentication failure.
+    pub last_run_auth_failure: bool,
     /// Set when the last line was cut or corrupt and ignored: a warning for the operator.
     pub torn_tail: Option<String>,
     /// Whole lines that failed their checksum, in file order: never trusted.

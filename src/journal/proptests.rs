@@ -60,7 +60,18 @@ fn entry() -> impl Strategy<Value = Entry> {
                     at,
                 }
             ),
-        (run_state(), any::<String>()).prop_map(|(state, at)| Entry::Run { state, at }),
+        (
+            run_state(),
+            any::<String>(),
+            proptest::option::of(any::<String>()),
+            any::<bool>()
+        )
+            .prop_map(|(state, at, reason, auth_failure)| Entry::Run {
+                state,
+                at,
+                reason,
+                auth_failure
+            }),
     ]
 }
 

@@ -247,6 +247,15 @@ fn apply(replay: &mut Replay, entry: Entry) {
                 },
             );
         }
-        Entry::Run { state, at: _ } => replay.last_run_state = Some(state),
+        Entry::Run {
+            state,
+            at: _,
+            reason,
+            auth_failure,
+        } => {
+            replay.last_run_state = Some(state);
+            replay.last_run_reason = reason;
+            replay.last_run_auth_failure = auth_failure;
+        }
     }
 }

@@ -29,6 +29,7 @@ mod session_end;
 mod shared;
 
 pub use guard::FRESH_REFUSALS_FATAL;
+pub(crate) use renew::too_early;
 pub use shared::LOCK_WAIT;
 
 /// What made a renewal happen (for the log and for whether the hold applies).

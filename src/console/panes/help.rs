@@ -89,6 +89,12 @@ fn rows(app: &App) -> Vec<(String, String)> {
             |(_, words)| *words,
         );
         done.extend(members.iter().map(|(a, _, _)| *a));
+        // Attached, `q` leaves the run going in its own process (as the footer says).
+        let what = if *action == Quit && app.attached.is_some() {
+            "detach (the run goes on in its own process)"
+        } else {
+            what
+        };
         out.push((labels.join(" "), what.to_string()));
     }
     out

@@ -89,3 +89,31 @@ fn whole_screen_survives_any_terminal_size() {
         term.draw(|f| render(f, &app, now)).unwrap();
     }
 }
+
+#[test]
+fn the_help_says_detach_when_attached() {
+    let text = |app: &App| {
+        let area = Rect::new(0, 0, 100, 40);
+        let mut buf = Buffer::empty(area);
+        help::render_help(&mut buf, area, app);
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut app = busy_app(Instant::now());
+    let own = text(&app);
+    assert!(own.contains("quit (asks while a sync runs)"), "{own}");
+    assert!(!own.contains("detach"), "{own}");
+    app.attached = Some(crate::console::app::Attached {
+        read_only: false,
+        lost: false,
+    });
+    let attached = text(&app);
+    assert!(attached.contains("detach (the run goes on"), "{attached}");
+    assert!(!attached.contains("quit (asks"), "{attached}");
+}

@@ -354,7 +354,8 @@ impl Scheduler {
             }
         }
         let state = final_state(self.fatal.is_some(), self.ledger.views());
-        self.ledger.run_state(state);
+        self.ledger
+            .run_ended(state, self.fatal.clone(), self.auth_failure);
         End {
             run_id: self.run_id,
             direction: self.direction,
