@@ -75,8 +75,9 @@ fn hints(s: &RunSummary, command: &str) -> Vec<String> {
             out.push(format!("after fixing the cause: {command} resume {id}"));
         }
         RunState::Failed if s.auth_failure => out.push(format!(
-            "check auth.client_id, the client secret, auth.scopes and that the token \
-             endpoint is reachable (`{command} diagnose`), then: {command} resume {id}"
+            "check the credentials (auth.client_id and the client secret, or with \
+             auth.kind = \"session\" the user and password), auth.scopes and that the token \
+             endpoint or login is reachable (`{command} diagnose`), then: {command} resume {id}"
         )),
         _ => {}
     }

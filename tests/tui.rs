@@ -314,6 +314,60 @@ fn new_session_just_started() {
     insta::assert_snapshot!("new_session", s.screen(120, 40));
 }
 
+/// `auth.kind = "session"`: a session id has no TTL and no refresh token; it dies by its
+/// idle window (kept open by calls) or its cap (here 60 s, 50 s gone), and every renewal
+/// is a new login. The pane shows those clocks like a token's.
+#[test]
+fn session_login_clocks() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    let now = s.now();
+    let start = now - S(50);
+    let status = TokenStatus {
+        phase: TokenPhase::Valid,
+        fingerprint: Some("#5c2e9a01".into()),
+        grant: Some(GrantKind::SessionLogin),
+        issued_at: Some(start),
+        issued_at_wall: None,
+        lifetime: None,
+        lifetime_source: Some(supsync::auth::status::LifetimeSource::Session),
+        ttl_deadline: None,
+        idle_deadline: Some(now + S(15)),
+        idle_window: Some(S(15)),
+        session_deadline: Some(start + S(60)),
+        session_started_at: Some(start),
+        server_deadline: Some(now + S(9)),
+        refresh_deadline: None,
+        has_refresh_token: false,
+        next_refresh_at: Some(start + S(40)),
+        margin: S(20),
+        renewals: 6,
+        sessions: 7,
+        last_result: Some(
+            "session renewed (ahead of expiry): a new session login as sync-bot in 23 ms".into(),
+        ),
+        last_error: None,
+        unauthorized_seen: 0,
+        expired_seen: Default::default(),
+        refresh_window: None,
+    };
+    s.app.apply(EngineEvent::Token(status), now);
+    let screen = s.screen(120, 40);
+    for want in [
+        "grant       session login #5c2e9a01",
+        "dies by     server header",
+        "ttl         unknown",
+        "idle        00:15",
+        "session     00:10 · #7 for 00:50",
+        "refresh tok none",
+        "renewals    6 · sessions 7",
+        "session renewed (ahead of expiry)",
+    ] {
+        assert!(screen.contains(want), "{want:?} not in\n{screen}");
+    }
+    insta::assert_snapshot!("session_login", screen);
+}
+
 #[test]
 fn completed_with_rejects() {
     let mut s = Scene::new(25, 20, 120, 40);

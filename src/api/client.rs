@@ -15,9 +15,10 @@ use crate::auth::audit::Audit;
 use crate::auth::cache::TokenCache;
 use crate::auth::client_auth::{self, Peer, presents_certificate};
 use crate::auth::grant::TokenEndpoint;
+use crate::auth::login_budget;
 use crate::auth::status::{ExpiredKind, TokenStatus};
 use crate::auth::{AccessToken, ManagerSettings, TokenManager};
-use crate::config::{Config, TokenCacheMode, check_transport};
+use crate::config::{AuthKind, Carry, Config, TokenCacheMode, check_transport};
 use crate::record::Supplier;
 use crate::secret::Secret;
 
@@ -40,7 +41,7 @@ pub(super) struct Reply {
     pub url: reqwest::Url,
 }
 
-pub(super) fn config_error(message: String) -> ApiError {
+pub(crate) fn config_error(message: String) -> ApiError {
     ApiError::Permanent { status: 0, message }
 }
 
@@ -54,10 +55,15 @@ impl ApiClient {
         cancel: CancellationToken,
     ) -> Result<Arc<ApiClient>, ApiError> {
         let allow = cfg.api.allow_insecure_http;
+        let session = cfg.auth.kind == AuthKind::Session;
         check_transport(&cfg.api.base_url, allow)
             .map_err(|e| config_error(format!("api.base_url: {e}")))?;
-        check_transport(&cfg.token_url(), allow)
-            .map_err(|e| config_error(format!("auth.token_url: {e}")))?;
+        let auth_key = match session {
+            true => "auth.session.login_path",
+            false => "auth.token_url",
+        };
+        check_transport(&cfg.auth_url(), allow)
+            .map_err(|e| config_error(format!("{auth_key}: {e}")))?;
         // Checked by config validation; built again here so a caller that skipped it
         // still cannot send a request with a mapping that cannot work.
         let mapping = crate::mapping::ApiMapping::build(&cfg.api.mapping, &cfg.api.batch_path)
@@ -85,13 +91,26 @@ impl ApiClient {
         // Checked by config validation; parsed again so a skipped check cannot run wrong.
         let expired_when = crate::config::expired_when::parse_all(&cfg.auth.expired_when)
             .map_err(|p| config_error(format!("auth.expired_when: {}", p.join("; "))))?;
-        let endpoint = TokenEndpoint::new(cfg, &client_secret, token_http).map_err(config_error)?;
+        // A session login's credential (cache entry, lock, login budget): kind, login URL
+        // and user name.
+        let credential = crate::auth::session_login::credential_of(cfg);
+        let budget_file = opts
+            .token_cache
+            .as_deref()
+            .filter(|_| session)
+            .map(|path| login_budget::file_beside(path, &credential));
+        let endpoint =
+            TokenEndpoint::with_login_budget(cfg, &client_secret, token_http, budget_file)
+                .map_err(config_error)?;
         let client_auth = endpoint.client_auth().clone();
         if let Some(w) = client_auth.expiry_warning(std::time::SystemTime::now()) {
             tracing::warn!("{w}");
         }
-        let cache = match (cfg.auth.token_cache, opts.token_cache) {
-            (TokenCacheMode::Encrypted, Some(path)) => Some(TokenCache::new(
+        let cache = match (cfg.auth.token_cache, opts.token_cache, session) {
+            (TokenCacheMode::Encrypted, Some(path), true) => {
+                Some(TokenCache::for_session(path, &credential))
+            }
+            (TokenCacheMode::Encrypted, Some(path), false) => Some(TokenCache::new(
                 path,
                 &cfg.token_url(),
                 &cfg.auth.client_id,
@@ -99,6 +118,12 @@ impl ApiClient {
             )),
             _ => None,
         };
+        let carry = match session {
+            true => Carry::parse(&cfg.auth.session.send_as)
+                .map_err(|m| config_error(format!("auth.session.send_as: {m}")))?,
+            false => Carry::Bearer,
+        };
+        let optional_url = |path: &str| (!path.is_empty()).then(|| cfg.api_url(path));
         let settings = ManagerSettings {
             refresh_margin: Duration::from_secs(cfg.auth.refresh_margin_secs),
             keepalive: Duration::from_secs(cfg.auth.keepalive_secs.max(1)),
@@ -128,7 +153,12 @@ impl ApiClient {
             headers,
             client_auth,
             tokens: Arc::clone(&tokens),
+            carry,
             health_url: cfg.api_url(&cfg.api.health_path),
+            keepalive_url: optional_url(&cfg.auth.session.keepalive_path)
+                .filter(|_| session)
+                .unwrap_or_else(|| cfg.api_url(&cfg.api.health_path)),
+            logout_url: optional_url(&cfg.auth.session.logout_path).filter(|_| session),
             batch_url: cfg.api_url(&cfg.api.batch_path),
             mapping: Arc::new(mapping),
             base: base_url,
@@ -145,6 +175,18 @@ impl ApiClient {
 
     pub async fn health(&self) -> Result<(), ApiError> {
         self.call(self.http.get(&self.health_url)).await.map(|_| ())
+    }
+
+    /// The keep-alive call: `auth.session.keepalive_path` when set, else health.
+    pub async fn keep_alive(&self) -> Result<(), ApiError> {
+        self.call(self.http.get(&self.keepalive_url))
+            .await
+            .map(|_| ())
+    }
+
+    /// What the keep-alive calls, for the log.
+    pub(super) fn keepalive_url(&self) -> &str {
+        &self.keepalive_url
     }
 
     /// `results` are in the order of `records`.
@@ -241,15 +283,10 @@ impl ApiClient {
         let mut req = req
             .try_clone()
             .ok_or_else(|| config_error("request body cannot be replayed".into()))?;
-        let mut bearer =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.secret.expose()))
-                .map_err(|_| config_error("the access token is not a valid header value".into()))?;
-        bearer.set_sensitive(true);
-        req.headers_mut()
-            .insert(reqwest::header::AUTHORIZATION, bearer);
         for (name, value) in &self.headers {
             req.headers_mut().insert(name.clone(), value.clone());
         }
+        super::session::attach_credential(req.headers_mut(), &self.carry, &token.secret)?;
         self.tokens.note_activity();
         let resp = self
             .http

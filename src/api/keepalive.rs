@@ -1,5 +1,6 @@
 //! Keep-alive: while no other call is made (paused, between segments, waiting on backoff),
-//! call health before the server's sliding idle window closes. Cadence: at least every
+//! call health (or a session's `auth.session.keepalive_path`) before the server's sliding
+//! idle window closes. Cadence: at least every
 //! `keepalive_secs`, and twice per idle window once the window is known (inferred from
 //! `X-Token-Expires-In` sliding back up, see `auth/state.rs`). It lives with the API client
 //! because a keep-alive is an API call; the token manager only says when one is due.
@@ -32,17 +33,31 @@ pub(crate) async fn run(
         let Some(c) = client.upgrade() else { return };
         let result = tokio::select! {
             _ = cancel.cancelled() => return,
-            r = c.health() => r,
+            r = c.keep_alive() => r,
+        };
+        let what = match c.keepalive_url() == c.health_url {
+            true => "health call".to_string(),
+            false => format!("call to {}", c.keepalive_url()),
         };
         drop(c);
         let fp = tokens.fingerprint();
+        let session = tokens.is_session();
         match result {
+            Ok(()) if session => tokens.audit().record(
+                EventKind::KeepAlive,
+                fp.as_deref(),
+                None,
+                &format!(
+                    "session kept alive: {what} after {:.1}s without calls",
+                    idle.as_secs_f64()
+                ),
+            ),
             Ok(()) => tokens.audit().record(
                 EventKind::KeepAlive,
                 fp.as_deref(),
                 None,
                 &format!(
-                    "keep-alive health call after {:.1}s without calls",
+                    "keep-alive {what} after {:.1}s without calls",
                     idle.as_secs_f64()
                 ),
             ),
@@ -51,7 +66,7 @@ pub(crate) async fn run(
                     EventKind::Warning,
                     fp.as_deref(),
                     None,
-                    &format!("keep-alive health call failed: {e}"),
+                    &format!("keep-alive {what} failed: {e}"),
                 );
                 // Back off a little so a dead server is not hammered by keep-alives.
                 tokio::select! {

@@ -10,10 +10,12 @@ mod keepalive;
 mod pull;
 mod push;
 mod push_read;
+mod session;
 /// Kept at its old path for callers; the parser is shared with the token endpoint.
 pub use crate::retry_after;
 pub use chain::ChainPoint;
 pub use push::PushJob;
+pub use session::attach_credential;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -115,7 +117,9 @@ impl ApiError {
 /// Where the client keeps what outlives the process.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
-    /// Encrypted refresh-token cache file; `None` disables the cache.
+    /// Encrypted token cache file, used when `auth.token_cache = "encrypted"`; a session
+    /// login's budget of refused logins is kept beside it either way. `None`: neither (the
+    /// budget is then counted for this process only).
     pub token_cache: Option<PathBuf>,
     /// JSON Lines audit log of token events for this run.
     pub audit_log: Option<PathBuf>,
@@ -129,7 +133,13 @@ pub struct ApiClient {
     headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
     client_auth: crate::auth::client_auth::ClientAuthInfo,
     tokens: Arc<TokenManager>,
+    /// How calls carry the credential: a bearer token, or a session id (docs/API.md §7).
+    carry: crate::config::Carry,
     health_url: String,
+    /// What the keep-alive calls: `auth.session.keepalive_path`, else health.
+    keepalive_url: String,
+    /// `auth.session.logout_path`, POSTed at the end of a run.
+    logout_url: Option<String>,
     batch_url: String,
     /// How the operator's API looks (docs/API.md §6).
     mapping: Arc<crate::mapping::ApiMapping>,

@@ -38,6 +38,8 @@ pub enum EventKind {
     /// A premature 401 seen by a caller.
     Unauthorized,
     KeepAlive,
+    /// A session ended by a logout at the end of a run.
+    Logout,
     /// Cache problems and other things worth a warning.
     Warning,
 }

@@ -1,6 +1,9 @@
 //! The two OAuth2 grants of docs/API.md §1.3, through the `oauth2` crate, returning what the token
 //! manager and `diagnose` need to know about each answer. Tokens come back as [`Secret`]s.
+//! With `auth.kind = "session"` the same endpoint logs in instead (docs/API.md §7): every
+//! new session is a login, and there is no refresh.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,9 +17,11 @@ use oauth2::{
 
 use super::answer::{self, LenientTokenResponse};
 use super::client_auth::{ASSERTION_TYPE, AssertionSigner, ClientAuthInfo};
+pub use super::grant_error::GrantError;
+use super::session_login::SessionLogin;
 use super::status::{GrantKind, LifetimeSource};
 use super::wire::{Endpoint, classify};
-use crate::config::{ClientAuthMethod, Config};
+use crate::config::{AuthKind, ClientAuthMethod, Config};
 use crate::secret::Secret;
 use crate::server_text::Redactor;
 
@@ -53,111 +58,10 @@ pub struct Grant {
     pub received_at: Instant,
 }
 
-/// Why a grant failed. Every server-supplied text in it has been cleaned (control
-/// sequences stripped, secrets redacted, length capped).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum GrantError {
-    /// The authorization server answered with an OAuth2 error.
-    #[error("token endpoint refused the {grant} grant: {code}{}{}", .description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(), rejected_hint(code))]
-    Rejected {
-        grant: GrantKind,
-        code: String,
-        description: Option<String>,
-    },
-    /// No answer: network, TLS, timeout, connection cut.
-    #[error("token endpoint unreachable for the {grant} grant: {message}")]
-    Transport { grant: GrantKind, message: String },
-    /// The server answered 429 or 5xx: it is there, but busy or failing.
-    #[error("token endpoint answered the {grant} grant with HTTP {status}{}{}", server_words(text), .retry_after.map(|r| format!(" (it asks to wait {} s)", r.as_secs())).unwrap_or_default())]
-    Server {
-        grant: GrantKind,
-        status: u16,
-        text: String,
-        /// `Retry-After` as the server asked (bounded, not yet capped to our maximum).
-        retry_after: Option<Duration>,
-    },
-    /// An answer that is not a token response (the body is not quoted: it may hold a token).
-    #[error(
-        "token endpoint gave an unusable answer to the {grant} grant: {message}; check that auth.token_url is the OAuth2 token endpoint"
-    )]
-    Malformed { grant: GrantKind, message: String },
-    /// Fresh tokens keep being refused by the API: renewing again will not help.
-    #[error(
-        "the API refused {rejected} fresh tokens in a row (last: {description}): it refuses valid tokens, so the client likely lacks a scope or permission; check auth.scopes and the client's rights on the server, then resume"
-    )]
-    RefusedByApi { rejected: u32, description: String },
-}
-
-fn server_words(text: &str) -> String {
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!(": {text}")
-    }
-}
-
-impl GrantError {
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            GrantError::Rejected { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-    /// Refresh refused: the session is over or the token was spent; start a new session.
-    pub fn is_invalid_grant(&self) -> bool {
-        self.code() == Some("invalid_grant")
-    }
-    /// Wrong client id or secret: retrying will not help.
-    pub fn is_invalid_client(&self) -> bool {
-        self.code() == Some("invalid_client")
-    }
-    /// How long the server asked us to wait before asking again (429, 503).
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            GrantError::Server { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-    /// The HTTP status of a server that answered without a token (429, 5xx).
-    pub fn http_status(&self) -> Option<u16> {
-        match self {
-            GrantError::Server { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-    /// Worth retrying later with backoff (transport failures, 5xx/429, and the RFC 6749
-    /// codes a server uses for a temporary condition).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            GrantError::Transport { .. } | GrantError::Server { .. } => true,
-            GrantError::Rejected { code, .. } => {
-                code == "temporarily_unavailable" || code == "server_error"
-            }
-            GrantError::Malformed { .. } | GrantError::RefusedByApi { .. } => false,
-        }
-    }
-}
-
-/// What the operator should check after a refusal, by OAuth2 error code.
-fn rejected_hint(code: &str) -> &'static str {
-    match code {
-        "invalid_client" | "unauthorized_client" => {
-            "; check auth.client_id, auth.method and its credential (the client secret from \
-             SUPSYNC_CLIENT_SECRET or auth.client_secret_file, auth.private_key_file or \
-             auth.client_cert_file) and auth.token_url"
-        }
-        "invalid_scope" => "; check auth.scopes against what the client may request",
-        "unsupported_grant_type" => {
-            "; the server does not allow this grant for the client: check its client settings"
-        }
-        _ => "",
-    }
-}
-
-/// The token endpoint of one configured client.
+/// The token endpoint of one configured client, or (`auth.kind = "session"`) its login.
 #[derive(Clone)]
 pub struct TokenEndpoint {
-    client: OAuthClient,
+    flavor: Flavor,
     http: reqwest::Client,
     scopes: Vec<String>,
     /// `auth.expected_ttl_secs`: the lifetime assumed when an answer states none.
@@ -171,14 +75,29 @@ pub struct TokenEndpoint {
     info: ClientAuthInfo,
 }
 
+/// How a new credential is had: OAuth2 grants, or a session login (whose "new session" is
+/// a login, and which has no refresh).
+#[derive(Clone)]
+enum Flavor {
+    OAuth2(Box<OAuthClient>),
+    Session(Arc<SessionLogin>),
+}
+
 impl std::fmt::Debug for TokenEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenEndpoint")
-            .field("token_url", &self.client.token_uri().as_str())
-            .field("client_id", &self.client.client_id().as_str())
-            .field("scopes", &self.scopes)
-            .field("method", &self.info.method)
-            .finish_non_exhaustive()
+        match &self.flavor {
+            Flavor::OAuth2(client) => f
+                .debug_struct("TokenEndpoint")
+                .field("token_url", &client.token_uri().as_str())
+                .field("client_id", &client.client_id().as_str())
+                .field("scopes", &self.scopes)
+                .field("method", &self.info.method)
+                .finish_non_exhaustive(),
+            Flavor::Session(s) => f
+                .debug_struct("TokenEndpoint")
+                .field("session", s)
+                .finish_non_exhaustive(),
+        }
     }
 }
 
@@ -186,15 +105,56 @@ impl TokenEndpoint {
     /// `http` must not follow redirects (oauth2's advice); see [`http_client`]. With
     /// `tls_client_auth` it must present the client certificate: build it with
     /// [`super::client_auth::http_client`]. `secret` is used only by the secret methods
-    /// (`auth.method`); the others read their key files here.
+    /// (`auth.method`), or is the session password with `auth.kind = "session"`; the
+    /// other methods read their key files here. A session login counts refused logins in
+    /// memory; see [`TokenEndpoint::with_login_budget`] to keep them in a file.
     pub fn new(cfg: &Config, secret: &Secret, http: reqwest::Client) -> Result<Self, String> {
+        Self::with_login_budget(cfg, secret, http, None)
+    }
+
+    /// [`TokenEndpoint::new`], a session login's refused logins counted in
+    /// `login_budget_file` too (see [`super::login_budget::file_beside`]), so later
+    /// processes respect them. The caller holds the credential's lock around logins.
+    pub fn with_login_budget(
+        cfg: &Config,
+        secret: &Secret,
+        http: reqwest::Client,
+        login_budget_file: Option<PathBuf>,
+    ) -> Result<Self, String> {
+        let redactor = Arc::new(Redactor::new());
+        let base = |flavor, signer| Self {
+            flavor,
+            http,
+            scopes: cfg.auth.scopes.clone(),
+            fallback_ttl_secs: cfg.auth.expected_ttl_secs,
+            redactor: Arc::clone(&redactor),
+            signer,
+            extra_params: cfg
+                .auth
+                .extra_params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            extra_on_refresh: cfg.auth.extra_params_on_refresh,
+            info: super::client_auth::info(cfg),
+        };
+        if cfg.auth.kind == AuthKind::Session {
+            redactor.pin("session password", secret.expose());
+            // As a JSON login body carries it, should a server echo the body.
+            if let Ok(quoted) = serde_json::to_string(secret.expose())
+                && let Some(inner) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
+            {
+                redactor.pin("session password", inner);
+            }
+            let login = SessionLogin::new(cfg, secret, login_budget_file)?;
+            return Ok(base(Flavor::Session(Arc::new(login)), None));
+        }
         let url = cfg.token_url();
         let token_url = TokenUrl::new(url.clone())
             .map_err(|e| format!("auth.token_url {url:?} is not a valid URL: {e}"))?;
         let method = cfg.client_auth_method();
         let client =
             oauth2::Client::new(ClientId::new(cfg.auth.client_id.clone())).set_token_uri(token_url);
-        let redactor = Arc::new(Redactor::new());
         // Without a secret, oauth2 sends `client_id` in the body, as RFC 7523 §3 and
         // RFC 8705 §2 have it.
         let (client, signer) = match method {
@@ -216,22 +176,15 @@ impl TokenEndpoint {
             ),
             ClientAuthMethod::TlsClientAuth => (client.set_auth_type(AuthType::RequestBody), None),
         };
-        Ok(Self {
-            client,
-            http,
-            scopes: cfg.auth.scopes.clone(),
-            fallback_ttl_secs: cfg.auth.expected_ttl_secs,
-            redactor,
-            signer,
-            extra_params: cfg
-                .auth
-                .extra_params
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            extra_on_refresh: cfg.auth.extra_params_on_refresh,
-            info: super::client_auth::info(cfg),
-        })
+        Ok(base(Flavor::OAuth2(Box::new(client)), signer))
+    }
+
+    /// The session login, with `auth.kind = "session"`.
+    pub fn session(&self) -> Option<&SessionLogin> {
+        match &self.flavor {
+            Flavor::Session(s) => Some(s),
+            Flavor::OAuth2(_) => None,
+        }
     }
 
     /// The client authentication in use (method, signing algorithm, certificate).
@@ -262,13 +215,17 @@ impl TokenEndpoint {
         &self.redactor
     }
 
-    /// Which credential this is (token endpoint and client), e.g. for pacing requests.
+    /// Which credential this is (token endpoint and client, or login and user), e.g. for
+    /// pacing requests.
     pub fn credential(&self) -> String {
-        format!(
-            "{} {}",
-            self.client.token_uri().as_str(),
-            self.client.client_id().as_str()
-        )
+        match &self.flavor {
+            Flavor::OAuth2(client) => format!(
+                "{} {}",
+                client.token_uri().as_str(),
+                client.client_id().as_str()
+            ),
+            Flavor::Session(s) => s.credential(),
+        }
     }
 
     pub fn configured_scopes(&self) -> &[String] {
@@ -276,12 +233,16 @@ impl TokenEndpoint {
     }
 
     /// A new session. `scopes`: `None` asks for the configured scopes; `Some(&[])` sends no
-    /// `scope` at all (the server's default TTL).
+    /// `scope` at all (the server's default TTL). With a session login: a login (scopes do
+    /// not apply), within the login budget.
     pub async fn client_credentials(&self, scopes: Option<&[String]>) -> Result<Grant, GrantError> {
         let kind = GrantKind::ClientCredentials;
+        let client = match &self.flavor {
+            Flavor::OAuth2(c) => c,
+            Flavor::Session(s) => return s.login(&self.http, &self.redactor).await,
+        };
         let scopes = scopes.unwrap_or(&self.scopes);
-        let mut req = self
-            .client
+        let mut req = client
             .exchange_client_credentials()
             .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())));
         for (k, v) in self
@@ -302,8 +263,18 @@ impl TokenEndpoint {
     /// Continue the session of `refresh_token`.
     pub async fn refresh(&self, refresh_token: &Secret) -> Result<Grant, GrantError> {
         let kind = GrantKind::RefreshToken;
+        let client = match &self.flavor {
+            Flavor::OAuth2(c) => c,
+            // A session is never refreshed (it has no refresh token): the caller logs in.
+            Flavor::Session(_) => {
+                return Err(GrantError::Malformed {
+                    grant: GrantKind::SessionLogin,
+                    message: "internal: a session login has no refresh".into(),
+                });
+            }
+        };
         let rt = RefreshToken::new(refresh_token.expose().to_string());
-        let mut req = self.client.exchange_refresh_token(&rt);
+        let mut req = client.exchange_refresh_token(&rt);
         let extra: &[(String, String)] = if self.extra_on_refresh {
             &self.extra_params
         } else {

@@ -139,11 +139,13 @@ impl State {
     }
 
     /// `min(refresh_margin_secs, lifetime / 3)`, and inside the refresh window when the
-    /// server has one.
+    /// server has one. A credential without a lifetime of its own (a session id) counts
+    /// the server's word, else the session limit, as its lifetime.
     pub fn margin(&self) -> Duration {
         let life = self.current.as_ref().and_then(|c| {
             c.lifetime
                 .or_else(|| c.server.map(|(_, s, _)| Duration::from_secs(s)))
+                .or_else(|| self.session_limit())
         });
         let cfg = self.margin_cfg.min(bounded_secs(MAX_LIFETIME_SECS));
         let m = match life {
@@ -330,7 +332,10 @@ impl State {
         }
         self.generation += 1;
         self.grants += 1;
-        if g.kind == super::status::GrantKind::ClientCredentials {
+        if matches!(
+            g.kind,
+            GrantKind::ClientCredentials | GrantKind::SessionLogin
+        ) {
             self.sessions += 1;
         }
         self.idle_hint = None;

@@ -9,6 +9,26 @@ use std::time::{Duration, Instant, SystemTime};
 pub enum GrantKind {
     ClientCredentials,
     RefreshToken,
+    /// `auth.kind = "session"`: a login with user name and password (docs/API.md §7).
+    SessionLogin,
+}
+
+impl GrantKind {
+    /// Who answers it, for messages: the token endpoint or the login.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            GrantKind::SessionLogin => "login endpoint",
+            _ => "token endpoint",
+        }
+    }
+
+    /// The request, for messages: "the refresh_token grant", "the session login".
+    pub fn request(self) -> String {
+        match self {
+            GrantKind::SessionLogin => "the session login".into(),
+            other => format!("the {other} grant"),
+        }
+    }
 }
 
 impl std::fmt::Display for GrantKind {
@@ -16,6 +36,7 @@ impl std::fmt::Display for GrantKind {
         f.write_str(match self {
             GrantKind::ClientCredentials => "client_credentials",
             GrantKind::RefreshToken => "refresh_token",
+            GrantKind::SessionLogin => "session login",
         })
     }
 }
@@ -46,6 +67,9 @@ pub enum LifetimeSource {
     /// The server said 0 s or so little that renewing ahead would be a request storm: the
     /// token is used until the API refuses it, then renewed.
     TooShort,
+    /// A session id: no lifetime of its own; the idle window and the session's cap
+    /// (configured, then learned from `X-Token-Expires-In` and refusals) say when it dies.
+    Session,
 }
 
 impl std::fmt::Display for LifetimeSource {
@@ -55,6 +79,7 @@ impl std::fmt::Display for LifetimeSource {
             LifetimeSource::JwtExp => "JWT exp (no expires_in)",
             LifetimeSource::Configured => "auth.expected_ttl_secs (server gave no lifetime)",
             LifetimeSource::TooShort => "unknown (server lifetime too short): renewed when refused",
+            LifetimeSource::Session => "the session's idle window and cap",
         })
     }
 }
@@ -146,7 +171,7 @@ pub struct TokenStatus {
     pub margin: Duration,
     /// Renewals so far in this process (refresh grants + new sessions after the first).
     pub renewals: u32,
-    /// Sessions started (client-credentials grants).
+    /// Sessions started (client-credentials grants, session logins).
     pub sessions: u32,
     /// Human-readable result of the last renewal, e.g. "refreshed (refresh_token) in 12 ms".
     pub last_result: Option<String>,

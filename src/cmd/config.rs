@@ -5,19 +5,35 @@ use std::path::PathBuf;
 
 use super::out::{print_line, print_out};
 use crate::cli::{ConfigArgs, GlobalArgs};
+use crate::config::client_secret::{CLIENT_SECRET, SESSION_PASSWORD, SecretKeys};
 use crate::config::{self, ConfigError, LoadedConfig, ResolvedSecret, SecretSource};
 
 pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
     let loaded = config::load(global)?;
-    let secret = match loaded.resolve_client_secret() {
-        Ok(r) => Some(r),
-        Err(ConfigError::MissingSecret(_)) => None,
-        Err(e) => return Err(e.into()),
+    // Only the secret the configured kind uses is read (a file the other names may not
+    // exist on this machine).
+    let session = loaded.config.auth.kind == config::AuthKind::Session;
+    let given = |r: Result<ResolvedSecret, ConfigError>| match r {
+        Ok(r) => Ok(Some(r)),
+        Err(ConfigError::MissingSecret(_)) => Ok(None),
+        Err(e) => Err(e),
+    };
+    let secret = match session {
+        true => None,
+        false => given(loaded.resolve_client_secret())?,
+    };
+    let password = match session {
+        true => given(loaded.resolve_session_password())?,
+        false => None,
+    };
+    let secrets = Secrets {
+        client_secret: secret.as_ref(),
+        password: password.as_ref(),
     };
     let state = config::state_dir(global);
     if args.check {
         let state = state?;
-        for w in all_warnings(&loaded, secret.as_ref()) {
+        for w in all_warnings(&loaded, &secrets) {
             eprintln!("warning: {w}");
         }
         let what = match &loaded.path {
@@ -35,13 +51,24 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
         }
         return Ok(crate::exit::OK);
     }
-    print_out(&render(&loaded, secret.as_ref(), &state)?)?;
+    print_out(&render(&loaded, &secrets, &state)?)?;
     Ok(crate::exit::OK)
 }
 
-fn all_warnings(loaded: &LoadedConfig, secret: Option<&ResolvedSecret>) -> Vec<String> {
+/// The configuration's secrets as resolved (`None`: not given anywhere).
+#[derive(Default)]
+pub struct Secrets<'a> {
+    pub client_secret: Option<&'a ResolvedSecret>,
+    /// The session password (looked for only with `auth.kind = "session"`).
+    pub password: Option<&'a ResolvedSecret>,
+}
+
+fn all_warnings(loaded: &LoadedConfig, secrets: &Secrets<'_>) -> Vec<String> {
     let mut out = loaded.warnings.clone();
-    if let Some(s) = secret {
+    for s in [secrets.client_secret, secrets.password]
+        .into_iter()
+        .flatten()
+    {
         // The inline warning is already in `loaded.warnings`.
         for w in &s.warnings {
             if !out.contains(w) {
@@ -56,7 +83,7 @@ fn all_warnings(loaded: &LoadedConfig, secret: Option<&ResolvedSecret>) -> Vec<S
 /// per key, grouped by section in declaration order.
 pub fn render(
     loaded: &LoadedConfig,
-    secret: Option<&ResolvedSecret>,
+    secrets: &Secrets<'_>,
     state: &Result<PathBuf, ConfigError>,
 ) -> anyhow::Result<String> {
     let schema = config::schema::Schema::new()?;
@@ -77,7 +104,7 @@ pub fn render(
     if let Some(auth) = config::key_material::summary(&loaded.config) {
         out.push_str(&format!("# client authentication: {auth}\n"));
     }
-    for w in all_warnings(loaded, secret) {
+    for w in all_warnings(loaded, secrets) {
         out.push_str(&format!("# warning: {w}\n"));
     }
 
@@ -85,14 +112,28 @@ pub fn render(
         let mut lines: Vec<(String, String)> = Vec::new();
         for spec in schema.keys_in(section) {
             let dotted = spec.dotted();
+            let session = loaded.config.auth.kind == config::AuthKind::Session;
             if dotted == "auth.client_secret" {
-                lines.push(secret_line(loaded, secret));
+                let used = !session && loaded.config.client_auth_method().uses_secret();
+                lines.push(secret_line(
+                    loaded,
+                    secrets.client_secret,
+                    CLIENT_SECRET,
+                    used,
+                ));
+                continue;
+            }
+            if dotted == "auth.session.password" {
+                lines.push(secret_line(
+                    loaded,
+                    secrets.password,
+                    SESSION_PASSWORD,
+                    session,
+                ));
                 continue;
             }
             let origin = loaded.provenance.get(&dotted).to_string();
-            let value = values
-                .get(section)
-                .and_then(|s| s.get(&spec.key))
+            let value = config::schema::lookup(&values, section, &spec.key)
                 .map_or_else(|| "<not set>".to_string(), |v| v.to_string());
             lines.push((format!("{} = {value}", spec.key), origin));
         }
@@ -110,25 +151,34 @@ pub fn render(
     Ok(out)
 }
 
-fn secret_line(loaded: &LoadedConfig, secret: Option<&ResolvedSecret>) -> (String, String) {
+/// The line of a secret: its fingerprint and source, or where to give it when it is
+/// `used` (by the configured auth kind and method) and missing.
+fn secret_line(
+    loaded: &LoadedConfig,
+    secret: Option<&ResolvedSecret>,
+    k: SecretKeys,
+    used: bool,
+) -> (String, String) {
+    let key = k.inline_key.rsplit('.').next().unwrap_or(k.inline_key);
     match secret {
         Some(r) => {
             let origin = match &r.source {
-                SecretSource::Inline => format!(
+                SecretSource::Inline(_) => format!(
                     "{} (inline, see warning)",
-                    loaded.provenance.get("auth.client_secret")
+                    loaded.provenance.get(k.inline_key)
                 ),
                 other => other.to_string(),
             };
             (
-                format!("client_secret = <secret {}>", r.secret.fingerprint()),
+                format!("{key} = <secret {}>", r.secret.fingerprint()),
                 origin,
             )
         }
-        None => (
-            "client_secret = <not set>".into(),
-            "needed to authenticate: SUPSYNC_CLIENT_SECRET or auth.client_secret_file".into(),
+        None if used => (
+            format!("{key} = <not set>"),
+            format!("needed to authenticate: {} or {}", k.env, k.file_key),
         ),
+        None => (format!("{key} = <not set>"), "not used".into()),
     }
 }
 
@@ -145,7 +195,11 @@ mod tests {
         let sets = vec!["api.timeout_secs=10".to_string()];
         let loaded = config::load_from(Some("c.toml".into()), Some(text), &env, &sets).unwrap();
         let secret = resolve(&loaded.config.auth, &loaded.provenance, None).unwrap();
-        let out = render(&loaded, Some(&secret), &Ok("/tmp/state".into())).unwrap();
+        let secrets = Secrets {
+            client_secret: Some(&secret),
+            password: None,
+        };
+        let out = render(&loaded, &secrets, &Ok("/tmp/state".into())).unwrap();
 
         let line = |key: &str| {
             out.lines()
@@ -173,7 +227,7 @@ mod tests {
     #[test]
     fn render_without_secret_says_how_to_give_one() {
         let loaded = LoadedConfig::from_config(config::Config::default());
-        let out = render(&loaded, None, &Ok("/s".into())).unwrap();
+        let out = render(&loaded, &Secrets::default(), &Ok("/s".into())).unwrap();
         let line = out
             .lines()
             .find(|l| l.starts_with("client_secret ="))

@@ -120,7 +120,7 @@ fn drive(
         Err(e) => return config_error(&e),
     };
     let cfg = &loaded.config;
-    for url in [cfg.api_url(&cfg.api.batch_path), cfg.token_url()] {
+    for url in [cfg.api_url(&cfg.api.batch_path), cfg.auth_url()] {
         if let Err(e) = config::check_transport(&url, cfg.api.allow_insecure_http) {
             return config_error(&e);
         }

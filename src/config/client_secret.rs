@@ -1,5 +1,8 @@
-//! Where the client secret comes from: `SUPSYNC_CLIENT_SECRET` > `auth.client_secret_file` >
-//! inline `auth.client_secret`. Only fingerprints of it are ever shown.
+//! Where a secret of the configuration comes from: the client secret
+//! (`SUPSYNC_CLIENT_SECRET` > `auth.client_secret_file` > inline `auth.client_secret`) and,
+//! by the same rules, the session password (`SUPSYNC_SESSION_PASSWORD` >
+//! `auth.session.password_file` > inline `auth.session.password`). Only fingerprints of
+//! them are ever shown.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -10,20 +13,47 @@ use super::{AuthConfig, ConfigError};
 use crate::secret::Secret;
 
 pub const SECRET_ENV: &str = "SUPSYNC_CLIENT_SECRET";
+pub const PASSWORD_ENV: &str = "SUPSYNC_SESSION_PASSWORD";
+
+/// The names of one secret: what it is, its environment variable, its two keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretKeys {
+    /// "client secret", "session password".
+    pub what: &'static str,
+    pub env: &'static str,
+    pub file_key: &'static str,
+    pub inline_key: &'static str,
+}
+
+pub const CLIENT_SECRET: SecretKeys = SecretKeys {
+    what: "client secret",
+    env: SECRET_ENV,
+    file_key: "auth.client_secret_file",
+    inline_key: "auth.client_secret",
+};
+
+pub const SESSION_PASSWORD: SecretKeys = SecretKeys {
+    what: "session password",
+    env: PASSWORD_ENV,
+    file_key: "auth.session.password_file",
+    inline_key: "auth.session.password",
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
-    Env,
+    /// The environment variable named.
+    Env(&'static str),
     File(PathBuf),
-    Inline,
+    /// The inline key named.
+    Inline(&'static str),
 }
 
 impl fmt::Display for SecretSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SecretSource::Env => write!(f, "env {SECRET_ENV}"),
+            SecretSource::Env(var) => write!(f, "env {var}"),
             SecretSource::File(p) => write!(f, "secret file {}", p.display()),
-            SecretSource::Inline => write!(f, "inline auth.client_secret"),
+            SecretSource::Inline(key) => write!(f, "inline {key}"),
         }
     }
 }
@@ -36,93 +66,145 @@ pub struct ResolvedSecret {
     pub warnings: Vec<String>,
 }
 
-/// The message for a missing secret: the three ways to give one.
+/// The message for a missing client secret: the three ways to give one.
 pub fn missing_message() -> String {
+    missing(CLIENT_SECRET)
+}
+
+/// The message for a missing secret: the three ways to give one.
+pub fn missing(k: SecretKeys) -> String {
     format!(
-        "no client secret configured; give it one of three ways: \
-         the {SECRET_ENV} environment variable (best for CI and services); \
-         auth.client_secret_file = \"/path/to/file\" (first line is the secret; chmod 600); \
-         or auth.client_secret = \"…\" in the config file (works, but warned about)"
+        "no {what} configured; give it one of three ways: \
+         the {env} environment variable (best for CI and services); \
+         {file} = \"/path/to/file\" (first line is the {what}; chmod 600); \
+         or {inline} = \"…\" in the config file (works, but warned about)",
+        what = k.what,
+        env = k.env,
+        file = k.file_key,
+        inline = k.inline_key,
     )
 }
 
+/// The client secret.
 pub fn resolve(
     auth: &AuthConfig,
     prov: &Provenance,
     env: Option<OsString>,
 ) -> Result<ResolvedSecret, ConfigError> {
+    resolve_with(
+        CLIENT_SECRET,
+        auth.client_secret_file.as_deref(),
+        auth.client_secret.as_ref(),
+        prov,
+        env,
+    )
+}
+
+/// The session password.
+pub fn resolve_password(
+    auth: &AuthConfig,
+    prov: &Provenance,
+    env: Option<OsString>,
+) -> Result<ResolvedSecret, ConfigError> {
+    resolve_with(
+        SESSION_PASSWORD,
+        auth.session.password_file.as_deref(),
+        auth.session.password.as_ref(),
+        prov,
+        env,
+    )
+}
+
+/// The secret named by `k`: its environment variable, else its file, else inline.
+pub fn resolve_with(
+    k: SecretKeys,
+    file: Option<&Path>,
+    inline: Option<&Secret>,
+    prov: &Provenance,
+    env: Option<OsString>,
+) -> Result<ResolvedSecret, ConfigError> {
     if let Some(raw) = env {
+        let var = k.env;
         let value = raw.into_string().map_err(|_| {
-            ConfigError::Invalid(format!(
-                "environment variable {SECRET_ENV} is not valid UTF-8"
-            ))
+            ConfigError::Invalid(format!("environment variable {var} is not valid UTF-8"))
         })?;
         let value = value.trim();
         if value.is_empty() {
             return Err(ConfigError::Invalid(format!(
-                "environment variable {SECRET_ENV} is set but empty; unset it or give the secret"
+                "environment variable {var} is set but empty; unset it or give the {}",
+                k.what
             )));
         }
         return Ok(ResolvedSecret {
             secret: Secret::new(value),
-            source: SecretSource::Env,
+            source: SecretSource::Env(var),
             warnings: Vec::new(),
         });
     }
-    if let Some(path) = &auth.client_secret_file {
-        let at = prov.locate("auth.client_secret_file");
+    if let Some(path) = file {
+        let at = prov.locate(k.file_key);
         let secret =
-            read_secret_file(path).map_err(|m| ConfigError::Invalid(format!("{at}{m}")))?;
+            read_secret_file(k, path).map_err(|m| ConfigError::Invalid(format!("{at}{m}")))?;
         return Ok(ResolvedSecret {
             secret,
-            source: SecretSource::File(path.clone()),
-            warnings: permission_warning(path).into_iter().collect(),
+            source: SecretSource::File(path.to_path_buf()),
+            warnings: permission_warning(k, path).into_iter().collect(),
         });
     }
-    if let Some(secret) = &auth.client_secret {
+    if let Some(secret) = inline {
         return Ok(ResolvedSecret {
             secret: secret.clone(),
-            source: SecretSource::Inline,
-            warnings: vec![inline_warning(prov)],
+            source: SecretSource::Inline(k.inline_key),
+            warnings: vec![inline_warning_for(k, prov)],
         });
     }
-    Err(ConfigError::MissingSecret(missing_message()))
+    Err(ConfigError::MissingSecret(missing(k)))
 }
 
 pub fn inline_warning(prov: &Provenance) -> String {
+    inline_warning_for(CLIENT_SECRET, prov)
+}
+
+pub fn inline_warning_for(k: SecretKeys, prov: &Provenance) -> String {
     format!(
-        "{}an inline client secret is readable by anyone who can read the config file; \
-         prefer {SECRET_ENV} or auth.client_secret_file",
-        prov.locate("auth.client_secret")
+        "{}an inline {what} is readable by anyone who can read the config file; \
+         prefer {env} or {file}",
+        prov.locate(k.inline_key),
+        what = k.what,
+        env = k.env,
+        file = k.file_key,
     )
 }
 
-fn read_secret_file(path: &Path) -> Result<Secret, String> {
+fn read_secret_file(k: SecretKeys, path: &Path) -> Result<Secret, String> {
     // The error text comes from the OS (not found, permission denied), never from the content.
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
-            "cannot read the client secret file {}: {e}; check the path and that the user \
-             running supsync may read it",
+            "cannot read the {} file {}: {e}; check the path and that the user running \
+             supsync may read it",
+            k.what,
             path.display()
         )
     })?;
     let first = text.lines().next().unwrap_or("").trim();
     if first.is_empty() {
         return Err(format!(
-            "the client secret file {} is empty (its first line is the secret)",
-            path.display()
+            "the {what} file {} is empty (its first line is the {what})",
+            path.display(),
+            what = k.what
         ));
     }
     Ok(Secret::new(first))
 }
 
 #[cfg(unix)]
-fn permission_warning(path: &Path) -> Option<String> {
+fn permission_warning(k: SecretKeys, path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
     (mode & 0o077 != 0).then(|| {
         format!(
-            "the client secret file {} is readable by group or others (mode {:o}); run `chmod 600 {}`",
+            "the {} file {} is readable by group or others (mode {:o}); run `chmod 600 {}`",
+            k.what,
             path.display(),
             mode & 0o777,
             path.display()
@@ -131,7 +213,7 @@ fn permission_warning(path: &Path) -> Option<String> {
 }
 
 #[cfg(not(unix))]
-fn permission_warning(_path: &Path) -> Option<String> {
+fn permission_warning(_k: SecretKeys, _path: &Path) -> Option<String> {
     None
 }
 
@@ -169,7 +251,7 @@ mod tests {
         let r = resolve(&a, &p, Some("  from-env \n".into())).unwrap();
         assert_eq!(
             (r.secret.expose(), r.source),
-            ("from-env", SecretSource::Env)
+            ("from-env", SecretSource::Env(SECRET_ENV))
         );
 
         let r = resolve(&a, &p, None).unwrap();
@@ -181,7 +263,7 @@ mod tests {
         let r = resolve(&a, &p, None).unwrap();
         assert_eq!(
             (r.secret.expose(), r.source),
-            ("inline", SecretSource::Inline)
+            ("inline", SecretSource::Inline("auth.client_secret"))
         );
         assert!(r.warnings[0].contains("inline client secret"));
     }

@@ -7,7 +7,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::ConfigError;
 use super::provenance::{Origin, Provenance};
-use super::schema::{KeySpec, Schema, suggest};
+use super::schema::{KeySpec, SUBSECTIONS, Schema, lookup, suggest};
 use super::typed::{article, check_value};
 
 pub(super) fn file_layer(
@@ -47,11 +47,9 @@ pub(super) fn file_layer(
                 continue;
             }
         };
-        for (kkey, _) in body.iter() {
-            let key: &str = kkey.get_ref();
-            let pos = kkey.span().start;
-            let Some(spec) = schema.get(name, key) else {
-                let known: Vec<&str> = schema.keys_in(name).map(|k| k.key.as_str()).collect();
+        for (name, key, pos) in keys_of(name, body, &at, &mut problems) {
+            let Some(spec) = schema.get(&name, key) else {
+                let known: Vec<&str> = schema.keys_in(&name).map(|k| k.key.as_str()).collect();
                 let hint = match suggest(key, known.iter().copied()) {
                     Some(s) => format!(" (did you mean `{s}`?)"),
                     None => format!("; known keys: {}", known.join(", ")),
@@ -77,7 +75,7 @@ pub(super) fn file_layer(
     let table: toml::Table = toml::from_str(text)
         .map_err(|e| ConfigError::Invalid(format!("{}: {}", path.display(), e.message())))?;
     for spec in &schema.keys {
-        let Some(value) = table.get(&spec.section).and_then(|s| s.get(&spec.key)) else {
+        let Some(value) = lookup(&table, &spec.section, &spec.key) else {
             continue;
         };
         if let Err(msg) = check_value(spec, value) {
@@ -91,21 +89,56 @@ pub(super) fn file_layer(
     Ok(table)
 }
 
-fn key_position(doc: &toml::Spanned<DeTable<'_>>, spec: &KeySpec) -> usize {
-    let section = doc
-        .get_ref()
-        .iter()
-        .find(|(k, _)| **k.get_ref() == *spec.section);
-    match section {
-        Some((_, v)) => match v.get_ref() {
-            DeValue::Table(t) => t
-                .iter()
-                .find(|(k, _)| **k.get_ref() == *spec.key)
-                .map_or(v.span().start, |(k, _)| k.span().start),
-            _ => v.span().start,
-        },
-        None => 0,
+/// The keys of section `name` as (section, key, position); a nested section's
+/// (`[auth.session]`) come under its own dotted name. A nested section written as anything
+/// but a table is a problem.
+fn keys_of<'a>(
+    name: &str,
+    body: &'a DeTable<'_>,
+    at: &dyn Fn(usize) -> String,
+    problems: &mut Vec<(usize, String)>,
+) -> Vec<(String, &'a str, usize)> {
+    let mut out = Vec::new();
+    for (kkey, value) in body.iter() {
+        let key: &str = kkey.get_ref();
+        let pos = kkey.span().start;
+        let dotted = format!("{name}.{key}");
+        if !SUBSECTIONS.contains(&dotted.as_str()) {
+            out.push((name.to_string(), key, pos));
+            continue;
+        }
+        match value.get_ref() {
+            DeValue::Table(sub) => out.extend(keys_of(&dotted, sub, at, problems)),
+            other => problems.push((
+                pos,
+                format!(
+                    "{}: `{key}` in [{name}] must be a section ([{dotted}]), found {}",
+                    at(pos),
+                    article(other.type_str())
+                ),
+            )),
+        }
     }
+    out
+}
+
+fn key_position(doc: &toml::Spanned<DeTable<'_>>, spec: &KeySpec) -> usize {
+    let mut table = doc.get_ref();
+    let mut fallback = 0;
+    for part in spec.section.split('.') {
+        let Some((_, v)) = table.iter().find(|(k, _)| **k.get_ref() == *part) else {
+            return fallback;
+        };
+        fallback = v.span().start;
+        match v.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => return fallback,
+        }
+    }
+    table
+        .iter()
+        .find(|(k, _)| **k.get_ref() == *spec.key)
+        .map_or(fallback, |(k, _)| k.span().start)
 }
 
 /// A top-level entry that is not a section: usually a key written above every header.

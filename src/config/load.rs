@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::Config;
-use super::client_secret::{self, ResolvedSecret, SECRET_ENV};
+use super::client_secret::{self, PASSWORD_ENV, ResolvedSecret, SECRET_ENV};
 use super::merge::{Sources, merge};
 use super::provenance::{Origin, Provenance};
 use super::recorded::Recorded;
 use super::schema::Schema;
 use super::validate::validate;
+use super::{AuthKind, Config};
 use crate::cli::GlobalArgs;
 use crate::secret::Secret;
 
@@ -48,14 +48,19 @@ impl LoadedConfig {
         }
     }
 
-    /// The client secret: `SUPSYNC_CLIENT_SECRET`, else `client_secret_file`, else inline.
-    /// A method that authenticates with a key or certificate needs none: it gets an empty
-    /// one, never sent.
+    /// The secret the configured authentication sends: with `auth.kind = "session"` the
+    /// session password (`SUPSYNC_SESSION_PASSWORD`, else `auth.session.password_file`,
+    /// else inline); otherwise the client secret (`SUPSYNC_CLIENT_SECRET`, else
+    /// `client_secret_file`, else inline). A method that authenticates with a key or
+    /// certificate needs none: it gets an empty one, never sent.
     pub fn client_secret(&self) -> Result<Secret, ConfigError> {
-        if !self.config.client_auth_method().uses_secret() {
-            return Ok(Secret::new(""));
-        }
-        let resolved = self.resolve_client_secret()?;
+        let resolved = match self.config.auth.kind {
+            AuthKind::Session => self.resolve_session_password()?,
+            AuthKind::Oauth2 if !self.config.client_auth_method().uses_secret() => {
+                return Ok(Secret::new(""));
+            }
+            AuthKind::Oauth2 => self.resolve_client_secret()?,
+        };
         for w in &resolved.warnings {
             tracing::warn!("{w}");
         }
@@ -68,6 +73,15 @@ impl LoadedConfig {
             &self.config.auth,
             &self.provenance,
             std::env::var_os(SECRET_ENV),
+        )
+    }
+
+    /// The session password and where it came from.
+    pub fn resolve_session_password(&self) -> Result<ResolvedSecret, ConfigError> {
+        client_secret::resolve_password(
+            &self.config.auth,
+            &self.provenance,
+            std::env::var_os(PASSWORD_ENV),
         )
     }
 }
@@ -150,6 +164,13 @@ pub fn load_layered(
     {
         config.auth.client_secret_file = Some(dir.join(secret));
     }
+    if let (Some(pw), Some(dir)) = (
+        &config.auth.session.password_file,
+        base("auth.session.password_file"),
+    ) && pw.is_relative()
+    {
+        config.auth.session.password_file = Some(dir.join(pw));
+    }
     if let (Some(file), Some(dir)) = (&config.metrics.file, base("metrics.file"))
         && file.is_relative()
         && !file.as_os_str().is_empty()
@@ -165,6 +186,12 @@ pub fn load_layered(
     validate(&config, &provenance, &mut warnings)?;
     if config.auth.client_secret.is_some() {
         warnings.push(client_secret::inline_warning(&provenance));
+    }
+    if config.auth.session.password.is_some() {
+        warnings.push(client_secret::inline_warning_for(
+            client_secret::SESSION_PASSWORD,
+            &provenance,
+        ));
     }
     Ok(LoadedConfig {
         config,
@@ -215,7 +242,7 @@ fn supsync_env() -> Result<BTreeMap<String, String>, ConfigError> {
         let Some(name) = name.to_str().filter(|n| n.starts_with("SUPSYNC_")) else {
             continue;
         };
-        if name == SECRET_ENV {
+        if name == SECRET_ENV || name == PASSWORD_ENV {
             continue; // read only where the secret is needed
         }
         let value = value.into_string().map_err(|_| {

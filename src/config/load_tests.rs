@@ -41,10 +41,7 @@ fn example_has_every_key() {
     // Keys without a default appear as commented examples, and those examples load.
     let schema = Schema::new().unwrap();
     for spec in &schema.keys {
-        let present = example
-            .get(&spec.section)
-            .and_then(|s| s.get(&spec.key))
-            .is_some();
+        let present = crate::config::schema::lookup(&example, &spec.section, &spec.key).is_some();
         let commented = EXAMPLE
             .lines()
             .find(|l| l.starts_with(&format!("# {} = ", spec.key)));

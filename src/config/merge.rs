@@ -10,7 +10,7 @@ use toml::Value;
 use super::file_layer::file_layer;
 use super::provenance::{Origin, Provenance};
 use super::recorded::Recorded;
-use super::schema::{KeySpec, NOT_OVERRIDABLE, Schema, suggest};
+use super::schema::{KeySpec, NOT_OVERRIDABLE, SUBSECTIONS, Schema, lookup, section_mut, suggest};
 use super::typed::{check_value, parse_text};
 use super::{Config, ConfigError};
 
@@ -19,6 +19,7 @@ pub const OTHER_ENV_VARS: &[&str] = &[
     "SUPSYNC_CONFIG",
     "SUPSYNC_STATE_DIR",
     "SUPSYNC_CLIENT_SECRET",
+    "SUPSYNC_SESSION_PASSWORD",
 ];
 
 /// The inputs of one load, gathered by the caller (tests pass their own env).
@@ -42,16 +43,16 @@ pub fn merge(schema: &Schema, src: &Sources<'_>) -> Result<Merged, ConfigError> 
     let mut prov = Provenance::default();
     if let Some(rec) = src.recorded {
         table = rec.table.clone();
-        for (section, body) in &table {
-            for key in body.as_table().into_iter().flat_map(|t| t.keys()) {
+        for spec in &schema.keys {
+            if lookup(&table, &spec.section, &spec.key).is_some() {
                 let run_id = rec.run_id.clone();
-                prov.set(format!("{section}.{key}"), Origin::Recorded { run_id });
+                prov.set(spec.dotted(), Origin::Recorded { run_id });
             }
         }
     }
     if let Some((path, text)) = src.file {
         let file = file_layer(schema, path, text, &mut prov)?;
-        overlay(&mut table, file);
+        overlay(&mut table, file, "");
     }
     let warnings = env_layer(schema, src.env, &mut table, &mut prov)?;
     set_layer(schema, src.sets, &mut table, &mut prov)?;
@@ -68,13 +69,20 @@ pub fn merge(schema: &Schema, src: &Sources<'_>) -> Result<Merged, ConfigError> 
     })
 }
 /// `top`'s keys over `base`, section by section (a section in `top` does not replace the
-/// whole section below it).
-fn overlay(base: &mut toml::Table, top: toml::Table) {
-    for (section, body) in top {
-        match (base.get_mut(&section), body) {
-            (Some(Value::Table(b)), Value::Table(t)) => b.extend(t),
+/// whole section below it, nor a nested section such as `[auth.session]`). `at` is the
+/// dotted name of the tables given ("" at the top).
+fn overlay(base: &mut toml::Table, top: toml::Table, at: &str) {
+    for (name, body) in top {
+        let dotted = if at.is_empty() {
+            name.clone()
+        } else {
+            format!("{at}.{name}")
+        };
+        let is_section = at.is_empty() || SUBSECTIONS.contains(&dotted.as_str());
+        match (base.get_mut(&name), body) {
+            (Some(Value::Table(b)), Value::Table(t)) if is_section => overlay(b, t, &dotted),
             (_, body) => {
-                base.insert(section, body);
+                base.insert(name, body);
             }
         }
     }
@@ -115,12 +123,20 @@ fn env_layer(
             ));
             continue;
         }
+        if var == "SUPSYNC_AUTH_SESSION_PASSWORD" {
+            warnings.push(format!(
+                "environment variable {var} is not read: the session password comes from SUPSYNC_SESSION_PASSWORD"
+            ));
+            continue;
+        }
         // Only variables that look like settings (a known section prefix) are suspicious;
         // other SUPSYNC_* names may belong to other parts of supsync.
-        let looks_like_setting = schema
-            .sections()
-            .iter()
-            .any(|s| var.starts_with(&format!("SUPSYNC_{}_", s.to_ascii_uppercase())));
+        let looks_like_setting = schema.sections().iter().any(|s| {
+            var.starts_with(&format!(
+                "SUPSYNC_{}_",
+                s.replace('.', "_").to_ascii_uppercase()
+            ))
+        });
         if looks_like_setting {
             let hint = suggest(
                 &var.to_ascii_lowercase(),
@@ -155,7 +171,9 @@ fn set_layer(
         };
         let key = key.trim();
         // A key that names a secret, even misspelt, never has its value repeated.
-        let shown = if key.to_ascii_lowercase().contains("secret")
+        let lower = key.to_ascii_lowercase();
+        let shown = if lower.contains("secret")
+            || (lower.contains("password") && !lower.ends_with("_field"))
             || suggest(key, NOT_OVERRIDABLE.iter().copied()).is_some()
         {
             format!("{key}=…")
@@ -177,10 +195,15 @@ fn set_layer(
             return Err(fail(format!("unknown key `{key}`{hint}")));
         };
         if NOT_OVERRIDABLE.contains(&spec.dotted().as_str()) {
+            let instead = if spec.section == "auth.session" {
+                "SUPSYNC_SESSION_PASSWORD or auth.session.password_file"
+            } else {
+                "SUPSYNC_CLIENT_SECRET or auth.client_secret_file"
+            };
             // The value is not repeated: it is a secret, and this message may be logged.
             return Err(ConfigError::Invalid(format!(
                 "--set {}=…: refused: a secret on the command line shows in `ps` and shell \
-                 history; use SUPSYNC_CLIENT_SECRET or auth.client_secret_file",
+                 history; use {instead}",
                 spec.dotted()
             )));
         }
@@ -194,10 +217,7 @@ fn set_layer(
 }
 
 fn insert(table: &mut toml::Table, spec: &KeySpec, value: Value) {
-    let section = table
-        .entry(spec.section.clone())
-        .or_insert_with(|| Value::Table(toml::Table::new()));
-    if let Value::Table(t) = section {
+    if let Some(t) = section_mut(table, &spec.section) {
         t.insert(spec.key.clone(), value);
     }
 }

@@ -20,10 +20,12 @@ mod observe;
 pub mod provenance;
 pub mod recorded;
 pub mod schema;
+pub mod session;
 mod typed;
 pub mod validate;
 mod validate_auth;
 pub mod validate_observe;
+mod validate_session;
 
 pub use client_secret::{ResolvedSecret, SecretSource};
 pub use headers::HeaderSource;
@@ -32,6 +34,7 @@ pub use load::{
 };
 pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig};
 pub use provenance::{Origin, Provenance};
+pub use session::{AuthKind, Carry, IdSource, LoginBody, LoginMethod, SessionConfig};
 
 use crate::secret::Secret;
 
@@ -184,6 +187,11 @@ pub enum TokenCacheMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
+    /// OAuth2 grants (the default) or a session login (`[auth.session]`).
+    pub kind: AuthKind,
+    /// `kind = "session"`: consecutive refused logins before the run stops (exit 4), so a
+    /// wrong password never locks the account.
+    pub max_failed_logins: u32,
     /// Token endpoint: absolute URL, or a path joined to `api.base_url`.
     pub token_url: String,
     pub client_id: String,
@@ -240,11 +248,15 @@ pub struct AuthConfig {
     /// The server accepts a refresh only this close to the token's expiry (0 = anywhere;
     /// a "too early" refusal still teaches it).
     pub refresh_window_secs: u64,
+    /// The login of `kind = "session"` (docs/API.md §7).
+    pub session: SessionConfig,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
+            kind: AuthKind::Oauth2,
+            max_failed_logins: 3,
             token_url: "/oauth/token".into(),
             client_id: "supplier-sync".into(),
             client_secret: None,
@@ -270,6 +282,7 @@ impl Default for AuthConfig {
             token_cache: TokenCacheMode::Encrypted,
             expired_when: Vec::new(),
             refresh_window_secs: 0,
+            session: SessionConfig::default(),
         }
     }
 }
@@ -367,6 +380,21 @@ impl Config {
             .assertion_audience
             .clone()
             .unwrap_or_else(|| self.token_url())
+    }
+
+    /// The session login: `auth.session.login_path` when absolute, else joined to
+    /// `api.base_url`.
+    pub fn login_url(&self) -> String {
+        join_url(&self.api.base_url, &self.auth.session.login_path)
+    }
+
+    /// Where credentials go: the login URL with `auth.kind = "session"`, else the token
+    /// endpoint.
+    pub fn auth_url(&self) -> String {
+        match self.auth.kind {
+            AuthKind::Session => self.login_url(),
+            AuthKind::Oauth2 => self.token_url(),
+        }
     }
 
     /// An API URL for one of the configured paths.

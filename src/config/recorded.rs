@@ -7,7 +7,7 @@
 use toml::Value;
 
 use super::provenance::Provenance;
-use super::schema::Schema;
+use super::schema::{SUBSECTIONS, Schema, lookup, section_mut};
 use super::typed::check_value;
 use super::{Config, ConfigError};
 
@@ -36,11 +36,21 @@ impl Recorded {
         let Some(sections) = config.as_object() else {
             return Ok(out);
         };
-        for (section, body) in sections {
-            let Some(keys) = body.as_object() else {
-                continue;
-            };
+        // Nested sections (`auth.session`) are walked like the others, under their dotted name.
+        let mut queue: std::collections::VecDeque<(String, &serde_json::Map<_, _>)> = sections
+            .iter()
+            .filter_map(|(name, body)| Some((name.clone(), body.as_object()?)))
+            .collect();
+        while let Some((section, keys)) = queue.pop_front() {
             for (key, json) in keys {
+                let dotted = format!("{section}.{key}");
+                if SUBSECTIONS.contains(&dotted.as_str())
+                    && let Some(sub) = json.as_object()
+                {
+                    queue.push_back((dotted, sub));
+                    continue;
+                }
+                let section = &section;
                 let Some(spec) = schema.get(section, key) else {
                     out.warnings.push(format!(
                         "run {run_id} recorded {section}.{key}, which this supsync does not know; ignored"
@@ -69,11 +79,7 @@ impl Recorded {
                 let value = to_toml(json).ok_or_else(|| format!("{} is not a setting", json));
                 match value.and_then(|v| check_value(spec, &v).map(|()| v)) {
                     Ok(v) => {
-                        let t = out
-                            .table
-                            .entry(section.clone())
-                            .or_insert_with(|| Value::Table(toml::Table::new()));
-                        if let Value::Table(t) = t {
+                        if let Some(t) = section_mut(&mut out.table, section) {
                             t.insert(key.clone(), v);
                         }
                     }
@@ -136,7 +142,8 @@ fn split_header_sources(json: &serde_json::Value) -> (serde_json::Value, Vec<Str
 }
 
 /// The keys that say where a run's records go: the API's base URL and every URL and path
-/// the client calls (`api.*_url`, `api.*_path`, `auth.token_url`). Derived from the schema
+/// the client calls (`api.*_url`, `api.*_path`, `auth.token_url`,
+/// `auth.session.login_path`). Derived from the schema
 /// so a path added to the API mapping is guarded as well.
 pub fn destination_keys() -> Result<Vec<String>, ConfigError> {
     let schema = Schema::new()?;
@@ -146,6 +153,7 @@ pub fn destination_keys() -> Result<Vec<String>, ConfigError> {
         .filter(|k| {
             (k.section == "api" && (k.key.ends_with("_url") || k.key.ends_with("_path")))
                 || (k.section == "auth" && k.key == "token_url")
+                || (k.section == "auth.session" && k.key == "login_path")
         })
         .map(|k| k.dotted())
         .collect())
@@ -170,10 +178,9 @@ pub fn moved(
     let (a, b) = (as_table(recorded)?, as_table(now)?);
     let mut out = Vec::new();
     for dotted in destination_keys()? {
-        let (section, key) = dotted.split_once('.').unwrap_or((dotted.as_str(), ""));
+        let (section, key) = dotted.rsplit_once('.').unwrap_or((dotted.as_str(), ""));
         let get = |t: &toml::Table| {
-            t.get(section)
-                .and_then(|s| s.get(key))
+            lookup(t, section, key)
                 .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                 .unwrap_or_default()
         };

@@ -42,14 +42,47 @@ impl KeySpec {
         format!("{}.{}", self.section, self.key)
     }
 
-    /// `SUPSYNC_<SECTION>_<KEY>`, e.g. `SUPSYNC_SYNC_CONCURRENCY`.
+    /// `SUPSYNC_<SECTION>_<KEY>`, e.g. `SUPSYNC_SYNC_CONCURRENCY` (a nested section's dot
+    /// becomes `_`: `SUPSYNC_AUTH_SESSION_USERNAME`).
     pub fn env_var(&self) -> String {
         format!(
             "SUPSYNC_{}_{}",
-            self.section.to_ascii_uppercase(),
+            self.section.replace('.', "_").to_ascii_uppercase(),
             self.key.to_ascii_uppercase()
         )
     }
+}
+
+/// Tables inside a section that are sections of their own, with keys the schema knows
+/// (`[auth.session]`), unlike table-valued keys whose entries are the user's names
+/// (`[auth.extra_params]`, `[api.headers]`).
+pub const SUBSECTIONS: &[&str] = &["auth.session"];
+
+/// The value of `section.key` in a config table; `section` may be nested (`auth.session`).
+pub fn lookup<'a>(table: &'a toml::Table, section: &str, key: &str) -> Option<&'a toml::Value> {
+    section_of(table, section)?.get(key)
+}
+
+/// The table of `section` (nested ones included) in a config table.
+pub fn section_of<'a>(table: &'a toml::Table, section: &str) -> Option<&'a toml::Table> {
+    let mut t = table;
+    for part in section.split('.') {
+        t = t.get(part)?.as_table()?;
+    }
+    Some(t)
+}
+
+/// The table of `section` in a config table, made (and any table above it) when missing;
+/// `None` only when a non-table value is in the way.
+pub fn section_mut<'a>(table: &'a mut toml::Table, section: &str) -> Option<&'a mut toml::Table> {
+    let mut t = table;
+    for part in section.split('.') {
+        t = t
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()?;
+    }
+    Some(t)
 }
 
 /// Keys whose default is `None` (or that never serialize) and so are missing from the
@@ -69,12 +102,15 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
     ("notify", "ping_url", "webhook_attempts"),
     ("metrics", "file", ""),
     ("metrics", "listen", "file_interval_secs"),
+    ("auth.session", "password", "password_field"),
+    ("auth.session", "password_file", "password"),
 ];
 
 /// Keys that may not come from the environment or `--set`: a secret there would sit in
 /// shell history or `ps` output; `SUPSYNC_CLIENT_SECRET` is the one env route for it.
 /// Header values are secrets of the same kind (they name their own env var or file).
-pub const NOT_OVERRIDABLE: &[&str] = &["auth.client_secret", "api.headers"];
+pub const NOT_OVERRIDABLE: &[&str] =
+    &["auth.client_secret", "api.headers", "auth.session.password"];
 
 /// Every key in declaration order (sections in `Config` order, keys in struct order).
 #[derive(Debug, Clone)]
@@ -101,6 +137,21 @@ impl Schema {
             let mut entries: Vec<_> = table.iter().collect();
             entries.sort_by_key(|(k, _)| k.span().start);
             for (key, value) in entries {
+                let dotted = format!("{}.{}", section.get_ref(), key.get_ref());
+                if let (true, DeValue::Table(sub)) =
+                    (SUBSECTIONS.contains(&dotted.as_str()), value.get_ref())
+                {
+                    let mut sub: Vec<_> = sub.iter().collect();
+                    sub.sort_by_key(|(k, _)| k.span().start);
+                    for (k, v) in sub {
+                        keys.push(KeySpec {
+                            section: dotted.clone(),
+                            key: k.get_ref().to_string(),
+                            kind: kind_of(v.get_ref()),
+                        });
+                    }
+                    continue;
+                }
                 keys.push(KeySpec {
                     section: section.get_ref().to_string(),
                     key: key.get_ref().to_string(),
@@ -164,7 +215,7 @@ impl Schema {
     }
 
     pub fn get_dotted(&self, dotted: &str) -> Option<&KeySpec> {
-        let (section, key) = dotted.split_once('.')?;
+        let (section, key) = dotted.rsplit_once('.')?;
         self.get(section, key)
     }
 
@@ -218,7 +269,15 @@ mod tests {
         let s = Schema::new().unwrap();
         assert_eq!(
             s.sections(),
-            vec!["api", "auth", "sync", "ui", "notify", "metrics"]
+            vec![
+                "api",
+                "auth",
+                "auth.session",
+                "sync",
+                "ui",
+                "notify",
+                "metrics"
+            ]
         );
         let api: Vec<_> = s.keys_in("api").map(|k| k.key.as_str()).collect();
         assert_eq!(api[0], "base_url");
@@ -234,6 +293,21 @@ mod tests {
         let id = auth.iter().position(|k| *k == "client_id").unwrap();
         assert_eq!(auth[id + 1], "client_secret");
         assert_eq!(auth[id + 2], "client_secret_file");
+        // A nested section's keys are its own, the password among them.
+        let session: Vec<_> = s.keys_in("auth.session").map(|k| k.key.as_str()).collect();
+        assert_eq!(session[0], "login_path");
+        let pw = session.iter().position(|k| *k == "password").unwrap();
+        assert_eq!(session[pw - 1], "password_field");
+        assert_eq!(session[pw + 1], "password_file");
+        assert!(s.get("auth", "session").is_none());
+        assert_eq!(
+            s.get_dotted("auth.session.username").unwrap().env_var(),
+            "SUPSYNC_AUTH_SESSION_USERNAME"
+        );
+        assert_eq!(
+            s.get("auth", "max_failed_logins").unwrap().kind,
+            Kind::Integer
+        );
     }
 
     #[test]

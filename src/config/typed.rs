@@ -45,10 +45,10 @@ pub fn parse_text(spec: &KeySpec, raw: &str) -> Result<Value, String> {
 /// Deserializes the value alone into `Config` (everything else default), so a type error
 /// is attributed to exactly this key. Returns a message starting with the dotted key.
 pub fn check_value(spec: &KeySpec, value: &Value) -> Result<(), String> {
-    let mut section = toml::Table::new();
-    section.insert(spec.key.clone(), value.clone());
     let mut root = toml::Table::new();
-    root.insert(spec.section.clone(), Value::Table(section));
+    if let Some(section) = super::schema::section_mut(&mut root, &spec.section) {
+        section.insert(spec.key.clone(), value.clone());
+    }
     let Err(e) = Value::Table(root).try_into::<Config>() else {
         return Ok(());
     };

@@ -59,12 +59,14 @@ pub fn validate(
     }
 
     let au = &config.auth;
-    if au.client_id.trim().is_empty() {
+    // A session login uses none of the OAuth2 keys: they are not checked.
+    let oauth = au.kind == super::AuthKind::Oauth2;
+    if oauth && au.client_id.trim().is_empty() {
         c.fail("auth.client_id", "must not be empty");
-    } else if au.client_id.chars().any(char::is_control) {
+    } else if oauth && au.client_id.chars().any(char::is_control) {
         c.fail("auth.client_id", "must not contain control characters");
     }
-    if au.client_secret.as_ref().is_some_and(|s| s.is_empty()) {
+    if oauth && au.client_secret.as_ref().is_some_and(|s| s.is_empty()) {
         c.fail(
             "auth.client_secret",
             "is empty; remove it or give the secret",
@@ -97,7 +99,7 @@ pub fn validate(
         DAY_SECS,
         " seconds",
     );
-    for scope in &au.scopes {
+    for scope in au.scopes.iter().filter(|_| oauth) {
         if scope.is_empty() {
             c.fail("auth.scopes", "contains an empty scope");
         } else if !scope.chars().all(is_scope_char) {
@@ -233,6 +235,7 @@ pub fn validate(
 
     super::validate_observe::check(config, &mut c);
     super::validate_auth::check(config, &mut c, warnings);
+    super::validate_session::check(config, &mut c, warnings);
 
     match c.problems.len() {
         0 => Ok(()),
@@ -262,14 +265,20 @@ fn check_urls(config: &Config, c: &mut Checker<'_>) {
         }
     };
     let token_url = &config.auth.token_url;
-    if let Some(msg) = target(token_url, config.token_url()).and_then(|u| url_problem(&u, insecure))
+    if config.auth.kind == super::AuthKind::Oauth2
+        && let Some(msg) =
+            target(token_url, config.token_url()).and_then(|u| url_problem(&u, insecure))
     {
         c.fail("auth.token_url", msg);
     }
-    for (key, path) in [
+    let mut paths = vec![
         ("api.health_path", &config.api.health_path),
         ("api.batch_path", &config.api.batch_path),
-    ] {
+    ];
+    if config.auth.kind == super::AuthKind::Session {
+        paths.push(("auth.session.login_path", &config.auth.session.login_path));
+    }
+    for (key, path) in paths {
         if path.trim().is_empty() {
             c.fail(key, "must not be empty");
         } else if path.chars().any(char::is_whitespace) {

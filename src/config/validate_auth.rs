@@ -22,6 +22,20 @@ const RESERVED_PARAMS: &[&str] = &[
 pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
     let au = &config.auth;
     let method = config.client_auth_method();
+    // A session login authenticates with a password: the OAuth2 client authentication is
+    // not used, so it is not checked (files it names are not read).
+    if au.kind == super::AuthKind::Session {
+        if config.api.client_identity {
+            check_certificate(config, c, warnings);
+        }
+        if let Some(path) = &config.api.ca_file
+            && let Err(m) = key_material::ca_certificates("api.ca_file", path)
+        {
+            fail_keyed(c, &m, &["api.ca_file"]);
+        }
+        check_headers(config, c, warnings);
+        return;
+    }
     if let Some(style) = au.auth_style {
         let said = match style {
             super::AuthStyle::Basic => ClientAuthMethod::ClientSecretBasic,
@@ -139,7 +153,9 @@ fn check_jwt(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
 
 fn check_certificate(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
     let au = &config.auth;
-    let why = if config.client_auth_method() == ClientAuthMethod::TlsClientAuth {
+    let why = if config.auth.kind == super::AuthKind::Oauth2
+        && config.client_auth_method() == ClientAuthMethod::TlsClientAuth
+    {
         "auth.method = \"tls_client_auth\""
     } else {
         "api.client_identity = true"

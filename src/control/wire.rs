@@ -153,6 +153,7 @@ pub enum WirePhase {
 pub enum WireGrant {
     ClientCredentials,
     RefreshToken,
+    SessionLogin,
 }
 
 /// [`TokenStatus`] with every `Instant` as seconds from the moment it was written.
@@ -222,6 +223,7 @@ impl WireToken {
             grant: t.grant.map(|g| match g {
                 GrantKind::ClientCredentials => WireGrant::ClientCredentials,
                 GrantKind::RefreshToken => WireGrant::RefreshToken,
+                GrantKind::SessionLogin => WireGrant::SessionLogin,
             }),
             issued_in_secs: secs_from(now, t.issued_at),
             issued_at_wall: t.issued_at_wall,
@@ -259,6 +261,7 @@ impl WireToken {
             grant: self.grant.map(|g| match g {
                 WireGrant::ClientCredentials => GrantKind::ClientCredentials,
                 WireGrant::RefreshToken => GrantKind::RefreshToken,
+                WireGrant::SessionLogin => GrantKind::SessionLogin,
             }),
             issued_at: instant_at(now, self.issued_in_secs),
             issued_at_wall: self.issued_at_wall,

@@ -17,7 +17,7 @@ use super::retry::Retry;
 use super::scheduler::Scheduler;
 use super::{RunMode, RunParams};
 use crate::api::{ApiClient, ApiError, ConnectOptions};
-use crate::config::TokenCacheMode;
+use crate::config::AuthKind;
 
 /// The longest `Retry-After` the engine sees as sent (a week); longer ones read as a week.
 const RETRY_AFTER_SEEN: u64 = 7 * 24 * 3600;
@@ -134,11 +134,10 @@ async fn connect(
     audit_dir: Option<&std::path::Path>,
     cancel: CancellationToken,
 ) -> Result<Arc<ApiClient>, ApiError> {
+    // Always given: with `auth.token_cache = "none"` the client keeps no tokens there, but
+    // a session login's budget of refused logins still lives beside it.
     let opts = ConnectOptions {
-        token_cache: match params.config.auth.token_cache {
-            TokenCacheMode::Encrypted => Some(params.state_dir.join("token-cache")),
-            TokenCacheMode::None => None,
-        },
+        token_cache: Some(params.state_dir.join("token-cache")),
         audit_log: audit_dir.map(|d| d.join("token-audit.jsonl")),
     };
     // The client parses Retry-After up to this ceiling, not ours: the engine itself caps
@@ -168,8 +167,8 @@ async fn prepare_and_run(
     // The client's background refresh and keep-alive end with the run.
     let api_cancel = cancel.child_token();
     let _stop_client = api_cancel.clone().drop_guard();
-    let connect_err =
-        |e: ApiError| anyhow!(e).context("cannot get a token from the authorization server");
+    let words = connect_words(&params.config);
+    let connect_err = |e: ApiError| anyhow!(e).context(words);
     let (plan, api) = match &params.mode {
         RunMode::Pull { output, run_id } => {
             plan::check_output(output)?;
@@ -195,7 +194,7 @@ async fn prepare_and_run(
             };
             match connect(params, Some(plan.journal.run_dir()), api_cancel.clone()).await {
                 Ok(api) => (plan, api),
-                Err(e) => return Ok(connect_failed(plan, e)),
+                Err(e) => return Ok(connect_failed(plan, e, words)),
             }
         }
     };
@@ -213,14 +212,25 @@ async fn prepare_and_run(
     let mut end = scheduler.finish().await;
     end.renewals = status.renewals;
     end.sessions = status.sessions;
+    // No renewal or keep-alive may race the logout (nor log in again after it).
+    api_cancel.cancel();
+    api.end_session().await;
     Ok(end)
+}
+
+/// What a failed connect could not get, for the error's first words.
+fn connect_words(cfg: &crate::config::Config) -> &'static str {
+    match cfg.auth.kind {
+        AuthKind::Session => "cannot log in to the API (auth.kind = \"session\")",
+        AuthKind::Oauth2 => "cannot get a token from the authorization server",
+    }
 }
 
 /// The run exists (journal and all) but got no first token: it ends Failed, and its id and
 /// segments go into the summary so the operator can resume it once the cause is fixed.
-fn connect_failed(mut plan: plan::Plan, e: ApiError) -> End {
+fn connect_failed(mut plan: plan::Plan, e: ApiError, words: &str) -> End {
     let auth_failure = e.is_auth_failure() || matches!(e, ApiError::Auth(_));
-    let fatal = format!("cannot get a token from the authorization server: {e}");
+    let fatal = format!("{words}: {e}");
     // Best effort: the run state is a convenience for `status`; segments are what count.
     let _ = plan.journal.append(&crate::journal::Entry::run_ended(
         RunState::Failed,

@@ -248,9 +248,10 @@ fn scrub_secrets(v: &mut serde_json::Value) {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
                 let k = k.to_ascii_lowercase();
-                // A path to a secret file and a secret's expiry date are not secrets, and
-                // a resume needs them back.
-                let about_a_secret = k.ends_with("_file") || k.ends_with("_expires_at");
+                // A path to a secret file, a secret's expiry date and the name of the
+                // form field a password goes in are not secrets, and a resume needs them.
+                let about_a_secret =
+                    k.ends_with("_file") || k.ends_with("_expires_at") || k.ends_with("_field");
                 let secret = ["secret", "password", "passphrase"]
                     .iter()
                     .any(|s| k.contains(s))
@@ -301,11 +302,18 @@ mod tests {
             "auth": {"client_secret": "s3", "token_url": "/oauth/token", "refresh_token": "rt",
                      "client_secret_file": "/etc/s", "secret_expires_at": "2027-01-01"},
             "cache": [{"passphrase": "p"}],
+            "session": {"password": "pw-canary", "password_field": "pwd",
+                        "password_file": "/etc/pw"},
         });
         scrub_secrets(&mut v);
         let text = v.to_string();
         assert!(!text.contains("s3") && !text.contains("\"rt\"") && !text.contains("\"p\""));
         assert!(text.contains("/oauth/token"), "{text}");
+        assert!(!text.contains("pw-canary"), "{text}");
+        assert!(
+            text.contains("\"pwd\"") && text.contains("/etc/pw"),
+            "{text}"
+        );
         assert!(
             text.contains("/etc/s") && text.contains("2027-01-01"),
             "{text}"

@@ -4,7 +4,7 @@
 //!
 //! - One file holds entries keyed by token URL + client id + scope set (the way the client
 //!   authenticates is not part of the key: tokens belong to the client, whichever way it
-//!   proves who it is). An entry is the current access token with its clocks, the refresh
+//!   proves who it is), or for a session login by kind + login URL + user name. An entry is the current access token with its clocks, the refresh
 //!   token, when the session started, and a write serial that tells a reader whether
 //!   another process wrote since it last looked.
 //! - Encrypted at rest ([`crypto`]); the key comes from a passphrase, the OS keyring or a
@@ -142,6 +142,22 @@ impl TokenCache {
         }
     }
 
+    /// The cache of a session login, whose entry (and lock) is `credential`: the kind, the
+    /// login URL and the user name (see `SessionLogin::credential`).
+    pub fn for_session(path: PathBuf, credential: &str) -> Self {
+        let keys = keys::default_keys(&path, std::env::var(CACHE_KEY_ENV).ok());
+        Self::session_with_keys(path, credential, keys)
+    }
+
+    pub fn session_with_keys(path: PathBuf, credential: &str, keys: KeySource) -> Self {
+        TokenCache {
+            path,
+            entry: credential.to_string(),
+            keys,
+            memo: crypto::KeyMemo::default(),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -254,6 +270,16 @@ impl TokenCache {
         let bytes = crypto::seal(&clear, &self.keys, &self.memo).map_err(|e| self.err(e))?;
         file::write_atomic(&self.path, &bytes).map_err(|e| self.err(format!("cannot write: {e}")))
     }
+}
+
+/// `bytes` to `path` atomically, mode 0600 (for small state files beside the cache).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    file::write_atomic(path, bytes)
+}
+
+/// Removes `path`; a file already gone is fine.
+pub(crate) fn remove_file(path: &Path) -> std::io::Result<()> {
+    file::remove_if_exists(path)
 }
 
 fn to_ms(t: SystemTime) -> u64 {

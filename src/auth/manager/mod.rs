@@ -25,6 +25,7 @@ mod background;
 mod guard;
 mod persist;
 mod renew;
+mod session_end;
 mod shared;
 
 pub use guard::FRESH_REFUSALS_FATAL;
@@ -179,7 +180,10 @@ impl TokenManager {
                 generation: c.generation,
             })
             .ok_or_else(|| GrantError::Transport {
-                grant: GrantKind::ClientCredentials,
+                grant: match self.endpoint.session() {
+                    Some(_) => GrantKind::SessionLogin,
+                    None => GrantKind::ClientCredentials,
+                },
                 message: "no token available".into(),
             })
     }

@@ -104,11 +104,15 @@ impl TokenManager {
             st.last_failure = Some((Instant::now(), e.clone()));
             self.publish(&mut st);
             drop(st);
+            let what = match self.endpoint.session() {
+                Some(_) => "session login",
+                None => "token renewal",
+            };
             self.audit.record(
                 EventKind::RefreshFailed,
                 self.fingerprint().as_deref(),
                 None,
-                &format!("token renewal ({trigger}) failed: {e}"),
+                &format!("{what} ({trigger}) failed: {e}"),
             );
         }
         self.replan.notify_one();
@@ -116,12 +120,17 @@ impl TokenManager {
     }
 
     /// One token request (two when a refused refresh falls back to a new session).
-    /// `no_refresh`: another process may be presenting the refresh token right now.
+    /// `no_refresh`: another process may be presenting the refresh token right now. A
+    /// session has no refresh: every renewal is a new login.
     pub(super) async fn renew_once(
         &self,
         trigger: &Trigger,
         no_refresh: bool,
     ) -> Result<(), GrantError> {
+        if self.endpoint.session().is_some() {
+            let g = self.endpoint.client_credentials(None).await?;
+            return self.install(g, true, trigger, None).await;
+        }
         let plan = match self.lock().plan(Instant::now()) {
             Plan::Refresh(_) if no_refresh => Plan::NewSession(
                 "another process held the credential's lock too long to share its refresh token"
@@ -214,8 +223,24 @@ impl TokenManager {
             Some(_) => "with a refresh token",
             None => "no refresh token",
         };
-        let (kind, text) = match (first, new_session) {
-            (true, _) => (
+        let login = self.endpoint.session().map(|s| s.user().to_string());
+        let (kind, text) = match (first, new_session, login) {
+            (true, _, Some(user)) => (
+                EventKind::Issued,
+                format!(
+                    "session login as {user} ({trigger}) in {} ms; the session dies by its idle \
+                     window and cap",
+                    took.as_millis()
+                ),
+            ),
+            (false, _, Some(user)) => (
+                EventKind::NewSession,
+                format!(
+                    "session renewed ({trigger}): a new session login as {user} in {} ms",
+                    took.as_millis()
+                ),
+            ),
+            (true, _, None) => (
                 EventKind::Issued,
                 format!(
                     "token issued by {} ({trigger}), lifetime {life}, {rt}, in {} ms",
@@ -223,14 +248,14 @@ impl TokenManager {
                     took.as_millis()
                 ),
             ),
-            (false, false) => (
+            (false, false, None) => (
                 EventKind::Refreshed,
                 format!(
                     "token refreshed ({trigger}), lifetime {life}, {rt}, in {} ms",
                     took.as_millis()
                 ),
             ),
-            (false, true) => (
+            (false, true, None) => (
                 EventKind::NewSession,
                 format!(
                     "new session ({trigger}): {}; lifetime {life}, {rt}, in {} ms",

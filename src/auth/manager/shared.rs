@@ -17,14 +17,14 @@ use crate::auth::audit::EventKind;
 use crate::auth::cache::{CachedAccess, CachedSession, CredentialLock, lock_within};
 use crate::auth::grant::GrantError;
 use crate::auth::state::{Current, Session, State, later, secs};
-use crate::auth::status::TokenPhase;
+use crate::auth::status::{GrantKind, TokenPhase};
 
 /// Default bound on the wait for another process's renewal. A renewal normally takes
 /// milliseconds to a second; a token request that hangs is cut by the HTTP timeout.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What the wait for the credential's lock gave.
-enum Hold {
+pub(super) enum Hold {
     /// Kept only for its drop, which releases the lock.
     Held(#[allow(dead_code)] CredentialLock),
     /// Still busy at the deadline: renew alone, and not with a refresh token.
@@ -48,11 +48,15 @@ impl TokenManager {
         result
     }
 
-    async fn hold(&self) -> Hold {
-        let Some(cache) = self.cache.as_ref() else {
-            return Hold::None;
+    pub(super) async fn hold(&self) -> Hold {
+        // A session login's budget file has the same lock, cache or not.
+        let path = match self.cache.as_ref() {
+            Some(cache) => cache.lock_path(),
+            None => match self.endpoint.session().and_then(|s| s.budget().lock_path()) {
+                Some(path) => path,
+                None => return Hold::None,
+            },
         };
-        let path = cache.lock_path();
         let wait = Duration::from_millis(self.lock_wait_ms.load(Ordering::Relaxed));
         match lock_within(&path, wait).await {
             Ok(Some(lock)) => Hold::Held(lock),
@@ -130,10 +134,20 @@ impl TokenManager {
             .current
             .as_ref()
             .is_some_and(|c| c.access == access.token);
-        let left = access
-            .expires_at()
-            .map(|t| t.duration_since(now_wall).unwrap_or(Duration::ZERO));
-        let margin = margin_for(&st, access.lifetime);
+        // A session id has no lifetime of its own: the session limit, when known, from
+        // when that session started (its idle window is unknown here: a dead one is
+        // refused by the API at its first call, and then replaced by a login).
+        let session = access.grant == GrantKind::SessionLogin;
+        let lifetime = match session {
+            true => st.session_limit(),
+            false => access.lifetime,
+        };
+        let expires_at = match session {
+            true => lifetime.and_then(|l| entry.session_started.checked_add(l)),
+            false => access.expires_at(),
+        };
+        let left = expires_at.map(|t| t.duration_since(now_wall).unwrap_or(Duration::ZERO));
+        let margin = margin_for(&st, lifetime);
         if ours || left.is_some_and(|l| l <= margin) {
             return false;
         }
@@ -141,12 +155,18 @@ impl TokenManager {
             .redactor()
             .remember_token(access.token.expose());
         let fp = access.token.fingerprint();
-        adopt(&mut st, &access, now, now_wall);
-        let text = format!(
-            "token taken from the cache ({trigger}): another supsync process on this credential \
-             renewed it; {} left",
-            left.map_or_else(|| "lifetime unknown".to_string(), secs)
-        );
+        adopt(&mut st, &access, entry.session_started, now, now_wall);
+        let left = left.map_or_else(|| "lifetime unknown".to_string(), secs);
+        let text = match session {
+            true => format!(
+                "session taken from the cache ({trigger}): a live session of this user, logged \
+                 in by supsync before; no login needed ({left} left by its cap)"
+            ),
+            false => format!(
+                "token taken from the cache ({trigger}): another supsync process on this \
+                 credential renewed it; {left} left"
+            ),
+        };
         st.last_result = Some(text.clone());
         self.publish(&mut st);
         drop(st);
@@ -172,8 +192,15 @@ fn margin_for(st: &State, lifetime: Option<Duration>) -> Duration {
 }
 
 /// Makes another process's token current. It counts as a renewal of this process's token
-/// (the token changed) but not as a session or a request of its own.
-fn adopt(st: &mut State, a: &CachedAccess, now: Instant, now_wall: SystemTime) {
+/// (the token changed) but not as a session or a request of its own. A session id brings
+/// its own session (started when it logged in).
+fn adopt(
+    st: &mut State,
+    a: &CachedAccess,
+    session_started: SystemTime,
+    now: Instant,
+    now_wall: SystemTime,
+) {
     let age = now_wall
         .duration_since(a.issued_at)
         .unwrap_or(Duration::ZERO);
@@ -199,7 +226,17 @@ fn adopt(st: &mut State, a: &CachedAccess, now: Instant, now_wall: SystemTime) {
         // must not count towards "the API refuses fresh tokens".
         accepted: true,
     });
-    if st.session.is_none() {
+    if a.grant == GrantKind::SessionLogin {
+        let age = now_wall
+            .duration_since(session_started)
+            .unwrap_or(Duration::ZERO);
+        st.session = Some(Session {
+            started_at: now.checked_sub(age).unwrap_or(now),
+            started_wall: session_started,
+            refresh: None,
+            refresh_deadline: None,
+        });
+    } else if st.session.is_none() {
         st.session = Some(Session {
             started_at: sent_at,
             started_wall: a.issued_at,

@@ -1,0 +1,150 @@
+//! How a call carries its credential (a bearer token, or a session id in a header or a
+//! cookie as `auth.session.send_as` says), and the end of a session: the best-effort
+//! logout at the end of a run (docs/API.md §7).
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue};
+
+use super::client::config_error;
+use super::{ApiClient, ApiError, classify};
+use crate::auth::audit::EventKind;
+use crate::config::Carry;
+use crate::secret::Secret;
+
+/// A logout waits at most this long: the run is over, and a hung server must not hold
+/// up its end (nor a second Ctrl-C).
+const LOGOUT_WAIT: Duration = Duration::from_secs(5);
+
+/// Puts `credential` on a request as `carry` says, marked sensitive (HTTP/2 never indexes
+/// it; reqwest's `Debug` never shows it). A cookie joins any `Cookie` header already there.
+pub fn attach_credential(
+    headers: &mut HeaderMap,
+    carry: &Carry,
+    credential: &Secret,
+) -> Result<(), ApiError> {
+    let value = |text: String| {
+        let mut v = HeaderValue::from_str(&text)
+            .map_err(|_| config_error("the credential is not a valid header value".into()))?;
+        v.set_sensitive(true);
+        Ok::<_, ApiError>(v)
+    };
+    match carry {
+        Carry::Bearer => {
+            headers.insert(
+                AUTHORIZATION,
+                value(format!("Bearer {}", credential.expose()))?,
+            );
+        }
+        Carry::Header(name) => {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                config_error(format!(
+                    "auth.session.send_as: {name:?} is not a header name"
+                ))
+            })?;
+            headers.insert(name, value(credential.expose().to_string())?);
+        }
+        Carry::Cookie(name) => {
+            let pair = format!("{name}={}", credential.expose());
+            let joined = match headers.get(COOKIE).and_then(|v| v.to_str().ok()) {
+                Some(other) if !other.trim().is_empty() => format!("{other}; {pair}"),
+                _ => pair,
+            };
+            headers.insert(COOKIE, value(joined)?);
+        }
+    }
+    Ok(())
+}
+
+impl ApiClient {
+    /// The logout at the end of a run ([`ApiClient::logout`]): a failure is a warning in
+    /// the refresh log, never an error of the run.
+    pub async fn end_session(&self) {
+        if let Err(e) = self.logout().await {
+            self.tokens.audit().record(
+                EventKind::Warning,
+                self.tokens.fingerprint().as_deref(),
+                None,
+                &format!(
+                    "the session logout at the end of the run failed: {e}; the session ends \
+                     when the server's idle window or cap ends it"
+                ),
+            );
+        }
+    }
+
+    /// Ends this run's session at `auth.session.logout_path`, best effort: returns
+    /// `Ok(false)` when there is nothing to end (no logout configured, no session), and
+    /// forgets the cached session once the server has ended it (so no later process tries
+    /// a dead one). A session the server no longer knows counts as ended.
+    pub async fn logout(&self) -> Result<bool, ApiError> {
+        let Some(url) = &self.logout_url else {
+            return Ok(false);
+        };
+        let Some(token) = self.tokens.current_token() else {
+            return Ok(false);
+        };
+        let mut req = self
+            .http
+            .post(url)
+            .build()
+            .map_err(|e| config_error(format!("cannot build the logout request: {e}")))?;
+        for (name, value) in &self.headers {
+            req.headers_mut().insert(name.clone(), value.clone());
+        }
+        attach_credential(req.headers_mut(), &self.carry, &token.secret)?;
+        let resp = tokio::time::timeout(LOGOUT_WAIT, self.http.execute(req))
+            .await
+            .map_err(|_| ApiError::Transient {
+                message: format!("no answer to the logout within {} s", LOGOUT_WAIT.as_secs()),
+                retry_after: None,
+            })?
+            .map_err(|e| classify::transport_error(&e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        // The body is only read for an error's words; a cut one is no reason to fail.
+        let body = resp.bytes().await.unwrap_or_default();
+        if !(status.is_success() || status == reqwest::StatusCode::UNAUTHORIZED) {
+            return Err(classify::status_error(
+                status,
+                &headers,
+                &body,
+                self.max_retry_after,
+                &self.redactor,
+            ));
+        }
+        self.tokens
+            .logged_out(token.generation, status.as_u16())
+            .await;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_go_where_send_as_says_and_stay_sensitive() {
+        let id = Secret::new("sid-123");
+        let mut h = HeaderMap::new();
+        attach_credential(&mut h, &Carry::Header("X-Session-Id".into()), &id).unwrap();
+        assert_eq!(h["x-session-id"], "sid-123");
+        assert!(h["x-session-id"].is_sensitive());
+        assert!(h.get(AUTHORIZATION).is_none());
+
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("theme=dark"));
+        attach_credential(&mut h, &Carry::Cookie("SESSIONID".into()), &id).unwrap();
+        assert_eq!(h[COOKIE], "theme=dark; SESSIONID=sid-123");
+        assert!(h[COOKIE].is_sensitive());
+
+        let mut h = HeaderMap::new();
+        attach_credential(&mut h, &Carry::Bearer, &Secret::new("tok")).unwrap();
+        assert_eq!(h[AUTHORIZATION], "Bearer tok");
+        assert!(!format!("{h:?}").contains("tok"), "{h:?}");
+
+        let bad = attach_credential(&mut h, &Carry::Bearer, &Secret::new("a\nb"));
+        assert!(bad.is_err());
+    }
+}

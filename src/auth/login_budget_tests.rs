@@ -1,0 +1,135 @@
+use super::*;
+
+const CRED: &str = "session http://127.0.0.1:1/login sync-bot";
+
+fn budget(dir: &Path, password: &str) -> LoginBudget {
+    LoginBudget::new(CRED, "sync-bot", 3, &Secret::new(password))
+        .with_file(file_beside(&dir.join("token-cache"), CRED))
+}
+
+#[test]
+fn refusals_count_up_to_the_budget_then_no_attempt_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let b = budget(dir.path(), "wrong-pw");
+    assert!(b.check(now).is_ok());
+    for n in 1..3 {
+        match b.refused(401, "invalid_credentials: wrong user name or password") {
+            GrantError::LoginRefused { refused, max, .. } => assert_eq!((refused, max), (n, 3)),
+            other => panic!("{other:?}"),
+        }
+        assert!(b.check(now).is_ok());
+    }
+    let spent = b.refused(403, "forbidden");
+    assert!(
+        matches!(spent, GrantError::LoginBudgetSpent { refused: 3, .. }),
+        "{spent:?}"
+    );
+    assert!(
+        spent
+            .to_string()
+            .contains("(Last answer: HTTP 403: forbidden.)")
+    );
+    // This process, and a later one with the same password, may not try again.
+    assert!(matches!(
+        b.check(now),
+        Err(GrantError::LoginBudgetSpent { .. })
+    ));
+    let later = budget(dir.path(), "wrong-pw");
+    assert!(matches!(
+        later.check(now),
+        Err(GrantError::LoginBudgetSpent { .. })
+    ));
+    // The file holds no password, only a salted fingerprint.
+    let path = later.file().unwrap().to_path_buf();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("wrong-pw"), "{text}");
+    assert!(
+        !text.contains(&crate::secret::fingerprint("wrong-pw")),
+        "{text}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // A changed password may try, and its first refusal counts from one.
+    let fixed = budget(dir.path(), "new-pw");
+    assert!(fixed.check(now).is_ok());
+    assert!(matches!(
+        fixed.refused(401, ""),
+        GrantError::LoginRefused { refused: 1, .. }
+    ));
+    // A success clears the count (and the file).
+    fixed.succeeded();
+    assert!(!path.exists());
+    assert!(budget(dir.path(), "wrong-pw").check(now).is_ok());
+}
+
+#[test]
+fn a_lock_stops_every_attempt_until_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let b = budget(dir.path(), "pw");
+    let e = b.locked(
+        "account_locked: locked for 30 s",
+        Some(Duration::from_secs(30)),
+        now,
+    );
+    assert!(matches!(e, GrantError::AccountLocked { .. }));
+    // Even the right password waits: the server refuses every login while locked.
+    let other = budget(dir.path(), "right-pw");
+    match other.check(now + Duration::from_secs(10)) {
+        Err(GrantError::AccountLocked { retry_after, .. }) => {
+            // Kept in whole milliseconds.
+            let left = retry_after.unwrap();
+            assert!(left <= Duration::from_secs(20), "{left:?}");
+            assert!(left > Duration::from_millis(19_990), "{left:?}");
+        }
+        r => panic!("{r:?}"),
+    }
+    assert!(other.check(now + Duration::from_secs(31)).is_ok());
+    // A lock named as a year is read as a day.
+    b.locked("", Some(Duration::from_secs(366 * 86_400)), now);
+    assert!(b.check(now + Duration::from_secs(86_401)).is_ok());
+}
+
+#[test]
+fn without_a_file_the_count_lives_in_memory() {
+    let b = LoginBudget::new(CRED, "sync-bot", 2, &Secret::new("pw"));
+    assert!(matches!(
+        b.refused(401, ""),
+        GrantError::LoginRefused { .. }
+    ));
+    assert!(matches!(
+        b.refused(401, ""),
+        GrantError::LoginBudgetSpent { .. }
+    ));
+    assert!(b.check(SystemTime::now()).is_err());
+    let fresh = LoginBudget::new(CRED, "sync-bot", 2, &Secret::new("pw"));
+    assert!(fresh.check(SystemTime::now()).is_ok());
+}
+
+#[test]
+fn a_damaged_file_falls_back_to_this_process_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = budget(dir.path(), "pw");
+    b.refused(401, "");
+    std::fs::write(b.file().unwrap(), b"{not json").unwrap();
+    // What this process saw still counts.
+    assert!(matches!(
+        b.refused(401, ""),
+        GrantError::LoginRefused { refused: 2, .. }
+    ));
+}
+
+#[test]
+fn the_lock_is_the_token_cache_lock_of_the_same_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = crate::auth::cache::TokenCache::for_session(dir.path().join("token-cache"), CRED);
+    assert_eq!(
+        budget(dir.path(), "pw").lock_path(),
+        Some(cache.lock_path())
+    );
+}

@@ -1,0 +1,110 @@
+//! Checks of `auth.kind = "session"`: the user name and field names, the
+//! password's sources, where the id comes from and how it is sent, the keep-alive and
+//! logout paths. Run only for that kind; `auth.max_failed_logins` is checked always.
+
+use super::session::{Carry, IdSource};
+use super::validate::{Checker, url_problem};
+use super::{AuthKind, Config};
+
+/// More than this many refused logins in a row is no longer "a few": servers commonly
+/// lock an account after 5.
+pub const MAX_FAILED_LOGINS: u64 = 10;
+
+pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
+    c.range(
+        "auth.max_failed_logins",
+        u64::from(config.auth.max_failed_logins),
+        1,
+        MAX_FAILED_LOGINS,
+        "",
+    );
+    if config.auth.kind != AuthKind::Session {
+        return;
+    }
+    let s = &config.auth.session;
+    // The login path is checked with the other URLs (validate.rs).
+    check_path(c, "auth.session.keepalive_path", &s.keepalive_path, config);
+    check_path(c, "auth.session.logout_path", &s.logout_path, config);
+    for (key, value) in [
+        ("auth.session.username", &s.username),
+        ("auth.session.username_field", &s.username_field),
+        ("auth.session.password_field", &s.password_field),
+    ] {
+        if value.trim().is_empty() {
+            c.fail(key, "must not be empty");
+        } else if value.chars().any(char::is_control) {
+            c.fail(key, "must not contain control characters");
+        }
+    }
+    if s.username_field == s.password_field {
+        c.fail(
+            "auth.session.password_field",
+            format!(
+                "is the same field as auth.session.username_field ({:?}); the login needs two",
+                s.password_field
+            ),
+        );
+    }
+    if s.password.as_ref().is_some_and(|p| p.is_empty()) {
+        c.fail(
+            "auth.session.password",
+            "is empty; remove it or give the password",
+        );
+    }
+    if s.password_file
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().is_empty())
+    {
+        c.fail(
+            "auth.session.password_file",
+            "is empty; give a path or remove it",
+        );
+    }
+    if let Err(m) = IdSource::parse(&s.session_from) {
+        c.fail("auth.session.session_from", m);
+    }
+    match Carry::parse(&s.send_as) {
+        Err(m) => c.fail("auth.session.send_as", m),
+        Ok(Carry::Header(name))
+            if config
+                .api
+                .headers
+                .keys()
+                .any(|h| h.eq_ignore_ascii_case(&name)) =>
+        {
+            c.fail(
+                "auth.session.send_as",
+                format!("header {name} is also in api.headers; the session id needs it alone"),
+            );
+        }
+        Ok(_) => {}
+    }
+    if config.auth.scopes != super::AuthConfig::default().scopes && !config.auth.scopes.is_empty() {
+        warnings.push(
+            "auth.scopes is set but auth.kind = \"session\" does not use it (a session login \
+             asks for no scope)"
+                .into(),
+        );
+    }
+}
+
+/// "" (not used), a path joined to `api.base_url`, or an absolute URL.
+fn check_path(c: &mut Checker<'_>, key: &str, path: &str, config: &Config) {
+    if path.is_empty() {
+        return;
+    }
+    if path.chars().any(char::is_whitespace) {
+        c.fail(key, format!("{path:?} contains whitespace"));
+        return;
+    }
+    // A relative path inherits api.base_url's problems, which are reported there.
+    if path.contains("://")
+        && let Some(msg) = url_problem(path, config.api.allow_insecure_http)
+    {
+        c.fail(key, msg);
+    }
+}
+
+#[cfg(test)]
+#[path = "validate_session_tests.rs"]
+mod tests;
