@@ -20,6 +20,9 @@ pub(crate) struct Outage {
     /// Fast path for the success after every request: no lock while nothing is down.
     down: AtomicBool,
     window: Mutex<Window>,
+    /// What the credential comes from, for the message: "the token endpoint" or "the
+    /// login endpoint".
+    credential_source: &'static str,
 }
 
 /// What the current outage looked like, for the message that ends the run.
@@ -48,14 +51,19 @@ impl Outage {
             since: watch::Sender::new(None),
             down: AtomicBool::new(false),
             window: Mutex::new(Window::default()),
+            credential_source: "the token endpoint",
         }
     }
 
-    pub(crate) fn from_config(sync: &crate::config::SyncConfig) -> Self {
-        Self::new(
-            Duration::from_secs(sync.max_outage_secs),
-            Duration::from_secs(sync.max_retry_after_secs),
-        )
+    pub(crate) fn from_config(cfg: &crate::config::Config) -> Self {
+        let mut o = Self::new(
+            Duration::from_secs(cfg.sync.max_outage_secs),
+            Duration::from_secs(cfg.sync.max_retry_after_secs),
+        );
+        if cfg.auth.kind == crate::config::AuthKind::Session {
+            o.credential_source = "the login endpoint";
+        }
+        o
     }
 
     // The window is only ever replaced whole or field by field: a poisoned lock still
@@ -134,7 +142,7 @@ impl Outage {
     fn end(&self, lasted: Duration) -> OutageEnd {
         let w = self.window();
         let what = if w.token_endpoint {
-            "the token endpoint"
+            self.credential_source
         } else {
             "the API"
         };
@@ -242,6 +250,28 @@ mod tests {
         assert!(end.token_endpoint);
         assert!(
             end.message.starts_with("the token endpoint"),
+            "{}",
+            end.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_login_endpoint_failure_names_the_login_endpoint() {
+        let mut cfg = crate::config::Config::default();
+        cfg.auth.kind = crate::config::AuthKind::Session;
+        cfg.sync.max_outage_secs = 0;
+        let o = Outage::from_config(&cfg);
+        let grant = crate::auth::grant::GrantError::Transport {
+            grant: crate::auth::status::GrantKind::SessionLogin,
+            message: "connection refused".into(),
+        };
+        o.failure(&ApiError::Auth(grant));
+        let end = tokio::time::timeout(Duration::from_secs(5), o.expired())
+            .await
+            .expect("a zero bound ends at once");
+        assert!(end.token_endpoint);
+        assert!(
+            end.message.starts_with("the login endpoint"),
             "{}",
             end.message
         );

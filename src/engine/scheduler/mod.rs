@@ -85,7 +85,7 @@ impl Scheduler {
             backoff,
             max_attempts: sync.max_attempts.max(1),
             retry_budget: sync.retry_budget,
-            outage: Arc::new(Outage::from_config(sync)),
+            outage: Arc::new(Outage::from_config(&params.config)),
             slots: Slots::new(sync.concurrency),
             run_id: manifest.run_id.clone(),
             sink: ledger.sink(),
