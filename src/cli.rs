@@ -87,8 +87,37 @@ pub struct DemoArgs {
     /// the `[api]` mapping; docs/API.md §6).
     #[arg(long, value_enum, value_name = "STYLE", default_value_t = ApiStyle::Contract)]
     pub api: ApiStyle,
+    /// How the client authenticates: OAuth2 bearer tokens, or a session login whose id
+    /// rides in a header (docs/API.md §7: idle window, cap, one session per user).
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = DemoAuth::Oauth2)]
+    pub auth: DemoAuth,
+    /// How the demo's server answers a call with a dead token or session: a 401, a 403,
+    /// or a 200 whose body carries the error (the client gets the matching
+    /// `auth.expired_when` rule; docs/API.md §2.5).
+    #[arg(long, value_enum, value_name = "SIGNAL", default_value_t = DemoExpiry::Status401)]
+    pub expiry: DemoExpiry,
     #[command(flatten)]
     pub drive: DriveArgs,
+}
+
+/// How the demo's client authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoAuth {
+    /// Client-credentials and refresh-token grants, a bearer token on every call.
+    Oauth2,
+    /// A login with user and password, the session id on every call.
+    Session,
+}
+
+/// How the demo's server says a token or session is dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoExpiry {
+    #[value(name = "401")]
+    Status401,
+    #[value(name = "403")]
+    Status403,
+    #[value(name = "200-body")]
+    Body200,
 }
 
 /// The API styles the simulator serves, each a preset of the `[api]` mapping.

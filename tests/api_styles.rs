@@ -319,3 +319,44 @@ fn demo_refuses_an_unknown_api_style() {
         "{err}"
     );
 }
+
+/// `demo --auth session --expiry 403`: the demo's simulator wants a session login and
+/// answers a dead session with a 403; the client logs in, pushes, logs out.
+#[test]
+fn demo_speaks_a_session_login() {
+    const N: u64 = 12;
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_supsync"))
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args([
+            "-v",
+            "demo",
+            "--headless",
+            "--auth",
+            "session",
+            "--expiry",
+            "403",
+        ])
+        .args(["--records", &N.to_string()])
+        .env_remove("RUST_LOG")
+        .env_remove("SUPSYNC_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(all.contains("session login as sync-bot"), "{all}");
+    assert!(
+        all.contains("session logged out at the end of the run"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "stored {N} records: {N} created, 0 updated, 0 rejected"
+        )),
+        "{all}"
+    );
+    // The demo's password never shows, nor does a session id (fingerprints only).
+    assert!(!all.contains("change-me"), "{all}");
+}

@@ -12,13 +12,13 @@ use anyhow::Context;
 
 use super::drive::{Drive, command_prefix, console_wanted, drive};
 use super::out::print_line;
-use crate::cli::{ApiStyle, DemoArgs, GlobalArgs};
-use crate::config::{Config, TokenCacheMode, UiConfig};
+use crate::cli::{ApiStyle, DemoArgs, DemoAuth, DemoExpiry, GlobalArgs};
+use crate::config::{AuthKind, Config, TokenCacheMode, UiConfig};
 use crate::engine::{RunMode, RunParams};
 use crate::observe::ObserveOptions;
 use crate::record::Supplier;
 use crate::secret::Secret;
-use crate::sim::{Profile, SimServer};
+use crate::sim::{ExpirySignal, Profile, SimServer};
 
 const CLIENT_ID: &str = "supplier-sync";
 const CLIENT_SECRET: &str = "change-me";
@@ -77,7 +77,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
 
     let rt = super::runtime()?;
     let code = rt.block_on(async {
-        let profile = demo_profile(args.api)?;
+        let profile = demo_profile(args.api, args.auth, args.expiry)?;
         let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
         let sim = SimServer::start(profile, listen)
             .await
@@ -89,6 +89,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         );
         let mut config = demo_config(&sim.url());
         config.api.mapping.preset = Some(args.api.preset().to_string());
+        speak(&mut config, args.auth, args.expiry);
         // One record at a time for a per-record style too, so every style plays at the
         // demo's pace (the refreshes and the session limit fall inside the run).
         config.api.mapping.push_concurrency = Some(1);
@@ -132,17 +133,42 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// The built-in `demo` profile serving `style`.
-fn demo_profile(style: ApiStyle) -> anyhow::Result<Profile> {
+/// The built-in `demo` profile serving `style`, with sessions instead of bearer tokens when
+/// asked, and dead credentials answered the `expiry` way.
+fn demo_profile(style: ApiStyle, auth: DemoAuth, expiry: DemoExpiry) -> anyhow::Result<Profile> {
     let mut profile =
         Profile::builtin("demo").context("the built-in `demo` simulator profile is missing")?;
     profile.api.style = style.preset().to_string();
+    // The demo profile's `[session]` has the demo clocks (15 s idle, 60 s cap, 30 s lock);
+    // its user `sync-bot` has the demo's password.
+    profile.session.enabled = auth == DemoAuth::Session;
+    profile.tokens.expiry_signal = match expiry {
+        DemoExpiry::Status401 => ExpirySignal::Unauthorized,
+        DemoExpiry::Status403 => ExpirySignal::Forbidden,
+        DemoExpiry::Body200 => ExpirySignal::Body200,
+    };
     // The profile's checks ran on the built-in style; the new one must build too.
     profile
         .api
         .styled()
         .map_err(|e| anyhow::anyhow!("the demo simulator cannot serve {style:?}: {e}"))?;
     Ok(profile)
+}
+
+/// The client side of `--auth` and `--expiry`: a session login with the simulator's
+/// defaults (docs/API.md §7) and a logout at the end; the `auth.expired_when` rule that
+/// reads the server's way of saying "dead" (docs/API.md §2.5).
+fn speak(c: &mut Config, auth: DemoAuth, expiry: DemoExpiry) {
+    if auth == DemoAuth::Session {
+        c.auth.kind = AuthKind::Session;
+        c.auth.session.logout_path = "/api/v1/session/logout".into();
+    }
+    let rule = match expiry {
+        DemoExpiry::Status401 => None,
+        DemoExpiry::Status403 => Some("403 /error = token_expired"),
+        DemoExpiry::Body200 => Some("200 /error/code = TOKEN_EXPIRED"),
+    };
+    c.auth.expired_when = rule.into_iter().map(String::from).collect();
 }
 
 /// Settings sized for the demo profile's clocks (15 s tokens, 15 s idle, 60 s sessions).
@@ -248,7 +274,7 @@ mod tests {
                 crate::mapping::PRESETS.contains(&style.preset()),
                 "{style:?}"
             );
-            let p = demo_profile(*style).unwrap();
+            let p = demo_profile(*style, DemoAuth::Oauth2, DemoExpiry::Status401).unwrap();
             assert_eq!(p.api.style, style.preset());
             assert_eq!(
                 p.api.styled().unwrap().is_some(),
@@ -256,6 +282,32 @@ mod tests {
                 "contract is served by the plain API, the others by the styled one"
             );
         }
+    }
+
+    #[test]
+    fn the_demo_client_speaks_what_its_simulator_serves() {
+        let p = demo_profile(ApiStyle::Contract, DemoAuth::Session, DemoExpiry::Status403).unwrap();
+        assert!(p.session.enabled);
+        assert_eq!(p.tokens.expiry_signal, ExpirySignal::Forbidden);
+        let mut c = demo_config("http://127.0.0.1:4321");
+        speak(&mut c, DemoAuth::Session, DemoExpiry::Status403);
+        assert_eq!(c.auth.kind, AuthKind::Session);
+        // The simulator's user and the demo's password are the same pair.
+        assert_eq!(
+            p.session
+                .users
+                .get(&c.auth.session.username)
+                .map(String::as_str),
+            Some(CLIENT_SECRET)
+        );
+        assert_eq!(c.auth.expired_when, ["403 /error = token_expired"]);
+        let plain =
+            demo_profile(ApiStyle::Contract, DemoAuth::Oauth2, DemoExpiry::Body200).unwrap();
+        assert!(!plain.session.enabled);
+        let mut c = demo_config("http://127.0.0.1:4321");
+        speak(&mut c, DemoAuth::Oauth2, DemoExpiry::Body200);
+        assert_eq!(c.auth.kind, AuthKind::Oauth2);
+        assert_eq!(c.auth.expired_when, ["200 /error/code = TOKEN_EXPIRED"]);
     }
 
     #[test]

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use profile::{IssueRefreshToken, Profile};
+pub use profile::{ExpirySignal, IssueRefreshToken, Profile};
 pub use quirks::TokenQuirk;
 pub use store::generated_record;
 
