@@ -138,8 +138,9 @@ pub(super) fn unknowns(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
         if let Some((id, uses)) = within {
             v.unknowns.push(Line::new(
                 format!(
-                    "Revocation after many uses: not measured beyond {uses} calls on one token. \
-                     `supsync diagnose --probe-calls N` makes N calls in a row."
+                    "Revocation after many uses: not measured beyond {uses} calls on one {}. \
+                     `supsync diagnose --probe-calls N` makes N calls in a row.",
+                    ctx.noun()
                 ),
                 vec![id],
             ));
