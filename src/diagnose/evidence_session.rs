@@ -97,13 +97,13 @@ fn login(c: &mut Collector, s: &SessionFindings) {
         _ => String::new(),
     };
     if let Some(e) = &s.login_error {
+        let made = match sent {
+            0 => "no login request made by diagnose".to_string(),
+            n => format!("{n} login request{} made by diagnose, {lock}", plural(n)),
+        };
         c.add(
             Source::SessionLogin,
-            format!(
-                "{} ({sent} login request{} made by diagnose, {lock}){unreadable}",
-                e.message,
-                plural(sent)
-            ),
+            format!("{} ({made}){unreadable}", e.message),
             Claim::LoginFailed {
                 reason: e.reason,
                 http_status: e.http_status,
@@ -145,7 +145,7 @@ fn budget(c: &mut Collector, s: &SessionFindings) {
         .logins
         .iter()
         .take_while(|l| !l.ok)
-        .filter(|l| l.sent && matches!(l.http_status, Some(401 | 403 | 423)))
+        .filter(|l| l.refused)
         .count() as u32;
     let refused = b.refused + now;
     let file = match &s.budget_file {

@@ -118,6 +118,8 @@ pub struct LoginTry {
     /// A login request went out (the budget may refuse one before it does).
     pub sent: bool,
     pub ok: bool,
+    /// The server refused it (401, 403 or 423): it counts against the login budget.
+    pub refused: bool,
     /// The session's fingerprint when it worked, else the error in the client's words.
     pub result: String,
     pub http_status: Option<u16>,

@@ -207,6 +207,7 @@ pub(super) async fn run(
                 purpose: "mapping read".into(),
                 sent: true,
                 ok: read.ok || ended.is_some(),
+                refused: false,
                 result: "by the mapping read's own client".into(),
                 http_status: None,
             });

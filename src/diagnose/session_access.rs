@@ -210,10 +210,18 @@ impl<'a> Access<'a> {
                 }
                 _ => true,
             };
+            let refused = sent
+                && matches!(
+                    result,
+                    Err(GrantError::LoginRefused { .. }
+                        | GrantError::LoginBudgetSpent { .. }
+                        | GrantError::AccountLocked { .. })
+                );
             let mut tried = LoginTry {
                 purpose: purpose.to_string(),
                 sent,
                 ok: result.is_ok(),
+                refused,
                 ..Default::default()
             };
             match &result {
