@@ -542,3 +542,67 @@ async fn a_dead_cached_session_is_forgotten() {
     );
     no_secrets(&text(&o));
 }
+
+/// A dead session answered 403, or 200 with an error body (`[tokens] expiry_signal`): the
+/// answer is named, without a rule the one that matches it is advised, and a configured
+/// rule that matches is said to handle it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_session_answered_403_or_200_gets_its_expired_when_rule() {
+    let profile = |signal: &str| {
+        format!(
+            "idle_secs = 30\ncap_secs = 0\nsingle_session = true\n[tokens]\nexpiry_signal = \
+             \"{signal}\""
+        )
+    };
+    let (pf, pb) = (profile("403"), profile("200-body"));
+    let (forbidden, body) = tokio::join!(sim(&pf), sim(&pb));
+    let (df, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cf = write_config(df.path(), &forbidden.url(), "");
+    let rule = "200 /error/code = TOKEN_EXPIRED";
+    let cb = write_config(
+        db.path(),
+        &body.url(),
+        &format!("expired_when = [\"{rule}\"]"),
+    );
+    let args = ["diagnose", "--json", "--wait-secs", "2"];
+    let (of, ob) = tokio::join!(
+        supsync(df.path(), &cf, PASSWORD, &args),
+        supsync(db.path(), &cb, PASSWORD, &args)
+    );
+    for o in [&of, &ob] {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+        no_secrets(&text(o));
+    }
+    let j = json(&of);
+    no_verdict_check_conflict(&j);
+    let s = finding(&j, "expiry_signal");
+    assert_eq!(s["claim"]["form"], "status_403", "{s:#}");
+    assert!(
+        s["says"]
+            .as_str()
+            .unwrap()
+            .contains("a dead session (the first session, after a second login) was answered 403"),
+        "{s:#}"
+    );
+    assert_eq!(j["verdict"]["expiry_signal"]["handled"], false);
+    let advised = lines_citing(&j, "changes", &s["id"]);
+    assert!(
+        advised.iter().any(|l| l.contains(
+            r#"Set auth.expired_when = ["403 /error = token_expired"]: a dead session is answered 403"#
+        )),
+        "{advised:?}"
+    );
+
+    let j = json(&ob);
+    no_verdict_check_conflict(&j);
+    let s = finding(&j, "expiry_signal");
+    assert_eq!(s["claim"]["form"], "body_200", "{s:#}");
+    assert_eq!(s["claim"]["matched_rule"], rule, "{s:#}");
+    assert_eq!(j["verdict"]["expiry_signal"]["handled"], true);
+    let said = lines_citing(&j, "reasons", &s["id"]);
+    assert!(
+        said.iter()
+            .any(|l| l.contains(&format!("rule \"{rule}\" matches it, so supsync logs in again"))),
+        "{said:?}"
+    );
+}

@@ -134,8 +134,8 @@ pub(super) fn cap(ctx: &Context, v: &mut Verdict, s: u64, what: String, cites: V
         ));
     } else {
         c.handled = Some(format!(
-            "supsync logs in again after the call the cap refuses, and replays that call once \
-             (about {logins} logins per sync)"
+            "supsync logs in again once X-Token-Expires-In shows the cap close, else after the \
+             call the cap refuses, which it replays once (about {logins} logins per sync)"
         ));
         c.fix = Some(Fix {
             who: Who::SupsyncConfig,

@@ -114,7 +114,7 @@ fn idle_window_cap_and_one_session_get_the_settings_that_fit() {
     assert!(
         cap.handled
             .as_deref()
-            .is_some_and(|h| h.contains("logs in again after the call the cap refuses")),
+            .is_some_and(|h| h.contains("else after the call the cap refuses")),
         "{:?}",
         cap.handled
     );
