@@ -601,8 +601,9 @@ async fn a_dead_session_answered_403_or_200_gets_its_expired_when_rule() {
     assert_eq!(j["verdict"]["expiry_signal"]["handled"], true);
     let said = lines_citing(&j, "reasons", &s["id"]);
     assert!(
-        said.iter()
-            .any(|l| l.contains(&format!("rule \"{rule}\" matches it, so supsync logs in again"))),
+        said.iter().any(|l| l.contains(&format!(
+            "rule \"{rule}\" matches it, so supsync logs in again"
+        ))),
         "{said:?}"
     );
 }

@@ -27,6 +27,7 @@ pub mod probe;
 mod probe_calls;
 mod probe_mapping;
 mod probe_session;
+mod probe_session_logins;
 mod probe_session_watch;
 mod probe_signal;
 pub mod report;

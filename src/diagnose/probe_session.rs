@@ -17,8 +17,9 @@ use super::analysis::idle_conclusion;
 use super::dead_answer::Rules;
 use super::findings::*;
 use super::probe_calls::{Target, health, health_with_retry, idle_probe, use_probe};
+use super::probe_session_logins::{LIVE_IN_CACHE, first_session, live_in_cache, second_login};
 use super::probe_session_watch::{cadence, cap_watch, idle_death};
-use super::session_access::{Access, login_error, secs};
+use super::session_access::{Access, secs};
 use super::{probe_mapping, probe_signal};
 use crate::api::ConnectOptions;
 use crate::auth::cache::TokenCache;
@@ -29,9 +30,6 @@ use crate::auth::session_login::credential_of;
 use crate::auth::status::LifetimeSource;
 use crate::config::{Carry, Config, TokenCacheMode, check_transport};
 use crate::secret::Secret;
-
-const LIVE_IN_CACHE: &str =
-    "a live session in the cache: a second login would end a running sync's session";
 
 /// Runs every session probe. `Err` only when the configuration cannot be probed at all.
 pub(super) async fn run(
@@ -274,97 +272,6 @@ fn base(
             first_page: None,
         },
         ..Default::default()
-    }
-}
-
-/// A live session from the cache, else a login, each under the credential's lock.
-/// `None` (with the reason in `s.login_error`) when no session can be had.
-async fn first_session(access: &mut Access<'_>, s: &mut SessionFindings) -> Option<Grant> {
-    let Ok(_lock) = access.hold(s).await else {
-        s.login_error = Some(LoginError {
-            reason: LoginFailure::LockBusy,
-            http_status: None,
-            message: format!(
-                "another supsync process has held this credential's login lock ({}) for over \
-                 {} s: no login tried, so that a session it is logging in is not ended",
-                s.lock.path.as_deref().unwrap_or("?"),
-                crate::auth::manager::LOCK_WAIT.as_secs()
-            ),
-        });
-        return None;
-    };
-    let (found, live) = access.look_in_cache().await;
-    s.cache = found;
-    if let Some(g) = live {
-        s.borrowed = true;
-        return Some(g);
-    }
-    match access.login("first session", s).await {
-        Ok(g) => Some(g),
-        Err(e) => {
-            s.login_error = Some(login_error(&e));
-            None
-        }
-    }
-}
-
-/// The second login under the lock, after the cache showed no running sync's session,
-/// and the first session's next call.
-async fn second_login(
-    access: &mut Access<'_>,
-    s: &mut SessionFindings,
-    http: &reqwest::Client,
-    at: Target<'_>,
-    first: &Grant,
-) -> (SecondLogin, Option<Grant>) {
-    let Ok(lock) = access.hold(s).await else {
-        return (
-            SecondLogin::Skipped {
-                why: "another supsync process held the credential's login lock".into(),
-            },
-            None,
-        );
-    };
-    let (found, live) = access.look_in_cache().await;
-    let cache_checked = !matches!(found, CacheRead::Disabled | CacheRead::Unreadable { .. });
-    if live.is_some() {
-        return (
-            SecondLogin::Skipped {
-                why: LIVE_IN_CACHE.into(),
-            },
-            None,
-        );
-    }
-    let g = match access.login("second login", s).await {
-        Ok(g) => g,
-        Err(e) => {
-            return (
-                SecondLogin::Failed {
-                    error: e.to_string(),
-                },
-                None,
-            );
-        }
-    };
-    drop(lock);
-    let after = health_with_retry(http, at, &first.access_token, first.sent_at).await;
-    let ended = after.call.is_refusal();
-    (
-        SecondLogin::Tested {
-            first_after: Box::new(after.call),
-            ended,
-            cache_checked,
-        },
-        Some(g),
-    )
-}
-
-/// Whether the cache holds a live session now (looked at under the lock).
-async fn live_in_cache(access: &Access<'_>, s: &mut SessionFindings) -> bool {
-    match access.hold(s).await {
-        Ok(_lock) => access.look_in_cache().await.1.is_some(),
-        // Someone is logging in right now: take what it stores rather than log in.
-        Err(_) => true,
     }
 }
 
