@@ -46,13 +46,18 @@ async fn sim(session: &str) -> SimServer {
 /// A session config file in `dir` (logout configured, the default encrypted cache under
 /// the state dir, the default 60 s keep-alive), with `auth` lines added.
 fn write_config(dir: &Path, url: &str, auth: &str) -> PathBuf {
+    write_config_with(dir, url, auth, "")
+}
+
+/// [`write_config`] with `session` lines added to `[auth.session]`.
+fn write_config_with(dir: &Path, url: &str, auth: &str, session: &str) -> PathBuf {
     let p = dir.join("config.toml");
     std::fs::write(
         &p,
         format!(
             "[api]\nbase_url = \"{url}\"\ntimeout_secs = 5\n\
              [auth]\nkind = \"session\"\nmin_token_interval_ms = 20\n{auth}\n\
-             [auth.session]\nusername = \"{USER}\"\nlogout_path = \"{LOGOUT}\"\n\
+             [auth.session]\nusername = \"{USER}\"\nlogout_path = \"{LOGOUT}\"\n{session}\n\
              [sync]\nsegment_size = 10\nconcurrency = 1\nmax_attempts = 3\n\
              backoff_initial_ms = 20\nbackoff_max_ms = 100\nmax_retry_after_secs = 1\n"
         ),
@@ -296,11 +301,21 @@ async fn idle_window_cap_and_one_session_per_user_are_named() {
 /// Several sessions per user: the second login leaves the first alive, which is then left
 /// unused until its idle window ends it in the server's words; no warning about running
 /// two processes, and the cap, which this server does not have, is reported as not seen.
+/// The id comes in a header and goes back in a cookie, as configured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_with_several_sessions_per_user_is_said_to_allow_them() {
-    let server = sim("idle_secs = 4\ncap_secs = 0\nsingle_session = false").await;
+    let server = sim(
+        "idle_secs = 4\ncap_secs = 0\nsingle_session = false\nid_in = \"header\"\n\
+         carry = \"cookie\"",
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), &server.url(), "");
+    let cfg = write_config_with(
+        dir.path(),
+        &server.url(),
+        "",
+        "session_from = \"header:X-Session-Id\"\nsend_as = \"cookie:SESSIONID\"",
+    );
     let o = supsync(
         dir.path(),
         &cfg,
@@ -434,6 +449,46 @@ async fn a_wrong_password_stops_after_max_failed_logins_and_is_not_tried_again()
     assert!(text(&o).contains(SPENT), "{}", text(&o));
     assert_eq!(login_requests(&server.stats()), 3, "the run tried");
     no_secrets_in_files(d);
+}
+
+/// A server that locks after 2 failed logins: the second wrong password locks it (401),
+/// the third is answered 423 and stops diagnose at once; the 423's words name the lockout,
+/// and `auth.max_failed_logins` (3) is advised down to 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_423_names_the_lockout_and_the_budget_that_stays_below_it() {
+    let server = sim("idle_secs = 30\nlockout_after = 2\nlockout_secs = 60").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &server.url(), "");
+    let o = supsync(dir.path(), &cfg, WRONG, &["diagnose", "--json"]).await;
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let j = json(&o);
+    no_verdict_check_conflict(&j);
+    assert_eq!(finding(&j, "login_failed")["claim"]["reason"], "locked");
+    let budget = finding(&j, "login_budget");
+    assert_eq!(budget["claim"]["lockout_after"], 2, "{budget:#}");
+    assert!(
+        budget["says"]
+            .as_str()
+            .unwrap()
+            .contains("the server locks sync-bot after 2 failed logins"),
+        "{budget:#}"
+    );
+    let advised = lines_citing(&j, "changes", &budget["id"]);
+    assert!(
+        advised
+            .iter()
+            .any(|l| l.contains("Set auth.max_failed_logins = 1")),
+        "{advised:?}"
+    );
+    assert_eq!(j["verdict"]["lockout_after"], 2);
+    let st = server.stats();
+    assert_eq!(stat(&st, "session_login_failures"), 2, "{st}");
+    assert_eq!(stat(&st, "session_login_refused_locked"), 1, "{st}");
+    // While the lock runs, a second diagnose tries nothing.
+    let o = supsync(dir.path(), &cfg, WRONG, &["diagnose"]).await;
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert_eq!(login_requests(&server.stats()), 3);
+    no_secrets(&text(&o));
 }
 
 /// A sync's live session in the token cache (a client in this process, keeping it alive):
