@@ -191,21 +191,7 @@ pub(super) fn lines(ctx: &Context, ev: &[Evidence], v: &mut Verdict, changes: &m
                 ),
                 cite,
             )),
-            Claim::LoginBudget {
-                refused,
-                max,
-                lockout_after,
-                locked,
-            } => lockout(
-                ctx,
-                v,
-                changes,
-                cite,
-                *refused,
-                *max,
-                *lockout_after,
-                *locked,
-            ),
+            Claim::LoginBudget { .. } => lockout(ctx, e, v, changes),
             Claim::SessionLogin { borrowed: true, .. } => {
                 v.reasons.push(Line::new(
                     format!(
@@ -298,18 +284,19 @@ pub(super) fn lines(ctx: &Context, ev: &[Evidence], v: &mut Verdict, changes: &m
     }
 }
 
-/// `auth.max_failed_logins` against the lockout the server showed.
-#[allow(clippy::too_many_arguments)]
-fn lockout(
-    ctx: &Context,
-    v: &mut Verdict,
-    changes: &mut Vec<Line>,
-    cite: Vec<String>,
-    refused: u32,
-    max: u32,
-    lockout_after: Option<u32>,
-    locked: bool,
-) {
+/// `auth.max_failed_logins` against the lockout the server showed (a login budget
+/// finding `e`).
+fn lockout(ctx: &Context, e: &Evidence, v: &mut Verdict, changes: &mut Vec<Line>) {
+    let Claim::LoginBudget {
+        refused,
+        max,
+        lockout_after,
+        locked,
+    } = e.claim
+    else {
+        return;
+    };
+    let cite = vec![e.id.clone()];
     let user = &ctx.client_id;
     v.lockout_after = lockout_after;
     match lockout_after {
