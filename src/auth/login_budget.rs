@@ -49,6 +49,19 @@ struct Counts {
     last: String,
 }
 
+/// What a budget holds (the file's count, else this process's), as `diagnose` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Refused logins in a row counted against this password.
+    pub refused: u32,
+    /// Refused logins counted against another password (they do not count for this one).
+    pub refused_other_password: u32,
+    /// The end of a lock the server named (a 423), when one was recorded.
+    pub locked_until: Option<SystemTime>,
+    /// The last refusal's status and cleaned words.
+    pub last: Option<String>,
+}
+
 pub struct LoginBudget {
     file: Option<PathBuf>,
     user: String,
@@ -111,6 +124,23 @@ impl LoginBudget {
     /// still takes turns with the others.
     pub fn lock_path(&self) -> Option<PathBuf> {
         self.file.as_ref().map(|f| f.with_extension("lock"))
+    }
+
+    /// `auth.max_failed_logins`: refused logins in a row before no login is tried.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// What the count holds now, without changing it.
+    pub fn recorded(&self) -> Recorded {
+        let c = self.load();
+        let same = c.password == self.fingerprint;
+        Recorded {
+            refused: if same { c.refused } else { 0 },
+            refused_other_password: if same { 0 } else { c.refused },
+            locked_until: c.locked_until_ms.map(from_ms),
+            last: (!c.last.is_empty()).then(|| c.last.clone()),
+        }
     }
 
     /// Whether a login may be tried now: not with a password refused `max` times in a

@@ -133,3 +133,35 @@ fn the_lock_is_the_token_cache_lock_of_the_same_credential() {
         Some(cache.lock_path())
     );
 }
+
+/// What `diagnose` reads: the count for this password, one for another password apart,
+/// the lock's end and the last words; reading changes nothing.
+#[test]
+fn recorded_reports_the_count_without_changing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let b = budget(dir.path(), "wrong-pw");
+    assert_eq!(b.recorded(), Recorded::default());
+    assert_eq!(b.max(), 3);
+    b.refused(401, "wrong user name or password");
+    b.locked(
+        "locked for 30 s after 5 failed logins",
+        Some(Duration::from_secs(30)),
+        now,
+    );
+    let r = budget(dir.path(), "wrong-pw").recorded();
+    assert_eq!((r.refused, r.refused_other_password), (2, 0));
+    assert_eq!(
+        r.last.as_deref(),
+        Some("HTTP 423: locked for 30 s after 5 failed logins")
+    );
+    let until = r.locked_until.expect("the lock's end is kept");
+    let left = until.duration_since(now).unwrap();
+    assert!(
+        left <= Duration::from_secs(30) && left >= Duration::from_secs(29),
+        "{left:?}"
+    );
+    let other = budget(dir.path(), "new-pw").recorded();
+    assert_eq!((other.refused, other.refused_other_password), (0, 2));
+    assert_eq!(budget(dir.path(), "wrong-pw").recorded(), r);
+}

@@ -22,6 +22,9 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
         idle_wait: std::time::Duration::from_secs(args.probe_secs),
         probe_calls: args.probe_calls,
         wait: std::time::Duration::from_secs(args.wait_secs),
+        // Where a run keeps its login budget, lock and token cache (a session login
+        // respects them); without one, diagnose counts refused logins in memory.
+        state_dir: crate::config::state_dir(global).ok(),
     };
     let found = match rt.block_on(diagnose::diagnose(&loaded.config, &secret, &opts)) {
         Ok(d) => d,
@@ -30,6 +33,16 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
             return Ok(exit::CONFIG);
         }
     };
+    // A session login that stops before any session says so as `run` does, unwrapped, so
+    // the operator (and a script) reads the same words from both.
+    if let Some(e) = found
+        .findings
+        .session
+        .as_ref()
+        .and_then(|s| s.login_error.as_ref())
+    {
+        eprintln!("error: {}", e.message);
+    }
     if args.json {
         print_line(&report::json(&found).context("could not write the JSON report")?)?;
     } else {

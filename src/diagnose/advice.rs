@@ -119,12 +119,19 @@ pub(super) fn unknowns(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
         } else if let Some(s) = survived {
             v.unknowns.push(Line::new(
                 format!(
-                    "Idle window: not measured. A token left unused {s} s survived; a longer \
+                    "Idle window: not measured. A {n} left unused {s} s survived; a longer \
                      window would not show in that time. `supsync diagnose --probe-secs {}` \
-                     leaves one unused longer than auth.keepalive_secs ({} s): if it survives, \
-                     the keep-alive holds tokens open.",
+                     leaves one unused longer than auth.keepalive_secs ({} s){}: if it \
+                     survives, the keep-alive holds {n}s open.",
                     ctx.keepalive_secs + 5,
-                    ctx.keepalive_secs
+                    ctx.keepalive_secs,
+                    if ctx.session {
+                        " (and, where a second session is allowed, `--wait-secs` leaves one \
+                         unused that long)"
+                    } else {
+                        ""
+                    },
+                    n = ctx.noun()
                 ),
                 longer,
             ));
@@ -138,8 +145,9 @@ pub(super) fn unknowns(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
         if let Some((id, uses)) = within {
             v.unknowns.push(Line::new(
                 format!(
-                    "Revocation after many uses: not measured beyond {uses} calls on one token. \
-                     `supsync diagnose --probe-calls N` makes N calls in a row."
+                    "Revocation after many uses: not measured beyond {uses} calls on one {}. \
+                     `supsync diagnose --probe-calls N` makes N calls in a row.",
+                    ctx.noun()
                 ),
                 vec![id],
             ));

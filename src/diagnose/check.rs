@@ -180,6 +180,7 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
         }
     }
     signal_and_window(ctx, ev, v, &mut out);
+    super::check_session::contradictions(ctx, ev, v, &mut out);
     if let Some(scope) = &v.shortening_scope
         && v.changes.iter().any(|l| l.text.contains("default TTL is"))
     {

@@ -7,7 +7,7 @@ use super::evidence::{Claim, Evidence, Source};
 use super::verdict::{
     Clock, ClockKind, Conflict, Context, Fix, Line, Outcome, Renewal, Verdict, Who,
 };
-use super::{advice, blockers, judge_signal};
+use super::{advice, blockers, judge_session, judge_signal};
 
 /// Ids of the findings whose claim matches.
 pub(super) fn ids(ev: &[Evidence], pred: impl Fn(&Claim) -> bool) -> Vec<String> {
@@ -36,12 +36,18 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
         session_secs: None,
         expiry_signal: None,
         refresh_window_secs: None,
+        single_session: None,
+        lockout_after: None,
     };
-    let no_token = blockers::token_endpoint(ctx, ev, &mut v);
+    let no_token =
+        blockers::token_endpoint(ctx, ev, &mut v) | judge_session::login_blocker(ctx, ev, &mut v);
     blockers::first_api_call(ctx, ev, &mut v);
     blockers::api_mapping(ev, &mut v);
     blockers::revocation(ctx, ev, &mut v);
-    v.renewal = more::renewal(ev, &mut v);
+    v.renewal = match ctx.session {
+        true => judge_session::renewal(ev, &mut v),
+        false => more::renewal(ev, &mut v),
+    };
     let mut changes = Vec::new();
     ttl(ctx, ev, &mut v, &mut changes);
     more::idle(ctx, ev, &mut v);
@@ -49,6 +55,9 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
     more::refresh_expiry(ctx, ev, &mut v);
     more::unexplained_end(ctx, ev, &mut v);
     more::connection(ctx, ev, &mut v);
+    if ctx.session {
+        judge_session::lines(ctx, ev, &mut v, &mut changes);
+    }
     advice::other_changes(ctx, ev, &mut v, &mut changes);
     judge_signal::expiry_signal(ctx, ev, &mut v, &mut changes);
     judge_signal::refresh_window(ctx, ev, &mut v, &mut changes);
@@ -371,7 +380,8 @@ fn summary(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Line {
     match v.outcome {
         Outcome::NoToken => Line::new(
             format!(
-                "No token with this configuration: {}. {}",
+                "No {} with this configuration: {}. {}",
+                ctx.noun(),
                 list(&killers),
                 killers
                     .first()
@@ -393,7 +403,8 @@ fn summary(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Line {
         ),
         Outcome::Sustainable if all.is_empty() => Line::new(
             format!(
-                "Fine: nothing the probes saw ends a token within a {d} s sync{}.",
+                "Fine: nothing the probes saw ends a {} within a {d} s sync{}.",
+                ctx.noun(),
                 v.token_lifetime_secs
                     .map(|t| format!(" (tokens live {t} s)"))
                     .unwrap_or_default()

@@ -69,6 +69,7 @@ pub(super) fn means(r: Renewal) -> &'static str {
     match r {
         Renewal::RefreshToken => "with the refresh token",
         Renewal::ClientCredentials => "with new client-credentials grants",
+        Renewal::SessionLogin => "with a new login",
         Renewal::None => "(no way to renew)",
     }
 }
@@ -114,7 +115,7 @@ pub(super) fn idle(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
     let mut c = clock(
         ClockKind::Idle,
         Some(w),
-        format!("idle window {w} s (a token unused that long dies)"),
+        format!("idle window {w} s (a {} unused that long dies)", ctx.noun()),
         cites,
     );
     if (w as f64) < ctx.min_workable_secs {
@@ -142,9 +143,12 @@ pub(super) fn idle(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
         });
         let revoking = !ids(ev, |c| matches!(c, Claim::Revoked { .. })).is_empty();
         let why = if header {
-            ", so a pause before supsync has learned the window loses the token"
+            format!(
+                ", so a pause before supsync has learned the window loses the {}",
+                ctx.noun()
+            )
         } else {
-            " and this server sends no X-Token-Expires-In to learn it from"
+            " and this server sends no X-Token-Expires-In to learn it from".to_string()
         };
         // On a server that revokes by use count a shorter keep-alive cadence spends uses;
         // telling supsync the window keeps the keep-alives to two per window.
@@ -194,15 +198,11 @@ pub(super) fn session(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
         ));
         return;
     }
-    session_like(
-        ctx,
-        ev,
-        v,
-        ClockKind::Session,
-        s,
-        format!("session limit {s} s (from the client-credentials grant, refresh or not)"),
-        cites,
-    );
+    let what = match ctx.session {
+        true => format!("session cap {s} s (from the login, kept alive or not)"),
+        false => format!("session limit {s} s (from the client-credentials grant, refresh or not)"),
+    };
+    session_like(ctx, ev, v, ClockKind::Session, s, what, cites);
 }
 
 /// A session end or a refresh chain's end: supsync starts a new session.
@@ -215,6 +215,9 @@ fn session_like(
     what: String,
     mut cites: Vec<String>,
 ) {
+    if ctx.session {
+        return super::judge_session::cap(ctx, v, s, what, cites);
+    }
     let (ok, regrant) = new_session(ev);
     cites.extend(regrant);
     let mut c = clock(kind, Some(s), what, cites);
@@ -303,6 +306,11 @@ pub(super) fn unexplained_end(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
     let Some(&(e, end)) = ends.iter().min_by_key(|(_, s)| *s) else {
         return;
     };
+    // A session's deadline after a call is its idle window or its cap, which the idle
+    // probe and the cap watch read; alone it tells neither.
+    if ctx.session {
+        return;
+    }
     let explained = v
         .clocks
         .iter()

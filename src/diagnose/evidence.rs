@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 pub use super::evidence_signal::{Death, Signal, SignalKind, Window};
-use super::findings::{CallFinding, Findings};
+use super::findings::{CallFinding, Findings, LoginFailure};
 use super::said::{DeadBy, read_401};
 
 /// Where a finding comes from.
@@ -46,6 +46,16 @@ pub enum Source {
     ExpirySignal,
     /// Refreshes refused as too early, and asked for again later.
     RefreshWindow,
+    /// The session login (`auth.kind = "session"`): how the session was had.
+    SessionLogin,
+    /// The token cache's session entry.
+    TokenCache,
+    /// The login budget file and the server's lockout.
+    LoginBudget,
+    /// A second login, and the first session's next call.
+    SecondLogin,
+    /// The logouts of the sessions diagnose made.
+    Logout,
 }
 
 impl Source {
@@ -168,6 +178,56 @@ pub enum Claim {
     ExpirySignal(Signal),
     /// The token endpoint accepts a refresh only close to expiry; see `evidence_signal.rs`.
     RefreshWindow(Window),
+    /// A session was had: `logins` login requests by diagnose that worked, or a live one
+    /// from the token cache (`borrowed`).
+    SessionLogin {
+        logins: u32,
+        borrowed: bool,
+    },
+    /// The token cache held a session the API refused; `cleared` when it was forgotten.
+    DeadCachedSession {
+        cleared: bool,
+    },
+    /// No session with the configuration as it is.
+    LoginFailed {
+        reason: LoginFailure,
+        http_status: Option<u16>,
+        message: String,
+    },
+    /// The login budget: refused logins in a row counted for this password, of `max`;
+    /// the failed logins that lock the account when a 423 named them; `locked` when one
+    /// was seen.
+    LoginBudget {
+        refused: u32,
+        max: u32,
+        lockout_after: Option<u32>,
+        locked: bool,
+    },
+    /// A second login ended the first session (`single`), or left it alive.
+    SingleSession {
+        single: bool,
+    },
+    /// Whether a second login ends the first was not tested, and why.
+    SingleSessionUntested {
+        why: String,
+    },
+    /// A session kept alive with calls lived past `secs` after its login: a cap, if any,
+    /// is later.
+    NoCapWithin {
+        secs: u64,
+    },
+    /// Something else ended a session during the probes (a newer login of another
+    /// process, a logout, a revocation), in the server's words.
+    SessionEnded {
+        description: String,
+    },
+    /// The logouts of the sessions diagnose made.
+    Logout {
+        configured: bool,
+        made: u32,
+        ended: u32,
+        failed: u32,
+    },
     /// No token at all.
     TokenRefused {
         code: Option<String>,
@@ -230,6 +290,11 @@ pub fn collect(f: &Findings) -> Vec<Evidence> {
             },
         );
     }
+    if let Some(s) = &f.session {
+        super::evidence_session::collect(&mut c, f, s);
+        mapping_read(&mut c, f);
+        return c.0;
+    }
     let Some(tok) = &f.token else {
         if f.client_auth.is_none()
             && let Some(e) = &f.token_error
@@ -281,6 +346,15 @@ fn mapping_read(c: &mut Collector, f: &Findings) {
             error: read.error.clone(),
         },
     );
+}
+
+/// What the credential is: "token", or "session" for a session login.
+pub(super) fn noun(f: &Findings) -> &'static str {
+    if f.session.is_some() {
+        "session"
+    } else {
+        "token"
+    }
 }
 
 /// What a refusal on `call` (a 401, a 403, a 200 carrying an error) says, as `(words,

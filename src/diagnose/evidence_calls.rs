@@ -3,7 +3,7 @@
 //! and the idle connection.
 
 use super::analysis::{IdleConclusion, idle_conclusion};
-use super::evidence::{Claim, Collector, Source, refusal};
+use super::evidence::{Claim, Collector, Source, noun, refusal};
 use super::findings::{CallFinding, ConnectionOutcome, Findings, TokenFinding};
 use super::said::DeadBy;
 
@@ -41,7 +41,7 @@ pub(super) fn calls(c: &mut Collector, f: &Findings, tok: &TokenFinding) {
     if let Some((words, _)) = refusal(first) {
         c.add(
             Source::ApiRefusal,
-            format!("a fresh token was refused on its first call: {words}"),
+            format!("a fresh {} was refused on its first call: {words}", noun(f)),
             Claim::FreshTokenRefused {
                 description: first.error.clone().unwrap_or_default(),
             },
@@ -54,17 +54,21 @@ pub(super) fn calls(c: &mut Collector, f: &Findings, tok: &TokenFinding) {
                 c.add(
                     Source::ExpiryHeader,
                     format!(
-                        "X-Token-Expires-In {h} s at token age {:.1} s: the token ends by about \
+                        "X-Token-Expires-In {h} s at {n} age {:.1} s: the {n} ends by about \
                          {by} s, every clock counted",
-                        first.token_age_secs
+                        first.token_age_secs,
+                        n = noun(f)
                     ),
                     Claim::EndsBy { secs: by },
                 );
             }
             None => c.add(
                 Source::ExpiryHeader,
-                "the API sends no X-Token-Expires-In: idle windows and session ends show only \
-                 when a token dies",
+                format!(
+                    "the API sends no X-Token-Expires-In: idle windows and session ends show \
+                     only when a {} dies",
+                    noun(f)
+                ),
                 Claim::NoExpiryHeader,
             ),
         }
@@ -119,7 +123,7 @@ fn uses(c: &mut Collector, f: &Findings) {
             let uses = u64::from(p.earlier_uses) + p.calls.len() as u64;
             c.add(
                 Source::ProbeLimit,
-                format!("{uses} calls in a row on one token were all answered"),
+                format!("{uses} calls in a row on one {} were all answered", noun(f)),
                 Claim::NoRevocationWithin { uses },
             );
         }
@@ -188,8 +192,9 @@ fn idle(c: &mut Collector, f: &Findings) {
         return;
     }
     let label = format!(
-        "idle probe on the {} token: X-Token-Expires-In {} s, then {} after {:.1} s unused",
+        "idle probe on the {} {}: X-Token-Expires-In {} s, then {} after {:.1} s unused",
         p.token,
+        noun(f),
         first
             .header_expires_in_secs
             .map_or("-".into(), |h| h.to_string()),
@@ -220,20 +225,23 @@ fn idle(c: &mut Collector, f: &Findings) {
             let secs = p.token_ttl_secs.unwrap_or(0);
             c.add(
                 Source::ExpiryHeader,
-                format!("{label}: tracks the TTL, nothing ends that token before {secs} s"),
+                format!(
+                    "{label}: tracks the TTL, nothing ends that {} before {secs} s",
+                    noun(f)
+                ),
                 Claim::NothingShorterThan { secs },
             )
         }
         IdleConclusion::DiedWhileIdle { secs, .. } => c.add(
             Source::ApiRefusal,
-            format!("{label}: the token died unused"),
+            format!("{label}: the {} died unused", noun(f)),
             Claim::IdleWindow { secs },
         ),
         IdleConclusion::Unknown { .. } if second.is_success() => {
             let secs = p.waited_secs.floor() as u64;
             c.add(
                 Source::ProbeLimit,
-                format!("{label}: the token survived {secs} s unused"),
+                format!("{label}: the {} survived {secs} s unused", noun(f)),
                 Claim::IdleLongerThan { secs },
             );
         }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::evidence::{Claim, Collector, Source};
+use super::evidence::{Claim, Collector, Source, noun};
 use super::findings::{
     CallFinding, DeadHow, ErrorAt, Findings, RefreshWindowFinding, SignalFinding, TryOutcome,
 };
@@ -128,15 +128,16 @@ fn signal(c: &mut Collector, f: &Findings, s: &SignalFinding) {
     let call = &s.call;
     let kind = kind(call);
     let rules = call.expired_when.clone().unwrap_or_default();
+    let n = noun(f);
     let (how, whose) = match &s.how {
-        DeadHow::RefusedInUse { which } => (Death::RefusedInUse, format!("a dead token ({which})")),
+        DeadHow::RefusedInUse { which } => (Death::RefusedInUse, format!("a dead {n} ({which})")),
         DeadHow::Expired { ttl_secs } => (
             Death::Expired,
-            format!("a dead token (left unused past its {ttl_secs} s expires_in)"),
+            format!("a dead {n} (left unused past its {ttl_secs} s expires_in)"),
         ),
         DeadHow::NeverIssued => (
             Death::NeverIssued,
-            "a token this server never issued".to_string(),
+            format!("a {n} this server never issued"),
         ),
     };
     let mut says = format!("{whose} was answered {}", answer(call));
@@ -150,11 +151,11 @@ fn signal(c: &mut Collector, f: &Findings, s: &SignalFinding) {
                 (None, false) => "no auth.expired_when rule matches it".into(),
             });
         }
-        SignalKind::NotARefusal => says.push_str(": not an answer that refuses a token"),
+        SignalKind::NotARefusal => says.push_str(&format!(": not an answer that refuses a {n}")),
     }
     if let Some(left) = s.shortest_left_secs {
         says.push_str(&format!(
-            " (no token ran out within --wait-secs {}: the shortest had {left} s left)",
+            " (no {n} ran out within --wait-secs {}: the shortest had {left} s left)",
             f.wait_secs
         ));
     }

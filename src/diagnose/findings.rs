@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+pub use super::findings_session::*;
 pub use super::findings_signal::*;
 use super::jwt::JwtClaims;
 
@@ -53,6 +54,9 @@ pub struct Findings {
     pub mapping: MappingFinding,
     /// How the API answered a dead token; `None` when no token was had.
     pub expiry_signal: Option<SignalFinding>,
+    /// With `auth.kind = "session"`: the login, its budget, a second login, the session's
+    /// clocks watched and the logouts. `None` for OAuth2.
+    pub session: Option<SessionFindings>,
 }
 
 /// The API mapping in use (`[api]`, docs/API.md §6) and the first page read with it.

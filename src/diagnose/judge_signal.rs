@@ -53,12 +53,18 @@ pub(super) fn expiry_signal(
             continue;
         };
         let cite = vec![e.id.clone()];
+        let n = ctx.noun();
+        let renews = ctx.renews();
+        let renewing = match ctx.session {
+            true => "logging in again",
+            false => "renewing the token",
+        };
         let (whose, whose_mid) = match s.how {
             Death::NeverIssued => (
-                "A token this server never issued",
-                "a token this server never issued",
+                format!("A {n} this server never issued"),
+                format!("a {n} this server never issued"),
             ),
-            _ => ("A dead token", "a dead token"),
+            _ => (format!("A dead {n}"), format!("a dead {n}")),
         };
         let what = answered(s);
         let mut handled = s.form == SignalKind::Status401;
@@ -66,25 +72,27 @@ pub(super) fn expiry_signal(
         match (s.form, &s.matched_rule, &s.rule) {
             (SignalKind::Status401, ..) => v.reasons.push(Line::new(
                 format!(
-                    "{whose} is answered 401{}: supsync renews the token and replays the call \
-                     (no auth.expired_when rule needed).",
+                    "{whose} is answered 401{}: supsync {renews} and replays the call (no \
+                     auth.expired_when rule needed).",
                     if s.how == Death::NeverIssued {
-                        " (no token ran out in the probe's time; servers mostly answer an \
-                         expired one alike)"
+                        format!(
+                            " (no {n} ran out in the probe's time; servers mostly answer an \
+                             expired one alike)"
+                        )
                     } else {
-                        ""
+                        String::new()
                     }
                 ),
                 cite.clone(),
             )),
             (SignalKind::NotARefusal, ..) => v.unknowns.push(Line::new(
                 format!(
-                    "How the API answers a dead token: not seen. {whose} was answered {what}{}. \
-                     `supsync diagnose --wait-secs {}` waits for a real token to run out.",
+                    "How the API answers a dead {n}: not seen. {whose} was answered {what}{}. \
+                     `supsync diagnose --wait-secs {}` waits for a real {n} to run out.",
                     if s.status.is_some_and(|c| (200..300).contains(&c)) {
-                        ": the health path does not check tokens"
+                        format!(": the health path does not check {n}s")
                     } else {
-                        ""
+                        String::new()
                     },
                     wait_for(ctx, s)
                 ),
@@ -95,8 +103,8 @@ pub(super) fn expiry_signal(
                 v.reasons.push(Line::new(
                     format!(
                         "{whose} is answered {what}, not 401; auth.expired_when rule \
-                         \"{matched}\" matches it, so supsync renews the token and replays \
-                         the call as after a 401."
+                         \"{matched}\" matches it, so supsync {renews} and replays the call \
+                         as after a 401."
                     ),
                     cite.clone(),
                 ));
@@ -104,17 +112,19 @@ pub(super) fn expiry_signal(
             (_, None, Some(r)) => {
                 rule = Some(r.clone());
                 let caution = if r.contains(' ') {
-                    ""
+                    String::new()
                 } else {
-                    " The answer names no error to match on, so this rule takes every 403 \
-                     for a dead token."
+                    format!(
+                        " The answer names no error to match on, so this rule takes every 403 \
+                         for a dead {n}."
+                    )
                 };
                 changes.push(Line::new(
                     format!(
                         "[{}] Set auth.expired_when = {}: {whose_mid} is answered {what}, not 401, \
-                         and no rule matches it; without one supsync does not see the token \
-                         is dead, and the call fails instead of renewing the token and \
-                         replaying it.{caution}",
+                         and no rule matches it; without one supsync does not see the {n} is \
+                         dead, and the call fails instead of {renewing} and replaying it.\
+                         {caution}",
                         Who::SupsyncConfig,
                         toml_list(&ctx.expired_when, r)
                     ),
@@ -125,7 +135,7 @@ pub(super) fn expiry_signal(
                 format!(
                     "[{}] {whose} is answered {what}: no auth.expired_when rule can match it \
                      (a rule needs a 401, a 403, or a 200 with an error code in its body). \
-                     Have the API answer a dead token with 401, or with an error code.",
+                     Have the API answer a dead {n} with 401, or with an error code.",
                     Who::ServerAdmin
                 ),
                 cite.clone(),
@@ -137,8 +147,8 @@ pub(super) fn expiry_signal(
         {
             v.unknowns.push(Line::new(
                 format!(
-                    "An expired token's answer: not watched (no token ran out within \
-                     --wait-secs {}). The answer above is to a token the server never issued, \
+                    "An expired {n}'s answer: not watched (no {n} ran out within \
+                     --wait-secs {}). The answer above is to a {n} the server never issued, \
                      which most servers answer alike; `supsync diagnose --wait-secs {}` \
                      watches one run out.",
                     ctx.wait_secs,

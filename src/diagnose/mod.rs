@@ -8,35 +8,46 @@ mod advice;
 pub mod analysis;
 mod blockers;
 pub mod check;
+mod check_session;
 mod clocks;
 mod clocks_more;
 mod dead_answer;
 pub mod evidence;
 mod evidence_calls;
+mod evidence_session;
 mod evidence_signal;
 mod evidence_token;
 pub mod findings;
+mod findings_session;
 mod findings_signal;
+mod judge_session;
 mod judge_signal;
 pub mod jwt;
 pub mod probe;
 mod probe_calls;
 mod probe_mapping;
+mod probe_session;
+mod probe_session_logins;
+mod probe_session_watch;
 mod probe_signal;
 pub mod report;
 pub mod said;
+mod session_access;
 pub mod verdict;
 
 #[cfg(test)]
 mod check_tests;
 #[cfg(test)]
+mod judge_session_tests;
+#[cfg(test)]
 mod judge_signal_tests;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{AuthKind, Config};
 use crate::secret::Secret;
 pub use findings::Findings;
 pub use verdict::Verdict;
@@ -51,8 +62,13 @@ pub struct DiagnoseOptions {
     /// Calls made in a row on one token, to see a revocation after some uses.
     pub probe_calls: u32,
     /// How long a probe may wait for a token to die (to see how the API answers a dead
-    /// one) or for a refresh window to open (to refresh inside it).
+    /// one) or for a refresh window to open (to refresh inside it), or keep a session
+    /// alive to see its cap.
     pub wait: Duration,
+    /// The state dir a run uses: with `auth.kind = "session"` its login budget file, the
+    /// credential's lock and the token cache are respected as a run respects them. `None`:
+    /// the budget is counted in memory, no lock, no cache.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for DiagnoseOptions {
@@ -61,6 +77,7 @@ impl Default for DiagnoseOptions {
             idle_wait: Duration::from_secs(3),
             probe_calls: 6,
             wait: Duration::from_secs(10),
+            state_dir: None,
         }
     }
 }
@@ -79,7 +96,8 @@ impl Diagnosis {
     }
 }
 
-/// Runs every probe against the configured server and reasons over what it found.
+/// Runs every probe against the configured server and reasons over what it found
+/// (`client_secret` is the session password with `auth.kind = "session"`).
 /// `Err` only for a configuration that cannot be probed at all (bad URL, plain http to a
 /// remote host); a server that refuses us is a finding (exit 4), not an error.
 pub async fn diagnose(
@@ -87,7 +105,10 @@ pub async fn diagnose(
     client_secret: &Secret,
     opts: &DiagnoseOptions,
 ) -> anyhow::Result<Diagnosis> {
-    let findings = probe::run(cfg, client_secret, opts).await?;
+    let findings = match cfg.auth.kind {
+        AuthKind::Session => probe_session::run(cfg, client_secret, opts).await?,
+        AuthKind::Oauth2 => probe::run(cfg, client_secret, opts).await?,
+    };
     let evidence = evidence::collect(&findings);
     let verdict = verdict::of(&findings, &evidence);
     Ok(Diagnosis {

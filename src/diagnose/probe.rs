@@ -16,7 +16,7 @@ use super::probe_calls::{Target, health_with_retry, idle_probe, use_probe};
 use super::{probe_mapping, probe_signal};
 use crate::auth::client_auth::{Peer, http_client};
 use crate::auth::grant::{Grant, GrantError, TokenEndpoint};
-use crate::config::{ClientAuthMethod, Config, check_transport};
+use crate::config::{Carry, ClientAuthMethod, Config, check_transport};
 use crate::secret::Secret;
 
 /// Runs every probe. `Err` only when the configuration cannot be probed at all.
@@ -45,6 +45,7 @@ pub async fn run(
     let rules = Rules::of(cfg)?;
     let at = Target {
         url: &health_url,
+        carry: &Carry::Bearer,
         rules: &rules,
     };
     // The configuration the probes run with: the other client-auth method when only that

@@ -8,20 +8,25 @@ use super::DiagnoseOptions;
 use super::dead_answer::{self, Rules};
 use super::findings::*;
 use super::jwt;
+use reqwest::header::HeaderMap;
+
+use crate::api::attach_credential;
 use crate::auth::client_auth::{Peer, http_client};
 use crate::auth::grant::{Grant, error_chain};
-use crate::config::Config;
+use crate::config::{Carry, Config};
 use crate::secret::Secret;
 
 fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
-/// Where the health calls go, and the `auth.expired_when` rules their answers are held
-/// against.
+/// Where the health calls go, how they carry the credential (a bearer token, or a
+/// session id as `auth.session.send_as` says), and the `auth.expired_when` rules their
+/// answers are held against.
 #[derive(Clone, Copy)]
 pub(super) struct Target<'a> {
     pub(super) url: &'a str,
+    pub(super) carry: &'a Carry,
     pub(super) rules: &'a Rules,
 }
 
@@ -160,7 +165,21 @@ pub(super) async fn health(
 ) -> Health {
     let wall = SystemTime::now();
     let start = Instant::now();
-    let res = http.get(at.url).bearer_auth(token.expose()).send().await;
+    let mut req = http.get(at.url);
+    let mut headers = HeaderMap::new();
+    if let Err(e) = attach_credential(&mut headers, at.carry, token) {
+        return Health {
+            call: CallFinding {
+                error: Some(e.to_string()),
+                ..Default::default()
+            },
+            date: None,
+            date_raw: None,
+            local_mid: wall,
+        };
+    }
+    req = req.headers(headers);
+    let res = req.send().await;
     let rtt = start.elapsed();
     let mut call = CallFinding {
         rtt_secs: secs(rtt),

@@ -25,20 +25,38 @@ pub(super) fn mapping(cfg: &Config) -> anyhow::Result<ApiMapping> {
 /// Reads the first page with a client of its own (the same one a run builds: mapping,
 /// client certificate, `api.headers`), without a token cache, and stops it again.
 pub(super) async fn first_page(cfg: &Config, secret: &Secret, url: String) -> PageRead {
+    first_page_with(cfg, secret, url, ConnectOptions::default(), false)
+        .await
+        .0
+}
+
+/// [`first_page`] with the client's token cache (and a session login's budget and lock)
+/// as `opts` say; with `logout`, the client's session is logged out at the end. Returns
+/// how the logout went: `None` when none was asked for or there was nothing to end.
+pub(super) async fn first_page_with(
+    cfg: &Config,
+    secret: &Secret,
+    url: String,
+    opts: ConnectOptions,
+    logout: bool,
+) -> (PageRead, Option<Result<(), String>>) {
     let cancel = CancellationToken::new();
+    let mut ended = None;
     let result = async {
-        let client = ApiClient::connect(
-            cfg,
-            secret.clone(),
-            ConnectOptions::default(),
-            cancel.clone(),
-        )
-        .await?;
-        client.pull_page(0, 1).await
+        let client = ApiClient::connect(cfg, secret.clone(), opts, cancel.clone()).await?;
+        let page = client.pull_page(0, 1).await;
+        if logout {
+            ended = match client.logout().await {
+                Ok(true) => Some(Ok(())),
+                Ok(false) => None,
+                Err(e) => Some(Err(e.to_string())),
+            };
+        }
+        page
     }
     .await;
     cancel.cancel();
-    match result {
+    let read = match result {
         Ok(page) => PageRead {
             url,
             ok: true,
@@ -56,7 +74,8 @@ pub(super) async fn first_page(cfg: &Config, secret: &Secret, url: String) -> Pa
                 key: key.map(str::to_string),
             }
         }
-    }
+    };
+    (read, ended)
 }
 
 /// The client's words for what went wrong, and the `[api]` key that governs it. The

@@ -50,18 +50,39 @@ pub fn text(d: &Diagnosis) -> String {
     let f = &d.findings;
     let v = &d.verdict;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "supsync diagnose: {} (client {}, {}, token endpoint {})",
-        f.base_url, f.client_id, f.auth_method, f.token_url
-    );
+    match &f.session {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "supsync diagnose: {} (user {}, session login {}, id from {} sent as {})",
+                f.base_url, s.user, s.login_url, s.session_from, s.send_as
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "supsync diagnose: {} (client {}, {}, token endpoint {})",
+                f.base_url, f.client_id, f.auth_method, f.token_url
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "Judged for a {} s sync (sync.expected_duration_secs); idle probe up to {} s \
-         (--probe-secs), {} calls on one token (--probe-calls).",
+         (--probe-secs), {} calls on one {} (--probe-calls){}.",
         f.sync_duration_secs,
         f.probe_secs,
-        u64::from(f.use_probe.planned) + 1
+        u64::from(f.use_probe.planned) + 1,
+        if f.session.is_some() {
+            "session"
+        } else {
+            "token"
+        },
+        if f.session.is_some() {
+            format!(", clocks watched up to {} s (--wait-secs)", f.wait_secs)
+        } else {
+            String::new()
+        }
     );
 
     if !f.mapping.describe.is_empty() {
@@ -84,6 +105,7 @@ pub fn text(d: &Diagnosis) -> String {
         Outcome::Sustainable => "supsync can keep the sync alive",
         Outcome::CannotSustain => "supsync cannot keep the sync alive as configured",
         Outcome::ApiNotVerified => "not verified: the API did not answer as configured",
+        Outcome::NoToken if f.session.is_some() => "no session with this configuration",
         Outcome::NoToken => "no token with this configuration",
     };
     section(
@@ -96,7 +118,12 @@ pub fn text(d: &Diagnosis) -> String {
         section(
             &mut out,
             &format!(
-                "What ends tokens within the {} s sync, shortest first",
+                "What ends {}s within the {} s sync, shortest first",
+                if f.session.is_some() {
+                    "session"
+                } else {
+                    "token"
+                },
                 f.sync_duration_secs
             ),
         );

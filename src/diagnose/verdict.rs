@@ -35,6 +35,12 @@ pub struct Context {
     /// The shortest lifetime that can carry one request: a second of whole-second
     /// rounding plus a token request and an API call.
     pub min_workable_secs: f64,
+    /// `auth.kind = "session"`: the credential is a session id from a login.
+    pub session: bool,
+    /// `auth.session_limit_secs` (0 = not set).
+    pub session_limit_hint_secs: u64,
+    /// `auth.max_failed_logins`.
+    pub max_failed_logins: u32,
 }
 
 impl Context {
@@ -62,6 +68,23 @@ impl Context {
             refresh_window_secs: f.refresh_window_secs,
             wait_secs: f.wait_secs,
             min_workable_secs: ((1.0 + req + rtt) * 100.0).round() / 100.0,
+            session: f.session.is_some(),
+            session_limit_hint_secs: f.session.as_ref().map_or(0, |s| s.session_limit_hint_secs),
+            max_failed_logins: f.session.as_ref().map_or(0, |s| s.max_failed_logins),
+        }
+    }
+
+    /// What the credential is: "token", or "session" for a session login.
+    pub fn noun(&self) -> &'static str {
+        if self.session { "session" } else { "token" }
+    }
+
+    /// What supsync does on a dead one: renew the token, or log in again.
+    pub fn renews(&self) -> &'static str {
+        if self.session {
+            "logs in again"
+        } else {
+            "renews the token"
         }
     }
 }
@@ -86,6 +109,8 @@ pub enum ClockKind {
     RefreshExpiry,
     /// Something between here and the server cuts idle connections.
     ConnectionCut,
+    /// No session: the login is refused, its budget spent, the account locked.
+    SessionLogin,
 }
 
 /// Whom to ask for a change.
@@ -178,6 +203,8 @@ pub enum Outcome {
 pub enum Renewal {
     RefreshToken,
     ClientCredentials,
+    /// A new session login.
+    SessionLogin,
     None,
 }
 
@@ -208,6 +235,11 @@ pub struct Verdict {
     pub expiry_signal: Option<SignalVerdict>,
     /// The server's refresh window: a refresh is accepted only this close to expiry.
     pub refresh_window_secs: Option<u64>,
+    /// A session login: whether a second login ended the first (`None`: not tested).
+    pub single_session: Option<bool>,
+    /// A session login: the failed logins in a row that lock the account, when a 423
+    /// named them.
+    pub lockout_after: Option<u32>,
 }
 
 /// The verdict over the findings of one run.
