@@ -19,6 +19,46 @@ use crate::auth::grant::{Grant, GrantError, TokenEndpoint};
 use crate::config::{Carry, ClientAuthMethod, Config, check_transport};
 use crate::secret::Secret;
 
+/// What every probe talks through: the health URL, the request timeout, and the HTTP
+/// clients of the credential's endpoint and of the API.
+pub(super) struct Peers {
+    pub health_url: String,
+    pub timeout: Duration,
+    pub http: reqwest::Client,
+    pub api_http: reqwest::Client,
+}
+
+impl Peers {
+    /// Both URLs checked for transport (`key` names the credential's), and the clients
+    /// built with the TLS set-up a run uses: `api.ca_file` trusted, the client
+    /// certificate presented to each peer that is to see it.
+    pub(super) fn of(
+        cfg: &Config,
+        credential_url: &str,
+        key: &str,
+        what: &str,
+    ) -> anyhow::Result<Peers> {
+        let health_url = cfg.api_url(&cfg.api.health_path);
+        check_transport(credential_url, cfg.api.allow_insecure_http)
+            .map_err(|e| anyhow!("{key}: {e}"))?;
+        check_transport(&health_url, cfg.api.allow_insecure_http)
+            .map_err(|e| anyhow!("api.base_url: {e}"))?;
+        let timeout = Duration::from_secs(cfg.api.timeout_secs.max(1));
+        let http = http_client(cfg, Peer::TokenEndpoint, timeout)
+            .map_err(|e| anyhow!(e))
+            .with_context(|| format!("could not build the HTTP client for {what}"))?;
+        let api_http = http_client(cfg, Peer::Api, timeout)
+            .map_err(|e| anyhow!(e))
+            .context("could not build the HTTP client for the API")?;
+        Ok(Peers {
+            health_url,
+            timeout,
+            http,
+            api_http,
+        })
+    }
+}
+
 /// Runs every probe. `Err` only when the configuration cannot be probed at all.
 pub async fn run(
     cfg: &Config,
@@ -26,20 +66,12 @@ pub async fn run(
     opts: &DiagnoseOptions,
 ) -> anyhow::Result<Findings> {
     let token_url = cfg.token_url();
-    let health_url = cfg.api_url(&cfg.api.health_path);
-    check_transport(&token_url, cfg.api.allow_insecure_http)
-        .map_err(|e| anyhow!("auth.token_url: {e}"))?;
-    check_transport(&health_url, cfg.api.allow_insecure_http)
-        .map_err(|e| anyhow!("api.base_url: {e}"))?;
-    let timeout = Duration::from_secs(cfg.api.timeout_secs.max(1));
-    // The same TLS set-up a run uses: `api.ca_file` trusted, the client certificate
-    // presented to each peer that is to see it.
-    let http = http_client(cfg, Peer::TokenEndpoint, timeout)
-        .map_err(|e| anyhow!(e))
-        .context("could not build the HTTP client for the token endpoint")?;
-    let api_http = http_client(cfg, Peer::Api, timeout)
-        .map_err(|e| anyhow!(e))
-        .context("could not build the HTTP client for the API")?;
+    let Peers {
+        health_url,
+        timeout,
+        http,
+        api_http,
+    } = Peers::of(cfg, &token_url, "auth.token_url", "the token endpoint")?;
     let mut endpoint = TokenEndpoint::new(cfg, secret, http.clone()).map_err(|e| anyhow!(e))?;
     let mapping = probe_mapping::mapping(cfg)?;
     let rules = Rules::of(cfg)?;

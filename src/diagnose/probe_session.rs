@@ -10,12 +10,13 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 
 use super::DiagnoseOptions;
 use super::analysis::idle_conclusion;
 use super::dead_answer::Rules;
 use super::findings::*;
+use super::probe::Peers;
 use super::probe_calls::{Target, health, health_with_retry, idle_probe, use_probe};
 use super::probe_session_logins::{LIVE_IN_CACHE, first_session, live_in_cache, second_login};
 use super::probe_session_watch::{cadence, cap_watch, idle_death};
@@ -23,12 +24,11 @@ use super::session_access::{Access, secs};
 use super::{probe_mapping, probe_signal};
 use crate::api::ConnectOptions;
 use crate::auth::cache::TokenCache;
-use crate::auth::client_auth::{Peer, http_client};
 use crate::auth::grant::{Grant, TokenEndpoint};
 use crate::auth::login_budget;
 use crate::auth::session_login::credential_of;
 use crate::auth::status::LifetimeSource;
-use crate::config::{Carry, Config, TokenCacheMode, check_transport};
+use crate::config::{Carry, Config, TokenCacheMode};
 use crate::secret::Secret;
 
 /// Runs every session probe. `Err` only when the configuration cannot be probed at all.
@@ -38,18 +38,12 @@ pub(super) async fn run(
     opts: &DiagnoseOptions,
 ) -> anyhow::Result<Findings> {
     let login_url = cfg.login_url();
-    let health_url = cfg.api_url(&cfg.api.health_path);
-    check_transport(&login_url, cfg.api.allow_insecure_http)
-        .map_err(|e| anyhow!("auth.session.login_path: {e}"))?;
-    check_transport(&health_url, cfg.api.allow_insecure_http)
-        .map_err(|e| anyhow!("api.base_url: {e}"))?;
-    let timeout = Duration::from_secs(cfg.api.timeout_secs.max(1));
-    let http = http_client(cfg, Peer::TokenEndpoint, timeout)
-        .map_err(|e| anyhow!(e))
-        .context("could not build the HTTP client for the login")?;
-    let api_http = http_client(cfg, Peer::Api, timeout)
-        .map_err(|e| anyhow!(e))
-        .context("could not build the HTTP client for the API")?;
+    let Peers {
+        health_url,
+        timeout,
+        http,
+        api_http,
+    } = Peers::of(cfg, &login_url, "auth.session.login_path", "the login")?;
     let carry = Carry::parse(&cfg.auth.session.send_as)
         .map_err(|m| anyhow!("auth.session.send_as: {m}"))?;
     let mapping = probe_mapping::mapping(cfg)?;
