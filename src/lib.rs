@@ -23,6 +23,7 @@ pub mod observe;
 pub mod record;
 pub mod retry_after;
 pub mod run;
+pub mod safe_file;
 pub mod secret;
 pub mod server_text;
 pub mod signals;

@@ -41,14 +41,17 @@ pub fn init_console(log_dir: &std::path::Path) -> anyhow::Result<std::path::Path
     use anyhow::Context;
     use tracing_subscriber::prelude::*;
 
-    std::fs::create_dir_all(log_dir)
+    // Owner-only, like the runs beside it: the log names sources, endpoints and errors.
+    crate::safe_file::create_private_dir_all(log_dir)
         .with_context(|| format!("could not create the log directory {}", log_dir.display()))?;
     let path = log_dir.join("console.log");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("could not open the log file {}", path.display()))?;
+    let file = crate::safe_file::open_for_write(
+        &path,
+        crate::safe_file::private_options()
+            .create(true)
+            .append(true),
+    )
+    .with_context(|| format!("could not open the log file {}", path.display()))?;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,supsync=debug"));
     tracing_subscriber::registry()

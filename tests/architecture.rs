@@ -13,24 +13,33 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("record", &[]),
     ("secret", &[]),
     ("exit", &[]),
-    ("logging", &[]),
+    ("logging", &["safe_file"]),
     ("cli", &[]),
     ("retry_after", &[]),
     ("signals", &[]),
+    // Opening files: regular files only, non-blocking, capped, never through a link.
+    ("safe_file", &[]),
     // Server text is data: stripped, redacted and capped before anyone shows it.
     ("server_text", &["secret"]),
     // Inputs and durable state.
     // What an operator's API looks like, as data shared by the client and the simulator.
     ("mapping", &["record"]),
-    ("config", &["cli", "mapping", "secret"]),
-    ("source", &["record", "run"]),
-    ("journal", &["run", "source"]),
+    ("config", &["cli", "mapping", "safe_file", "secret"]),
+    ("source", &["record", "run", "safe_file"]),
+    ("journal", &["run", "safe_file", "source"]),
     // The server side: independent of the client.
     ("sim", &["mapping", "record", "secret"]),
     // Talking to the servers.
     (
         "auth",
-        &["config", "logging", "retry_after", "secret", "server_text"],
+        &[
+            "config",
+            "logging",
+            "retry_after",
+            "safe_file",
+            "secret",
+            "server_text",
+        ],
     ),
     (
         "api",
@@ -73,7 +82,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "observe",
-        &["auth", "config", "engine", "run", "secret", "summary"],
+        &[
+            "auth",
+            "config",
+            "engine",
+            "run",
+            "safe_file",
+            "secret",
+            "summary",
+        ],
     ),
     (
         "control",

@@ -3,7 +3,7 @@
 //! Only fingerprints are ever written, never a token: every detail goes through the
 //! endpoint's [`Redactor`] (details quote server text, which is data, never trusted).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -78,13 +78,11 @@ impl Audit {
         let file = path.and_then(|p| {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 // Ignored: the open below reports the real problem.
-                let _ = std::fs::create_dir_all(dir);
+                let _ = crate::safe_file::create_private_dir_all(dir);
             }
-            let mut opts = OpenOptions::new();
+            let mut opts = crate::safe_file::private_options();
             opts.create(true).append(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            match opts.open(p).and_then(owner_only) {
+            match crate::safe_file::open_for_write(p, &mut opts).and_then(owner_only) {
                 Ok(f) => Some(f),
                 Err(e) => {
                     tracing::warn!(target: TOKEN_TARGET, "cannot open token audit log {}: {e}; continuing without it", p.display());

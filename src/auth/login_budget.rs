@@ -241,7 +241,9 @@ impl LoginBudget {
         let Some(path) = &self.file else {
             return memory();
         };
-        match std::fs::read(path) {
+        match crate::safe_file::read_capped(path, crate::safe_file::STATE_CAP)
+            .map_err(std::io::Error::from)
+        {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::warn!(
                     "login budget file {} is unreadable ({e}); counting from what this \

@@ -44,7 +44,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
     let state_dir = crate::config::state_dir(global)
         .context("could not work out the state directory (set --state-dir)")?
         .join("demo");
-    std::fs::create_dir_all(&state_dir)
+    crate::safe_file::create_private_dir_all(&state_dir)
         .with_context(|| format!("could not create {}", state_dir.display()))?;
     let source = write_source(&state_dir, args.records)?;
     if console {

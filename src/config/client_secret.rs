@@ -178,14 +178,14 @@ pub fn inline_warning_for(k: SecretKeys, prov: &Provenance) -> String {
 
 fn read_secret_file(k: SecretKeys, path: &Path) -> Result<Secret, String> {
     // The error text comes from the OS (not found, permission denied), never from the content.
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read the {} file {}: {e}; check the path and that the user running \
-             supsync may read it",
-            k.what,
-            path.display()
-        )
-    })?;
+    let text =
+        crate::safe_file::read_text_capped(path, crate::safe_file::SECRET_CAP).map_err(|e| {
+            e.explain(
+                path,
+                &format!("{} file", k.what),
+                &format!("one {}", k.what),
+            )
+        })?;
     let first = text.lines().next().unwrap_or("").trim();
     if first.is_empty() {
         return Err(format!(

@@ -50,13 +50,13 @@ impl HeaderSource {
 
 fn read_first_line(name: &str, path: &Path) -> Result<Secret, String> {
     // The OS's words (not found, permission denied), never the content.
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "header {name}: cannot read {}: {e}; check the path and that the user running \
-             supsync may read it",
-            path.display()
-        )
-    })?;
+    let text =
+        crate::safe_file::read_text_capped(path, crate::safe_file::SECRET_CAP).map_err(|e| {
+            format!(
+                "header {name}: {}",
+                e.explain(path, "header value file", "one header value")
+            )
+        })?;
     let first = text.lines().next().unwrap_or("").trim();
     if first.is_empty() {
         return Err(format!(

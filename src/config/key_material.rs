@@ -81,11 +81,10 @@ impl ClientIdentity {
 
 fn read(key: &str, path: &Path, what: &str) -> Result<Vec<u8>, String> {
     // The OS's words (not found, permission denied), never the content.
-    std::fs::read(path).map_err(|e| {
+    crate::safe_file::read_capped(path, crate::safe_file::PEM_CAP).map_err(|e| {
         format!(
-            "{key}: cannot read the {what} {}: {e}; check the path and that the user running \
-             supsync may read it",
-            path.display()
+            "{key}: {}",
+            e.explain(path, what, "PEM keys or certificates")
         )
     })
 }

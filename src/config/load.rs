@@ -221,7 +221,17 @@ pub fn default_config_path() -> Option<PathBuf> {
 }
 
 fn read_config_file(p: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(p).map_err(|e| {
+    use crate::safe_file::{CONFIG_CAP, FileError, read_text_capped};
+    read_text_capped(p, CONFIG_CAP).map_err(|e| {
+        let e = match e {
+            FileError::Io(e) => e,
+            other => {
+                let why = other.explain(p, "config file", "a TOML configuration");
+                return ConfigError::Invalid(format!(
+                    "config file (--config or SUPSYNC_CONFIG): {why}"
+                ));
+            }
+        };
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => {
                 "does not exist (named by --config or SUPSYNC_CONFIG); check the path, \

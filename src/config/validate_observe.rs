@@ -138,8 +138,20 @@ pub fn check_metrics_file(file: &Path) -> Result<(), String> {
     if file.as_os_str().is_empty() {
         return Err("is empty; give a path or remove the key".into());
     }
-    if file.is_dir() {
-        return Err(format!("{} is a directory; name a file", file.display()));
+    // The rename that replaces the file would put a regular file where a device node, a
+    // FIFO or a link was (`/dev/null` run as root): only a regular file, or none yet.
+    match std::fs::symlink_metadata(file) {
+        Ok(md) => {
+            if let Some(kind) = crate::safe_file::odd_kind(&md) {
+                return Err(format!(
+                    "{} is {kind}, not a regular file; supsync replaces the metrics file by a \
+                     rename, so name a regular file (or a new one) in the collector's directory",
+                    file.display()
+                ));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{} cannot be checked: {e}", file.display())),
     }
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

@@ -118,10 +118,11 @@ fn listing(state_dir: &Path, run_id: &str, dir: &Path) -> Result<RunListing, Jou
 
 /// A listing for a run whose manifest cannot be used, from what of it still parses.
 fn damaged_manifest(run_id: &str, dir: &Path, problem: String) -> RunListing {
-    let raw: serde_json::Value = std::fs::read(dir.join(MANIFEST_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let raw: serde_json::Value =
+        crate::safe_file::read_capped(&dir.join(MANIFEST_FILE), crate::safe_file::STATE_CAP)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
     let field = |k: &str| raw.get(k).cloned().unwrap_or_default();
     RunListing {
         run_id: run_id.to_string(),

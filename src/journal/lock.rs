@@ -3,7 +3,7 @@
 //! the process dies (`kill -9` included), so there is never a stale lock to clean up: the
 //! pid left in the file by a dead process is simply overwritten by the next owner.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -18,13 +18,15 @@ pub(crate) struct RunLock {
 pub(crate) fn acquire(run_dir: &Path, run_id: &str) -> Result<RunLock, JournalError> {
     let path = run_dir.join(LOCK_FILE);
     let io = |e| JournalError::io(&path, e);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
+    let mut file = crate::safe_file::open_for_write(
+        &path,
+        crate::safe_file::private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
+    .map_err(io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {

@@ -1,8 +1,7 @@
 //! Reading a run back: the manifest and the journal's entries, each verified against its
 //! checksum; a torn tail is tolerated, a damaged line is reported and not trusted.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use super::integrity::{Decoded, ManifestSeal, decode_line, unseal_manifest};
@@ -50,15 +49,15 @@ pub(crate) fn read_manifest(
         path: path.clone(),
         detail,
     };
-    let text = match std::fs::read(&path) {
+    let text = match crate::safe_file::read_capped(&path, crate::safe_file::STATE_CAP) {
         Ok(t) => t,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             return Err(bad(format!(
                 "it is missing, so run {run_id} was never fully created; delete {}",
                 dir.display()
             )));
         }
-        Err(e) => return Err(JournalError::io(&path, e)),
+        Err(e) => return Err(JournalError::io(&path, e.into())),
     };
     let mut value: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
@@ -108,10 +107,10 @@ pub(crate) fn replay_file(path: &Path, manifest: &Manifest) -> Result<Scanned, J
         file_len: 0,
         needs_newline: false,
     };
-    let file = match File::open(path) {
+    let file = match crate::safe_file::open_regular(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(scanned),
-        Err(e) => return Err(io(e)),
+        Err(e) if e.is_not_found() => return Ok(scanned),
+        Err(e) => return Err(io(e.into())),
     };
     scanned.file_len = file.metadata().map_err(io)?.len();
     let mut legacy_ok = manifest.version <= LEGACY_VERSION;

@@ -32,8 +32,9 @@ impl Journal {
     pub fn create(state_dir: &Path, manifest: &Manifest) -> Result<Journal, JournalError> {
         let dir = run_dir(state_dir, &manifest.run_id)?;
         let runs = state_dir.join("runs");
-        fs::create_dir_all(&runs).map_err(|e| JournalError::io(&runs, e))?;
-        match fs::create_dir(&dir) {
+        // Owner-only: a run names its source, endpoint and errors.
+        crate::safe_file::create_private_dir_all(&runs).map_err(|e| JournalError::io(&runs, e))?;
+        match crate::safe_file::create_private_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 return Err(JournalError::RunExists {
@@ -84,9 +85,7 @@ impl Journal {
         let scanned = replay_file(&path, &manifest)?;
         if scanned.good_len < scanned.file_len {
             keep_torn_tail(&dir, &path, scanned.good_len);
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&path)
+            let file = crate::safe_file::open_for_write(&path, OpenOptions::new().write(true))
                 .map_err(|e| JournalError::io(&path, e))?;
             file.set_len(scanned.good_len)
                 .and_then(|()| file.sync_data())
@@ -101,9 +100,13 @@ impl Journal {
 
     fn open_append(dir: PathBuf, len: u64, lock: RunLock) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
-        let file = private(OpenOptions::new().create(true).append(true))
-            .open(&path)
-            .map_err(|e| JournalError::io(&path, e))?;
+        let file = crate::safe_file::open_for_write(
+            &path,
+            crate::safe_file::private_options()
+                .create(true)
+                .append(true),
+        )
+        .map_err(|e| JournalError::io(&path, e))?;
         restrict(&path, &file)?;
         // Make the new journal file (and the run dir entry) durable too.
         crate::source::sync_dir_of(&path).map_err(|e| JournalError::io(&dir, e))?;
@@ -177,12 +180,16 @@ impl Journal {
 /// is silently destroyed. Best effort: failing to keep a copy must not block a resume.
 fn keep_torn_tail(dir: &Path, path: &Path, good_len: u64) {
     let copy = || -> std::io::Result<()> {
-        let mut f = File::open(path)?;
+        let mut f = crate::safe_file::open_regular(path)?;
         f.seek(SeekFrom::Start(good_len))?;
         let mut tail = Vec::new();
         f.take(1 << 20).read_to_end(&mut tail)?;
-        let mut out =
-            private(OpenOptions::new().create(true).append(true)).open(dir.join(TORN_FILE))?;
+        let mut out = crate::safe_file::open_for_write(
+            &dir.join(TORN_FILE),
+            crate::safe_file::private_options()
+                .create(true)
+                .append(true),
+        )?;
         out.write_all(&tail)?;
         out.write_all(b"\n")?;
         out.sync_data()
@@ -190,14 +197,6 @@ fn keep_torn_tail(dir: &Path, path: &Path, good_len: u64) {
     if let Err(e) = copy() {
         tracing::warn!("could not keep a copy of the torn journal tail: {e}");
     }
-}
-
-/// `options` creating files readable by their owner only (0600 on Unix): journals name
-/// sources, endpoints and errors, which are nobody else's business.
-fn private(options: &mut OpenOptions) -> &mut OpenOptions {
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
-    options
 }
 
 /// Tightens an existing journal (written by an older supsync, or under a looser umask

@@ -75,6 +75,9 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
+    // Checked again at each write: what replaced the file since the start must not be
+    // replaced in turn unless it is a regular file.
+    crate::safe_file::check_replaceable(path)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
@@ -117,7 +120,7 @@ pub fn spawn_file_writer(
 
 /// `supsync_last_success_timestamp_seconds` from a previous metrics file, if any.
 pub fn previous_last_success(path: &Path) -> Option<i64> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = crate::safe_file::read_text_capped(path, crate::safe_file::STATE_CAP).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("supsync_last_success_timestamp_seconds "))
         .and_then(|v| v.trim().parse::<f64>().ok())

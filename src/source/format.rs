@@ -1,6 +1,5 @@
 //! Which format a file is in: from its extension, else from its first bytes.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -49,7 +48,7 @@ pub(crate) fn read_prefix(path: &Path) -> Result<Vec<u8>, SourceError> {
             path: path.to_path_buf(),
         });
     }
-    let file = File::open(path).map_err(|e| SourceError::read(path, e))?;
+    let file = super::open_input(path)?;
     let mut prefix = Vec::with_capacity(SNIFF_BYTES.min(meta.len() as usize));
     file.take(SNIFF_BYTES as u64)
         .read_to_end(&mut prefix)

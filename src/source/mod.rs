@@ -153,6 +153,12 @@ pub enum SourceError {
     },
 }
 
+/// Opens a file to read records from: a regular file only, never blocking on a FIFO (a
+/// source is read twice, scan then segments, which only a file allows).
+pub(crate) fn open_input(path: &std::path::Path) -> Result<std::fs::File, SourceError> {
+    crate::safe_file::open_regular(path).map_err(|e| SourceError::read(path, e.into()))
+}
+
 impl SourceError {
     pub(crate) fn read(path: &std::path::Path, source: std::io::Error) -> Self {
         SourceError::Read {

@@ -5,7 +5,7 @@
 //! line per (segment, line, supplier id, origin), so readers see each reject once.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -23,11 +23,14 @@ impl RejectsWriter {
     /// Opens (creating if needed) `<run_dir>/rejects.jsonl` for appending.
     pub fn new(run_dir: &Path) -> Result<RejectsWriter, SourceError> {
         let path = run_dir.join(REJECTS_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| SourceError::write(&path, e))?;
+        // Owner-only like the rest of the run: rejects hold record ids and server reasons.
+        let file = crate::safe_file::open_for_write(
+            &path,
+            crate::safe_file::private_options()
+                .create(true)
+                .append(true),
+        )
+        .map_err(|e| SourceError::write(&path, e))?;
         Ok(RejectsWriter {
             path,
             out: BufWriter::new(file),
@@ -76,10 +79,10 @@ impl RejectsWriter {
 /// (a torn last line after a crash) are skipped. A missing file means no rejects.
 pub fn read_rejects(run_dir: &Path) -> Result<Vec<Reject>, SourceError> {
     let path = run_dir.join(REJECTS_FILE);
-    let file = match File::open(&path) {
+    let file = match crate::safe_file::open_regular(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(SourceError::read(&path, e)),
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(SourceError::read(&path, e.into())),
     };
     let mut seen = HashSet::new();
     let mut out = Vec::new();

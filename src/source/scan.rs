@@ -59,7 +59,7 @@ pub fn scan(path: &Path, segment_size: usize) -> Result<SourceScan, SourceError>
         });
     }
 
-    let file = File::open(path).map_err(|e| SourceError::read(path, e))?;
+    let file = super::open_input(path)?;
     let mut input = BufReader::with_capacity(
         BUF_SIZE,
         Hashing {
@@ -214,7 +214,7 @@ pub fn read_segment(
     span: &SegmentSpan,
 ) -> Result<Vec<SourceItem>, SourceError> {
     let open = || -> Result<BufReader<File>, SourceError> {
-        let file = File::open(path).map_err(|e| SourceError::read(path, e))?;
+        let file = super::open_input(path)?;
         Ok(BufReader::with_capacity(64 * 1024, file))
     };
     let seek_to_span = |mut input: BufReader<File>| -> Result<BufReader<File>, SourceError> {

@@ -6,7 +6,7 @@
 //! `PullSink` on the same run dir and keeps every part already written.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs;
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -44,7 +44,8 @@ impl PullSink {
             });
         }
         let parts = run_dir.join("parts");
-        fs::create_dir_all(&parts).map_err(|e| SourceError::write(&parts, e))?;
+        crate::safe_file::create_private_dir_all(&parts)
+            .map_err(|e| SourceError::write(&parts, e))?;
         // Temp files of writes a crash interrupted; the parts themselves are whole.
         if let Ok(entries) = fs::read_dir(&parts) {
             for e in entries.flatten() {
@@ -200,7 +201,7 @@ impl PullSink {
             #[serde(borrow)]
             supplier_id: std::borrow::Cow<'a, str>,
         }
-        let part = BufReader::new(File::open(self.part_path(index))?);
+        let part = BufReader::new(crate::safe_file::open_regular(&self.part_path(index))?);
         match self.format {
             Format::JsonLines => {
                 for line in part.lines() {

@@ -124,6 +124,8 @@ fn write_atomic_io(
         out.flush()?;
     }
     tmp.as_file().sync_all()?;
+    // A rename would put the file where a device node, FIFO or link was.
+    crate::safe_file::check_replaceable(path)?;
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)
 }

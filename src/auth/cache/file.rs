@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 /// The file's bytes; `None` when there is no file.
 pub(super) fn read_if_exists(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
+    match crate::safe_file::read_capped(path, crate::safe_file::STATE_CAP) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -32,7 +32,7 @@ pub(super) fn parent_dir(path: &Path) -> PathBuf {
 /// Temp file in the same directory (mode 0600), fsync, rename over `path`, fsync the dir.
 pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = parent_dir(path);
-    std::fs::create_dir_all(&dir)?;
+    crate::safe_file::create_private_dir_all(&dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
     #[cfg(unix)]
     {
@@ -42,6 +42,8 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
+    // A rename would put the file where a device node, FIFO or link was.
+    crate::safe_file::check_replaceable(path)?;
     tmp.persist(path).map_err(|e| e.error)?;
     #[cfg(unix)]
     std::fs::File::open(&dir)?.sync_all()?;

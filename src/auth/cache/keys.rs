@@ -41,7 +41,8 @@ pub fn key_file_for(cache: &Path) -> PathBuf {
 
 /// The 32-byte key in `path`; with `create`, a new random one when there is none yet.
 pub(super) fn file_key(path: &Path, create: bool) -> Result<[u8; 32], String> {
-    match std::fs::read(path) {
+    // A key file holds 32 bytes; anything much larger is not one and is not read whole.
+    match crate::safe_file::read_capped(path, 4096).map_err(std::io::Error::from) {
         Ok(b) => b.try_into().map_err(|_| {
             format!(
                 "key file {} is not 32 bytes; delete it and the cache to start over",

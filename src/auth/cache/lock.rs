@@ -12,7 +12,7 @@
 //! - Locks are per open file (not per process): two holders in one process, each with its
 //!   own handle, exclude each other like two processes do.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -59,12 +59,15 @@ fn sibling(cache: &Path, suffix: &str) -> PathBuf {
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
-    std::fs::create_dir_all(super::file::parent_dir(path))?;
-    let mut opts = OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)
+    crate::safe_file::create_private_dir_all(&super::file::parent_dir(path))?;
+    crate::safe_file::open_for_write(
+        path,
+        crate::safe_file::private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
 }
 
 /// The lock at `path` if it is free now; `None` when another holder has it.
