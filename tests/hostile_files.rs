@@ -188,6 +188,20 @@ fn a_fifo_where_a_key_secret_password_header_or_ca_file_belongs_is_refused_at_on
 }
 
 #[test]
+fn a_fifo_as_the_config_file_is_refused_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("config.toml");
+    mkfifo(&fifo);
+    let r = bounded(supsync(d.path(), &fifo, &["config", "--check"], true));
+    let all = text(&r.out);
+    assert_eq!(r.out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("config file") && all.contains("is a FIFO, not a regular file"),
+        "{all}"
+    );
+}
+
+#[test]
 fn dev_zero_as_a_secret_file_is_refused_without_reading_it() {
     let d = tempfile::tempdir().unwrap();
     let cfg = config(d.path(), "", "client_secret_file = \"/dev/zero\"", "");

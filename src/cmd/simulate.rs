@@ -41,7 +41,9 @@ pub fn run(global: &GlobalArgs, args: SimulateArgs) -> anyhow::Result<i32> {
             let path = args.ca_out.clone().unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("supsync-sim-ca-{}.pem", server.addr.port()))
             });
-            std::fs::write(&path, pem)
+            // Often in the shared temp dir under a name others can guess: replaced through a
+            // rename that refuses a link or device there, never written through one.
+            crate::source::write_file_atomic(&path, pem.as_bytes())
                 .with_context(|| format!("could not write the CA file {}", path.display()))?;
             super::out::print_line(&format!(
                 "trust CA file {} (api.ca_file = \"{}\")",
