@@ -33,15 +33,12 @@ pub fn init_stderr_filter(default: &str) {
         .try_init();
 }
 
-/// Logging for the console: `tracing` goes to tui-logger (the refresh-log pane shows
-/// [`TOKEN_TARGET`], `l` shows everything) and to `<log_dir>/console.log`; nothing goes to
-/// stdout or stderr, which belong to the screen. `RUST_LOG` overrides the level.
-/// Returns the log file's path.
-pub fn init_console(log_dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+/// `<log_dir>/console.log` for appending, the directory and the file owner-only (the log
+/// names sources, endpoints and errors), never through a link.
+fn open_console_log(
+    log_dir: &std::path::Path,
+) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
     use anyhow::Context;
-    use tracing_subscriber::prelude::*;
-
-    // Owner-only, like the runs beside it: the log names sources, endpoints and errors.
     crate::safe_file::create_private_dir_all(log_dir)
         .with_context(|| format!("could not create the log directory {}", log_dir.display()))?;
     let path = log_dir.join("console.log");
@@ -52,6 +49,18 @@ pub fn init_console(log_dir: &std::path::Path) -> anyhow::Result<std::path::Path
             .append(true),
     )
     .with_context(|| format!("could not open the log file {}", path.display()))?;
+    Ok((path, file))
+}
+
+/// Logging for the console: `tracing` goes to tui-logger (the refresh-log pane shows
+/// [`TOKEN_TARGET`], `l` shows everything) and to `<log_dir>/console.log`; nothing goes to
+/// stdout or stderr, which belong to the screen. `RUST_LOG` overrides the level.
+/// Returns the log file's path.
+pub fn init_console(log_dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
+    use tracing_subscriber::prelude::*;
+
+    let (path, file) = open_console_log(log_dir)?;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,supsync=debug"));
     tracing_subscriber::registry()
@@ -71,4 +80,25 @@ pub fn init_console(log_dir: &std::path::Path) -> anyhow::Result<std::path::Path
     let _ = tui_logger::init_logger(tui_logger::LevelFilter::Debug);
     tui_logger::set_default_level(tui_logger::LevelFilter::Debug);
     Ok(path)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_console_log_and_its_directory_are_owner_only_and_never_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let (path, _file) = super::open_console_log(&logs).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&logs), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        std::fs::remove_file(&path).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "keep").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        let e = super::open_console_log(&logs).unwrap_err();
+        assert!(format!("{e:#}").contains("is a symbolic link"), "{e:#}");
+    }
 }
