@@ -1,8 +1,9 @@
 //! Hostile files, through the real binary: a FIFO or `/dev/zero` where a key, secret,
 //! password, header value or CA file belongs; a device node, a FIFO, `/dev/null` or a link
-//! out of its directory as the metrics file; and the modes of what a run writes. Each
-//! refusal is exit 2 at load naming the config key, quickly (a FIFO must not hang supsync,
-//! `/dev/zero` must not fill its memory), and leaves the odd file as it was.
+//! out of its directory as the metrics file; a FIFO where the token cache belongs; and the
+//! modes of what a run writes. Each refusal of a configured file is exit 2 at load naming
+//! the config key, quickly (a FIFO must not hang supsync, `/dev/zero` must not fill its
+//! memory), and leaves the odd file as it was.
 
 mod common;
 
@@ -409,4 +410,48 @@ async fn a_run_directory_is_owner_only_and_every_file_in_it_0600() {
     }
     // The metrics file is for the collector, which runs as another user.
     assert_eq!(mode(&prom), 0o644);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifo_in_the_state_dir_where_the_token_cache_belongs_does_not_hang_a_run() {
+    let sim = Sim::default().start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = d.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let fifo = state.join("token-cache");
+    mkfifo(&fifo);
+    let src = d.path().join("in.csv");
+    write_csv(&src, 5, &[]);
+    let cfg = config(d.path(), "", "", "");
+    let text_cfg = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("http://127.0.0.1:9", &sim.url())
+        .replace("token_cache = \"none\"", "token_cache = \"encrypted\"");
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let dir = d.path().to_path_buf();
+    let src_arg = src.to_str().unwrap().to_string();
+    let r = tokio::task::spawn_blocking(move || {
+        bounded(supsync(
+            &dir,
+            &cfg,
+            &["run", "--source", &src_arg, "--headless"],
+            true,
+        ))
+    })
+    .await
+    .unwrap();
+    // The cache is an optimisation: it is passed over with a warning and left as it was.
+    assert_eq!(r.out.status.code(), Some(0), "{}", text(&r.out));
+    assert!(!text(&r.out).contains("panicked"));
+    assert!(
+        text(&r.out).contains("is a FIFO, not a regular file"),
+        "{}",
+        text(&r.out)
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
 }
