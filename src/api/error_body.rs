@@ -50,14 +50,14 @@ pub(super) fn error_body(status: u16, body: &[u8], r: &Redactor) -> ApiError {
 fn hint(status: u16, body: &[u8], v: Option<&Value>) -> String {
     let off = "if such answers are a success for your API, set api.success_when";
     let Some(v) = v else {
-        return format!("the body is not the success api.success_when asks for; {off}");
+        return format!("The body is not the success api.success_when asks for; {off}");
     };
     let key = top_level_error(v).map_or("an error".to_string(), |k| format!("`{k}`"));
     let text = String::from_utf8_lossy(body).to_lowercase();
     let expiry = EXPIRY_WORDS.iter().any(|w| text.contains(w));
     match (expiry, suggest(status, body, v)) {
         (true, Some(rule)) => format!(
-            "its top level carries {key} and it reads like a dead session or token: if it \
+            "Its top level carries {key} and it reads like a dead session or token: if it \
              is, set auth.expired_when = [\"{rule}\"] (the session is then renewed and the \
              request replayed); {off}"
         ),
@@ -70,7 +70,7 @@ fn hint(status: u16, body: &[u8], v: Option<&Value>) -> String {
                 })
                 .unwrap_or_default();
             format!(
-                "its top level carries {key}: if it refuses this record, add \"{status}\" to \
+                "Its top level carries {key}: if it refuses this record, add \"{status}\" to \
                  api.reject_statuses (per-record answers){expired}; {off}"
             )
         }

@@ -324,3 +324,7 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+#[path = "push_read_tests.rs"]
+mod proptests;
