@@ -322,6 +322,28 @@ mod tests {
             http_verdict(&m.answers, ONE, 422, b""),
             Verdict::Rejected
         ));
+        // A server that says "already there" with a 200 needs the text to tell it apart.
+        let keys = crate::mapping::MappingKeys {
+            preset: Some("data_rest".into()),
+            already_exists_status: Some(200),
+            already_exists_match: Some("already exists".into()),
+            ..Default::default()
+        };
+        let m = ApiMapping::build(&keys, "/b").unwrap();
+        assert!(matches!(
+            http_verdict(&m.answers, ONE, 200, br#"{"error": "already exists"}"#),
+            Verdict::Done(PushStatus::Unchanged)
+        ));
+        assert!(matches!(
+            http_verdict(&m.answers, ONE, 200, br#"{"data": {}}"#),
+            Verdict::Done(PushStatus::Applied)
+        ));
+        let bare = crate::mapping::MappingKeys {
+            already_exists_match: None,
+            ..keys
+        };
+        let e = ApiMapping::build(&bare, "/b").unwrap_err();
+        assert_eq!(e[0].key, "already_exists_status", "{e:?}");
     }
 }
 

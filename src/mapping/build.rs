@@ -252,6 +252,20 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         );
     }
 
+    if let Some(a) = &answers.already_exists
+        && (200..300).contains(&a.status)
+        && a.body_contains.is_none()
+    {
+        e.fail(
+            "already_exists_status",
+            format!(
+                "{} is a success status; give already_exists_match to tell \"already there\" \
+                 from an applied record",
+                a.status
+            ),
+        );
+    }
+
     let pull = build_pull(keys, &p, &mut e);
     let renames = pick!(keys, p, fields).unwrap_or_default();
     let extras = pick!(keys, p, extra_fields).unwrap_or_default();
