@@ -30,8 +30,8 @@ pub fn text(s: &RunSummary, command: &str) -> String {
     if started {
         out.push(match s.direction {
             Direction::Push => format!(
-                "records: {} created, {} updated, {} unchanged, {} rejected",
-                c.created, c.updated, c.unchanged, c.rejected
+                "records: {} created, {} updated, {} unchanged, {} applied, {} rejected",
+                c.created, c.updated, c.unchanged, c.applied, c.rejected
             ),
             Direction::Pull => format!("records: {} pulled", c.pulled),
         });

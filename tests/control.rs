@@ -261,7 +261,7 @@ async fn ps_and_two_clients_see_the_run_pause_and_resume_to_the_same_counts() {
     assert_eq!(records_line(&attached), records_line(&plain));
     assert_eq!(
         records_line(&attached),
-        "records: 1200 created, 0 updated, 0 unchanged, 0 rejected"
+        "records: 1200 created, 0 updated, 0 unchanged, 0 applied, 0 rejected"
     );
     let st = stats(&attached_sim.url()).await;
     assert_eq!(stat(&st, "records_stored"), 1_200, "{st}");
@@ -458,6 +458,6 @@ async fn attach_shows_the_console_pauses_with_p_and_detaches_with_q() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(
         records_line(&o),
-        "records: 1200 created, 0 updated, 0 unchanged, 0 rejected"
+        "records: 1200 created, 0 updated, 0 unchanged, 0 applied, 0 rejected"
     );
 }

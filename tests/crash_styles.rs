@@ -167,6 +167,35 @@ async fn kill_9_and_resume_per_style_lose_nothing_and_apply_nothing_twice() {
             0,
             "{name}: nothing applied twice: {st}"
         );
+        // What supsync reported, against what the server did: every record counted once,
+        // a resend as the server answered it (a PUT's 200 is "applied", the server's
+        // "already exists" is "unchanged"), never "updated".
+        let o = cmd(&d, &cfg, &["status", "push", "--json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let c = |k: &str| v["counts"][k].as_u64().unwrap_or(0);
+        eprintln!(
+            "{name} push as reported: created {}, updated {}, unchanged {}, applied {}",
+            c("created"),
+            c("updated"),
+            c("unchanged"),
+            c("applied")
+        );
+        assert_eq!(
+            c("created") + c("unchanged") + c("applied"),
+            n,
+            "{name}: every record counted once: {v}"
+        );
+        assert_eq!(c("updated"), 0, "{name}: {v}");
+        // The server counts every resend; supsync books a record once (a resend killed
+        // again before it was booked is sent once more).
+        if name != "post_without_keys" {
+            assert!(
+                c("applied") <= stat(&st, "records_unchanged"),
+                "{name}: a resend counted as the server answered it: {v} {st}"
+            );
+        }
 
         // ---- pull: the same server, now holding the n records ----
         let cfg = write_config(&d, &sim.url(), 50, 2);

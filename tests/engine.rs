@@ -485,7 +485,7 @@ async fn binary_headless_push_bad_input_and_status() {
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout)
-            .contains("2 created, 0 updated, 0 unchanged, 3 rejected"),
+            .contains("2 created, 0 updated, 0 unchanged, 0 applied, 3 rejected"),
         "{}",
         text(&o)
     );

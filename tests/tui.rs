@@ -97,6 +97,7 @@ impl Scene {
             created: 14 - rejected,
             updated: 4,
             unchanged: 2,
+            applied: 0,
             rejected,
             pulled: 0,
         };

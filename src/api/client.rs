@@ -167,6 +167,7 @@ impl ApiClient {
             max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
             expired_when,
             redactor: Arc::clone(tokens.redactor()),
+            error_body_seen: Default::default(),
             cancel: cancel.clone(),
         });
         tokio::spawn(keepalive::run(Arc::downgrade(&client), tokens, cancel));

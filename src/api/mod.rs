@@ -6,6 +6,7 @@
 mod chain;
 pub mod classify;
 mod client;
+mod error_body;
 mod keepalive;
 mod pull;
 mod push;
@@ -44,6 +45,9 @@ pub enum PushStatus {
     Created,
     Updated,
     Unchanged,
+    /// Taken by the server, which did not say whether it created, changed or kept the
+    /// record (a PUT answered 200 or 204, a batch without per-record results).
+    Applied,
     Rejected,
 }
 
@@ -73,6 +77,17 @@ pub enum ApiError {
     /// Other 4xx (409 idempotency conflict, 413 batch too large, 400…): retrying won't help.
     #[error("the server refused the request (HTTP {status}): {message}")]
     Permanent { status: u16, message: String },
+    /// A 2xx whose body does not fit `api.success_when` (e.g. `200 {"errorCode": 602}`):
+    /// nothing is counted as applied; worth another attempt. `hint` names the rule that
+    /// would tell this answer apart.
+    #[error(
+        "the server answered HTTP {status} with an error in its body, not counted as applied: {message}"
+    )]
+    ErrorBody {
+        status: u16,
+        message: String,
+        hint: String,
+    },
     /// No token could be obtained.
     #[error(transparent)]
     Auth(#[from] GrantError),
@@ -86,11 +101,23 @@ fn fmt_after(d: Option<Duration>) -> String {
         .unwrap_or_default()
 }
 
+impl ApiClient {
+    /// True the first time it is called: the first 2xx answer with an error body is
+    /// explained to the operator, the others only retried.
+    pub fn first_error_body(&self) -> bool {
+        !self
+            .error_body_seen
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 impl ApiError {
     /// Worth another attempt after backoff.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ApiError::RateLimited { .. } | ApiError::Transient { .. } => true,
+            ApiError::RateLimited { .. }
+            | ApiError::Transient { .. }
+            | ApiError::ErrorBody { .. } => true,
             ApiError::Unauthorized { .. } => true,
             ApiError::Auth(g) => g.is_transient(),
             ApiError::Permanent { .. } | ApiError::Cancelled => false,
@@ -156,6 +183,8 @@ pub struct ApiClient {
     /// Cleans server text (error bodies, 401 reasons, reject reasons) of control sequences
     /// and of the secrets and tokens the token endpoint knows.
     redactor: Arc<crate::server_text::Redactor>,
+    /// Set by the first 2xx answer with an error body of this client's life.
+    error_body_seen: std::sync::atomic::AtomicBool,
     cancel: CancellationToken,
 }
 

@@ -10,7 +10,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::client::{Reply, config_error};
-use super::push_read::{Verdict, batch_results, http_verdict, parse_body, reason};
+use super::error_body::error_body;
+use super::push_read::{Reading, Verdict, batch_results, http_verdict, parse_body, reason};
 use super::{ApiClient, ApiError, PushResult, PushStatus, classify};
 use crate::mapping::{FieldMap, Method, PushMode, clip};
 use crate::record::Supplier;
@@ -38,6 +39,17 @@ pub struct PushJob {
 impl PushJob {
     pub fn records(&self) -> usize {
         self.records
+    }
+
+    /// The results the server has given so far (parts answered), for a segment that
+    /// fails with some of its records already applied: those are on the server.
+    pub fn settled(&self) -> Vec<PushResult> {
+        lock(&self.done)
+            .iter()
+            .flatten()
+            .flatten()
+            .cloned()
+            .collect()
     }
 }
 
@@ -210,19 +222,32 @@ impl ApiClient {
                 if !(200..300).contains(&reply.status) {
                     return Err(retry_error(reply.status));
                 }
+                // The answer as a whole first: a 2xx saying it failed applied nothing.
+                if !m.answers.success.fits(&reply.body) {
+                    return Err(error_body(reply.status, &reply.body, &self.redactor));
+                }
                 match &m.push.results {
+                    // The request's 2xx says the records were taken, not what became of each.
                     None => Ok(part
                         .ids
                         .iter()
                         .map(|id| PushResult {
                             supplier_id: id.clone(),
-                            status: PushStatus::Updated,
+                            status: PushStatus::Applied,
                             error: None,
                         })
                         .collect()),
                     Some(results) => {
                         let answer = parse_body(&reply.body)?;
-                        batch_results(results, &m.answers, &answer, &part.ids, &self.redactor)
+                        let creates = m.push.posts_to_collection();
+                        batch_results(
+                            results,
+                            &m.answers,
+                            creates,
+                            &answer,
+                            &part.ids,
+                            &self.redactor,
+                        )
                     }
                 }
             }
@@ -237,8 +262,13 @@ impl ApiClient {
             status,
             error,
         };
-        match http_verdict(&m.answers, reply.status, &reply.body) {
+        let how = Reading {
+            creates: m.push.posts_to_collection(),
+            check_body: true,
+        };
+        match http_verdict(&m.answers, how, reply.status, &reply.body) {
             Verdict::Done(s) => Ok(result(s, None)),
+            Verdict::ErrorBody(s) => Err(error_body(s, &reply.body, &self.redactor)),
             Verdict::Rejected => {
                 let v = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
                 let why = reason(

@@ -12,6 +12,8 @@ use crate::server_text::Redactor;
 pub(super) enum Verdict {
     Done(PushStatus),
     Rejected,
+    /// A 2xx whose body does not fit `api.success_when`: not applied; retried.
+    ErrorBody(u16),
     /// Worth another attempt (429, 5xx, a configured retry status).
     Retry(u16),
     /// Anything else: the segment fails.
@@ -39,12 +41,28 @@ pub(super) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-/// An HTTP status of one record (per-record call or sub-request).
-pub(super) fn http_verdict(answers: &Answers, status: u16, body: &[u8]) -> Verdict {
+/// How one record's 2xx is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Reading {
+    /// A POST to a collection: any 2xx is a create (Directus answers one with 200).
+    pub creates: bool,
+    /// The body is the record's own answer, held against `api.success_when`; `false`
+    /// for a row of a batch answer, whose whole answer was checked already.
+    pub check_body: bool,
+}
+
+/// An HTTP status of one record (per-record call or sub-request). A 201 is a create; a
+/// 200 or 204 to a PUT or PATCH does not say whether the record was created, changed or
+/// left as it was, so it counts as applied rather than as a guess.
+pub(super) fn http_verdict(answers: &Answers, how: Reading, status: u16, body: &[u8]) -> Verdict {
+    let fits = !how.check_body || answers.success.fits(body);
     match status {
-        201 => Verdict::Done(PushStatus::Created),
-        200..=299 => Verdict::Done(PushStatus::Updated),
         s if answers.is_already_there(s, body) => Verdict::Done(PushStatus::Unchanged),
+        s @ 200..=299 if !fits && answers.is_reject(s) => Verdict::Rejected,
+        s @ 200..=299 if !fits => Verdict::ErrorBody(s),
+        201 => Verdict::Done(PushStatus::Created),
+        200..=299 if how.creates => Verdict::Done(PushStatus::Created),
+        200..=299 => Verdict::Done(PushStatus::Applied),
         s if answers.is_reject(s) => Verdict::Rejected,
         s if answers.is_retryable(s) => Verdict::Retry(s),
         s => Verdict::Fatal(s),
@@ -52,14 +70,20 @@ pub(super) fn http_verdict(answers: &Answers, status: u16, body: &[u8]) -> Verdi
 }
 
 /// A result's status: a word or an HTTP status number.
-fn status_verdict(answers: &Answers, v: &Value, body: &[u8]) -> Option<Verdict> {
+fn status_verdict(answers: &Answers, creates: bool, v: &Value, body: &[u8]) -> Option<Verdict> {
     if let Some(n) = v.as_u64() {
-        return Some(http_verdict(answers, u16::try_from(n).ok()?, body));
+        let how = Reading {
+            creates,
+            check_body: false,
+        };
+        return Some(http_verdict(answers, how, u16::try_from(n).ok()?, body));
     }
     Some(match v.as_str()?.to_ascii_lowercase().as_str() {
         "created" => Verdict::Done(PushStatus::Created),
-        "updated" | "ok" | "accepted" => Verdict::Done(PushStatus::Updated),
+        "updated" => Verdict::Done(PushStatus::Updated),
         "unchanged" => Verdict::Done(PushStatus::Unchanged),
+        // Taken, without saying how.
+        "ok" | "accepted" | "applied" | "success" => Verdict::Done(PushStatus::Applied),
         "rejected" | "error" | "failed" => Verdict::Rejected,
         _ => return None,
     })
@@ -83,6 +107,7 @@ pub(super) fn reason(v: &Value, at: Option<&Pointer>, status: u16, r: &Redactor)
 pub(super) fn batch_results(
     results: &Results,
     answers: &Answers,
+    creates: bool,
     answer: &Value,
     ids: &[String],
     r: &Redactor,
@@ -136,15 +161,16 @@ pub(super) fn batch_results(
             .and_then(|p| p.get(item))
             .map(|v| v.to_string())
             .unwrap_or_default();
-        let verdict =
-            status_verdict(answers, sv, body.as_bytes()).ok_or_else(|| ApiError::Permanent {
+        let verdict = status_verdict(answers, creates, sv, body.as_bytes()).ok_or_else(|| {
+            ApiError::Permanent {
                 status: 200,
                 message: format!(
                     "the answer's status at `{}` is neither a status word (created, updated, \
-                     unchanged, rejected) nor an HTTP status",
+                     unchanged, applied, rejected) nor an HTTP status",
                     results.status
                 ),
-            })?;
+            }
+        })?;
         let status_num = sv.as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
         let (status, error) = match verdict {
             Verdict::Done(s) => (s, None),
@@ -152,7 +178,8 @@ pub(super) fn batch_results(
                 PushStatus::Rejected,
                 Some(reason(item, results.error.as_ref(), status_num, r)),
             ),
-            Verdict::Retry(s) => {
+            // Rows are not held against `success_when` (the whole answer was).
+            Verdict::Retry(s) | Verdict::ErrorBody(s) => {
                 return Err(ApiError::Transient {
                     message: format!("the server answered HTTP {s} for record {}", clip(id, 60)),
                     retry_after: None,
@@ -184,6 +211,11 @@ mod tests {
     use crate::mapping::ApiMapping;
     use serde_json::json;
 
+    const ONE: Reading = Reading {
+        creates: false,
+        check_body: true,
+    };
+
     fn contract() -> ApiMapping {
         ApiMapping::contract("/b")
     }
@@ -197,7 +229,7 @@ mod tests {
             {"supplier_id": "SUP-1", "status": "created", "error": null},
         ]});
         let ids = vec!["SUP-1".to_string(), "SUP-2".to_string()];
-        let out = batch_results(&res, &m.answers, &answer, &ids, &Redactor::new()).unwrap();
+        let out = batch_results(&res, &m.answers, false, &answer, &ids, &Redactor::new()).unwrap();
         assert_eq!(out[0].status, PushStatus::Created);
         assert_eq!(out[1].status, PushStatus::Rejected);
         assert_eq!(out[1].error.as_deref(), Some("bad country"));
@@ -211,6 +243,7 @@ mod tests {
         let e = batch_results(
             &res,
             &m.answers,
+            false,
             &answer,
             &["SUP-1".into()],
             &Redactor::new(),
@@ -224,6 +257,7 @@ mod tests {
         let e = batch_results(
             &res,
             &m.answers,
+            false,
             &short,
             &["SUP-1".into()],
             &Redactor::new(),
@@ -246,15 +280,19 @@ mod tests {
             {"status": 422, "body": {"error": {"message": "country blocked"}}},
         ]});
         let ids: Vec<String> = (1..=3).map(|i| format!("SUP-{i}")).collect();
-        let out = batch_results(&res, &m.answers, &answer, &ids, &Redactor::new()).unwrap();
+        let out = batch_results(&res, &m.answers, false, &answer, &ids, &Redactor::new()).unwrap();
         assert_eq!(out[0].status, PushStatus::Created);
-        assert_eq!(out[1].status, PushStatus::Updated);
+        assert_eq!(
+            out[1].status,
+            PushStatus::Applied,
+            "a 200 to a PUT says no more"
+        );
         assert_eq!(out[2].error.as_deref(), Some("country blocked"));
         let retry = json!({"responses": [{"status": 503}, {"status": 200}, {"status": 200}]});
-        let e = batch_results(&res, &m.answers, &retry, &ids, &Redactor::new()).unwrap_err();
+        let e = batch_results(&res, &m.answers, false, &retry, &ids, &Redactor::new()).unwrap_err();
         assert!(e.is_retryable());
         let fatal = json!({"responses": [{"status": 403}, {"status": 200}, {"status": 200}]});
-        let e = batch_results(&res, &m.answers, &fatal, &ids, &Redactor::new()).unwrap_err();
+        let e = batch_results(&res, &m.answers, false, &fatal, &ids, &Redactor::new()).unwrap_err();
         assert!(!e.is_retryable());
     }
 
@@ -268,16 +306,47 @@ mod tests {
         };
         let m = ApiMapping::build(&keys, "/b").unwrap();
         assert!(matches!(
-            http_verdict(&m.answers, 409, b"{\"error\":\"supplier already exists\"}"),
+            http_verdict(
+                &m.answers,
+                ONE,
+                409,
+                b"{\"error\":\"supplier already exists\"}"
+            ),
             Verdict::Done(PushStatus::Unchanged)
         ));
         assert!(matches!(
-            http_verdict(&m.answers, 409, b"{\"error\":\"version conflict\"}"),
+            http_verdict(&m.answers, ONE, 409, b"{\"error\":\"version conflict\"}"),
             Verdict::Fatal(409)
         ));
         assert!(matches!(
-            http_verdict(&m.answers, 422, b""),
+            http_verdict(&m.answers, ONE, 422, b""),
             Verdict::Rejected
         ));
+        // A server that says "already there" with a 200 needs the text to tell it apart.
+        let keys = crate::mapping::MappingKeys {
+            preset: Some("data_rest".into()),
+            already_exists_status: Some(200),
+            already_exists_match: Some("already exists".into()),
+            ..Default::default()
+        };
+        let m = ApiMapping::build(&keys, "/b").unwrap();
+        assert!(matches!(
+            http_verdict(&m.answers, ONE, 200, br#"{"error": "already exists"}"#),
+            Verdict::Done(PushStatus::Unchanged)
+        ));
+        assert!(matches!(
+            http_verdict(&m.answers, ONE, 200, br#"{"data": {}}"#),
+            Verdict::Done(PushStatus::Applied)
+        ));
+        let bare = crate::mapping::MappingKeys {
+            already_exists_match: None,
+            ..keys
+        };
+        let e = ApiMapping::build(&bare, "/b").unwrap_err();
+        assert_eq!(e[0].key, "already_exists_status", "{e:?}");
     }
 }
+
+#[cfg(test)]
+#[path = "push_read_tests.rs"]
+mod proptests;

@@ -300,8 +300,8 @@ impl RunReport {
         let c = &self.counts;
         line(match self.direction {
             Direction::Push => format!(
-                "counts:   {} created, {} updated, {} unchanged, {} rejected",
-                c.created, c.updated, c.unchanged, c.rejected
+                "counts:   {} created, {} updated, {} unchanged, {} applied, {} rejected",
+                c.created, c.updated, c.unchanged, c.applied, c.rejected
             ),
             Direction::Pull => format!("counts:   {} pulled", c.pulled),
         });

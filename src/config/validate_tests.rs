@@ -161,6 +161,23 @@ fn a_mapping_that_cannot_work_names_key_and_line() {
         e.contains("m.toml:2: api.pagination:") && e.contains("next_link"),
         "{e}"
     );
+    let e = crate::config::load_from(
+        Some("m.toml".into()),
+        Some("[api]\nsuccess_when = [\"status = ok\"]\n"),
+        &std::collections::BTreeMap::new(),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.toml:2: api.success_when:") && e.contains("\"/pointer = value\""),
+        "{e}"
+    );
+    let off = "[api]\nsuccess_when = [\"any\"]\n";
+    assert!(
+        crate::config::load_from(None, Some(off), &Default::default(), &[]).is_ok(),
+        "the check can be turned off"
+    );
 }
 
 #[test]

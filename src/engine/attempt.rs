@@ -64,6 +64,12 @@ where
         if err.is_auth_failure() {
             return Err(Fail::Auth(err.to_string()));
         }
+        if let ApiError::ErrorBody { hint, .. } = &err
+            && ctx.api.first_error_body()
+        {
+            // Once per run: the operator learns which rule would tell these answers apart.
+            ctx.emit.notice(format!("segment {index}: {err}. {hint}"));
+        }
         if !err.is_retryable() {
             return Err(Fail::Exhausted {
                 attempts: n,

@@ -79,7 +79,18 @@ pub(crate) enum Outcome {
 
 /// How the attempts of one operation ended, short of success.
 pub(super) enum Fail {
-    Exhausted { attempts: u32, error: String },
+    Exhausted {
+        attempts: u32,
+        error: String,
+    },
+    /// A push that failed after the server had applied some of its records: those are
+    /// counted (the figures say what the server holds); rejects are booked only when the
+    /// segment ends, as a retry sends every record again.
+    PartlyDone {
+        attempts: u32,
+        error: String,
+        counts: Counts,
+    },
     Auth(String),
     Abandoned,
 }
@@ -119,6 +130,19 @@ pub(crate) async fn run_segment(
             state: SegmentState::Failed,
             attempts,
             counts: Counts::default(),
+            error: Some(error),
+            rejects: Vec::new(),
+            duration: busy(),
+            continuation: None,
+        }),
+        Err(Fail::PartlyDone {
+            attempts,
+            error,
+            counts,
+        }) => Outcome::Finished(Settled {
+            state: SegmentState::Failed,
+            attempts,
+            counts,
             error: Some(error),
             rejects: Vec::new(),
             duration: busy(),
@@ -207,19 +231,40 @@ async fn push(
     })?;
     let batch = Arc::new(batch);
     let slot = take_slot(ctx, ticket, started).await?;
-    let (results, attempts) = attempt(ctx, index, records, || {
+    let tried = attempt(ctx, index, records, || {
         let api = ctx.api.clone();
         let key = key.clone();
         let batch = batch.clone();
         async move { api.push(&key, &batch).await }
     })
-    .await?;
+    .await;
     drop(slot);
+    let (results, attempts) = match tried {
+        Ok(done) => done,
+        Err(Fail::Exhausted { attempts, error }) => {
+            let mut applied = Counts::default();
+            for r in batch.settled() {
+                if r.status != PushStatus::Rejected {
+                    count(&mut applied, r.status);
+                }
+            }
+            if applied.processed() == 0 {
+                return Err(Fail::Exhausted { attempts, error });
+            }
+            return Err(Fail::PartlyDone {
+                attempts,
+                error: format!(
+                    "{error} ({} of {} records applied before it failed)",
+                    applied.processed(),
+                    batch.records()
+                ),
+                counts: applied,
+            });
+        }
+        Err(other) => return Err(other),
+    };
     for r in results {
         match r.status {
-            PushStatus::Created => counts.created += 1,
-            PushStatus::Updated => counts.updated += 1,
-            PushStatus::Unchanged => counts.unchanged += 1,
             PushStatus::Rejected => {
                 counts.rejected += 1;
                 rejects.push(Reject {
@@ -230,9 +275,21 @@ async fn push(
                     origin: RejectOrigin::Server,
                 });
             }
+            other => count(&mut counts, other),
         }
     }
     Ok((counts, rejects, attempts, None))
+}
+
+/// One record's outcome in `c`: the server's word, one count each.
+pub(crate) fn count(c: &mut Counts, status: PushStatus) {
+    match status {
+        PushStatus::Created => c.created += 1,
+        PushStatus::Updated => c.updated += 1,
+        PushStatus::Unchanged => c.unchanged += 1,
+        PushStatus::Applied => c.applied += 1,
+        PushStatus::Rejected => c.rejected += 1,
+    }
 }
 
 async fn pull(

@@ -34,12 +34,15 @@ fn run_state() -> impl Strategy<Value = RunState> {
 
 fn entry() -> impl Strategy<Value = Entry> {
     let counts =
-        any::<[u64; 5]>().prop_map(|[created, updated, unchanged, rejected, pulled]| Counts {
-            created,
-            updated,
-            unchanged,
-            rejected,
-            pulled,
+        any::<[u64; 6]>().prop_map(|[created, updated, unchanged, applied, rejected, pulled]| {
+            Counts {
+                created,
+                updated,
+                unchanged,
+                applied,
+                rejected,
+                pulled,
+            }
         });
     prop_oneof![
         (

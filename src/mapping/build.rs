@@ -229,6 +229,15 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         retry_statuses: e.statuses("retry_statuses", pick!(keys, p, retry_statuses)),
         reject_reason: e.pointer("reject_reason", pick!(keys, p, reject_reason)),
         already_exists,
+        success: match super::SuccessWhen::parse(
+            &pick!(keys, p, success_when).unwrap_or_else(|| vec!["no_error".into()]),
+        ) {
+            Ok(w) => w,
+            Err(why) => {
+                e.fail("success_when", why);
+                super::SuccessWhen::default()
+            }
+        },
     };
     if let Some(a) = &answers.already_exists
         && answers.reject_statuses.contains(&a.status)
@@ -238,6 +247,20 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
             "already_exists_status",
             format!(
                 "{} is also in reject_statuses; give already_exists_match to tell them apart",
+                a.status
+            ),
+        );
+    }
+
+    if let Some(a) = &answers.already_exists
+        && (200..300).contains(&a.status)
+        && a.body_contains.is_none()
+    {
+        e.fail(
+            "already_exists_status",
+            format!(
+                "{} is a success status; give already_exists_match to tell \"already there\" \
+                 from an applied record",
                 a.status
             ),
         );

@@ -34,6 +34,7 @@ pub const KEYS: &[(&str, KeyType)] = &[
     ("reject_statuses", KeyType::List),
     ("retry_statuses", KeyType::List),
     ("reject_reason", KeyType::Text),
+    ("success_when", KeyType::List),
     ("pull_path", KeyType::Text),
     ("pagination", KeyType::Text),
     ("records", KeyType::Text),
@@ -97,6 +98,8 @@ pub struct MappingKeys {
     pub retry_statuses: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reject_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_when: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,12 +11,14 @@ mod keys;
 pub mod link;
 pub mod pointer;
 mod presets;
+pub mod success;
 pub mod template;
 
 pub use fields::FieldMap;
 pub use keys::{KEYS, KeyType, MappingError, MappingKeys};
 pub use pointer::{Pointer, shape_of};
 pub use presets::PRESETS;
+pub use success::SuccessWhen;
 pub use template::Template;
 
 /// Everything the client and the simulator need to speak one API.
@@ -50,6 +52,21 @@ pub struct Push {
     /// Each sub-request's method and path (`sub_requests`).
     pub item_method: Method,
     pub item_path: Template,
+}
+
+impl Push {
+    /// Whether a record's 2xx answer means "created" whatever its status: a POST to a
+    /// collection (per record or per sub-request) makes a new record. Elsewhere only a
+    /// 201, or the answer's own word, says created.
+    pub fn posts_to_collection(&self) -> bool {
+        match self.mode {
+            PushMode::PerRecord => self.method == Method::Post && !self.path.has_fields(),
+            PushMode::SubRequests => {
+                self.item_method == Method::Post && !self.item_path.has_fields()
+            }
+            PushMode::Batch => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +139,8 @@ pub struct Answers {
     pub reject_reason: Pointer,
     /// An answer that means "this record is already there": counted as done (unchanged).
     pub already_exists: Option<AlreadyExists>,
+    /// What a 2xx answer must look like to count as applied.
+    pub success: SuccessWhen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,7 @@ pub(super) fn preset(name: &str, batch_path: &str) -> Option<MappingKeys> {
         reject_statuses: list(&["400", "422"]),
         retry_statuses: list(&[]),
         reject_reason: s("/error"),
+        success_when: list(&["no_error"]),
         already_exists_status: Some(0),
         already_exists_match: s(""),
         offset_param: s("offset"),

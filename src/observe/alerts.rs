@@ -266,13 +266,14 @@ impl Tracker {
         let kind = AlertKind::for_summary(s);
         let c = &s.counts;
         let mut msg = format!(
-            "run {} {}: {} created, {} updated, {} unchanged, {} rejected, {} pulled; \
-             {}/{} segments done, {} failed",
+            "run {} {}: {} created, {} updated, {} unchanged, {} applied, {} rejected, \
+             {} pulled; {}/{} segments done, {} failed",
             s.run_id,
             kind.name().trim_start_matches("run_").replace('_', " "),
             c.created,
             c.updated,
             c.unchanged,
+            c.applied,
             c.rejected,
             c.pulled,
             s.segments_done,

@@ -304,6 +304,7 @@ impl Fold {
             ("created", sum.created),
             ("updated", sum.updated),
             ("unchanged", sum.unchanged),
+            ("applied", sum.applied),
             ("rejected", sum.rejected),
             ("pulled", sum.pulled),
             ("pending", pending),

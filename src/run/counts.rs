@@ -8,6 +8,11 @@ pub struct Counts {
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
+    /// Taken by the server without it saying whether it created, changed or kept the
+    /// record (a PUT answered 200 or 204, a batch answered without per-record results).
+    /// Absent from journals written before it existed.
+    #[serde(default)]
+    pub applied: u64,
     /// Rejected by the server or by local validation.
     pub rejected: u64,
     /// Pull: records written to the output.
@@ -19,11 +24,12 @@ impl Counts {
         self.created += o.created;
         self.updated += o.updated;
         self.unchanged += o.unchanged;
+        self.applied += o.applied;
         self.rejected += o.rejected;
         self.pulled += o.pulled;
     }
     /// Records this segment has dealt with, whatever the outcome.
     pub fn processed(&self) -> u64 {
-        self.created + self.updated + self.unchanged + self.rejected + self.pulled
+        self.created + self.updated + self.unchanged + self.applied + self.rejected + self.pulled
     }
 }

@@ -109,6 +109,7 @@ mod tests {
             max_concurrent,
             rate_limit_per_sec,
             blocked_countries: Vec::new(),
+            create_status: 201,
             style: "contract".into(),
             mapping: Default::default(),
             next_link_base: String::new(),

@@ -77,6 +77,9 @@ pub enum ExpirySignal {
     /// `200 {"status": "error", "error": {"code": "TOKEN_EXPIRED", "message": …}}`.
     #[serde(rename = "200-body")]
     Body200,
+    /// `200 {"errorCode": 602, "message": …}`: a vendor API's dead session.
+    #[serde(rename = "200-errorcode")]
+    Body200Code,
 }
 
 /// How `GET /api/v1/health` answers, to rehearse a misconfigured path or a proxy.
@@ -115,6 +118,10 @@ pub struct Api {
     /// with it (supsync's own checks would stop any other invalid record first).
     #[serde(default)]
     pub blocked_countries: Vec<String>,
+    /// The status a styled API answers a record's create with (per record and per
+    /// sub-request): 201, or 200 as Directus answers a POST to a collection.
+    #[serde(default = "created_201")]
+    pub create_status: u16,
     /// The API style served (docs/API.md §6): a mapping preset — `contract` (docs/API.md
     /// §3), `data_rest`, `odata` — with `[api.mapping]` overriding its keys, the same keys
     /// as a client config's `[api]` mapping.
@@ -139,6 +146,10 @@ pub struct Api {
 
 fn yes() -> bool {
     true
+}
+
+fn created_201() -> u16 {
+    201
 }
 
 fn contract() -> String {
@@ -245,6 +256,12 @@ impl Profile {
         }
         if self.clients.is_empty() {
             return Err("[clients] needs at least one client_id = \"secret\"".into());
+        }
+        if !(200..=299).contains(&self.api.create_status) {
+            return Err(format!(
+                "[api] create_status = {} must be a 2xx status (201, or 200)",
+                self.api.create_status
+            ));
         }
         if self.api.max_batch == 0 {
             return Err("[api] max_batch must be at least 1".into());

@@ -52,6 +52,10 @@ pub fn token_dead(signal: super::profile::ExpirySignal, description: &str) -> Re
                 "error": {"code": "TOKEN_EXPIRED", "message": description},
             }),
         ),
+        ExpirySignal::Body200Code => json(
+            StatusCode::OK,
+            &serde_json::json!({"errorCode": 602, "message": description}),
+        ),
     }
 }
 

@@ -278,7 +278,11 @@ fn one_record(
                     let stored = lock(&sim.store).get(&id);
                     let data = stored.map(|s| outgoing(&m, &s)).unwrap_or(Value::Null);
                     Answer {
-                        status: if o == Outcome::Created { 201 } else { 200 },
+                        status: if o == Outcome::Created {
+                            sim.profile.api.create_status
+                        } else {
+                            200
+                        },
                         body: m.push.record_envelope.wrap(data).to_string(),
                     }
                 }
@@ -355,7 +359,7 @@ fn batch(sim: &Arc<Sim>, m: &Arc<ApiMapping>, body: &Value) -> Result<Work, Resp
                         idp.insert(&mut item, json!(id));
                     }
                     let status = match (numeric, o) {
-                        (true, Outcome::Created) => json!(201),
+                        (true, Outcome::Created) => json!(sim.profile.api.create_status),
                         (true, Outcome::Rejected) => json!(422),
                         (true, _) => json!(200),
                         (false, o) => json!(o.as_str()),

@@ -12,6 +12,7 @@ pub(super) fn outcome_text(v: &SegmentView) -> String {
                 (c.created, "created"),
                 (c.updated, "updated"),
                 (c.unchanged, "unchanged"),
+                (c.applied, "applied"),
                 (c.rejected, "rejected"),
                 (c.pulled, "pulled"),
             ] {

@@ -36,6 +36,7 @@ impl Totals {
         bump(&mut self.counts.created, v.counts.created);
         bump(&mut self.counts.updated, v.counts.updated);
         bump(&mut self.counts.unchanged, v.counts.unchanged);
+        bump(&mut self.counts.applied, v.counts.applied);
         bump(&mut self.counts.rejected, v.counts.rejected);
         bump(&mut self.counts.pulled, v.counts.pulled);
         let i = state_index(v.state);

@@ -154,6 +154,9 @@ fn counts_line(c: &Counts, t: &Theme) -> Line<'static> {
         "created {} · updated {} · unchanged {} · ",
         c.created, c.updated, c.unchanged
     ))];
+    if c.applied > 0 {
+        spans.push(Span::raw(format!("applied {} · ", c.applied)));
+    }
     let style = if c.rejected > 0 { t.warn() } else { t.dim() };
     spans.push(Span::styled(format!("rejected {}", c.rejected), style));
     if c.pulled > 0 {

@@ -106,6 +106,10 @@ fn counts_and_throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
         "created {} · updated {} · unchanged {} · ",
         c.created, c.updated, c.unchanged
     ))];
+    // Only when there is any, like pulled: most runs' servers say what they did.
+    if c.applied > 0 {
+        spans.push(Span::raw(format!("applied {} · ", c.applied)));
+    }
     if c.pulled > 0 {
         spans.push(Span::raw(format!("pulled {} · ", c.pulled)));
     }
