@@ -60,6 +60,17 @@ impl Recorded {
                 if json.is_null() || json.as_str() == Some(REDACTED) {
                     continue;
                 }
+                if section == "notify"
+                    && json
+                        .as_str()
+                        .is_some_and(|u| u.ends_with(super::observe::REDACTED_PATH))
+                {
+                    out.warnings.push(format!(
+                        "run {run_id} recorded notify.{key} without its path and query (they \
+                         may hold a key); alerts go there only when the config gives it again"
+                    ));
+                    continue;
+                }
                 let reusable;
                 let json = if section == "api" && key == "headers" {
                     // An inline header value is recorded only as its fingerprint: the
@@ -228,6 +239,22 @@ mod tests {
         let r = recorded(json);
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
         assert_eq!(r.config().unwrap(), c);
+    }
+
+    #[test]
+    fn redacted_notify_urls_are_not_reused() {
+        let r = recorded(serde_json::json!({
+            "notify": {"webhook_url": "https://hooks.example.com/…", "webhook_attempts": 2},
+        }));
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("notify.webhook_url"),
+            "{:?}",
+            r.warnings
+        );
+        let c = r.config().unwrap();
+        assert_eq!(c.notify.webhook_url, None);
+        assert_eq!(c.notify.webhook_attempts, 2);
     }
 
     #[test]
