@@ -114,7 +114,10 @@ mod tests {
                 "https://user:pa55@hooks.example.com/services/T0/B0/k3y?token=abc#f",
                 "https://hooks.example.com/…",
             ),
-            ("http://127.0.0.1:9099/ping/uuid?t=1", "http://127.0.0.1:9099/…"),
+            (
+                "http://127.0.0.1:9099/ping/uuid?t=1",
+                "http://127.0.0.1:9099/…",
+            ),
             ("not a url", "<invalid url>"),
         ] {
             assert_eq!(redacted_url(url), shown);

@@ -28,7 +28,10 @@ fn webhook_and_ping_follow_the_tls_or_loopback_rule() {
     // A refused URL is named without its key.
     let e = problem("[notify]\nping_url = \"http://u:pw@hc.example.com/k3y?token=t0k\"\n");
     assert!(e.contains("http://hc.example.com/…"), "{e}");
-    assert!(!e.contains("k3y") && !e.contains("t0k") && !e.contains("pw"), "{e}");
+    assert!(
+        !e.contains("k3y") && !e.contains("t0k") && !e.contains("pw"),
+        "{e}"
+    );
 }
 
 #[test]

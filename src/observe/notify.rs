@@ -70,8 +70,8 @@ impl Notifier {
             .iter()
             .filter_map(|e| AlertKind::from_name(e))
             .collect();
-        let client = deliver::client(Duration::from_secs(cfg.webhook_timeout_secs))
-            .map_err(|e| {
+        let client =
+            deliver::client(Duration::from_secs(cfg.webhook_timeout_secs)).map_err(|e| {
                 ConfigError::Invalid(format!("notify: cannot build an HTTP client: {e}"))
             })?;
         let attempts = cfg.webhook_attempts;
