@@ -489,6 +489,10 @@ async fn attach_exits_0_when_its_terminal_closes_and_the_run_goes_on() {
         let log = read_lossy(&d.join("state/logs/console.log"));
         assert_eq!(status.exit_code(), 0, "a closed terminal detaches: {log}");
         assert!(!log.contains("panicked"), "{log}");
+        assert!(
+            log.contains("detaching; the run goes on"),
+            "the log says it detached: {log}"
+        );
         // Detached, not stopped: the run goes on to its end.
         assert!(
             UnixStream::connect(socket(&d, "watched")).is_ok(),
