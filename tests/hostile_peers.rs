@@ -2,9 +2,10 @@
 //! a webhook and ping receiver that answers with redirects (never followed; the URLs'
 //! keys never reach a file or a report), a control-socket client that writes 64 MiB
 //! without a newline (cut off; the run goes on and its memory stays bounded), a hook that
-//! floods its stderr (a bounded tail is kept), a hook whose children outlive it or that
-//! times out (its process group is killed; nothing is left after supsync exits), and an
-//! `attach` whose terminal closes (a detach: exit 0, the run goes on).
+//! floods its stderr (a bounded tail is kept), a hook that leaves children behind, times
+//! out or still runs when supsync ends (its process group is killed: nothing of it is left
+//! after supsync exits), and an `attach` whose terminal closes (a detach: exit 0, the run
+//! goes on).
 //!
 //! Every test starts its own simulator, so the cases run concurrently. Peak memory is read
 //! from `VmHWM` in /proc/<pid>/status.
@@ -372,6 +373,20 @@ fn group_members(pgid: i32) -> Vec<String> {
     out
 }
 
+/// Fails when a process of group `pgid` is alive. SIGKILL is sent before supsync exits;
+/// the kernel ends them within moments.
+fn assert_group_gone(pgid: i32, whose: &str) {
+    let t = Instant::now();
+    while !group_members(pgid).is_empty() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = group_members(pgid);
+    assert!(
+        left.is_empty(),
+        "{whose}'s group {pgid} outlived supsync: {left:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hooks_children_do_not_outlive_it_nor_supsync() {
     let sim = Sim::default().start().await;
@@ -417,17 +432,55 @@ async fn a_hooks_children_do_not_outlive_it_nor_supsync() {
             .trim()
             .parse()
             .unwrap();
-        // SIGKILL is sent before supsync exits; the kernel ends them within moments.
-        let t = Instant::now();
-        while !group_members(pgid).is_empty() && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let left = group_members(pgid);
-        assert!(
-            left.is_empty(),
-            "the {event} hook's group {pgid} outlived supsync: {left:?}"
-        );
+        assert_group_gone(pgid, &format!("the {event} hook"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_still_running_when_supsync_ends_is_killed_with_its_group() {
+    let sim = Sim::default().start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    // Within its (hour-long) time, but past the 15 s supsync gives alerts at the end.
+    let hook = script(
+        &d,
+        "forever.sh",
+        &format!(
+            "cat >/dev/null\necho $$ > '{d}/pgid'\nsleep 3600 &\nsleep 3600\n",
+            d = d.display()
+        ),
+    );
+    let cfg = config_with(
+        &d,
+        &sim.url(),
+        &format!(
+            "[notify]\ncommand = [\"{hook}\"]\ncommand_timeout_secs = 3600\n\
+             events = [\"run_started\"]\n"
+        ),
+    );
+    let (d2, cfg2) = (d.clone(), cfg.clone());
+    let (o, took) = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let o = spawn_run(&d2, &cfg2, "abandoned", 100)
+            .wait_with_output()
+            .unwrap();
+        (o, t.elapsed())
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("abandoned"),
+        "the log says the alert was abandoned: {}",
+        text(&o)
+    );
+    assert!(took < Duration::from_secs(60), "supsync took {took:?}");
+    let pgid: i32 = std::fs::read_to_string(d.join("pgid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_group_gone(pgid, "the hook");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
