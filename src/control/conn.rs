@@ -28,7 +28,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest command line taken; a client sending more is not speaking the protocol.
 const MAX_COMMAND_LINE: usize = 4096;
 /// Bytes taken without a newline before the client is cut off.
-pub(crate) const MAX_LINE: usize = 64 * 1024;
+const MAX_LINE: usize = 64 * 1024;
 
 pub(crate) async fn serve_client(
     stream: UnixStream,
