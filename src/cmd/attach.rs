@@ -44,7 +44,10 @@ pub fn run(global: &GlobalArgs, args: AttachArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("could not attach to run {}", run.run_id))?;
         crate::console::attach_console(handle, &ui, &prefix, args.read_only).await
     })?;
-    print_line(&ended.text)?;
+    // A closed terminal only detaches: the text nobody can read any more is no failure.
+    if let Err(e) = print_line(&ended.text) {
+        tracing::warn!("the detach message was not printed: {e:#}");
+    }
     Ok(ended.exit_code)
 }
 

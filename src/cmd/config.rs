@@ -87,7 +87,10 @@ pub fn render(
     state: &Result<PathBuf, ConfigError>,
 ) -> anyhow::Result<String> {
     let schema = config::schema::Schema::new()?;
-    let values = toml::Table::try_from(&loaded.config)?;
+    // The webhook and ping URLs as every report shows them: without their keys.
+    let mut shown = loaded.config.clone();
+    shown.notify = shown.notify.redacted();
+    let values = toml::Table::try_from(&shown)?;
     let mut out = String::new();
     out.push_str("# supsync effective configuration\n");
     out.push_str("# precedence: --set > SUPSYNC_<SECTION>_<KEY> env > file > default\n");

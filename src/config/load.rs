@@ -149,6 +149,12 @@ pub fn load_layered(
     let mut warnings = merged.warnings;
     if let Some(r) = recorded {
         warnings.extend(r.warnings.iter().cloned());
+        // A URL recorded redacted is worth a word only when nothing gives it again.
+        let unset = r
+            .redacted
+            .iter()
+            .filter(|(k, _)| provenance.get(k) == &Origin::Default);
+        warnings.extend(unset.map(|(_, w)| w.clone()));
     }
     // A relative path named in the config file (secret file, metrics file, hook program
     // given as a path) is relative to that file, so the config works whatever the current

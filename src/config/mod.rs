@@ -32,7 +32,7 @@ pub use headers::HeaderSource;
 pub use load::{
     ConfigError, LoadedConfig, default_config_path, load, load_for_run, load_from, state_dir,
 };
-pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig};
+pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig, redacted_url};
 pub use provenance::{Origin, Provenance};
 pub use session::{AuthKind, Carry, IdSource, LoginBody, LoginMethod, SessionConfig};
 

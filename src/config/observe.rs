@@ -51,6 +51,37 @@ impl Default for NotifyConfig {
     }
 }
 
+impl NotifyConfig {
+    /// The same settings with the webhook and ping URLs redacted ([`redacted_url`]): what
+    /// a run records in its manifest and `supsync config` shows. The real URLs stay in
+    /// memory only.
+    pub fn redacted(&self) -> NotifyConfig {
+        NotifyConfig {
+            webhook_url: self.webhook_url.as_deref().map(redacted_url),
+            ping_url: self.ping_url.as_deref().map(redacted_url),
+            ..self.clone()
+        }
+    }
+}
+
+/// What [`redacted_url`] puts where a URL's path and query were.
+pub const REDACTED_PATH: &str = "/…";
+
+/// Scheme, host and port only (`https://hooks.example.com/…`): webhook and ping URLs often
+/// carry their key in the user:password part, the path or the query. The one form such a
+/// URL takes in logs, manifests and reports.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}{REDACTED_PATH}",
+            u.scheme(),
+            u.host_str().unwrap_or("?"),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "<invalid url>".into(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
@@ -69,5 +100,35 @@ impl Default for MetricsConfig {
             file_interval_secs: 15,
             listen: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_only_scheme_host_and_port() {
+        for (url, shown) in [
+            (
+                "https://user:pa55@hooks.example.com/services/T0/B0/k3y?token=abc#f",
+                "https://hooks.example.com/…",
+            ),
+            (
+                "http://127.0.0.1:9099/ping/uuid?t=1",
+                "http://127.0.0.1:9099/…",
+            ),
+            ("not a url", "<invalid url>"),
+        ] {
+            assert_eq!(redacted_url(url), shown);
+        }
+        let n = NotifyConfig {
+            webhook_url: Some("https://u:p@h.example/k3y".into()),
+            ping_url: Some("https://hc.example/uuid?token=abc".into()),
+            ..NotifyConfig::default()
+        };
+        let text = format!("{:?}", n.redacted());
+        assert!(!text.contains("k3y") && !text.contains("abc") && !text.contains("u:p"));
+        assert_eq!(n.redacted().command_timeout_secs, n.command_timeout_secs);
     }
 }

@@ -22,6 +22,9 @@ pub struct Recorded {
     /// Recorded values that could not be used (a key this supsync does not know, a value of
     /// the wrong type): said once, then the default or the other layers apply.
     pub warnings: Vec<String>,
+    /// Keys recorded redacted (webhook and ping URLs keep their keys in memory only), each
+    /// with the warning to give when no other layer sets it again.
+    pub redacted: Vec<(String, String)>,
 }
 
 impl Recorded {
@@ -58,6 +61,20 @@ impl Recorded {
                     continue;
                 };
                 if json.is_null() || json.as_str() == Some(REDACTED) {
+                    continue;
+                }
+                if section == "notify"
+                    && json
+                        .as_str()
+                        .is_some_and(|u| u.ends_with(super::observe::REDACTED_PATH))
+                {
+                    out.redacted.push((
+                        format!("notify.{key}"),
+                        format!(
+                            "run {run_id} recorded notify.{key} without its path and query \
+                             (they may hold a key); give it in the config to use it again"
+                        ),
+                    ));
                     continue;
                 }
                 let reusable;
@@ -228,6 +245,39 @@ mod tests {
         let r = recorded(json);
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
         assert_eq!(r.config().unwrap(), c);
+    }
+
+    #[test]
+    fn redacted_notify_urls_are_not_reused() {
+        let r = recorded(serde_json::json!({
+            "notify": {"webhook_url": "https://hooks.example.com/…", "webhook_attempts": 2},
+        }));
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert_eq!(r.redacted.len(), 1, "{:?}", r.redacted);
+        assert_eq!(r.redacted[0].0, "notify.webhook_url");
+        let c = r.config().unwrap();
+        assert_eq!(c.notify.webhook_url, None);
+        assert_eq!(c.notify.webhook_attempts, 2);
+        // Said only when no layer gives the URL again.
+        let load = |text: &str| {
+            crate::config::load::load_layered(
+                Some(&r),
+                Some("f.toml".into()),
+                Some(text),
+                &Default::default(),
+                &[],
+            )
+            .unwrap()
+        };
+        let bare = load("");
+        assert_eq!(bare.warnings.len(), 1, "{:?}", bare.warnings);
+        assert!(bare.warnings[0].contains("notify.webhook_url"));
+        let given = load("[notify]\nwebhook_url = \"https://hooks.example.com/k\"\n");
+        assert!(given.warnings.is_empty(), "{:?}", given.warnings);
+        assert_eq!(
+            given.config.notify.webhook_url.as_deref(),
+            Some("https://hooks.example.com/k")
+        );
     }
 
     #[test]

@@ -28,8 +28,11 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>) {
         ("notify.webhook_url", &n.webhook_url),
         ("notify.ping_url", &n.ping_url),
     ] {
-        if let Some(msg) = url.as_deref().and_then(|u| url_problem(u, insecure)) {
-            c.fail(key, msg);
+        if let Some(u) = url.as_deref()
+            && let Some(msg) = url_problem(u, insecure)
+        {
+            // The URL's path and query may hold its key: the message names it redacted.
+            c.fail(key, msg.replace(u, &super::redacted_url(u)));
         }
     }
     c.range(

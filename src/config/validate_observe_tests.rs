@@ -25,6 +25,13 @@ fn webhook_and_ping_follow_the_tls_or_loopback_rule() {
         .unwrap();
     let e = problem("[notify]\nwebhook_url = \"ftp://x/y\"\n");
     assert!(e.contains("notify.webhook_url"), "{e}");
+    // A refused URL is named without its key.
+    let e = problem("[notify]\nping_url = \"http://u:pw@hc.example.com/k3y?token=t0k\"\n");
+    assert!(e.contains("http://hc.example.com/…"), "{e}");
+    assert!(
+        !e.contains("k3y") && !e.contains("t0k") && !e.contains("pw"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -139,6 +139,9 @@ pub async fn run(
                     handle.cancel.cancel();
                     app.flash = Some("cancelling in-flight segments…".into());
                     stop = Stop::Cancelled(tokio::time::Instant::now() + CANCEL_GRACE);
+                } else if app.attached.is_some() {
+                    tracing::warn!("{name}: detaching; the run goes on");
+                    stop_now(app, handle);
                 } else {
                     tracing::warn!("{name}: stopping the sync, the journal keeps the progress");
                     stop_now(app, handle);
@@ -189,7 +192,12 @@ fn terminal_gone(app: &mut App, handle: &EngineHandle, alive: &mut bool, why: &s
         return;
     }
     *alive = false;
-    tracing::warn!("the terminal is gone ({why}): stopping the sync");
+    let then = if app.attached.is_some() {
+        "detaching; the run goes on"
+    } else {
+        "stopping the sync"
+    };
+    tracing::warn!("the terminal is gone ({why}): {then}");
     stop_now(app, handle);
 }
 

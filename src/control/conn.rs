@@ -2,12 +2,14 @@
 //! with a deadline; its lines read as commands for the engine. Runs in its own task, so a
 //! client that stops reading costs the run nothing: its queue fills (the run's observer
 //! then stops queueing for it), and a write that waits past the deadline cuts it off. One
-//! that fell behind and caught up again gets a fresh snapshot.
+//! that fell behind and caught up again gets a fresh snapshot. A client that sends more
+//! than [`MAX_LINE`] bytes without a newline is not speaking the protocol: it is told so
+//! and cut off, so what a client can make the run hold is bounded.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
@@ -25,6 +27,8 @@ pub(crate) type Line = Arc<str>;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest command line taken; a client sending more is not speaking the protocol.
 const MAX_COMMAND_LINE: usize = 4096;
+/// Bytes taken without a newline before the client is cut off.
+const MAX_LINE: usize = 64 * 1024;
 
 pub(crate) async fn serve_client(
     stream: UnixStream,
@@ -39,7 +43,8 @@ pub(crate) async fn serve_client(
         let Some(mut queue) = queue else {
             return Ok::<(), std::io::Error>(());
         };
-        let mut lines = BufReader::new(rd).lines();
+        let mut rd = BufReader::new(rd);
+        let mut pending = Vec::new();
         // A client may close its sending half and go on reading (a one-way watcher).
         let mut reading = true;
         loop {
@@ -61,11 +66,21 @@ pub(crate) async fn serve_client(
                         return Ok(());
                     }
                 },
-                got = lines.next_line(), if reading => match got {
-                    Ok(Some(text)) => {
+                got = next_line(&mut rd, &mut pending), if reading => match got {
+                    Ok(Some(Some(text))) => {
                         if let Some(reply) = command(&text, &commands) {
                             write(&mut wr, &reply.line()).await?;
                         }
+                    }
+                    Ok(Some(None)) => {
+                        tracing::warn!(
+                            "control socket: a client sent more than {MAX_LINE} bytes without a newline; disconnected"
+                        );
+                        let message = format!(
+                            "more than {MAX_LINE} bytes without a newline: not a command; disconnected"
+                        );
+                        write(&mut wr, &ServerMsg::Error { message }.line()).await?;
+                        return Ok(());
                     }
                     Ok(None) | Err(_) => reading = false,
                 },
@@ -77,6 +92,37 @@ pub(crate) async fn serve_client(
     if ok.is_ok() {
         // Ignored on purpose: the peer may be gone already; it has had its lines.
         let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.shutdown()).await;
+    }
+}
+
+/// The next line from the client, without its newline: `Some(Some(text))`, `Some(None)`
+/// when [`MAX_LINE`] bytes came without a newline, `None` at the end. Cancel-safe: the
+/// bytes of a line read so far wait in `pending`, never more than [`MAX_LINE`] of them.
+async fn next_line<R: AsyncBufRead + Unpin>(
+    rd: &mut R,
+    pending: &mut Vec<u8>,
+) -> std::io::Result<Option<Option<String>>> {
+    loop {
+        let got = rd.fill_buf().await?;
+        if got.is_empty() {
+            return Ok(None);
+        }
+        let (take, end) = match got.iter().position(|b| *b == b'\n') {
+            Some(i) => (i, Some(i + 1)),
+            None => (got.len(), None),
+        };
+        let room = (MAX_LINE + 1).saturating_sub(pending.len());
+        pending.extend_from_slice(&got[..take.min(room)]);
+        rd.consume(end.unwrap_or(take));
+        if pending.len() > MAX_LINE {
+            pending.clear();
+            return Ok(Some(None));
+        }
+        if end.is_some() {
+            let line = String::from_utf8_lossy(pending).into_owned();
+            pending.clear();
+            return Ok(Some(Some(line)));
+        }
     }
 }
 
@@ -132,6 +178,22 @@ fn command(text: &str, commands: &mpsc::WeakSender<Command>) -> Option<ServerMsg
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn lines_are_read_whole_up_to_the_cap_and_no_further() {
+        let mut input: Vec<u8> = b"one\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE));
+        input.extend(b"\ntwo\n");
+        input.extend(std::iter::repeat_n(b'y', 3 * MAX_LINE));
+        let mut rd = BufReader::with_capacity(1000, &input[..]);
+        let mut pending = Vec::new();
+        let mut next = async || next_line(&mut rd, &mut pending).await.unwrap();
+        assert_eq!(next().await, Some(Some("one".into())));
+        assert_eq!(next().await.unwrap().unwrap().len(), MAX_LINE);
+        assert_eq!(next().await, Some(Some("two".into())));
+        assert_eq!(next().await, Some(None));
+        assert!(pending.len() <= MAX_LINE);
+    }
 
     #[tokio::test]
     async fn commands_reach_the_engine_and_bad_lines_get_an_answer() {

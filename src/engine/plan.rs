@@ -48,8 +48,11 @@ fn manifest(
     total_records: u64,
     segments: usize,
 ) -> anyhow::Result<Manifest> {
-    // The effective configuration, minus the secret (its field is skip_serializing).
-    let config = serde_json::to_value(&params.config).context("cannot record the configuration")?;
+    // The effective configuration, minus the secret (its field is skip_serializing) and
+    // with the webhook and ping URLs redacted: their keys stay in memory only.
+    let mut recorded = params.config.clone();
+    recorded.notify = recorded.notify.redacted();
+    let config = serde_json::to_value(&recorded).context("cannot record the configuration")?;
     Ok(Manifest {
         version: journal::MANIFEST_VERSION,
         run_id,

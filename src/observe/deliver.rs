@@ -1,59 +1,20 @@
-//! One delivery each: run the hook command with the event on stdin, POST to a URL with
-//! bounded retries. Failures come back as text for the log; nothing here panics or blocks
-//! longer than its configured bound.
+//! One delivery each: POST to a URL with bounded retries, never following a redirect (the
+//! client is built with none: a 3xx is a failed delivery, so the payload never goes to an
+//! origin nobody configured, nor over plain http to a host that is not loopback).
+//! Failures come back as text for the log; nothing here panics or blocks longer than its
+//! configured bound.
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use crate::config::redacted_url;
 
-use crate::config::client_secret::SECRET_ENV;
-
-/// Runs `argv` with `payload` (one JSON line) on stdin. The client secret's environment
-/// variable is removed: a hook has no business with it.
-pub async fn run_command(
-    argv: &[String],
-    event: &str,
-    payload: &[u8],
-    timeout: Duration,
-) -> Result<(), String> {
-    let Some((program, args)) = argv.split_first() else {
-        return Err("notify.command is empty".into());
-    };
-    let work = async {
-        let mut child = tokio::process::Command::new(program)
-            .args(args)
-            .env_remove(SECRET_ENV)
-            .env("SUPSYNC_EVENT", event)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start {program}: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            // A hook that exits without reading its stdin is its own business.
-            let _ = stdin.write_all(payload).await;
-            let _ = stdin.shutdown().await;
-        }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| format!("waiting for {program}: {e}"))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: String = stderr.trim().chars().take(300).collect();
-        Err(format!("{program} exited with {}: {tail}", out.status))
-    };
-    // On timeout the future is dropped with the child, which `kill_on_drop` ends.
-    tokio::time::timeout(timeout, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "{program} did not finish within {timeout:?}; killed"
-            ))
-        })
+/// The HTTP client of webhooks and pings: its own timeout, and no redirects.
+pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("supsync/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// What to send: a JSON document, or a short text (pings).
@@ -85,6 +46,10 @@ pub async fn post(
         };
         match req.send().await {
             Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) if r.status().is_redirection() => {
+                last = format!("answered {}{}", r.status(), redirect_note(url, &r));
+                break;
+            }
             Ok(r) => {
                 let s = r.status();
                 last = format!("answered {s}");
@@ -106,15 +71,15 @@ pub async fn post(
     Err(format!("{} {last}", redacted_url(url)))
 }
 
-/// Scheme, host and port only: webhook and ping URLs often hold a token in their path.
-pub fn redacted_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => format!(
-            "{}://{}{}/…",
-            u.scheme(),
-            u.host_str().unwrap_or("?"),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default()
-        ),
-        Err(_) => "<invalid url>".into(),
+/// Where a redirect pointed, redacted: ` (redirect to https://other.example/… not followed)`.
+fn redirect_note(url: &str, r: &reqwest::Response) -> String {
+    let to = r
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| reqwest::Url::parse(url).ok()?.join(l).ok());
+    match to {
+        Some(to) => format!(" (redirect to {} not followed)", redacted_url(to.as_str())),
+        None => " (a redirect; not followed)".into(),
     }
 }

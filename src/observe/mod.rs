@@ -11,6 +11,7 @@
 pub mod alerts;
 pub mod deliver;
 pub mod export;
+pub mod hook;
 pub mod metrics;
 pub mod notify;
 pub mod tap;

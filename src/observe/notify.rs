@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::alerts::{Alert, AlertKind, Ping};
 use super::deliver::{self, Body};
+use super::hook;
 use crate::config::{ConfigError, NotifyConfig};
 
 /// Alerts waiting per destination; a run raises a handful, so this only fills when a
@@ -69,11 +70,8 @@ impl Notifier {
             .iter()
             .filter_map(|e| AlertKind::from_name(e))
             .collect();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.webhook_timeout_secs))
-            .user_agent(concat!("supsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
+        let client =
+            deliver::client(Duration::from_secs(cfg.webhook_timeout_secs)).map_err(|e| {
                 ConfigError::Invalid(format!("notify: cannot build an HTTP client: {e}"))
             })?;
         let attempts = cfg.webhook_attempts;
@@ -85,7 +83,7 @@ impl Notifier {
                 let argv = argv.clone();
                 async move {
                     let body = payload(&a)?;
-                    deliver::run_command(&argv, a.event.name(), &body, timeout).await
+                    hook::run_command(&argv, a.event.name(), &body, timeout).await
                 }
             })
         });
@@ -100,7 +98,7 @@ impl Notifier {
             })
         });
         let ping = cfg.ping_url.clone().map(|base| {
-            let base = Arc::new(base.trim_end_matches('/').to_string());
+            let base = Arc::new(base);
             Sink::spawn("ping", move |(p, text): (Ping, String)| {
                 let (client, base) = (client.clone(), base.clone());
                 async move {
@@ -150,19 +148,31 @@ impl Notifier {
         for mut t in tasks {
             if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
                 t.abort();
+                // Until the task is gone, a hook it runs may still be alive: its group is
+                // killed when the delivery is dropped.
+                let _ = t.await;
                 tracing::warn!(target: TARGET, "alerts still undelivered after {within:?}; abandoned");
             }
         }
     }
 }
 
-/// healthchecks.io's convention: `<base>/start`, `<base>` (success), `<base>/fail`.
+/// healthchecks.io's convention: `<base>/start`, `<base>` (success), `<base>/fail`. The
+/// suffix goes on the path; a query (`?token=…`) stays where it was.
 pub fn ping_url(base: &str, p: Ping) -> String {
-    let base = base.trim_end_matches('/');
-    match p {
-        Ping::Start => format!("{base}/start"),
-        Ping::Success => base.to_string(),
-        Ping::Fail => format!("{base}/fail"),
+    let suffix = match p {
+        Ping::Start => "start",
+        Ping::Success => return base.to_string(),
+        Ping::Fail => "fail",
+    };
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            let path = format!("{}/{suffix}", u.path().trim_end_matches('/'));
+            u.set_path(&path);
+            u.to_string()
+        }
+        // Validated at load; never reached with a config that loaded.
+        Err(_) => format!("{}/{suffix}", base.trim_end_matches('/')),
     }
 }
 
@@ -171,4 +181,29 @@ pub fn payload(a: &Alert) -> Result<Vec<u8>, String> {
     let mut v = serde_json::to_vec(a).map_err(|e| format!("cannot encode the alert: {e}"))?;
     v.push(b'\n');
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_suffixes_go_on_the_path_and_the_query_stays() {
+        let base = "https://hc.example.com/ping/5a1b?token=abc";
+        let start = url::Url::parse(&ping_url(base, Ping::Start)).unwrap();
+        assert_eq!(start.path(), "/ping/5a1b/start");
+        assert_eq!(start.query(), Some("token=abc"));
+        let fail = url::Url::parse(&ping_url(base, Ping::Fail)).unwrap();
+        assert_eq!(fail.path(), "/ping/5a1b/fail");
+        assert_eq!(fail.query(), Some("token=abc"));
+        assert_eq!(ping_url(base, Ping::Success), base);
+        assert_eq!(
+            ping_url("http://127.0.0.1:9/p/", Ping::Start),
+            "http://127.0.0.1:9/p/start"
+        );
+        assert_eq!(
+            ping_url("https://hc.example.com/uuid", Ping::Fail),
+            "https://hc.example.com/uuid/fail"
+        );
+    }
 }
