@@ -352,14 +352,19 @@ fn pull_sink_drops_a_row_that_shifted_into_the_next_page() {
     for name in ["out.jsonl", "out.csv"] {
         let output = dir.path().join(name);
         let sink = PullSink::new(&dir.path().join(format!("run-{name}")), &output).unwrap();
-        sink.write_segment(0, &(1..=10).map(supplier).collect::<Vec<_>>())
+        let first = sink
+            .write_segment(0, &(1..=10).map(supplier).collect::<Vec<_>>())
             .unwrap();
-        sink.write_segment(1, &(10..=19).map(supplier).collect::<Vec<_>>())
+        assert_eq!((first.records, first.repeats.len()), (10, 0));
+        // Dropped as it is written: the segment's count is what it adds to the output.
+        let second = sink
+            .write_segment(1, &(10..=19).map(supplier).collect::<Vec<_>>())
             .unwrap();
+        assert_eq!((second.records, second.repeats), (9, vec![0]), "{name}");
         let summary = sink.finish(2).unwrap();
         assert_eq!(
             (summary.records, summary.duplicates_dropped),
-            (19, 1),
+            (19, 0),
             "{name}"
         );
         let ids: Vec<String> = valid(&read_all(&output, 7).1)
@@ -369,6 +374,33 @@ fn pull_sink_drops_a_row_that_shifted_into_the_next_page() {
         let expected: Vec<String> = (1..=19).map(|i| supplier(i).supplier_id).collect();
         assert_eq!(ids, expected, "{name}");
     }
+}
+
+/// After a crash the ids of journaled segments still count (they are in the output), while
+/// a part written but never journaled does not: its segment runs again and replaces it.
+#[test]
+fn pull_sink_repeats_count_across_a_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = dir.path().join("out.jsonl");
+    let ten = |from: u64| (from..from + 10).map(supplier).collect::<Vec<_>>();
+    {
+        let sink = PullSink::new(&run, &output).unwrap();
+        sink.write_segment(0, &ten(1)).unwrap();
+        sink.write_segment(1, &ten(11)).unwrap(); // killed before its journal entry
+    }
+    let sink = PullSink::new(&run, &output).unwrap();
+    assert_eq!(sink.remember([0]).unwrap(), 10);
+    let again = sink.write_segment(1, &ten(11)).unwrap();
+    assert_eq!((again.records, again.repeats.len()), (10, 0));
+    // A server that serves the first page again: every record a repeat.
+    let same = sink.write_segment(2, &ten(1)).unwrap();
+    assert_eq!((same.records, same.repeats.len()), (0, 10));
+    assert_eq!(sink.finish(3).unwrap().records, 20);
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap().lines().count(),
+        20
+    );
 }
 
 #[test]

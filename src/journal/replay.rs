@@ -237,6 +237,7 @@ fn apply(replay: &mut Replay, entry: Entry) {
             error,
             at: _,
             continuation,
+            pull,
         } => {
             replay.segments.insert(
                 index,
@@ -246,6 +247,7 @@ fn apply(replay: &mut Replay, entry: Entry) {
                     counts,
                     error,
                     continuation,
+                    pull,
                 },
             );
         }

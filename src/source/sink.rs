@@ -4,12 +4,22 @@
 //! a segment either has its part or it does not. [`PullSink::finish`] assembles the parts
 //! in segment order into the output, atomically again. A resumed pull makes a new
 //! `PullSink` on the same run dir and keeps every part already written.
+//!
+//! Records are de-duplicated by `supplier_id` as they are written: a segment's part holds
+//! only ids no written part holds, and [`PullSink::write_segment`] says which it dropped,
+//! so a segment's count is what it added to the output. The ids written are kept as
+//! 128-bit fingerprints in a hash set, about 32 bytes an id (16 of fingerprint, the rest
+//! the table's slack): ~32 MB for a million-record pull. A resumed pull rebuilds the set
+//! from the parts of the segments its journal says are finished ([`PullSink::remember`]);
+//! a part written by a process killed before it journaled the segment is not counted,
+//! and is replaced when that segment runs again.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::SourceError;
 use super::format::Format;
@@ -20,6 +30,24 @@ pub struct PullSink {
     parts: PathBuf,
     output: PathBuf,
     format: Format,
+    keys: Fingerprints,
+    written: Mutex<Written>,
+}
+
+/// The ids in the parts that count, and which segments this process wrote.
+#[derive(Default)]
+struct Written {
+    ids: HashSet<u128>,
+    segments: HashSet<usize>,
+}
+
+/// What [`PullSink::write_segment`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentWrite {
+    /// Records written to the segment's part.
+    pub records: u64,
+    /// Indexes (into the records given) of those dropped: their id was already written.
+    pub repeats: Vec<usize>,
 }
 
 /// What [`PullSink::finish`] wrote.
@@ -57,7 +85,32 @@ impl PullSink {
             parts,
             output: output.to_path_buf(),
             format,
+            keys: Fingerprints::default(),
+            written: Mutex::new(Written::default()),
         })
+    }
+
+    fn written(&self) -> MutexGuard<'_, Written> {
+        // The set is only ever changed whole under the lock; a panic elsewhere leaves it
+        // as it was.
+        self.written.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the ids of the parts of `segments` (those the journal says are finished) as
+    /// written; returns how many ids that is.
+    pub fn remember(&self, segments: impl IntoIterator<Item = usize>) -> Result<u64, SourceError> {
+        let mut w = self.written();
+        for i in segments {
+            if !self.has_segment(i) {
+                continue;
+            }
+            self.each_row(i, |id, _| {
+                w.ids.insert(self.keys.of(id));
+                Ok(())
+            })
+            .map_err(|e| SourceError::read(&self.part_path(i), e))?;
+        }
+        Ok(w.ids.len() as u64)
     }
 
     pub fn format(&self) -> Format {
@@ -72,10 +125,52 @@ impl PullSink {
         self.parts.join(format!("{index}.part"))
     }
 
-    /// Writes one segment's records (replacing an earlier write of the same segment).
-    pub fn write_segment(&self, index: usize, records: &[Supplier]) -> Result<(), SourceError> {
-        write_atomic(&self.part_path(index), |out| {
-            encode(self.format, records, out)
+    /// Writes one segment's records (replacing an earlier write of the same segment),
+    /// leaving out those whose id a written part (this one included) already holds.
+    pub fn write_segment(
+        &self,
+        index: usize,
+        records: &[Supplier],
+    ) -> Result<SegmentWrite, SourceError> {
+        // One writer at a time: deciding what is new and writing it is one step.
+        let mut w = self.written();
+        if w.segments.contains(&index) && self.has_segment(index) {
+            // Written before by this process (the segment ran again): its ids are free.
+            let mut old = Vec::new();
+            self.each_row(index, |id, _| {
+                old.push(self.keys.of(id));
+                Ok(())
+            })
+            .map_err(|e| SourceError::read(&self.part_path(index), e))?;
+            for k in old {
+                w.ids.remove(&k);
+            }
+        }
+        let mut added = Vec::new();
+        let mut repeats = Vec::new();
+        let mut kept = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let k = self.keys.of(r.supplier_id.as_bytes());
+            if w.ids.insert(k) {
+                added.push(k);
+                kept.push(r);
+            } else {
+                repeats.push(i);
+            }
+        }
+        let wrote = write_atomic(&self.part_path(index), |out| {
+            encode(self.format, kept.iter().copied(), out)
+        });
+        if let Err(e) = wrote {
+            for k in added {
+                w.ids.remove(&k);
+            }
+            return Err(e);
+        }
+        w.segments.insert(index);
+        Ok(SegmentWrite {
+            records: kept.len() as u64,
+            repeats,
         })
     }
 
