@@ -345,3 +345,25 @@ async fn repeats_are_dropped_across_a_kill_and_a_resume() {
         "{all}"
     );
 }
+
+/// A server that repeats its pages repeats its misfits too: each is rejected once, and the
+/// repeats outrank the reject (exit 3, not 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_misfit_is_rejected_once() {
+    let sim = sim(50, "quirks = [\"repeat_page\", \"missing_country\"]")
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = config(d, &sim.url(), 10, "");
+    let o = pull(d, &cfg, "both", false).await;
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{all}");
+    assert!(all.contains("9 pulled, 1 rejected"), "{all}");
+    assert!(
+        all.contains("(40 repeats in all, each written once)"),
+        "{all}"
+    );
+    assert_eq!(adds_up(d, &cfg, "both", &all), 9);
+    assert_eq!(rejects(d, "both").len(), 1);
+}

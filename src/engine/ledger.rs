@@ -101,7 +101,7 @@ impl Ledger {
     /// What a run with nothing left to do has become.
     pub(super) fn idle_state(&self) -> RunState {
         if self.views.iter().any(|v| v.state == SegmentState::Failed)
-            || self.pull_shortfall().is_some()
+            || self.pull_shortfall(None).is_some()
         {
             RunState::CompletedWithFailures
         } else {
@@ -112,12 +112,12 @@ impl Ledger {
     /// A pull whose every segment is done, but whose server's pages did not add up:
     /// why, naming the shortfall (records repeated, a chain that ended before the stated
     /// total, a total that changed). `None` for a push, an unfinished pull, or one that
-    /// adds up.
-    pub(super) fn pull_shortfall(&self) -> Option<String> {
+    /// adds up. `in_output`: the records the assembled output holds, when it is written.
+    pub(super) fn pull_shortfall(&self, in_output: Option<u64>) -> Option<String> {
         if self.sink.is_none() || !self.all_done() {
             return None;
         }
-        let written = self.views.iter().map(|v| v.counts.pulled).sum();
+        let written = in_output.unwrap_or_else(|| self.views.iter().map(|v| v.counts.pulled).sum());
         pull_shortfall(self.planned_total, self.checks.iter().flatten(), written)
     }
 

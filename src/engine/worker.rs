@@ -17,7 +17,7 @@ use super::emit::Emitter;
 use super::events::{Counts, Reject, RejectOrigin, SegmentState};
 use super::outage::Outage;
 use super::slots::{Slots, Ticket};
-use crate::api::{ApiClient, ChainPoint, PushStatus};
+use crate::api::{ApiClient, ChainPoint, Misfit, PushStatus};
 use crate::record::Supplier;
 use crate::run::PullCheck;
 use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
@@ -279,8 +279,8 @@ async fn pull(
     let mut got: Vec<Supplier> = Vec::new();
     // Each record's place in the server's list, to say where repeats were met.
     let mut places: Vec<u64> = Vec::new();
-    let mut counts = Counts::default();
-    let mut rejects = Vec::new();
+    // Records that did not fit the mapping, with their place: rejects once written.
+    let mut misfits: Vec<(u64, Misfit)> = Vec::new();
     let mut check = PullCheck {
         expected: records,
         ..PullCheck::default()
@@ -301,24 +301,12 @@ async fn pull(
         }
         let more = page.next_offset.is_some() && !page.is_empty();
         let n = page.len().min(limit);
-        let mut misfits = page.misfits.into_iter().peekable();
+        let mut page_misfits = page.misfits.into_iter().peekable();
         let mut suppliers = page.suppliers.into_iter();
         for k in 0..n {
             let place = at + k as u64;
-            match misfits.next_if(|m| m.index == k) {
-                Some(m) => {
-                    counts.rejected += 1;
-                    rejects.push(Reject {
-                        segment: index,
-                        line: None,
-                        supplier_id: m.supplier_id,
-                        reason: format!(
-                            "record {place} of the server's list did not fit the mapping: it {}",
-                            m.reason
-                        ),
-                        origin: RejectOrigin::Mapping,
-                    });
-                }
+            match page_misfits.next_if(|m| m.index == k) {
+                Some(m) => misfits.push((place, m)),
                 None => {
                     if let Some(s) = suppliers.next() {
                         got.push(s);
@@ -338,8 +326,11 @@ async fn pull(
         attempts: attempts_total,
         error: "internal: pull without an output sink".into(),
     })?;
+    let misfit_ids: Vec<String> = misfits.iter().map(|(_, m)| m.supplier_id.clone()).collect();
     let written = tokio::task::spawn_blocking(move || {
-        sink.write_segment(index, &got).map_err(|e| e.to_string())
+        let ids: Vec<&str> = misfit_ids.iter().map(String::as_str).collect();
+        sink.write_segment_with(index, &got, &ids)
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())
@@ -348,17 +339,38 @@ async fn pull(
         attempts: attempts_total,
         error: format!("cannot write the pulled records: {error}"),
     })?;
-    counts.pulled = written.records;
-    check.repeated = written.repeats.len() as u64;
+    let mut counts = Counts {
+        pulled: written.records,
+        ..Counts::default()
+    };
+    let mut rejects = Vec::new();
+    let mut repeated: Vec<u64> = written
+        .repeats
+        .iter()
+        .filter_map(|&i| places.get(i).copied())
+        .collect();
+    for (j, (place, m)) in misfits.into_iter().enumerate() {
+        if written.misfit_repeats.contains(&j) {
+            repeated.push(place);
+            continue;
+        }
+        counts.rejected += 1;
+        rejects.push(Reject {
+            segment: index,
+            line: None,
+            supplier_id: m.supplier_id,
+            reason: format!(
+                "record {place} of the server's list did not fit the mapping: it {}",
+                m.reason
+            ),
+            origin: RejectOrigin::Mapping,
+        });
+    }
+    check.repeated = repeated.len() as u64;
     let page_size = ctx.api.pull_page_size().max(1) as u64;
-    let page_of = |i: &usize| places.get(*i).map(|p| p / page_size + 1);
-    if let Some(first) = written.repeats.first().and_then(page_of) {
-        let on_it = written
-            .repeats
-            .iter()
-            .filter(|i| page_of(i) == Some(first))
-            .count() as u64;
-        check.first_repeat = Some((first, on_it));
+    if let Some(first) = repeated.iter().min().map(|p| p / page_size) {
+        let on_it = repeated.iter().filter(|p| *p / page_size == first).count();
+        check.first_repeat = Some((first + 1, on_it as u64));
     }
     // Journaled with the outcome: a resume starts the chain's walk here, not at its start.
     let continuation = ctx.api.chain_point(offset + check.received).await;

@@ -8,13 +8,13 @@
 //! Records are de-duplicated by `supplier_id` as they are written: a segment's part holds
 //! only ids no written part holds, and [`PullSink::write_segment`] says which it dropped,
 //! so a segment's count is what it added to the output. The ids written are kept as
-//! 128-bit fingerprints in a hash set, about 32 bytes an id (16 of fingerprint, the rest
-//! the table's slack): ~32 MB for a million-record pull. A resumed pull rebuilds the set
+//! 128-bit fingerprints in a hash set: 17 bytes a slot (fingerprint and control byte) at
+//! 1–2 slots an id, ~36 MB for a million-record pull (2^21 slots). A resumed pull rebuilds the set
 //! from the parts of the segments its journal says are finished ([`PullSink::remember`]);
 //! a part written by a process killed before it journaled the segment is not counted,
 //! and is replaced when that segment runs again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufRead, BufReader};
@@ -23,8 +23,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::SourceError;
 use super::format::Format;
+use super::rejects::read_rejects;
 use super::write::{encode, output_format, parent_dir, sync_dir, write_atomic, write_csv_header};
 use crate::record::Supplier;
+use crate::run::RejectOrigin;
 
 pub struct PullSink {
     parts: PathBuf,
@@ -34,11 +36,13 @@ pub struct PullSink {
     written: Mutex<Written>,
 }
 
-/// The ids in the parts that count, and which segments this process wrote.
+/// The ids in the parts that count, those of records rejected as misfits, and what each
+/// segment this process wrote added to the latter.
 #[derive(Default)]
 struct Written {
     ids: HashSet<u128>,
-    segments: HashSet<usize>,
+    misfits: HashSet<u128>,
+    segments: HashMap<usize, Vec<u128>>,
 }
 
 /// What [`PullSink::write_segment`] wrote.
@@ -48,6 +52,8 @@ pub struct SegmentWrite {
     pub records: u64,
     /// Indexes (into the records given) of those dropped: their id was already written.
     pub repeats: Vec<usize>,
+    /// Indexes (into the misfit ids given) of misfits already rejected before.
+    pub misfit_repeats: Vec<usize>,
 }
 
 /// What [`PullSink::finish`] wrote.
@@ -98,9 +104,21 @@ impl PullSink {
 
     /// Takes the ids of the parts of `segments` (those the journal says are finished) as
     /// written; returns how many ids that is.
+    /// The misfits those segments rejected count as met too (from the rejects file).
     pub fn remember(&self, segments: impl IntoIterator<Item = usize>) -> Result<u64, SourceError> {
+        let segments: HashSet<usize> = segments.into_iter().collect();
         let mut w = self.written();
-        for i in segments {
+        if let Some(run_dir) = self.parts.parent() {
+            for r in read_rejects(run_dir)? {
+                if r.origin == RejectOrigin::Mapping
+                    && !r.supplier_id.is_empty()
+                    && segments.contains(&r.segment)
+                {
+                    w.misfits.insert(self.keys.of(r.supplier_id.as_bytes()));
+                }
+            }
+        }
+        for &i in &segments {
             if !self.has_segment(i) {
                 continue;
             }
@@ -132,10 +150,26 @@ impl PullSink {
         index: usize,
         records: &[Supplier],
     ) -> Result<SegmentWrite, SourceError> {
+        self.write_segment_with(index, records, &[])
+    }
+
+    /// [`write_segment`](Self::write_segment), and tells which of `misfit_ids` (records of
+    /// the segment that did not fit the mapping, to be rejected) were met before: a server
+    /// repeating a page repeats its misfits too, and each is rejected once.
+    pub fn write_segment_with(
+        &self,
+        index: usize,
+        records: &[Supplier],
+        misfit_ids: &[&str],
+    ) -> Result<SegmentWrite, SourceError> {
         // One writer at a time: deciding what is new and writing it is one step.
         let mut w = self.written();
-        if w.segments.contains(&index) && self.has_segment(index) {
-            // Written before by this process (the segment ran again): its ids are free.
+        // Written before by this process (the segment ran again): what it took is free.
+        let before = w.segments.remove(&index);
+        for k in before.iter().flatten() {
+            w.misfits.remove(k);
+        }
+        if before.is_some() && self.has_segment(index) {
             let mut old = Vec::new();
             self.each_row(index, |id, _| {
                 old.push(self.keys.of(id));
@@ -144,6 +178,19 @@ impl PullSink {
             .map_err(|e| SourceError::read(&self.part_path(index), e))?;
             for k in old {
                 w.ids.remove(&k);
+            }
+        }
+        let mut misfit_repeats = Vec::new();
+        let mut new_misfits = Vec::new();
+        for (i, id) in misfit_ids.iter().enumerate() {
+            if id.is_empty() {
+                continue;
+            }
+            let k = self.keys.of(id.as_bytes());
+            if w.misfits.insert(k) {
+                new_misfits.push(k);
+            } else {
+                misfit_repeats.push(i);
             }
         }
         let mut added = Vec::new();
@@ -165,12 +212,16 @@ impl PullSink {
             for k in added {
                 w.ids.remove(&k);
             }
+            for k in new_misfits {
+                w.misfits.remove(&k);
+            }
             return Err(e);
         }
-        w.segments.insert(index);
+        w.segments.insert(index, new_misfits);
         Ok(SegmentWrite {
             records: kept.len() as u64,
             repeats,
+            misfit_repeats,
         })
     }
 

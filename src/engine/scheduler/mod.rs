@@ -366,7 +366,7 @@ impl Scheduler {
                 }
                 // Written whatever the server's pages did, and said plainly when they did
                 // not add up: a pull that fell short is never a clean success.
-                shortfall = self.ledger.pull_shortfall();
+                shortfall = self.ledger.pull_shortfall(output_records);
                 if let Some(why) = &shortfall {
                     self.ctx.emit.notice(why.clone());
                 }
