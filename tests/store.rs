@@ -403,6 +403,47 @@ fn pull_sink_repeats_count_across_a_resume() {
     );
 }
 
+/// A record that did not fit the mapping is rejected once, even when a repeating server
+/// sends it again after a resume: the rejects file of journaled segments counts.
+#[test]
+fn pull_sink_knows_misfits_already_rejected_across_a_resume() {
+    use supsync::run::{Reject, RejectOrigin};
+    use supsync::source::RejectsWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = dir.path().join("out.jsonl");
+    {
+        let sink = PullSink::new(&run, &output).unwrap();
+        let w = sink
+            .write_segment_with(0, &[supplier(2)], &["SUP-1"])
+            .unwrap();
+        assert!(w.misfit_repeats.is_empty());
+        // In this process, the same misfit again is a repeat.
+        let again = sink.write_segment_with(1, &[], &["SUP-1", ""]).unwrap();
+        assert_eq!(again.misfit_repeats, vec![0]);
+        let mut rejects = RejectsWriter::new(&run).unwrap();
+        rejects
+            .write(&Reject {
+                segment: 0,
+                line: None,
+                supplier_id: "SUP-1".into(),
+                reason: "did not fit the mapping".into(),
+                origin: RejectOrigin::Mapping,
+            })
+            .unwrap();
+        rejects.flush().unwrap();
+    }
+    let sink = PullSink::new(&run, &output).unwrap();
+    sink.remember([0]).unwrap();
+    let after = sink.write_segment_with(1, &[], &["SUP-1"]).unwrap();
+    assert_eq!(after.misfit_repeats, vec![0]);
+    // Of a segment never journaled, nothing counts.
+    let fresh = PullSink::new(&run, &output).unwrap();
+    fresh.remember([]).unwrap();
+    let w = fresh.write_segment_with(1, &[], &["SUP-1"]).unwrap();
+    assert!(w.misfit_repeats.is_empty());
+}
+
 #[test]
 fn pull_sink_refuses_unknown_output_formats() {
     let dir = tempfile::tempdir().unwrap();
