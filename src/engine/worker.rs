@@ -107,13 +107,7 @@ pub(crate) async fn run_segment(
     };
     let busy = || started.map_or(Duration::ZERO, |t: Instant| t.elapsed());
     let outcome = match outcome {
-        Ok(Done {
-            counts,
-            rejects,
-            attempts,
-            continuation,
-            pull,
-        }) => Outcome::Finished(Settled {
+        Ok((counts, rejects, attempts, end)) => Outcome::Finished(Settled {
             state: if counts.rejected > 0 {
                 SegmentState::DoneWithRejects
             } else {
@@ -124,8 +118,8 @@ pub(crate) async fn run_segment(
             error: None,
             rejects,
             duration: busy(),
-            continuation,
-            pull,
+            continuation: end.as_ref().and_then(|e| e.continuation.clone()),
+            pull: end.map(|e| e.check),
         }),
         Err(Fail::Exhausted { attempts, error }) => Outcome::Finished(Settled {
             state: SegmentState::Failed,
@@ -143,26 +137,14 @@ pub(crate) async fn run_segment(
     (index, outcome)
 }
 
-/// How a segment's work ended well.
-struct Done {
-    counts: Counts,
-    rejects: Vec<Reject>,
-    attempts: u32,
-    /// Pull: where the server's chain goes on after it.
-    continuation: Option<ChainPoint>,
-    pull: Option<PullCheck>,
-}
+/// Counts, rejects, attempts, and (pull) how the server's pages ended.
+type Done = (Counts, Vec<Reject>, u32, Option<PullEnd>);
 
-impl Done {
-    fn push(counts: Counts, rejects: Vec<Reject>, attempts: u32) -> Self {
-        Done {
-            counts,
-            rejects,
-            attempts,
-            continuation: None,
-            pull: None,
-        }
-    }
+/// How a pull segment's pages ended.
+struct PullEnd {
+    /// Where the server's chain goes on after it.
+    continuation: Option<ChainPoint>,
+    check: PullCheck,
 }
 
 /// Waits for this segment's turn at one of the `concurrency` slots; notes when it was
@@ -227,7 +209,7 @@ async fn push(
         }
     }
     if valid.is_empty() {
-        return Ok(Done::push(counts, rejects, 0));
+        return Ok((counts, rejects, 0, None));
     }
     // Stable across attempts, restarts and resumes: a resent segment changes nothing twice.
     let key = format!("{}-{index}", ctx.run_id);
@@ -264,7 +246,7 @@ async fn push(
             }
         }
     }
-    Ok(Done::push(counts, rejects, attempts))
+    Ok((counts, rejects, attempts, None))
 }
 
 async fn pull(
@@ -374,11 +356,9 @@ async fn pull(
     }
     // Journaled with the outcome: a resume starts the chain's walk here, not at its start.
     let continuation = ctx.api.chain_point(offset + check.received).await;
-    Ok(Done {
-        counts,
-        rejects,
-        attempts: attempts_total,
+    let end = PullEnd {
         continuation,
-        pull: Some(check),
-    })
+        check,
+    };
+    Ok((counts, rejects, attempts_total, Some(end)))
 }
