@@ -49,9 +49,12 @@ impl Ledger {
                 })?;
                 let sink = PullSink::new(&run_dir, &output)?;
                 // Ids already written count against repeats, as if this process had
-                // written them; parts of segments never journaled do not.
-                let finished = views.iter().filter(|v| v.state.is_finished());
-                sink.remember(finished.map(|v| v.index))?;
+                // written them; parts of segments never journaled done do not (a part
+                // written just before a kill, whose segment then failed, is replaced).
+                let done = views.iter().filter(|v| {
+                    matches!(v.state, SegmentState::Done | SegmentState::DoneWithRejects)
+                });
+                sink.remember(done.map(|v| v.index))?;
                 Some(Arc::new(sink))
             }
         };

@@ -10,7 +10,7 @@
 //! so a segment's count is what it added to the output. The ids written are kept as
 //! 128-bit fingerprints in a hash set: 17 bytes a slot (fingerprint and control byte) at
 //! 1–2 slots an id, ~36 MB for a million-record pull (2^21 slots). A resumed pull rebuilds the set
-//! from the parts of the segments its journal says are finished ([`PullSink::remember`]);
+//! from the parts of the segments its journal says are done ([`PullSink::remember`]);
 //! a part written by a process killed before it journaled the segment is not counted,
 //! and is replaced when that segment runs again.
 
@@ -102,7 +102,7 @@ impl PullSink {
         self.written.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the ids of the parts of `segments` (those the journal says are finished) as
+    /// Takes the ids of the parts of `segments` (those the journal says are done) as
     /// written; returns how many ids that is.
     /// The misfits those segments rejected count as met too (from the rejects file).
     pub fn remember(&self, segments: impl IntoIterator<Item = usize>) -> Result<u64, SourceError> {
