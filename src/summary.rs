@@ -33,6 +33,10 @@ pub fn text(s: &RunSummary, command: &str) -> String {
                 "records: {} created, {} updated, {} unchanged, {} applied, {} rejected",
                 c.created, c.updated, c.unchanged, c.applied, c.rejected
             ),
+            Direction::Pull if c.rejected > 0 => format!(
+                "records: {} pulled, {} rejected (did not fit the mapping)",
+                c.pulled, c.rejected
+            ),
             Direction::Pull => format!("records: {} pulled", c.pulled),
         });
         out.push(format!(

@@ -352,14 +352,19 @@ fn pull_sink_drops_a_row_that_shifted_into_the_next_page() {
     for name in ["out.jsonl", "out.csv"] {
         let output = dir.path().join(name);
         let sink = PullSink::new(&dir.path().join(format!("run-{name}")), &output).unwrap();
-        sink.write_segment(0, &(1..=10).map(supplier).collect::<Vec<_>>())
+        let first = sink
+            .write_segment(0, &(1..=10).map(supplier).collect::<Vec<_>>())
             .unwrap();
-        sink.write_segment(1, &(10..=19).map(supplier).collect::<Vec<_>>())
+        assert_eq!((first.records, first.repeats.len()), (10, 0));
+        // Dropped as it is written: the segment's count is what it adds to the output.
+        let second = sink
+            .write_segment(1, &(10..=19).map(supplier).collect::<Vec<_>>())
             .unwrap();
+        assert_eq!((second.records, second.repeats), (9, vec![0]), "{name}");
         let summary = sink.finish(2).unwrap();
         assert_eq!(
             (summary.records, summary.duplicates_dropped),
-            (19, 1),
+            (19, 0),
             "{name}"
         );
         let ids: Vec<String> = valid(&read_all(&output, 7).1)
@@ -369,6 +374,74 @@ fn pull_sink_drops_a_row_that_shifted_into_the_next_page() {
         let expected: Vec<String> = (1..=19).map(|i| supplier(i).supplier_id).collect();
         assert_eq!(ids, expected, "{name}");
     }
+}
+
+/// After a crash the ids of journaled segments still count (they are in the output), while
+/// a part written but never journaled does not: its segment runs again and replaces it.
+#[test]
+fn pull_sink_repeats_count_across_a_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = dir.path().join("out.jsonl");
+    let ten = |from: u64| (from..from + 10).map(supplier).collect::<Vec<_>>();
+    {
+        let sink = PullSink::new(&run, &output).unwrap();
+        sink.write_segment(0, &ten(1)).unwrap();
+        sink.write_segment(1, &ten(11)).unwrap(); // killed before its journal entry
+    }
+    let sink = PullSink::new(&run, &output).unwrap();
+    assert_eq!(sink.remember([0]).unwrap(), 10);
+    let again = sink.write_segment(1, &ten(11)).unwrap();
+    assert_eq!((again.records, again.repeats.len()), (10, 0));
+    // A server that serves the first page again: every record a repeat.
+    let same = sink.write_segment(2, &ten(1)).unwrap();
+    assert_eq!((same.records, same.repeats.len()), (0, 10));
+    assert_eq!(sink.finish(3).unwrap().records, 20);
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap().lines().count(),
+        20
+    );
+}
+
+/// A record that did not fit the mapping is rejected once, even when a repeating server
+/// sends it again after a resume: the rejects file of journaled segments counts.
+#[test]
+fn pull_sink_knows_misfits_already_rejected_across_a_resume() {
+    use supsync::run::{Reject, RejectOrigin};
+    use supsync::source::RejectsWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = dir.path().join("out.jsonl");
+    {
+        let sink = PullSink::new(&run, &output).unwrap();
+        let w = sink
+            .write_segment_with(0, &[supplier(2)], &["SUP-1"])
+            .unwrap();
+        assert!(w.misfit_repeats.is_empty());
+        // In this process, the same misfit again is a repeat.
+        let again = sink.write_segment_with(1, &[], &["SUP-1", ""]).unwrap();
+        assert_eq!(again.misfit_repeats, vec![0]);
+        let mut rejects = RejectsWriter::new(&run).unwrap();
+        rejects
+            .write(&Reject {
+                segment: 0,
+                line: None,
+                supplier_id: "SUP-1".into(),
+                reason: "did not fit the mapping".into(),
+                origin: RejectOrigin::Mapping,
+            })
+            .unwrap();
+        rejects.flush().unwrap();
+    }
+    let sink = PullSink::new(&run, &output).unwrap();
+    sink.remember([0]).unwrap();
+    let after = sink.write_segment_with(1, &[], &["SUP-1"]).unwrap();
+    assert_eq!(after.misfit_repeats, vec![0]);
+    // Of a segment never journaled, nothing counts.
+    let fresh = PullSink::new(&run, &output).unwrap();
+    fresh.remember([]).unwrap();
+    let w = fresh.write_segment_with(1, &[], &["SUP-1"]).unwrap();
+    assert!(w.misfit_repeats.is_empty());
 }
 
 #[test]

@@ -37,10 +37,14 @@ impl Next {
     }
 }
 
+/// One record of a page as read: decoded, or why it does not fit the mapping (its id and
+/// the reason).
+pub(super) type Item = Result<Supplier, (String, String)>;
+
 /// One page as read, before it is cut to a segment's range.
 #[derive(Debug, Clone)]
 pub(super) struct Fetched {
-    pub records: Vec<Supplier>,
+    pub records: Vec<Item>,
     pub total: Option<u64>,
     pub more: Option<bool>,
     pub next: Option<Next>,

@@ -32,11 +32,39 @@ use crate::record::Supplier;
 /// One page of a pull.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullPage {
+    /// The records that fit the mapping, in the server's order.
     pub suppliers: Vec<Supplier>,
-    /// The server's count when the mapping reads one (else 0).
-    pub total: u64,
+    /// The records that did not, by their place among the page's records: the page's
+    /// records are `suppliers` with these slotted in at their `index`.
+    #[serde(default)]
+    pub misfits: Vec<Misfit>,
+    /// The server's count when the mapping reads one.
+    pub total: Option<u64>,
     /// Where the next page starts; `None` when this was the last.
     pub next_offset: Option<u64>,
+}
+
+impl PullPage {
+    /// Records the page covers, those that did not fit the mapping included.
+    pub fn len(&self) -> usize {
+        self.suppliers.len() + self.misfits.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A pulled record that does not fit the mapping (another client wrote it without a field
+/// the mapping needs): it goes to the rejects file; the page's other records are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Misfit {
+    /// Its place among the page's records.
+    pub index: usize,
+    /// Its id as the server gave it (clipped), or empty when it has none.
+    pub supplier_id: String,
+    /// What does not fit, naming the field, never its value.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +103,10 @@ pub enum ApiError {
         retry_after: Option<Duration>,
     },
     /// Other 4xx (409 idempotency conflict, 413 batch too large, 400…): retrying won't help.
-    #[error("the server refused the request (HTTP {status}): {message}")]
+    /// A 2xx whose body does not fit the mapping reads as that, not as a refusal; status 0
+    /// (no answer to speak of: a configuration problem, a chain of pages that loops) as its
+    /// message alone.
+    #[error("{}", permanent_words(*status, message))]
     Permanent { status: u16, message: String },
     /// A 2xx whose body does not fit `api.success_when` (e.g. `200 {"errorCode": 602}`):
     /// nothing is counted as applied; worth another attempt. `hint` names the rule that
@@ -94,6 +125,14 @@ pub enum ApiError {
     /// Shut down while waiting.
     #[error("cancelled")]
     Cancelled,
+}
+
+fn permanent_words(status: u16, message: &str) -> String {
+    match status {
+        0 => message.to_string(),
+        200..=299 => format!("the server's answer did not fit the mapping: {message}"),
+        s => format!("the server refused the request (HTTP {s}): {message}"),
+    }
 }
 
 fn fmt_after(d: Option<Duration>) -> String {

@@ -5,12 +5,11 @@
 
 use serde_json::Value;
 
-use super::chain::{Fetched, Next};
+use super::chain::{Fetched, Item, Next};
 use super::client::Reply;
 use super::push_read::{misfit, parse_body};
-use super::{ApiClient, ApiError, PullPage};
+use super::{ApiClient, ApiError, Misfit, PullPage};
 use crate::mapping::{LinkSource, Paging, clip, link, shape_of};
-use crate::record::Supplier;
 
 /// Where one request for a page points.
 enum At {
@@ -19,10 +18,31 @@ enum At {
     Chain(Next),
 }
 
+/// A pull that cannot go on for a reason that is neither a refusal nor a misfit (a chain
+/// that loops, a link off the origin): its message alone.
 fn refused(message: String) -> ApiError {
-    ApiError::Permanent {
-        status: 200,
-        message,
+    ApiError::Permanent { status: 0, message }
+}
+
+/// The page of a pull from the records read: misfits set apart, by their place.
+fn page_of(items: Vec<Item>, total: Option<u64>, next_offset: Option<u64>) -> PullPage {
+    let mut suppliers = Vec::with_capacity(items.len());
+    let mut misfits = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(s) => suppliers.push(s),
+            Err((supplier_id, reason)) => misfits.push(Misfit {
+                index,
+                supplier_id,
+                reason,
+            }),
+        }
+    }
+    PullPage {
+        suppliers,
+        misfits,
+        total,
+        next_offset,
     }
 }
 
@@ -36,20 +56,16 @@ impl ApiClient {
                 let f = self.fetch(At::Offset(offset), limit).await?;
                 let n = f.records.len() as u64;
                 let more = n > 0 && self.more_after(&f, offset + n, n, limit);
-                Ok(PullPage {
-                    total: f.total.unwrap_or(0),
-                    next_offset: more.then_some(offset + n),
-                    suppliers: f.records,
-                })
+                Ok(page_of(f.records, f.total, more.then_some(offset + n)))
             }
             Paging::Page { first, .. } => {
                 let ps = self.pull_page_size() as u64;
                 let (page, skip) = (offset / ps, offset % ps);
                 let f = self.fetch(At::Page(first + page), ps as usize).await?;
                 let n = f.records.len() as u64;
-                let total = f.total.unwrap_or(0);
+                let total = f.total;
                 let page_more = n > 0 && self.more_after(&f, page * ps + n, n, ps as usize);
-                let taken: Vec<Supplier> = f
+                let taken: Vec<Item> = f
                     .records
                     .into_iter()
                     .skip(usize::try_from(skip).unwrap_or(usize::MAX))
@@ -57,11 +73,7 @@ impl ApiClient {
                     .collect();
                 let k = taken.len() as u64;
                 let more = k > 0 && (skip + k < n || page_more);
-                Ok(PullPage {
-                    suppliers: taken,
-                    total,
-                    next_offset: more.then_some(offset + k),
-                })
+                Ok(page_of(taken, total, more.then_some(offset + k)))
             }
             Paging::Cursor { .. } | Paging::NextLink { .. } => self.walk(offset, limit).await,
         }
@@ -101,9 +113,9 @@ impl ApiClient {
             }
             let page = self.pull_page(count, self.pull_page_size()).await?;
             pages += 1;
-            count += page.suppliers.len() as u64;
+            count += page.len() as u64;
             match page.next_offset {
-                Some(n) if n > count.saturating_sub(1) && !page.suppliers.is_empty() => {}
+                Some(n) if n > count.saturating_sub(1) && !page.is_empty() => {}
                 _ => return Ok(count),
             }
         }
@@ -114,7 +126,8 @@ impl ApiClient {
         &self.mapping
     }
 
-    fn pull_page_size(&self) -> usize {
+    /// Records a pull asks for in one page.
+    pub fn pull_page_size(&self) -> usize {
         match self.mapping.pull.page_size {
             0 => self.page_size,
             n => n,
@@ -140,7 +153,7 @@ impl ApiClient {
         let mut chain = self.chain.lock().await;
         let (mut pos, mut at) = chain.nearest(offset);
         let mut got = Vec::new();
-        let mut total = 0;
+        let mut total = None;
         loop {
             chain.check(pos, &at).map_err(refused)?;
             let f = match chain.read_ahead(pos) {
@@ -155,7 +168,7 @@ impl ApiClient {
                     f
                 }
             };
-            total = f.total.unwrap_or(total);
+            total = f.total.or(total);
             let n = f.records.len() as u64;
             let end = pos + n;
             let next = if n == 0 || f.more == Some(false) {
@@ -179,19 +192,16 @@ impl ApiClient {
                     at = next;
                 }
                 Some(_) => {
-                    return Ok(PullPage {
-                        next_offset: Some(offset + got.len() as u64),
-                        suppliers: got,
-                        total,
-                    });
+                    let next = offset + got.len() as u64;
+                    return Ok(page_of(got, total, Some(next)));
                 }
                 None => {
                     let k = got.len() as u64;
-                    return Ok(PullPage {
-                        next_offset: (rest_on_page && k > 0).then_some(offset + k),
-                        suppliers: got,
+                    return Ok(page_of(
+                        got,
                         total,
-                    });
+                        (rest_on_page && k > 0).then_some(offset + k),
+                    ));
                 }
             }
         }
@@ -245,16 +255,18 @@ impl ApiClient {
             .get(&answer)
             .and_then(Value::as_array)
             .ok_or_else(|| misfit("records pointer", &pull.records, &answer))?;
-        let mut records = Vec::with_capacity(list.len());
-        for (i, item) in list.iter().enumerate() {
-            let rec = self.mapping.fields.decode(item).map_err(|why| {
-                refused(format!(
-                    "the answer does not fit the mapping: record {i} at `{}` {why}",
-                    pull.records
-                ))
-            })?;
-            records.push(rec);
-        }
+        // A record that does not fit is that record's problem (another client wrote it
+        // without a field the mapping needs), not the page's: it becomes a reject.
+        let id_name = self.mapping.fields.api_name("supplier_id");
+        let records = list
+            .iter()
+            .map(|item| {
+                self.mapping.fields.decode(item).map_err(|why| {
+                    let id = item.get(id_name).and_then(Value::as_str).unwrap_or("");
+                    (clip(id, 64), why)
+                })
+            })
+            .collect();
         let total = pull.total.as_ref().and_then(|p| number(p.get(&answer)));
         let more = pull
             .has_more

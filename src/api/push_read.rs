@@ -23,10 +23,7 @@ pub(super) enum Verdict {
 pub(super) fn misfit(what: &str, at: &Pointer, answer: &Value) -> ApiError {
     ApiError::Permanent {
         status: 200,
-        message: format!(
-            "the answer does not fit the mapping: {what} `{at}` found nothing usable; {}",
-            shape_of(answer)
-        ),
+        message: format!("{what} `{at}` found nothing usable; {}", shape_of(answer)),
     }
 }
 

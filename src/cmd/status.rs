@@ -226,12 +226,14 @@ impl RunReport {
                 replay.last_run_auth_failure,
             )
         });
-        // Why it stopped, while that is still the run's last word (a resume after it
-        // records its own end).
-        let reason = replay
-            .last_run_reason
-            .clone()
-            .filter(|_| replay.last_run_state == Some(RunState::Failed));
+        // Why it stopped, or (a pull that did not add up) why it completed with failures,
+        // while that is still the run's last word (a resume after it records its own end).
+        let reason = replay.last_run_reason.clone().filter(|_| {
+            matches!(
+                replay.last_run_state,
+                Some(RunState::Failed | RunState::CompletedWithFailures)
+            )
+        });
         let next = if pending {
             Some(format!("{prefix} resume {}", m.run_id))
         } else if failed {
@@ -277,7 +279,12 @@ impl RunReport {
             self.outcome.as_deref().unwrap_or(&self.state)
         ));
         if let Some(r) = &self.reason {
-            line(format!("stopped:  {r}"));
+            let label = if self.exit_code == Some(crate::exit::FAILED_SEGMENTS) {
+                "warning:"
+            } else {
+                "stopped: "
+            };
+            line(format!("{label} {r}"));
         }
         line(format!("created:  {}", self.created_at));
         if let Some(s) = &self.source {
@@ -302,6 +309,10 @@ impl RunReport {
             Direction::Push => format!(
                 "counts:   {} created, {} updated, {} unchanged, {} applied, {} rejected",
                 c.created, c.updated, c.unchanged, c.applied, c.rejected
+            ),
+            Direction::Pull if c.rejected > 0 => format!(
+                "counts:   {} pulled, {} rejected (did not fit the mapping)",
+                c.pulled, c.rejected
             ),
             Direction::Pull => format!("counts:   {} pulled", c.pulled),
         });

@@ -57,6 +57,18 @@ pub(super) async fn first_page_with(
     .await;
     cancel.cancel();
     let read = match result {
+        // A record that does not fit is a reject in a run; a first page of them is what
+        // a misnamed field looks like, so say which.
+        Ok(page) if page.suppliers.is_empty() && !page.misfits.is_empty() => PageRead {
+            url,
+            ok: false,
+            records: 0,
+            error: Some(format!(
+                "the server's answer did not fit the mapping: record {} {}",
+                page.misfits[0].index, page.misfits[0].reason
+            )),
+            key: Some("fields".to_string()),
+        },
         Ok(page) => PageRead {
             url,
             ok: true,
@@ -83,7 +95,10 @@ pub(super) async fn first_page_with(
 /// which key points it.
 fn misfit(e: &ApiError) -> (String, Option<&'static str>) {
     let (words, status) = match e {
-        // A 200 that does not fit is not a refusal: keep the client's words alone.
+        // A 200 that does not fit is not a refusal: the client's words say so.
+        ApiError::Permanent { status, .. } if (200..300).contains(status) => {
+            (e.to_string(), Some(*status))
+        }
         ApiError::Permanent { status, message } => (message.clone(), Some(*status)),
         other => (other.to_string(), None),
     };
@@ -91,7 +106,7 @@ fn misfit(e: &ApiError) -> (String, Option<&'static str>) {
         Some("records")
     } else if words.contains("total pointer") {
         Some("total")
-    } else if words.contains("does not fit the mapping: record ") {
+    } else if words.contains("did not fit the mapping: record ") {
         Some("fields")
     } else if words.contains("next link") || words.contains("Link header") {
         Some("next_link")
@@ -115,13 +130,20 @@ mod tests {
     fn misfits_name_their_key() {
         let records = ApiError::Permanent {
             status: 200,
-            message: "the answer does not fit the mapping: records pointer `/items` found \
-                      nothing usable; the answer's top-level keys are `data`, `links`"
+            message: "records pointer `/items` found nothing usable; the answer's top-level \
+                      keys are `data`, `links`"
                 .into(),
         };
         let (words, key) = misfit(&records);
         assert_eq!(key, Some("records"));
-        assert!(words.starts_with("the answer does not fit"), "{words}");
+        assert!(
+            words.starts_with("the server's answer did not fit the mapping: records pointer"),
+            "{words}"
+        );
+        assert!(
+            !words.contains("refused") && !words.contains("HTTP 200"),
+            "{words}"
+        );
         let missing = ApiError::Permanent {
             status: 404,
             message: "not found".into(),

@@ -10,6 +10,7 @@ use super::emit::Emitter;
 use super::events::{Direction, EngineEvent, Reject, RunState, SegmentState, SegmentView};
 use super::worker::Settled;
 use crate::journal::{Continuation, Entry, Journal, Manifest};
+use crate::run::{PullCheck, pull_shortfall};
 use crate::source::{PullSink, RejectsWriter};
 
 /// Rejects shown with a segment's view (the rest are in the rejects file).
@@ -20,32 +21,51 @@ pub(super) struct Ledger {
     rejects: Option<RejectsWriter>,
     sink: Option<Arc<PullSink>>,
     views: Vec<SegmentView>,
+    /// Pull: what each finished segment got from the server's pages, by index.
+    checks: Vec<Option<PullCheck>>,
+    /// Pull: the total the run was planned with.
+    planned_total: u64,
     emit: Emitter,
 }
 
 impl Ledger {
-    /// Opens the rejects file (push) or the output sink (pull) beside `journal`.
+    /// Opens the rejects file and (pull) the output sink beside `journal`. `checks`: what
+    /// the journal holds of finished pull segments, by index.
     pub(super) fn open(
         journal: Journal,
         manifest: &Manifest,
         views: Vec<SegmentView>,
+        mut checks: Vec<Option<PullCheck>>,
         emit: Emitter,
     ) -> anyhow::Result<Self> {
         let run_dir = journal.run_dir().to_path_buf();
-        let (rejects, sink) = match manifest.direction {
-            Direction::Push => (Some(RejectsWriter::new(&run_dir)?), None),
+        // A pull has rejects too: records that do not fit the mapping.
+        let rejects = Some(RejectsWriter::new(&run_dir)?);
+        let sink = match manifest.direction {
+            Direction::Push => None,
             Direction::Pull => {
                 let output = manifest.output.clone().ok_or_else(|| {
                     anyhow!("run {}: its manifest names no output", manifest.run_id)
                 })?;
-                (None, Some(Arc::new(PullSink::new(&run_dir, &output)?)))
+                let sink = PullSink::new(&run_dir, &output)?;
+                // Ids already written count against repeats, as if this process had
+                // written them; parts of segments never journaled done do not (a part
+                // written just before a kill, whose segment then failed, is replaced).
+                let done = views.iter().filter(|v| {
+                    matches!(v.state, SegmentState::Done | SegmentState::DoneWithRejects)
+                });
+                sink.remember(done.map(|v| v.index))?;
+                Some(Arc::new(sink))
             }
         };
+        checks.resize(views.len(), None);
         Ok(Self {
             journal,
             rejects,
             sink,
             views,
+            checks,
+            planned_total: manifest.total_records,
             emit,
         })
     }
@@ -83,11 +103,25 @@ impl Ledger {
 
     /// What a run with nothing left to do has become.
     pub(super) fn idle_state(&self) -> RunState {
-        if self.views.iter().any(|v| v.state == SegmentState::Failed) {
+        if self.views.iter().any(|v| v.state == SegmentState::Failed)
+            || self.pull_shortfall(None).is_some()
+        {
             RunState::CompletedWithFailures
         } else {
             RunState::Completed
         }
+    }
+
+    /// A pull whose every segment is done, but whose server's pages did not add up:
+    /// why, naming the shortfall (records repeated, a chain that ended before the stated
+    /// total, a total that changed). `None` for a push, an unfinished pull, or one that
+    /// adds up. `in_output`: the records the assembled output holds, when it is written.
+    pub(super) fn pull_shortfall(&self, in_output: Option<u64>) -> Option<String> {
+        if self.sink.is_none() || !self.all_done() {
+            return None;
+        }
+        let written = in_output.unwrap_or_else(|| self.views.iter().map(|v| v.counts.pulled).sum());
+        pull_shortfall(self.planned_total, self.checks.iter().flatten(), written)
     }
 
     /// Books one outcome: rejects file, journal (fsynced), view, then the event. Err when
@@ -105,12 +139,16 @@ impl Ledger {
                 offset: p.offset,
                 next: p.next,
             }),
+            pull: s.pull,
         };
         if let Err(e) = self.journal.append(&entry) {
             self.set_pending(i);
             return Err(format!(
                 "cannot write the journal ({e}); stopping so no outcome goes unrecorded"
             ));
+        }
+        if let Some(c) = self.checks.get_mut(i) {
+            *c = s.pull;
         }
         if let Some(v) = self.views.get_mut(i) {
             v.state = s.state;
@@ -156,6 +194,9 @@ impl Ledger {
         for v in self.views.iter_mut() {
             if v.state == SegmentState::Failed && which(v) {
                 *v = SegmentView::pending(v.index, v.records);
+                if let Some(c) = self.checks.get_mut(v.index) {
+                    *c = None;
+                }
                 reset.push(v.index);
                 self.emit.outcome(EngineEvent::Segment(v.clone())).await;
             }
@@ -177,17 +218,18 @@ impl Ledger {
         }
     }
 
-    /// A pull whose every segment is done: assembles the output file from the segments.
-    pub(super) async fn assemble_output(&self) -> Result<(), String> {
+    /// A pull whose every segment is done: assembles the output file from the segments;
+    /// returns how many records it holds (`None` for a push).
+    pub(super) async fn assemble_output(&self) -> Result<Option<u64>, String> {
         let Some(sink) = self.sink.clone() else {
-            return Ok(());
+            return Ok(None);
         };
         let segments = self.views.len();
         tokio::task::spawn_blocking(move || sink.finish(segments).map_err(|e| e.to_string()))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r)
-            .map(drop)
+            .map(|s| Some(s.records))
             .map_err(|e| format!("cannot assemble the output file: {e}"))
     }
 

@@ -15,6 +15,7 @@ use super::retry::Retry;
 use super::worker::Work;
 use crate::api::{ApiClient, ChainPoint};
 use crate::journal::{self, Journal, Manifest, Replay};
+use crate::run::PullCheck;
 use crate::source::{self, SourceScan};
 
 pub(crate) struct Plan {
@@ -31,6 +32,8 @@ pub(crate) struct Plan {
     /// A resumed pull: where finished segments left the server's chain of pages (opaque
     /// to the engine; the API client takes them back).
     pub continuations: Vec<ChainPoint>,
+    /// A resumed pull: what the finished segments got from the server's pages, by index.
+    pub pull_checks: Vec<Option<PullCheck>>,
 }
 
 async fn scan_source(path: &Path, segment_size: usize) -> anyhow::Result<SourceScan> {
@@ -106,6 +109,7 @@ pub(crate) async fn push_new(
         local_invalid: scan.invalid,
         notices: scan.warnings.clone(),
         continuations: Vec::new(),
+        pull_checks: Vec::new(),
     })
 }
 
@@ -212,6 +216,7 @@ pub(crate) async fn pull_new(
         local_invalid: 0,
         notices: Vec::new(),
         continuations: Vec::new(),
+        pull_checks: Vec::new(),
     })
 }
 
@@ -295,6 +300,13 @@ pub(crate) async fn open(
             next: c.next.clone(),
         })
         .collect();
+    let pull_checks = views
+        .iter()
+        .map(|v| {
+            let r = replay.segments.get(&v.index)?;
+            r.pull.filter(|_| v.state.is_finished())
+        })
+        .collect();
     Ok(Plan {
         journal,
         manifest: m,
@@ -303,6 +315,7 @@ pub(crate) async fn open(
         local_invalid,
         notices,
         continuations,
+        pull_checks,
     })
 }
 

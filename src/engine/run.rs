@@ -31,6 +31,10 @@ pub(super) struct End {
     pub(super) auth_failure: bool,
     pub(super) renewals: u32,
     pub(super) sessions: u32,
+    /// A pull that finished but does not add up: why (the run completed with failures).
+    pub(super) shortfall: Option<String>,
+    /// A pull's output as written: its record count, the one "pulled" reports.
+    pub(super) output_records: Option<u64>,
 }
 
 pub(crate) async fn run(
@@ -54,6 +58,8 @@ pub(crate) async fn run(
                 .is_some_and(|a| a.is_auth_failure() || matches!(a, ApiError::Auth(_))),
             renewals: 0,
             sessions: 0,
+            shortfall: None,
+            output_records: None,
         },
     };
     let mut summary = summarize(end, started.elapsed());
@@ -99,10 +105,18 @@ pub(super) fn final_state(fatal: bool, views: &[SegmentView]) -> RunState {
 }
 
 fn summarize(end: End, duration: Duration) -> RunSummary {
-    let state = final_state(end.fatal.is_some(), &end.views);
+    let mut state = final_state(end.fatal.is_some(), &end.views);
+    if end.shortfall.is_some() && state == RunState::Completed {
+        state = RunState::CompletedWithFailures;
+    }
     let mut counts = Counts::default();
     for v in &end.views {
         counts.add(&v.counts);
+    }
+    // The file is the truth: segments de-duplicate as they write, so these agree, and
+    // should a part from an older version hold a repeat, the file's count still wins.
+    if let Some(n) = end.output_records {
+        counts.pulled = n;
     }
     RunSummary {
         state,
@@ -121,7 +135,7 @@ fn summarize(end: End, duration: Duration) -> RunSummary {
         token_renewals: end.renewals,
         sessions: end.sessions,
         duration,
-        error: end.fatal,
+        error: end.fatal.or(end.shortfall),
         auth_failure: end.auth_failure,
         run_id: end.run_id,
         direction: end.direction,
@@ -245,6 +259,8 @@ fn connect_failed(mut plan: plan::Plan, e: ApiError, words: &str) -> End {
         auth_failure,
         renewals: 0,
         sessions: 0,
+        shortfall: None,
+        output_records: None,
     }
 }
 

@@ -17,8 +17,9 @@ use super::emit::Emitter;
 use super::events::{Counts, Reject, RejectOrigin, SegmentState};
 use super::outage::Outage;
 use super::slots::{Slots, Ticket};
-use crate::api::{ApiClient, ChainPoint, PushStatus};
+use crate::api::{ApiClient, ChainPoint, Misfit, PushStatus};
 use crate::record::Supplier;
+use crate::run::PullCheck;
 use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
 
 /// What a segment covers.
@@ -47,6 +48,8 @@ pub(crate) struct WorkerCtx {
     pub slots: Arc<Slots>,
     pub run_id: String,
     pub sink: Option<Arc<PullSink>>,
+    /// Pull: the total the run was planned with (a page stating another is reported).
+    pub planned_total: u64,
     /// Hard stop: abandon now.
     pub cancel: CancellationToken,
     /// Graceful stop: finish the request in flight, start no further attempt.
@@ -64,6 +67,8 @@ pub(crate) struct Settled {
     pub duration: Duration,
     /// Pull: where the server's chain of pages goes on after this segment.
     pub continuation: Option<ChainPoint>,
+    /// Pull: what the server's pages gave for the segment.
+    pub pull: Option<PullCheck>,
 }
 
 #[derive(Debug)]
@@ -113,7 +118,7 @@ pub(crate) async fn run_segment(
     };
     let busy = || started.map_or(Duration::ZERO, |t: Instant| t.elapsed());
     let outcome = match outcome {
-        Ok((counts, rejects, attempts, continuation)) => Outcome::Finished(Settled {
+        Ok((counts, rejects, attempts, end)) => Outcome::Finished(Settled {
             state: if counts.rejected > 0 {
                 SegmentState::DoneWithRejects
             } else {
@@ -124,7 +129,8 @@ pub(crate) async fn run_segment(
             error: None,
             rejects,
             duration: busy(),
-            continuation,
+            continuation: end.as_ref().and_then(|e| e.continuation.clone()),
+            pull: end.map(|e| e.check),
         }),
         Err(Fail::Exhausted { attempts, error }) => Outcome::Finished(Settled {
             state: SegmentState::Failed,
@@ -134,6 +140,7 @@ pub(crate) async fn run_segment(
             rejects: Vec::new(),
             duration: busy(),
             continuation: None,
+            pull: None,
         }),
         Err(Fail::PartlyDone {
             attempts,
@@ -147,6 +154,7 @@ pub(crate) async fn run_segment(
             rejects: Vec::new(),
             duration: busy(),
             continuation: None,
+            pull: None,
         }),
         Err(Fail::Auth(error)) => Outcome::AuthFailure { error },
         Err(Fail::Abandoned) => Outcome::Abandoned,
@@ -154,8 +162,15 @@ pub(crate) async fn run_segment(
     (index, outcome)
 }
 
-/// Counts, rejects, attempts, and (pull) where the server's chain goes on after it.
-type Done = (Counts, Vec<Reject>, u32, Option<ChainPoint>);
+/// Counts, rejects, attempts, and (pull) how the server's pages ended.
+type Done = (Counts, Vec<Reject>, u32, Option<PullEnd>);
+
+/// How a pull segment's pages ended.
+struct PullEnd {
+    /// Where the server's chain goes on after it.
+    continuation: Option<ChainPoint>,
+    check: PullCheck,
+}
 
 /// Waits for this segment's turn at one of the `concurrency` slots; notes when it was
 /// taken in `started`.
@@ -302,19 +317,45 @@ async fn pull(
 ) -> Result<Done, Fail> {
     let slot = take_slot(ctx, ticket, started).await?;
     let mut got: Vec<Supplier> = Vec::new();
+    // Each record's place in the server's list, to say where repeats were met.
+    let mut places: Vec<u64> = Vec::new();
+    // Records that did not fit the mapping, with their place: rejects once written.
+    let mut misfits: Vec<(u64, Misfit)> = Vec::new();
+    let mut check = PullCheck {
+        expected: records,
+        ..PullCheck::default()
+    };
     let mut attempts_total = 0;
     // Pages until the segment's range is covered or the server has no more.
-    while (got.len() as u64) < records {
-        let at = offset + got.len() as u64;
-        let limit = usize::try_from(records - got.len() as u64).unwrap_or(usize::MAX);
+    while check.received < records {
+        let at = offset + check.received;
+        let limit = usize::try_from(records - check.received).unwrap_or(usize::MAX);
         let (page, attempts) = attempt(ctx, index, records, || {
             let api = ctx.api.clone();
             async move { api.pull_page(at, limit).await }
         })
         .await?;
         attempts_total += attempts;
-        let more = page.next_offset.is_some() && !page.suppliers.is_empty();
-        got.extend(page.suppliers.into_iter().take(limit));
+        if let Some(t) = page.total.filter(|&t| t != ctx.planned_total) {
+            check.total_seen = Some(t);
+        }
+        let more = page.next_offset.is_some() && !page.is_empty();
+        let n = page.len().min(limit);
+        let mut page_misfits = page.misfits.into_iter().peekable();
+        let mut suppliers = page.suppliers.into_iter();
+        for k in 0..n {
+            let place = at + k as u64;
+            match page_misfits.next_if(|m| m.index == k) {
+                Some(m) => misfits.push((place, m)),
+                None => {
+                    if let Some(s) = suppliers.next() {
+                        got.push(s);
+                        places.push(place);
+                    }
+                }
+            }
+        }
+        check.received += n as u64;
         if !more {
             break;
         }
@@ -325,22 +366,57 @@ async fn pull(
         attempts: attempts_total,
         error: "internal: pull without an output sink".into(),
     })?;
-    let n = got.len() as u64;
+    let misfit_ids: Vec<String> = misfits.iter().map(|(_, m)| m.supplier_id.clone()).collect();
     let written = tokio::task::spawn_blocking(move || {
-        sink.write_segment(index, &got).map_err(|e| e.to_string())
+        let ids: Vec<&str> = misfit_ids.iter().map(String::as_str).collect();
+        sink.write_segment_with(index, &got, &ids)
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())
     .and_then(|r| r);
-    written.map_err(|error| Fail::Exhausted {
+    let written = written.map_err(|error| Fail::Exhausted {
         attempts: attempts_total,
         error: format!("cannot write the pulled records: {error}"),
     })?;
-    let counts = Counts {
-        pulled: n,
+    let mut counts = Counts {
+        pulled: written.records,
         ..Counts::default()
     };
+    let mut rejects = Vec::new();
+    let mut repeated: Vec<u64> = written
+        .repeats
+        .iter()
+        .filter_map(|&i| places.get(i).copied())
+        .collect();
+    for (j, (place, m)) in misfits.into_iter().enumerate() {
+        if written.misfit_repeats.contains(&j) {
+            repeated.push(place);
+            continue;
+        }
+        counts.rejected += 1;
+        rejects.push(Reject {
+            segment: index,
+            line: None,
+            supplier_id: m.supplier_id,
+            reason: format!(
+                "record {place} of the server's list did not fit the mapping: it {}",
+                m.reason
+            ),
+            origin: RejectOrigin::Mapping,
+        });
+    }
+    check.repeated = repeated.len() as u64;
+    let page_size = ctx.api.pull_page_size().max(1) as u64;
+    if let Some(first) = repeated.iter().min().map(|p| p / page_size) {
+        let on_it = repeated.iter().filter(|p| *p / page_size == first).count();
+        check.first_repeat = Some((first + 1, on_it as u64));
+    }
     // Journaled with the outcome: a resume starts the chain's walk here, not at its start.
-    let continuation = ctx.api.chain_point(offset + n).await;
-    Ok((counts, Vec::new(), attempts_total, continuation))
+    let continuation = ctx.api.chain_point(offset + check.received).await;
+    let end = PullEnd {
+        continuation,
+        check,
+    };
+    Ok((counts, rejects, attempts_total, Some(end)))
 }

@@ -39,7 +39,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::{Counts, Direction, RunState, SegmentState};
+use crate::run::{Counts, Direction, PullCheck, RunState, SegmentState};
 
 pub use listing::{RunListing, latest_unfinished, list_runs};
 pub use replay::read;
@@ -93,6 +93,11 @@ pub enum Entry {
         /// before it existed, and for APIs paged by position.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         continuation: Option<Continuation>,
+        /// Pull: what the server's pages gave for the segment (repeats, a short chain, a
+        /// changed total), so `status` and a resumed run can tell whether the pull adds up.
+        /// Absent for a push and in journals from before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pull: Option<PullCheck>,
     },
     Run {
         state: RunState,
@@ -124,6 +129,7 @@ impl Entry {
             error,
             at: now_rfc3339(),
             continuation: None,
+            pull: None,
         }
     }
 
@@ -172,6 +178,7 @@ pub struct SegmentRecord {
     pub counts: Counts,
     pub error: Option<String>,
     pub continuation: Option<Continuation>,
+    pub pull: Option<PullCheck>,
 }
 
 /// A journal line that failed its integrity check.

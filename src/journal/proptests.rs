@@ -63,6 +63,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                     error,
                     at,
                     continuation: cont.map(|(offset, next)| Continuation { offset, next }),
+                    pull: None,
                 }
             ),
         (

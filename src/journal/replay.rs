@@ -236,6 +236,7 @@ fn apply(replay: &mut Replay, entry: Entry) {
             error,
             at: _,
             continuation,
+            pull,
         } => {
             replay.segments.insert(
                 index,
@@ -245,6 +246,7 @@ fn apply(replay: &mut Replay, entry: Entry) {
                     counts,
                     error,
                     continuation,
+                    pull,
                 },
             );
         }

@@ -10,10 +10,12 @@
 
 mod counts;
 mod outcome;
+mod pull_check;
 mod reject;
 mod state;
 
 pub use counts::Counts;
 pub use outcome::Outcome;
+pub use pull_check::{PullCheck, pull_shortfall};
 pub use reject::{Reject, RejectOrigin};
 pub use state::{Direction, RunState, SegmentState};

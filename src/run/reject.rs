@@ -12,13 +12,16 @@ pub enum RejectOrigin {
     Local,
     /// Sent, and answered `rejected` by the server.
     Server,
+    /// Pulled, but the record did not fit the API mapping (a required field missing or of
+    /// the wrong kind): the server sent it, it did not refuse anything.
+    Mapping,
 }
 
 /// One record the server or local validation refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reject {
     pub segment: usize,
-    /// Line in the source file (push); `None` when unknown.
+    /// Line in the source file (push); `None` when unknown (and for a pull).
     pub line: Option<u64>,
     pub supplier_id: String,
     pub reason: String,

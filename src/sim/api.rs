@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
-use super::api_quirks::{self, ApiQuirk};
 use super::gate::{self, Admitted};
 use super::profile::HealthAnswer;
 use super::reply;
@@ -63,15 +62,21 @@ pub async fn pull(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> 
             ));
         }
     };
-    let (page, total) = lock(&sim.store).page(offset, limit);
+    let from = sim.quirks.page_from(offset);
+    let (page, total) = lock(&sim.store).page(from, limit);
     let end = offset.saturating_add(page.len());
     let next = (end < total).then_some(end);
-    let claimed = if sim.quirks.active(ApiQuirk::ClaimTotal) {
-        api_quirks::CLAIMED_TOTAL
-    } else {
-        total as u64
-    };
-    let body = serde_json::json!({"suppliers": page, "total": claimed, "next_offset": next});
+    let served = sim
+        .stats
+        .pull_pages
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let claimed = sim.quirks.stated_total(total as u64, served);
+    let mut records: Vec<serde_json::Value> = page
+        .iter()
+        .map(|s| serde_json::to_value(s).unwrap_or_default())
+        .collect();
+    sim.quirks.strip_country(from, &mut records, "country");
+    let body = serde_json::json!({"suppliers": records, "total": claimed, "next_offset": next});
     Stats::bump(&sim.stats.pull_pages);
     adm.finish(reply::json(StatusCode::OK, &body))
 }

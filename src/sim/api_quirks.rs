@@ -29,6 +29,61 @@ pub enum ApiQuirk {
     /// A pull paged by cursor or next link never ends: past the last record the pages go
     /// on with the list from its start again, each under a new cursor or link.
     EndlessChain,
+    /// Pull pages ignore the position asked for (offset, page, cursor or link): every one
+    /// holds the list's first records, while the total and the next cursor or link go on
+    /// as if the pages moved.
+    RepeatPage,
+    /// Pull answers state a total of [`SHORT_CHAIN_TOTAL`] whatever the list holds; the
+    /// pages end where the list does.
+    ShortChain,
+    /// From the second pull page served on, answers state a total [`TOTAL_SHIFT`] lower
+    /// than the list holds, as if another client deleted records while the pull ran.
+    ShiftingTotal,
+    /// The list's first record is served without its `country`, as if another client had
+    /// stored it without one.
+    MissingCountry,
+}
+
+/// The `total` a [`ApiQuirk::ShortChain`] server states.
+pub const SHORT_CHAIN_TOTAL: u64 = 1000;
+
+/// How much lower than the truth a [`ApiQuirk::ShiftingTotal`] server's later totals are.
+pub const TOTAL_SHIFT: u64 = 10;
+
+impl ApiQuirks {
+    /// The record a pull page asked for at `offset` starts at.
+    pub fn page_from(&self, offset: usize) -> usize {
+        if self.active(ApiQuirk::RepeatPage) {
+            0
+        } else {
+            offset
+        }
+    }
+
+    /// The total a pull answer states, for a list of `held` records; `served`: pull pages
+    /// answered before this one.
+    pub fn stated_total(&self, held: u64, served: u64) -> u64 {
+        if self.active(ApiQuirk::ClaimTotal) {
+            CLAIMED_TOTAL
+        } else if self.active(ApiQuirk::ShortChain) {
+            SHORT_CHAIN_TOTAL
+        } else if self.active(ApiQuirk::ShiftingTotal) && served > 0 {
+            held.saturating_sub(TOTAL_SHIFT)
+        } else {
+            held
+        }
+    }
+
+    /// Takes `country_key` off the first of `records` when they start at the list's first
+    /// record (`from` 0).
+    pub fn strip_country(&self, from: usize, records: &mut [serde_json::Value], country_key: &str) {
+        if from == 0
+            && self.active(ApiQuirk::MissingCountry)
+            && let Some(serde_json::Value::Object(first)) = records.first_mut()
+        {
+            first.remove(country_key);
+        }
+    }
 }
 
 /// The `total` a [`ApiQuirk::ClaimTotal`] server claims.

@@ -64,14 +64,14 @@ pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
     let chained = matches!(q.paging, Paging::Cursor { .. } | Paging::NextLink { .. });
     let endless = chained && sim.quirks.active(ApiQuirk::EndlessChain);
     let looping = chained && sim.quirks.active(ApiQuirk::LoopingChain);
-    let (page, total) = {
+    let ((page, total), from) = {
         let store = lock(&sim.store);
         // Past the end, an endless chain serves the list from its start again.
         let from = match store.len() {
             n if endless && n > 0 => offset % n,
-            _ => offset,
+            _ => sim.quirks.page_from(offset),
         };
-        store.page(from, size)
+        (store.page(from, size), from)
     };
     let end = offset + page.len();
     // Where the next link or cursor points: the next page, or (looping) this one again.
@@ -82,11 +82,20 @@ pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
     } else {
         (false, end)
     };
-    let records = Value::Array(page.iter().map(|s| outgoing(m, s)).collect());
-    let mut answer = q.records.wrap(records);
+    let mut records: Vec<Value> = page.iter().map(|s| outgoing(m, s)).collect();
+    sim.quirks
+        .strip_country(from, &mut records, m.fields.api_name("country"));
+    let mut answer = q.records.wrap(Value::Array(records));
     if !q.records.is_root() {
         if let Some(t) = &q.total {
-            t.insert(&mut answer, json!(total));
+            let served = sim
+                .stats
+                .pull_pages
+                .load(std::sync::atomic::Ordering::Relaxed);
+            t.insert(
+                &mut answer,
+                json!(sim.quirks.stated_total(total as u64, served)),
+            );
         }
         if let Some(h) = &q.has_more {
             h.insert(&mut answer, json!(more));

@@ -41,7 +41,7 @@ use crate::record::Supplier;
 pub use format::{Format, detect_format};
 pub use rejects::{RejectsWriter, read_rejects};
 pub use scan::{read_segment, scan};
-pub use sink::{PullSink, SinkSummary};
+pub use sink::{PullSink, SegmentWrite, SinkSummary};
 pub use write::{
     sync_dir_of, write_csv, write_csv_iter, write_file_atomic, write_jsonl, write_records,
 };

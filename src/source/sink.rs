@@ -4,22 +4,56 @@
 //! a segment either has its part or it does not. [`PullSink::finish`] assembles the parts
 //! in segment order into the output, atomically again. A resumed pull makes a new
 //! `PullSink` on the same run dir and keeps every part already written.
+//!
+//! Records are de-duplicated by `supplier_id` as they are written: a segment's part holds
+//! only ids no written part holds, and [`PullSink::write_segment`] says which it dropped,
+//! so a segment's count is what it added to the output. The ids written are kept as
+//! 128-bit fingerprints in a hash set: 17 bytes a slot (fingerprint and control byte) at
+//! 1–2 slots an id, ~36 MB for a million-record pull (2^21 slots). A resumed pull rebuilds the set
+//! from the parts of the segments its journal says are done ([`PullSink::remember`]);
+//! a part written by a process killed before it journaled the segment is not counted,
+//! and is replaced when that segment runs again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::SourceError;
 use super::format::Format;
+use super::rejects::read_rejects;
 use super::write::{encode, output_format, parent_dir, sync_dir, write_atomic, write_csv_header};
 use crate::record::Supplier;
+use crate::run::RejectOrigin;
 
 pub struct PullSink {
     parts: PathBuf,
     output: PathBuf,
     format: Format,
+    keys: Fingerprints,
+    written: Mutex<Written>,
+}
+
+/// The ids in the parts that count, those of records rejected as misfits, and what each
+/// segment this process wrote added to the latter.
+#[derive(Default)]
+struct Written {
+    ids: HashSet<u128>,
+    misfits: HashSet<u128>,
+    segments: HashMap<usize, Vec<u128>>,
+}
+
+/// What [`PullSink::write_segment`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentWrite {
+    /// Records written to the segment's part.
+    pub records: u64,
+    /// Indexes (into the records given) of those dropped: their id was already written.
+    pub repeats: Vec<usize>,
+    /// Indexes (into the misfit ids given) of misfits already rejected before.
+    pub misfit_repeats: Vec<usize>,
 }
 
 /// What [`PullSink::finish`] wrote.
@@ -58,7 +92,44 @@ impl PullSink {
             parts,
             output: output.to_path_buf(),
             format,
+            keys: Fingerprints::default(),
+            written: Mutex::new(Written::default()),
         })
+    }
+
+    fn written(&self) -> MutexGuard<'_, Written> {
+        // The set is only ever changed whole under the lock; a panic elsewhere leaves it
+        // as it was.
+        self.written.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the ids of the parts of `segments` (those the journal says are done) as
+    /// written; returns how many ids that is.
+    /// The misfits those segments rejected count as met too (from the rejects file).
+    pub fn remember(&self, segments: impl IntoIterator<Item = usize>) -> Result<u64, SourceError> {
+        let segments: HashSet<usize> = segments.into_iter().collect();
+        let mut w = self.written();
+        if let Some(run_dir) = self.parts.parent() {
+            for r in read_rejects(run_dir)? {
+                if r.origin == RejectOrigin::Mapping
+                    && !r.supplier_id.is_empty()
+                    && segments.contains(&r.segment)
+                {
+                    w.misfits.insert(self.keys.of(r.supplier_id.as_bytes()));
+                }
+            }
+        }
+        for &i in &segments {
+            if !self.has_segment(i) {
+                continue;
+            }
+            self.each_row(i, |id, _| {
+                w.ids.insert(self.keys.of(id));
+                Ok(())
+            })
+            .map_err(|e| SourceError::read(&self.part_path(i), e))?;
+        }
+        Ok(w.ids.len() as u64)
     }
 
     pub fn format(&self) -> Format {
@@ -73,10 +144,85 @@ impl PullSink {
         self.parts.join(format!("{index}.part"))
     }
 
-    /// Writes one segment's records (replacing an earlier write of the same segment).
-    pub fn write_segment(&self, index: usize, records: &[Supplier]) -> Result<(), SourceError> {
-        write_atomic(&self.part_path(index), |out| {
-            encode(self.format, records, out)
+    /// Writes one segment's records (replacing an earlier write of the same segment),
+    /// leaving out those whose id a written part (this one included) already holds.
+    pub fn write_segment(
+        &self,
+        index: usize,
+        records: &[Supplier],
+    ) -> Result<SegmentWrite, SourceError> {
+        self.write_segment_with(index, records, &[])
+    }
+
+    /// [`write_segment`](Self::write_segment), and tells which of `misfit_ids` (records of
+    /// the segment that did not fit the mapping, to be rejected) were met before: a server
+    /// repeating a page repeats its misfits too, and each is rejected once.
+    pub fn write_segment_with(
+        &self,
+        index: usize,
+        records: &[Supplier],
+        misfit_ids: &[&str],
+    ) -> Result<SegmentWrite, SourceError> {
+        // One writer at a time: deciding what is new and writing it is one step.
+        let mut w = self.written();
+        // Written before by this process (the segment ran again): what it took is free.
+        let before = w.segments.remove(&index);
+        for k in before.iter().flatten() {
+            w.misfits.remove(k);
+        }
+        if before.is_some() && self.has_segment(index) {
+            let mut old = Vec::new();
+            self.each_row(index, |id, _| {
+                old.push(self.keys.of(id));
+                Ok(())
+            })
+            .map_err(|e| SourceError::read(&self.part_path(index), e))?;
+            for k in old {
+                w.ids.remove(&k);
+            }
+        }
+        let mut misfit_repeats = Vec::new();
+        let mut new_misfits = Vec::new();
+        for (i, id) in misfit_ids.iter().enumerate() {
+            if id.is_empty() {
+                continue;
+            }
+            let k = self.keys.of(id.as_bytes());
+            if w.misfits.insert(k) {
+                new_misfits.push(k);
+            } else {
+                misfit_repeats.push(i);
+            }
+        }
+        let mut added = Vec::new();
+        let mut repeats = Vec::new();
+        let mut kept = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let k = self.keys.of(r.supplier_id.as_bytes());
+            if w.ids.insert(k) {
+                added.push(k);
+                kept.push(r);
+            } else {
+                repeats.push(i);
+            }
+        }
+        let wrote = write_atomic(&self.part_path(index), |out| {
+            encode(self.format, kept.iter().copied(), out)
+        });
+        if let Err(e) = wrote {
+            for k in added {
+                w.ids.remove(&k);
+            }
+            for k in new_misfits {
+                w.misfits.remove(&k);
+            }
+            return Err(e);
+        }
+        w.segments.insert(index, new_misfits);
+        Ok(SegmentWrite {
+            records: kept.len() as u64,
+            repeats,
+            misfit_repeats,
         })
     }
 

@@ -66,7 +66,11 @@ pub(crate) fn write_csv_header(out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Records without a header (CSV) or as lines (JSON Lines).
-pub(crate) fn encode(format: Format, records: &[Supplier], out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn encode<'a>(
+    format: Format,
+    records: impl IntoIterator<Item = &'a Supplier>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Csv => {
             let mut w = csv::WriterBuilder::new()

@@ -74,8 +74,9 @@ impl Scheduler {
             notices,
             // Handed to the API client before the scheduler exists.
             continuations: _,
+            pull_checks,
         } = plan;
-        let ledger = Ledger::open(journal, &manifest, views, emit.clone())?;
+        let ledger = Ledger::open(journal, &manifest, views, pull_checks, emit.clone())?;
         let sync = &params.config.sync;
         let backoff = Backoff::from_config(sync);
         let ctx = Arc::new(WorkerCtx {
@@ -89,6 +90,7 @@ impl Scheduler {
             slots: Slots::new(sync.concurrency),
             run_id: manifest.run_id.clone(),
             sink: ledger.sink(),
+            planned_total: manifest.total_records,
             cancel: cancel.child_token(),
             stop: CancellationToken::new(),
         });
@@ -353,11 +355,20 @@ impl Scheduler {
     /// Records the end in the journal and, for a complete pull, assembles the output.
     pub(super) async fn finish(mut self) -> End {
         self.ctx.cancel.cancel();
+        let mut output_records = None;
+        let mut shortfall = None;
         if self.ledger.has_output() {
             let all_done = self.ledger.all_done();
             if all_done && self.fatal.is_none() {
-                if let Err(e) = self.ledger.assemble_output().await {
-                    self.fatal = Some(e);
+                match self.ledger.assemble_output().await {
+                    Ok(n) => output_records = n,
+                    Err(e) => self.fatal = Some(e),
+                }
+                // Written whatever the server's pages did, and said plainly when they did
+                // not add up: a pull that fell short is never a clean success.
+                shortfall = self.ledger.pull_shortfall(output_records);
+                if let Some(why) = &shortfall {
+                    self.ctx.emit.notice(why.clone());
                 }
             } else if !all_done {
                 self.ctx.emit.notice(format!(
@@ -366,9 +377,12 @@ impl Scheduler {
                 ));
             }
         }
-        let state = final_state(self.fatal.is_some(), self.ledger.views());
-        self.ledger
-            .run_ended(state, self.fatal.clone(), self.auth_failure);
+        let mut state = final_state(self.fatal.is_some(), self.ledger.views());
+        if shortfall.is_some() && state == RunState::Completed {
+            state = RunState::CompletedWithFailures;
+        }
+        let reason = self.fatal.clone().or_else(|| shortfall.clone());
+        self.ledger.run_ended(state, reason, self.auth_failure);
         End {
             run_id: self.run_id,
             direction: self.direction,
@@ -377,6 +391,8 @@ impl Scheduler {
             auth_failure: self.auth_failure,
             renewals: 0,
             sessions: 0,
+            shortfall,
+            output_records,
         }
     }
 }
