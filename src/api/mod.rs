@@ -82,7 +82,7 @@ pub enum ApiError {
 }
 
 fn fmt_after(d: Option<Duration>) -> String {
-    d.map(|d| format!(" (retry after {}s)", d.as_secs()))
+    d.map(|d| format!(" (retry after {})", retry_after::words(d)))
         .unwrap_or_default()
 }
 
