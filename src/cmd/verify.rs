@@ -25,16 +25,12 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<i32> {
         Err(e) => return usage(&e),
     };
     let manifest = journal::read_manifest(&state_dir, &run_id)?;
-    let Some(source) = manifest
-        .source
-        .clone()
-        .filter(|_| manifest.direction == Direction::Push)
-    else {
+    if manifest.direction != Direction::Push || manifest.source.is_none() {
         return usage(&format!(
             "run {run_id} is a pull: verify compares what a push run sent with what the \
              server holds"
         ));
-    };
+    }
     let loaded = match super::carry_on::load(global, &state_dir, &run_id, false, &prefix)? {
         Ok(l) => l,
         Err(e) => return usage(&e),
@@ -50,7 +46,35 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<i32> {
         }
     }
     crate::logging::init_stderr(global.verbose);
-    let run_dir = journal::run_dir(&state_dir, &run_id)?;
+    let opts = Options {
+        extra: args.extra,
+        json: args.json,
+    };
+    super::runtime()?.block_on(check(&state_dir, &run_id, &cfg, secret, opts))
+}
+
+/// What to report besides missing and different records, and how.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Options {
+    pub extra: bool,
+    pub json: bool,
+}
+
+/// Verifies push run `run_id` with its configuration `cfg` (the recorded one, with what
+/// the operator gave over it) and prints the report; the exit code. Also what the console's
+/// `v` runs at the end of a push, in the run's own process.
+pub(super) async fn check(
+    state_dir: &std::path::Path,
+    run_id: &str,
+    cfg: &config::Config,
+    secret: crate::secret::Secret,
+    opts: Options,
+) -> anyhow::Result<i32> {
+    let manifest = journal::read_manifest(state_dir, run_id)?;
+    let Some(source) = manifest.source.clone() else {
+        anyhow::bail!("run {run_id} names no source file");
+    };
+    let run_dir = journal::run_dir(state_dir, run_id)?;
     let expected = read::expected(&source, &run_dir).with_context(|| {
         format!(
             "cannot read the run's source {} to compare with",
@@ -68,24 +92,22 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<i32> {
         max_pages: u64::MAX,
     };
     let token_cache = state_dir.join("token-cache");
-    let read = super::runtime()?.block_on(async {
-        let cancel = CancellationToken::new();
-        let mut signals = crate::signals::StopSignals::install();
-        let work = async {
-            let api = read::connect(&cfg, secret, token_cache, &pacing, &cancel).await?;
-            pacing.max_pages = api.mapping().pull.max_pages;
-            let got = read::server(&api, &pacing, &cancel).await;
-            api.end_session().await;
-            got
-        };
-        tokio::select! {
-            r = work => r,
-            name = signals.recv() => {
-                cancel.cancel();
-                Err(ApiError::Permanent { status: 0, message: format!("stopped by {name}") })
-            }
+    let cancel = CancellationToken::new();
+    let mut signals = crate::signals::StopSignals::install();
+    let work = async {
+        let api = read::connect(cfg, secret, token_cache, &pacing, &cancel).await?;
+        pacing.max_pages = api.mapping().pull.max_pages;
+        let got = read::server(&api, &pacing, &cancel).await;
+        api.end_session().await;
+        got
+    };
+    let read = tokio::select! {
+        r = work => r,
+        name = signals.recv() => {
+            cancel.cancel();
+            Err(ApiError::Permanent { status: 0, message: format!("stopped by {name}") })
         }
-    });
+    };
     let server = match read {
         Ok(s) => s,
         Err(e) => {
@@ -102,19 +124,19 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<i32> {
     let c = verify::compare(
         &expected.records,
         &server.records,
-        &fields(&cfg)?,
-        args.extra,
+        &fields(cfg)?,
+        opts.extra,
     );
     let report = Report::new(
-        &run_id,
+        run_id,
         &source.display().to_string(),
         changed,
         &expected,
         &server,
         &c,
-        args.extra,
+        opts.extra,
     );
-    if args.json {
+    if opts.json {
         print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
         print_out(&report.text())?;

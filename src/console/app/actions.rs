@@ -66,6 +66,7 @@ impl App {
                 self.flash = Some(format!("retrying {n} failed segment(s)"));
                 vec![Command::RetryAllFailed]
             }
+            Verify => self.verify(),
             Quit => self.quit(),
             Confirm => {
                 self.overlay = Overlay::None;
@@ -154,6 +155,33 @@ impl App {
             many => format!("retrying {} failed segments", many.len()),
         });
         failed.into_iter().map(Command::RetrySegment).collect()
+    }
+
+    /// `v`: once a push has finished, quit and verify it; otherwise say when it can.
+    fn verify(&mut self) -> Vec<Command> {
+        let push = self
+            .summary
+            .as_ref()
+            .filter(|s| s.direction == crate::run::Direction::Push && !s.run_id.is_empty());
+        match push {
+            Some(s) if self.attached.is_none() => {
+                let id = s.run_id.clone();
+                self.verify_after = true;
+                self.flash = Some(format!("quitting to verify {id}…"));
+                self.quit()
+            }
+            Some(s) => {
+                self.flash = Some(format!(
+                    "verify from a shell: {} verify {}",
+                    self.command, s.run_id
+                ));
+                Vec::new()
+            }
+            None => {
+                self.flash = Some("verify is offered once a push has finished".into());
+                Vec::new()
+            }
+        }
     }
 
     fn quit(&mut self) -> Vec<Command> {
