@@ -74,10 +74,10 @@ pub async fn run_console(
     }
     result?;
     let verify = app
-        .summary
+        .info
         .as_ref()
         .filter(|_| app.verify_after)
-        .map(|s| s.run_id.clone());
+        .map(|i| i.run_id.clone());
     Ok(Ended {
         exit_code: app.exit_code(),
         text: app.end_text(),

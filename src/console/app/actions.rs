@@ -159,22 +159,22 @@ impl App {
 
     /// `v`: once a push has finished, quit and verify it; otherwise say when it can.
     fn verify(&mut self) -> Vec<Command> {
+        // A finished run may be kept alive for retries: its state says it ended before
+        // its summary arrives.
+        let finished = !self.sync_running();
         let push = self
-            .summary
+            .info
             .as_ref()
-            .filter(|s| s.direction == crate::run::Direction::Push && !s.run_id.is_empty());
+            .filter(|i| finished && i.direction == crate::run::Direction::Push)
+            .map(|i| i.run_id.clone());
         match push {
-            Some(s) if self.attached.is_none() => {
-                let id = s.run_id.clone();
+            Some(id) if self.attached.is_none() => {
                 self.verify_after = true;
                 self.flash = Some(format!("quitting to verify {id}…"));
                 self.quit()
             }
-            Some(s) => {
-                self.flash = Some(format!(
-                    "verify from a shell: {} verify {}",
-                    self.command, s.run_id
-                ));
+            Some(id) => {
+                self.flash = Some(format!("verify from a shell: {} verify {id}", self.command));
                 Vec::new()
             }
             None => {

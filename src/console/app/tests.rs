@@ -323,8 +323,16 @@ fn verify_is_offered_once_a_push_has_finished() {
     app.apply(EngineEvent::Finished(summary(RunState::Completed)), t0);
     assert_eq!(app.handle(Action::Verify), vec![Command::Stop]);
     assert!(app.verify_after && app.should_exit);
+    // A push that ended but is kept alive for retries: its state says it ended.
+    let (mut kept, t0) = started(2);
+    kept.apply(EngineEvent::RunState(RunState::Completed), t0);
+    assert_eq!(kept.handle(Action::Verify), vec![Command::Stop]);
+    assert!(kept.verify_after);
     // A pull has nothing to verify.
-    let (mut pull, t0) = started(2);
+    let mut pull = App::new(true);
+    let mut i = info(2, 20);
+    i.direction = Direction::Pull;
+    pull.apply(EngineEvent::RunStarted(i), t0);
     let mut s = summary(RunState::Completed);
     s.direction = Direction::Pull;
     pull.apply(EngineEvent::Finished(s), t0);
