@@ -182,3 +182,33 @@ async fn records_lost_behind_a_200_with_an_error_are_found() {
     assert!(out.contains(&format!("{missing} missing")), "{out}");
     assert!(out.contains(&format!("and {} more", missing - 20)), "{out}");
 }
+
+/// The read is paced like a run: a server allowing two calls a second answers most pages
+/// 429 with `Retry-After`, and verify waits them out instead of failing or giving up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_waits_out_429s() {
+    let sim = Sim {
+        rate_limit_per_sec: 2,
+        ..Sim::default()
+    }
+    .start()
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = write_config(d, &sim.url(), 10, 2);
+    let src = d.join("suppliers.csv");
+    write_csv(&src, 60, &[]);
+    let o = push(d, &cfg, &src, "paced-push");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let before = stat(&sim.stats(), "rate_limited");
+    let (o, j) = verify(d, &cfg, &["paced-push", "--json"]);
+    let j = j.unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(j["matching"], 60, "{j}");
+    let limited = stat(&sim.stats(), "rate_limited") - before;
+    assert!(
+        limited > 0,
+        "no 429 during the read: the test shows nothing"
+    );
+    assert!(j["pages_read"].as_u64().unwrap() >= 6, "{j}");
+}
