@@ -52,6 +52,10 @@ pub enum Command {
     Attach(AttachArgs),
     /// Find out which clock kills the token early, and why.
     Diagnose(DiagnoseArgs),
+    /// Read the destination back through a push run's mapping and compare it with what the
+    /// run pushed: exit 0 when the server holds every record as the source has it, 3 when
+    /// records are missing or different.
+    Verify(VerifyArgs),
     /// Run the supplier API simulator (OAuth2 server included), quirks and all.
     Simulate(SimulateArgs),
     /// Print the effective configuration and where each value came from.
@@ -187,6 +191,18 @@ pub struct RetryArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
     pub run_id: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The push run to verify (any unique prefix of its id).
+    pub run_id: String,
+    /// Also list records on the server that the source does not have.
+    #[arg(long)]
+    pub extra: bool,
+    /// The report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -10,6 +10,8 @@ pub const CONFIG: i32 = 2;
 /// Finished with failed segments (`supsync retry`). `diagnose`: cannot keep a sync alive.
 pub const FAILED_SEGMENTS: i32 = 3;
 pub const DIAGNOSE_CANNOT_SUSTAIN: i32 = 3;
+/// `verify`: the server lacks records the run pushed, or holds them with other values.
+pub const VERIFY_DISAGREES: i32 = 3;
 /// Authentication failure. `diagnose`: no token could be obtained.
 pub const AUTH: i32 = 4;
 /// Interrupted; `supsync resume` carries on.

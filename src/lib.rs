@@ -30,3 +30,4 @@ pub mod signals;
 pub mod sim;
 pub mod source;
 pub mod summary;
+pub mod verify;

@@ -1,10 +1,55 @@
-//! `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP date, clamped so a server
-//! cannot park a sync for hours. Digits beyond `u64` saturate instead of being ignored.
+//! A server's time, read once for everyone: `Retry-After` (RFC 9110 §10.2.3) as
+//! delay-seconds or an HTTP date, clamped so a server cannot park a sync for hours, and
+//! the server's own "now" (its `Date` header) that such dates and a JWT's `exp` are read
+//! against. Digits beyond `u64` saturate instead of being ignored.
 
 use std::time::{Duration, SystemTime};
 
-/// The longest wait a server's ask is recorded as (its word is data: bounded before use).
-pub const MAX_ASKED: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The longest wait a server's ask is recorded as (its word is data: bounded before use):
+/// one day, the most `sync.max_retry_after_secs` allows. Every reader of `Retry-After` (API
+/// calls, token requests, session logins and the lock a login budget keeps) clamps here,
+/// so a year-long ask reads the same on every run.
+pub const MAX_ASKED: Duration = Duration::from_secs(24 * 3600);
+
+/// The server's "now" as its answer states it: the `Date` header when it has a valid one,
+/// else `local` (our wall clock). A date the server gives (a `Retry-After` date, a JWT's
+/// `exp` without `iat`) is meant on the server's clock; read against ours, a server a few
+/// minutes ahead would look like it asks for minutes of waiting.
+pub fn server_now(date: Option<&str>, local: SystemTime) -> SystemTime {
+    date.and_then(|d| httpdate::parse_http_date(d.trim()).ok())
+        .unwrap_or(local)
+}
+
+/// [`server_now`] of an answer's headers.
+pub fn server_now_of(headers: &reqwest::header::HeaderMap, local: SystemTime) -> SystemTime {
+    server_now(date_of(headers), local)
+}
+
+/// The `Date` header's text, when it is text.
+pub fn date_of(headers: &reqwest::header::HeaderMap) -> Option<&str> {
+    headers
+        .get(reqwest::header::DATE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// A wait the server asked for, in the one wording every message uses ("90 s",
+/// "5 min", "2 h 30 min"), and "or more" when the ask was clamped to [`MAX_ASKED`].
+pub fn words(wait: Duration) -> String {
+    let s = wait.min(MAX_ASKED).as_secs();
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    let text = match (h, m, sec) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    };
+    if wait >= MAX_ASKED {
+        format!("{text} or more")
+    } else {
+        text
+    }
+}
 
 /// What the server asks for, bounded to [`MAX_ASKED`] but not to our own maximum, so a
 /// caller can report "the server asks to wait 24 h". `None` when the value is neither form.
@@ -31,14 +76,21 @@ pub fn parse(value: &str, now: SystemTime, max: Duration) -> Option<Duration> {
     asked(value, now).map(|d| d.min(max))
 }
 
-/// The header of a response, parsed.
+/// The header of a response, parsed against the answer's own clock ([`server_now_of`],
+/// `local` when it has no `Date`), capped to `max`.
 pub fn from_headers(
     headers: &reqwest::header::HeaderMap,
-    now: SystemTime,
+    local: SystemTime,
     max: Duration,
 ) -> Option<Duration> {
+    asked_in(headers, local).map(|d| d.min(max))
+}
+
+/// What an answer's `Retry-After` asks for, against the answer's own clock, bounded to
+/// [`MAX_ASKED`] only.
+pub fn asked_in(headers: &reqwest::header::HeaderMap, local: SystemTime) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    parse(v, now, max)
+    asked(v, server_now_of(headers, local))
 }
 
 #[cfg(test)]
@@ -57,6 +109,38 @@ mod tests {
         assert_eq!(parse("18446744073709551616", now, MAX), Some(MAX));
         assert_eq!(asked("18446744073709551615", now), Some(MAX_ASKED));
         assert_eq!(asked("86400", now), Some(Duration::from_secs(86400)));
+        assert_eq!(asked("31622400", now), Some(MAX_ASKED));
+        assert_eq!(words(MAX_ASKED), "24 h or more");
+        assert_eq!(words(Duration::from_secs(7)), "7 s");
+        assert_eq!(words(Duration::from_secs(86_399)), "23 h 59 min");
+    }
+
+    #[test]
+    fn a_date_is_read_on_the_answers_own_clock() {
+        use reqwest::header::{DATE, HeaderMap, HeaderValue, RETRY_AFTER};
+        // The server runs 300 s ahead of us and asks to retry at its now + 1 s.
+        let local = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            DATE,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:33:00 GMT"),
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:33:01 GMT"),
+        );
+        assert_eq!(from_headers(&h, local, MAX), Some(Duration::from_secs(1)));
+        assert_eq!(asked_in(&h, local), Some(Duration::from_secs(1)));
+        // Without `Date`, our clock is all there is: 301 s, capped.
+        h.remove(DATE);
+        assert_eq!(from_headers(&h, local, MAX), Some(MAX));
+        assert_eq!(asked_in(&h, local), Some(Duration::from_secs(301)));
+        // A `Date` that does not parse is no clock.
+        h.insert(DATE, HeaderValue::from_static("yesterday"));
+        assert_eq!(server_now_of(&h, local), local);
+        // Seconds do not depend on any clock.
+        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(from_headers(&h, local, MAX), Some(Duration::from_secs(2)));
     }
 
     #[test]

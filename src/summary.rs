@@ -88,7 +88,20 @@ fn hints(s: &RunSummary, command: &str) -> Vec<String> {
     if s.segments_failed > 0 {
         out.push(format!("to retry failed segments: {command} retry {id}"));
     }
+    if s.direction == Direction::Push
+        && matches!(
+            s.state,
+            RunState::Completed | RunState::CompletedWithFailures
+        )
+    {
+        out.push(verify_hint(command, id));
+    }
     out
+}
+
+/// The line that tells how to check what the server holds after a push.
+pub fn verify_hint(command: &str, run_id: &str) -> String {
+    format!("to check what the server holds: {command} verify {run_id}")
 }
 
 /// The line that tells how to carry on an unfinished run.
@@ -137,6 +150,10 @@ mod tests {
         assert!(t.contains("5 created"), "{t}");
         assert!(t.contains("4 renewal(s), 2 session(s)"), "{t}");
         assert!(t.contains("supsync --state-dir /x retry 20261125-1"), "{t}");
+        assert!(
+            t.contains("supsync --state-dir /x verify 20261125-1"),
+            "{t}"
+        );
         assert!(t.contains("1m 15s"), "{t}");
         let t = text(&s(RunState::Interrupted), cmd);
         assert!(

@@ -104,6 +104,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth", "config", "engine", "exit", "logging", "run", "signals", "summary",
         ],
     ),
+    // Reading a push run's destination back and comparing it with the run's source.
+    (
+        "verify",
+        &[
+            "api", "config", "engine", "exit", "mapping", "record", "secret", "source",
+        ],
+    ),
     // Commands wire rooms together: they may see every room (checked below as "*").
     ("cmd", &["*"]),
 ];

@@ -136,7 +136,7 @@ fn permanent_words(status: u16, message: &str) -> String {
 }
 
 fn fmt_after(d: Option<Duration>) -> String {
-    d.map(|d| format!(" (retry after {}s)", d.as_secs()))
+    d.map(|d| format!(" (retry after {})", retry_after::words(d)))
         .unwrap_or_default()
 }
 

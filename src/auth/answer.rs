@@ -206,7 +206,10 @@ pub fn lifetime(
 }
 
 /// Seconds a JWT access token says it lives, from its unverified claims. `None` for an
-/// opaque token or one without a usable `exp`.
+/// opaque token or one without a usable `exp`. `exp` and `iat` are the server's clock: the
+/// lifetime is their difference, and without `iat`, `exp` less `now`, which callers give as
+/// the server's "now" (`crate::retry_after::server_now` of the answer's `Date`) so a skewed
+/// server clock does not shorten or stretch it.
 pub fn jwt_lifetime(token: &str, now: SystemTime) -> Option<u64> {
     #[derive(Deserialize)]
     struct Claims {
@@ -238,7 +241,9 @@ pub enum Screened {
     Busy {
         status: u16,
         text: String,
-        retry_after: Option<String>,
+        /// `Retry-After` as asked, read on the answer's own clock (filled in by the caller,
+        /// who has the headers).
+        retry_after: Option<Duration>,
     },
     /// Not a token answer and no OAuth2 error either (HTML login page, empty body, JSON
     /// without `access_token`…). The body is not kept: it may hold a token.

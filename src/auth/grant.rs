@@ -253,11 +253,13 @@ impl TokenEndpoint {
             req = req.add_extra_param(k.clone(), v.clone());
         }
         let sent_at = Instant::now();
+        let endpoint = Endpoint::new(&self.http);
         let resp = req
-            .request_async(&Endpoint(&self.http))
+            .request_async(&endpoint)
             .await
             .map_err(|e| classify(kind, e, &self.redactor))?;
-        Ok(self.to_grant(kind, resp, sent_at))
+        let server_now = endpoint.server_now(SystemTime::now());
+        Ok(self.to_grant(kind, resp, sent_at, server_now))
     }
 
     /// Continue the session of `refresh_token`.
@@ -284,22 +286,31 @@ impl TokenEndpoint {
             req = req.add_extra_param(k.clone(), v.clone());
         }
         let sent_at = Instant::now();
+        let endpoint = Endpoint::new(&self.http);
         let resp = req
-            .request_async(&Endpoint(&self.http))
+            .request_async(&endpoint)
             .await
             .map_err(|e| classify(kind, e, &self.redactor))?;
-        Ok(self.to_grant(kind, resp, sent_at))
+        let server_now = endpoint.server_now(SystemTime::now());
+        Ok(self.to_grant(kind, resp, sent_at, server_now))
     }
 }
 
 impl TokenEndpoint {
-    fn to_grant(&self, kind: GrantKind, resp: LenientTokenResponse, sent_at: Instant) -> Grant {
+    /// `server_now`: the answer's own clock, which a JWT `exp` without `iat` is read against.
+    fn to_grant(
+        &self,
+        kind: GrantKind,
+        resp: LenientTokenResponse,
+        sent_at: Instant,
+        server_now: SystemTime,
+    ) -> Grant {
         let access = resp.access_token().secret().clone();
         let (lifetime, lifetime_source) = answer::lifetime(
             resp.expires_in_secs(),
             &access,
             self.fallback_ttl_secs,
-            SystemTime::now(),
+            server_now,
         );
         let refresh_token = resp
             .refresh_token()

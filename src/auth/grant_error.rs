@@ -20,7 +20,7 @@ pub enum GrantError {
     #[error("{} unreachable for {}: {message}", grant.endpoint(), grant.request())]
     Transport { grant: GrantKind, message: String },
     /// The server answered 429 or 5xx: it is there, but busy or failing.
-    #[error("{} answered {} with HTTP {status}{}{}", grant.endpoint(), grant.request(), server_words(text), .retry_after.map(|r| format!(" (it asks to wait {} s)", r.as_secs())).unwrap_or_default())]
+    #[error("{} answered {} with HTTP {status}{}{}", grant.endpoint(), grant.request(), server_words(text), .retry_after.map(|r| format!(" (it asks to wait {})", crate::retry_after::words(r))).unwrap_or_default())]
     Server {
         grant: GrantKind,
         status: u16,
@@ -60,7 +60,7 @@ pub enum GrantError {
         last: Option<String>,
     },
     /// The login answered 423: the account is locked. Nothing is tried until it ends.
-    #[error("the login endpoint says user {user} is locked (HTTP 423{}){}; stopping at once: a locked account refuses even the right password, and every attempt may prolong the lock. Wait for the lock to end, then run `supsync resume`.", server_words(text), .retry_after.map(|r| format!("; it asks to wait {} s", r.as_secs())).unwrap_or_default())]
+    #[error("the login endpoint says user {user} is locked (HTTP 423{}){}; stopping at once: a locked account refuses even the right password, and every attempt may prolong the lock. Wait for the lock to end, then run `supsync resume`.", server_words(text), .retry_after.map(|r| format!("; it asks to wait {}", crate::retry_after::words(r))).unwrap_or_default())]
     AccountLocked {
         user: String,
         text: String,

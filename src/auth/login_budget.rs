@@ -26,8 +26,9 @@ use super::grant::GrantError;
 use crate::secret::Secret;
 
 /// A lock the server names longer than this is read as this long: a typo or a hostile
-/// answer must not keep supsync from logging in for a year.
-const MAX_LOCK: Duration = Duration::from_secs(86_400);
+/// answer must not keep supsync from logging in for a year. The one clamp of every
+/// `Retry-After`, so the 423's own message and a later run's "has N s to run" agree.
+const MAX_LOCK: Duration = crate::retry_after::MAX_ASKED;
 
 /// What the file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,9 +157,9 @@ impl LoginBudget {
             return Err(GrantError::AccountLocked {
                 user: self.user.clone(),
                 text: format!(
-                    "no login tried: an earlier login was answered 423 and the lock has {} s \
+                    "no login tried: an earlier login was answered 423 and the lock has {} \
                      to run",
-                    left.as_secs().max(1)
+                    crate::retry_after::words(left.max(Duration::from_secs(1)))
                 ),
                 retry_after: Some(left),
             });
@@ -194,7 +195,8 @@ impl LoginBudget {
 
     /// A 423: counted, the lock's end kept, and the run stops at once.
     pub fn locked(&self, text: &str, retry_after: Option<Duration>, now: SystemTime) -> GrantError {
-        let until = retry_after.and_then(|d| now.checked_add(d.min(MAX_LOCK)));
+        let retry_after = retry_after.map(|d| d.min(MAX_LOCK));
+        let until = retry_after.and_then(|d| now.checked_add(d));
         self.count(format!("HTTP 423{}", words(text)), until);
         GrantError::AccountLocked {
             user: self.user.clone(),

@@ -90,8 +90,19 @@ fn a_lock_stops_every_attempt_until_its_end() {
         r => panic!("{r:?}"),
     }
     assert!(other.check(now + Duration::from_secs(31)).is_ok());
-    // A lock named as a year is read as a day.
-    b.locked("", Some(Duration::from_secs(366 * 86_400)), now);
+    // A lock named as a year is read as a day, and said so the same way on this run and
+    // the next (the clamp of every `Retry-After`).
+    let first = b.locked("", Some(Duration::from_secs(31_622_400)), now);
+    assert!(
+        first.to_string().contains("it asks to wait 24 h or more"),
+        "{first}"
+    );
+    let next = b
+        .check(now + Duration::from_secs(1))
+        .unwrap_err()
+        .to_string();
+    assert!(next.contains("the lock has 23 h 59 min to run"), "{next}");
+    assert!(!next.contains("31622400") && !first.to_string().contains("31622400"));
     assert!(b.check(now + Duration::from_secs(86_401)).is_ok());
 }
 

@@ -260,10 +260,7 @@ impl SessionLogin {
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| crate::retry_after::asked(v, SystemTime::now()))
+    crate::retry_after::asked_in(headers, SystemTime::now())
 }
 
 /// `error` and `error_description` (or `message`) of a JSON error body, raw.

@@ -22,8 +22,27 @@ pub(super) enum HttpFailure {
     Screened(Screened),
 }
 
-/// The reqwest client as `oauth2`'s HTTP client.
-pub(super) struct Endpoint<'a>(pub &'a reqwest::Client);
+/// The reqwest client as `oauth2`'s HTTP client. It keeps the answer's `Date` (the
+/// server's clock, which a JWT's `exp` is read against): `oauth2` does not pass headers on.
+pub(super) struct Endpoint<'a> {
+    pub http: &'a reqwest::Client,
+    pub date: std::sync::Mutex<Option<String>>,
+}
+
+impl<'a> Endpoint<'a> {
+    pub fn new(http: &'a reqwest::Client) -> Self {
+        Endpoint {
+            http,
+            date: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The server's "now" as the last answer stated it, else `local`.
+    pub fn server_now(&self, local: std::time::SystemTime) -> std::time::SystemTime {
+        let date = self.date.lock().unwrap_or_else(|p| p.into_inner());
+        crate::retry_after::server_now(date.as_deref(), local)
+    }
+}
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Endpoint<'_> {
     type Error = HttpFailure;
@@ -39,9 +58,11 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Endpoint<'_> {
     fn call(&'c self, req: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
             let req = reqwest::Request::try_from(req)?;
-            let mut resp = self.0.execute(req).await?;
+            let mut resp = self.http.execute(req).await?;
             let status = resp.status();
             let headers = resp.headers().clone();
+            *self.date.lock().unwrap_or_else(|p| p.into_inner()) =
+                crate::retry_after::date_of(&headers).map(str::to_string);
             let too_large = || {
                 HttpFailure::Screened(Screened::TooLarge {
                     what: format!(
@@ -69,10 +90,8 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Endpoint<'_> {
                 .and_then(|v| v.to_str().ok());
             if let Err(mut s) = answer::screen(status.as_u16(), ct, &body) {
                 if let Screened::Busy { retry_after, .. } = &mut s {
-                    *retry_after = headers
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .map(String::from);
+                    *retry_after =
+                        crate::retry_after::asked_in(&headers, std::time::SystemTime::now());
                 }
                 return Err(HttpFailure::Screened(s));
             }
@@ -145,8 +164,7 @@ fn screened(grant: GrantKind, s: Screened, redactor: &Redactor) -> GrantError {
             grant,
             status,
             text: redactor.clean(&text),
-            retry_after: retry_after
-                .and_then(|r| crate::retry_after::asked(&r, std::time::SystemTime::now())),
+            retry_after,
         },
         Screened::NoToken {
             status,

@@ -77,6 +77,10 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
         std::time::Instant::now(),
     );
     let state_dir = params.state_dir.clone();
+    // For a `v` at the console's end: verify reads with the run's own config and secret.
+    let verify_with = how
+        .console
+        .then(|| (params.config.clone(), params.client_secret.clone()));
     let mut handle = engine::start(params);
     let mut json_tap = None;
     if let Some(j) = &json {
@@ -86,8 +90,10 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
     let (handle, observers) = tap::tap(handle, observers);
     // `supsync ps` and `attach` see the run through its control socket.
     let (handle, control) = crate::control::serve(handle, &state_dir);
+    let mut verify = None;
     let (code, text, summary) = if how.console {
         let ended = console::run_console(handle, &how.ui, &how.command, credentials).await?;
+        verify = ended.verify;
         (ended.exit_code, ended.text, None)
     } else {
         let s = headless::report(handle, &HeadlessOptions::default()).await;
@@ -115,6 +121,23 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
                 tracing::warn!("the run's summary was not printed: {e:#}");
             }
         }
+    }
+    if let (Some(run_id), Some((config, secret))) = (verify, verify_with) {
+        // Asked for at the console: the run's outcome stands when it failed; a run that
+        // completed ends with what the server was found to hold.
+        let checked = super::verify::check(
+            &state_dir,
+            &run_id,
+            &config,
+            secret,
+            super::verify::Options::default(),
+        )
+        .await?;
+        return Ok(if code == crate::exit::OK {
+            checked
+        } else {
+            code
+        });
     }
     Ok(code)
 }

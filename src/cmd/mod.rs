@@ -12,6 +12,7 @@ pub mod ps;
 pub mod run;
 pub mod simulate;
 pub mod status;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Diagnose(a) => diagnose::run(&global, a),
         Command::Simulate(a) => simulate::run(&global, a),
         Command::Config(a) => config::run(&global, a),
+        Command::Verify(a) => verify::run(&global, a),
     };
     match result {
         Ok(code) => code,

@@ -28,6 +28,8 @@ pub enum Action {
     ToggleHelp,
     /// Close the open overlay (or leave the expanded log).
     Close,
+    /// After a push has finished: quit, then read the server back (`supsync verify`).
+    Verify,
     /// Quit (asks first while a sync is running).
     Quit,
     /// Answer to the quit question.
@@ -121,6 +123,11 @@ impl Default for Bindings {
                     ToggleLog,
                     vec![c('l'), k(K::Tab)],
                     "expand / shrink the full log",
+                ),
+                (
+                    Verify,
+                    vec![c('v')],
+                    "after a push: quit and verify the server",
                 ),
                 (ToggleHelp, vec![c('?')], "this help"),
                 (Close, vec![k(K::Esc)], "close the overlay / log"),

@@ -31,6 +31,8 @@ pub struct Ended {
     /// For stdout once the terminal is restored: the run's summary with the command that
     /// carries on, when there is one.
     pub text: String,
+    /// The operator asked (`v`) to verify this push run once the terminal is restored.
+    pub verify: Option<String>,
 }
 
 /// Runs the console over a started engine until the operator quits. The terminal is
@@ -71,9 +73,15 @@ pub async fn run_console(
         }
     }
     result?;
+    let verify = app
+        .info
+        .as_ref()
+        .filter(|_| app.verify_after)
+        .map(|i| i.run_id.clone());
     Ok(Ended {
         exit_code: app.exit_code(),
         text: app.end_text(),
+        verify,
     })
 }
 
@@ -105,6 +113,7 @@ pub async fn attach_console(
     Ok(Ended {
         exit_code: app.exit_code(),
         text: app.end_text(),
+        verify: None,
     })
 }
 

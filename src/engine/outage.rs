@@ -102,7 +102,7 @@ impl Outage {
                         "the server asks to wait {} (Retry-After), more than \
                          sync.max_retry_after_secs ({} s): retrying sooner, and the wait \
                          counts toward sync.max_outage_secs ({} s)",
-                        human(asked),
+                        crate::api::retry_after::words(asked),
                         self.max_retry_after.as_secs(),
                         self.bound.as_secs()
                     ));
@@ -155,7 +155,7 @@ impl Outage {
         if let Some(asked) = w.asked {
             message.push_str(&format!(
                 "; the server asks to wait {} (Retry-After), more than sync.max_retry_after_secs ({} s)",
-                human(asked),
+                crate::api::retry_after::words(asked),
                 self.max_retry_after.as_secs()
             ));
         }

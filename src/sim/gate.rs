@@ -63,7 +63,8 @@ impl Admitted {
             }
         }
         let skew = self.sim.profile.tokens.clock_skew_secs;
-        if skew != 0 {
+        let dates = api.retry_after_dates;
+        if skew != 0 || dates {
             // hyper adds `Date` only when the answer has none: this one wins.
             let now = std::time::SystemTime::now();
             let shifted = if skew > 0 {
@@ -71,14 +72,30 @@ impl Admitted {
             } else {
                 now.checked_sub(std::time::Duration::from_secs(skew.unsigned_abs()))
             };
-            if let Some(v) = shifted
-                .map(httpdate::fmt_http_date)
-                .and_then(|d| HeaderValue::from_str(&d).ok())
-            {
-                resp.headers_mut().insert(header::DATE, v);
+            if let Some(server_now) = shifted {
+                if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(server_now)) {
+                    resp.headers_mut().insert(header::DATE, v);
+                }
+                if dates {
+                    retry_after_as_date(&mut resp, server_now);
+                }
             }
         }
         resp
+    }
+}
+
+/// `Retry-After: N` becomes the HTTP date N seconds after `server_now` (the server's clock).
+fn retry_after_as_date(resp: &mut Response, server_now: std::time::SystemTime) {
+    let secs = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(at) = secs.and_then(|s| server_now.checked_add(std::time::Duration::from_secs(s)))
+        && let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(at))
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 

@@ -116,6 +116,7 @@ mod tests {
             health: Default::default(),
             expiry_header: true,
             quirks: Vec::new(),
+            retry_after_dates: false,
         }))
     }
 

@@ -142,6 +142,10 @@ pub struct Api {
     /// Hostile answers (docs/API.md §5.2), until `POST /_sim/calm`.
     #[serde(default)]
     pub quirks: Vec<super::api_quirks::ApiQuirk>,
+    /// `Retry-After` of resource answers as an HTTP date on the server's own clock (its
+    /// now, `[tokens] clock_skew_secs` included, plus the seconds) instead of seconds.
+    #[serde(default)]
+    pub retry_after_dates: bool,
 }
 
 fn yes() -> bool {

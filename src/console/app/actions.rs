@@ -66,6 +66,7 @@ impl App {
                 self.flash = Some(format!("retrying {n} failed segment(s)"));
                 vec![Command::RetryAllFailed]
             }
+            Verify => self.verify(),
             Quit => self.quit(),
             Confirm => {
                 self.overlay = Overlay::None;
@@ -154,6 +155,33 @@ impl App {
             many => format!("retrying {} failed segments", many.len()),
         });
         failed.into_iter().map(Command::RetrySegment).collect()
+    }
+
+    /// `v`: once a push has finished, quit and verify it; otherwise say when it can.
+    fn verify(&mut self) -> Vec<Command> {
+        // A finished run may be kept alive for retries: its state says it ended before
+        // its summary arrives.
+        let finished = !self.sync_running();
+        let push = self
+            .info
+            .as_ref()
+            .filter(|i| finished && i.direction == crate::run::Direction::Push)
+            .map(|i| i.run_id.clone());
+        match push {
+            Some(id) if self.attached.is_none() => {
+                self.verify_after = true;
+                self.flash = Some(format!("quitting to verify {id}…"));
+                self.quit()
+            }
+            Some(id) => {
+                self.flash = Some(format!("verify from a shell: {} verify {id}", self.command));
+                Vec::new()
+            }
+            None => {
+                self.flash = Some("verify is offered once a push has finished".into());
+                Vec::new()
+            }
+        }
     }
 
     fn quit(&mut self) -> Vec<Command> {

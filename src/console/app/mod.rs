@@ -121,6 +121,8 @@ pub struct App {
     pub full_log: tui_logger::TuiWidgetState,
     /// Set when attached to a run in another process: quitting detaches, the run goes on.
     pub attached: Option<Attached>,
+    /// The operator asked (`v`) to verify the finished push once the console is gone.
+    pub verify_after: bool,
 }
 
 impl App {
@@ -158,6 +160,7 @@ impl App {
                 .set_level_for_target(crate::logging::TOKEN_TARGET, LevelFilter::Debug),
             full_log: TuiWidgetState::new().set_default_display_level(LevelFilter::Info),
             attached: None,
+            verify_after: false,
         }
     }
 

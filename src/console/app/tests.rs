@@ -314,6 +314,33 @@ fn quitting_a_finished_run_needs_no_question() {
 }
 
 #[test]
+fn verify_is_offered_once_a_push_has_finished() {
+    let (mut app, t0) = started(2);
+    // While the push runs: nothing happens but a word on when.
+    assert!(app.handle(Action::Verify).is_empty());
+    assert!(!app.verify_after && !app.should_exit);
+    assert!(app.feedback().unwrap().contains("once a push has finished"));
+    app.apply(EngineEvent::Finished(summary(RunState::Completed)), t0);
+    assert_eq!(app.handle(Action::Verify), vec![Command::Stop]);
+    assert!(app.verify_after && app.should_exit);
+    // A push that ended but is kept alive for retries: its state says it ended.
+    let (mut kept, t0) = started(2);
+    kept.apply(EngineEvent::RunState(RunState::Completed), t0);
+    assert_eq!(kept.handle(Action::Verify), vec![Command::Stop]);
+    assert!(kept.verify_after);
+    // A pull has nothing to verify.
+    let mut pull = App::new(true);
+    let mut i = info(2, 20);
+    i.direction = Direction::Pull;
+    pull.apply(EngineEvent::RunStarted(i), t0);
+    let mut s = summary(RunState::Completed);
+    s.direction = Direction::Pull;
+    pull.apply(EngineEvent::Finished(s), t0);
+    assert!(pull.handle(Action::Verify).is_empty());
+    assert!(!pull.verify_after && !pull.should_exit);
+}
+
+#[test]
 fn overlays_and_log_toggle_and_close() {
     let (mut app, _) = started(2);
     app.handle(Action::ToggleHelp);
