@@ -32,6 +32,10 @@ pub enum GrantError {
     /// (the body is not quoted: it may hold a token).
     #[error("{} gave an unusable answer to {}: {message}; {}", grant.endpoint(), grant.request(), malformed_hint(*grant))]
     Malformed { grant: GrantKind, message: String },
+    /// An answer larger than supsync reads (its head or its body): not retried, the same
+    /// request would get the same answer. `what` says which part and the limit.
+    #[error("{}'s answer to {} is too large to read: {what}; the server must send a smaller answer (not retried)", grant.endpoint(), grant.request())]
+    TooLarge { grant: GrantKind, what: String },
     /// Fresh tokens (or sessions just logged in) keep being refused by the API: renewing
     /// again will not help. `grant`: how the refused credentials were obtained.
     #[error("{}", refused_by_api_words(*grant, *rejected, description))]
@@ -124,6 +128,7 @@ impl GrantError {
                 code == "temporarily_unavailable" || code == "server_error"
             }
             GrantError::Malformed { .. }
+            | GrantError::TooLarge { .. }
             | GrantError::RefusedByApi { .. }
             | GrantError::LoginBudgetSpent { .. }
             | GrantError::AccountLocked { .. } => false,
