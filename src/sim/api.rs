@@ -63,6 +63,10 @@ pub async fn pull(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> 
             ));
         }
     };
+    if sim.quirks.active(ApiQuirk::HugePage) {
+        Stats::bump(&sim.stats.pull_pages);
+        return adm.finish(api_quirks::huge_page());
+    }
     let (page, total) = lock(&sim.store).page(offset, limit);
     let end = offset.saturating_add(page.len());
     let next = (end < total).then_some(end);
