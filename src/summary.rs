@@ -78,10 +78,11 @@ fn hints(s: &RunSummary, command: &str) -> Vec<String> {
         RunState::Failed if !s.auth_failure && s.segments_total > 0 => {
             out.push(format!("after fixing the cause: {command} resume {id}"));
         }
+        // The error above already names what to check in the auth kind at hand (token
+        // grant or session login); this line only says how to check and carry on.
         RunState::Failed if s.auth_failure => out.push(format!(
-            "check the credentials (auth.client_id and the client secret, or with \
-             auth.kind = \"session\" the user and password), auth.scopes and that the token \
-             endpoint or login is reachable (`{command} diagnose`), then: {command} resume {id}"
+            "fix what the error above names; `{command} diagnose` tries the credentials \
+             against the server; then: {command} resume {id}"
         )),
         _ => {}
     }
@@ -160,6 +161,20 @@ mod tests {
             t.contains("supsync --state-dir /x resume 20261125-1"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn an_auth_failure_hint_holds_no_words_of_one_auth_kind() {
+        let mut f = s(RunState::Failed);
+        f.auth_failure = true;
+        f.segments_failed = 0;
+        let all = text(&f, "supsync");
+        let t = all.lines().last().unwrap_or_default();
+        assert!(t.contains("`supsync diagnose`"), "{t}");
+        assert!(t.contains("then: supsync resume 20261125-1"), "{t}");
+        for word in ["scope", "token", "session", "password", "client secret"] {
+            assert!(!t.contains(word), "{word:?} in {t}");
+        }
     }
 
     #[test]

@@ -47,6 +47,17 @@ pub fn status_error(
 /// A request that got no complete answer: connection refused or cut (also a pooled
 /// connection an idle proxy closed), timeout, a body that broke off. All worth a retry.
 pub fn transport_error(err: &reqwest::Error) -> ApiError {
+    // The server answered, with a head too large to parse: the same call would get the
+    // same answer, so it is not retried as a transport failure.
+    if let Some(what) = crate::auth::grant::head_too_large(err) {
+        let call = err
+            .url()
+            .map(|u| format!(" to {}", u.path()))
+            .unwrap_or_default();
+        return ApiError::TooLarge {
+            message: format!("the answer{call} is too large to read: {what}"),
+        };
+    }
     let what = if err.is_timeout() {
         "request timed out"
     } else if err.is_connect() {
@@ -203,6 +214,35 @@ mod tests {
     use reqwest::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 
     const MAX: Duration = Duration::from_secs(120);
+
+    #[tokio::test]
+    async fn an_answer_with_150_headers_is_too_large_not_a_transport_failure() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let mut head = String::from("HTTP/1.1 200 OK\r\n");
+            for i in 0..150 {
+                head.push_str(&format!("Set-Cookie: c{i}=1\r\n"));
+            }
+            head.push_str("Content-Length: 2\r\n\r\n{}");
+            let _ = sock.write_all(head.as_bytes()).await;
+        });
+        let err = reqwest::get(format!("http://{addr}/api/v1/health"))
+            .await
+            .unwrap_err();
+        let e = transport_error(&err);
+        assert!(!e.is_retryable(), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("the answer to /api/v1/health is too large to read")
+                && text.contains("100 header lines"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn www_authenticate_description_wins() {

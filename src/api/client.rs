@@ -165,6 +165,7 @@ impl ApiClient {
             page_size: cfg.sync.segment_size.max(1),
             chain: Default::default(),
             max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
+            max_answer_bytes: cfg.api.max_page_bytes,
             expired_when,
             redactor: Arc::clone(tokens.redactor()),
             error_body_seen: Default::default(),
@@ -288,6 +289,7 @@ impl ApiClient {
             req.headers_mut().insert(name.clone(), value.clone());
         }
         super::session::attach_credential(req.headers_mut(), &self.carry, &token.secret)?;
+        let req_line = super::body::RequestLine::of(&req);
         self.tokens.note_activity();
         let resp = self
             .http
@@ -307,11 +309,9 @@ impl ApiClient {
         {
             self.tokens.observe_expires_in(token.generation, at, secs);
         }
-        // A body that breaks off (a connection cut mid-answer) is transient like any cut.
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| classify::transport_error(&e))?;
+        // A body that breaks off (a connection cut mid-answer) is transient like any cut;
+        // one larger than the cap is refused before it is held whole.
+        let body = super::body::read_capped(resp, self.max_answer_bytes, req_line).await?;
         let expired = if status == reqwest::StatusCode::UNAUTHORIZED {
             Some(ExpiredKind::Status401)
         } else {

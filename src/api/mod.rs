@@ -3,6 +3,7 @@
 //! The types live here; the calls are in `client.rs`, outcome classification in
 //! `classify.rs`, `Retry-After` parsing in `crate::retry_after` (shared with the token endpoint).
 
+mod body;
 mod chain;
 pub mod classify;
 mod client;
@@ -119,6 +120,10 @@ pub enum ApiError {
         message: String,
         hint: String,
     },
+    /// An answer past `api.max_page_bytes`: refused unread (the same request would get
+    /// the same answer, so not retried). `message` names the call and the key.
+    #[error("{message}")]
+    TooLarge { message: String },
     /// No token could be obtained.
     #[error(transparent)]
     Auth(#[from] GrantError),
@@ -159,7 +164,7 @@ impl ApiError {
             | ApiError::ErrorBody { .. } => true,
             ApiError::Unauthorized { .. } => true,
             ApiError::Auth(g) => g.is_transient(),
-            ApiError::Permanent { .. } | ApiError::Cancelled => false,
+            ApiError::Permanent { .. } | ApiError::TooLarge { .. } | ApiError::Cancelled => false,
         }
     }
 
@@ -217,6 +222,8 @@ pub struct ApiClient {
     /// of pages is walked once, not once per segment.
     chain: tokio::sync::Mutex<chain::Chain>,
     max_retry_after: Duration,
+    /// `api.max_page_bytes`: no answer body is read past it.
+    max_answer_bytes: u64,
     /// `auth.expired_when`: the 403s and 200s that mean a dead token.
     expired_when: Vec<crate::config::expired_when::ExpiryRule>,
     /// Cleans server text (error bodies, 401 reasons, reject reasons) of control sequences

@@ -329,16 +329,29 @@ impl ApiClient {
         let url = page
             .join(link.trim())
             .map_err(|_| refused(format!("the next link is not a URL; {}", shape_of(answer))))?;
-        if url.origin() != self.base.origin() {
-            return Err(refused(format!(
-                "refused to follow a next link to {}: it is not on api.base_url's origin ({}), \
-                 and the access token never leaves that origin",
-                clip(&url.origin().ascii_serialization(), 80),
-                self.base.origin().ascii_serialization()
-            )));
-        }
-        Ok(url)
+        on_origin(&self.base, url).map_err(refused)
     }
+}
+
+/// A next link is followed only over http(s) on the base URL's origin. The scheme is
+/// named first: a `file:` or `data:` URL has no origin to name ("null").
+fn on_origin(base: &reqwest::Url, url: reqwest::Url) -> Result<reqwest::Url, String> {
+    let origin = base.origin().ascii_serialization();
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "refused to follow a next link with scheme {:?}; only http(s) links on \
+             api.base_url's origin ({origin}) are followed",
+            clip(url.scheme(), 40)
+        ));
+    }
+    if url.origin() != base.origin() {
+        return Err(format!(
+            "refused to follow a next link to {}: it is not on api.base_url's origin \
+             ({origin}), and the access token never leaves that origin",
+            clip(&url.origin().ascii_serialization(), 80),
+        ));
+    }
+    Ok(url)
 }
 
 /// A count as a number or a numeric string.
@@ -347,5 +360,32 @@ fn number(v: Option<&Value>) -> Option<u64> {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_next_link_off_http_names_its_scheme_not_a_null_origin() {
+        let base = reqwest::Url::parse("http://127.0.0.1:8080/api/v1/").unwrap();
+        let page = base.join("suppliers?page=2").unwrap();
+        let at = |link: &str| on_origin(&base, page.join(link).unwrap());
+        let e = at("file:///etc/passwd").unwrap_err();
+        assert!(
+            e.contains("a next link with scheme \"file\"; ")
+                && e.contains(
+                    "only http(s) links on api.base_url's origin (http://127.0.0.1:8080)"
+                ),
+            "{e}"
+        );
+        assert!(!e.contains("null"), "{e}");
+        let e = at("http://169.254.169.254/latest").unwrap_err();
+        assert!(e.contains("next link to http://169.254.169.254"), "{e}");
+        assert_eq!(
+            at("/api/v1/suppliers?page=3").unwrap().as_str(),
+            "http://127.0.0.1:8080/api/v1/suppliers?page=3"
+        );
     }
 }

@@ -93,6 +93,7 @@ impl ApiClient {
             req.headers_mut().insert(name.clone(), value.clone());
         }
         attach_credential(req.headers_mut(), &self.carry, &token.secret)?;
+        let line = super::body::RequestLine::of(&req);
         let resp = tokio::time::timeout(LOGOUT_WAIT, self.http.execute(req))
             .await
             .map_err(|_| ApiError::Transient {
@@ -102,8 +103,11 @@ impl ApiClient {
             .map_err(|e| classify::transport_error(&e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        // The body is only read for an error's words; a cut one is no reason to fail.
-        let body = resp.bytes().await.unwrap_or_default();
+        // The body is only read for an error's words (64 KiB is plenty); a cut or
+        // oversized one is no reason to fail.
+        let body = super::body::read_capped(resp, 64 * 1024, line)
+            .await
+            .unwrap_or_default();
         if !(status.is_success() || status == reqwest::StatusCode::UNAUTHORIZED) {
             return Err(classify::status_error(
                 status,

@@ -351,6 +351,26 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// hyper gave up on an answer's head: more than 100 header lines (its fixed limit, which
+/// reqwest does not let us raise) or more than about 400 KiB of them. The answer came, so
+/// this is no transport failure: it is an answer too large to read.
+pub fn head_too_large(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut src = Some(e);
+    while let Some(s) = src {
+        if s.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse_too_large)
+        {
+            return Some(
+                "its head is over the HTTP parser's limits (at most 100 header lines, such as \
+                 Set-Cookie headers, and about 400 KiB of headers)"
+                    .into(),
+            );
+        }
+        src = s.source();
+    }
+    None
+}
+
 /// The shared HTTP client: rustls, no redirects (a redirect could carry a bearer token to
 /// another host), a request timeout.
 pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {

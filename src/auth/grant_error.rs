@@ -32,11 +32,18 @@ pub enum GrantError {
     /// (the body is not quoted: it may hold a token).
     #[error("{} gave an unusable answer to {}: {message}; {}", grant.endpoint(), grant.request(), malformed_hint(*grant))]
     Malformed { grant: GrantKind, message: String },
-    /// Fresh tokens keep being refused by the API: renewing again will not help.
-    #[error(
-        "the API refused {rejected} fresh tokens in a row (last: {description}): it refuses valid tokens, so the client likely lacks a scope or permission; check auth.scopes and the client's rights on the server, then resume"
-    )]
-    RefusedByApi { rejected: u32, description: String },
+    /// An answer larger than supsync reads (its head or its body): not retried, the same
+    /// request would get the same answer. `what` says which part and the limit.
+    #[error("{}'s answer to {} is too large to read: {what}; the server must send a smaller answer (not retried)", grant.endpoint(), grant.request())]
+    TooLarge { grant: GrantKind, what: String },
+    /// Fresh tokens (or sessions just logged in) keep being refused by the API: renewing
+    /// again will not help. `grant`: how the refused credentials were obtained.
+    #[error("{}", refused_by_api_words(*grant, *rejected, description))]
+    RefusedByApi {
+        grant: GrantKind,
+        rejected: u32,
+        description: String,
+    },
     /// A session login refused (401 or 403): wrong user name or password, or a disabled
     /// account. Tried again (with backoff) until `auth.max_failed_logins` in a row.
     #[error(
@@ -121,6 +128,7 @@ impl GrantError {
                 code == "temporarily_unavailable" || code == "server_error"
             }
             GrantError::Malformed { .. }
+            | GrantError::TooLarge { .. }
             | GrantError::RefusedByApi { .. }
             | GrantError::LoginBudgetSpent { .. }
             | GrantError::AccountLocked { .. } => false,
@@ -145,6 +153,24 @@ fn rejected_hint(grant: GrantKind, code: &str) -> &'static str {
             "; the server does not allow this grant for the client: check its client settings"
         }
         _ => "",
+    }
+}
+
+/// The API refused credentials it had just been given, in the words of the auth kind at
+/// hand: a session that just logged in, or a token just granted.
+fn refused_by_api_words(grant: GrantKind, rejected: u32, description: &str) -> String {
+    match grant {
+        GrantKind::SessionLogin => format!(
+            "the API refused {rejected} sessions in a row right after their login (last: \
+             {description}): it refuses sessions that just logged in, so the user likely lacks \
+             a permission or the session id goes back in the wrong place; check the user's \
+             rights on the server and auth.session.send_as (and session_from), then resume"
+        ),
+        _ => format!(
+            "the API refused {rejected} fresh tokens in a row (last: {description}): it refuses \
+             valid tokens, so the client likely lacks a scope or permission; check auth.scopes \
+             and the client's rights on the server, then resume"
+        ),
     }
 }
 
@@ -199,6 +225,31 @@ mod tests {
             spent.to_string().ends_with(
                 "`supsync resume`. (Last answer: HTTP 401: wrong user name or password.)"
             )
+        );
+        let fresh = GrantError::RefusedByApi {
+            grant: GrantKind::SessionLogin,
+            rejected: 3,
+            description: "Session unknown".into(),
+        };
+        let text = fresh.to_string();
+        assert!(
+            text.contains("refused 3 sessions in a row right after their login")
+                && text.contains("auth.session.send_as"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("token") && !text.contains("auth.scopes"),
+            "{text}"
+        );
+        let fresh = GrantError::RefusedByApi {
+            grant: GrantKind::ClientCredentials,
+            rejected: 3,
+            description: "insufficient_scope".into(),
+        };
+        let text = fresh.to_string();
+        assert!(
+            text.contains("3 fresh tokens in a row") && text.contains("auth.scopes"),
+            "{text}"
         );
         let refused = GrantError::LoginRefused {
             user: "sync-bot".into(),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, SET_COOKIE};
 
 use super::answer::{MAX_ANSWER_BYTES, MAX_TOKEN_BYTES, error_text};
-use super::grant::{Grant, GrantError, error_chain};
+use super::grant::{Grant, GrantError, error_chain, head_too_large};
 use super::login_budget::LoginBudget;
 use super::status::{GrantKind, LifetimeSource};
 use crate::config::{Config, IdSource, LoginBody, LoginMethod};
@@ -184,9 +184,12 @@ impl SessionLogin {
         };
         let sent_at = Instant::now();
         let transport = |e: reqwest::Error| {
-            other(GrantError::Transport {
-                grant: GRANT,
-                message: redactor.clean(&error_chain(&e)),
+            other(match head_too_large(&e) {
+                Some(what) => GrantError::TooLarge { grant: GRANT, what },
+                None => GrantError::Transport {
+                    grant: GRANT,
+                    message: redactor.clean(&error_chain(&e)),
+                },
             })
         };
         let mut resp = req.send().await.map_err(transport)?;
@@ -195,9 +198,9 @@ impl SessionLogin {
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(other(GrantError::Malformed {
+                return Err(other(GrantError::TooLarge {
                     grant: GRANT,
-                    message: format!("the answer is larger than {} KiB", MAX_ANSWER_BYTES / 1024),
+                    what: format!("its body is larger than {} KiB", MAX_ANSWER_BYTES / 1024),
                 }));
             }
             body.extend_from_slice(&chunk);

@@ -141,11 +141,22 @@ impl State {
     /// `min(refresh_margin_secs, lifetime / 3)`, and inside the refresh window when the
     /// server has one. A credential without a lifetime of its own (a session id) counts
     /// the server's word, else the session limit, as its lifetime.
+    /// The token's use ends by the shortest clock a renewal beats (a session limit or a
+    /// fixed server deadline shorter than the TTL), and the margin is a share of that: a
+    /// margin longer than the use would plan each new token's renewal at once.
     pub fn margin(&self) -> Duration {
         let life = self.current.as_ref().and_then(|c| {
-            c.lifetime
-                .or_else(|| c.server.map(|(_, s, _)| Duration::from_secs(s)))
-                .or_else(|| self.session_limit())
+            let own = c
+                .lifetime
+                .or_else(|| c.server.map(|(_, s, _)| Duration::from_secs(s)));
+            let server = self
+                .server_deadline(c)
+                .filter(|&(secs, _)| !self.server_is_idle(c, secs))
+                .map(|(_, d)| d.saturating_duration_since(c.sent_at));
+            [own, self.session_limit(), server]
+                .into_iter()
+                .flatten()
+                .min()
         });
         let cfg = self.margin_cfg.min(bounded_secs(MAX_LIFETIME_SECS));
         let m = match life {
@@ -189,6 +200,8 @@ impl State {
         self.session_limit().map(|l| later(s.started_at, l))
     }
 
+    /// When the refresh token dies. Not a deadline of the access token: a refresh token
+    /// that lapses first only means the next renewal is a new grant.
     fn refresh_deadline(&self) -> Option<Instant> {
         self.session.as_ref().and_then(|s| {
             s.refresh.as_ref()?;
@@ -217,27 +230,25 @@ impl State {
         }
     }
 
-    /// The earliest death that a renewal can beat: TTL, session limit, refresh-token expiry
-    /// and the server's word unless that is the idle window.
+    /// The earliest end of the access token's use that a renewal can beat: TTL, session
+    /// limit and the server's word unless that is the idle window. The refresh token's
+    /// expiry is not among them: renewing for it would buy a new refresh token that again
+    /// dies first, a renewal every time the pacing allows, for nothing the access token
+    /// needed (the plan takes a new grant once the refresh token has lapsed).
     pub fn renew_deadline(&self) -> Option<Instant> {
         let c = self.current.as_ref()?;
         let server = self
             .server_deadline(c)
             .filter(|&(secs, _)| !self.server_is_idle(c, secs))
             .map(|(_, d)| d);
-        [
-            c.ttl_deadline,
-            server,
-            self.session_deadline(),
-            self.refresh_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [c.ttl_deadline, server, self.session_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// The earliest death by a clock that calls do not push back: TTL, session, refresh
-    /// expiry (and the server's word when it is one of those). A token within the slack
+    /// The earliest death by a clock that calls do not push back: TTL and session (and
+    /// the server's word when it is one of those). A token within the slack
     /// of it is not handed out.
     pub fn hard_death(&self) -> Option<Instant> {
         self.renew_deadline()
@@ -288,16 +299,32 @@ impl State {
         if let Some(d) = s.refresh_deadline
             && d <= now + margin
         {
-            return Plan::NewSession(format!(
-                "refresh token expires in {}",
-                secs(d.saturating_duration_since(now))
-            ));
+            return Plan::NewSession(if d <= now {
+                "the refresh token has lapsed".to_string()
+            } else {
+                format!(
+                    "refresh token expires in {}, too close to refresh with",
+                    secs(d.saturating_duration_since(now))
+                )
+            });
         }
         if let Some(d) = self.session_deadline()
             && d <= now + margin
         {
             return Plan::NewSession(format!(
                 "session limit reached in {}",
+                secs(d.saturating_duration_since(now))
+            ));
+        }
+        // A refreshed token would die with the session, long before its lifetime: it
+        // would need a renewal of its own soon, a new session now saves that one.
+        if let (Some(d), Some(life)) = (
+            self.session_deadline(),
+            self.current.as_ref().and_then(|c| c.lifetime),
+        ) && d < later(now, life)
+        {
+            return Plan::NewSession(format!(
+                "the session ends in {}, before a refreshed token would",
                 secs(d.saturating_duration_since(now))
             ));
         }
@@ -514,3 +541,7 @@ pub fn secs(d: Duration) -> String {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "renewal_plan_tests.rs"]
+mod renewal_plan_tests;

@@ -7,7 +7,7 @@ use oauth2::RequestTokenError;
 use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType};
 
 use super::answer::{self, MAX_ANSWER_BYTES, Screened};
-use super::grant::{GrantError, error_chain};
+use super::grant::{GrantError, error_chain, head_too_large};
 use super::status::GrantKind;
 use crate::server_text::Redactor;
 
@@ -66,7 +66,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Endpoint<'_> {
             let too_large = || {
                 HttpFailure::Screened(Screened::TooLarge {
                     what: format!(
-                        "the answer is larger than {} KiB (tokens over {} KiB are refused)",
+                        "its body is larger than {} KiB (tokens over {} KiB are refused)",
                         MAX_ANSWER_BYTES / 1024,
                         answer::MAX_TOKEN_BYTES / 1024
                     ),
@@ -130,9 +130,12 @@ pub(super) fn classify(
             description: r.error_description().map(|d| redactor.clean(d)),
         },
         RequestTokenError::Request(HttpFailure::Screened(s)) => screened(grant, s, redactor),
-        RequestTokenError::Request(HttpFailure::Send(e)) => GrantError::Transport {
-            grant,
-            message: redactor.clean(&error_chain(&e)),
+        RequestTokenError::Request(HttpFailure::Send(e)) => match head_too_large(&e) {
+            Some(what) => GrantError::TooLarge { grant, what },
+            None => GrantError::Transport {
+                grant,
+                message: redactor.clean(&error_chain(&e)),
+            },
         },
         RequestTokenError::Request(HttpFailure::Build(m)) => GrantError::Transport {
             grant,
@@ -179,9 +182,6 @@ fn screened(grant: GrantKind, s: Screened, redactor: &Redactor) -> GrantError {
             code: redactor.clean_to(&code, 60),
             description: description.map(|d| redactor.clean(&d)),
         },
-        Screened::TooLarge { what } => GrantError::Malformed {
-            grant,
-            message: what,
-        },
+        Screened::TooLarge { what } => GrantError::TooLarge { grant, what },
     }
 }

@@ -61,6 +61,9 @@ pub struct ApiConfig {
     pub batch_path: String,
     /// Per-request timeout.
     pub timeout_secs: u64,
+    /// The largest answer body read from the API (a page, a push answer); larger ones are
+    /// refused unread.
+    pub max_page_bytes: u64,
     /// Allow bearer tokens and secrets over plain http:// to non-loopback hosts.
     pub allow_insecure_http: bool,
     /// How the API looks (docs/API.md §6): `preset` and per-key overrides, all optional.
@@ -76,6 +79,9 @@ pub struct ApiConfig {
     pub headers: BTreeMap<String, HeaderSource>,
 }
 
+/// 32 MiB: a page of thousands of records with room to spare; far below what hurts.
+pub const DEFAULT_MAX_PAGE_BYTES: u64 = 32 << 20;
+
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
@@ -83,6 +89,7 @@ impl Default for ApiConfig {
             health_path: "/api/v1/health".into(),
             batch_path: "/api/v1/suppliers/batch".into(),
             timeout_secs: 30,
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             allow_insecure_http: false,
             mapping: crate::mapping::MappingKeys::default(),
             ca_file: None,

@@ -51,6 +51,14 @@ pub fn validate(
 
     let a = &config.api;
     c.range("api.timeout_secs", a.timeout_secs, 1, HOUR_SECS, " seconds");
+    // Below 64 KiB even an error page would not fit; past 1 GiB the cap protects nothing.
+    c.range(
+        "api.max_page_bytes",
+        a.max_page_bytes,
+        64 << 10,
+        1 << 30,
+        " bytes",
+    );
     // The mapping is checked whole here, so a run refuses it before any request.
     if let Err(problems) = crate::mapping::ApiMapping::build(&a.mapping, &a.batch_path) {
         for p in problems {

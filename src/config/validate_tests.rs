@@ -29,6 +29,7 @@ fn ranges_name_key_origin_and_bounds() {
     for (text, key) in [
         ("[sync]\nmax_attempts = 0", "sync.max_attempts"),
         ("[api]\ntimeout_secs = 0", "api.timeout_secs"),
+        ("[api]\nmax_page_bytes = 4096", "api.max_page_bytes"),
         ("[ui]\ntick_ms = 5", "ui.tick_ms"),
         ("[ui]\nmax_fps = 0", "ui.max_fps"),
         (

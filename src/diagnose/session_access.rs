@@ -329,7 +329,7 @@ pub(super) fn login_error(e: &GrantError) -> LoginError {
         GrantError::LoginRefused { .. } => LoginFailure::Refused,
         GrantError::Transport { .. } => LoginFailure::Unreachable,
         GrantError::Server { .. } => LoginFailure::ServerError,
-        GrantError::Malformed { .. } => LoginFailure::Unusable,
+        GrantError::Malformed { .. } | GrantError::TooLarge { .. } => LoginFailure::Unusable,
         GrantError::Rejected { .. } | GrantError::RefusedByApi { .. } => LoginFailure::Rejected,
     };
     LoginError {

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
+use super::api_quirks::{self, ApiQuirk};
 use super::gate::{self, Admitted};
 use super::profile::HealthAnswer;
 use super::reply;
@@ -62,6 +63,10 @@ pub async fn pull(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> 
             ));
         }
     };
+    if sim.quirks.active(ApiQuirk::HugePage) {
+        Stats::bump(&sim.stats.pull_pages);
+        return adm.finish(api_quirks::huge_page());
+    }
     let from = sim.quirks.page_from(offset);
     let (page, total) = lock(&sim.store).page(from, limit);
     let end = offset.saturating_add(page.len());

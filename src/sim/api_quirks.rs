@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::reply;
@@ -42,6 +42,9 @@ pub enum ApiQuirk {
     /// The list's first record is served without its `country`, as if another client had
     /// stored it without one.
     MissingCountry,
+    /// Pull answers of the contract API are 300 MB of JSON, streamed without a
+    /// `Content-Length` (never built whole in the simulator's memory).
+    HugePage,
 }
 
 /// The `total` a [`ApiQuirk::ShortChain`] server states.
@@ -84,6 +87,33 @@ impl ApiQuirks {
             first.remove(country_key);
         }
     }
+}
+
+/// The size of a [`ApiQuirk::HugePage`] answer.
+pub const HUGE_PAGE_BYTES: u64 = 300_000_000;
+
+/// The [`ApiQuirk::HugePage`] answer: `{"suppliers": [], "total": 0, "padding": "xxx…"}`
+/// of [`HUGE_PAGE_BYTES`], produced 64 KiB at a time as the client reads.
+pub fn huge_page() -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let head = br#"{"suppliers": [], "total": 0, "padding": ""#;
+    let tail = br#""}"#;
+    let pad = HUGE_PAGE_BYTES as usize - head.len() - tail.len();
+    let chunks = (0..pad.div_ceil(CHUNK)).map(move |i| {
+        let n = CHUNK.min(pad - i * CHUNK);
+        Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(vec![b'x'; n]))
+    });
+    let body = futures::stream::iter(
+        std::iter::once(Ok(axum::body::Bytes::from_static(head)))
+            .chain(chunks)
+            .chain(std::iter::once(Ok(axum::body::Bytes::from_static(tail)))),
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// The `total` a [`ApiQuirk::ClaimTotal`] server claims.

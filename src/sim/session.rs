@@ -166,6 +166,11 @@ fn success(cfg: &SessionProfile, user: &str, id: &str) -> Response {
     if let Some((name, value)) = placed {
         resp.headers_mut().insert(name, value);
     }
+    for i in 0..cfg.login_extra_cookies {
+        if let Ok(v) = HeaderValue::from_str(&format!("pref{i}=1; Path=/")) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
     resp
 }
 

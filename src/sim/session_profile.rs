@@ -32,6 +32,10 @@ pub struct SessionProfile {
     /// Server work per login request (a password hash), so that logins of one user sent at
     /// the same time overlap and are counted as concurrent.
     pub login_ms: u64,
+    /// Extra `Set-Cookie` headers on a successful login's answer (a login that sets many
+    /// cookies; past 100 header lines a client's HTTP parser gives up). 0 = none.
+    #[serde(default)]
+    pub login_extra_cookies: u32,
 }
 
 /// Where a successful login puts the session id.
@@ -110,6 +114,12 @@ impl SessionProfile {
             return Err(
                 "[session] lockout_secs must be at least 1 when lockout_after is not 0".into(),
             );
+        }
+        if self.login_extra_cookies > 10_000 {
+            return Err(format!(
+                "[session] login_extra_cookies = {} is over 10000",
+                self.login_extra_cookies
+            ));
         }
         if self.login_ms > 60_000 {
             return Err(format!(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::TokenManager;
 use crate::auth::audit::EventKind;
 use crate::auth::grant::GrantError;
-use crate::auth::status::TokenPhase;
+use crate::auth::status::{GrantKind, TokenPhase};
 
 /// Fresh tokens refused in a row before the API is taken to refuse valid tokens.
 pub const FRESH_REFUSALS_FATAL: u32 = 3;
@@ -79,7 +79,15 @@ impl TokenManager {
             if st.fresh_refused < FRESH_REFUSALS_FATAL {
                 return None;
             }
+            let grant = match self.endpoint.session() {
+                Some(_) => GrantKind::SessionLogin,
+                None => st
+                    .current
+                    .as_ref()
+                    .map_or(GrantKind::ClientCredentials, |c| c.grant),
+            };
             let e = GrantError::RefusedByApi {
+                grant,
                 rejected: st.fresh_refused,
                 description: description.to_string(),
             };
