@@ -131,9 +131,10 @@ async fn a_clean_push_agrees_and_changes_on_the_server_are_named() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
-/// A per-record API answers a dead token with `200 {"status":"error",…}` and the config
-/// has no `auth.expired_when` rule: whatever the push reports, verify finds every record
-/// the server did not store and names them.
+/// A per-record API answers a dead token with `200 {"status":"error",…}`, the config has
+/// no `auth.expired_when` rule, and its mapping counts every 2xx as applied
+/// (`api.success_when = ["any"]`, the blind mapping a push can be given): the push claims
+/// success, and verify finds every record the server did not store and names them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_lost_behind_a_200_with_an_error_are_found() {
     const N: u64 = 200;
@@ -156,13 +157,18 @@ async fn records_lost_behind_a_200_with_an_error_are_found() {
     let body = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(
         &cfg,
-        body.replacen("[api]\n", "[api]\npreset = \"data_rest\"\n", 1),
+        body.replacen(
+            "[api]\n",
+            "[api]\npreset = \"data_rest\"\nsuccess_when = [\"any\"]\n",
+            1,
+        ),
     )
     .unwrap();
     let src = d.join("suppliers.csv");
     write_csv(&src, N, &[]);
     let o = push(d, &cfg, &src, "lossy-push");
     eprintln!("push: {}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "the blind mapping claims success");
     let stored = stat(&server.stats(), "records_stored");
     assert!(
         stored < N,
