@@ -59,6 +59,17 @@ pub enum GrantError {
         /// The last refusal's status and cleaned words.
         last: Option<String>,
     },
+    /// A session login refused with words that say the user name or password is wrong:
+    /// no login is tried again with this password, by this process or a later one (each
+    /// refused login may count towards the server's lockout).
+    #[error(
+        "login refused for user {user} ({last}): the server says the user name or password is wrong, so supsync tries no further login with this password (a retry could only count towards locking the account). Fix auth.session.username or the session password (SUPSYNC_SESSION_PASSWORD or auth.session.password_file), then run `supsync resume`."
+    )]
+    LoginDenied {
+        user: String,
+        /// The refusal's status and cleaned words.
+        last: String,
+    },
     /// The login answered 423: the account is locked. Nothing is tried until it ends.
     #[error("the login endpoint says user {user} is locked (HTTP 423{}){}; stopping at once: a locked account refuses even the right password, and every attempt may prolong the lock. Wait for the lock to end, then run `supsync resume`.", server_words(text), .retry_after.map(|r| format!("; it asks to wait {} s", r.as_secs())).unwrap_or_default())]
     AccountLocked {
@@ -106,6 +117,10 @@ impl GrantError {
                 Some(*status)
             }
             GrantError::AccountLocked { .. } => Some(423),
+            GrantError::LoginDenied { last, .. } => last
+                .strip_prefix("HTTP ")
+                .and_then(|rest| rest.get(..3))
+                .and_then(|digits| digits.parse().ok()),
             _ => None,
         }
     }
@@ -123,6 +138,7 @@ impl GrantError {
             GrantError::Malformed { .. }
             | GrantError::RefusedByApi { .. }
             | GrantError::LoginBudgetSpent { .. }
+            | GrantError::LoginDenied { .. }
             | GrantError::AccountLocked { .. } => false,
         }
     }

@@ -34,7 +34,7 @@ pub use load::{
 };
 pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig};
 pub use provenance::{Origin, Provenance};
-pub use session::{AuthKind, Carry, IdSource, LoginBody, LoginMethod, SessionConfig};
+pub use session::{AuthKind, CallMethod, Carry, IdSource, LoginBody, LoginMethod, SessionConfig};
 
 use crate::secret::Secret;
 

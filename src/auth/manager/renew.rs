@@ -30,25 +30,49 @@ fn ended_by_session_limit(e: &GrantError) -> bool {
 }
 
 /// A refresh refused because it came before the server's refresh window (docs/API.md
-/// §1.3): the description says "too early", and the window when it names one ("within N s
-/// of expiry"). `Some(None)`: too early, window not named.
+/// §1.3), read by meaning: "too early", "not allowed yet", "not yet allowed", "only
+/// within N seconds of its expiry" and the like, and the window when the words name one
+/// ("within N s", "within N seconds", "within N minutes"). `Some(None)`: too early, window
+/// not named.
 pub(crate) fn too_early(e: &GrantError) -> Option<Option<Duration>> {
     let GrantError::Rejected {
-        description: Some(d),
-        ..
+        code, description, ..
     } = e
     else {
         return None;
     };
-    let d = d.to_ascii_lowercase();
-    if !d.contains("too early") {
+    let d = format!("{code} {}", description.as_deref().unwrap_or_default())
+        .to_ascii_lowercase()
+        .replace('_', " ");
+    const EARLY: [&str; 7] = [
+        "too early",
+        "not allowed yet",
+        "not yet allowed",
+        "not permitted yet",
+        "not yet permitted",
+        "only within",
+        "refresh window",
+    ];
+    if !EARLY.iter().any(|w| d.contains(w)) {
         return None;
     }
-    let secs = d.split("within ").nth(1).and_then(|rest| {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<u64>().ok()
-    });
-    Some(secs.map(|s| Duration::from_secs(s.min(86_400))))
+    Some(stated_window(&d).map(|w| w.min(Duration::from_secs(86_400))))
+}
+
+/// The window of "within N s", "within N seconds" or "within N minutes" (lower case).
+fn stated_window(d: &str) -> Option<Duration> {
+    let rest = d.split("within ").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let n = digits.parse::<u64>().ok()?;
+    let unit = rest[digits.len()..].trim_start();
+    let secs = if unit.starts_with("min") {
+        n.saturating_mul(60)
+    } else if unit.starts_with("h") {
+        n.saturating_mul(3600)
+    } else {
+        n
+    };
+    Some(Duration::from_secs(secs))
 }
 
 impl TokenManager {
@@ -128,6 +152,13 @@ impl TokenManager {
         no_refresh: bool,
     ) -> Result<(), GrantError> {
         if self.endpoint.session().is_some() {
+            let replacing = self.lock().current.is_some();
+            if self.is_single_session() && replacing {
+                // The gate stays shut until the new session is in place.
+                let (_gate, done) = self.drain_and_end().await;
+                let g = self.endpoint.client_credentials(None).await?;
+                return self.install(g, true, trigger, Some(done)).await;
+            }
             let g = self.endpoint.client_credentials(None).await?;
             return self.install(g, true, trigger, None).await;
         }
@@ -235,10 +266,17 @@ impl TokenManager {
             ),
             (false, _, Some(user)) => (
                 EventKind::NewSession,
-                format!(
-                    "session renewed ({trigger}): a new session login as {user} in {} ms",
-                    took.as_millis()
-                ),
+                match why.as_deref() {
+                    Some(done) => format!(
+                        "session renewed ({done}) {trigger}: a new session login as {user} in \
+                         {} ms",
+                        took.as_millis()
+                    ),
+                    None => format!(
+                        "session renewed ({trigger}): a new session login as {user} in {} ms",
+                        took.as_millis()
+                    ),
+                },
             ),
             (true, _, None) => (
                 EventKind::Issued,
@@ -294,5 +332,21 @@ mod tests {
         assert_eq!(too_early(&e), Some(Some(Duration::from_secs(2))));
         assert_eq!(too_early(&refused("Too early to refresh")), Some(None));
         assert_eq!(too_early(&refused("refresh token expired")), None);
+        // Vendors' words for the same refusal.
+        let vendor = refused(
+            "refresh not allowed yet: a refresh is only allowed within 10 seconds of its expiry",
+        );
+        assert_eq!(too_early(&vendor), Some(Some(Duration::from_secs(10))));
+        assert_eq!(
+            too_early(&refused(
+                "Refresh not yet allowed (within 2 minutes of expiry)"
+            )),
+            Some(Some(Duration::from_secs(120)))
+        );
+        assert_eq!(
+            too_early(&refused("token refresh is not permitted yet")),
+            Some(None)
+        );
+        assert_eq!(too_early(&refused("refresh token revoked")), None);
     }
 }
