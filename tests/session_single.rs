@@ -236,7 +236,10 @@ async fn a_refusal_naming_another_login_is_learned_for_the_rest_of_the_run() {
     let intruder = async {
         let t = std::time::Instant::now();
         while stat(&sim.stats(), "records_stored") < 60 {
-            assert!(t.elapsed() < std::time::Duration::from_secs(60), "no progress");
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(60),
+                "no progress"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         let resp = reqwest::Client::new()
@@ -362,7 +365,13 @@ async fn a_wrong_password_is_tried_once_by_diagnose() {
     let sim = sim("idle_secs = 30\nlockout_after = 3\nlockout_secs = 60", 0, 3).await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cfg = write_config(d, &sim.url(), "", "", &format!("logout_path = \"{LOGOUT}\""));
+    let cfg = write_config(
+        d,
+        &sim.url(),
+        "",
+        "",
+        &format!("logout_path = \"{LOGOUT}\""),
+    );
     for n in 0..2 {
         let o = supsync(d, &cfg, "wrong-password", &["diagnose"]).await;
         let all = text(&o);
