@@ -372,9 +372,10 @@ async fn output(mut c: std::process::Command) -> std::process::Output {
         .unwrap()
 }
 
-const SPENT: &str = "login refused 3 times in a row for user sync-bot; stopping before the \
-                     server locks the account (it may lock after a few more). Fix the \
-                     password, then run `supsync resume`.";
+const SPENT: &str = "login refused 3 times in a row for user sync-bot; no further login is \
+                     tried with this password, so that no more refusals count towards locking \
+                     the account (when the server locks it is not known). Fix the password, \
+                     then run `supsync resume`.";
 
 /// A wrong password answered by a bare 401: three refused logins (the server would lock at five), then the run
 /// stops with exit 4 and says why. `resume` and a new `run` with the same password make no

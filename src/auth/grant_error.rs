@@ -52,7 +52,7 @@ pub enum GrantError {
     },
     /// `auth.max_failed_logins` refused logins in a row with this password: no further
     /// login is tried with it, by this process or any later one.
-    #[error("login refused {refused} times in a row for user {user}; stopping before the server locks the account (it may lock after a few more). Fix the password, then run `supsync resume`.{}", .last.as_deref().map(|l| format!(" (Last answer: {l}.)")).unwrap_or_default())]
+    #[error("login refused {refused} times in a row for user {user}; no further login is tried with this password, so that no more refusals count towards locking the account (when the server locks it is not known). Fix the password, then run `supsync resume`.{}", .last.as_deref().map(|l| format!(" (Last answer: {l}.)")).unwrap_or_default())]
     LoginBudgetSpent {
         user: String,
         refused: u32,
@@ -203,9 +203,9 @@ mod tests {
         };
         assert_eq!(
             spent.to_string(),
-            "login refused 3 times in a row for user sync-bot; stopping before the server \
-             locks the account (it may lock after a few more). Fix the password, then run \
-             `supsync resume`."
+            "login refused 3 times in a row for user sync-bot; no further login is tried with \
+             this password, so that no more refusals count towards locking the account (when \
+             the server locks it is not known). Fix the password, then run `supsync resume`."
         );
         assert!(!spent.is_transient());
         if let GrantError::LoginBudgetSpent { last, .. } = &mut spent {
