@@ -52,9 +52,19 @@ pub fn validate(
     let a = &config.api;
     c.range("api.timeout_secs", a.timeout_secs, 1, HOUR_SECS, " seconds");
     // The mapping is checked whole here, so a run refuses it before any request.
-    if let Err(problems) = crate::mapping::ApiMapping::build(&a.mapping, &a.batch_path) {
-        for p in problems {
-            c.fail(&format!("api.{}", p.key), p.message);
+    match crate::mapping::ApiMapping::build(&a.mapping, &a.batch_path) {
+        Err(problems) => {
+            for p in problems {
+                c.fail(&format!("api.{}", p.key), p.message);
+            }
+        }
+        Ok(m) => {
+            for key in crate::mapping::ignored_by_paging(&a.mapping, &m.pull.paging) {
+                warnings.push(format!(
+                    "api.{key} is set but api.pagination = \"{}\" does not use it",
+                    m.pull.paging.kind()
+                ));
+            }
         }
     }
 

@@ -12,12 +12,14 @@ pub mod link;
 pub mod pointer;
 mod presets;
 pub mod template;
+mod unused;
 
 pub use fields::FieldMap;
 pub use keys::{KEYS, KeyType, MappingError, MappingKeys};
 pub use pointer::{Pointer, shape_of};
 pub use presets::PRESETS;
 pub use template::Template;
+pub use unused::ignored_by_paging;
 
 /// Everything the client and the simulator need to speak one API.
 #[derive(Debug, Clone, PartialEq, Eq)]
