@@ -36,7 +36,15 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
             );
         }
     }
+    let au = &config.auth;
+    let default = super::AuthConfig::default();
     for (key, set) in [
+        ("auth.token_url", au.token_url != default.token_url),
+        ("auth.client_id", au.client_id != default.client_id),
+        ("auth.method", au.method != default.method),
+        ("auth.client_secret", au.client_secret.is_some()),
+        ("auth.client_secret_file", au.client_secret_file.is_some()),
+        ("auth.private_key_file", au.private_key_file.is_some()),
         ("auth.extra_params", !config.auth.extra_params.is_empty()),
         (
             "auth.extra_params_on_refresh",
