@@ -135,6 +135,7 @@ impl ApiClient {
             refresh_window: (cfg.auth.refresh_window_secs > 0)
                 .then(|| Duration::from_secs(cfg.auth.refresh_window_secs)),
             single_session: session && cfg.auth.session.single,
+            refresh_window_text: cfg.auth.refresh_window_text.clone(),
         };
         let tokens = TokenManager::new(
             endpoint,

@@ -248,6 +248,9 @@ pub struct AuthConfig {
     /// The server accepts a refresh only this close to the token's expiry (0 = anywhere;
     /// a "too early" refusal still teaches it).
     pub refresh_window_secs: u64,
+    /// Words of this server's refusal of an early refresh, besides those supsync knows
+    /// ("too early", "not allowed yet", "only within N seconds"…); "" = none.
+    pub refresh_window_text: String,
     /// The login of `kind = "session"` (docs/API.md §7).
     pub session: SessionConfig,
 }
@@ -282,6 +285,7 @@ impl Default for AuthConfig {
             token_cache: TokenCacheMode::Encrypted,
             expired_when: Vec::new(),
             refresh_window_secs: 0,
+            refresh_window_text: String::new(),
             session: SessionConfig::default(),
         }
     }

@@ -102,6 +102,12 @@ pub fn validate(
             c.fail("auth.expired_when", p);
         }
     }
+    if au.refresh_window_text.chars().any(char::is_control) || au.refresh_window_text.len() > 200 {
+        c.fail(
+            "auth.refresh_window_text",
+            "must be at most 200 characters, without control characters",
+        );
+    }
     c.range(
         "auth.refresh_window_secs",
         au.refresh_window_secs,

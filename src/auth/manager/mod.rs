@@ -91,6 +91,8 @@ pub struct ManagerSettings {
     pub refresh_window: Option<Duration>,
     /// `auth.session.single`: one session per user; renewals drain calls first.
     pub single_session: bool,
+    /// `auth.refresh_window_text`: the server's own words for a too-early refusal.
+    pub refresh_window_text: String,
 }
 
 pub struct TokenManager {

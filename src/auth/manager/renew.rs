@@ -35,6 +35,11 @@ fn ended_by_session_limit(e: &GrantError) -> bool {
 /// ("within N s", "within N seconds", "within N minutes"). `Some(None)`: too early, window
 /// not named.
 pub(crate) fn too_early(e: &GrantError) -> Option<Option<Duration>> {
+    too_early_or_said(e, "")
+}
+
+/// [`too_early`], also recognising `extra` (the configured words; "" = none).
+pub(crate) fn too_early_or_said(e: &GrantError, extra: &str) -> Option<Option<Duration>> {
     let GrantError::Rejected {
         code, description, ..
     } = e
@@ -53,7 +58,9 @@ pub(crate) fn too_early(e: &GrantError) -> Option<Option<Duration>> {
         "only within",
         "refresh window",
     ];
-    if !EARLY.iter().any(|w| d.contains(w)) {
+    let extra = extra.trim().to_ascii_lowercase().replace('_', " ");
+    let said = !extra.is_empty() && d.contains(&extra);
+    if !said && !EARLY.iter().any(|w| d.contains(w)) {
         return None;
     }
     Some(stated_window(&d).map(|w| w.min(Duration::from_secs(86_400))))
@@ -76,6 +83,11 @@ fn stated_window(d: &str) -> Option<Duration> {
 }
 
 impl TokenManager {
+    /// [`too_early`] with the configured words (`auth.refresh_window_text`).
+    fn too_early(&self, e: &GrantError) -> Option<Option<Duration>> {
+        too_early_or_said(e, &self.settings.refresh_window_text)
+    }
+
     /// The single flight. `expected`: the generation the caller saw; if the token changed
     /// meanwhile, someone else already renewed and this returns at once.
     pub(super) async fn renew(
@@ -173,7 +185,7 @@ impl TokenManager {
             Plan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
                 Ok(g) => return self.install(g, false, trigger, None).await,
                 Err(e) if e.is_transient() => return Err(e),
-                Err(e) if too_early(&e).is_some() => {
+                Err(e) if self.too_early(&e).is_some() => {
                     if self.wait_for_window(&e) {
                         return Ok(());
                     }
@@ -209,7 +221,7 @@ impl TokenManager {
     /// token is still alive, so the renewal simply waits for the window (planned anew by
     /// the background task), which is not a failure.
     fn wait_for_window(&self, e: &GrantError) -> bool {
-        let said = too_early(e).flatten();
+        let said = self.too_early(e).flatten();
         let mut st = self.lock();
         let window = st.learn_refresh_window(said);
         let alive = st.current.as_ref().is_some_and(|c| !c.invalid);
@@ -348,5 +360,9 @@ mod tests {
             Some(None)
         );
         assert_eq!(too_early(&refused("refresh token revoked")), None);
+        // A server's own words, when configured.
+        let own = refused("REFRESH_NOT_PERMITTED: wait 5 s");
+        assert_eq!(too_early(&own), None);
+        assert_eq!(too_early_or_said(&own, "refresh_not_permitted"), Some(None));
     }
 }
