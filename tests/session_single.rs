@@ -424,3 +424,39 @@ async fn page_size_is_honoured_with_offset_limit() {
     assert!(limits.iter().all(|l| *l <= 7), "{limits:?}");
     assert!(limits.contains(&7), "{limits:?}");
 }
+
+/// `keepalive_method = "POST"`: the keep-alive calls its path with that method (the
+/// simulator takes GET and POST alike, so the wire tells which one was sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keep_alive_uses_its_configured_method() {
+    use supsync::api::{ApiClient, ConnectOptions};
+    let sim = sim("idle_secs = 30\ncap_secs = 0", 0, 0).await;
+    let (url, seen) = relay(&sim.url()).await;
+    let mut cfg = supsync::config::Config::default();
+    cfg.auth.kind = supsync::config::AuthKind::Session;
+    cfg.api.base_url = url;
+    cfg.auth.session.keepalive_path = "/api/v1/session/keepalive".into();
+    cfg.auth.session.keepalive_method = supsync::config::CallMethod::Post;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let opts = ConnectOptions {
+        token_cache: None,
+        audit_log: None,
+    };
+    let api = ApiClient::connect(
+        &cfg,
+        supsync::secret::Secret::new(PASSWORD),
+        opts,
+        cancel.child_token(),
+    )
+    .await
+    .unwrap();
+    api.keep_alive().await.unwrap();
+    cancel.cancel();
+    assert_eq!(stat(&sim.stats(), "session_keepalives"), 1);
+    let wire = sent(&seen);
+    assert!(
+        wire.contains("POST /api/v1/session/keepalive HTTP/1.1"),
+        "{wire}"
+    );
+    assert!(!wire.contains("GET /api/v1/session/keepalive"), "{wire}");
+}
