@@ -102,6 +102,14 @@ impl ApiClient {
         let endpoint =
             TokenEndpoint::with_login_budget(cfg, &client_secret, token_http, budget_file)
                 .map_err(config_error)?;
+        if let Some(login) = endpoint.session() {
+            // Server text that echoes a login field loses it, as for api.headers.
+            for (name, value) in login.fields() {
+                endpoint
+                    .redactor()
+                    .pin(&format!("{name} login field"), value.expose());
+            }
+        }
         let client_auth = endpoint.client_auth().clone();
         if let Some(w) = client_auth.expiry_warning(std::time::SystemTime::now()) {
             tracing::warn!("{w}");

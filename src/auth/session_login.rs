@@ -139,6 +139,11 @@ impl SessionLogin {
         format!("session {} {}", self.url, self.user)
     }
 
+    /// `auth.session.login_fields`, resolved (their values are secrets like header values).
+    pub fn fields(&self) -> &[(String, Secret)] {
+        &self.fields
+    }
+
     pub fn budget(&self) -> &LoginBudget {
         &self.budget
     }
