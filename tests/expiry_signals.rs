@@ -160,8 +160,23 @@ async fn window_run(
     supsync::auth::status::TokenStatus,
     serde_json::Value,
 ) {
+    window_run_worded(configured, "").await
+}
+
+/// [`window_run`] with the too-early refusal in `words` (`{window}` the seconds).
+async fn window_run_worded(
+    configured: bool,
+    words: &str,
+) -> (
+    RunSummary,
+    supsync::auth::status::TokenStatus,
+    serde_json::Value,
+) {
     let sim = sim(
-        "scope_ttl_secs = { supplier_mgmt = 4 }\nrefresh_window_secs = 1",
+        &format!(
+            "scope_ttl_secs = {{ supplier_mgmt = 4 }}\nrefresh_window_secs = 1\n\
+             refresh_window_text = {words:?}"
+        ),
         18,
     )
     .await;
@@ -200,6 +215,23 @@ async fn a_too_early_refusal_teaches_the_window_and_is_not_a_failure() {
     // One refusal teaches the window; none after it, so never two failed requests in a row.
     assert_eq!(stat(&st, "refresh_too_early"), 1, "{st}");
     assert_eq!(stat(&st, "token_errors"), 1, "{st}");
+    assert_eq!(stat(&st, "sessions"), 1, "{st}");
+    assert_eq!(token.refresh_window, Some(Duration::from_secs(1)));
+}
+
+/// A vendor says it in other words ("not allowed yet … only within N seconds"): the
+/// window is learned all the same, and the refusal does not start a new session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_in_a_vendors_words_teaches_the_window_too() {
+    let (summary, token, st) = window_run_worded(
+        false,
+        "refresh not allowed yet: a refresh is only allowed within {window} seconds of its \
+         expiry",
+    )
+    .await;
+    assert_clean(&summary, &st);
+    assert!(stat(&st, "refreshes") >= 2, "{st}");
+    assert_eq!(stat(&st, "refresh_too_early"), 1, "{st}");
     assert_eq!(stat(&st, "sessions"), 1, "{st}");
     assert_eq!(token.refresh_window, Some(Duration::from_secs(1)));
 }

@@ -269,7 +269,12 @@ async fn the_keep_alive_path_keeps_an_idle_session_alive() {
 /// and no later run tries before the lock's end, even with the right password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_account_stops_at_once_and_is_not_tried_while_locked() {
-    let sim = sim("lockout_after = 1\nlockout_secs = 60\nlogin_ms = 0", 0).await;
+    // A bare 401 (no words): not a definite refusal, so the budget allows another try.
+    let sim = sim(
+        "lockout_after = 1\nlockout_secs = 60\nlogin_ms = 0\nrefusal_text = \"\"",
+        0,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&sim.url(), 10, 1);
     let (summary, _) = push(cfg.clone(), "wrong-pw", dir.path(), 10).await;
@@ -367,16 +372,23 @@ async fn output(mut c: std::process::Command) -> std::process::Output {
         .unwrap()
 }
 
-const SPENT: &str = "login refused 3 times in a row for user sync-bot; stopping before the \
-                     server locks the account (it may lock after a few more). Fix the \
-                     password, then run `supsync resume`.";
+const SPENT: &str = "login refused 3 times in a row for user sync-bot; no further login is \
+                     tried with this password, so that no more refusals count towards locking \
+                     the account (when the server locks it is not known). Fix the password, \
+                     then run `supsync resume`.";
 
-/// A wrong password: three refused logins (the server would lock at five), then the run
+/// A wrong password answered by a bare 401: three refused logins (the server would lock at five), then the run
 /// stops with exit 4 and says why. `resume` and a new `run` with the same password make no
 /// login request at all; the fixed password logs in and the run completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_stops_after_three_logins_and_is_never_tried_again() {
-    let sim = sim("lockout_after = 5\nlockout_secs = 60\nlogin_ms = 0", 0).await;
+    // A bare 401 says nothing definite, so it is tried again within the budget (a 401
+    // that says the password is wrong is final at once: tests/session_single.rs).
+    let sim = sim(
+        "lockout_after = 5\nlockout_secs = 60\nlogin_ms = 0\nrefusal_text = \"\"",
+        0,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cfg = write_config(d, &sim.url(), "", "");

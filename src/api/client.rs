@@ -102,6 +102,14 @@ impl ApiClient {
         let endpoint =
             TokenEndpoint::with_login_budget(cfg, &client_secret, token_http, budget_file)
                 .map_err(config_error)?;
+        if let Some(login) = endpoint.session() {
+            // Server text that echoes a login field loses it, as for api.headers.
+            for (name, value) in login.fields() {
+                endpoint
+                    .redactor()
+                    .pin(&format!("{name} login field"), value.expose());
+            }
+        }
         let client_auth = endpoint.client_auth().clone();
         if let Some(w) = client_auth.expiry_warning(std::time::SystemTime::now()) {
             tracing::warn!("{w}");
@@ -134,6 +142,8 @@ impl ApiClient {
             min_renew_interval: Duration::from_millis(cfg.auth.min_token_interval_ms),
             refresh_window: (cfg.auth.refresh_window_secs > 0)
                 .then(|| Duration::from_secs(cfg.auth.refresh_window_secs)),
+            single_session: session && cfg.auth.session.single,
+            refresh_window_text: cfg.auth.refresh_window_text.clone(),
         };
         let tokens = TokenManager::new(
             endpoint,
@@ -158,7 +168,12 @@ impl ApiClient {
             keepalive_url: optional_url(&cfg.auth.session.keepalive_path)
                 .filter(|_| session)
                 .unwrap_or_else(|| cfg.api_url(&cfg.api.health_path)),
+            keepalive_method: match session && !cfg.auth.session.keepalive_path.is_empty() {
+                true => cfg.auth.session.keepalive_method.as_reqwest(),
+                false => reqwest::Method::GET,
+            },
             logout_url: optional_url(&cfg.auth.session.logout_path).filter(|_| session),
+            logout_method: cfg.auth.session.logout_method.as_reqwest(),
             batch_url: cfg.api_url(&cfg.api.batch_path),
             mapping: Arc::new(mapping),
             base: base_url,
@@ -171,6 +186,9 @@ impl ApiClient {
             error_body_seen: Default::default(),
             cancel: cancel.clone(),
         });
+        if let Some(ender) = client.session_ender() {
+            tokens.set_session_ender(ender);
+        }
         tokio::spawn(keepalive::run(Arc::downgrade(&client), tokens, cancel));
         Ok(client)
     }
@@ -181,9 +199,12 @@ impl ApiClient {
 
     /// The keep-alive call: `auth.session.keepalive_path` when set, else health.
     pub async fn keep_alive(&self) -> Result<(), ApiError> {
-        self.call(self.http.get(&self.keepalive_url))
-            .await
-            .map(|_| ())
+        self.call(
+            self.http
+                .request(self.keepalive_method.clone(), &self.keepalive_url),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// What the keep-alive calls, for the log.
@@ -244,8 +265,12 @@ impl ApiClient {
             .build()
             .map_err(|e| config_error(format!("cannot build the request: {e}")))?;
         let attempt = async {
-            let token = self.tokens.token().await?;
-            let first = match self.send(&req, &token, read).await? {
+            // The permit is let go before any renewal: a single-session renewal waits for
+            // every call holding one.
+            let (token, permit) = self.tokens.call_token().await?;
+            let first = self.send(&req, &token, read).await;
+            drop(permit);
+            let first = match first? {
                 Outcome::Ok(body) => return Ok(body),
                 Outcome::Unauthorized(kind, r) => (kind, r),
             };
@@ -254,8 +279,10 @@ impl ApiClient {
             self.tokens
                 .on_unauthorized(token.generation, first.0, &first.1.description)
                 .await?;
-            let token = self.tokens.token().await?;
-            match self.send(&req, &token, read).await? {
+            let (token, permit) = self.tokens.call_token().await?;
+            let second = self.send(&req, &token, read).await;
+            drop(permit);
+            match second? {
                 Outcome::Ok(body) => Ok(body),
                 Outcome::Unauthorized(kind, second) => {
                     if let Some(fatal) =

@@ -209,8 +209,13 @@ pub struct ApiClient {
     health_url: String,
     /// What the keep-alive calls: `auth.session.keepalive_path`, else health.
     keepalive_url: String,
-    /// `auth.session.logout_path`, POSTed at the end of a run.
+    /// `auth.session.keepalive_method` for a keep-alive path, else GET (health).
+    keepalive_method: reqwest::Method,
+    /// `auth.session.logout_path`, called at the end of a run (and before a renewal on a
+    /// single-session server).
     logout_url: Option<String>,
+    /// `auth.session.logout_method`.
+    logout_method: reqwest::Method,
     batch_url: String,
     /// How the operator's API looks (docs/API.md §6).
     mapping: Arc<crate::mapping::ApiMapping>,

@@ -53,10 +53,27 @@ impl ApiClient {
         let paging = &self.mapping.pull.paging;
         match paging {
             Paging::OffsetLimit { .. } => {
-                let f = self.fetch(At::Offset(offset), limit).await?;
-                let n = f.records.len() as u64;
-                let more = n > 0 && self.more_after(&f, offset + n, n, limit);
-                Ok(page_of(f.records, f.total, more.then_some(offset + n)))
+                // `api.page_size` bounds each request; the segment is read in as many
+                // requests as that takes.
+                let ps = match self.mapping.pull.page_size {
+                    0 => limit,
+                    n => n.min(limit),
+                };
+                let mut items = Vec::new();
+                let mut total = None;
+                let mut at = offset;
+                loop {
+                    let want = ps.min(limit - items.len());
+                    let f = self.fetch(At::Offset(at), want).await?;
+                    let n = f.records.len() as u64;
+                    total = total.or(f.total);
+                    let more = n > 0 && self.more_after(&f, at + n, n, want);
+                    at += n;
+                    items.extend(f.records);
+                    if !more || items.len() >= limit {
+                        return Ok(page_of(items, total, more.then_some(at)));
+                    }
+                }
             }
             Paging::Page { first, .. } => {
                 let ps = self.pull_page_size() as u64;

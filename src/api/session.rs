@@ -86,7 +86,7 @@ impl ApiClient {
         };
         let mut req = self
             .http
-            .post(url)
+            .request(self.logout_method.clone(), url)
             .build()
             .map_err(|e| config_error(format!("cannot build the logout request: {e}")))?;
         for (name, value) in &self.headers {
@@ -121,6 +121,50 @@ impl ApiClient {
             .logged_out(token.generation, status.as_u16())
             .await;
         Ok(true)
+    }
+}
+
+impl ApiClient {
+    /// The logout as a single-session renewal calls it before logging in again: the same
+    /// request as [`ApiClient::logout`], for a given session; `None` without a logout.
+    pub(super) fn session_ender(&self) -> Option<crate::auth::manager::SessionEnder> {
+        let url = self.logout_url.clone()?;
+        let http = self.http.clone();
+        let method = self.logout_method.clone();
+        let headers = self.headers.clone();
+        let carry = self.carry.clone();
+        let redactor = std::sync::Arc::clone(&self.redactor);
+        Some(std::sync::Arc::new(move |id: Secret| {
+            let (http, method, url, headers, carry, redactor) = (
+                http.clone(),
+                method.clone(),
+                url.clone(),
+                headers.clone(),
+                carry.clone(),
+                std::sync::Arc::clone(&redactor),
+            );
+            Box::pin(async move {
+                let mut req = http
+                    .request(method, &url)
+                    .build()
+                    .map_err(|e| format!("cannot build the logout request: {e}"))?;
+                for (name, value) in &headers {
+                    req.headers_mut().insert(name.clone(), value.clone());
+                }
+                attach_credential(req.headers_mut(), &carry, &id).map_err(|e| e.to_string())?;
+                let resp = tokio::time::timeout(LOGOUT_WAIT, http.execute(req))
+                    .await
+                    .map_err(|_| format!("no answer within {} s", LOGOUT_WAIT.as_secs()))?
+                    .map_err(|e| redactor.clean(&crate::auth::grant::error_chain(&e)))?;
+                let status = resp.status();
+                // A session the server no longer knows counts as ended.
+                if status.is_success() || status == reqwest::StatusCode::UNAUTHORIZED {
+                    Ok(status.as_u16())
+                } else {
+                    Err(format!("HTTP {}", status.as_u16()))
+                }
+            })
+        }))
     }
 }
 

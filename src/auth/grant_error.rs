@@ -59,12 +59,23 @@ pub enum GrantError {
     },
     /// `auth.max_failed_logins` refused logins in a row with this password: no further
     /// login is tried with it, by this process or any later one.
-    #[error("login refused {refused} times in a row for user {user}; stopping before the server locks the account (it may lock after a few more). Fix the password, then run `supsync resume`.{}", .last.as_deref().map(|l| format!(" (Last answer: {l}.)")).unwrap_or_default())]
+    #[error("login refused {refused} times in a row for user {user}; no further login is tried with this password, so that no more refusals count towards locking the account (when the server locks it is not known). Fix the password, then run `supsync resume`.{}", .last.as_deref().map(|l| format!(" (Last answer: {l}.)")).unwrap_or_default())]
     LoginBudgetSpent {
         user: String,
         refused: u32,
         /// The last refusal's status and cleaned words.
         last: Option<String>,
+    },
+    /// A session login refused with words that say the user name or password is wrong:
+    /// no login is tried again with this password, by this process or a later one (each
+    /// refused login may count towards the server's lockout).
+    #[error(
+        "login refused for user {user} ({last}): the server says the user name or password is wrong, so supsync tries no further login with this password (a retry could only count towards locking the account). Fix auth.session.username or the session password (SUPSYNC_SESSION_PASSWORD or auth.session.password_file), then run `supsync resume`."
+    )]
+    LoginDenied {
+        user: String,
+        /// The refusal's status and cleaned words.
+        last: String,
     },
     /// The login answered 423: the account is locked. Nothing is tried until it ends.
     #[error("the login endpoint says user {user} is locked (HTTP 423{}){}; stopping at once: a locked account refuses even the right password, and every attempt may prolong the lock. Wait for the lock to end, then run `supsync resume`.", server_words(text), .retry_after.map(|r| format!("; it asks to wait {}", crate::retry_after::words(r))).unwrap_or_default())]
@@ -113,6 +124,10 @@ impl GrantError {
                 Some(*status)
             }
             GrantError::AccountLocked { .. } => Some(423),
+            GrantError::LoginDenied { last, .. } => last
+                .strip_prefix("HTTP ")
+                .and_then(|rest| rest.get(..3))
+                .and_then(|digits| digits.parse().ok()),
             _ => None,
         }
     }
@@ -131,6 +146,7 @@ impl GrantError {
             | GrantError::TooLarge { .. }
             | GrantError::RefusedByApi { .. }
             | GrantError::LoginBudgetSpent { .. }
+            | GrantError::LoginDenied { .. }
             | GrantError::AccountLocked { .. } => false,
         }
     }
@@ -213,9 +229,9 @@ mod tests {
         };
         assert_eq!(
             spent.to_string(),
-            "login refused 3 times in a row for user sync-bot; stopping before the server \
-             locks the account (it may lock after a few more). Fix the password, then run \
-             `supsync resume`."
+            "login refused 3 times in a row for user sync-bot; no further login is tried with \
+             this password, so that no more refusals count towards locking the account (when \
+             the server locks it is not known). Fix the password, then run `supsync resume`."
         );
         assert!(!spent.is_transient());
         if let GrantError::LoginBudgetSpent { last, .. } = &mut spent {

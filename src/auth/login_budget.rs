@@ -48,6 +48,9 @@ struct Counts {
     /// The server's words on the last refusal (cleaned).
     #[serde(default)]
     last: String,
+    /// The last refusal said the credentials are wrong: this password is not tried again.
+    #[serde(default)]
+    definite: bool,
 }
 
 /// What a budget holds (the file's count, else this process's), as `diagnose` reports it.
@@ -164,6 +167,9 @@ impl LoginBudget {
                 retry_after: Some(left),
             });
         }
+        if c.password == self.fingerprint && c.definite {
+            return Err(self.denied(&c));
+        }
         if c.password == self.fingerprint && c.refused >= self.max {
             return Err(self.spent(&c));
         }
@@ -179,8 +185,18 @@ impl LoginBudget {
 
     /// A refused login (401 or 403) with the server's cleaned words: the error to report,
     /// [`GrantError::LoginBudgetSpent`] once the budget is spent.
+    /// A refusal whose words say the credentials are wrong ([`says_credentials_wrong`]) is
+    /// final at once: [`GrantError::LoginDenied`], and this password is never tried again.
     pub fn refused(&self, status: u16, text: &str) -> GrantError {
         let c = self.count(format!("HTTP {status}{}", words(text)), None);
+        if says_credentials_wrong(text) {
+            let c = Counts {
+                definite: true,
+                ..c
+            };
+            self.store(&c);
+            return self.denied(&c);
+        }
         if c.refused >= self.max {
             return self.spent(&c);
         }
@@ -222,6 +238,13 @@ impl LoginBudget {
         }
         self.store(&c);
         c
+    }
+
+    fn denied(&self, c: &Counts) -> GrantError {
+        GrantError::LoginDenied {
+            user: self.user.clone(),
+            last: c.last.clone(),
+        }
     }
 
     fn spent(&self, c: &Counts) -> GrantError {
@@ -284,6 +307,33 @@ impl LoginBudget {
             );
         }
     }
+}
+
+/// Whether a login refusal's words say the user name or password is wrong (or the
+/// password no longer valid): a definite answer, which the same password will only get
+/// again. Refusals without such words (a bare 401, a proxy's page) stay ambiguous.
+pub fn says_credentials_wrong(text: &str) -> bool {
+    let t = text.to_ascii_lowercase().replace(['_', '-'], " ");
+    let about = [
+        "credential",
+        "password",
+        "user name",
+        "username",
+        "login",
+        "user",
+    ];
+    let verdict = [
+        "invalid",
+        "wrong",
+        "incorrect",
+        "bad ",
+        "not match",
+        "mismatch",
+        "unknown user",
+        "expired",
+        "not valid",
+    ];
+    about.iter().any(|a| t.contains(a)) && verdict.iter().any(|v| t.contains(v))
 }
 
 fn words(text: &str) -> String {

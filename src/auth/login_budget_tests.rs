@@ -14,7 +14,7 @@ fn refusals_count_up_to_the_budget_then_no_attempt_is_allowed() {
     let b = budget(dir.path(), "wrong-pw");
     assert!(b.check(now).is_ok());
     for n in 1..3 {
-        match b.refused(401, "invalid_credentials: wrong user name or password") {
+        match b.refused(401, "unauthorized") {
             GrantError::LoginRefused { refused, max, .. } => assert_eq!((refused, max), (n, 3)),
             other => panic!("{other:?}"),
         }
@@ -175,4 +175,50 @@ fn recorded_reports_the_count_without_changing_it() {
     let other = budget(dir.path(), "new-pw").recorded();
     assert_eq!((other.refused, other.refused_other_password), (0, 2));
     assert_eq!(budget(dir.path(), "wrong-pw").recorded(), r);
+}
+
+#[test]
+fn a_refusal_that_says_the_password_is_wrong_is_final_for_that_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let b = budget(dir.path(), "wrong-pw");
+    let e = b.refused(401, "invalid_credentials: wrong user name or password");
+    assert!(matches!(e, GrantError::LoginDenied { .. }), "{e:?}");
+    assert!(!e.is_transient());
+    assert_eq!(e.http_status(), Some(401));
+    let text = e.to_string();
+    assert!(!text.contains("before the server locks"), "{text}");
+    assert!(text.contains("HTTP 401: invalid_credentials"), "{text}");
+    // Neither this process nor a later one tries the same password again.
+    assert!(matches!(b.check(now), Err(GrantError::LoginDenied { .. })));
+    let later = budget(dir.path(), "wrong-pw");
+    assert!(matches!(
+        later.check(now),
+        Err(GrantError::LoginDenied { .. })
+    ));
+    // Another password may.
+    assert!(budget(dir.path(), "new-pw").check(now).is_ok());
+}
+
+#[test]
+fn only_words_about_wrong_credentials_are_definite() {
+    for yes in [
+        "Invalid credentials",
+        "invalid_credentials: wrong user name or password",
+        "Bad credentials",
+        "The password is incorrect",
+        "Username or password does not match",
+        "password expired",
+    ] {
+        assert!(says_credentials_wrong(yes), "{yes}");
+    }
+    for no in [
+        "",
+        "unauthorized",
+        "Forbidden",
+        "<html>Access denied</html>",
+        "try later",
+    ] {
+        assert!(!says_credentials_wrong(no), "{no}");
+    }
 }

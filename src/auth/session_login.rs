@@ -53,6 +53,8 @@ pub struct SessionLogin {
     password: Secret,
     id_from: IdSource,
     budget: LoginBudget,
+    /// `auth.session.login_fields`, resolved: sent with every login.
+    fields: Vec<(String, Secret)>,
 }
 
 impl std::fmt::Debug for SessionLogin {
@@ -82,6 +84,16 @@ impl SessionLogin {
         if password.is_empty() {
             return Err("the session password is empty".into());
         }
+        let fields = s
+            .login_fields
+            .iter()
+            .map(|(name, source)| {
+                source
+                    .resolve_as("login field", name)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|m| format!("auth.session.login_fields: {m}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let credential = credential_of(cfg);
         let mut budget = LoginBudget::new(
             &credential,
@@ -105,6 +117,7 @@ impl SessionLogin {
             password_field: s.password_field.clone(),
             password: password.clone(),
             id_from,
+            fields,
         })
     }
 
@@ -124,6 +137,11 @@ impl SessionLogin {
     /// (see [`credential_of`]).
     pub fn credential(&self) -> String {
         format!("session {} {}", self.url, self.user)
+    }
+
+    /// `auth.session.login_fields`, resolved (their values are secrets like header values).
+    pub fn fields(&self) -> &[(String, Secret)] {
+        &self.fields
     }
 
     pub fn budget(&self) -> &LoginBudget {
@@ -163,18 +181,24 @@ impl SessionLogin {
             .header(reqwest::header::ACCEPT, "application/json");
         let req = match self.body {
             LoginBody::Json => {
-                let body = serde_json::json!({
-                    self.user_field.as_str(): self.user,
-                    self.password_field.as_str(): self.password.expose(),
-                });
+                let mut body = serde_json::Map::new();
+                for (name, value) in &self.fields {
+                    body.insert(name.clone(), value.expose().into());
+                }
+                body.insert(self.user_field.clone(), self.user.clone().into());
+                body.insert(self.password_field.clone(), self.password.expose().into());
+                let body = serde_json::Value::Object(body);
                 req.header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.to_string())
             }
             LoginBody::Form => {
-                let body = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair(&self.user_field, &self.user)
-                    .append_pair(&self.password_field, self.password.expose())
-                    .finish();
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair(&self.user_field, &self.user)
+                    .append_pair(&self.password_field, self.password.expose());
+                for (name, value) in &self.fields {
+                    form.append_pair(name, value.expose());
+                }
+                let body = form.finish();
                 req.header(
                     reqwest::header::CONTENT_TYPE,
                     "application/x-www-form-urlencoded",

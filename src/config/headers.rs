@@ -25,22 +25,26 @@ pub enum HeaderSource {
 impl HeaderSource {
     /// The value, or a message naming the variable or file (never the value).
     pub fn resolve(&self, name: &str) -> Result<Secret, String> {
+        self.resolve_as("header", name)
+    }
+
+    /// [`HeaderSource::resolve`] for another kind of value (`what`: "login field").
+    pub fn resolve_as(&self, what: &str, name: &str) -> Result<Secret, String> {
+        let name = &format!("{what} {name}");
         match self {
-            HeaderSource::Inline(s) if s.is_empty() => {
-                Err(format!("the value of header {name} is empty"))
-            }
+            HeaderSource::Inline(s) if s.is_empty() => Err(format!("the value of {name} is empty")),
             HeaderSource::Inline(s) => Ok(s.clone()),
             HeaderSource::Env(var) => match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
                 Ok(_) => Err(format!(
-                    "header {name}: environment variable {var} is set but empty"
+                    "{name}: environment variable {var} is set but empty"
                 )),
                 Err(std::env::VarError::NotPresent) => Err(format!(
-                    "header {name}: environment variable {var} is not set; export it or give \
+                    "{name}: environment variable {var} is not set; export it or give \
                      the value another way ({{ file = \"/path\" }})"
                 )),
                 Err(std::env::VarError::NotUnicode(_)) => Err(format!(
-                    "header {name}: environment variable {var} is not valid UTF-8"
+                    "{name}: environment variable {var} is not valid UTF-8"
                 )),
             },
             HeaderSource::File(path) => read_first_line(name, path),
@@ -50,17 +54,12 @@ impl HeaderSource {
 
 fn read_first_line(name: &str, path: &Path) -> Result<Secret, String> {
     // The OS's words (not found, permission denied), never the content.
-    let text =
-        crate::safe_file::read_text_capped(path, crate::safe_file::SECRET_CAP).map_err(|e| {
-            format!(
-                "header {name}: {}",
-                e.explain(path, "header value file", "one header value")
-            )
-        })?;
+    let text = crate::safe_file::read_text_capped(path, crate::safe_file::SECRET_CAP)
+        .map_err(|e| format!("{name}: {}", e.explain(path, "value file", "one value")))?;
     let first = text.lines().next().unwrap_or("").trim();
     if first.is_empty() {
         return Err(format!(
-            "header {name}: {} is empty (its first line is the value)",
+            "{name}: {} is empty (its first line is the value)",
             path.display()
         ));
     }

@@ -34,7 +34,7 @@ pub use load::{
 };
 pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig, redacted_url};
 pub use provenance::{Origin, Provenance};
-pub use session::{AuthKind, Carry, IdSource, LoginBody, LoginMethod, SessionConfig};
+pub use session::{AuthKind, CallMethod, Carry, IdSource, LoginBody, LoginMethod, SessionConfig};
 
 use crate::secret::Secret;
 
@@ -255,6 +255,9 @@ pub struct AuthConfig {
     /// The server accepts a refresh only this close to the token's expiry (0 = anywhere;
     /// a "too early" refusal still teaches it).
     pub refresh_window_secs: u64,
+    /// Words of this server's refusal of an early refresh, besides those supsync knows
+    /// ("too early", "not allowed yet", "only within N seconds"…); "" = none.
+    pub refresh_window_text: String,
     /// The login of `kind = "session"` (docs/API.md §7).
     pub session: SessionConfig,
 }
@@ -289,6 +292,7 @@ impl Default for AuthConfig {
             token_cache: TokenCacheMode::Encrypted,
             expired_when: Vec::new(),
             refresh_window_secs: 0,
+            refresh_window_text: String::new(),
             session: SessionConfig::default(),
         }
     }

@@ -109,8 +109,12 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
 /// Keys that may not come from the environment or `--set`: a secret there would sit in
 /// shell history or `ps` output; `SUPSYNC_CLIENT_SECRET` is the one env route for it.
 /// Header values are secrets of the same kind (they name their own env var or file).
-pub const NOT_OVERRIDABLE: &[&str] =
-    &["auth.client_secret", "api.headers", "auth.session.password"];
+pub const NOT_OVERRIDABLE: &[&str] = &[
+    "auth.client_secret",
+    "api.headers",
+    "auth.session.password",
+    "auth.session.login_fields",
+];
 
 /// Every key in declaration order (sections in `Config` order, keys in struct order).
 #[derive(Debug, Clone)]

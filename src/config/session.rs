@@ -3,6 +3,7 @@
 //! is here, and the two small languages in it: where the login answer puts the id
 //! (`session_from`) and how calls carry it (`send_as`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,30 @@ pub enum LoginMethod {
     Put,
 }
 
+/// The HTTP method of the logout and the keep-alive calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallMethod {
+    #[serde(rename = "GET", alias = "get")]
+    Get,
+    #[serde(rename = "POST", alias = "post")]
+    Post,
+    #[serde(rename = "PUT", alias = "put")]
+    Put,
+    #[serde(rename = "DELETE", alias = "delete")]
+    Delete,
+}
+
+impl CallMethod {
+    pub fn as_reqwest(self) -> reqwest::Method {
+        match self {
+            CallMethod::Get => reqwest::Method::GET,
+            CallMethod::Post => reqwest::Method::POST,
+            CallMethod::Put => reqwest::Method::PUT,
+            CallMethod::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
 /// How the login request's body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -71,8 +96,19 @@ pub struct SessionConfig {
     pub send_as: String,
     /// "" = `api.health_path`; else a path (GET) that slides the idle window.
     pub keepalive_path: String,
-    /// "" = no logout; else POSTed, best effort, at the end of a run.
+    /// "" = no logout; else called, best effort, at the end of a run (and before a renewal
+    /// of a single-session login).
     pub logout_path: String,
+    /// The logout's method (POST by default; some vendors want PUT or DELETE).
+    pub logout_method: CallMethod,
+    /// The keep-alive call's method (GET by default).
+    pub keepalive_method: CallMethod,
+    /// Fields the login carries besides the user name and password (a tenant or workspace
+    /// id), each a value, `{ env = "VAR" }` or `{ file = "/path" }` like `api.headers`.
+    pub login_fields: BTreeMap<String, super::headers::HeaderSource>,
+    /// The server keeps one session per user: a new login ends the old one. Renewals then
+    /// stop new calls, wait for those in flight, log out, log in, and go on.
+    pub single: bool,
 }
 
 impl Default for SessionConfig {
@@ -90,6 +126,10 @@ impl Default for SessionConfig {
             send_as: "header:X-Session-Id".into(),
             keepalive_path: String::new(),
             logout_path: String::new(),
+            logout_method: CallMethod::Post,
+            keepalive_method: CallMethod::Get,
+            login_fields: BTreeMap::new(),
+            single: false,
         }
     }
 }

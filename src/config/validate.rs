@@ -60,9 +60,19 @@ pub fn validate(
         " bytes",
     );
     // The mapping is checked whole here, so a run refuses it before any request.
-    if let Err(problems) = crate::mapping::ApiMapping::build(&a.mapping, &a.batch_path) {
-        for p in problems {
-            c.fail(&format!("api.{}", p.key), p.message);
+    match crate::mapping::ApiMapping::build(&a.mapping, &a.batch_path) {
+        Err(problems) => {
+            for p in problems {
+                c.fail(&format!("api.{}", p.key), p.message);
+            }
+        }
+        Ok(m) => {
+            for key in crate::mapping::ignored_by_paging(&a.mapping, &m.pull.paging) {
+                warnings.push(format!(
+                    "api.{key} is set but api.pagination = \"{}\" does not use it",
+                    m.pull.paging.kind()
+                ));
+            }
         }
     }
 
@@ -99,6 +109,12 @@ pub fn validate(
         for p in problems {
             c.fail("auth.expired_when", p);
         }
+    }
+    if au.refresh_window_text.chars().any(char::is_control) || au.refresh_window_text.len() > 200 {
+        c.fail(
+            "auth.refresh_window_text",
+            "must be at most 200 characters, without control characters",
+        );
     }
     c.range(
         "auth.refresh_window_secs",

@@ -19,9 +19,49 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
         "",
     );
     if config.auth.kind != AuthKind::Session {
+        warn_unused_session_keys(config, warnings);
         return;
     }
     let s = &config.auth.session;
+    for name in s.login_fields.keys() {
+        if name.trim().is_empty() || name.chars().any(char::is_control) {
+            c.fail(
+                "auth.session.login_fields",
+                format!("{name:?} is not a field name"),
+            );
+        } else if *name == s.username_field || *name == s.password_field {
+            c.fail(
+                "auth.session.login_fields",
+                format!("{name} is the user name or password field; the login sets it itself"),
+            );
+        }
+    }
+    let au = &config.auth;
+    let default = super::AuthConfig::default();
+    for (key, set) in [
+        ("auth.token_url", au.token_url != default.token_url),
+        ("auth.client_id", au.client_id != default.client_id),
+        ("auth.method", au.method != default.method),
+        ("auth.client_secret", au.client_secret.is_some()),
+        ("auth.client_secret_file", au.client_secret_file.is_some()),
+        ("auth.private_key_file", au.private_key_file.is_some()),
+        ("auth.extra_params", !config.auth.extra_params.is_empty()),
+        (
+            "auth.extra_params_on_refresh",
+            config.auth.extra_params_on_refresh,
+        ),
+        (
+            "auth.refresh_window_secs",
+            config.auth.refresh_window_secs > 0,
+        ),
+    ] {
+        if set {
+            warnings.push(format!(
+                "{key} is set but auth.kind = \"session\" does not use it (a session login \
+                 sends only the user name, the password and auth.session.login_fields)"
+            ));
+        }
+    }
     // The login path is checked with the other URLs (validate.rs).
     check_path(c, "auth.session.keepalive_path", &s.keepalive_path, config);
     check_path(c, "auth.session.logout_path", &s.logout_path, config);
@@ -85,6 +125,30 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
              asks for no scope)"
                 .into(),
         );
+    }
+}
+
+/// `[auth.session]` keys changed from their defaults while `auth.kind = "oauth2"`.
+fn warn_unused_session_keys(config: &Config, warnings: &mut Vec<String>) {
+    let as_table = |s: &super::SessionConfig| match toml::Value::try_from(s) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    };
+    let set = as_table(&config.auth.session);
+    let default = as_table(&super::SessionConfig::default());
+    let mut changed: Vec<&str> = set
+        .iter()
+        .filter(|(k, v)| default.get(*k) != Some(v))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if config.auth.session.password.is_some() {
+        changed.push("password");
+    }
+    for key in changed {
+        warnings.push(format!(
+            "auth.session.{key} is set but auth.kind = \"oauth2\" does not use it (set auth.kind \
+             = \"session\" for a session login)"
+        ));
     }
 }
 

@@ -254,3 +254,52 @@ fn a_recorded_session_config_comes_back_under_the_file() {
     assert_eq!(moved.len(), 1, "{moved:?}");
     assert_eq!(moved[0].key, "auth.session.login_path");
 }
+
+#[test]
+fn keys_the_chosen_kind_does_not_use_are_warned_about() {
+    let text = format!(
+        "{SESSION}extra_params = {{ audience = \"x\" }}\n[auth.session]\n\
+         login_fields = {{ workspaceId = \"ws-1\" }}\nlogout_method = \"PUT\"\nsingle = true\n"
+    );
+    let loaded = load(&text, &[], &[]).unwrap();
+    let w = &loaded.warnings;
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("auth.extra_params is set but auth.kind = \"session\"")),
+        "{w:?}"
+    );
+    let s = &loaded.config.auth.session;
+    assert_eq!(s.logout_method, crate::config::CallMethod::Put);
+    assert!(s.single);
+    assert_eq!(s.login_fields.len(), 1);
+
+    let text = "[auth.session]\nlogout_method = \"DELETE\"\nsingle = true\n";
+    let w = load(text, &[], &[]).unwrap().warnings;
+    for key in ["logout_method", "single"] {
+        assert!(
+            w.iter().any(|w| w.starts_with(&format!(
+                "auth.session.{key} is set but auth.kind = \"oauth2\""
+            ))),
+            "{key}: {w:?}"
+        );
+    }
+    assert!(
+        !w.iter().any(|w| w.contains("auth.session.username ")),
+        "{w:?}"
+    );
+
+    let e = load(
+        &format!("{SESSION}[auth.session]\nlogin_fields = {{ username = \"x\" }}\n"),
+        &[],
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.contains("auth.session.login_fields"), "{e}");
+    let e = load(
+        &format!("{SESSION}[auth.session]\nlogout_method = \"PATCH\"\n"),
+        &[],
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.contains("logout_method"), "{e}");
+}

@@ -270,8 +270,9 @@ fn the_lockout_budget_is_held_to_the_lock_a_423_named() {
 
 #[test]
 fn no_session_is_exit_4_with_the_fix_for_its_reason() {
-    let spent = "login refused 3 times in a row for user sync-bot; stopping before the server \
-                 locks the account (it may lock after a few more). Fix the password, then run \
+    let spent = "login refused 3 times in a row for user sync-bot; no further login is tried \
+                 with this password, so that no more refusals count towards locking the \
+                 account (when the server locks it is not known). Fix the password, then run \
                  `supsync resume`.";
     let e = ev(vec![
         (

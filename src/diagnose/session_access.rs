@@ -187,9 +187,8 @@ impl<'a> Access<'a> {
         .unwrap_or(false)
     }
 
-    /// A login within the login budget (the caller holds the lock): refused ones are
-    /// tried again until the budget is spent, exactly as a run would; transport failures
-    /// and 5xx a few times.
+    /// A login within the login budget (the caller holds the lock): a refused one is not
+    /// tried again (one login per password); transport failures and 5xx a few times.
     pub(super) async fn login(
         &mut self,
         purpose: &str,
@@ -205,9 +204,11 @@ impl<'a> Access<'a> {
             // The budget refuses a login before any request when it is spent or the
             // account is locked; a refusal the server gave is counted, so the count moved.
             let sent = match &result {
-                Err(GrantError::LoginBudgetSpent { .. } | GrantError::AccountLocked { .. }) => {
-                    before != after
-                }
+                Err(
+                    GrantError::LoginBudgetSpent { .. }
+                    | GrantError::LoginDenied { .. }
+                    | GrantError::AccountLocked { .. },
+                ) => before != after,
                 _ => true,
             };
             let refused = sent
@@ -215,6 +216,7 @@ impl<'a> Access<'a> {
                     result,
                     Err(GrantError::LoginRefused { .. }
                         | GrantError::LoginBudgetSpent { .. }
+                        | GrantError::LoginDenied { .. }
                         | GrantError::AccountLocked { .. })
                 );
             let mut tried = LoginTry {
@@ -249,7 +251,9 @@ impl<'a> Access<'a> {
                     self.made.push(g.access_token.clone());
                     return Ok(g);
                 }
-                Err(e @ GrantError::LoginRefused { .. }) => last = Some(e),
+                // One login per password: a second refusal would tell nothing new and
+                // could only bring the server's lockout nearer.
+                Err(e @ GrantError::LoginRefused { .. }) => return Err(e),
                 Err(e) if e.is_transient() && transient > 0 => {
                     transient -= 1;
                     last = Some(e);
@@ -326,7 +330,7 @@ pub(super) fn login_error(e: &GrantError) -> LoginError {
     let reason = match e {
         GrantError::LoginBudgetSpent { .. } => LoginFailure::BudgetSpent,
         GrantError::AccountLocked { .. } => LoginFailure::Locked,
-        GrantError::LoginRefused { .. } => LoginFailure::Refused,
+        GrantError::LoginRefused { .. } | GrantError::LoginDenied { .. } => LoginFailure::Refused,
         GrantError::Transport { .. } => LoginFailure::Unreachable,
         GrantError::Server { .. } => LoginFailure::ServerError,
         GrantError::Malformed { .. } | GrantError::TooLarge { .. } => LoginFailure::Unusable,

@@ -13,6 +13,7 @@ pub mod pointer;
 mod presets;
 pub mod success;
 pub mod template;
+mod unused;
 
 pub use fields::FieldMap;
 pub use keys::{KEYS, KeyType, MappingError, MappingKeys};
@@ -20,6 +21,7 @@ pub use pointer::{Pointer, shape_of};
 pub use presets::PRESETS;
 pub use success::SuccessWhen;
 pub use template::Template;
+pub use unused::ignored_by_paging;
 
 /// Everything the client and the simulator need to speak one API.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -130,7 +130,7 @@ async fn grant(
                     return Err(oauth_error(
                         StatusCode::BAD_REQUEST,
                         "invalid_grant",
-                        &too_early(left, window),
+                        &too_early(left, window, &sim.profile.tokens.refresh_window_text),
                     ));
                 }
                 Err(RefreshError::InvalidScope(why)) => {
@@ -174,11 +174,18 @@ async fn grant(
 }
 
 /// The "too early" refusal of docs/API.md §1.3: clients read "too early" and "within N s".
-pub fn too_early(left: std::time::Duration, window: std::time::Duration) -> String {
+/// `text`, when not empty, says it in a vendor's words instead.
+pub fn too_early(left: std::time::Duration, window: std::time::Duration, text: &str) -> String {
+    let left = left.as_secs_f64().ceil() as u64;
+    if !text.is_empty() {
+        return text
+            .replace("{window}", &window.as_secs().to_string())
+            .replace("{left}", &left.to_string());
+    }
     format!(
         "refresh too early: the access token expires in {} s; a refresh is accepted within {} s \
          of expiry",
-        left.as_secs_f64().ceil() as u64,
+        left,
         window.as_secs()
     )
 }

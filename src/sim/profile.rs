@@ -62,6 +62,11 @@ pub struct Tokens {
     /// token's expiry; earlier ones are refused as too early (docs/API.md §1.3). 0 = any time.
     #[serde(default)]
     pub refresh_window_secs: u64,
+    /// The words of a too-early refusal in place of the contract's (§1.3), `{window}` and
+    /// `{left}` replaced by seconds: how vendors say it ("refresh not allowed yet: only
+    /// within {window} seconds of its expiry"). "" = the contract's words.
+    #[serde(default)]
+    pub refresh_window_text: String,
 }
 
 /// How the resource API says a token is dead.

@@ -53,7 +53,9 @@ pub fn router(sim: Arc<Sim>) -> Router {
             .route(&s.login_path, post(session::login))
             .route(
                 &s.logout_path,
-                post(session::logout).delete(session::logout),
+                post(session::logout)
+                    .put(session::logout)
+                    .delete(session::logout),
             )
             .route(
                 &s.keepalive_path,

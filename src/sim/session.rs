@@ -66,7 +66,11 @@ async fn attempt(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response,
     outage(sim)?;
     let cfg = &sim.profile.session;
     let bytes = reply::read_body(body, BODY_LIMIT).await?;
-    let (user, password) = credentials(reply::media_type(headers).as_deref(), &bytes)?;
+    let (user, password) = credentials(
+        reply::media_type(headers).as_deref(),
+        &bytes,
+        &cfg.login_fields,
+    )?;
     let expected = cfg.users.get(&user).map(String::as_str);
     // Only known users are tracked: arbitrary names must not grow the server's memory.
     let _in_flight = match expected {
@@ -102,11 +106,10 @@ async fn attempt(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response,
                 };
                 tracing::info!(target: LOG, user = %shown, "login refused: wrong user name or password");
             }
-            let mut resp = reply::error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "wrong user name or password",
-            );
+            let mut resp = match cfg.refusal_text.as_str() {
+                "" => StatusCode::UNAUTHORIZED.into_response(),
+                words => reply::error(StatusCode::UNAUTHORIZED, "invalid_credentials", words),
+            };
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Session error=\"invalid_credentials\""),
@@ -187,8 +190,12 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// The user name and password of a JSON or form body.
-fn credentials(media: Option<&str>, bytes: &[u8]) -> Result<(String, String), Response> {
+/// The user name and password of a JSON or form body, which must also carry `required`.
+fn credentials(
+    media: Option<&str>,
+    bytes: &[u8],
+    required: &std::collections::BTreeMap<String, String>,
+) -> Result<(String, String), Response> {
     let fields: Vec<(String, String)> = match media {
         Some("application/json") => {
             let v: serde_json::Value = serde_json::from_slice(bytes)
@@ -217,6 +224,13 @@ fn credentials(media: Option<&str>, bytes: &[u8]) -> Result<(String, String), Re
                 .map(|(_, v)| v.clone())
         })
     };
+    for (name, value) in required {
+        if field(&[name.as_str()]).as_deref() != Some(value.as_str()) {
+            return Err(invalid_request(&format!(
+                "the login field {name} is missing or wrong"
+            )));
+        }
+    }
     let user = field(&["username", "user", "userName"]);
     let password = field(&["password"]);
     match (user, password) {
@@ -226,7 +240,7 @@ fn credentials(media: Option<&str>, bytes: &[u8]) -> Result<(String, String), Re
     }
 }
 
-/// `POST` or `DELETE logout_path`: ends the carried session; 204 whatever it was.
+/// `POST`, `PUT` or `DELETE logout_path`: ends the carried session; 204 whatever it was.
 pub async fn logout(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
     Stats::bump(&sim.stats.requests);
     if let Err(resp) = outage(&sim) {
@@ -325,7 +339,8 @@ mod tests {
     fn json_and_form_bodies_name_the_user_three_ways() {
         let json = Some("application/json");
         let form = Some("application/x-www-form-urlencoded");
-        let ok = |m, b: &str| credentials(m, b.as_bytes()).ok();
+        let none = Default::default();
+        let ok = |m, b: &str| credentials(m, b.as_bytes(), &none).ok();
         let want = Some(("bot".to_string(), "p w".to_string()));
         assert_eq!(ok(json, r#"{"username":"bot","password":"p w"}"#), want);
         assert_eq!(ok(json, r#"{"user":"bot","password":"p w"}"#), want);
@@ -341,7 +356,23 @@ mod tests {
             (None, "username=bot&password=x"),
             (Some("text/plain"), "username=bot&password=x"),
         ] {
-            let resp = credentials(m, b.as_bytes()).unwrap_err();
+            let resp = credentials(m, b.as_bytes(), &none).unwrap_err();
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{b}");
+        }
+    }
+
+    #[test]
+    fn required_login_fields_must_be_there_with_their_values() {
+        let json = Some("application/json");
+        let mut need = std::collections::BTreeMap::new();
+        need.insert("workspaceId".to_string(), "ws-1".to_string());
+        let with = r#"{"username":"bot","password":"pw","workspaceId":"ws-1"}"#;
+        assert!(credentials(json, with.as_bytes(), &need).is_ok());
+        for b in [
+            r#"{"username":"bot","password":"pw"}"#,
+            r#"{"username":"bot","password":"pw","workspaceId":"ws-2"}"#,
+        ] {
+            let resp = credentials(json, b.as_bytes(), &need).unwrap_err();
             assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{b}");
         }
     }

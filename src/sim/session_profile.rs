@@ -32,6 +32,12 @@ pub struct SessionProfile {
     /// Server work per login request (a password hash), so that logins of one user sent at
     /// the same time overlap and are counted as concurrent.
     pub login_ms: u64,
+    /// The words of a refused login's 401 (`error_description`); "" answers a bare 401
+    /// with no body, which says nothing about why.
+    pub refusal_text: String,
+    /// Fields every login must carry with these values besides the user name and password
+    /// (a tenant or workspace id); a login without them is answered 400.
+    pub login_fields: BTreeMap<String, String>,
     /// Extra `Set-Cookie` headers on a successful login's answer (a login that sets many
     /// cookies; past 100 header lines a client's HTTP parser gives up). 0 = none.
     #[serde(default)]
@@ -187,7 +193,7 @@ mod tests {
         let realistic: toml::Table = toml::from_str(include_str!("../../assets/realistic.toml"))
             .expect("realistic.toml parses");
         let keys = realistic["session"].as_table().expect("[session]").keys();
-        assert_eq!(keys.len(), 15);
+        assert_eq!(keys.len(), 17);
         for key in keys {
             assert!(
                 api.contains(&format!("| `{key}` |")),

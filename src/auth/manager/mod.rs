@@ -7,8 +7,8 @@
 //! on it when the current token is unusable, so in steady state nobody waits: the
 //! background task renews while callers keep using the still-valid token.
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
@@ -27,10 +27,12 @@ mod persist;
 mod renew;
 mod session_end;
 mod shared;
+mod single;
 
 pub use guard::FRESH_REFUSALS_FATAL;
 pub(crate) use renew::too_early;
 pub use shared::LOCK_WAIT;
+pub use single::{CallPermit, DRAIN_WAIT, SessionEnder, says_replaced_by_login};
 
 /// What made a renewal happen (for the log and for whether the hold applies).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +89,10 @@ pub struct ManagerSettings {
     pub min_renew_interval: Duration,
     /// `auth.refresh_window_secs`: a refresh is accepted only this close to expiry.
     pub refresh_window: Option<Duration>,
+    /// `auth.session.single`: one session per user; renewals drain calls first.
+    pub single_session: bool,
+    /// `auth.refresh_window_text`: the server's own words for a too-early refusal.
+    pub refresh_window_text: String,
 }
 
 pub struct TokenManager {
@@ -106,6 +112,15 @@ pub struct TokenManager {
     audit: Audit,
     /// Wakes the background task when the plan changed.
     replan: Notify,
+    /// One session per user (configured or learned): renewals drain calls first.
+    single: AtomicBool,
+    /// Calls hold it shared while they use a session; a single-session renewal holds it
+    /// alone.
+    dispatch: Arc<tokio::sync::RwLock<()>>,
+    /// Calls holding the gate now.
+    in_flight: Arc<AtomicUsize>,
+    /// The configured logout, for single-session renewals.
+    ender: OnceLock<SessionEnder>,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -134,7 +149,6 @@ impl TokenManager {
         let audit = audit.redacting(Arc::clone(endpoint.redactor()));
         Arc::new(TokenManager {
             endpoint,
-            settings,
             state: Mutex::new(state),
             renewing: tokio::sync::Mutex::new(()),
             status_tx: watch::channel(TokenStatus::default()).0,
@@ -144,6 +158,11 @@ impl TokenManager {
             lock_warned: AtomicBool::new(false),
             audit,
             replan: Notify::new(),
+            single: AtomicBool::new(settings.single_session),
+            dispatch: Arc::new(tokio::sync::RwLock::new(())),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            ender: OnceLock::new(),
+            settings,
         })
     }
 
@@ -222,6 +241,7 @@ impl TokenManager {
         kind: ExpiredKind,
         description: &str,
     ) -> Option<GrantError> {
+        self.learn_single(description);
         let fatal = self.count_refusal(generation, description);
         let fp = {
             let mut st = self.lock();

@@ -30,28 +30,64 @@ fn ended_by_session_limit(e: &GrantError) -> bool {
 }
 
 /// A refresh refused because it came before the server's refresh window (docs/API.md
-/// §1.3): the description says "too early", and the window when it names one ("within N s
-/// of expiry"). `Some(None)`: too early, window not named.
+/// §1.3), read by meaning: "too early", "not allowed yet", "not yet allowed", "only
+/// within N seconds of its expiry" and the like, and the window when the words name one
+/// ("within N s", "within N seconds", "within N minutes"). `Some(None)`: too early, window
+/// not named.
 pub(crate) fn too_early(e: &GrantError) -> Option<Option<Duration>> {
+    too_early_or_said(e, "")
+}
+
+/// [`too_early`], also recognising `extra` (the configured words; "" = none).
+pub(crate) fn too_early_or_said(e: &GrantError, extra: &str) -> Option<Option<Duration>> {
     let GrantError::Rejected {
-        description: Some(d),
-        ..
+        code, description, ..
     } = e
     else {
         return None;
     };
-    let d = d.to_ascii_lowercase();
-    if !d.contains("too early") {
+    let d = format!("{code} {}", description.as_deref().unwrap_or_default())
+        .to_ascii_lowercase()
+        .replace('_', " ");
+    const EARLY: [&str; 7] = [
+        "too early",
+        "not allowed yet",
+        "not yet allowed",
+        "not permitted yet",
+        "not yet permitted",
+        "only within",
+        "refresh window",
+    ];
+    let extra = extra.trim().to_ascii_lowercase().replace('_', " ");
+    let said = !extra.is_empty() && d.contains(&extra);
+    if !said && !EARLY.iter().any(|w| d.contains(w)) {
         return None;
     }
-    let secs = d.split("within ").nth(1).and_then(|rest| {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<u64>().ok()
-    });
-    Some(secs.map(|s| Duration::from_secs(s.min(86_400))))
+    Some(stated_window(&d).map(|w| w.min(Duration::from_secs(86_400))))
+}
+
+/// The window of "within N s", "within N seconds" or "within N minutes" (lower case).
+fn stated_window(d: &str) -> Option<Duration> {
+    let rest = d.split("within ").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let n = digits.parse::<u64>().ok()?;
+    let unit = rest[digits.len()..].trim_start();
+    let secs = if unit.starts_with("min") {
+        n.saturating_mul(60)
+    } else if unit.starts_with("h") {
+        n.saturating_mul(3600)
+    } else {
+        n
+    };
+    Some(Duration::from_secs(secs))
 }
 
 impl TokenManager {
+    /// [`too_early`] with the configured words (`auth.refresh_window_text`).
+    fn too_early(&self, e: &GrantError) -> Option<Option<Duration>> {
+        too_early_or_said(e, &self.settings.refresh_window_text)
+    }
+
     /// The single flight. `expected`: the generation the caller saw; if the token changed
     /// meanwhile, someone else already renewed and this returns at once.
     pub(super) async fn renew(
@@ -128,6 +164,13 @@ impl TokenManager {
         no_refresh: bool,
     ) -> Result<(), GrantError> {
         if self.endpoint.session().is_some() {
+            let replacing = self.lock().current.is_some();
+            if self.is_single_session() && replacing {
+                // The gate stays shut until the new session is in place.
+                let (_gate, done) = self.drain_and_end().await;
+                let g = self.endpoint.client_credentials(None).await?;
+                return self.install(g, true, trigger, Some(done)).await;
+            }
             let g = self.endpoint.client_credentials(None).await?;
             return self.install(g, true, trigger, None).await;
         }
@@ -142,7 +185,7 @@ impl TokenManager {
             Plan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
                 Ok(g) => return self.install(g, false, trigger, None).await,
                 Err(e) if e.is_transient() => return Err(e),
-                Err(e) if too_early(&e).is_some() => {
+                Err(e) if self.too_early(&e).is_some() => {
                     if self.wait_for_window(&e) {
                         return Ok(());
                     }
@@ -178,7 +221,7 @@ impl TokenManager {
     /// token is still alive, so the renewal simply waits for the window (planned anew by
     /// the background task), which is not a failure.
     fn wait_for_window(&self, e: &GrantError) -> bool {
-        let said = too_early(e).flatten();
+        let said = self.too_early(e).flatten();
         let mut st = self.lock();
         let window = st.learn_refresh_window(said);
         let alive = st.current.as_ref().is_some_and(|c| !c.invalid);
@@ -235,10 +278,17 @@ impl TokenManager {
             ),
             (false, _, Some(user)) => (
                 EventKind::NewSession,
-                format!(
-                    "session renewed ({trigger}): a new session login as {user} in {} ms",
-                    took.as_millis()
-                ),
+                match why.as_deref() {
+                    Some(done) => format!(
+                        "session renewed ({done}) {trigger}: a new session login as {user} in \
+                         {} ms",
+                        took.as_millis()
+                    ),
+                    None => format!(
+                        "session renewed ({trigger}): a new session login as {user} in {} ms",
+                        took.as_millis()
+                    ),
+                },
             ),
             (true, _, None) => (
                 EventKind::Issued,
@@ -294,5 +344,25 @@ mod tests {
         assert_eq!(too_early(&e), Some(Some(Duration::from_secs(2))));
         assert_eq!(too_early(&refused("Too early to refresh")), Some(None));
         assert_eq!(too_early(&refused("refresh token expired")), None);
+        // Vendors' words for the same refusal.
+        let vendor = refused(
+            "refresh not allowed yet: a refresh is only allowed within 10 seconds of its expiry",
+        );
+        assert_eq!(too_early(&vendor), Some(Some(Duration::from_secs(10))));
+        assert_eq!(
+            too_early(&refused(
+                "Refresh not yet allowed (within 2 minutes of expiry)"
+            )),
+            Some(Some(Duration::from_secs(120)))
+        );
+        assert_eq!(
+            too_early(&refused("token refresh is not permitted yet")),
+            Some(None)
+        );
+        assert_eq!(too_early(&refused("refresh token revoked")), None);
+        // A server's own words, when configured.
+        let own = refused("REFRESH_NOT_PERMITTED: wait 5 s");
+        assert_eq!(too_early(&own), None);
+        assert_eq!(too_early_or_said(&own, "refresh_not_permitted"), Some(None));
     }
 }
