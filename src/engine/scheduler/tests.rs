@@ -148,3 +148,52 @@ async fn a_panic_after_the_server_applied_a_batch_leaves_the_segment_for_an_idem
     let (_, replay) = crate::journal::read(dir.path(), run_id).unwrap();
     assert_eq!(replay.counts().created, RECORDS, "{replay:?}");
 }
+
+/// `r` on a failed segment runs it next, not after every segment still pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_segment_goes_to_the_front_of_the_queue() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_source(&src);
+    let mut p = params(
+        &sim.url(),
+        dir.path(),
+        RunMode::Push {
+            source: src.clone(),
+            run_id: Some("retry-first".into()),
+        },
+    );
+    p.config.sync.segment_size = 10;
+    let cancel = CancellationToken::new();
+    let mut plan = plan::push_new(&p, &src, Some("retry-first".into()))
+        .await
+        .unwrap();
+    assert_eq!(plan.views.len(), 20);
+    for i in [7, 15] {
+        plan.views[i].state = SegmentState::Failed;
+    }
+    let opts = ConnectOptions {
+        token_cache: None,
+        audit_log: None,
+    };
+    let api = ApiClient::connect(
+        &p.config,
+        p.client_secret.clone(),
+        opts,
+        cancel.child_token(),
+    )
+    .await
+    .unwrap();
+    let (tx, _events) = mpsc::channel(4096);
+    let mut s = Scheduler::new(&p, plan, api, Emitter::new(tx), &cancel).unwrap();
+    assert_eq!(s.queue.len(), 18, "the failed ones are not pending");
+    assert_eq!(s.retry(|v| v.index == 15).await, 1);
+    assert_eq!(s.queue.front(), Some(&15), "{:?}", s.queue);
+    // The other failed one goes before it: the latest retry is the next one started.
+    assert_eq!(s.retry(|_| true).await, 1);
+    let head: Vec<usize> = s.queue.iter().take(3).copied().collect();
+    assert_eq!(head, vec![7, 15, 0], "{:?}", s.queue);
+    assert_eq!(s.queue.len(), 20, "no segment queued twice");
+    cancel.cancel();
+}
