@@ -147,7 +147,8 @@ impl ApiClient {
                 tokens.redactor().pin(&format!("{name} header"), v);
             }
         }
-        tokens.start(cancel.clone()).await?;
+        let background = cancel.child_token();
+        tokens.start(background.clone()).await?;
         let client = Arc::new(ApiClient {
             http,
             headers,
@@ -169,8 +170,9 @@ impl ApiClient {
             redactor: Arc::clone(tokens.redactor()),
             error_body_seen: Default::default(),
             cancel: cancel.clone(),
+            background: std::sync::Mutex::new(Some(background.clone())),
         });
-        tokio::spawn(keepalive::run(Arc::downgrade(&client), tokens, cancel));
+        tokio::spawn(keepalive::run(Arc::downgrade(&client), tokens, background));
         Ok(client)
     }
 

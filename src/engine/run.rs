@@ -31,6 +31,8 @@ pub(super) struct End {
     pub(super) auth_failure: bool,
     pub(super) renewals: u32,
     pub(super) sessions: u32,
+    /// Time spent with nothing to do, waiting for a retry or a quit: not the sync's.
+    pub(super) idle: Duration,
 }
 
 pub(crate) async fn run(
@@ -54,9 +56,11 @@ pub(crate) async fn run(
                 .is_some_and(|a| a.is_auth_failure() || matches!(a, ApiError::Auth(_))),
             renewals: 0,
             sessions: 0,
+            idle: Duration::ZERO,
         },
     };
-    let mut summary = summarize(end, started.elapsed());
+    let active = started.elapsed().saturating_sub(end.idle);
+    let mut summary = summarize(end, active);
     if cancel.is_cancelled() && summary.state == RunState::Failed && summary.segments_total == 0 {
         // Stopped on purpose while planning or connecting: not a failure.
         summary.state = RunState::Interrupted;
@@ -245,6 +249,7 @@ fn connect_failed(mut plan: plan::Plan, e: ApiError, words: &str) -> End {
         auth_failure,
         renewals: 0,
         sessions: 0,
+        idle: Duration::ZERO,
     }
 }
 

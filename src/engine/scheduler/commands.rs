@@ -85,6 +85,9 @@ impl Scheduler {
             self.queue.retain(|&q| q != i);
             self.queue.push_front(i);
         }
+        if n > 0 {
+            self.busy_again();
+        }
         if n > 0 && self.idle_reported.take().is_some() {
             self.ctx
                 .emit
