@@ -10,8 +10,10 @@ mod drive;
 mod out;
 pub mod ps;
 pub mod run;
+mod run_ids;
 pub mod simulate;
 pub mod status;
+mod status_rejects;
 
 use crate::cli::{Cli, Command};
 
