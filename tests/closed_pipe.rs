@@ -1,4 +1,4 @@
-//! stdout closed under the binary (`supsync demo --headless | head -1`): every command
+//! stdout closed under the binary (`supsync demo --headless --json | head -1`): every command
 //! writes through one closed-pipe-safe writer, so the process ends with its own exit code,
 //! never a panic. Real binary, real pipes.
 
@@ -49,12 +49,18 @@ fn assert_no_panic(code: Option<i32>, stderr: &str, expected: i32) {
 /// The demo's records: 2 segments, one invalid record (exit 6, "completed with rejects").
 const DEMO: [&str; 4] = ["demo", "--headless", "--records", "20"];
 
+/// Headless, stdout is for `--json`: its events are what a reader may leave early.
 #[test]
-fn demo_headless_survives_head_1() {
+fn demo_headless_json_survives_head_1() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stderr, lines) = head(spawn(dir.path(), &DEMO), 1);
-    assert!(lines[0].starts_with("run "), "{lines:?}");
+    let args = [&DEMO[..], &["--json"]].concat();
+    let (code, stderr, lines) = head(spawn(dir.path(), &args), 1);
+    assert!(lines[0].starts_with('{'), "{lines:?}");
     assert_no_panic(code, &stderr, 6);
+    assert!(
+        stderr.contains("completed with rejects"),
+        "summary on stderr: {stderr}"
+    );
 }
 
 #[test]
@@ -62,6 +68,15 @@ fn demo_headless_survives_a_reader_gone_before_the_summary() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stderr, _) = head(spawn(dir.path(), &DEMO), 0);
     assert_no_panic(code, &stderr, 6);
+    // The summary is on stderr, timestamped, where `2>>sync.log` keeps it.
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("completed with rejects"))
+        .unwrap_or_default();
+    assert!(
+        line.len() > 21 && line.as_bytes()[4] == b'-' && line[..21].ends_with("Z "),
+        "a timestamp first: {stderr}"
+    );
 }
 
 #[test]

@@ -139,9 +139,9 @@ fn start_run(d: &Path, cfg: &Path, run_id: &str, src: &Path) -> Child {
     child
 }
 
-/// The summary's record line (`records: N created, …`).
+/// The summary's record line (`records: N created, …`), on stderr after a headless run.
 fn records_line(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout)
+    String::from_utf8_lossy(&o.stderr)
         .lines()
         .find(|l| l.starts_with("records:"))
         .unwrap_or_else(|| panic!("no records line: {}", text(o)))

@@ -265,7 +265,7 @@ async fn three_processes_on_one_credential_share_every_renewal() {
     let mut most = 0;
     for o in &outputs {
         assert_eq!(o.status.code(), Some(0), "{}", text(o));
-        most = most.max(summary_renewals(&String::from_utf8_lossy(&o.stdout)));
+        most = most.max(summary_renewals(&String::from_utf8_lossy(&o.stderr)));
     }
     let s = stats(&sim.url()).await;
     assert_eq!(stat(&s, "records_created"), K * RECORDS, "{s}");

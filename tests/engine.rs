@@ -429,8 +429,10 @@ async fn binary_headless_push_bad_input_and_status() {
     .await
     .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
+    // Headless, the summary follows the progress lines on stderr; stdout stays empty.
+    let out = String::from_utf8_lossy(&o.stderr);
     assert!(out.contains("300 created"), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "{}", text(&o));
     assert!(
         !text(&o).contains(SECRET),
         "the secret never appears in output"
@@ -484,7 +486,7 @@ async fn binary_headless_push_bad_input_and_status() {
     );
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout)
+        String::from_utf8_lossy(&o.stderr)
             .contains("2 created, 0 updated, 0 unchanged, 0 applied, 3 rejected"),
         "{}",
         text(&o)

@@ -111,7 +111,7 @@ async fn a_bare_resume_after_kill_9_finishes_against_the_recorded_server() {
     // Not a word about the server, the secret or the segment size: the run recorded them.
     let o = output(bare(&d, &["resume", "--headless"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = String::from_utf8_lossy(&o.stderr);
     assert!(out.contains("run kept (push) completed"), "{}", text(&o));
     assert!(out.contains("1000 created"), "{}", text(&o));
 

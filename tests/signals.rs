@@ -80,10 +80,10 @@ fn status_json(s: &Setup, run_id: &str) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// The stopped run: exit 5, its summary and resume command on stdout, and a journal whose
+/// The stopped run: exit 5, its summary and resume command on stderr, and a journal whose
 /// finished segments account for every record it says were created.
 fn assert_stopped_resumably(s: &Setup, run_id: &str, o: &Output) -> u64 {
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(5), "{}", text(o));
     assert!(
         out.contains(&format!("run {run_id} (push) interrupted")),

@@ -406,6 +406,48 @@ fn completed_with_rejects() {
     assert_eq!(s.app.exit_code(), supsync::exit::REJECTS);
 }
 
+/// The engine stays open after its last segment (for `r`/`R`) and reports the end without
+/// a summary: the end banner names the outcome, its exit code and the retry; the clock
+/// stopped at the end however long the operator looks.
+#[test]
+fn finished_with_a_failed_segment_shows_the_end_banner() {
+    let mut s = Scene::new(25, 20, 120, 40);
+    s.mid_run();
+    s.seg(
+        13,
+        SegmentState::Done,
+        2,
+        Counts {
+            created: 20,
+            ..Default::default()
+        },
+    );
+    for i in 14..25 {
+        s.advance(1);
+        s.done(i, 0);
+    }
+    let now = s.now();
+    s.app
+        .apply(EngineEvent::RunState(RunState::CompletedWithFailures), now);
+    let at_end = s.app.elapsed(now);
+    s.advance(30);
+    assert_eq!(
+        s.app.elapsed(s.now()),
+        at_end,
+        "the clock stopped at the end"
+    );
+    let screen = s.screen(120, 40);
+    insta::assert_snapshot!("finished_with_failures_banner", screen);
+    assert!(
+        screen.contains("COMPLETED WITH FAILURES · exit 3"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("supsync retry demo-20261125-2204"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn twenty_thousand_segments() {
     let mut s = Scene::new(20_000, 50, 120, 40);

@@ -157,7 +157,8 @@ impl ApiClient {
                 tokens.redactor().pin(&format!("{name} header"), v);
             }
         }
-        tokens.start(cancel.clone()).await?;
+        let background = cancel.child_token();
+        tokens.start(background.clone()).await?;
         let client = Arc::new(ApiClient {
             http,
             headers,
@@ -185,11 +186,12 @@ impl ApiClient {
             redactor: Arc::clone(tokens.redactor()),
             error_body_seen: Default::default(),
             cancel: cancel.clone(),
+            background: std::sync::Mutex::new(Some(background.clone())),
         });
         if let Some(ender) = client.session_ender() {
             tokens.set_session_ender(ender);
         }
-        tokio::spawn(keepalive::run(Arc::downgrade(&client), tokens, cancel));
+        tokio::spawn(keepalive::run(Arc::downgrade(&client), tokens, background));
         Ok(client)
     }
 

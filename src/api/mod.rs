@@ -12,6 +12,7 @@ mod keepalive;
 mod pull;
 mod push;
 mod push_read;
+mod rest;
 mod session;
 /// Kept at its old path for callers; the parser is shared with the token endpoint.
 pub use crate::retry_after;
@@ -237,6 +238,9 @@ pub struct ApiClient {
     /// Set by the first 2xx answer with an error body of this client's life.
     error_body_seen: std::sync::atomic::AtomicBool,
     cancel: CancellationToken,
+    /// Stops the background renewal and keep-alive while the run rests (see `rest.rs`);
+    /// `None` while they are stopped.
+    background: std::sync::Mutex<Option<CancellationToken>>,
 }
 
 impl std::fmt::Debug for ApiClient {

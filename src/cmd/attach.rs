@@ -63,6 +63,22 @@ fn choose(
         if let Some(i) = runs.iter().position(|r| r.run_id == id) {
             return Ok(Some(runs.swap_remove(i)));
         }
+        // A unique prefix of a live run's id names it, as everywhere a run id is taken.
+        let mut hits: Vec<usize> = (0..runs.len())
+            .filter(|&i| runs[i].run_id.starts_with(id))
+            .collect();
+        match hits.len() {
+            0 => {}
+            1 => return Ok(Some(runs.swap_remove(hits.remove(0)))),
+            _ => {
+                let ids: Vec<&str> = hits.iter().map(|&i| runs[i].run_id.as_str()).collect();
+                anyhow::bail!(
+                    "run id prefix {id:?} is ambiguous: {} live runs start with it ({}); type more of the id",
+                    ids.len(),
+                    ids.join(", ")
+                );
+            }
+        }
         eprintln!(
             "run {id} is not live under {} (no control socket answers); `{prefix} ps` lists live runs, `{prefix} status {id}` shows its journal",
             dir.display()

@@ -1,6 +1,6 @@
 //! The one path from a command into a run, shared by `run`, `resume`, `retry` and `demo`:
-//! console or headless, start the engine, drive it to the end, print the summary to
-//! stdout, return the exit code.
+//! console or headless, start the engine, drive it to the end, print the summary (after
+//! the console: stdout; headless: stderr, with the progress lines), return the exit code.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -112,7 +112,13 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
             let _ = t.await;
             j.finish(&s).await;
             // Ignored on purpose: with stderr gone there is nobody left to tell.
-            let _ = writeln!(std::io::stderr(), "{text}");
+            let _ = writeln!(std::io::stderr(), "{}", headless::stamped(&text));
+        }
+        (None, _, Some(_)) => {
+            // Headless: the summary goes where the progress lines went (stderr, timestamped),
+            // so `--headless 2>>sync.log` under tmux, cron or systemd keeps the outcome.
+            // Ignored on purpose: with stderr gone there is nobody left to tell.
+            let _ = writeln!(std::io::stderr(), "{}", headless::stamped(&text));
         }
         _ => {
             // A summary nobody can read (the terminal hung up) does not change how the run

@@ -10,9 +10,11 @@ mod drive;
 mod out;
 pub mod ps;
 pub mod run;
+mod run_ids;
 pub mod simulate;
 pub mod status;
 pub mod verify;
+mod status_rejects;
 
 use crate::cli::{Cli, Command};
 

@@ -31,25 +31,23 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
 }
 
 pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
+    let dir = match config::state_dir(global) {
+        Ok(d) => d,
+        Err(e) => return config_error(&e),
+    };
     let run_id = match args.run_id {
-        Some(id) => id,
-        None => {
-            let dir = match config::state_dir(global) {
-                Ok(d) => d,
-                Err(e) => return config_error(&e),
-            };
-            match journal::latest_unfinished(&dir)? {
-                Some(id) => id,
-                None => {
-                    eprintln!(
-                        "no unfinished run under {}: nothing to resume (`{} status` lists the runs)",
-                        dir.display(),
-                        command_prefix(global)
-                    );
-                    return Ok(exit::OTHER);
-                }
+        Some(id) => super::run_ids::resolve(&dir, &id)?,
+        None => match journal::latest_unfinished(&dir)? {
+            Some(id) => id,
+            None => {
+                eprintln!(
+                    "no unfinished run under {}: nothing to resume (`{} status` lists the runs)",
+                    dir.display(),
+                    command_prefix(global)
+                );
+                return Ok(exit::OTHER);
             }
-        }
+        },
     };
     let carry_on = CarryOn {
         run_id: run_id.clone(),
@@ -63,7 +61,12 @@ pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
     )
 }
 
-pub fn retry(global: &GlobalArgs, args: RetryArgs) -> anyhow::Result<i32> {
+pub fn retry(global: &GlobalArgs, mut args: RetryArgs) -> anyhow::Result<i32> {
+    let dir = match config::state_dir(global) {
+        Ok(d) => d,
+        Err(e) => return config_error(&e),
+    };
+    args.run_id = super::run_ids::resolve(&dir, &args.run_id)?;
     let carry_on = CarryOn {
         run_id: args.run_id.clone(),
         force_destination: args.force_destination,

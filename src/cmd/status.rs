@@ -26,15 +26,17 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
     match args.run_id {
         None => list(&dir, args.json, &prefix),
         Some(id) => {
+            let id = super::run_ids::resolve(&dir, &id)?;
             let (manifest, replay) = journal::read(&dir, &id)?;
+            let run_dir = journal::run_dir(&dir, &id)?;
             let mut report = RunReport::new(&manifest, &replay, &prefix);
+            if let Some(pid) = journal::lock_holder(&run_dir) {
+                report.live(pid, &prefix);
+            }
             if report.counts.rejected > 0 {
-                report.rejects_file = Some(
-                    journal::run_dir(&dir, &id)?
-                        .join("rejects.jsonl")
-                        .display()
-                        .to_string(),
-                );
+                let path = run_dir.join("rejects.jsonl");
+                (report.rejects, report.rejects_more) = super::status_rejects::first(&path);
+                report.rejects_file = Some(path.display().to_string());
             }
             if args.json {
                 print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
@@ -58,7 +60,10 @@ fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> 
     }
     let mut text = String::new();
     for r in &runs {
-        text.push_str(&journal_listing_line(r));
+        let live = journal::run_dir(dir, &r.run_id)
+            .ok()
+            .and_then(|d| journal::lock_holder(&d));
+        text.push_str(&journal_listing_line(r, live));
         text.push('\n');
     }
     text.push_str(&format!("details: {prefix} status RUN_ID\n"));
@@ -66,12 +71,19 @@ fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> 
     Ok(exit::OK)
 }
 
-fn journal_listing_line(r: &journal::RunListing) -> String {
-    let state = match (r.last_state, &r.problem) {
-        (_, Some(p)) => format!("damaged: {p}"),
-        (Some(s), _) if !r.is_unfinished() => s.to_string(),
-        (Some(s), _) => format!("{s} (resumable)"),
-        (None, _) => "unfinished (resumable)".into(),
+/// `live`: the pid (if known) of the process working on the run now.
+fn journal_listing_line(r: &journal::RunListing, live: Option<Option<u32>>) -> String {
+    let outcome = |s: RunState| Outcome::of(s, r.counts.rejected, r.segments_failed, false);
+    let state = match (r.last_state, &r.problem, live) {
+        (_, Some(p), _) => format!("damaged: {p}"),
+        // Never "resumable": a resume would find it in use; `attach` watches it.
+        (_, _, Some(pid)) => live_words(pid),
+        (Some(s), _, _) if !r.is_unfinished() => outcome(s).to_string(),
+        (Some(s @ (RunState::Failed | RunState::Interrupted)), _, _) => {
+            format!("{} (resumable)", outcome(s))
+        }
+        // Journaled as running, yet no process holds it: it was killed or crashed.
+        (Some(_), _, _) | (None, _, _) => "stopped unfinished (resumable)".into(),
     };
     format!(
         "{:<28} {:<5} {:<25} {:>6}/{:<6} segments done, {} failed  {}",
@@ -83,6 +95,14 @@ fn journal_listing_line(r: &journal::RunListing) -> String {
         r.segments_failed,
         r.created_at
     )
+}
+
+/// A live run's state: it is running, in the process `pid`.
+fn live_words(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("running (live, pid {pid})"),
+        None => "running (live)".into(),
+    }
 }
 
 /// Consecutive segments in the same state (and, for failures, with the same error).
@@ -140,6 +160,15 @@ struct RunReport {
     /// Where the rejected records and their reasons are, when there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
     rejects_file: Option<String>,
+    /// The first rejects (line, supplier id, reason) and how many more the file holds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rejects: Vec<crate::run::Reject>,
+    #[serde(skip_serializing_if = "is_zero")]
+    rejects_more: u64,
+    /// A process works on the run now (it holds the run's lock); `pid` names it.
+    live: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
     /// The command that carries this run on, if any.
     next: Option<String>,
     /// The ends of the run's long-lived credentials, as far as its manifest knows them.
@@ -260,10 +289,25 @@ impl RunReport {
             ranges: group(&states),
             journal_warning: replay.warning(),
             rejects_file: None,
+            rejects: Vec::new(),
+            rejects_more: 0,
+            live: false,
+            pid: None,
             next,
             credentials: Credentials::of(m),
             api_mapping: recorded_mapping(m),
         }
+    }
+
+    /// A process holds the run: it is running (or waiting for its operator), whatever the
+    /// journal says so far; `attach` watches it, a resume would be refused.
+    fn live(&mut self, pid: Option<u32>, prefix: &str) {
+        self.live = true;
+        self.pid = pid;
+        self.state = live_words(pid);
+        self.outcome = None;
+        self.exit_code = None;
+        self.next = Some(format!("{prefix} attach {}", self.run_id));
     }
 
     fn text(&self) -> String {
@@ -342,7 +386,13 @@ impl RunReport {
             ));
         }
         if let Some(r) = &self.rejects_file {
-            line(format!("rejects:  {r}"));
+            line(format!("rejects:  {} in {r}", c.rejected));
+            for rej in &self.rejects {
+                line(super::status_rejects::line(rej));
+            }
+            if self.rejects_more > 0 {
+                line(format!("  … {} more in the file", self.rejects_more));
+            }
         }
         if let Some(w) = &self.journal_warning {
             line(format!("journal:  {w}"));
@@ -364,6 +414,10 @@ impl RunReport {
         }
         out
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

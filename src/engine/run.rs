@@ -35,6 +35,8 @@ pub(super) struct End {
     pub(super) shortfall: Option<String>,
     /// A pull's output as written: its record count, the one "pulled" reports.
     pub(super) output_records: Option<u64>,
+    /// Time spent with nothing to do, waiting for a retry or a quit: not the sync's.
+    pub(super) idle: Duration,
 }
 
 pub(crate) async fn run(
@@ -60,9 +62,11 @@ pub(crate) async fn run(
             sessions: 0,
             shortfall: None,
             output_records: None,
+            idle: Duration::ZERO,
         },
     };
-    let mut summary = summarize(end, started.elapsed());
+    let active = started.elapsed().saturating_sub(end.idle);
+    let mut summary = summarize(end, active);
     if cancel.is_cancelled() && summary.state == RunState::Failed && summary.segments_total == 0 {
         // Stopped on purpose while planning or connecting: not a failure.
         summary.state = RunState::Interrupted;
@@ -261,6 +265,7 @@ fn connect_failed(mut plan: plan::Plan, e: ApiError, words: &str) -> End {
         sessions: 0,
         shortfall: None,
         output_records: None,
+        idle: Duration::ZERO,
     }
 }
 

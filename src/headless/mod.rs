@@ -1,6 +1,7 @@
 //! Headless reporter: drives an [`EngineHandle`] without a console. On a terminal, an
 //! indicatif bar on stderr; otherwise plain progress lines every few seconds. Notices go to
-//! stderr as they come; the caller prints the summary (`crate::summary`) to stdout.
+//! stderr as they come; the caller prints the summary (`crate::summary`) after them on
+//! stderr. Plain lines (and the summary's first line) start with a UTC timestamp.
 //! Ctrl-C, SIGTERM or SIGHUP once stops gracefully; a second one stops at once (the journal
 //! stays consistent either way).
 
@@ -168,9 +169,17 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
     }
 }
 
-/// A line on stderr. Errors are ignored: after a hang-up stderr may be a dead terminal, and
-/// a progress line is not worth a panic (`eprintln!` panics when it cannot write).
+/// A line on stderr, timestamped (a log file, cron mail or journal must say when).
+/// Errors are ignored: after a hang-up stderr may be a dead terminal, and a progress line
+/// is not worth a panic (`eprintln!` panics when it cannot write).
 fn err_line(msg: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
+    let _ = writeln!(err, "{}", stamped(msg));
+}
+
+/// `text` with the UTC time to the second (RFC 3339) before its first line: a progress
+/// line, or the summary as one block (its `error:` line still starts its line, for grep).
+pub fn stamped(text: &str) -> String {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    format!("{now} {text}")
 }

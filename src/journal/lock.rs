@@ -47,6 +47,23 @@ pub(crate) fn acquire(run_dir: &Path, run_id: &str) -> Result<RunLock, JournalEr
     Ok(RunLock { _file: file })
 }
 
+/// Whether a live process holds the run's lock: `Some(pid)` (the pid when the file names
+/// one) while it does, `None` when no process works on the run. Takes a shared lock for an
+/// instant to find out, never the exclusive one, and never creates the file.
+pub fn holder(run_dir: &Path) -> Option<Option<u32>> {
+    let mut file = File::open(run_dir.join(LOCK_FILE)).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => None,
+        Err(TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            // Best effort: the pid only makes the answer more useful.
+            let _ = file.read_to_string(&mut text);
+            Some(text.trim().parse().ok())
+        }
+        Err(TryLockError::Error(_)) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

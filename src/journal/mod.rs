@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use crate::run::{Counts, Direction, PullCheck, RunState, SegmentState};
 
 pub use listing::{RunListing, latest_unfinished, list_runs};
+pub use lock::holder as lock_holder;
 pub use replay::read;
 pub use run_id::{new_run_id, validate_run_id};
 pub use store::Journal;

@@ -170,9 +170,15 @@ impl TokenManager {
     /// else a new one) and spawns the background renewal, which stops on `cancel`.
     pub async fn start(self: &Arc<Self>, cancel: CancellationToken) -> Result<(), GrantError> {
         self.renew(Trigger::Connect, None).await?;
+        self.spawn_background(cancel);
+        Ok(())
+    }
+
+    /// (Re)starts the background renewal, which stops on `cancel`: a run that rests after
+    /// its last segment stops it and starts it again when a retry puts it back to work.
+    pub fn spawn_background(self: &Arc<Self>, cancel: CancellationToken) {
         let me = Arc::clone(self);
         tokio::spawn(async move { me.background(cancel).await });
-        Ok(())
     }
 
     pub fn status(&self) -> watch::Receiver<TokenStatus> {

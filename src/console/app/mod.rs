@@ -9,6 +9,7 @@ mod attached;
 pub mod credentials;
 mod ending;
 pub mod grid;
+mod outcome;
 pub mod stats;
 mod totals;
 

@@ -442,3 +442,54 @@ fn outcomes_and_notices_feed_the_activity_list() {
     );
     assert_eq!(app.activity[2].state, None);
 }
+
+#[test]
+fn the_end_is_told_by_its_outcome_word_before_and_after_the_summary() {
+    let (mut app, t0) = started(3);
+    assert_eq!(app.outcome(), None, "running: no outcome yet");
+    assert!(app.next_commands().is_empty());
+    app.apply(EngineEvent::Segment(seg(0, SegmentState::Done, 20, 1)), t0);
+    let mut rejected = seg(1, SegmentState::DoneWithRejects, 19, 1);
+    rejected.counts.rejected = 1;
+    app.apply(EngineEvent::Segment(rejected), t0);
+    app.apply(EngineEvent::Segment(seg(2, SegmentState::Failed, 0, 5)), t0);
+    // The engine stays open for retries and reports the end without a summary.
+    let end = t0 + Duration::from_secs(3);
+    app.apply(EngineEvent::RunState(RunState::CompletedWithFailures), end);
+    assert_eq!(
+        app.outcome(),
+        Some(crate::run::Outcome::CompletedWithFailures)
+    );
+    assert_eq!(
+        app.next_commands(),
+        vec![
+            "supsync status run-1",
+            "supsync retry run-1",
+            "supsync verify run-1"
+        ]
+    );
+    // The clock stopped at the end, however long the operator looks at it.
+    assert_eq!(
+        app.elapsed(end + Duration::from_secs(60)),
+        Duration::from_secs(3)
+    );
+
+    // Retried and all done: completed, with rejects (exit 6), no retry to offer.
+    app.apply(EngineEvent::RunState(RunState::Running), end);
+    assert_eq!(app.outcome(), None);
+    app.apply(EngineEvent::Segment(seg(2, SegmentState::Done, 20, 1)), end);
+    app.apply(EngineEvent::RunState(RunState::Completed), end);
+    let o = app.outcome().unwrap();
+    assert_eq!((o.word(), o.exit_code()), ("completed with rejects", 6));
+    assert!(!app.next_commands().iter().any(|c| c.contains("retry")));
+
+    // The summary, when it comes, has the last word.
+    let mut s = summary(RunState::Interrupted);
+    s.segments_done = 2;
+    app.apply(EngineEvent::Finished(s), end);
+    assert_eq!(app.outcome(), Some(crate::run::Outcome::Interrupted));
+    assert!(
+        app.next_commands()
+            .contains(&"supsync resume run-1".to_string())
+    );
+}

@@ -35,7 +35,13 @@ fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
     // Most important first: a narrow terminal loses only the route at the end.
     let mut spans = vec![Span::styled(
         // The run state's one word, shouted: it is the first thing an operator looks for.
-        format!("● {}", app.state.to_string().to_uppercase()),
+        // Once finished, the outcome's word (it tells rejects and failures apart).
+        format!(
+            "● {}",
+            app.outcome()
+                .map_or_else(|| app.state.to_string(), |o| o.word().to_string())
+                .to_uppercase()
+        ),
         t.run_state(app.state),
     )];
     spans.push(Span::raw(format!("   elapsed {}", clock(app.elapsed(now)))));

@@ -3,6 +3,7 @@
 //! with ratatui's `TestBackend`. One file per pane; where each pane goes is the console's
 //! layout (`super::layout`), which the state uses too.
 
+mod banner;
 mod details;
 mod footer;
 mod grid;
@@ -35,7 +36,24 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
         log::render(buf, panes.middle, app, true);
     } else {
         grid::render(buf, panes.grid, app);
-        details::render(buf, panes.details, app, now);
+        // A finished run's end banner takes the top of the details pane (which keeps at
+        // least its title and a few rows).
+        let d = panes.details;
+        let h = banner::height(app, now, d.width).min(d.height.saturating_sub(4));
+        let (top, rest) = (
+            Rect { height: h, ..d },
+            Rect {
+                y: d.y + h,
+                height: d.height - h,
+                ..d
+            },
+        );
+        if h >= 3 {
+            banner::render(buf, top, app, now);
+            details::render(buf, rest, app, now);
+        } else {
+            details::render(buf, d, app, now);
+        }
         token::render(buf, panes.token, app, now);
         log::render(buf, panes.log, app, false);
     }

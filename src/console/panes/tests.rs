@@ -60,6 +60,7 @@ fn every_pane_survives_tiny_areas() {
         header::render(&mut buf, area, &app, now);
         grid::render(&mut buf, area, &app);
         details::render(&mut buf, area, &app, now);
+        banner::render(&mut buf, area, &app, now);
         details::render_overlay(&mut buf, area, &app);
         token::render(&mut buf, area, &app, now);
         log::render(&mut buf, area, &app, false);

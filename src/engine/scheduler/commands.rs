@@ -72,14 +72,22 @@ impl Scheduler {
         self.stop_deadline = Some(tokio::time::Instant::now() + self.stop_grace);
     }
 
-    /// Failed segments matching `which` go back to pending with fresh attempts.
-    async fn retry(&mut self, which: impl Fn(&SegmentView) -> bool) -> usize {
+    /// Failed segments matching `which` go back to pending with fresh attempts, at the
+    /// front of the queue: an operator who asks for a retry wants it now, not after every
+    /// segment still pending.
+    pub(super) async fn retry(&mut self, which: impl Fn(&SegmentView) -> bool) -> usize {
         if self.stopping || self.fatal.is_some() {
             return 0;
         }
         let reset = self.ledger.reset_failed(which).await;
         let n = reset.len();
-        self.queue.extend(reset);
+        for &i in reset.iter().rev() {
+            self.queue.retain(|&q| q != i);
+            self.queue.push_front(i);
+        }
+        if n > 0 {
+            self.busy_again();
+        }
         if n > 0 && self.idle_reported.take().is_some() {
             self.ctx
                 .emit

@@ -9,7 +9,7 @@ mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -50,6 +50,10 @@ pub(super) struct Scheduler {
     auth_failure: bool,
     /// The idle state last reported while staying alive, so it is reported once.
     idle_reported: Option<RunState>,
+    /// Since when the run has had nothing to do (staying alive for retries), and the
+    /// earlier such spans: not part of the sync's duration.
+    idle_since: Option<Instant>,
+    idle_total: Duration,
     /// For `RunInfo`: where records come from and go to.
     source_label: String,
     target_label: String,
@@ -131,6 +135,8 @@ impl Scheduler {
             fatal: None,
             auth_failure: false,
             idle_reported: None,
+            idle_since: None,
+            idle_total: Duration::ZERO,
             source_label,
             target_label,
             api_style,
@@ -348,8 +354,20 @@ impl Scheduler {
             return;
         }
         self.idle_reported = Some(state);
+        // Finished: nothing is renewed or kept alive while the operator reads the result
+        // (a retry wakes the client again), and the sync's clock stops.
+        self.idle_since.get_or_insert_with(Instant::now);
+        self.ctx.api.rest();
         self.ledger.run_state(state);
         self.ctx.emit.outcome(EngineEvent::RunState(state)).await;
+    }
+
+    /// The run has work again after resting (a retry).
+    pub(super) fn busy_again(&mut self) {
+        if let Some(since) = self.idle_since.take() {
+            self.idle_total += since.elapsed();
+        }
+        self.ctx.api.wake();
     }
 
     /// Records the end in the journal and, for a complete pull, assembles the output.
@@ -393,6 +411,7 @@ impl Scheduler {
             sessions: 0,
             shortfall,
             output_records,
+            idle: self.idle_total + self.idle_since.map_or(Duration::ZERO, |s| s.elapsed()),
         }
     }
 }

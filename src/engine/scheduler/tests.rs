@@ -148,3 +148,131 @@ async fn a_panic_after_the_server_applied_a_batch_leaves_the_segment_for_an_idem
     let (_, replay) = crate::journal::read(dir.path(), run_id).unwrap();
     assert_eq!(replay.counts().created, RECORDS, "{replay:?}");
 }
+
+/// `r` on a failed segment runs it next, not after every segment still pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_segment_goes_to_the_front_of_the_queue() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_source(&src);
+    let mut p = params(
+        &sim.url(),
+        dir.path(),
+        RunMode::Push {
+            source: src.clone(),
+            run_id: Some("retry-first".into()),
+        },
+    );
+    p.config.sync.segment_size = 10;
+    let cancel = CancellationToken::new();
+    let mut plan = plan::push_new(&p, &src, Some("retry-first".into()))
+        .await
+        .unwrap();
+    assert_eq!(plan.views.len(), 20);
+    for i in [7, 15] {
+        plan.views[i].state = SegmentState::Failed;
+    }
+    let opts = ConnectOptions {
+        token_cache: None,
+        audit_log: None,
+    };
+    let api = ApiClient::connect(
+        &p.config,
+        p.client_secret.clone(),
+        opts,
+        cancel.child_token(),
+    )
+    .await
+    .unwrap();
+    let (tx, _events) = mpsc::channel(4096);
+    let mut s = Scheduler::new(&p, plan, api, Emitter::new(tx), &cancel).unwrap();
+    assert_eq!(s.queue.len(), 18, "the failed ones are not pending");
+    assert_eq!(s.retry(|v| v.index == 15).await, 1);
+    assert_eq!(s.queue.front(), Some(&15), "{:?}", s.queue);
+    // The other failed one goes before it: the latest retry is the next one started.
+    assert_eq!(s.retry(|_| true).await, 1);
+    let head: Vec<usize> = s.queue.iter().take(3).copied().collect();
+    assert_eq!(head, vec![7, 15, 0], "{:?}", s.queue);
+    assert_eq!(s.queue.len(), 20, "no segment queued twice");
+    cancel.cancel();
+}
+
+/// A finished run that stays open for retries asks the servers for nothing: no renewal,
+/// no keep-alive; the time it waits is not the sync's; a retry wakes the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_run_rests_until_a_retry_and_its_clock_stops() {
+    let profile = Profile::from_toml(&format!(
+        "[clients]\nsupplier-sync = \"{SECRET}\"\n[api]\nper_record_ms = 0\n\
+         [tokens]\ndefault_ttl_secs = 2\nscope_ttl_secs = {{}}\n\
+         [faults]\nerror_rate = 0.0\ndrop_rate = 0.0\nseed = 1\n[data]\nsuppliers = 0\n"
+    ))
+    .unwrap();
+    let sim = SimServer::start(profile, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.csv");
+    write_source(&src);
+    let mut p = params(
+        &sim.url(),
+        dir.path(),
+        RunMode::Push {
+            source: src.clone(),
+            run_id: Some("rests".into()),
+        },
+    );
+    p.stay_alive = true;
+    // Renewal due every second and a keep-alive after a second without calls: a client
+    // that kept working would make several requests while the test waits.
+    p.config.auth.expected_ttl_secs = 2;
+    p.config.auth.refresh_margin_secs = 1;
+    p.config.auth.keepalive_secs = 1;
+    let cancel = CancellationToken::new();
+    let plan = plan::push_new(&p, &src, Some("rests".into()))
+        .await
+        .unwrap();
+    let opts = ConnectOptions {
+        token_cache: None,
+        audit_log: None,
+    };
+    let api = ApiClient::connect(
+        &p.config,
+        p.client_secret.clone(),
+        opts,
+        cancel.child_token(),
+    )
+    .await
+    .unwrap();
+    let (tx, mut events) = mpsc::channel(4096);
+    let mut s = Scheduler::new(&p, plan, api.clone(), Emitter::new(tx), &cancel).unwrap();
+    let (commands, command_rx) = mpsc::channel(8);
+    let rest = std::time::Duration::from_secs(4);
+    let watcher = async {
+        // Wait for the engine to say the run completed (it stays alive for retries).
+        while let Some(ev) = events.recv().await {
+            if matches!(ev, EngineEvent::RunState(RunState::Completed)) {
+                break;
+            }
+        }
+        assert!(!api.is_awake(), "renewal and keep-alive stopped at the end");
+        let before = sim.stats();
+        tokio::time::sleep(rest).await;
+        let after = sim.stats();
+        for key in ["token_requests", "requests"] {
+            assert_eq!(before[key], after[key], "{key}: {before} → {after}");
+        }
+        commands
+            .send(crate::engine::events::Command::Stop)
+            .await
+            .unwrap();
+    };
+    let ((), ()) = tokio::join!(s.run_loop(command_rx, &cancel), watcher);
+    let end = s.finish().await;
+    assert!(
+        end.idle >= rest,
+        "the wait is not the sync's time: {:?}",
+        end.idle
+    );
+    assert_eq!(final_state(false, &end.views), RunState::Completed);
+}
