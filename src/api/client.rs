@@ -56,11 +56,13 @@ impl ApiClient {
     ) -> Result<Arc<ApiClient>, ApiError> {
         let allow = cfg.api.allow_insecure_http;
         let session = cfg.auth.kind == AuthKind::Session;
+        let token_login = cfg.auth.kind == AuthKind::TokenLogin;
         check_transport(&cfg.api.base_url, allow)
             .map_err(|e| config_error(format!("api.base_url: {e}")))?;
-        let auth_key = match session {
-            true => "auth.session.login_path",
-            false => "auth.token_url",
+        let auth_key = match cfg.auth.kind {
+            AuthKind::Session => "auth.session.login_path",
+            AuthKind::TokenLogin => "auth.token_login.login_path",
+            AuthKind::Oauth2 => "auth.token_url",
         };
         check_transport(&cfg.auth_url(), allow)
             .map_err(|e| config_error(format!("{auth_key}: {e}")))?;
@@ -93,11 +95,14 @@ impl ApiClient {
             .map_err(|p| config_error(format!("auth.expired_when: {}", p.join("; "))))?;
         // A session login's credential (cache entry, lock, login budget): kind, login URL
         // and user name.
-        let credential = crate::auth::session_login::credential_of(cfg);
+        let credential = match token_login {
+            true => crate::auth::token_login::credential_of(cfg),
+            false => crate::auth::session_login::credential_of(cfg),
+        };
         let budget_file = opts
             .token_cache
             .as_deref()
-            .filter(|_| session)
+            .filter(|_| session || token_login)
             .map(|path| login_budget::file_beside(path, &credential));
         let endpoint =
             TokenEndpoint::with_login_budget(cfg, &client_secret, token_http, budget_file)
@@ -106,7 +111,11 @@ impl ApiClient {
         if let Some(w) = client_auth.expiry_warning(std::time::SystemTime::now()) {
             tracing::warn!("{w}");
         }
-        let cache = match (cfg.auth.token_cache, opts.token_cache, session) {
+        let cache = match (
+            cfg.auth.token_cache,
+            opts.token_cache,
+            session || token_login,
+        ) {
             (TokenCacheMode::Encrypted, Some(path), true) => {
                 Some(TokenCache::for_session(path, &credential))
             }
@@ -118,10 +127,14 @@ impl ApiClient {
             )),
             _ => None,
         };
-        let carry = match session {
-            true => Carry::parse(&cfg.auth.session.send_as)
+        let carry = match cfg.auth.kind {
+            AuthKind::Session => Carry::parse(&cfg.auth.session.send_as)
                 .map_err(|m| config_error(format!("auth.session.send_as: {m}")))?,
-            false => Carry::Bearer,
+            AuthKind::TokenLogin => {
+                crate::config::token_login::parse_send_as(&cfg.auth.token_login.send_as)
+                    .map_err(|m| config_error(format!("auth.token_login.send_as: {m}")))?
+            }
+            AuthKind::Oauth2 => Carry::Bearer,
         };
         let optional_url = |path: &str| (!path.is_empty()).then(|| cfg.api_url(path));
         let settings = ManagerSettings {
@@ -158,7 +171,10 @@ impl ApiClient {
             keepalive_url: optional_url(&cfg.auth.session.keepalive_path)
                 .filter(|_| session)
                 .unwrap_or_else(|| cfg.api_url(&cfg.api.health_path)),
-            logout_url: optional_url(&cfg.auth.session.logout_path).filter(|_| session),
+            logout_url: match token_login {
+                true => optional_url(&cfg.auth.token_login.logout_path),
+                false => optional_url(&cfg.auth.session.logout_path).filter(|_| session),
+            },
             batch_url: cfg.api_url(&cfg.api.batch_path),
             mapping: Arc::new(mapping),
             base: base_url,

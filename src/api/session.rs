@@ -44,6 +44,14 @@ pub fn attach_credential(
             })?;
             headers.insert(name, value(credential.expose().to_string())?);
         }
+        Carry::Prefixed { name, prefix } => {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                config_error(format!(
+                    "auth.token_login.send_as: {name:?} is not a header name"
+                ))
+            })?;
+            headers.insert(name, value(format!("{prefix}{}", credential.expose()))?);
+        }
         Carry::Cookie(name) => {
             let pair = format!("{name}={}", credential.expose());
             let joined = match headers.get(COOKIE).and_then(|v| v.to_str().ok()) {

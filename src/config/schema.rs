@@ -56,7 +56,7 @@ impl KeySpec {
 /// Tables inside a section that are sections of their own, with keys the schema knows
 /// (`[auth.session]`), unlike table-valued keys whose entries are the user's names
 /// (`[auth.extra_params]`, `[api.headers]`).
-pub const SUBSECTIONS: &[&str] = &["auth.session"];
+pub const SUBSECTIONS: &[&str] = &["auth.session", "auth.token_login"];
 
 /// The value of `section.key` in a config table; `section` may be nested (`auth.session`).
 pub fn lookup<'a>(table: &'a toml::Table, section: &str, key: &str) -> Option<&'a toml::Value> {
@@ -104,13 +104,19 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
     ("metrics", "listen", "file_interval_secs"),
     ("auth.session", "password", "password_field"),
     ("auth.session", "password_file", "password"),
+    ("auth.token_login", "password", "password_field"),
+    ("auth.token_login", "password_file", "password"),
 ];
 
 /// Keys that may not come from the environment or `--set`: a secret there would sit in
 /// shell history or `ps` output; `SUPSYNC_CLIENT_SECRET` is the one env route for it.
 /// Header values are secrets of the same kind (they name their own env var or file).
-pub const NOT_OVERRIDABLE: &[&str] =
-    &["auth.client_secret", "api.headers", "auth.session.password"];
+pub const NOT_OVERRIDABLE: &[&str] = &[
+    "auth.client_secret",
+    "api.headers",
+    "auth.session.password",
+    "auth.token_login.password",
+];
 
 /// Every key in declaration order (sections in `Config` order, keys in struct order).
 #[derive(Debug, Clone)]

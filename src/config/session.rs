@@ -18,6 +18,10 @@ pub enum AuthKind {
     Oauth2,
     /// A login at `auth.session.login_path`; a session id on every call.
     Session,
+    /// A login at `auth.token_login.login_path` for an access and a refresh token
+    /// (`token_login.rs`).
+    #[serde(rename = "token_login")]
+    TokenLogin,
 }
 
 impl AuthKind {
@@ -25,6 +29,7 @@ impl AuthKind {
         match self {
             AuthKind::Oauth2 => "oauth2",
             AuthKind::Session => "session",
+            AuthKind::TokenLogin => "token_login",
         }
     }
 }
@@ -112,6 +117,8 @@ pub enum Carry {
     Header(String),
     /// `Cookie: <name>=<id>`.
     Cookie(String),
+    /// `<name>: <prefix><token>` (a token login's header template).
+    Prefixed { name: String, prefix: String },
 }
 
 impl IdSource {
@@ -162,6 +169,7 @@ impl std::fmt::Display for Carry {
             Carry::Bearer => f.write_str("bearer"),
             Carry::Header(n) => write!(f, "header:{n}"),
             Carry::Cookie(n) => write!(f, "cookie:{n}"),
+            Carry::Prefixed { name, prefix } => write!(f, "{name}: {prefix}{{token}}"),
         }
     }
 }

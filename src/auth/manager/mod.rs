@@ -27,6 +27,7 @@ mod persist;
 mod renew;
 mod session_end;
 mod shared;
+mod token_life;
 
 pub use guard::FRESH_REFUSALS_FATAL;
 pub(crate) use renew::too_early;
@@ -222,6 +223,7 @@ impl TokenManager {
         kind: ExpiredKind,
         description: &str,
     ) -> Option<GrantError> {
+        self.learn_unstated_lifetime(generation);
         let fatal = self.count_refusal(generation, description);
         let fp = {
             let mut st = self.lock();
