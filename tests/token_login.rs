@@ -73,7 +73,8 @@ fn bin(dir: &Path, cfg: &Path, args: &[&str]) -> std::process::Command {
     c
 }
 
-async fn output(mut c: std::process::Command) -> std::process::Output {
+async fn output(c: &mut std::process::Command) -> std::process::Output {
+    let mut c = std::mem::replace(c, std::process::Command::new("true"));
     tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
         .unwrap()
@@ -89,7 +90,7 @@ fn write_csv(path: &Path, first: u64, n: u64) {
 async fn push(d: &Path, cfg: &Path, first: u64, n: u64, id: &str) -> std::process::Output {
     let src = d.join(format!("{id}.csv"));
     write_csv(&src, first, n);
-    let o = output(bin(
+    let o = output(&mut bin(
         d,
         cfg,
         &[
@@ -134,7 +135,7 @@ async fn a_stated_lifetime_gives_one_login_refreshes_and_no_expired_answer() {
     assert!(!all.contains(PASSWORD), "{all}");
 
     let out = d.join("pulled.jsonl");
-    let o = output(bin(
+    let o = output(&mut bin(
         &d,
         &cfg,
         &[
@@ -262,7 +263,7 @@ async fn resume_after_kill_9_continues_the_chain_and_stores_every_record_once() 
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    let o = output(bin(&d, &cfg, &["resume", "crash", "--headless"])).await;
+    let o = output(&mut bin(&d, &cfg, &["resume", "crash", "--headless"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let st = sim.stats();
     eprintln!("{st}");
@@ -278,4 +279,42 @@ async fn resume_after_kill_9_continues_the_chain_and_stores_every_record_once() 
         0,
         "nothing applied twice: {st}"
     );
+}
+
+/// The sample Directus profile and config load, and the config fits the profile: a push
+/// through the binary with the config's keys (only the URL and state moved) logs in once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_directus_profile_and_config_work_together() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let mut profile =
+        Profile::load(root.join("sim-directus.toml").to_str().unwrap()).expect("profile loads");
+    profile.api.per_record_ms = 5;
+    let users = &profile.token_login.users;
+    let password = users["sync-bot@example.com"].clone();
+    let sim = SimServer::start(profile, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d: PathBuf = dir.path().into();
+    let body = std::fs::read_to_string(root.join("api-directus.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &sim.url());
+    let cfg = d.join("config.toml");
+    std::fs::write(&cfg, body).unwrap();
+    let src = d.join("s.csv");
+    write_csv(&src, 0, 20);
+    let o = output(
+        bin(
+            &d,
+            &cfg,
+            &["run", "--headless", "--source", src.to_str().unwrap()],
+        )
+        .env("SUPSYNC_TOKEN_LOGIN_PASSWORD", &password),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let st = sim.stats();
+    assert_eq!(stat(&st, "token_logins"), 1, "{st}");
+    assert_eq!(stat(&st, "token_logouts"), 1, "{st}");
+    assert_eq!(stat(&st, "records_stored"), 20, "{st}");
 }
