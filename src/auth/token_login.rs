@@ -435,7 +435,12 @@ mod tests {
         );
         assert_eq!(
             lifetime_of(&json!("2023-11-14T22:14:20Z"), LifetimeUnit::At, now),
-            Some(Duration::from_secs(0))
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            lifetime_of(&json!("2023-11-14T22:00:00Z"), LifetimeUnit::At, now),
+            Some(Duration::ZERO),
+            "an expiry in the past is a dead token"
         );
         assert_eq!(lifetime_of(&json!(null), LifetimeUnit::S, now), None);
         assert_eq!(lifetime_of(&json!(-1), LifetimeUnit::Ms, now), None);

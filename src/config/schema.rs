@@ -279,6 +279,7 @@ mod tests {
                 "api",
                 "auth",
                 "auth.session",
+                "auth.token_login",
                 "sync",
                 "ui",
                 "notify",

@@ -141,3 +141,7 @@ fn check_path(c: &mut Checker<'_>, key: &str, path: &str, config: &Config) {
         c.fail(key, msg);
     }
 }
+
+#[cfg(test)]
+#[path = "validate_token_login_tests.rs"]
+mod tests;
