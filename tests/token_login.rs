@@ -196,6 +196,8 @@ async fn an_unstated_lifetime_is_learned_from_the_first_expired_answer() {
         "{log}\n{}",
         text(&o)
     );
+    // The 401's JSON body is its description, not "no description from the server".
+    assert!(log.contains("401 from the API: Token expired."), "{log}");
 }
 
 /// Two processes on one credential (one state dir, so one token cache and lock) push at
