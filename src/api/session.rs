@@ -155,4 +155,17 @@ mod tests {
         let bad = attach_credential(&mut h, &Carry::Bearer, &Secret::new("a\nb"));
         assert!(bad.is_err());
     }
+
+    #[test]
+    fn a_header_template_puts_its_prefix_before_the_token() {
+        let mut h = HeaderMap::new();
+        let carry = Carry::parse("X-Auth: Token {token}").unwrap();
+        attach_credential(&mut h, &carry, &Secret::new("tok-9")).unwrap();
+        assert_eq!(h["x-auth"], "Token tok-9");
+        assert!(h["x-auth"].is_sensitive());
+        assert_eq!(
+            Carry::parse("Authorization: Bearer {token}").unwrap(),
+            Carry::Bearer
+        );
+    }
 }

@@ -152,6 +152,10 @@ impl std::fmt::Display for IdSource {
 
 impl Carry {
     pub fn parse(text: &str) -> Result<Carry, String> {
+        // `bearer` and header templates (`"Authorization: Token {token}"`).
+        if let Some(carry) = super::token_login::bearer_or_template(text) {
+            return carry;
+        }
         let (kind, rest) = split(text, "header:<name> or cookie:<name>")?;
         match (kind.as_str(), rest) {
             ("header", name) => header_name(name).map(|()| Carry::Header(name.into())),

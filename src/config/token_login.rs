@@ -92,45 +92,50 @@ impl Default for TokenLoginConfig {
     }
 }
 
-/// `send_as` of a token login: everything [`Carry::parse`] takes, `bearer`, and a header
-/// template `"<Header>: <prefix>{token}"` (e.g. `"Authorization: Token {token}"`).
+/// `send_as` of a token login: everything [`Carry::parse`] takes (`bearer` and header
+/// templates included, as for sessions).
 pub fn parse_send_as(text: &str) -> Result<Carry, String> {
+    Carry::parse(text).map_err(|m| {
+        format!("{m}; a token login also takes bearer or \"<Header>: <prefix>{{token}}\"")
+    })
+}
+
+/// `bearer`, or a header template `"<Header>: <prefix>{token}"` (e.g. `"Authorization:
+/// Token {token}"`); `None` for the other forms (`header:<name>`, `cookie:<name>`).
+pub fn bearer_or_template(text: &str) -> Option<Result<Carry, String>> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("bearer") {
+        return Some(Ok(Carry::Bearer));
+    }
+    t.contains("{token}").then(|| template(t))
+}
+
+fn template(text: &str) -> Result<Carry, String> {
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(format!(
+            "{text:?} is a template without a header name: write \"Authorization: Bearer {{token}}\""
+        ));
+    };
+    let (name, value) = (name.trim(), value.trim_start());
+    let Some(prefix) = value.strip_suffix("{token}") else {
+        return Err(format!(
+            "{text:?}: {{token}} must end the header value (e.g. \"X-Auth: Token {{token}}\")"
+        ));
+    };
+    if name.is_empty() || reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!("{name:?} is not a valid header name"));
+    }
+    if prefix.contains("{token}") || prefix.chars().any(char::is_control) {
+        return Err(format!(
+            "{text:?}: the prefix before {{token}} must be plain text"
+        ));
+    }
+    if name.eq_ignore_ascii_case("authorization") && prefix.trim().eq_ignore_ascii_case("bearer") {
         return Ok(Carry::Bearer);
     }
-    if t.contains("{token}") {
-        let Some((name, value)) = t.split_once(':') else {
-            return Err(format!(
-                "{text:?} is a template without a header name: write \"Authorization: Bearer {{token}}\""
-            ));
-        };
-        let (name, value) = (name.trim(), value.trim_start());
-        let Some(prefix) = value.strip_suffix("{token}") else {
-            return Err(format!(
-                "{text:?}: {{token}} must end the header value (e.g. \"X-Auth: Token {{token}}\")"
-            ));
-        };
-        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() || name.is_empty() {
-            return Err(format!("{name:?} is not a valid header name"));
-        }
-        if prefix.contains("{token}") || prefix.chars().any(char::is_control) {
-            return Err(format!(
-                "{text:?}: the prefix before {{token}} must be plain text"
-            ));
-        }
-        if name.eq_ignore_ascii_case("authorization")
-            && prefix.trim().eq_ignore_ascii_case("bearer")
-        {
-            return Ok(Carry::Bearer);
-        }
-        return Ok(Carry::Prefixed {
-            name: name.to_string(),
-            prefix: prefix.to_string(),
-        });
-    }
-    Carry::parse(t).map_err(|m| {
-        format!("{m}; a token login also takes bearer or \"<Header>: <prefix>{{token}}\"")
+    Ok(Carry::Prefixed {
+        name: name.to_string(),
+        prefix: prefix.to_string(),
     })
 }
 
