@@ -320,3 +320,52 @@ async fn the_sample_directus_profile_and_config_work_together() {
     assert_eq!(stat(&st, "token_logouts"), 1, "{st}");
     assert_eq!(stat(&st, "records_stored"), 20, "{st}");
 }
+
+/// No lifetime in the answer, but a JWT access token: its `exp` plans the renewals, so no
+/// expired answer at all (no `X-Token-Expires-In` either, so nothing else could tell).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwt_exp_stands_in_for_a_lifetime_the_answer_does_not_state() {
+    let sim = sim("lifetime_in = \"none\"", "", 25, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d: PathBuf = dir.path().into();
+    let cfg = write_config(&d, &sim.url(), 2);
+    let started = Instant::now();
+    push(&d, &cfg, 0, 300, "jwt").await;
+    let st = sim.stats();
+    eprintln!("{:?} {st}", started.elapsed());
+    assert_eq!(stat(&st, "token_logins"), 1, "{st}");
+    assert!(stat(&st, "refreshes") >= 1, "{st}");
+    assert_eq!(stat(&st, "api_token_dead"), 0, "{st}");
+    assert_eq!(stat(&st, "records_created"), 300, "{st}");
+    let log = std::fs::read_to_string(d.join("state/runs/jwt/token-audit.jsonl")).unwrap();
+    assert!(log.contains("from JWT exp"), "{log}");
+}
+
+/// A wrong password: the run stops with exit 4 after `auth.max_failed_logins` refused
+/// logins, and the password is in no output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_stops_within_the_login_budget() {
+    let sim = sim("", "", 1, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d: PathBuf = dir.path().into();
+    let cfg = write_config(&d, &sim.url(), 1);
+    let src = d.join("s.csv");
+    write_csv(&src, 0, 5);
+    let wrong = "wrong-pw-canary-41f0";
+    let o = output(
+        bin(
+            &d,
+            &cfg,
+            &["run", "--headless", "--source", src.to_str().unwrap()],
+        )
+        .env("SUPSYNC_TOKEN_LOGIN_PASSWORD", wrong),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let all = text(&o);
+    assert!(!all.contains(wrong), "{all}");
+    assert!(all.contains("login refused"), "{all}");
+    let st = sim.stats();
+    assert_eq!(stat(&st, "token_logins"), 0, "{st}");
+    assert_eq!(stat(&st, "token_login_failures"), 3, "{st}");
+}
