@@ -111,6 +111,10 @@ pub enum DemoAuth {
     Oauth2,
     /// A login with user and password, the session id on every call.
     Session,
+    /// A data platform's login for an access and a refresh token (Directus's shape), the
+    /// refresh endpoint rotating both, a bearer token on every call.
+    #[value(name = "token_login")]
+    TokenLogin,
 }
 
 /// How the demo's server says a token or session is dead.

@@ -118,6 +118,21 @@ pub fn rejection(headers: &HeaderMap, body: &[u8], redactor: &Redactor) -> Rejec
                 .and_then(|x| x.as_str())
                 .map(String::from);
         }
+        // Data platforms and GraphQL (Directus: `{"errors":[{"message":"Token expired.",
+        // "extensions":{"code":"TOKEN_EXPIRED"}}]}`; JSON:API: `detail`, `title`, `code`).
+        if let Some(first) = v.pointer("/errors/0") {
+            let text = |keys: &[&str]| {
+                keys.iter()
+                    .find_map(|k| first.pointer(k).and_then(|x| x.as_str()))
+                    .map(String::from)
+            };
+            if error.is_none() {
+                error = text(&["/extensions/code", "/code"]);
+            }
+            if description.is_none() {
+                description = text(&["/message", "/detail", "/title"]);
+            }
+        }
     }
     let error = error.map(|e| redactor.clean_to(&e, 60));
     let description = description
@@ -287,6 +302,23 @@ mod tests {
         assert_eq!(r.description, "Token revoked");
         let r = rejection(&HeaderMap::new(), b"", &Redactor::new());
         assert!(r.description.contains("401"));
+    }
+
+    #[test]
+    fn a_data_platform_error_body_is_the_description() {
+        let r = rejection(
+            &HeaderMap::new(),
+            br#"{"errors":[{"message":"Token expired.","extensions":{"code":"TOKEN_EXPIRED"}}]}"#,
+            &Redactor::new(),
+        );
+        assert_eq!(r.description, "Token expired.");
+        assert_eq!(r.error.as_deref(), Some("TOKEN_EXPIRED"));
+        let r = rejection(
+            &HeaderMap::new(),
+            br#"{"errors":[{"status":"401","code":"expired","detail":"JWT expired"}]}"#,
+            &Redactor::new(),
+        );
+        assert_eq!(r.description, "JWT expired");
     }
 
     #[test]

@@ -56,11 +56,13 @@ impl ApiClient {
     ) -> Result<Arc<ApiClient>, ApiError> {
         let allow = cfg.api.allow_insecure_http;
         let session = cfg.auth.kind == AuthKind::Session;
+        let token_login = cfg.auth.kind == AuthKind::TokenLogin;
         check_transport(&cfg.api.base_url, allow)
             .map_err(|e| config_error(format!("api.base_url: {e}")))?;
-        let auth_key = match session {
-            true => "auth.session.login_path",
-            false => "auth.token_url",
+        let auth_key = match cfg.auth.kind {
+            AuthKind::Session => "auth.session.login_path",
+            AuthKind::TokenLogin => "auth.token_login.login_path",
+            AuthKind::Oauth2 => "auth.token_url",
         };
         check_transport(&cfg.auth_url(), allow)
             .map_err(|e| config_error(format!("{auth_key}: {e}")))?;
@@ -93,11 +95,14 @@ impl ApiClient {
             .map_err(|p| config_error(format!("auth.expired_when: {}", p.join("; "))))?;
         // A session login's credential (cache entry, lock, login budget): kind, login URL
         // and user name.
-        let credential = crate::auth::session_login::credential_of(cfg);
+        let credential = match token_login {
+            true => crate::auth::token_login::credential_of(cfg),
+            false => crate::auth::session_login::credential_of(cfg),
+        };
         let budget_file = opts
             .token_cache
             .as_deref()
-            .filter(|_| session)
+            .filter(|_| session || token_login)
             .map(|path| login_budget::file_beside(path, &credential));
         let endpoint =
             TokenEndpoint::with_login_budget(cfg, &client_secret, token_http, budget_file)
@@ -114,7 +119,11 @@ impl ApiClient {
         if let Some(w) = client_auth.expiry_warning(std::time::SystemTime::now()) {
             tracing::warn!("{w}");
         }
-        let cache = match (cfg.auth.token_cache, opts.token_cache, session) {
+        let cache = match (
+            cfg.auth.token_cache,
+            opts.token_cache,
+            session || token_login,
+        ) {
             (TokenCacheMode::Encrypted, Some(path), true) => {
                 Some(TokenCache::for_session(path, &credential))
             }
@@ -126,10 +135,14 @@ impl ApiClient {
             )),
             _ => None,
         };
-        let carry = match session {
-            true => Carry::parse(&cfg.auth.session.send_as)
+        let carry = match cfg.auth.kind {
+            AuthKind::Session => Carry::parse(&cfg.auth.session.send_as)
                 .map_err(|m| config_error(format!("auth.session.send_as: {m}")))?,
-            false => Carry::Bearer,
+            AuthKind::TokenLogin => {
+                crate::config::token_login::parse_send_as(&cfg.auth.token_login.send_as)
+                    .map_err(|m| config_error(format!("auth.token_login.send_as: {m}")))?
+            }
+            AuthKind::Oauth2 => Carry::Bearer,
         };
         let optional_url = |path: &str| (!path.is_empty()).then(|| cfg.api_url(path));
         let settings = ManagerSettings {
@@ -173,8 +186,15 @@ impl ApiClient {
                 true => cfg.auth.session.keepalive_method.as_reqwest(),
                 false => reqwest::Method::GET,
             },
-            logout_url: optional_url(&cfg.auth.session.logout_path).filter(|_| session),
-            logout_method: cfg.auth.session.logout_method.as_reqwest(),
+            logout_url: match token_login {
+                true => optional_url(&cfg.auth.token_login.logout_path),
+                false => optional_url(&cfg.auth.session.logout_path).filter(|_| session),
+            },
+            // A token login's logout is a POST; a session's takes its configured method.
+            logout_method: match token_login {
+                true => reqwest::Method::POST,
+                false => cfg.auth.session.logout_method.as_reqwest(),
+            },
             batch_url: cfg.api_url(&cfg.api.batch_path),
             mapping: Arc::new(mapping),
             base: base_url,

@@ -44,6 +44,14 @@ pub fn attach_credential(
             })?;
             headers.insert(name, value(credential.expose().to_string())?);
         }
+        Carry::Prefixed { name, prefix } => {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                config_error(format!(
+                    "auth.token_login.send_as: {name:?} is not a header name"
+                ))
+            })?;
+            headers.insert(name, value(format!("{prefix}{}", credential.expose()))?);
+        }
         Carry::Cookie(name) => {
             let pair = format!("{name}={}", credential.expose());
             let joined = match headers.get(COOKIE).and_then(|v| v.to_str().ok()) {
@@ -194,5 +202,18 @@ mod tests {
 
         let bad = attach_credential(&mut h, &Carry::Bearer, &Secret::new("a\nb"));
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn a_header_template_puts_its_prefix_before_the_token() {
+        let mut h = HeaderMap::new();
+        let carry = Carry::parse("X-Auth: Token {token}").unwrap();
+        attach_credential(&mut h, &carry, &Secret::new("tok-9")).unwrap();
+        assert_eq!(h["x-auth"], "Token tok-9");
+        assert!(h["x-auth"].is_sensitive());
+        assert_eq!(
+            Carry::parse("Authorization: Bearer {token}").unwrap(),
+            Carry::Bearer
+        );
     }
 }

@@ -20,6 +20,7 @@ use super::client_auth::{ASSERTION_TYPE, AssertionSigner, ClientAuthInfo};
 pub use super::grant_error::GrantError;
 use super::session_login::SessionLogin;
 use super::status::{GrantKind, LifetimeSource};
+use super::token_login::TokenLogin;
 use super::wire::{Endpoint, classify};
 use crate::config::{AuthKind, ClientAuthMethod, Config};
 use crate::secret::Secret;
@@ -81,6 +82,9 @@ pub struct TokenEndpoint {
 enum Flavor {
     OAuth2(Box<OAuthClient>),
     Session(Arc<SessionLogin>),
+    /// `auth.kind = "token_login"`: a new session is a login, a refresh goes to its
+    /// refresh endpoint.
+    TokenLogin(Arc<TokenLogin>),
 }
 
 impl std::fmt::Debug for TokenEndpoint {
@@ -96,6 +100,10 @@ impl std::fmt::Debug for TokenEndpoint {
             Flavor::Session(s) => f
                 .debug_struct("TokenEndpoint")
                 .field("session", s)
+                .finish_non_exhaustive(),
+            Flavor::TokenLogin(t) => f
+                .debug_struct("TokenEndpoint")
+                .field("token_login", t)
                 .finish_non_exhaustive(),
         }
     }
@@ -149,6 +157,16 @@ impl TokenEndpoint {
             let login = SessionLogin::new(cfg, secret, login_budget_file)?;
             return Ok(base(Flavor::Session(Arc::new(login)), None));
         }
+        if cfg.auth.kind == AuthKind::TokenLogin {
+            redactor.pin("token login password", secret.expose());
+            if let Ok(quoted) = serde_json::to_string(secret.expose())
+                && let Some(inner) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
+            {
+                redactor.pin("token login password", inner);
+            }
+            let login = TokenLogin::new(cfg, secret, login_budget_file)?;
+            return Ok(base(Flavor::TokenLogin(Arc::new(login)), None));
+        }
         let url = cfg.token_url();
         let token_url = TokenUrl::new(url.clone())
             .map_err(|e| format!("auth.token_url {url:?} is not a valid URL: {e}"))?;
@@ -183,7 +201,15 @@ impl TokenEndpoint {
     pub fn session(&self) -> Option<&SessionLogin> {
         match &self.flavor {
             Flavor::Session(s) => Some(s),
-            Flavor::OAuth2(_) => None,
+            Flavor::OAuth2(_) | Flavor::TokenLogin(_) => None,
+        }
+    }
+
+    /// The token login, with `auth.kind = "token_login"`.
+    pub fn token_login(&self) -> Option<&TokenLogin> {
+        match &self.flavor {
+            Flavor::TokenLogin(t) => Some(t),
+            _ => None,
         }
     }
 
@@ -225,6 +251,7 @@ impl TokenEndpoint {
                 client.client_id().as_str()
             ),
             Flavor::Session(s) => s.credential(),
+            Flavor::TokenLogin(t) => t.credential(),
         }
     }
 
@@ -240,6 +267,7 @@ impl TokenEndpoint {
         let client = match &self.flavor {
             Flavor::OAuth2(c) => c,
             Flavor::Session(s) => return s.login(&self.http, &self.redactor).await,
+            Flavor::TokenLogin(t) => return t.login(&self.http, &self.redactor).await,
         };
         let scopes = scopes.unwrap_or(&self.scopes);
         let mut req = client
@@ -273,6 +301,9 @@ impl TokenEndpoint {
                     grant: GrantKind::SessionLogin,
                     message: "internal: a session login has no refresh".into(),
                 });
+            }
+            Flavor::TokenLogin(t) => {
+                return t.refresh(&self.http, &self.redactor, refresh_token).await;
             }
         };
         let rt = RefreshToken::new(refresh_token.expose().to_string());

@@ -158,6 +158,10 @@ fn rejected_hint(grant: GrantKind, code: &str) -> &'static str {
         return "; check auth.session.login_body, username_field and password_field against \
                 what the login expects";
     }
+    if grant == GrantKind::TokenLogin {
+        return "; check auth.token_login.login_body, username_field and password_field \
+                against what the login expects";
+    }
     match code {
         "invalid_client" | "unauthorized_client" => {
             "; check auth.client_id, auth.method and its credential (the client secret from \
@@ -195,6 +199,10 @@ fn malformed_hint(grant: GrantKind) -> &'static str {
         GrantKind::SessionLogin => {
             "check auth.session.login_path (the login itself) and auth.session.session_from \
              (where its answer puts the session id)"
+        }
+        GrantKind::TokenLogin => {
+            "check auth.token_login.login_path and refresh_path, and the JSON pointers \
+             access_token_at, refresh_token_at and lifetime_at against the answer"
         }
         _ => "check that auth.token_url is the OAuth2 token endpoint",
     }

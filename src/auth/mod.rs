@@ -14,6 +14,7 @@ pub mod manager;
 pub mod session_login;
 pub mod state;
 pub mod status;
+pub mod token_login;
 mod wire;
 
 pub use manager::{AccessToken, ManagerSettings, TokenManager, Trigger};

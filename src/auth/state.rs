@@ -361,7 +361,7 @@ impl State {
         self.grants += 1;
         if matches!(
             g.kind,
-            GrantKind::ClientCredentials | GrantKind::SessionLogin
+            GrantKind::ClientCredentials | GrantKind::SessionLogin | GrantKind::TokenLogin
         ) {
             self.sessions += 1;
         }

@@ -11,13 +11,15 @@ pub enum GrantKind {
     RefreshToken,
     /// `auth.kind = "session"`: a login with user name and password (docs/API.md §7).
     SessionLogin,
+    /// `auth.kind = "token_login"`: a login for an access and a refresh token (§8).
+    TokenLogin,
 }
 
 impl GrantKind {
     /// Who answers it, for messages: the token endpoint or the login.
     pub fn endpoint(self) -> &'static str {
         match self {
-            GrantKind::SessionLogin => "login endpoint",
+            GrantKind::SessionLogin | GrantKind::TokenLogin => "login endpoint",
             _ => "token endpoint",
         }
     }
@@ -26,6 +28,7 @@ impl GrantKind {
     pub fn request(self) -> String {
         match self {
             GrantKind::SessionLogin => "the session login".into(),
+            GrantKind::TokenLogin => "the token login".into(),
             other => format!("the {other} grant"),
         }
     }
@@ -37,6 +40,7 @@ impl std::fmt::Display for GrantKind {
             GrantKind::ClientCredentials => "client_credentials",
             GrantKind::RefreshToken => "refresh_token",
             GrantKind::SessionLogin => "session login",
+            GrantKind::TokenLogin => "token login",
         })
     }
 }
@@ -70,6 +74,11 @@ pub enum LifetimeSource {
     /// A session id: no lifetime of its own; the idle window and the session's cap
     /// (configured, then learned from `X-Token-Expires-In` and refusals) say when it dies.
     Session,
+    /// A token login's answer stated none and the token is no JWT with `exp`: used until
+    /// the API refuses it, whose age then becomes the learned lifetime.
+    Unstated,
+    /// Learned from the first expired answer of a token whose lifetime was unstated.
+    Learned,
 }
 
 impl std::fmt::Display for LifetimeSource {
@@ -80,6 +89,8 @@ impl std::fmt::Display for LifetimeSource {
             LifetimeSource::Configured => "auth.expected_ttl_secs (server gave no lifetime)",
             LifetimeSource::TooShort => "unknown (server lifetime too short): renewed when refused",
             LifetimeSource::Session => "the session's idle window and cap",
+            LifetimeSource::Unstated => "not stated: used until refused, then learned",
+            LifetimeSource::Learned => "learned from the first expired answer",
         })
     }
 }

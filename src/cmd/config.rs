@@ -18,9 +18,9 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<i32> {
         Err(ConfigError::MissingSecret(_)) => Ok(None),
         Err(e) => Err(e),
     };
-    let secret = match session {
-        true => None,
-        false => given(loaded.resolve_client_secret())?,
+    let secret = match loaded.config.auth.kind {
+        config::AuthKind::Oauth2 => given(loaded.resolve_client_secret())?,
+        _ => None,
     };
     let password = match session {
         true => given(loaded.resolve_session_password())?,
@@ -117,7 +117,8 @@ pub fn render(
             let dotted = spec.dotted();
             let session = loaded.config.auth.kind == config::AuthKind::Session;
             if dotted == "auth.client_secret" {
-                let used = !session && loaded.config.client_auth_method().uses_secret();
+                let used = loaded.config.auth.kind == config::AuthKind::Oauth2
+                    && loaded.config.client_auth_method().uses_secret();
                 lines.push(secret_line(
                     loaded,
                     secrets.client_secret,

@@ -142,6 +142,8 @@ fn demo_profile(style: ApiStyle, auth: DemoAuth, expiry: DemoExpiry) -> anyhow::
     // The demo profile's `[session]` has the demo clocks (15 s idle, 60 s cap, 30 s lock);
     // its user `sync-bot` has the demo's password.
     profile.session.enabled = auth == DemoAuth::Session;
+    // Its user `sync-bot@example.com` has the demo's password; the demo clocks apply.
+    profile.token_login.enabled = auth == DemoAuth::TokenLogin;
     profile.tokens.expiry_signal = match expiry {
         DemoExpiry::Status401 => ExpirySignal::Unauthorized,
         DemoExpiry::Status403 => ExpirySignal::Forbidden,
@@ -162,6 +164,10 @@ fn speak(c: &mut Config, auth: DemoAuth, expiry: DemoExpiry) {
     if auth == DemoAuth::Session {
         c.auth.kind = AuthKind::Session;
         c.auth.session.logout_path = "/api/v1/session/logout".into();
+    }
+    if auth == DemoAuth::TokenLogin {
+        c.auth.kind = AuthKind::TokenLogin;
+        c.auth.token_login.logout_path = "/auth/logout".into();
     }
     let rule = match expiry {
         DemoExpiry::Status401 => None,

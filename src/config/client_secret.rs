@@ -14,6 +14,7 @@ use crate::secret::Secret;
 
 pub const SECRET_ENV: &str = "SUPSYNC_CLIENT_SECRET";
 pub const PASSWORD_ENV: &str = "SUPSYNC_SESSION_PASSWORD";
+pub const TOKEN_LOGIN_PASSWORD_ENV: &str = "SUPSYNC_TOKEN_LOGIN_PASSWORD";
 
 /// The names of one secret: what it is, its environment variable, its two keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,13 @@ pub const SESSION_PASSWORD: SecretKeys = SecretKeys {
     env: PASSWORD_ENV,
     file_key: "auth.session.password_file",
     inline_key: "auth.session.password",
+};
+
+pub const TOKEN_LOGIN_PASSWORD: SecretKeys = SecretKeys {
+    what: "token login password",
+    env: TOKEN_LOGIN_PASSWORD_ENV,
+    file_key: "auth.token_login.password_file",
+    inline_key: "auth.token_login.password",
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +118,21 @@ pub fn resolve_password(
         SESSION_PASSWORD,
         auth.session.password_file.as_deref(),
         auth.session.password.as_ref(),
+        prov,
+        env,
+    )
+}
+
+/// The token login's password.
+pub fn resolve_token_login_password(
+    auth: &AuthConfig,
+    prov: &Provenance,
+    env: Option<OsString>,
+) -> Result<ResolvedSecret, ConfigError> {
+    resolve_with(
+        TOKEN_LOGIN_PASSWORD,
+        auth.token_login.password_file.as_deref(),
+        auth.token_login.password.as_ref(),
         prov,
         env,
     )

@@ -56,6 +56,7 @@ impl LoadedConfig {
     pub fn client_secret(&self) -> Result<Secret, ConfigError> {
         let resolved = match self.config.auth.kind {
             AuthKind::Session => self.resolve_session_password()?,
+            AuthKind::TokenLogin => self.resolve_token_login_password()?,
             AuthKind::Oauth2 if !self.config.client_auth_method().uses_secret() => {
                 return Ok(Secret::new(""));
             }
@@ -73,6 +74,16 @@ impl LoadedConfig {
             &self.config.auth,
             &self.provenance,
             std::env::var_os(SECRET_ENV),
+        )
+    }
+
+    /// The token login's password (`SUPSYNC_TOKEN_LOGIN_PASSWORD`, else
+    /// `auth.token_login.password_file`, else inline) and where it came from.
+    pub fn resolve_token_login_password(&self) -> Result<ResolvedSecret, ConfigError> {
+        client_secret::resolve_token_login_password(
+            &self.config.auth,
+            &self.provenance,
+            std::env::var_os(client_secret::TOKEN_LOGIN_PASSWORD_ENV),
         )
     }
 

@@ -20,6 +20,7 @@ pub const OTHER_ENV_VARS: &[&str] = &[
     "SUPSYNC_STATE_DIR",
     "SUPSYNC_CLIENT_SECRET",
     "SUPSYNC_SESSION_PASSWORD",
+    "SUPSYNC_TOKEN_LOGIN_PASSWORD",
 ];
 
 /// The inputs of one load, gathered by the caller (tests pass their own env).
@@ -197,6 +198,8 @@ fn set_layer(
         if NOT_OVERRIDABLE.contains(&spec.dotted().as_str()) {
             let instead = if spec.section == "auth.session" {
                 "SUPSYNC_SESSION_PASSWORD or auth.session.password_file"
+            } else if spec.section == "auth.token_login" {
+                "SUPSYNC_TOKEN_LOGIN_PASSWORD or auth.token_login.password_file"
             } else {
                 "SUPSYNC_CLIENT_SECRET or auth.client_secret_file"
             };

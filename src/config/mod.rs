@@ -21,11 +21,13 @@ pub mod provenance;
 pub mod recorded;
 pub mod schema;
 pub mod session;
+pub mod token_login;
 mod typed;
 pub mod validate;
 mod validate_auth;
 pub mod validate_observe;
 mod validate_session;
+mod validate_token_login;
 
 pub use client_secret::{ResolvedSecret, SecretSource};
 pub use headers::HeaderSource;
@@ -260,6 +262,8 @@ pub struct AuthConfig {
     pub refresh_window_text: String,
     /// The login of `kind = "session"` (docs/API.md §7).
     pub session: SessionConfig,
+    /// The login of `kind = "token_login"` (docs/API.md §8).
+    pub token_login: token_login::TokenLoginConfig,
 }
 
 impl Default for AuthConfig {
@@ -294,6 +298,7 @@ impl Default for AuthConfig {
             refresh_window_secs: 0,
             refresh_window_text: String::new(),
             session: SessionConfig::default(),
+            token_login: token_login::TokenLoginConfig::default(),
         }
     }
 }
@@ -404,6 +409,7 @@ impl Config {
     pub fn auth_url(&self) -> String {
         match self.auth.kind {
             AuthKind::Session => self.login_url(),
+            AuthKind::TokenLogin => self.api_url(&self.auth.token_login.login_path),
             AuthKind::Oauth2 => self.token_url(),
         }
     }

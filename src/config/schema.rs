@@ -56,7 +56,7 @@ impl KeySpec {
 /// Tables inside a section that are sections of their own, with keys the schema knows
 /// (`[auth.session]`), unlike table-valued keys whose entries are the user's names
 /// (`[auth.extra_params]`, `[api.headers]`).
-pub const SUBSECTIONS: &[&str] = &["auth.session"];
+pub const SUBSECTIONS: &[&str] = &["auth.session", "auth.token_login"];
 
 /// The value of `section.key` in a config table; `section` may be nested (`auth.session`).
 pub fn lookup<'a>(table: &'a toml::Table, section: &str, key: &str) -> Option<&'a toml::Value> {
@@ -104,6 +104,8 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
     ("metrics", "listen", "file_interval_secs"),
     ("auth.session", "password", "password_field"),
     ("auth.session", "password_file", "password"),
+    ("auth.token_login", "password", "password_field"),
+    ("auth.token_login", "password_file", "password"),
 ];
 
 /// Keys that may not come from the environment or `--set`: a secret there would sit in
@@ -114,6 +116,7 @@ pub const NOT_OVERRIDABLE: &[&str] = &[
     "api.headers",
     "auth.session.password",
     "auth.session.login_fields",
+    "auth.token_login.password",
 ];
 
 /// Every key in declaration order (sections in `Config` order, keys in struct order).
@@ -277,6 +280,7 @@ mod tests {
                 "api",
                 "auth",
                 "auth.session",
+                "auth.token_login",
                 "sync",
                 "ui",
                 "notify",

@@ -19,6 +19,10 @@ pub enum AuthKind {
     Oauth2,
     /// A login at `auth.session.login_path`; a session id on every call.
     Session,
+    /// A login at `auth.token_login.login_path` for an access and a refresh token
+    /// (`token_login.rs`).
+    #[serde(rename = "token_login")]
+    TokenLogin,
 }
 
 impl AuthKind {
@@ -26,6 +30,7 @@ impl AuthKind {
         match self {
             AuthKind::Oauth2 => "oauth2",
             AuthKind::Session => "session",
+            AuthKind::TokenLogin => "token_login",
         }
     }
 }
@@ -152,6 +157,8 @@ pub enum Carry {
     Header(String),
     /// `Cookie: <name>=<id>`.
     Cookie(String),
+    /// `<name>: <prefix><token>` (a token login's header template).
+    Prefixed { name: String, prefix: String },
 }
 
 impl IdSource {
@@ -185,6 +192,10 @@ impl std::fmt::Display for IdSource {
 
 impl Carry {
     pub fn parse(text: &str) -> Result<Carry, String> {
+        // `bearer` and header templates (`"Authorization: Token {token}"`).
+        if let Some(carry) = super::token_login::bearer_or_template(text) {
+            return carry;
+        }
         let (kind, rest) = split(text, "header:<name> or cookie:<name>")?;
         match (kind.as_str(), rest) {
             ("header", name) => header_name(name).map(|()| Carry::Header(name.into())),
@@ -202,6 +213,7 @@ impl std::fmt::Display for Carry {
             Carry::Bearer => f.write_str("bearer"),
             Carry::Header(n) => write!(f, "header:{n}"),
             Carry::Cookie(n) => write!(f, "cookie:{n}"),
+            Carry::Prefixed { name, prefix } => write!(f, "{name}: {prefix}{{token}}"),
         }
     }
 }

@@ -260,6 +260,7 @@ pub fn validate(
     super::validate_observe::check(config, &mut c);
     super::validate_auth::check(config, &mut c, warnings);
     super::validate_session::check(config, &mut c, warnings);
+    super::validate_token_login::check(config, &mut c, warnings);
 
     match c.problems.len() {
         0 => Ok(()),
@@ -301,6 +302,12 @@ fn check_urls(config: &Config, c: &mut Checker<'_>) {
     ];
     if config.auth.kind == super::AuthKind::Session {
         paths.push(("auth.session.login_path", &config.auth.session.login_path));
+    }
+    if config.auth.kind == super::AuthKind::TokenLogin {
+        paths.push((
+            "auth.token_login.login_path",
+            &config.auth.token_login.login_path,
+        ));
     }
     for (key, path) in paths {
         if path.trim().is_empty() {

@@ -24,7 +24,10 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
     let method = config.client_auth_method();
     // A session login authenticates with a password: the OAuth2 client authentication is
     // not used, so it is not checked (files it names are not read).
-    if au.kind == super::AuthKind::Session {
+    if matches!(
+        au.kind,
+        super::AuthKind::Session | super::AuthKind::TokenLogin
+    ) {
         if config.api.client_identity {
             check_certificate(config, c, warnings);
         }

@@ -154,6 +154,7 @@ pub enum WireGrant {
     ClientCredentials,
     RefreshToken,
     SessionLogin,
+    TokenLogin,
 }
 
 /// [`TokenStatus`] with every `Instant` as seconds from the moment it was written.
@@ -224,6 +225,7 @@ impl WireToken {
                 GrantKind::ClientCredentials => WireGrant::ClientCredentials,
                 GrantKind::RefreshToken => WireGrant::RefreshToken,
                 GrantKind::SessionLogin => WireGrant::SessionLogin,
+                GrantKind::TokenLogin => WireGrant::TokenLogin,
             }),
             issued_in_secs: secs_from(now, t.issued_at),
             issued_at_wall: t.issued_at_wall,
@@ -262,6 +264,7 @@ impl WireToken {
                 WireGrant::ClientCredentials => GrantKind::ClientCredentials,
                 WireGrant::RefreshToken => GrantKind::RefreshToken,
                 WireGrant::SessionLogin => GrantKind::SessionLogin,
+                WireGrant::TokenLogin => GrantKind::TokenLogin,
             }),
             issued_at: instant_at(now, self.issued_in_secs),
             issued_at_wall: self.issued_at_wall,

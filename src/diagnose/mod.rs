@@ -107,6 +107,10 @@ pub async fn diagnose(
 ) -> anyhow::Result<Diagnosis> {
     let findings = match cfg.auth.kind {
         AuthKind::Session => probe_session::run(cfg, client_secret, opts).await?,
+        AuthKind::TokenLogin => anyhow::bail!(
+            "diagnose does not probe auth.kind = \"token_login\" yet; `supsync run` reports \
+             the token's lifetime source and every renewal in the refresh log"
+        ),
         AuthKind::Oauth2 => probe::run(cfg, client_secret, opts).await?,
     };
     let evidence = evidence::collect(&findings);

@@ -240,6 +240,7 @@ async fn prepare_and_run(
 fn connect_words(cfg: &crate::config::Config) -> &'static str {
     match cfg.auth.kind {
         AuthKind::Session => "cannot log in to the API (auth.kind = \"session\")",
+        AuthKind::TokenLogin => "cannot log in to the API (auth.kind = \"token_login\")",
         AuthKind::Oauth2 => "cannot get a token from the authorization server",
     }
 }

@@ -178,17 +178,24 @@ fn token_check(
     headers: &HeaderMap,
     now: Instant,
 ) -> Result<(Credential, String), Response> {
+    let platform = sim.profile.token_login.enabled;
     let token = bearer(headers).map_err(|why| {
         Stats::bump(&sim.stats.unauthorized);
         Stats::bump(&sim.stats.api_unauthorized);
-        reply::unauthorized("invalid_request", why)
+        match platform {
+            true => super::token_login::token_dead(),
+            false => reply::unauthorized("invalid_request", why),
+        }
     })?;
     required_headers(sim, headers)?;
     let authed = lock(&sim.tokens).authenticate(token, now);
     let authed = authed.map_err(|why| {
         let signal = count_dead(sim);
         tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, signal = ?signal, "token refused");
-        reply::token_dead(signal, &why)
+        match platform {
+            true => super::token_login::token_dead(),
+            false => reply::token_dead(signal, &why),
+        }
     })?;
     Ok((Credential::Token(token.to_string()), authed.client_id))
 }

@@ -36,6 +36,8 @@ mod store;
 mod styled;
 mod styled_pull;
 mod tls;
+mod token_login;
+pub mod token_login_profile;
 mod tokens;
 
 use std::net::SocketAddr;

@@ -25,6 +25,10 @@ pub struct Profile {
     pub auth: super::client_auth::ClientAuthProfile,
     /// Session logins instead of bearer tokens (`session_profile.rs`, docs/API.md §7).
     pub session: super::session_profile::SessionProfile,
+    /// A data platform's token login in front of the token store (`token_login_profile.rs`,
+    /// docs/API.md §8).
+    #[serde(default)]
+    pub token_login: super::token_login_profile::TokenLoginProfile,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -286,6 +290,7 @@ impl Profile {
             return Err("[faults] error_rate + drop_rate must not exceed 1".into());
         }
         self.auth.check()?;
+        self.token_login.check(self.session.enabled)?;
         self.session.check()
     }
 }
@@ -313,7 +318,7 @@ fn parse_layered(layers: &[(&str, &str)]) -> Result<Profile, String> {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown section `{section}`{}; the sections are tokens, clients, api, faults, data, auth, session",
+                        "unknown section `{section}`{}; the sections are tokens, clients, api, faults, data, auth, session, token_login",
                         line_hint(text, &section)
                     ));
                 }
@@ -329,7 +334,14 @@ fn parse_layered(layers: &[(&str, &str)]) -> Result<Profile, String> {
 
 fn section_is_known(s: &str) -> bool {
     [
-        "tokens", "clients", "api", "faults", "data", "auth", "session",
+        "tokens",
+        "clients",
+        "api",
+        "faults",
+        "data",
+        "auth",
+        "session",
+        "token_login",
     ]
     .contains(&s)
 }

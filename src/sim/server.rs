@@ -22,7 +22,7 @@ use tower::ServiceExt;
 
 use super::reply::{self, CutConnection};
 use super::state::Sim;
-use super::{admin, api, auth, session, styled};
+use super::{admin, api, auth, session, styled, token_login};
 
 const LOG: &str = "supsync::sim";
 /// Slow or silent clients may not hold a connection open forever before sending headers.
@@ -61,6 +61,16 @@ pub fn router(sim: Arc<Sim>) -> Router {
                 &s.keepalive_path,
                 get(session::keepalive).post(session::keepalive),
             )
+    } else {
+        router
+    };
+    // Token logins (docs/API.md §8): their paths exist only while they are on.
+    let t = &sim.profile.token_login;
+    let router = if t.enabled {
+        router
+            .route(&t.login_path, post(token_login::login))
+            .route(&t.refresh_path, post(token_login::refresh))
+            .route(&t.logout_path, post(token_login::logout))
     } else {
         router
     };

@@ -37,6 +37,14 @@ pub fn carried<'h>(cfg: &SessionProfile, headers: &'h HeaderMap) -> Result<&'h s
             }
             Ok(v)
         }
+        Carry::Bearer => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, id)| id.trim())
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| "No session: no Authorization: Bearer header".to_string()),
         Carry::Cookie => {
             let name = &cfg.cookie_name;
             headers

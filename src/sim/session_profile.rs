@@ -64,6 +64,8 @@ pub enum Carry {
     Header,
     /// A `Cookie:` header holding `<cookie_name>=<id>` among any others.
     Cookie,
+    /// `Authorization: Bearer <id>`.
+    Bearer,
 }
 
 /// Paths the simulator serves itself: a session path may not take one of them.

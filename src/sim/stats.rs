@@ -87,6 +87,12 @@ counters! {
     session_live_max,
     /// Resource calls made with a session ended by a newer login.
     session_overlap_uses,
+    /// Successful token logins (`[token_login]`, docs/API.md §8).
+    token_logins,
+    /// Token logins refused (wrong user or password).
+    token_login_failures,
+    /// Token logout requests answered.
+    token_logouts,
 }
 
 impl Stats {

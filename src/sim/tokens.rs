@@ -255,6 +255,28 @@ impl TokenStore {
             .unwrap_or(0)
     }
 
+    /// The client a refresh token was issued to (a token login's user), if it is known.
+    pub fn refresh_owner(&self, token: &str) -> Option<String> {
+        self.refresh.get(token).map(|r| r.client_id.clone())
+    }
+
+    /// Revokes the session of an access or refresh token (a logout). Returns whether one
+    /// was live.
+    pub fn revoke_session_of(&mut self, token: &str, now: Instant) -> bool {
+        let sid = self
+            .access
+            .get(token)
+            .map(|a| a.sid)
+            .or_else(|| self.refresh.get(token).map(|r| r.sid));
+        match sid.and_then(|sid| self.sessions.get_mut(&sid)) {
+            Some(s) if s.revoked_at.is_none() => {
+                s.revoked_at = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Revokes every session, so every access and refresh token, now. Returns how many.
     pub fn revoke_all(&mut self, now: Instant) -> usize {
         let mut n = 0;

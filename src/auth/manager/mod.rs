@@ -28,6 +28,7 @@ mod renew;
 mod session_end;
 mod shared;
 mod single;
+mod token_life;
 
 pub use guard::FRESH_REFUSALS_FATAL;
 pub(crate) use renew::too_early;
@@ -248,6 +249,7 @@ impl TokenManager {
         description: &str,
     ) -> Option<GrantError> {
         self.learn_single(description);
+        self.learn_unstated_lifetime(generation);
         let fatal = self.count_refusal(generation, description);
         let fp = {
             let mut st = self.lock();

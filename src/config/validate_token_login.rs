@@ -1,0 +1,147 @@
+//! Checks of `auth.kind = "token_login"`: user and field names, the password's sources,
+//! the JSON pointers into the answers, the refresh and logout paths, and `send_as`. Run
+//! only for that kind (the login path is checked with the other URLs, in validate.rs).
+
+use super::token_login::parse_send_as;
+use super::validate::{Checker, url_problem};
+use super::{AuthKind, Carry, Config};
+
+pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
+    if config.auth.kind != AuthKind::TokenLogin {
+        return;
+    }
+    let t = &config.auth.token_login;
+    check_path(c, "auth.token_login.refresh_path", &t.refresh_path, config);
+    check_path(c, "auth.token_login.logout_path", &t.logout_path, config);
+    for (key, value) in [
+        ("auth.token_login.username", &t.username),
+        ("auth.token_login.username_field", &t.username_field),
+        ("auth.token_login.password_field", &t.password_field),
+        ("auth.token_login.refresh_field", &t.refresh_field),
+    ] {
+        if value.trim().is_empty() {
+            c.fail(key, "must not be empty");
+        } else if value.chars().any(char::is_control) {
+            c.fail(key, "must not contain control characters");
+        }
+    }
+    if t.username_field == t.password_field {
+        c.fail(
+            "auth.token_login.password_field",
+            format!(
+                "is the same field as auth.token_login.username_field ({:?}); the login needs two",
+                t.password_field
+            ),
+        );
+    }
+    for (key, fields, own) in [
+        (
+            "auth.token_login.login_extra",
+            &t.login_extra,
+            [&t.username_field, &t.password_field],
+        ),
+        (
+            "auth.token_login.refresh_extra",
+            &t.refresh_extra,
+            [&t.refresh_field, &t.refresh_field],
+        ),
+    ] {
+        if let Some(k) = fields.keys().find(|k| own.contains(k)) {
+            c.fail(
+                key,
+                format!("{k:?} is a field supsync fills itself; remove it from {key}"),
+            );
+        }
+    }
+    if t.password.as_ref().is_some_and(|p| p.is_empty()) {
+        c.fail(
+            "auth.token_login.password",
+            "is empty; remove it or give the password",
+        );
+    }
+    if t.password_file
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().is_empty())
+    {
+        c.fail(
+            "auth.token_login.password_file",
+            "is empty; give a path or remove it",
+        );
+    }
+    let pointers = [
+        (
+            "auth.token_login.access_token_at",
+            &t.access_token_at,
+            false,
+        ),
+        (
+            "auth.token_login.refresh_token_at",
+            &t.refresh_token_at,
+            true,
+        ),
+        ("auth.token_login.lifetime_at", &t.lifetime_at, true),
+    ];
+    for (key, p, may_be_empty) in pointers {
+        if p.is_empty() && !may_be_empty {
+            c.fail(
+                key,
+                "must not be empty: a JSON pointer such as /data/access_token",
+            );
+        } else if !p.is_empty() && !p.starts_with('/') {
+            c.fail(
+                key,
+                format!("{p:?} is not a JSON pointer: it starts with / (e.g. /data/access_token)"),
+            );
+        }
+    }
+    if t.refresh_path.is_empty() != t.refresh_token_at.is_empty() {
+        c.fail(
+            "auth.token_login.refresh_path",
+            "and auth.token_login.refresh_token_at go together: set both (refresh with the \
+             refresh token) or neither (every renewal is a login)",
+        );
+    }
+    match parse_send_as(&t.send_as) {
+        Err(m) => c.fail("auth.token_login.send_as", m),
+        Ok(Carry::Header(name) | Carry::Prefixed { name, .. })
+            if config
+                .api
+                .headers
+                .keys()
+                .any(|h| h.eq_ignore_ascii_case(&name)) =>
+        {
+            c.fail(
+                "auth.token_login.send_as",
+                format!("header {name} is also in api.headers; the token needs it alone"),
+            );
+        }
+        Ok(_) => {}
+    }
+    if config.auth.scopes != super::AuthConfig::default().scopes && !config.auth.scopes.is_empty() {
+        warnings.push(
+            "auth.scopes is set but auth.kind = \"token_login\" does not use it (a login asks \
+             for no scope)"
+                .into(),
+        );
+    }
+}
+
+/// "" (not used), a path joined to `api.base_url`, or an absolute URL.
+fn check_path(c: &mut Checker<'_>, key: &str, path: &str, config: &Config) {
+    if path.is_empty() {
+        return;
+    }
+    if path.chars().any(char::is_whitespace) {
+        c.fail(key, format!("{path:?} contains whitespace"));
+        return;
+    }
+    if path.contains("://")
+        && let Some(msg) = url_problem(path, config.api.allow_insecure_http)
+    {
+        c.fail(key, msg);
+    }
+}
+
+#[cfg(test)]
+#[path = "validate_token_login_tests.rs"]
+mod tests;
