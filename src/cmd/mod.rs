@@ -13,8 +13,8 @@ pub mod run;
 mod run_ids;
 pub mod simulate;
 pub mod status;
-pub mod verify;
 mod status_rejects;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 
