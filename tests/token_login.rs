@@ -366,6 +366,9 @@ async fn a_wrong_password_stops_within_the_login_budget() {
     let all = text(&o);
     assert!(!all.contains(wrong), "{all}");
     assert!(all.contains("login refused"), "{all}");
+    // The advice names the token login's keys, not a session's.
+    assert!(all.contains("auth.token_login.username"), "{all}");
+    assert!(!all.contains("auth.session"), "{all}");
     let st = sim.stats();
     assert_eq!(stat(&st, "token_logins"), 0, "{st}");
     assert_eq!(stat(&st, "token_login_failures"), 1, "{st}");

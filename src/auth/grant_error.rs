@@ -44,14 +44,16 @@ pub enum GrantError {
         rejected: u32,
         description: String,
     },
-    /// A session login refused (401 or 403): wrong user name or password, or a disabled
+    /// A login refused (401 or 403): wrong user name or password, or a disabled
     /// account. Tried again (with backoff) until `auth.max_failed_logins` in a row.
     #[error(
-        "login refused for user {user} (HTTP {status}{}): {refused} of at most {max} refused logins in a row; check auth.session.username and the session password (SUPSYNC_SESSION_PASSWORD or auth.session.password_file)",
+        "login refused for user {user} (HTTP {status}{}): {refused} of at most {max} refused logins in a row; check {keys}",
         server_words(text)
     )]
     LoginRefused {
         user: String,
+        /// The config keys of the user and password (session or token login).
+        keys: &'static str,
         status: u16,
         text: String,
         refused: u32,
@@ -66,14 +68,16 @@ pub enum GrantError {
         /// The last refusal's status and cleaned words.
         last: Option<String>,
     },
-    /// A session login refused with words that say the user name or password is wrong:
+    /// A login refused with words that say the user name or password is wrong:
     /// no login is tried again with this password, by this process or a later one (each
     /// refused login may count towards the server's lockout).
     #[error(
-        "login refused for user {user} ({last}): the server says the user name or password is wrong, so supsync tries no further login with this password (a retry could only count towards locking the account). Fix auth.session.username or the session password (SUPSYNC_SESSION_PASSWORD or auth.session.password_file), then run `supsync resume`."
+        "login refused for user {user} ({last}): the server says the user name or password is wrong, so supsync tries no further login with this password (a retry could only count towards locking the account). Fix {keys}, then run `supsync resume`."
     )]
     LoginDenied {
         user: String,
+        /// The config keys of the user and password (session or token login).
+        keys: &'static str,
         /// The refusal's status and cleaned words.
         last: String,
     },
@@ -277,6 +281,7 @@ mod tests {
         );
         let refused = GrantError::LoginRefused {
             user: "sync-bot".into(),
+            keys: crate::auth::login_budget::SESSION_KEYS,
             status: 401,
             text: "invalid_credentials: wrong user name or password".into(),
             refused: 1,

@@ -66,9 +66,16 @@ pub struct Recorded {
     pub last: Option<String>,
 }
 
+/// Where a session login's user and password are set.
+pub const SESSION_KEYS: &str = "auth.session.username or the session password (SUPSYNC_SESSION_PASSWORD or auth.session.password_file)";
+/// Where a token login's user and password are set.
+pub const TOKEN_LOGIN_KEYS: &str = "auth.token_login.username or its password (SUPSYNC_TOKEN_LOGIN_PASSWORD or auth.token_login.password_file)";
+
 pub struct LoginBudget {
     file: Option<PathBuf>,
     user: String,
+    /// The config keys that hold this login's user and password, for the error's advice.
+    keys: &'static str,
     max: u32,
     fingerprint: String,
     memory: Mutex<Counts>,
@@ -107,10 +114,17 @@ impl LoginBudget {
         LoginBudget {
             file: None,
             user: user.to_string(),
+            keys: SESSION_KEYS,
             max: max.max(1),
             fingerprint: crate::secret::fingerprint(&salted),
             memory: Mutex::new(Counts::default()),
         }
+    }
+
+    /// The config keys named when a login is refused (a session login's by default).
+    pub fn with_keys(mut self, keys: &'static str) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// Keeps the count in `path` (see [`file_beside`]) as well.
@@ -202,6 +216,7 @@ impl LoginBudget {
         }
         GrantError::LoginRefused {
             user: self.user.clone(),
+            keys: self.keys,
             status,
             text: text.to_string(),
             refused: c.refused,
@@ -243,6 +258,7 @@ impl LoginBudget {
     fn denied(&self, c: &Counts) -> GrantError {
         GrantError::LoginDenied {
             user: self.user.clone(),
+            keys: self.keys,
             last: c.last.clone(),
         }
     }

@@ -84,7 +84,8 @@ impl TokenLogin {
             &t.username,
             cfg.auth.max_failed_logins,
             password,
-        );
+        )
+        .with_keys(super::login_budget::TOKEN_LOGIN_KEYS);
         if let Some(file) = budget_file {
             budget = budget.with_file(file);
         }
