@@ -860,3 +860,37 @@ async fn wrong_secret_is_exit_4_with_invalid_client() {
     assert_eq!(code, exit::CONFIG, "{out}\n{err}");
     assert!(err.contains("SUPSYNC_CLIENT_SECRET"), "{err}");
 }
+
+/// The list GET answers `200 {"errorCode": 602, "message": "Session expired or invalid"}`:
+/// diagnose says a success status carried an error body, offers the `auth.expired_when`
+/// rule that would catch it, and does not call the API fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_names_a_200_that_carries_an_error_body() {
+    let mut profile = Profile::builtin("realistic").unwrap();
+    profile.api.quirks = vec![supsync::sim::api_quirks::ApiQuirk::ErrorPage];
+    let server = sim(profile).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_file(&dir, &server.url());
+    let (code, text, err) = binary(&cfg, Some(SECRET), false).await;
+    assert_eq!(code, exit::DIAGNOSE_CANNOT_SUSTAIN, "{text}\n{err}");
+    assert!(text.contains("HTTP 200 carrying an error body"), "{text}");
+    assert!(
+        text.contains("auth.expired_when = [\"200 /errorCode = 602\"]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Set api.records"),
+        "not blamed on the pointer: {text}"
+    );
+    if std::env::var_os("SUPSYNC_TEST_PRINT").is_some() {
+        println!("{text}");
+    }
+    let (code, json, _) = binary(&cfg, Some(SECRET), true).await;
+    assert_eq!(code, exit::DIAGNOSE_CANNOT_SUSTAIN);
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_ne!(j["verdict"]["outcome"], "sustainable", "{j}");
+    assert_eq!(
+        j["findings"]["mapping"]["first_page"]["key"], "expired_when",
+        "{j}"
+    );
+}

@@ -218,3 +218,80 @@ async fn the_read_waits_out_429s() {
     );
     assert!(j["pages_read"].as_u64().unwrap() >= 6, "{j}");
 }
+
+/// A push-only API (per-record PUT, the collection GET refused with 405) is read back per
+/// id (`api.verify_read = "per_id"`): a clean push agrees through GETs on each record's
+/// path and no listing; a record changed on the server and records the server never got
+/// (a 404 on their path) are named, exit 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_only_api_is_read_back_per_id() {
+    const N: u64 = 40;
+    let sim = Sim {
+        per_record_ms: 0,
+        api_extra: "style = \"data_rest\"\nno_listing = true".into(),
+        ..Sim::default()
+    }
+    .start()
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = write_config(d, &sim.url(), 10, 3);
+    let body = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        body.replacen(
+            "[api]\n",
+            "[api]\npreset = \"data_rest\"\nverify_read = \"per_id\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let src = d.join("suppliers.csv");
+    write_csv(&src, N, &[]);
+    let o = push(d, &cfg, &src, "rest-push");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let (o, j) = verify(d, &cfg, &["rest-push", "--json"]);
+    let j = j.unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(j["matching"], N, "{j}");
+    assert_eq!(j["item_reads"], N, "{j}");
+    let s = sim.stats();
+    assert_eq!(stat(&s, "item_reads"), N, "{s}");
+    assert_eq!(stat(&s, "pull_pages"), 0, "{s}");
+    assert_eq!(stat(&s, "list_refused"), 0, "{s}");
+    // `--extra` needs a listing: refused, not answered with nothing.
+    let (o, _) = verify(d, &cfg, &["rest-push", "--extra"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--extra needs a listing"), "{}", text(&o));
+
+    // Record 3 renamed on the server; two rows added to the source that the server
+    // never got (their GET answers 404).
+    let changed = d.join("changed.csv");
+    write_rows(
+        &changed,
+        &[row(3).replace("Supplier 3 Ltd", "Renamed GmbH")],
+    );
+    let o = push(d, &cfg, &changed, "change-push");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut grown = std::fs::read_to_string(&src).unwrap();
+    for i in [900, 901] {
+        grown.push_str(&row(i));
+        grown.push('\n');
+    }
+    std::fs::write(&src, grown).unwrap();
+    let (o, j) = verify(d, &cfg, &["rest-push", "--json"]);
+    let j = j.unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(
+        j["missing"],
+        serde_json::json!(["SUP-000900", "SUP-000901"]),
+        "{j}"
+    );
+    assert_eq!(j["different"][0]["supplier_id"], "SUP-000003", "{j}");
+    let (o, _) = verify(d, &cfg, &["rest-push"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("missing: SUP-000900, SUP-000901"), "{out}");
+    assert!(out.contains("different: SUP-000003"), "{out}");
+    assert_eq!(stat(&sim.stats(), "pull_pages"), 0);
+}

@@ -8,6 +8,7 @@ mod chain;
 pub mod classify;
 mod client;
 mod error_body;
+mod item;
 mod keepalive;
 mod pull;
 mod push;
@@ -17,6 +18,7 @@ mod session;
 /// Kept at its old path for callers; the parser is shared with the token endpoint.
 pub use crate::retry_after;
 pub use chain::ChainPoint;
+pub use item::ItemRead;
 pub use push::PushJob;
 pub use session::attach_credential;
 

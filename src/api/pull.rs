@@ -111,7 +111,7 @@ impl ApiClient {
             } else {
                 self.pull_page_size()
             };
-            let reply = self.get_page(first, size).await?;
+            let reply = self.success(self.get_page(first, size).await?)?;
             let answer = parse_body(&reply.body)?;
             return number(at.get(&answer)).ok_or_else(|| misfit("total pointer", at, &answer));
         }
@@ -225,8 +225,23 @@ impl ApiClient {
     }
 
     async fn fetch(&self, at: At, size: usize) -> Result<Fetched, ApiError> {
-        let reply = self.get_page(at, size).await?;
+        let reply = self.success(self.get_page(at, size).await?)?;
         self.read_page(reply)
+    }
+
+    /// A page answered 2xx with an error body (`api.success_when`) is no page: the error
+    /// says so, with the rule that would tell such answers apart, instead of a misfit
+    /// that blames the records pointer.
+    fn success(&self, reply: Reply) -> Result<Reply, ApiError> {
+        if self.mapping.answers.success.fits(&reply.body) {
+            Ok(reply)
+        } else {
+            Err(super::error_body::error_body(
+                reply.status,
+                &reply.body,
+                &self.redactor,
+            ))
+        }
     }
 
     async fn get_page(&self, at: At, size: usize) -> Result<Reply, ApiError> {

@@ -68,6 +68,10 @@ pub struct ApiConfig {
     pub max_page_bytes: u64,
     /// Allow bearer tokens and secrets over plain http:// to non-loopback hosts.
     pub allow_insecure_http: bool,
+    /// How `supsync verify` reads the server back: `list` (a pull of the collection),
+    /// `per_id` (a GET on each record's path, for an API with no listing) or `auto` (the
+    /// list: every mapping has a pull path).
+    pub verify_read: String,
     /// How the API looks (docs/API.md §6): `preset` and per-key overrides, all optional.
     #[serde(flatten)]
     pub mapping: crate::mapping::MappingKeys,
@@ -93,6 +97,7 @@ impl Default for ApiConfig {
             timeout_secs: 30,
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             allow_insecure_http: false,
+            verify_read: "auto".into(),
             mapping: crate::mapping::MappingKeys::default(),
             ca_file: None,
             client_identity: false,

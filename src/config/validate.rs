@@ -67,6 +67,23 @@ pub fn validate(
             }
         }
         Ok(m) => {
+            match a.verify_read.as_str() {
+                "auto" | "list" => {}
+                "per_id" if m.push.item_path().is_none() => c.fail(
+                    "api.verify_read",
+                    "\"per_id\" needs a path naming one record ({supplier_id} in a \
+                     per_record api.push_path or a sub_requests api.item_path); this \
+                     mapping has none: use \"list\"",
+                ),
+                "per_id" => {}
+                other => c.fail(
+                    "api.verify_read",
+                    format!(
+                        "{:?} is not one of \"auto\", \"list\", \"per_id\"",
+                        crate::mapping::clip(other, 40)
+                    ),
+                ),
+            }
             for key in crate::mapping::ignored_by_paging(&a.mapping, &m.pull.paging) {
                 warnings.push(format!(
                     "api.{key} is set but api.pagination = \"{}\" does not use it",

@@ -182,6 +182,24 @@ fn a_mapping_that_cannot_work_names_key_and_line() {
 }
 
 #[test]
+fn verify_read_is_checked_against_the_mapping() {
+    let load = |t: &str| {
+        crate::config::load_from(Some("v.toml".into()), Some(t), &Default::default(), &[])
+            .map_err(|e| e.to_string())
+    };
+    let e = load("[api]\nverify_read = \"per_id\"\n").unwrap_err();
+    assert!(
+        e.contains("v.toml:2: api.verify_read:") && e.contains("use \"list\""),
+        "the contract's batch push has no record path: {e}"
+    );
+    let e = load("[api]\nverify_read = \"each\"\n").unwrap_err();
+    assert!(e.contains("\"each\" is not one of"), "{e}");
+    assert!(load("[api]\npreset = \"data_rest\"\nverify_read = \"per_id\"\n").is_ok());
+    assert!(load("[api]\npreset = \"odata\"\nverify_read = \"per_id\"\n").is_ok());
+    assert!(load("[api]\nverify_read = \"list\"\n").is_ok());
+}
+
+#[test]
 fn expiry_rules_are_checked_with_key_and_line() {
     let msg = problems(
         "[auth]\nrefresh_window_secs = 2\nexpired_when = [\"403 /error = token_expired\", \"200\"]\n",

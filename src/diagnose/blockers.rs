@@ -227,6 +227,22 @@ pub(super) fn api_mapping(ev: &[Evidence], v: &mut Verdict) {
                          `supsync config --check` validates the change."
                     .to_string(),
             },
+            Some("expired_when") => Fix {
+                who: Who::SupsyncConfig,
+                change: "The server answers a dead token or session with a 2xx carrying an \
+                         error: set auth.expired_when to the rule the finding names, so it \
+                         is renewed and the call replayed; `supsync config --check` validates \
+                         the change."
+                    .to_string(),
+            },
+            Some("success_when") => Fix {
+                who: Who::SupsyncConfig,
+                change: "The server answers with a 2xx carrying an error body: find why it \
+                         refuses (the finding quotes it); if such bodies are a success for \
+                         your API, set api.success_when; `supsync config --check` validates \
+                         the change."
+                    .to_string(),
+            },
             Some(key) => Fix {
                 who: Who::SupsyncConfig,
                 change: format!(

@@ -94,6 +94,26 @@ pub(super) async fn first_page_with(
 /// misfit messages of the api module name the pointer they followed; that name says
 /// which key points it.
 fn misfit(e: &ApiError) -> (String, Option<&'static str>) {
+    // A success status carrying an error: which rule would catch it is the finding.
+    if let ApiError::ErrorBody {
+        status,
+        message,
+        hint,
+    } = e
+    {
+        let key = if hint.contains("auth.expired_when = [") {
+            "expired_when"
+        } else {
+            "success_when"
+        };
+        return (
+            format!(
+                "the server answered HTTP {status} carrying an error body, not a page: \
+                 {message}. {hint}"
+            ),
+            Some(key),
+        );
+    }
     let (words, status) = match e {
         // A 200 that does not fit is not a refusal: the client's words say so.
         ApiError::Permanent { status, .. } if (200..300).contains(status) => {

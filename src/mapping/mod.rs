@@ -69,6 +69,17 @@ impl Push {
             PushMode::Batch => false,
         }
     }
+
+    /// The path naming one record by its id, where the API has one (a per-record push's
+    /// path, or a sub-request's): what `verify` reads per id on an API with no listing.
+    pub fn item_path(&self) -> Option<&Template> {
+        let t = match self.mode {
+            PushMode::PerRecord => &self.path,
+            PushMode::SubRequests => &self.item_path,
+            PushMode::Batch => return None,
+        };
+        t.as_str().contains("{supplier_id}").then_some(t)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

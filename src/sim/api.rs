@@ -67,6 +67,10 @@ pub async fn pull(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> 
         Stats::bump(&sim.stats.pull_pages);
         return adm.finish(api_quirks::huge_page());
     }
+    if sim.quirks.active(ApiQuirk::ErrorPage) {
+        Stats::bump(&sim.stats.pull_pages);
+        return adm.finish(api_quirks::error_page());
+    }
     let from = sim.quirks.page_from(offset);
     let (page, total) = lock(&sim.store).page(from, limit);
     let end = offset.saturating_add(page.len());

@@ -45,6 +45,9 @@ pub enum ApiQuirk {
     /// Pull answers of the contract API are 300 MB of JSON, streamed without a
     /// `Content-Length` (never built whole in the simulator's memory).
     HugePage,
+    /// Pull answers, in any style, are `200 {"errorCode": 602, "message": "Session expired
+    /// or invalid"}`: an error carried by a success status.
+    ErrorPage,
 }
 
 /// The `total` a [`ApiQuirk::ShortChain`] server states.
@@ -87,6 +90,14 @@ impl ApiQuirks {
             first.remove(country_key);
         }
     }
+}
+
+/// The [`ApiQuirk::ErrorPage`] answer.
+pub fn error_page() -> Response {
+    reply::json(
+        StatusCode::OK,
+        &serde_json::json!({"errorCode": 602, "message": "Session expired or invalid"}),
+    )
 }
 
 /// The size of a [`ApiQuirk::HugePage`] answer.

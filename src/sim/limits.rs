@@ -117,6 +117,7 @@ mod tests {
             expiry_header: true,
             quirks: Vec::new(),
             retry_after_dates: false,
+            no_listing: false,
         }))
     }
 

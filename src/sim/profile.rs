@@ -155,6 +155,10 @@ pub struct Api {
     /// now, `[tokens] clock_skew_secs` included, plus the seconds) instead of seconds.
     #[serde(default)]
     pub retry_after_dates: bool,
+    /// A push-only styled API: the collection GET answers 405 (no listing); a record is
+    /// read by a GET on its own path.
+    #[serde(default)]
+    pub no_listing: bool,
 }
 
 fn yes() -> bool {

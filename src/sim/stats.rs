@@ -67,6 +67,10 @@ counters! {
     /// Pull pages answered (any style), so a test can tell a chain walked once from one
     /// walked again.
     pull_pages,
+    /// GETs of one record on its own path answered (found or 404), and collection GETs
+    /// refused with 405 (`api.no_listing`).
+    item_reads,
+    list_refused,
     /// Successful session logins (docs/API.md §7).
     session_logins,
     /// Logins refused with 401 (wrong user name or password).
@@ -131,6 +135,8 @@ mod tests {
             "api_token_dead",
             "refresh_too_early",
             "pull_pages",
+            "item_reads",
+            "list_refused",
             "session_logins",
             "session_login_failures",
             "session_lockouts",

@@ -39,7 +39,19 @@ pub async fn handle(
     let path = uri.path();
     let p = &m.push;
     let route = if method == Method::GET && path == m.pull.path {
+        if sim.profile.api.no_listing {
+            super::stats::Stats::bump(&sim.stats.list_refused);
+            return reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this API has no listing: read a record on its own path",
+            );
+        }
         Route::Pull
+    } else if method == Method::GET
+        && let Some(vars) = p.item_path().and_then(|t| t.matches(path))
+    {
+        Route::Item(vars)
     } else if method.as_str() == p.method.as_str() {
         match p.mode {
             PushMode::PerRecord => match p.path.matches(path) {
@@ -58,6 +70,7 @@ pub async fn handle(
     };
     let resp = match route {
         Route::Pull => pull(&sim, &m, &uri),
+        Route::Item(vars) => item(&sim, &m, &vars),
         Route::Batch | Route::Record(_) => {
             match push(&sim, &m, &adm, &headers, body, route, arrived).await {
                 Ok(r) | Err(r) => r,
@@ -69,8 +82,25 @@ pub async fn handle(
 
 enum Route {
     Pull,
+    Item(Vec<(String, String)>),
     Batch,
     Record(Vec<(String, String)>),
+}
+
+/// One stored record in the style's record envelope, or 404.
+fn item(sim: &Sim, m: &ApiMapping, vars: &[(String, String)]) -> Response {
+    super::stats::Stats::bump(&sim.stats.item_reads);
+    let id = vars
+        .iter()
+        .find(|(k, _)| k == "supplier_id")
+        .map_or("", |(_, v)| v.as_str());
+    match lock(&sim.store).get(id) {
+        Some(s) => reply::json(
+            StatusCode::OK,
+            &m.push.record_envelope.wrap(outgoing(m, &s)),
+        ),
+        None => reply::error(StatusCode::NOT_FOUND, "not_found", "no such supplier"),
+    }
 }
 
 pub(super) fn bad(why: impl Into<String>) -> Response {

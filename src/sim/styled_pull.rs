@@ -14,6 +14,10 @@ use super::styled::{AFTER, bad, outgoing};
 use crate::mapping::{ApiMapping, LinkSource, Paging};
 
 pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
+    if sim.quirks.active(ApiQuirk::ErrorPage) {
+        Stats::bump(&sim.stats.pull_pages);
+        return super::api_quirks::error_page();
+    }
     let q = &m.pull;
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())

@@ -41,6 +41,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra: Option<Vec<String>>,
     pub pages_read: u64,
+    /// Per-id GETs made (`api.verify_read = "per_id"`: the API has no listing); 0 when
+    /// the collection was listed.
+    pub item_reads: u64,
     /// Records the pages gave more than once.
     pub repeated_records: u64,
     /// Why the read ended before the server's last page, when it did.
@@ -76,6 +79,7 @@ impl Report {
             extra_count: extra.then_some(c.extra.len() as u64),
             extra: extra.then(|| c.extra.iter().take(JSON_IDS).cloned().collect()),
             pages_read: server.pages,
+            item_reads: server.item_reads,
             repeated_records: server.repeated,
             read_incomplete: server.stopped_early.clone(),
             exit_code: if agrees {
@@ -95,15 +99,19 @@ impl Report {
             "the server does NOT hold what the run pushed"
         };
         out.push(format!("verify {}: {verdict}", self.run_id));
+        let read = if self.item_reads > 0 {
+            format!("{} per-id reads", self.item_reads)
+        } else {
+            format!("{} pages read", self.pages_read)
+        };
         out.push(format!(
             "records: {} expected, {} as in the source, {} missing, {} different ({} on the \
-             server, {} pages read; {} rejected by the run, not expected)",
+             server, {read}; {} rejected by the run, not expected)",
             self.expected,
             self.matching,
             self.missing_count,
             self.different_count,
             self.on_server,
-            self.pages_read,
             self.rejected_by_run
         ));
         if self.missing_count > 0 {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiClient, ApiError};
+use crate::api::{ApiClient, ApiError, ItemRead};
 use crate::engine::backoff::Backoff;
 use crate::record::Supplier;
 use crate::source::{self, SourceError, SourceItem};
@@ -74,6 +74,10 @@ pub struct ServerRead {
     /// Why the read stopped before the server said "last page", when it did: the
     /// comparison then rests on part of the collection, and says so.
     pub stopped_early: Option<String>,
+    /// Per-id reads only: GETs made, and ids whose 2xx answer did not read as the record
+    /// (with why).
+    pub item_reads: u64,
+    pub unreadable: BTreeMap<String, String>,
 }
 
 /// Reads the whole collection through the mapping.
@@ -128,6 +132,37 @@ pub async fn server(
             Some(next) => offset = next,
         }
     }
+}
+
+/// Reads each of `ids` on its own path (an API with no listing), at most `in_flight`
+/// GETs at a time, each paced like a page of the list.
+pub async fn server_per_id(
+    api: &ApiClient,
+    ids: impl Iterator<Item = String>,
+    in_flight: usize,
+    pacing: &Pacing,
+    cancel: &CancellationToken,
+) -> Result<ServerRead, ApiError> {
+    use futures::StreamExt;
+    let mut reads = futures::stream::iter(ids.map(|id| async move {
+        let got = paced(pacing, cancel, || api.read_item(&id)).await;
+        (id, got)
+    }))
+    .buffer_unordered(in_flight.max(1));
+    let mut out = ServerRead::default();
+    while let Some((id, got)) = reads.next().await {
+        out.item_reads += 1;
+        match got? {
+            ItemRead::Found(s) => {
+                out.records.insert(id, s);
+            }
+            ItemRead::Missing => {}
+            ItemRead::Unfit(why) => {
+                out.unreadable.insert(id, why);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// One call, retried as a run retries a segment: 429s wait out `Retry-After` (capped at
