@@ -65,26 +65,13 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
     // The login path is checked with the other URLs (validate.rs).
     check_path(c, "auth.session.keepalive_path", &s.keepalive_path, config);
     check_path(c, "auth.session.logout_path", &s.logout_path, config);
-    for (key, value) in [
-        ("auth.session.username", &s.username),
-        ("auth.session.username_field", &s.username_field),
-        ("auth.session.password_field", &s.password_field),
-    ] {
-        if value.trim().is_empty() {
-            c.fail(key, "must not be empty");
-        } else if value.chars().any(char::is_control) {
-            c.fail(key, "must not contain control characters");
-        }
-    }
-    if s.username_field == s.password_field {
-        c.fail(
-            "auth.session.password_field",
-            format!(
-                "is the same field as auth.session.username_field ({:?}); the login needs two",
-                s.password_field
-            ),
-        );
-    }
+    check_login_fields(
+        c,
+        "auth.session",
+        &[("username", &s.username)],
+        &s.username_field,
+        &s.password_field,
+    );
     if s.password.as_ref().is_some_and(|p| p.is_empty()) {
         c.fail(
             "auth.session.password",
@@ -172,3 +159,35 @@ fn check_path(c: &mut Checker<'_>, key: &str, path: &str, config: &Config) {
 #[cfg(test)]
 #[path = "validate_session_tests.rs"]
 mod tests;
+
+/// The user name and field names of a login (session or token login) under `prefix`:
+/// none empty or with control characters, and the user and password in two fields.
+/// `more`: further (key under `prefix`, value) pairs held to the same rule.
+pub(super) fn check_login_fields(
+    c: &mut Checker<'_>,
+    prefix: &str,
+    more: &[(&str, &str)],
+    username_field: &str,
+    password_field: &str,
+) {
+    let fields = [
+        ("username_field", username_field),
+        ("password_field", password_field),
+    ];
+    for (key, value) in more.iter().chain(fields.iter()) {
+        let key = format!("{prefix}.{key}");
+        if value.trim().is_empty() {
+            c.fail(&key, "must not be empty");
+        } else if value.chars().any(char::is_control) {
+            c.fail(&key, "must not contain control characters");
+        }
+    }
+    if username_field == password_field {
+        c.fail(
+            &format!("{prefix}.password_field"),
+            format!(
+                "is the same field as {prefix}.username_field ({password_field:?}); the login needs two"
+            ),
+        );
+    }
+}

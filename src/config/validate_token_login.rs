@@ -13,27 +13,16 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
     let t = &config.auth.token_login;
     check_path(c, "auth.token_login.refresh_path", &t.refresh_path, config);
     check_path(c, "auth.token_login.logout_path", &t.logout_path, config);
-    for (key, value) in [
-        ("auth.token_login.username", &t.username),
-        ("auth.token_login.username_field", &t.username_field),
-        ("auth.token_login.password_field", &t.password_field),
-        ("auth.token_login.refresh_field", &t.refresh_field),
-    ] {
-        if value.trim().is_empty() {
-            c.fail(key, "must not be empty");
-        } else if value.chars().any(char::is_control) {
-            c.fail(key, "must not contain control characters");
-        }
-    }
-    if t.username_field == t.password_field {
-        c.fail(
-            "auth.token_login.password_field",
-            format!(
-                "is the same field as auth.token_login.username_field ({:?}); the login needs two",
-                t.password_field
-            ),
-        );
-    }
+    super::validate_session::check_login_fields(
+        c,
+        "auth.token_login",
+        &[
+            ("username", &t.username),
+            ("refresh_field", &t.refresh_field),
+        ],
+        &t.username_field,
+        &t.password_field,
+    );
     for (key, fields, own) in [
         (
             "auth.token_login.login_extra",
