@@ -140,7 +140,7 @@ fn warn_unused_session_keys(config: &Config, warnings: &mut Vec<String>) {
 }
 
 /// "" (not used), a path joined to `api.base_url`, or an absolute URL.
-fn check_path(c: &mut Checker<'_>, key: &str, path: &str, config: &Config) {
+pub(super) fn check_path(c: &mut Checker<'_>, key: &str, path: &str, config: &Config) {
     if path.is_empty() {
         return;
     }

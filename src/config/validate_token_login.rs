@@ -3,7 +3,8 @@
 //! only for that kind (the login path is checked with the other URLs, in validate.rs).
 
 use super::token_login::parse_send_as;
-use super::validate::{Checker, url_problem};
+use super::validate::Checker;
+use super::validate_session::check_path;
 use super::{AuthKind, Carry, Config};
 
 pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
@@ -112,22 +113,6 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
              for no scope)"
                 .into(),
         );
-    }
-}
-
-/// "" (not used), a path joined to `api.base_url`, or an absolute URL.
-fn check_path(c: &mut Checker<'_>, key: &str, path: &str, config: &Config) {
-    if path.is_empty() {
-        return;
-    }
-    if path.chars().any(char::is_whitespace) {
-        c.fail(key, format!("{path:?} contains whitespace"));
-        return;
-    }
-    if path.contains("://")
-        && let Some(msg) = url_problem(path, config.api.allow_insecure_http)
-    {
-        c.fail(key, msg);
     }
 }
 
