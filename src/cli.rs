@@ -165,6 +165,21 @@ pub struct RunArgs {
     /// Name the run (default: generated from the time).
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
+    #[command(flatten)]
+    pub shard: ShardArgs,
+}
+
+/// One shard of a run cut across processes or machines (README "Shards").
+#[derive(Debug, Clone, Default, Args)]
+pub struct ShardArgs {
+    /// Take shard K of N (K from 0): a push takes the records whose supplier id hashes to
+    /// K, a pull every N-th page range from the K-th. The run id gets `-sKofN` appended.
+    #[arg(long, value_name = "K/N", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// N shards, this process's K from the environment's JOB_COMPLETION_INDEX (what a
+    /// Kubernetes Indexed Job sets).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -176,6 +191,9 @@ pub struct ResumeArgs {
     pub force_destination: bool,
     #[command(flatten)]
     pub drive: DriveArgs,
+    /// Carry on only as this shard: a run recorded as another one is refused.
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Debug, Clone, Args)]

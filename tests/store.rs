@@ -476,6 +476,8 @@ fn manifest(run_id: &str) -> Manifest {
         segments: 12,
         created_at: journal::now_rfc3339(),
         config: serde_json::json!({}),
+        shard: None,
+        shard_group: None,
     }
 }
 

@@ -143,6 +143,13 @@ impl ApiClient {
         &self.mapping
     }
 
+    /// Whether a pull can start at any record (paged by offset or page number), and the
+    /// paging's name as `api.pagination` spells it.
+    pub fn pull_paging(&self) -> (bool, &'static str) {
+        let p = &self.mapping.pull.paging;
+        (p.is_positional(), p.kind())
+    }
+
     /// Records a pull asks for in one page.
     pub fn pull_page_size(&self) -> usize {
         match self.mapping.pull.page_size {

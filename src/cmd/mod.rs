@@ -11,6 +11,7 @@ mod out;
 pub mod ps;
 pub mod run;
 mod run_ids;
+mod shard_args;
 pub mod simulate;
 pub mod status;
 mod status_rejects;

@@ -6,7 +6,11 @@ use super::drive::{Drive, command_prefix, console_wanted};
 use crate::cli::{DriveArgs, GlobalArgs, ResumeArgs, RetryArgs, RunArgs};
 use crate::engine::{RunMode, RunParams};
 use crate::observe::ObserveOptions;
+use crate::run::Shard;
 use crate::{config, exit, journal};
+
+/// The shard a run takes and the group its shards share (both `None` unsharded).
+type ShardPick = (Option<Shard>, Option<String>);
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
     // A bad --run-id is a usage error (exit 2), said before anything starts.
@@ -15,24 +19,52 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
     {
         return config_error(&format!("--run-id: {e}"));
     }
-    let mode = match (args.source, args.pull) {
-        (Some(source), None) => RunMode::Push {
-            source,
-            run_id: args.run_id,
+    let shard = match super::shard_args::resolve(&args.shard) {
+        Ok(s) => s,
+        Err(e) => return config_error(&e),
+    };
+    let (run_id, group) = match shard {
+        None => (args.run_id, None),
+        Some(s) => match super::shard_args::run_id(s, args.run_id.as_deref()) {
+            Ok((id, group)) => (Some(id), group),
+            Err(e) => return config_error(&e),
         },
-        (None, Some(output)) => RunMode::Pull {
-            output,
-            run_id: args.run_id,
-        },
+    };
+    // A shard started again with the same command (a Kubernetes index retried) carries on
+    // with its own journal rather than failing on a run id that exists.
+    if let (Some(s), Some(id)) = (shard, &run_id) {
+        let dir = match config::state_dir(global) {
+            Ok(d) => d,
+            Err(e) => return config_error(&e),
+        };
+        if journal::run_dir(&dir, id).is_ok_and(|d| d.join(journal::MANIFEST_FILE).is_file()) {
+            eprintln!("run {id} (shard {s}) exists: carrying on with its journal");
+            let again = ResumeArgs {
+                run_id: Some(id.clone()),
+                force_destination: false,
+                drive: args.drive,
+                shard: args.shard,
+            };
+            return resume(global, again);
+        }
+    }
+    let (source, pull) = (args.source, args.pull);
+    let mode = match (source, pull) {
+        (Some(source), None) => RunMode::Push { source, run_id },
+        (None, Some(output)) => RunMode::Pull { output, run_id },
         // clap's "direction" group makes exactly one of them required.
         _ => anyhow::bail!("give exactly one of --source FILE or --pull OUT"),
     };
-    drive(global, mode, &args.drive, None)
+    drive(global, mode, &args.drive, None, (shard, group))
 }
 
 pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
     let dir = match config::state_dir(global) {
         Ok(d) => d,
+        Err(e) => return config_error(&e),
+    };
+    let shard = match super::shard_args::resolve(&args.shard) {
+        Ok(s) => s,
         Err(e) => return config_error(&e),
     };
     let run_id = match args.run_id {
@@ -58,6 +90,7 @@ pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
         RunMode::Resume { run_id },
         &args.drive,
         Some(carry_on),
+        (shard, None),
     )
 }
 
@@ -79,6 +112,7 @@ pub fn retry(global: &GlobalArgs, mut args: RetryArgs) -> anyhow::Result<i32> {
         },
         &args.drive,
         Some(carry_on),
+        (None, None),
     )
 }
 
@@ -99,6 +133,7 @@ fn drive(
     mode: RunMode,
     args: &DriveArgs,
     carry_on: Option<CarryOn>,
+    (shard, shard_group): ShardPick,
 ) -> anyhow::Result<i32> {
     let state_dir = match config::state_dir(global) {
         Ok(d) => d,
@@ -143,7 +178,9 @@ fn drive(
         },
         json: args.json_progress(crate::headless::json::PROGRESS_EVERY),
     };
-    let params = RunParams::new(loaded.config, secret, state_dir, mode);
+    let mut params = RunParams::new(loaded.config, secret, state_dir, mode);
+    params.shard = shard;
+    params.shard_group = shard_group;
     // engine::start spawns onto the runtime: the drive must run inside block_on.
     super::runtime()?.block_on(super::drive::drive(params, &how))
 }

@@ -29,6 +29,7 @@ mod probe;
 mod retry;
 mod run;
 mod scheduler;
+mod shard_plan;
 mod slots;
 mod worker;
 
@@ -74,6 +75,12 @@ pub struct RunParams {
     /// or the command sender is dropped (the console, so `r`/`R` can still retry).
     /// Headless and tests: false, the run ends when nothing is pending or running.
     pub stay_alive: bool,
+    /// This process's slice of the source when the run is one of several shards; a
+    /// resume of a run recorded as another shard is refused.
+    pub shard: Option<crate::run::Shard>,
+    /// The name the shards of one logical run share (`--run-id`); without one, the plan
+    /// derives it from the source (see `shard_plan::group`).
+    pub shard_group: Option<String>,
 }
 
 impl RunParams {
@@ -84,6 +91,8 @@ impl RunParams {
             state_dir,
             mode,
             stay_alive: false,
+            shard: None,
+            shard_group: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use super::retry::Retry;
 use super::worker::Work;
 use crate::api::{ApiClient, ChainPoint};
 use crate::journal::{self, Journal, Manifest, Replay};
-use crate::run::PullCheck;
+use crate::run::{PullCheck, Shard};
 use crate::source::{self, SourceScan};
 
 pub(crate) struct Plan {
@@ -36,9 +36,13 @@ pub(crate) struct Plan {
     pub pull_checks: Vec<Option<PullCheck>>,
 }
 
-async fn scan_source(path: &Path, segment_size: usize) -> anyhow::Result<SourceScan> {
+async fn scan_source(
+    path: &Path,
+    segment_size: usize,
+    shard: Option<Shard>,
+) -> anyhow::Result<SourceScan> {
     let p = path.to_path_buf();
-    tokio::task::spawn_blocking(move || source::scan(&p, segment_size))
+    tokio::task::spawn_blocking(move || source::scan_shard(&p, segment_size, shard))
         .await
         .context("the source scan stopped unexpectedly")?
         .map_err(anyhow::Error::from)
@@ -69,6 +73,8 @@ fn manifest(
         segments,
         created_at: crate::journal::now_rfc3339(),
         config,
+        shard: params.shard,
+        shard_group: None,
     })
 }
 
@@ -82,9 +88,18 @@ pub(crate) async fn push_new(
     run_id: Option<String>,
 ) -> anyhow::Result<Plan> {
     let size = params.config.sync.segment_size;
-    let scan = scan_source(source_path, size).await?;
+    let scan = scan_source(source_path, size, params.shard).await?;
     let run_id = run_id.unwrap_or_else(journal::new_run_id);
     let path = absolute(source_path);
+    let mut notices = scan.warnings.clone();
+    if let Some(shard) = params.shard
+        && scan.records == 0
+    {
+        notices.push(format!(
+            "shard {shard} holds none of {}'s records: nothing to push",
+            path.display()
+        ));
+    }
     let mut m = manifest(
         params,
         run_id,
@@ -94,6 +109,7 @@ pub(crate) async fn push_new(
     )?;
     m.source = Some(path.clone());
     m.source_hash = Some(scan.content_hash.clone());
+    m.shard_group = super::shard_plan::group(params, &scan.content_hash);
     let journal = Journal::create(&params.state_dir, &m)
         .with_context(|| format!("cannot create the journal of run {}", m.run_id))?;
     let views = scan
@@ -104,16 +120,16 @@ pub(crate) async fn push_new(
     Ok(Plan {
         journal,
         manifest: m,
-        works: push_works(&path, &scan),
+        works: push_works(&path, &scan, params.shard),
         views,
         local_invalid: scan.invalid,
-        notices: scan.warnings.clone(),
+        notices,
         continuations: Vec::new(),
         pull_checks: Vec::new(),
     })
 }
 
-fn push_works(path: &Path, scan: &SourceScan) -> Vec<Work> {
+fn push_works(path: &Path, scan: &SourceScan, shard: Option<Shard>) -> Vec<Work> {
     let path = Arc::new(path.to_path_buf());
     scan.segments
         .iter()
@@ -121,6 +137,7 @@ fn push_works(path: &Path, scan: &SourceScan) -> Vec<Work> {
             path: path.clone(),
             format: scan.format,
             span: span.clone(),
+            shard,
         })
         .collect()
 }
@@ -193,12 +210,17 @@ pub(crate) async fn pull_new(
     if size == 0 {
         bail!("sync.segment_size must be at least 1");
     }
+    if params.shard.is_some() {
+        super::shard_plan::check_pull_paging(api.pull_paging())?;
+    }
     let total = first_page_total(params, api, cancel).await?;
     check_pull_total(total, size)?;
     let run_id = run_id.unwrap_or_else(journal::new_run_id);
-    let layout = pull_layout(total, size);
+    let layout = super::shard_plan::pull_layout_of(pull_layout(total, size), params.shard);
+    // A shard's manifest keeps the server's whole total: pages are checked against it.
     let mut m = manifest(params, run_id, Direction::Pull, total, layout.len())?;
     m.output = Some(absolute(output));
+    m.shard_group = super::shard_plan::group(params, &params.config.api.base_url);
     let journal = Journal::create(&params.state_dir, &m)
         .with_context(|| format!("cannot create the journal of run {}", m.run_id))?;
     Ok(Plan {
@@ -242,6 +264,7 @@ pub(crate) async fn open(
 ) -> anyhow::Result<Plan> {
     let (journal, m, replay) = Journal::open(&params.state_dir, run_id)
         .with_context(|| format!("cannot open run {run_id}"))?;
+    super::shard_plan::check_same_shard(&m, params.shard)?;
     let mut notices = Vec::new();
     if let Some(warning) = replay.warning() {
         notices.push(format!("journal: {warning}"));
@@ -258,9 +281,11 @@ pub(crate) async fn open(
                 .source
                 .clone()
                 .ok_or_else(|| anyhow!("run {run_id}: its manifest names no source file"))?;
-            let scan = scan_source(&path, m.segment_size).await.with_context(|| {
-                format!("run {run_id} cannot go on: its source file is not readable as it was")
-            })?;
+            let scan = scan_source(&path, m.segment_size, m.shard)
+                .await
+                .with_context(|| {
+                    format!("run {run_id} cannot go on: its source file is not readable as it was")
+                })?;
             if Some(&scan.content_hash) != m.source_hash.as_ref()
                 || scan.segments.len() != m.segments
             {
@@ -273,12 +298,15 @@ pub(crate) async fn open(
                 );
             }
             let sizes = scan.segments.iter().map(|s| s.records).collect::<Vec<_>>();
-            (push_works(&path, &scan), sizes, scan.invalid)
+            (push_works(&path, &scan, m.shard), sizes, scan.invalid)
         }
         Direction::Pull => {
             check_pull_total(m.total_records, m.segment_size)
                 .with_context(|| format!("run {run_id} cannot go on"))?;
-            let layout = pull_layout(m.total_records, m.segment_size);
+            let layout = super::shard_plan::pull_layout_of(
+                pull_layout(m.total_records, m.segment_size),
+                m.shard,
+            );
             (
                 layout
                     .iter()

@@ -19,7 +19,7 @@ use super::outage::Outage;
 use super::slots::{Slots, Ticket};
 use crate::api::{ApiClient, ChainPoint, Misfit, PushStatus};
 use crate::record::Supplier;
-use crate::run::PullCheck;
+use crate::run::{PullCheck, Shard};
 use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
 
 /// What a segment covers.
@@ -29,6 +29,8 @@ pub(crate) enum Work {
         path: Arc<PathBuf>,
         format: Format,
         span: SegmentSpan,
+        /// The run's shard: the span's rows of other shards are skipped.
+        shard: Option<Shard>,
     },
     /// Records `[offset, offset + records)` of the server's list.
     Pull { offset: u64 },
@@ -110,8 +112,13 @@ pub(crate) async fn run_segment(
     // From taking a slot: the wait for one is not the segment's time.
     let mut started = None;
     let outcome = match work {
-        Work::Push { path, format, span } => {
-            let at = (path, format, span);
+        Work::Push {
+            path,
+            format,
+            span,
+            shard,
+        } => {
+            let at = (path, format, span, shard);
             push(&ctx, index, records, at, &ticket, &mut started).await
         }
         Work::Pull { offset } => pull(&ctx, index, records, offset, &ticket, &mut started).await,
@@ -192,12 +199,12 @@ async fn push(
     ctx: &Arc<WorkerCtx>,
     index: usize,
     records: u64,
-    (path, format, span): (Arc<PathBuf>, Format, SegmentSpan),
+    (path, format, span, shard): (Arc<PathBuf>, Format, SegmentSpan, Option<Shard>),
     ticket: &Ticket,
     started: &mut Option<Instant>,
 ) -> Result<Done, Fail> {
     let read = tokio::task::spawn_blocking(move || {
-        crate::source::read_segment(&path, format, &span).map_err(|e| e.to_string())
+        crate::source::read_segment_shard(&path, format, &span, shard).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())

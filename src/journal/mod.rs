@@ -75,6 +75,12 @@ pub struct Manifest {
     pub created_at: String,
     /// The effective config, without secrets.
     pub config: serde_json::Value,
+    /// The slice of the source this run takes, when the run is one of several shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::run::Shard>,
+    /// What the shards of one logical run share (`status --shards` sums them by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,6 +14,8 @@ pub(crate) fn manifest(run_id: &str, created_at: &str) -> Manifest {
         segments: 4,
         created_at: created_at.into(),
         config: serde_json::json!({"auth": {"client_id": "supplier-sync", "client_secret": "change-me"}}),
+        shard: None,
+        shard_group: None,
     }
 }
 

@@ -12,10 +12,12 @@ mod counts;
 mod outcome;
 mod pull_check;
 mod reject;
+mod shard;
 mod state;
 
 pub use counts::Counts;
 pub use outcome::Outcome;
 pub use pull_check::{PullCheck, pull_shortfall};
 pub use reject::{Reject, RejectOrigin};
+pub use shard::{MAX_SHARDS, Shard, fnv1a};
 pub use state::{Direction, RunState, SegmentState};

@@ -40,7 +40,7 @@ use crate::record::Supplier;
 
 pub use format::{Format, detect_format};
 pub use rejects::{RejectsWriter, read_rejects};
-pub use scan::{read_segment, scan};
+pub use scan::{read_segment, read_segment_shard, scan, scan_shard};
 pub use sink::{PullSink, SegmentWrite, SinkSummary};
 pub use write::{
     sync_dir_of, write_csv, write_csv_iter, write_file_atomic, write_jsonl, write_records,

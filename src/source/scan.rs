@@ -12,6 +12,7 @@ use super::format::{self, Format, UTF8_BOM};
 use super::lines::Lines;
 use super::parse::{self, Verdict};
 use super::{GARBAGE_ROWS, SegmentSpan, SourceError, SourceItem, SourceScan};
+use crate::run::Shard;
 
 /// Hashes every byte that passes through it.
 struct Hashing<R> {
@@ -32,6 +33,25 @@ const BUF_SIZE: usize = 256 * 1024;
 /// One streaming pass: hashes the bytes, counts (and checks) the records, and notes where
 /// each segment of `segment_size` records starts. Memory stays bounded by one record.
 pub fn scan(path: &Path, segment_size: usize) -> Result<SourceScan, SourceError> {
+    scan_shard(path, segment_size, None)
+}
+
+/// The record key a shard is chosen by: the supplier id as read from the row (empty for
+/// a row too broken to have one; all of those land in one shard).
+fn key(item: &SourceItem) -> &str {
+    match item {
+        SourceItem::Valid { record, .. } => &record.supplier_id,
+        SourceItem::Invalid { supplier_id, .. } => supplier_id,
+    }
+}
+
+/// [`scan`] of one shard's records only: segments hold the records whose key belongs to
+/// `shard`, in file order. The hash and the garbage rule still cover the whole file.
+pub fn scan_shard(
+    path: &Path,
+    segment_size: usize,
+    shard: Option<Shard>,
+) -> Result<SourceScan, SourceError> {
     if segment_size == 0 {
         return Err(SourceError::SegmentSize(0));
     }
@@ -86,8 +106,15 @@ pub fn scan(path: &Path, segment_size: usize) -> Result<SourceScan, SourceError>
                 ));
             }
             while let Some(info) = rows.next_row().map_err(|e| SourceError::read(path, e))? {
-                let verdict = parse::csv_verdict(&header, &info, &rows);
-                tally.add(info.byte_offset, info.line, verdict)?;
+                let (verdict, mine) = match shard {
+                    None => (parse::csv_verdict(&header, &info, &rows), true),
+                    Some(s) => {
+                        let parsed = parse::csv_row(&header, &info, &rows);
+                        let mine = s.holds(key(&parsed.item));
+                        (parsed.into(), mine)
+                    }
+                };
+                tally.add(info.byte_offset, info.line, verdict, mine)?;
             }
         }
         Format::JsonLines => {
@@ -97,7 +124,8 @@ pub fn scan(path: &Path, segment_size: usize) -> Result<SourceScan, SourceError>
                 .map_err(|e| SourceError::read(path, e))?
             {
                 let parsed = parse::json_line(info.line, lines.text(), info.len, info.oversized);
-                tally.add(info.byte_offset, info.line, parsed.into())?;
+                let mine = shard.is_none_or(|s| s.holds(key(&parsed.item)));
+                tally.add(info.byte_offset, info.line, parsed.into(), mine)?;
             }
         }
     }
@@ -112,6 +140,8 @@ struct Tally<'a> {
     path: &'a Path,
     format: Format,
     segment_size: usize,
+    /// Records of the whole file; `records` counts only the shard's.
+    rows: u64,
     records: u64,
     invalid: u64,
     /// Unparseable rows before the first parseable one, and the first such reason.
@@ -127,6 +157,7 @@ impl<'a> Tally<'a> {
             path,
             format,
             segment_size,
+            rows: 0,
             records: 0,
             invalid: 0,
             leading_garbage: 0,
@@ -136,7 +167,30 @@ impl<'a> Tally<'a> {
         }
     }
 
-    fn add(&mut self, byte_offset: u64, line: u64, verdict: Verdict) -> Result<(), SourceError> {
+    /// `mine`: whether the record belongs to the shard being scanned (always, unsharded).
+    fn add(
+        &mut self,
+        byte_offset: u64,
+        line: u64,
+        verdict: Verdict,
+        mine: bool,
+    ) -> Result<(), SourceError> {
+        self.rows += 1;
+        // The garbage rule judges the file, whichever shard its first rows fall in.
+        if verdict.unparseable && !self.any_parseable && verdict.reason.is_some() {
+            self.leading_garbage += 1;
+            self.first_garbage
+                .get_or_insert((line, verdict.reason.clone().unwrap_or_default()));
+            if self.leading_garbage >= GARBAGE_ROWS {
+                return Err(self.garbage());
+            }
+        }
+        if !verdict.unparseable {
+            self.any_parseable = true;
+        }
+        if !mine {
+            return Ok(());
+        }
         if self.records.is_multiple_of(self.segment_size as u64) {
             self.segments.push(SegmentSpan {
                 index: self.segments.len(),
@@ -149,18 +203,8 @@ impl<'a> Tally<'a> {
             last.records += 1;
         }
         self.records += 1;
-        if let Some(reason) = verdict.reason {
+        if verdict.reason.is_some() {
             self.invalid += 1;
-            if verdict.unparseable && !self.any_parseable {
-                self.leading_garbage += 1;
-                self.first_garbage.get_or_insert((line, reason));
-                if self.leading_garbage >= GARBAGE_ROWS {
-                    return Err(self.garbage());
-                }
-            }
-        }
-        if !verdict.unparseable {
-            self.any_parseable = true;
         }
         Ok(())
     }
@@ -182,7 +226,7 @@ impl<'a> Tally<'a> {
         content_hash: String,
         warnings: Vec<String>,
     ) -> Result<SourceScan, SourceError> {
-        if self.records == 0 {
+        if self.rows == 0 {
             let detail = match self.format {
                 Format::Csv => " (only a header row)",
                 Format::JsonLines => " (only blank lines)",
@@ -213,6 +257,17 @@ pub fn read_segment(
     format: Format,
     span: &SegmentSpan,
 ) -> Result<Vec<SourceItem>, SourceError> {
+    read_segment_shard(path, format, span, None)
+}
+
+/// [`read_segment`] of a segment cut by [`scan_shard`]: rows of other shards are skipped.
+pub fn read_segment_shard(
+    path: &Path,
+    format: Format,
+    span: &SegmentSpan,
+    shard: Option<Shard>,
+) -> Result<Vec<SourceItem>, SourceError> {
+    let mine = |item: &SourceItem| shard.is_none_or(|s| s.holds(key(item)));
     let open = || -> Result<BufReader<File>, SourceError> {
         let file = super::open_input(path)?;
         Ok(BufReader::with_capacity(64 * 1024, file))
@@ -236,7 +291,10 @@ pub fn read_segment(
                 let Some(info) = rows.next_row().map_err(|e| SourceError::read(path, e))? else {
                     break;
                 };
-                items.push(parse::csv_row(&header, &info, &rows).item);
+                let item = parse::csv_row(&header, &info, &rows).item;
+                if mine(&item) {
+                    items.push(item);
+                }
             }
         }
         Format::JsonLines => {
@@ -249,7 +307,9 @@ pub fn read_segment(
                     break;
                 };
                 let parsed = parse::json_line(info.line, lines.text(), info.len, info.oversized);
-                items.push(parsed.item);
+                if mine(&parsed.item) {
+                    items.push(parsed.item);
+                }
             }
         }
     }
