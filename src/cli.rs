@@ -215,6 +215,14 @@ pub struct StatusArgs {
     pub run_id: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// The shards of one run summed: GROUP is the `--run-id` they were started with (or
+    /// any shard's own run id). Their journals are looked for under --in.
+    #[arg(long, value_name = "GROUP", conflicts_with = "run_id")]
+    pub shards: Option<String>,
+    /// With --shards: a state dir holding shard runs, or a glob of them such as
+    /// `/state/*` (`*` and `?` within a path part; repeatable; default: the state dir).
+    #[arg(long = "in", value_name = "DIR|GLOB", requires = "shards")]
+    pub dirs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

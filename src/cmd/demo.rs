@@ -69,6 +69,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         command: command_prefix(&demo_global),
         observe: ObserveOptions {
             metrics_listen: args.drive.metrics_listen,
+            shard: None,
         },
         json: args
             .drive

@@ -15,6 +15,7 @@ mod shard_args;
 pub mod simulate;
 pub mod status;
 mod status_rejects;
+mod status_shards;
 pub mod verify;
 
 use crate::cli::{Cli, Command};

@@ -169,12 +169,18 @@ fn drive(
     } else {
         crate::logging::init_stderr(global.verbose);
     }
+    // A run carried on keeps the shard it recorded, with or without --shard.
+    let metrics_shard = shard.or_else(|| {
+        let c = carry_on.as_ref()?;
+        journal::read_manifest(&state_dir, &c.run_id).ok()?.shard
+    });
     let how = Drive {
         console,
         ui: loaded.config.ui.clone(),
         command: command_prefix(global),
         observe: ObserveOptions {
             metrics_listen: args.metrics_listen,
+            shard: metrics_shard.map(|s| s.to_string()),
         },
         json: args.json_progress(crate::headless::json::PROGRESS_EVERY),
     };

@@ -23,6 +23,9 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
         }
     };
     let prefix = super::drive::command_prefix(global);
+    if let Some(group) = &args.shards {
+        return super::status_shards::run(&dir, group, &args.dirs, args.json);
+    }
     match args.run_id {
         None => list(&dir, args.json, &prefix),
         Some(id) => {
@@ -39,9 +42,14 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
                 report.rejects_file = Some(path.display().to_string());
             }
             if args.json {
-                print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+                let mut v = serde_json::to_value(&report)?;
+                super::status_shards::add_shard(&mut v, &manifest);
+                print_out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
             } else {
-                print_out(&report.text())?;
+                print_out(&super::status_shards::with_shard_line(
+                    report.text(),
+                    &manifest,
+                ))?;
             }
             Ok(exit::OK)
         }

@@ -40,6 +40,20 @@ const RUN_STATES: [(RunState, &str); 8] = [
 /// The clocks of `supsync_token_expiry_seconds`.
 const CLOCKS: [&str; 5] = ["ttl", "idle", "session", "server", "refresh_token"];
 
+/// The labels every series carries: `shard="K/N"` for one shard of a run, none otherwise.
+fn constant_labels(
+    shard: Option<&str>,
+) -> impl Iterator<
+    Item = (
+        std::borrow::Cow<'static, str>,
+        std::borrow::Cow<'static, str>,
+    ),
+> {
+    shard
+        .map(|s| ("shard".into(), s.to_string().into()))
+        .into_iter()
+}
+
 fn label(k: &'static str, v: &str) -> Labels {
     vec![(k, v.to_string())]
 }
@@ -156,7 +170,13 @@ pub struct Metrics {
 impl Metrics {
     /// `destination_host`: the API's host (and port), for `run_info`.
     pub fn new(destination_host: &str) -> Self {
-        let mut registry = Registry::with_prefix("supsync");
+        Self::with_shard(destination_host, None)
+    }
+
+    /// [`Metrics::new`] for one shard of a run: every series carries `shard="K/N"`, so a
+    /// fleet's metrics stay apart.
+    pub fn with_shard(destination_host: &str, shard: Option<&str>) -> Self {
+        let mut registry = Registry::with_prefix_and_labels("supsync", constant_labels(shard));
         let series = Series::register(&mut registry);
         let info = vec![
             ("run_id", String::new()),
@@ -395,3 +415,7 @@ fn unix(t: SystemTime) -> i64 {
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "metrics_shard_tests.rs"]
+mod shard_tests;

@@ -40,6 +40,8 @@ pub const DRAIN: Duration = Duration::from_secs(15);
 pub struct ObserveOptions {
     /// `--metrics-listen ADDR`: wins over `metrics.listen`.
     pub metrics_listen: Option<SocketAddr>,
+    /// The run's shard (`K/N`), a label on every metric.
+    pub shard: Option<String>,
 }
 
 pub struct Observers {
@@ -74,7 +76,8 @@ impl Observers {
             ),
             (None, None) => (None, ""),
         };
-        let metrics = (listen.is_some() || m.file.is_some()).then(|| Metrics::new(&host));
+        let metrics = (listen.is_some() || m.file.is_some())
+            .then(|| Metrics::with_shard(&host, opts.shard.as_deref()));
         let mut listener = None;
         let mut file_writer = None;
         if let Some(metrics) = &metrics {
