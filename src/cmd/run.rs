@@ -38,6 +38,20 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
             Err(e) => return config_error(&e),
         };
         if journal::run_dir(&dir, id).is_ok_and(|d| d.join(journal::MANIFEST_FILE).is_file()) {
+            // Finished with failed segments (exit 3): a second start retries them.
+            let failed = journal::read(&dir, id).is_ok_and(|(_, r)| {
+                r.last_run_state == Some(crate::run::RunState::CompletedWithFailures)
+            });
+            if failed {
+                eprintln!("run {id} (shard {s}) exists with failed segments: retrying them");
+                let again = RetryArgs {
+                    run_id: id.clone(),
+                    segments: Vec::new(),
+                    force_destination: false,
+                    drive: args.drive,
+                };
+                return retry(global, again);
+            }
             eprintln!("run {id} (shard {s}) exists: carrying on with its journal");
             let again = ResumeArgs {
                 run_id: Some(id.clone()),
