@@ -31,6 +31,8 @@ mod parse;
 mod proptests;
 mod rejects;
 mod scan;
+#[cfg(test)]
+mod shard_tests;
 mod sink;
 mod write;
 
