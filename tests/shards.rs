@@ -278,3 +278,41 @@ async fn bad_shard_arguments_are_usage_errors_that_say_what_is_wrong() {
         assert!(said.contains(want), "{extra:?}: {said}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_through_a_chain_of_next_links_is_not_sharded() {
+    let sim = Sim {
+        suppliers: 20,
+        api_extra: "style = \"data_rest\"".into(),
+        ..Sim::default()
+    }
+    .start()
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let d: PathBuf = tmp.path().into();
+    let cfg = write_config(&d, &sim.url(), 5, 1);
+    let out = d.join("part.jsonl");
+    let o = cmd(
+        &d,
+        &cfg,
+        &[
+            "--set",
+            "api.preset=data_rest",
+            "run",
+            "--headless",
+            "--shard",
+            "0/2",
+            "--pull",
+            out.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("a pull cannot be sharded with api.pagination = \"next_link\""),
+        "{said}"
+    );
+    assert!(!out.exists(), "nothing pulled");
+}
