@@ -138,7 +138,7 @@ async fn four_shard_processes_push_every_record_exactly_once_even_through_a_kill
     )
     .output()
     .unwrap();
-    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(
         said.contains("run nightly-s0of4 is shard 0/4; it cannot carry on as shard 1/4"),

@@ -95,6 +95,12 @@ pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<i32> {
             }
         },
     };
+    // Said before anything starts (no token, no lock): the run is another shard's.
+    if let Ok(m) = journal::read_manifest(&dir, &run_id)
+        && let Err(e) = crate::engine::shard_plan::check_same_shard(&m, shard)
+    {
+        return config_error(&e);
+    }
     let carry_on = CarryOn {
         run_id: run_id.clone(),
         force_destination: args.force_destination,

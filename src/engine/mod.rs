@@ -29,7 +29,7 @@ mod probe;
 mod retry;
 mod run;
 mod scheduler;
-mod shard_plan;
+pub(crate) mod shard_plan;
 mod slots;
 mod worker;
 

@@ -55,7 +55,7 @@ pub(super) fn group(params: &RunParams, basis: &str) -> Option<String> {
 
 /// A run recorded as one shard is never carried on as another (or as the whole source):
 /// its journal counts only its own slice.
-pub(super) fn check_same_shard(m: &Manifest, asked: Option<Shard>) -> anyhow::Result<()> {
+pub(crate) fn check_same_shard(m: &Manifest, asked: Option<Shard>) -> anyhow::Result<()> {
     let Some(asked) = asked else {
         return Ok(());
     };
