@@ -65,7 +65,14 @@ fn spawn_run(top: &Path, cfg: &Path, k: usize, src: &Path) -> Child {
     cmd(
         &dir,
         cfg,
-        &["run", "--headless", "--run-id", &id, "--source", src.to_str().unwrap()],
+        &[
+            "run",
+            "--headless",
+            "--run-id",
+            &id,
+            "--source",
+            src.to_str().unwrap(),
+        ],
     )
     .env("SUPSYNC_SESSION_PASSWORD", PASSWORD)
     .spawn()
@@ -150,7 +157,12 @@ fn tokens_sent(seen: &Arc<Mutex<Vec<u8>>>) -> Vec<String> {
         out.push(part.split(['\r', '\n']).next().unwrap_or("").to_string());
     }
     for part in wire.split("refresh_token=").skip(1) {
-        out.push(part.split(['&', '\r', '\n']).next().unwrap_or("").to_string());
+        out.push(
+            part.split(['&', '\r', '\n'])
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        );
     }
     out.retain(|t| t.len() >= 8);
     out.sort();
@@ -210,7 +222,10 @@ async fn four_processes_sharing_only_redis_make_one_token_request_per_renewal() 
     // Redis holds the encrypted entry, its serial and no lock (all released); no token
     // the clients used, and not the client secret, in any key or value.
     let tokens = tokens_sent(&seen);
-    assert!(tokens.len() >= 3, "too few tokens seen on the wire: {tokens:?}");
+    assert!(
+        tokens.len() >= 3,
+        "too few tokens seen on the wire: {tokens:?}"
+    );
     let dump = redis.dump().await;
     assert!(
         dump.iter().any(|(k, _)| k.starts_with("supsync:cred:")),
@@ -220,7 +235,10 @@ async fn four_processes_sharing_only_redis_make_one_token_request_per_renewal() 
         let value = String::from_utf8_lossy(value);
         for secret in tokens.iter().map(String::as_str).chain([SECRET]) {
             assert!(!key.contains(secret), "{key}");
-            assert!(!value.contains(secret), "{key} holds a secret in plain text");
+            assert!(
+                !value.contains(secret),
+                "{key} holds a secret in plain text"
+            );
         }
         assert!(!key.ends_with(":lock"), "a lock was left behind: {key}");
         if !key.ends_with(":serial") {
@@ -228,4 +246,211 @@ async fn four_processes_sharing_only_redis_make_one_token_request_per_renewal() 
             assert_eq!(v["kdf"], "key_file", "{key}: {v}");
         }
     }
+}
+
+/// A simulator with one session per user (a second login ends the first), sessions capped
+/// at `cap_secs`, logins taking `login_ms`, `per_record_ms` of work per record.
+async fn session_sim(cap_secs: u64, login_ms: u64, per_record_ms: u64) -> SimServer {
+    let p = Profile::from_toml(&format!(
+        "[api]\nper_record_ms = {per_record_ms}\nmax_concurrent = 0\nrate_limit_per_sec = 0\n\
+         [faults]\nerror_rate = 0.0\ndrop_rate = 0.0\n[data]\nsuppliers = 0\n\
+         [session]\nenabled = true\nusers = {{ {USER} = \"{PASSWORD}\" }}\n\
+         login_ms = {login_ms}\nidle_secs = 30\ncap_secs = {cap_secs}\nsingle_session = true\n\
+         lockout_after = 50\n"
+    ))
+    .expect("test profile parses");
+    SimServer::start(p, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("simulator starts")
+}
+
+/// `[auth]` and `[auth.session]` lines of a session login with a single-session server.
+fn session_lines(cap_secs: u64, extra_auth: &str) -> (String, String) {
+    (
+        format!("kind = \"session\"\nsession_limit_secs = {cap_secs}\n{extra_auth}"),
+        format!(
+            "[auth.session]\nusername = \"{USER}\"\nsingle = true\n\
+             logout_path = \"/api/v1/session/logout\""
+        ),
+    )
+}
+
+/// Four processes on a one-session-per-user server, sharing only Redis, through several
+/// session lifetimes: they take turns renewing one session, so no login ever ends
+/// another process's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_on_a_one_session_server_cancel_no_session() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let sim = session_sim(2, 0, 40).await;
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    let (auth, session) = session_lines(2, "");
+    let cfg = config(t, &sim.url(), &redis.url(), &auth, &session);
+    let children: Vec<_> = (0..K)
+        .map(|k| {
+            let src = t.join(format!("s{k}.csv"));
+            write_source(&src, k as u64 * 100_000, 300);
+            spawn_run(t, &cfg, k, &src)
+        })
+        .collect();
+    let outputs = wait_all(children).await;
+    let mut most = 0;
+    for o in &outputs {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+        most = most.max(summary_renewals(&String::from_utf8_lossy(&o.stderr)));
+    }
+    let s = sim.stats();
+    assert_eq!(stat(&s, "records_stored"), K as u64 * 300, "{s}");
+    assert!(stat(&s, "session_logins") >= 2, "no renewal happened: {s}");
+    // Each run logs the shared session out at its end, which costs the runs still going
+    // one login each time: at most K - 1 logins besides one per renewal.
+    assert!(
+        stat(&s, "session_logins") <= most + 1 + (K as u64 - 1),
+        "logins {} > renewals {most} + 1 + {}: {s}",
+        stat(&s, "session_logins"),
+        K - 1
+    );
+    assert_eq!(stat(&s, "session_concurrent_logins_max"), 1, "{s}");
+    assert_eq!(stat(&s, "sessions_ended_by_newer_login"), 0, "{s}");
+    for o in &outputs {
+        assert!(!text(o).contains(PASSWORD));
+    }
+}
+
+/// A process killed with `-9` while it holds the renewal lock (in the middle of a slow
+/// login) never gives it back: the next process waits for the lock's expiry, then logs in
+/// under the lock, not alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_holder_killed_with_9_loses_the_lock_at_its_expiry() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    const TTL_MS: u64 = 3000;
+    let sim = session_sim(0, 1500, 1).await;
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    let (auth, session) = session_lines(0, &format!("redis_lock_ttl_ms = {TTL_MS}"));
+    let cfg = config(t, &sim.url(), &redis.url(), &auth, &session);
+    let src = t.join("s.csv");
+    write_csv(&src, 40, &[]);
+    let mut holder = spawn_run(t, &cfg, 0, &src);
+    let started = Instant::now();
+    let lock = loop {
+        if let Some(k) = redis.keys_ending(":lock").await.pop() {
+            break k;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no lock taken");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let left = redis.pttl(&lock).await;
+    assert!(left > 0, "the lock is gone already ({left})");
+    let killed = Instant::now();
+    let o = wait_all(vec![spawn_run(t, &cfg, 1, &src)]).await.remove(0);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    // It waited for the lock (it went past the dead holder's expiry) and did not renew
+    // without it.
+    assert!(
+        killed.elapsed() >= Duration::from_millis(left as u64),
+        "finished in {:?}, before the lock's expiry ({left} ms)",
+        killed.elapsed()
+    );
+    assert!(!out.contains("renewing without it"), "{out}");
+    let s = sim.stats();
+    assert_eq!(stat(&s, "records_stored"), 40, "{s}");
+    assert_eq!(stat(&s, "sessions_ended_by_newer_login"), 0, "{s}");
+    assert!(redis.keys_ending(":lock").await.is_empty());
+}
+
+/// Lines of `child`'s stderr, as they come, on a channel.
+fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Redis down when the run starts: the run says so and waits (no login of its own), then
+/// goes on once Redis answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_start_is_waited_for_with_a_message() {
+    if RedisServer::start().await.is_none() {
+        return;
+    }
+    let port = free_port();
+    let redis_url = format!("redis://127.0.0.1:{port}/0");
+    let sim = oauth_sim().await;
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    let cfg = config(t, &sim.url(), &redis_url, "", "");
+    let src = t.join("s.csv");
+    write_csv(&src, 40, &[]);
+    let mut child = spawn_run(t, &cfg, 0, &src);
+    let lines = stderr_lines(&mut child);
+    let said = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while let Ok(l) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            let waiting = l.contains("waiting for it");
+            seen.push(l);
+            if waiting {
+                return (true, seen, lines);
+            }
+        }
+        (false, seen, lines)
+    });
+    let (waiting, seen, lines) = said.await.unwrap();
+    assert!(waiting, "no waiting message: {seen:#?}");
+    let said = seen.join("\n");
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    assert_eq!(stat(&stats(&sim.url()).await, "token_requests"), 0);
+    let _redis = RedisServer::start_on(port).await;
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let rest: Vec<String> = lines.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "{said}\n{}", rest.join("\n"));
+    let s = stats(&sim.url()).await;
+    assert_eq!(stat(&s, "records_created"), 40, "{s}");
+    assert_eq!(stat(&s, "token_requests"), 1, "{s}");
+}
+
+/// With `token_cache_fallback = "own_login"`, Redis down means a warning and a login of the
+/// process's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_with_own_login_fallback_warns_and_logs_in() {
+    if RedisServer::start().await.is_none() {
+        return;
+    }
+    let redis_url = format!("redis://127.0.0.1:{}/0", free_port());
+    let sim = oauth_sim().await;
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    let cfg = config(
+        t,
+        &sim.url(),
+        &redis_url,
+        "token_cache_fallback = \"own_login\"",
+        "",
+    );
+    let src = t.join("s.csv");
+    write_csv(&src, 40, &[]);
+    let o = wait_all(vec![spawn_run(t, &cfg, 0, &src)]).await.remove(0);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("going on without it"), "{out}");
+    assert!(!out.contains("waiting for it"), "{out}");
+    let s = stats(&sim.url()).await;
+    assert_eq!(stat(&s, "records_created"), 40, "{s}");
+    assert!(stat(&s, "token_requests") >= 1, "{s}");
 }

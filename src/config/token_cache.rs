@@ -13,6 +13,8 @@ use super::validate::Checker;
 
 /// Environment variable holding the Redis password (when no password file is set).
 pub const REDIS_PASSWORD_ENV: &str = "SUPSYNC_REDIS_PASSWORD";
+/// The token cache's passphrase (the same variable the file cache reads).
+const CACHE_KEY_ENV: &str = "SUPSYNC_CACHE_KEY";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(try_from = "String", into = "String")]
@@ -119,6 +121,19 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
         600_000,
         " ms",
     );
+    // Checked here so a run without its key stops before any request (exit 2).
+    if au.token_cache_key_file.is_empty()
+        && std::env::var(CACHE_KEY_ENV).map_or(true, |k| k.is_empty())
+    {
+        c.fail(
+            "auth.token_cache_key_file",
+            format!(
+                "a token cache in Redis needs its encryption key: {CACHE_KEY_ENV} (a passphrase) \
+                 or auth.token_cache_key_file (a mounted file of 32 random bytes), the same on \
+                 every machine; the key is never stored in Redis"
+            ),
+        );
+    }
     for (key, path) in [
         ("auth.token_cache_key_file", &au.token_cache_key_file),
         ("auth.redis_password_file", &au.redis_password_file),

@@ -118,7 +118,11 @@ impl RedisServer {
     /// Milliseconds left on `key` (`PTTL`: -2 when it is gone).
     pub async fn pttl(&self, key: &str) -> i64 {
         let mut c = self.conn().await.unwrap();
-        redis::cmd("PTTL").arg(key).query_async(&mut c).await.unwrap()
+        redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .unwrap()
     }
 }
 
@@ -140,6 +144,8 @@ pub fn free_port() -> u16 {
 
 /// A 32-byte key file for `auth.token_cache_key_file` (the mounted secret of a real setup).
 pub fn write_key_file(path: &Path) {
-    let key: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+    let key: Vec<u8> = (0..32u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
     std::fs::write(path, key).unwrap();
 }

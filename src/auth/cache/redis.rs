@@ -123,7 +123,10 @@ impl RedisStore {
     fn unreachable(&self, e: &redis::RedisError) -> CacheError {
         CacheError {
             path: self.place(),
-            message: format!("Redis did not answer as expected ({})", e.kind_text()),
+            message: format!(
+                "Redis is unreachable or refused the request ({})",
+                e.kind_text()
+            ),
             remote: true,
         }
     }
