@@ -454,3 +454,59 @@ async fn redis_down_with_own_login_fallback_warns_and_logs_in() {
     assert_eq!(stat(&s, "records_created"), 40, "{s}");
     assert!(stat(&s, "token_requests") >= 1, "{s}");
 }
+
+/// An ACL user with a password: the user name in the URL, the password from the
+/// environment. It works, and a wrong password is reported without the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_authenticates_with_a_password_from_the_environment() {
+    let Some(mut redis) = RedisServer::start().await else {
+        return;
+    };
+    const REDIS_PW: &str = "redis-pw-canary-7d1e";
+    redis.acl("supsync", REDIS_PW).await;
+    let redis_url = format!("redis://supsync@127.0.0.1:{}/0", redis.port);
+    let sim = oauth_sim().await;
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    let cfg = config(
+        t,
+        &sim.url(),
+        &redis_url,
+        "token_cache_fallback = \"own_login\"",
+        "",
+    );
+    let src = t.join("s.csv");
+    write_csv(&src, 40, &[]);
+
+    let run = |k: usize, password: &str| {
+        let mut c = cmd(
+            &t.join(format!("p{k}")),
+            &cfg,
+            &["run", "--headless", "--source", src.to_str().unwrap()],
+        );
+        c.env("SUPSYNC_REDIS_PASSWORD", password);
+        c.spawn().unwrap()
+    };
+    let o = wait_all(vec![run(0, REDIS_PW)]).await.remove(0);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(!out.contains("going on without it"), "{out}");
+    assert!(!out.contains(REDIS_PW), "{out}");
+    assert!(
+        redis
+            .dump()
+            .await
+            .iter()
+            .any(|(k, _)| k.starts_with("supsync:cred:")),
+        "nothing stored"
+    );
+
+    let o = wait_all(vec![run(1, "wrong-pw-canary-0c4b")])
+        .await
+        .remove(0);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("going on without it"), "{out}");
+    assert!(!out.contains("wrong-pw-canary-0c4b"), "{out}");
+    assert!(!out.contains(REDIS_PW), "{out}");
+}

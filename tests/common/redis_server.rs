@@ -11,6 +11,9 @@ pub struct RedisServer {
     child: Child,
     pub port: u16,
     _dir: tempfile::TempDir,
+    /// ACL user and password the harness itself connects with, once [`RedisServer::acl`]
+    /// turned the default user off.
+    login: Option<(String, String)>,
 }
 
 impl RedisServer {
@@ -48,6 +51,7 @@ impl RedisServer {
             child,
             port,
             _dir: dir,
+            login: None,
         };
         let t = Instant::now();
         while server.ping().await.is_err() {
@@ -64,8 +68,35 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// Only `user` with `password` may connect from now on (the default user is off).
+    pub async fn acl(&mut self, user: &str, password: &str) {
+        let mut c = self.conn().await.unwrap();
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(user)
+            .arg("on")
+            .arg(format!(">{password}"))
+            .arg("~*")
+            .arg("+@all")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("default")
+            .arg("off")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        self.login = Some((user.into(), password.into()));
+    }
+
     async fn conn(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
-        redis::Client::open(self.url())?
+        let url = match &self.login {
+            Some((u, p)) => format!("redis://{u}:{p}@127.0.0.1:{}/0", self.port),
+            None => self.url(),
+        };
+        redis::Client::open(url)?
             .get_multiplexed_async_connection()
             .await
     }

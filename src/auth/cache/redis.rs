@@ -308,3 +308,40 @@ impl KindText for redis::RedisError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_a_hash_of_the_credential_not_the_credential() {
+        let a = redis_key("https://idp.example/token supplier-sync offline_access supplier_mgmt");
+        let b = redis_key("https://idp.example/token other-client offline_access supplier_mgmt");
+        assert_ne!(a, b);
+        assert!(a.starts_with("supsync:cred:") && a.len() == "supsync:cred:".len() + 32);
+        assert!(!a.contains("idp") && !a.contains("supplier"), "{a}");
+    }
+
+    #[test]
+    fn the_url_is_shown_without_user_or_password() {
+        let s = RedisStore::new(
+            RedisSettings {
+                url: "rediss://svc@cache.example:6380/0".into(),
+                password: Some(Secret::new("hunter2")),
+                lock_ttl: Duration::from_secs(30),
+                fallback: TokenCacheFallback::Wait,
+            },
+            "entry",
+        )
+        .unwrap();
+        let shown = format!("{} {s:?}", s.place());
+        assert!(
+            shown.starts_with("rediss://cache.example:6380/…"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("svc") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+}
