@@ -510,3 +510,49 @@ async fn an_acl_user_authenticates_with_a_password_from_the_environment() {
     assert!(!out.contains("wrong-pw-canary-0c4b"), "{out}");
     assert!(!out.contains(REDIS_PW), "{out}");
 }
+
+/// A login slower than the lock's lifetime keeps the lock (its holder extends it while it
+/// lives): the second process waits and takes the session instead of logging in too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_longer_than_the_lock_lifetime_keeps_the_lock() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    // The first run goes on for about 2 s after its login, so the second finds its
+    // session still live.
+    let sim = session_sim(0, 2500, 20).await;
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    let (auth, session) = session_lines(0, "redis_lock_ttl_ms = 600");
+    let cfg = config(t, &sim.url(), &redis.url(), &auth, &session);
+    let src = t.join("s.csv");
+    write_csv(&src, 200, &[]);
+    let first = spawn_run(t, &cfg, 0, &src);
+    let started = Instant::now();
+    let lock = loop {
+        if let Some(k) = redis.keys_ending(":lock").await.pop() {
+            break k;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no lock taken");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let second = spawn_run(t, &cfg, 1, &src);
+    // Three lifetimes later the login is still going, and the lock still held.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert!(redis.pttl(&lock).await > 0, "the lock lapsed while held");
+    let outputs = wait_all(vec![first, second]).await;
+    for o in &outputs {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    }
+    let s = sim.stats();
+    assert_eq!(stat(&s, "session_concurrent_logins_max"), 1, "{s}");
+    assert_eq!(stat(&s, "sessions_ended_by_newer_login"), 0, "{s}");
+    // The second took the first's session; it logs in only if the first's end-of-run
+    // logout comes before its own last call.
+    let audit = std::fs::read_to_string(t.join("p1/state/runs/p1/token-audit.jsonl"));
+    assert!(
+        audit.unwrap_or_default().contains("\"event\":\"shared\""),
+        "the second process did not take the session: {s}"
+    );
+    assert!(stat(&s, "session_logins") <= 2, "{s}");
+}

@@ -9,7 +9,9 @@
 //!   see one increasing sequence.
 //! - The renewal lock is `SET <key>:lock <random owner> NX PX <ttl>`, released only by its
 //!   owner (compare-and-delete in one Lua script). A holder that dies loses it at its
-//!   expiry; there is never a stale lock to clean up.
+//!   expiry; there is never a stale lock to clean up. While its holder lives, the lock is
+//!   extended every third of its lifetime, so a renewal slower than the lifetime (a drain
+//!   of calls before a single-session login) keeps it.
 //! - Every Redis error is reported as the cache being unreachable: the token manager then
 //!   waits for it or, when told to, goes on with a login of its own.
 
@@ -38,6 +40,13 @@ const ENTRY_TTL_SECS: u64 = 30 * 24 * 3600;
 /// by another process is left to that process.
 const RELEASE: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then
   return redis.call("DEL", KEYS[1])
+else
+  return 0
+end"#;
+
+/// Extends the lock only while it is still the caller's.
+const EXTEND: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
 else
   return 0
 end"#;
@@ -211,10 +220,12 @@ impl RedisStore {
                 )
                 .await?;
             if got.is_some() {
+                let keeper = tokio::spawn(keep(Arc::clone(self), owner.clone()));
                 return Ok(Some(RedisLease {
                     store: Arc::clone(self),
                     owner,
                     released: false,
+                    keeper,
                 }));
             }
             let now = Instant::now();
@@ -223,6 +234,24 @@ impl RedisStore {
             }
             tokio::time::sleep(pause.min(deadline - now)).await;
             pause = (pause * 2).min(POLL_MAX);
+        }
+    }
+
+    async fn extend(&self, owner: &str) -> Result<bool, CacheError> {
+        let mut c = self.conn().await?;
+        let script = redis::Script::new(EXTEND);
+        match script
+            .key(&self.lock_key)
+            .arg(owner)
+            .arg(self.lock_ttl.as_millis() as u64)
+            .invoke_async::<i64>(&mut c)
+            .await
+        {
+            Ok(n) => Ok(n == 1),
+            Err(e) => {
+                *self.conn.lock().await = None;
+                Err(self.unreachable(&e))
+            }
         }
     }
 
@@ -244,6 +273,18 @@ impl RedisStore {
     }
 }
 
+/// Extends the lock every third of its lifetime until it is released (the task is aborted)
+/// or found to be someone else's; a failed extension is tried again at the next tick.
+async fn keep(store: Arc<RedisStore>, owner: String) {
+    let tick = store.lock_ttl / 3;
+    loop {
+        tokio::time::sleep(tick).await;
+        if let Ok(false) = store.extend(&owner).await {
+            return;
+        }
+    }
+}
+
 /// `supsync:cred:` and the first 32 hex digits of SHA-256 of the credential's entry key.
 pub fn redis_key(entry: &str) -> String {
     let digest = hex::encode(Sha256::digest(entry.as_bytes()));
@@ -257,6 +298,8 @@ pub struct RedisLease {
     store: Arc<RedisStore>,
     owner: String,
     released: bool,
+    /// Extends the lock while held.
+    keeper: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RedisLease {
@@ -269,12 +312,14 @@ impl RedisLease {
     /// Gives the lock back; when Redis does not answer, it lapses at its expiry instead.
     pub async fn release(mut self) {
         self.released = true;
+        self.keeper.abort();
         let _ = self.store.release(&self.owner).await;
     }
 }
 
 impl Drop for RedisLease {
     fn drop(&mut self) {
+        self.keeper.abort();
         if self.released {
             return;
         }
