@@ -49,7 +49,7 @@ impl TryFrom<String> for TokenCacheMode {
             }
             _ => Err(format!(
                 "unknown value `{}`, expected `encrypted`, `none`, or a redis:// or rediss:// URL",
-                crate::server_text::cap(&s, 40)
+                s.chars().take(40).collect::<String>()
             )),
         }
     }
