@@ -119,11 +119,26 @@ impl ApiClient {
         if let Some(w) = client_auth.expiry_warning(std::time::SystemTime::now()) {
             tracing::warn!("{w}");
         }
+        let entry = match session || token_login {
+            true => credential.clone(),
+            false => crate::auth::cache::client_entry(
+                &cfg.token_url(),
+                &cfg.auth.client_id,
+                &cfg.auth.scopes,
+            ),
+        };
+        let remote = crate::auth::cache::redis_cache(cfg, &entry).map_err(config_error)?;
         let cache = match (
-            cfg.auth.token_cache,
+            &cfg.auth.token_cache,
             opts.token_cache,
             session || token_login,
         ) {
+            (TokenCacheMode::Redis(_), _, _) => remote.map(|(cache, password)| {
+                if let Some(p) = password {
+                    endpoint.redactor().pin("Redis password", p.expose());
+                }
+                cache
+            }),
             (TokenCacheMode::Encrypted, Some(path), true) => {
                 Some(TokenCache::for_session(path, &credential))
             }

@@ -21,6 +21,7 @@ pub mod provenance;
 pub mod recorded;
 pub mod schema;
 pub mod session;
+pub mod token_cache;
 pub mod token_login;
 mod typed;
 pub mod validate;
@@ -188,15 +189,7 @@ pub enum AuthStyle {
     Post,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenCacheMode {
-    /// Encrypted refresh-token cache under the state dir.
-    #[default]
-    Encrypted,
-    /// No cache: a restarted run starts a new session.
-    None,
-}
+pub use token_cache::{TokenCacheFallback, TokenCacheMode};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -256,6 +249,15 @@ pub struct AuthConfig {
     /// hands out 0-second tokens or refuses every fresh token is not flooded.
     pub min_token_interval_ms: u64,
     pub token_cache: TokenCacheMode,
+    /// A Redis token cache that cannot be reached: `wait` for it, or `own_login`.
+    pub token_cache_fallback: TokenCacheFallback,
+    /// A Redis token cache's encryption key file (a mounted secret, 32 bytes); "" = the
+    /// passphrase in `SUPSYNC_CACHE_KEY`.
+    pub token_cache_key_file: String,
+    /// File holding the Redis password (first line); "" = `SUPSYNC_REDIS_PASSWORD`, if set.
+    pub redis_password_file: String,
+    /// How long a Redis renewal lock lives when its holder dies without releasing it.
+    pub redis_lock_ttl_ms: u64,
     /// How the server says a token is dead besides a 401 (see `expired_when.rs`), e.g.
     /// `["403 /error = token_expired", "200 /error/code = TOKEN_EXPIRED"]`.
     pub expired_when: Vec<String>,
@@ -299,6 +301,10 @@ impl Default for AuthConfig {
             session_limit_secs: 0,
             min_token_interval_ms: 1000,
             token_cache: TokenCacheMode::Encrypted,
+            token_cache_fallback: TokenCacheFallback::Wait,
+            token_cache_key_file: String::new(),
+            redis_password_file: String::new(),
+            redis_lock_ttl_ms: 30_000,
             expired_when: Vec::new(),
             refresh_window_secs: 0,
             refresh_window_text: String::new(),

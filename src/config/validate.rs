@@ -276,6 +276,7 @@ pub fn validate(
 
     super::validate_observe::check(config, &mut c);
     super::validate_auth::check(config, &mut c, warnings);
+    super::token_cache::check(config, &mut c, warnings);
     super::validate_session::check(config, &mut c, warnings);
     super::validate_token_login::check(config, &mut c, warnings);
 

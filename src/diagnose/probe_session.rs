@@ -64,7 +64,7 @@ pub(super) async fn run(
         Some(l) => (budget_read(&l.budget().recorded()), l.budget().lock_path()),
         None => anyhow::bail!("internal: auth.kind = \"session\" without a session login"),
     };
-    let cache = match (cfg.auth.token_cache, &cache_path) {
+    let cache = match (&cfg.auth.token_cache, &cache_path) {
         (TokenCacheMode::Encrypted, Some(p)) => {
             Some(TokenCache::for_session(p.clone(), &credential_of(cfg)))
         }

@@ -6,6 +6,7 @@
 
 pub mod keys;
 pub mod pty;
+pub mod redis_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

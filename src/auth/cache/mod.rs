@@ -11,9 +11,12 @@
 //!   key file ([`keys`]); written atomically, mode 0600 ([`file`]).
 //! - A per-credential OS lock ([`lock`]) is held around every renewal, and the entry is
 //!   read again once it is held: see the token manager's `shared` module.
+//! - Or, for processes on several machines, the same encrypted entry and the lock in Redis
+//!   ([`redis`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -25,9 +28,13 @@ mod crypto;
 mod file;
 mod keys;
 mod lock;
+mod redis;
+mod redis_setup;
 
 pub use keys::{CACHE_KEY_ENV, KeySource, key_file_for};
 pub use lock::{CredentialLock, lock_within, try_lock};
+pub use redis::{RedisLease, RedisSettings, RedisStore, redis_key};
+pub use redis_setup::redis_cache;
 
 /// How long a write waits for another credential's write to the same file. Such a write
 /// takes milliseconds; a holder stuck longer is ignored (its entry may then be lost, which
@@ -39,6 +46,8 @@ const FILE_LOCK_WAIT: Duration = Duration::from_secs(5);
 pub struct CacheError {
     pub path: String,
     pub message: String,
+    /// Redis did not answer: the outage policy applies (wait, or a login of one's own).
+    pub remote: bool,
 }
 
 /// What the cache keeps for one credential.
@@ -78,6 +87,8 @@ pub struct TokenCache {
     entry: String,
     keys: KeySource,
     memo: crypto::KeyMemo,
+    /// The entry and the lock live in Redis instead of the file at `path`.
+    remote: Option<Arc<RedisStore>>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -85,6 +96,7 @@ impl std::fmt::Debug for TokenCache {
         f.debug_struct("TokenCache")
             .field("path", &self.path)
             .field("entry", &self.entry)
+            .field("remote", &self.remote)
             .finish_non_exhaustive()
     }
 }
@@ -132,14 +144,31 @@ impl TokenCache {
         scopes: &[String],
         keys: KeySource,
     ) -> Self {
-        let mut scopes = scopes.to_vec();
-        scopes.sort();
         TokenCache {
             path,
-            entry: format!("{token_url} {client_id} {}", scopes.join(" ")),
+            entry: client_entry(token_url, client_id, scopes),
             keys,
             memo: crypto::KeyMemo::default(),
+            remote: None,
         }
+    }
+
+    /// A cache in Redis for the credential whose entry key is `entry` ([`client_entry`],
+    /// or a session login's credential). `keys` is a passphrase or a mounted key file.
+    pub fn in_redis(settings: RedisSettings, entry: &str, keys: KeySource) -> Result<Self, String> {
+        let store = RedisStore::new(settings, entry)?;
+        Ok(TokenCache {
+            path: PathBuf::from(store.place()),
+            entry: entry.to_string(),
+            keys,
+            memo: crypto::KeyMemo::default(),
+            remote: Some(Arc::new(store)),
+        })
+    }
+
+    /// The Redis store when the cache is in Redis.
+    pub fn remote(&self) -> Option<&Arc<RedisStore>> {
+        self.remote.as_ref()
     }
 
     /// The cache of a session login, whose entry (and lock) is `credential`: the kind, the
@@ -155,6 +184,7 @@ impl TokenCache {
             entry: credential.to_string(),
             keys,
             memo: crypto::KeyMemo::default(),
+            remote: None,
         }
     }
 
@@ -171,7 +201,53 @@ impl TokenCache {
         CacheError {
             path: self.path.display().to_string(),
             message: message.into(),
+            remote: false,
         }
+    }
+
+    /// [`TokenCache::load`] from a runtime: the file on a blocking thread, Redis directly.
+    pub async fn fetch(self: &Arc<Self>) -> Result<Option<CachedSession>, CacheError> {
+        let Some(store) = &self.remote else {
+            let me = Arc::clone(self);
+            return tokio::task::spawn_blocking(move || me.load())
+                .await
+                .unwrap_or_else(|e| Err(self.err(format!("read failed: {e}"))));
+        };
+        let Some(bytes) = store.get().await? else {
+            return Ok(None);
+        };
+        let clear =
+            crypto::open(&bytes, &self.keys, &self.memo, &self.path).map_err(|e| self.err(e))?;
+        let e: Entry = serde_json::from_slice(&clear)
+            .map_err(|e| self.err(format!("decrypted content unreadable ({e})")))?;
+        Ok(Some(to_session(&e)))
+    }
+
+    /// [`TokenCache::store`] from a runtime.
+    pub async fn put(self: &Arc<Self>, s: CachedSession) -> Result<u64, CacheError> {
+        let Some(store) = &self.remote else {
+            let me = Arc::clone(self);
+            return tokio::task::spawn_blocking(move || me.store(&s))
+                .await
+                .unwrap_or_else(|e| Err(self.err(format!("write failed: {e}"))));
+        };
+        let serial = store.next_serial().await?;
+        let clear =
+            serde_json::to_vec(&to_entry(&s, serial)).map_err(|e| self.err(e.to_string()))?;
+        let bytes = crypto::seal(&clear, &self.keys, &self.memo).map_err(|e| self.err(e))?;
+        store.set(&bytes).await?;
+        Ok(serial)
+    }
+
+    /// [`TokenCache::clear`] from a runtime.
+    pub async fn forget(self: &Arc<Self>) -> Result<(), CacheError> {
+        let Some(store) = &self.remote else {
+            let me = Arc::clone(self);
+            return tokio::task::spawn_blocking(move || me.clear())
+                .await
+                .unwrap_or_else(|e| Err(self.err(format!("removal failed: {e}"))));
+        };
+        store.del().await
     }
 
     /// This credential's entry. `Ok(None)` when there is no file or no entry; `Err` when
@@ -180,19 +256,7 @@ impl TokenCache {
         let Some(plain) = self.read_all()? else {
             return Ok(None);
         };
-        Ok(plain.entries.get(&self.entry).map(|e| CachedSession {
-            refresh_token: e.refresh_token.clone().map(Secret::new),
-            session_started: from_ms(e.session_started_ms),
-            refresh_expires_at: e.refresh_expires_ms.map(from_ms),
-            access: e.access.as_ref().map(|a| CachedAccess {
-                token: Secret::new(a.token.clone()),
-                grant: a.grant,
-                issued_at: from_ms(a.issued_ms),
-                lifetime: a.lifetime_ms.map(Duration::from_millis),
-                lifetime_source: a.lifetime_source,
-            }),
-            serial: e.serial,
-        }))
+        Ok(plain.entries.get(&self.entry).map(to_session))
     }
 
     /// Stores (replaces) this credential's entry with the next serial, which it returns
@@ -206,22 +270,9 @@ impl TokenCache {
             .get(&self.entry)
             .map_or(0, |e| e.serial)
             .saturating_add(1);
-        plain.entries.insert(
-            self.entry.clone(),
-            Entry {
-                refresh_token: s.refresh_token.as_ref().map(|t| t.expose().to_string()),
-                session_started_ms: to_ms(s.session_started),
-                refresh_expires_ms: s.refresh_expires_at.map(to_ms),
-                access: s.access.as_ref().map(|a| AccessEntry {
-                    token: a.token.expose().to_string(),
-                    grant: a.grant,
-                    issued_ms: to_ms(a.issued_at),
-                    lifetime_ms: a.lifetime.map(|l| l.as_millis() as u64),
-                    lifetime_source: a.lifetime_source,
-                }),
-                serial,
-            },
-        );
+        plain
+            .entries
+            .insert(self.entry.clone(), to_entry(s, serial));
         self.write_all(&plain)?;
         Ok(serial)
     }
@@ -269,6 +320,45 @@ impl TokenCache {
         let clear = serde_json::to_vec(plain).map_err(|e| self.err(e.to_string()))?;
         let bytes = crypto::seal(&clear, &self.keys, &self.memo).map_err(|e| self.err(e))?;
         file::write_atomic(&self.path, &bytes).map_err(|e| self.err(format!("cannot write: {e}")))
+    }
+}
+
+/// The entry key of an OAuth2 client's tokens: token URL, client id and the sorted scopes.
+pub fn client_entry(token_url: &str, client_id: &str, scopes: &[String]) -> String {
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    format!("{token_url} {client_id} {}", scopes.join(" "))
+}
+
+fn to_session(e: &Entry) -> CachedSession {
+    CachedSession {
+        refresh_token: e.refresh_token.clone().map(Secret::new),
+        session_started: from_ms(e.session_started_ms),
+        refresh_expires_at: e.refresh_expires_ms.map(from_ms),
+        access: e.access.as_ref().map(|a| CachedAccess {
+            token: Secret::new(a.token.clone()),
+            grant: a.grant,
+            issued_at: from_ms(a.issued_ms),
+            lifetime: a.lifetime_ms.map(Duration::from_millis),
+            lifetime_source: a.lifetime_source,
+        }),
+        serial: e.serial,
+    }
+}
+
+fn to_entry(s: &CachedSession, serial: u64) -> Entry {
+    Entry {
+        refresh_token: s.refresh_token.as_ref().map(|t| t.expose().to_string()),
+        session_started_ms: to_ms(s.session_started),
+        refresh_expires_ms: s.refresh_expires_at.map(to_ms),
+        access: s.access.as_ref().map(|a| AccessEntry {
+            token: a.token.expose().to_string(),
+            grant: a.grant,
+            issued_ms: to_ms(a.issued_at),
+            lifetime_ms: a.lifetime.map(|l| l.as_millis() as u64),
+            lifetime_source: a.lifetime_source,
+        }),
+        serial,
     }
 }
 

@@ -23,6 +23,7 @@ use crate::secret::Secret;
 
 mod background;
 mod guard;
+mod outage;
 mod persist;
 mod renew;
 mod session_end;

@@ -15,10 +15,11 @@ impl TokenManager {
     /// recorded as a warning and means "start afresh").
     pub(super) async fn read_cache(&self) -> Option<CachedSession> {
         let cache = self.cache.clone()?;
-        let problem = match tokio::task::spawn_blocking(move || cache.load()).await {
-            Ok(Ok(entry)) => return entry,
-            Ok(Err(e)) => format!("{e}; ignoring it and starting a new session"),
-            Err(e) => format!("token cache read failed: {e}"),
+        let problem = match self.through_outage(|| cache.fetch()).await {
+            Ok(entry) => return entry,
+            // Already told by the outage policy.
+            Err(e) if e.remote => return None,
+            Err(e) => format!("{e}; ignoring it and starting a new session"),
         };
         self.audit.record(EventKind::Warning, None, None, &problem);
         None
@@ -65,12 +66,11 @@ impl TokenManager {
                 serial: 0,
             }
         };
-        let problem = match tokio::task::spawn_blocking(move || cache.store(&entry)).await {
-            Ok(Ok(serial)) => {
+        let problem = match self.through_outage(|| cache.put(entry.clone())).await {
+            Ok(serial) => {
                 self.seen_serial.store(serial, Ordering::SeqCst);
                 return;
             }
-            Ok(Err(e)) => e.to_string(),
             Err(e) => e.to_string(),
         };
         self.audit.record(

@@ -51,17 +51,13 @@ impl TokenManager {
             .and_then(|e| e.access)
             .is_some_and(|a| a.token == id);
         let forgotten = match (&self.cache, cached_is_ours) {
-            (Some(cache), true) => {
-                let cache = cache.clone();
-                match tokio::task::spawn_blocking(move || cache.clear()).await {
-                    Ok(Ok(())) => "; the cached session is forgotten".to_string(),
-                    Ok(Err(e)) => format!("; the cached session could not be removed: {e}"),
-                    Err(e) => format!("; the cached session could not be removed: {e}"),
-                }
-            }
+            (Some(cache), true) => match self.through_outage(|| cache.forget()).await {
+                Ok(()) => "; the cached session is forgotten".to_string(),
+                Err(e) => format!("; the cached session could not be removed: {e}"),
+            },
             _ => String::new(),
         };
-        drop(hold);
+        hold.release().await;
         let age = self
             .lock()
             .session

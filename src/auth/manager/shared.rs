@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{TokenManager, Trigger};
 use crate::auth::audit::EventKind;
-use crate::auth::cache::{CachedAccess, CachedSession, CredentialLock, lock_within};
+use crate::auth::cache::{CachedAccess, CachedSession, CredentialLock, RedisLease, lock_within};
 use crate::auth::grant::GrantError;
 use crate::auth::state::{Current, Session, State, later, secs};
 use crate::auth::status::{GrantKind, TokenPhase};
@@ -27,6 +27,8 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 pub(super) enum Hold {
     /// Kept only for its drop, which releases the lock.
     Held(#[allow(dead_code)] CredentialLock),
+    /// The lock in Redis (a cache shared by several machines).
+    Remote(RedisLease),
     /// Still busy at the deadline: renew alone, and not with a refresh token.
     Busy,
     /// No lock to be had (no cache, or the lock file cannot be opened): renew as before.
@@ -44,11 +46,26 @@ impl TokenManager {
         }
         let result = self.renew_once(trigger, matches!(hold, Hold::Busy)).await;
         // Released only now: the new token is in the cache for the next holder.
-        drop(hold);
+        hold.release().await;
         result
     }
 
     pub(super) async fn hold(&self) -> Hold {
+        let wait = Duration::from_millis(self.lock_wait_ms.load(Ordering::Relaxed));
+        if let Some(store) = self.cache.as_ref().and_then(|c| c.remote()) {
+            // A holder that died loses the lock at its expiry: wait past it, so that the
+            // others then renew with the lock rather than alone.
+            let wait = wait.max(store.lock_ttl() + store.lock_ttl() / 4);
+            return match self.through_outage(|| store.lock_within(wait)).await {
+                Ok(Some(lease)) => Hold::Remote(lease),
+                Ok(None) => {
+                    self.busy(&store.place(), wait);
+                    Hold::Busy
+                }
+                // own_login: already told.
+                Err(_) => Hold::None,
+            };
+        }
         // A session login's budget file has the same lock, cache or not.
         let path = match self.cache.as_ref() {
             Some(cache) => cache.lock_path(),
@@ -57,22 +74,10 @@ impl TokenManager {
                 None => return Hold::None,
             },
         };
-        let wait = Duration::from_millis(self.lock_wait_ms.load(Ordering::Relaxed));
         match lock_within(&path, wait).await {
             Ok(Some(lock)) => Hold::Held(lock),
             Ok(None) => {
-                self.audit.record(
-                    EventKind::Warning,
-                    None,
-                    None,
-                    &format!(
-                        "another supsync process has held this credential's lock ({}) for over \
-                         {}: renewing without it, with a new session so that no refresh token \
-                         it may be using is presented",
-                        path.display(),
-                        secs(wait)
-                    ),
-                );
+                self.busy(&path.display().to_string(), wait);
                 Hold::Busy
             }
             Err(e) => {
@@ -91,6 +96,20 @@ impl TokenManager {
                 Hold::None
             }
         }
+    }
+
+    fn busy(&self, place: &str, wait: Duration) {
+        self.audit.record(
+            EventKind::Warning,
+            None,
+            None,
+            &format!(
+                "another supsync process has held this credential's lock ({place}) for over \
+                 {}: renewing without it, with a new session so that no refresh token it may \
+                 be using is presented",
+                secs(wait)
+            ),
+        );
     }
 
     /// Takes what another process left in the cache: its refresh token when newer, and its
@@ -179,6 +198,15 @@ impl TokenManager {
     pub fn set_lock_wait(&self, wait: Duration) {
         self.lock_wait_ms
             .store(wait.as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl Hold {
+    /// Gives the lock back (a Redis lock with a round trip; a file lock by its drop).
+    pub(super) async fn release(self) {
+        if let Hold::Remote(lease) = self {
+            lease.release().await;
+        }
     }
 }
 
