@@ -149,6 +149,14 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
             ),
         );
     }
+    let item_text = pick!(keys, p, batch_item);
+    let item =
+        super::ItemTemplate::parse(item_text.as_deref().unwrap_or(super::item::DEFAULT_ITEM))
+            .unwrap_or_else(|m| {
+                e.fail("batch_item", m);
+                super::ItemTemplate::parse(super::item::DEFAULT_ITEM)
+                    .unwrap_or_else(|_| unreachable!("the default item is a template"))
+            });
     let results_at = pick!(keys, p, results);
     let results = match results_at.as_deref() {
         Some("none") => None,
@@ -190,6 +198,7 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         results,
         item_method,
         item_path,
+        item,
     };
 
     let idempotency_header = match pick!(keys, p, idempotency_header) {

@@ -7,6 +7,7 @@
 
 mod build;
 pub mod fields;
+pub mod item;
 mod keys;
 pub mod link;
 pub mod pointer;
@@ -16,6 +17,7 @@ pub mod template;
 mod unused;
 
 pub use fields::FieldMap;
+pub use item::ItemTemplate;
 pub use keys::{KEYS, KeyType, MappingError, MappingKeys};
 pub use pointer::{Pointer, shape_of};
 pub use presets::PRESETS;
@@ -54,6 +56,8 @@ pub struct Push {
     /// Each sub-request's method and path (`sub_requests`).
     pub item_method: Method,
     pub item_path: Template,
+    /// The shape of each sub-request (`api.batch_item`).
+    pub item: ItemTemplate,
 }
 
 impl Push {
@@ -288,12 +292,13 @@ impl ApiMapping {
                 p.concurrency
             ),
             PushMode::SubRequests => format!(
-                "push: sub-requests, POST {} (items at {}{}), each {} {}",
+                "push: sub-requests, POST {} (items at {}{}), each {} {} as {}",
                 p.path.as_str(),
                 p.envelope,
                 cap(p.max_records),
                 p.item_method.as_str(),
-                p.item_path.as_str()
+                p.item_path.as_str(),
+                p.item.as_str()
             ),
         };
         let q = &self.pull;
