@@ -92,7 +92,9 @@ impl ApiClient {
                 let more = k > 0 && (skip + k < n || page_more);
                 Ok(page_of(taken, total, more.then_some(offset + k)))
             }
-            Paging::Cursor { .. } | Paging::NextLink { .. } => self.walk(offset, limit).await,
+            Paging::Cursor { .. } | Paging::NextLink { .. } => {
+                self.walk(offset, limit, false).await
+            }
         }
     }
 
@@ -128,7 +130,11 @@ impl ApiClient {
                     pull.max_pages
                 )));
             }
-            let page = self.pull_page(count, self.pull_page_size()).await?;
+            // A chain's pages are kept for the walks that follow: each is fetched once.
+            let page = match pull.paging.is_positional() {
+                true => self.pull_page(count, self.pull_page_size()).await?,
+                false => self.walk(count, self.pull_page_size(), true).await?,
+            };
             pages += 1;
             count += page.len() as u64;
             match page.next_offset {
@@ -162,8 +168,9 @@ impl ApiClient {
         n >= asked as u64
     }
 
-    /// Records `[offset, offset + limit)` of a chain of pages.
-    async fn walk(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
+    /// Records `[offset, offset + limit)` of a chain of pages. `counting`: the pass that
+    /// counts a list without a stated total, whose pages are kept for the walks after it.
+    async fn walk(&self, offset: u64, limit: usize, counting: bool) -> Result<PullPage, ApiError> {
         let ps = self.pull_page_size();
         // One walker at a time: a chain is sequential by nature, and the next segment
         // starts where this one leaves a cursor.
@@ -176,10 +183,16 @@ impl ApiClient {
             let f = match chain.read_ahead(pos) {
                 Some(f) => f,
                 None => {
-                    let f = self.fetch(At::Chain(at), ps).await?;
+                    let f = match chain.take_counted(pos) {
+                        Some(f) => f,
+                        None => self.fetch(At::Chain(at), ps).await?,
+                    };
+                    if counting {
+                        chain.keep_counted(pos, f.clone());
+                    }
                     // Records of another segment's range on it: keep it for that one.
                     let end = pos + f.records.len() as u64;
-                    if pos < offset || end > offset + limit as u64 {
+                    if !counting && (pos < offset || end > offset + limit as u64) {
                         chain.keep_ahead(pos, f.clone());
                     }
                     f
