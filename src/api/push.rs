@@ -273,7 +273,7 @@ impl ApiClient {
                 let v = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
                 let why = reason(
                     &v,
-                    Some(&m.answers.reject_reason),
+                    m.answers.reject_reason.as_ref(),
                     reply.status,
                     &self.redactor,
                 );

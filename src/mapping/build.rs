@@ -35,6 +35,14 @@ impl Errors {
         }
     }
 
+    /// An envelope: `none` is no envelope (the root), as `""` is.
+    fn envelope(&mut self, key: &'static str, v: Option<String>) -> Pointer {
+        match v.as_deref() {
+            Some("none") => Pointer::root(),
+            _ => self.pointer(key, v),
+        }
+    }
+
     /// `none` (or absent) → `None`.
     fn opt_pointer(&mut self, key: &'static str, v: Option<String>) -> Option<Pointer> {
         match v.as_deref() {
@@ -191,8 +199,8 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         mode,
         method,
         path,
-        envelope: e.pointer("push_envelope", pick!(keys, p, push_envelope)),
-        record_envelope: e.pointer("record_envelope", pick!(keys, p, record_envelope)),
+        envelope: e.envelope("push_envelope", pick!(keys, p, push_envelope)),
+        record_envelope: e.envelope("record_envelope", pick!(keys, p, record_envelope)),
         max_records: usize::try_from(max_records).unwrap_or(usize::MAX),
         concurrency: usize::try_from(concurrency).unwrap_or(1),
         results,
@@ -223,7 +231,8 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         0 => None,
         s @ 100..=599 => Some(AlreadyExists {
             status: u16::try_from(s).unwrap_or(409),
-            body_contains: pick!(keys, p, already_exists_match).filter(|m| !m.is_empty()),
+            body_contains: pick!(keys, p, already_exists_match)
+                .filter(|m| !m.is_empty() && m != "none"),
         }),
         s => {
             e.fail(
@@ -236,7 +245,7 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
     let answers = Answers {
         reject_statuses: e.statuses("reject_statuses", pick!(keys, p, reject_statuses)),
         retry_statuses: e.statuses("retry_statuses", pick!(keys, p, retry_statuses)),
-        reject_reason: e.pointer("reject_reason", pick!(keys, p, reject_reason)),
+        reject_reason: e.opt_pointer("reject_reason", pick!(keys, p, reject_reason)),
         already_exists,
         success: match super::SuccessWhen::parse(
             &pick!(keys, p, success_when).unwrap_or_else(|| vec!["no_error".into()]),

@@ -10,6 +10,8 @@ pub mod fields;
 pub mod item;
 mod keys;
 pub mod link;
+#[cfg(test)]
+mod none_tests;
 pub mod pointer;
 mod presets;
 pub mod success;
@@ -153,7 +155,7 @@ pub struct Answers {
     /// Statuses worth another attempt (429 and 5xx always are).
     pub retry_statuses: Vec<u16>,
     /// Where a per-record answer says why it rejected.
-    pub reject_reason: Pointer,
+    pub reject_reason: Option<Pointer>,
     /// An answer that means "this record is already there": counted as done (unchanged).
     pub already_exists: Option<AlreadyExists>,
     /// What a 2xx answer must look like to count as applied.

@@ -269,7 +269,12 @@ fn one_record(
     Ok((
         1,
         Box::new(move || {
-            let reason_at = &m.answers.reject_reason;
+            // `reject_reason = "none"`: the answer's status alone, an empty body.
+            let reason_at = m
+                .answers
+                .reject_reason
+                .clone()
+                .unwrap_or_else(Pointer::root);
             let id = match &checked {
                 Checked::Valid(r) => r.supplier_id.clone(),
                 Checked::Rejected { id, .. } => id.clone(),
