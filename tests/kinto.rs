@@ -141,3 +141,38 @@ async fn an_item_with_a_key_the_server_refuses_is_named() {
     assert!(all.contains("/id is not allowed"), "{all}");
     assert_eq!(stat(&sim.stats(), "records_created"), 0);
 }
+
+/// `api.total = "header:Total-Records"`: the total is read from the first page's header
+/// (one GET), then each page once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_in_a_header_is_read() {
+    let mut p = supsync::sim::Profile::load(asset("sim-kinto.toml").to_str().unwrap()).unwrap();
+    p.api.per_record_ms = 0;
+    p.api.max_concurrent = 0;
+    p.faults.error_rate = 0.0;
+    p.faults.drop_rate = 0.0;
+    p.data.suppliers = 120;
+    p.api.mapping.total = Some("header:Total-Records".into());
+    let sim = supsync::sim::SimServer::start(p, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d: PathBuf = dir.path().into();
+    let cfg = config(&d, &sim.url(), "");
+    let body = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("total = \"none\"", "total = \"header:Total-Records\"");
+    std::fs::write(&cfg, body).unwrap();
+    let out = d.join("pulled.jsonl");
+    let o = output(bin(
+        &d,
+        &cfg,
+        &["run", "--headless", "--pull", out.to_str().unwrap()],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(pulled_ids(&out).len(), 120);
+    let st = sim.stats();
+    // One GET for the total, then 120 / 50 = 3 pages.
+    assert_eq!(stat(&st, "requests"), 1 + 3, "{st}");
+}

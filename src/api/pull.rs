@@ -46,6 +46,15 @@ fn page_of(items: Vec<Item>, total: Option<u64>, next_offset: Option<u64>) -> Pu
     }
 }
 
+/// The whole number in response header `name`.
+fn header_total(reply: &Reply, name: &str) -> Option<u64> {
+    reply
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 impl ApiClient {
     /// Up to `limit` records from `offset` of the server's list.
     pub async fn pull_page(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
@@ -102,7 +111,7 @@ impl ApiClient {
     /// reads none) a count made by paging through once.
     pub async fn pull_total(&self) -> Result<u64, ApiError> {
         let pull = &self.mapping.pull;
-        if let Some(at) = &pull.total {
+        if pull.total.is_some() || pull.total_header.is_some() {
             let first = match &pull.paging {
                 Paging::OffsetLimit { .. } => At::Offset(0),
                 Paging::Page { first, .. } => At::Page(*first),
@@ -114,7 +123,20 @@ impl ApiClient {
                 self.pull_page_size()
             };
             let reply = self.success(self.get_page(first, size).await?)?;
+            if let Some(h) = &pull.total_header {
+                return header_total(&reply, h).ok_or_else(|| {
+                    refused(format!(
+                        "the first page's answer has no {h} header holding a whole number \
+                         (api.total = \"header:{h}\"); check the header's name, or set \
+                         api.total = \"none\" to count by paging"
+                    ))
+                });
+            }
             let answer = parse_body(&reply.body)?;
+            let at = pull
+                .total
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("checked above"));
             return number(at.get(&answer)).ok_or_else(|| misfit("total pointer", at, &answer));
         }
         let mut count = 0u64;
@@ -312,7 +334,10 @@ impl ApiClient {
                 })
             })
             .collect();
-        let total = pull.total.as_ref().and_then(|p| number(p.get(&answer)));
+        let total = match &pull.total_header {
+            Some(h) => header_total(&reply, h),
+            None => pull.total.as_ref().and_then(|p| number(p.get(&answer))),
+        };
         let more = pull
             .has_more
             .as_ref()

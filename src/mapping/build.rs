@@ -411,10 +411,28 @@ fn build_pull(keys: &MappingKeys, p: &MappingKeys, e: &mut Errors) -> Pull {
             _ => e.fail("pull_query", format!("{q:?} must be `name=value`")),
         }
     }
+    // `header:NAME`: the total in a response header (Kinto's `Total-Records`,
+    // `X-Total-Count`), like `next_link`'s header form.
+    let total = pick!(keys, p, total);
+    let total_header = match total.as_deref().and_then(|t| t.strip_prefix("header:")) {
+        Some(h)
+            if !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
+        {
+            Some(h.to_string())
+        }
+        Some(h) => {
+            e.fail("total", format!("{h:?} is not a header name"));
+            None
+        }
+        None => None,
+    };
     Pull {
         path,
         records: e.pointer("records", pick!(keys, p, records)),
-        total: e.opt_pointer("total", pick!(keys, p, total)),
+        total: e.opt_pointer("total", total.filter(|t| !t.starts_with("header:"))),
+        total_header,
         has_more: e.opt_pointer("has_more", pick!(keys, p, has_more)),
         size_param,
         page_size: usize::try_from(page_size).unwrap_or(0),

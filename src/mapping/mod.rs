@@ -196,6 +196,9 @@ pub struct Pull {
     pub records: Pointer,
     /// Where the total count is; `None`: the client counts by paging through.
     pub total: Option<Pointer>,
+    /// The response header holding the total (`total = "header:Total-Records"`), in
+    /// place of a body pointer.
+    pub total_header: Option<String>,
     /// A boolean saying more pages follow; `None`: other stop rules decide.
     pub has_more: Option<Pointer>,
     /// The page-size parameter (`limit`, `$top`, `per_page`); `None`: the server decides.
@@ -314,9 +317,11 @@ impl ApiMapping {
             "pull: GET {}, {paging}, records at {}, total {}",
             q.path,
             q.records,
-            q.total
-                .as_ref()
-                .map_or("counted by paging".to_string(), |t| format!("at {t}"))
+            match (&q.total, &q.total_header) {
+                (Some(t), _) => format!("at {t}"),
+                (None, Some(h)) => format!("in header {h}"),
+                (None, None) => "counted by paging".to_string(),
+            }
         );
         let idem = match &self.idempotency_header {
             Some(h) => format!("idempotency: header {h}"),
