@@ -83,7 +83,8 @@ pub(super) async fn read_capped(
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| classify::transport_error(&e))?
+        // The call is named by `line`; reqwest's URL could hold a key in its query.
+        .map_err(|e| classify::transport_error(&e.without_url()))?
     {
         let need = body.len() + chunk.len();
         if need as u64 > cap {

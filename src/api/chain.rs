@@ -63,7 +63,16 @@ pub(crate) struct Chain {
     /// Pages read by a segment that also hold another segment's records, by their offset,
     /// so that segment does not ask for them again.
     ahead: BTreeMap<u64, Fetched>,
+    /// Pages the counting pass read (a pull whose API states no total), by their offset,
+    /// each taken by the walk that needs it, so no page is fetched twice.
+    counted: BTreeMap<u64, Fetched>,
+    /// Records held in `counted`, bounded by [`COUNTED_RECORDS`].
+    counted_records: usize,
 }
+
+/// The most records the counting pass keeps for the walks after it; pages past it are
+/// read again (memory stays bounded on a very long list).
+const COUNTED_RECORDS: usize = 200_000;
 
 impl Chain {
     /// The known page starting nearest at or before `offset` (the start when none is).
@@ -77,6 +86,22 @@ impl Chain {
     /// The page at `offset` when a walk already read it for another segment.
     pub(super) fn read_ahead(&self, offset: u64) -> Option<Fetched> {
         self.ahead.get(&offset).cloned()
+    }
+
+    /// Keeps a page the counting pass read, while the bound allows.
+    pub(super) fn keep_counted(&mut self, offset: u64, page: Fetched) {
+        let n = page.records.len();
+        if self.counted_records + n <= COUNTED_RECORDS {
+            self.counted_records += n;
+            self.counted.insert(offset, page);
+        }
+    }
+
+    /// The page at `offset` when the counting pass read it; it is handed out once.
+    pub(super) fn take_counted(&mut self, offset: u64) -> Option<Fetched> {
+        let page = self.counted.remove(&offset)?;
+        self.counted_records -= page.records.len();
+        Some(page)
     }
 
     /// Keeps a page that holds another segment's records too (the oldest go first).

@@ -62,6 +62,7 @@ impl ApiClient {
         let auth_key = match cfg.auth.kind {
             AuthKind::Session => "auth.session.login_path",
             AuthKind::TokenLogin => "auth.token_login.login_path",
+            AuthKind::ApiKey => "api.base_url",
             AuthKind::Oauth2 => "auth.token_url",
         };
         check_transport(&cfg.auth_url(), allow)
@@ -127,10 +128,15 @@ impl ApiClient {
                 &cfg.auth.scopes,
             ),
         };
-        let remote = crate::auth::cache::redis_cache(cfg, &entry).map_err(config_error)?;
+        // A static key has nothing to share or renew: no shared store for it.
+        let remote = match cfg.auth.kind {
+            AuthKind::ApiKey => None,
+            _ => crate::auth::cache::redis_cache(cfg, &entry).map_err(config_error)?,
+        };
         let cache = match (
             &cfg.auth.token_cache,
-            opts.token_cache,
+            opts.token_cache
+                .filter(|_| cfg.auth.kind != AuthKind::ApiKey),
             session || token_login,
         ) {
             (TokenCacheMode::Redis(_), _, _) => remote.map(|(cache, password)| {
@@ -157,6 +163,8 @@ impl ApiClient {
                 crate::config::token_login::parse_send_as(&cfg.auth.token_login.send_as)
                     .map_err(|m| config_error(format!("auth.token_login.send_as: {m}")))?
             }
+            AuthKind::ApiKey => crate::config::api_key::parse_send_as(&cfg.auth.api_key.send_as)
+                .map_err(|m| config_error(format!("auth.api_key.send_as: {m}")))?,
             AuthKind::Oauth2 => Carry::Bearer,
         };
         let optional_url = |path: &str| (!path.is_empty()).then(|| cfg.api_url(path));
@@ -352,14 +360,24 @@ impl ApiClient {
         for (name, value) in &self.headers {
             req.headers_mut().insert(name.clone(), value.clone());
         }
-        super::session::attach_credential(req.headers_mut(), &self.carry, &token.secret)?;
+        // Named before a key joins the query, so no message can show it.
         let req_line = super::body::RequestLine::of(&req);
+        super::session::attach_credential(req.headers_mut(), &self.carry, &token.secret)?;
+        let key_in_url = match &self.carry {
+            Carry::Query(name) => {
+                req.url_mut()
+                    .query_pairs_mut()
+                    .append_pair(name, token.secret.expose());
+                true
+            }
+            _ => false,
+        };
         self.tokens.note_activity();
-        let resp = self
-            .http
-            .execute(req)
-            .await
-            .map_err(|e| classify::transport_error(&e))?;
+        let resp = self.http.execute(req).await.map_err(|e| {
+            // reqwest's words carry the URL, and with it a key in the query.
+            let e = if key_in_url { e.without_url() } else { e };
+            classify::transport_error(&e)
+        })?;
         let at = Instant::now();
         let url = resp.url().clone();
         let status = resp.status();
@@ -378,6 +396,9 @@ impl ApiClient {
         let body = super::body::read_capped(resp, self.max_answer_bytes, req_line).await?;
         let expired = if status == reqwest::StatusCode::UNAUTHORIZED {
             Some(ExpiredKind::Status401)
+        } else if status == reqwest::StatusCode::FORBIDDEN && self.tokens.is_api_key() {
+            // A static key that is forbidden stays forbidden: a definite refusal.
+            Some(ExpiredKind::Status403)
         } else {
             let code = status.as_u16();
             self.expired_when

@@ -19,6 +19,10 @@ pub(crate) async fn run(
     tokens: Arc<TokenManager>,
     cancel: CancellationToken,
 ) {
+    // A static API key has no window to keep open.
+    if tokens.is_api_key() {
+        return;
+    }
     loop {
         let interval = tokens.keepalive_interval();
         let idle = tokens.idle_for();

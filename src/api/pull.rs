@@ -46,6 +46,15 @@ fn page_of(items: Vec<Item>, total: Option<u64>, next_offset: Option<u64>) -> Pu
     }
 }
 
+/// The whole number in response header `name`.
+fn header_total(reply: &Reply, name: &str) -> Option<u64> {
+    reply
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 impl ApiClient {
     /// Up to `limit` records from `offset` of the server's list.
     pub async fn pull_page(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
@@ -92,7 +101,9 @@ impl ApiClient {
                 let more = k > 0 && (skip + k < n || page_more);
                 Ok(page_of(taken, total, more.then_some(offset + k)))
             }
-            Paging::Cursor { .. } | Paging::NextLink { .. } => self.walk(offset, limit).await,
+            Paging::Cursor { .. } | Paging::NextLink { .. } => {
+                self.walk(offset, limit, false).await
+            }
         }
     }
 
@@ -100,7 +111,7 @@ impl ApiClient {
     /// reads none) a count made by paging through once.
     pub async fn pull_total(&self) -> Result<u64, ApiError> {
         let pull = &self.mapping.pull;
-        if let Some(at) = &pull.total {
+        if pull.total.is_some() || pull.total_header.is_some() {
             let first = match &pull.paging {
                 Paging::OffsetLimit { .. } => At::Offset(0),
                 Paging::Page { first, .. } => At::Page(*first),
@@ -112,7 +123,20 @@ impl ApiClient {
                 self.pull_page_size()
             };
             let reply = self.success(self.get_page(first, size).await?)?;
+            if let Some(h) = &pull.total_header {
+                return header_total(&reply, h).ok_or_else(|| {
+                    refused(format!(
+                        "the first page's answer has no {h} header holding a whole number \
+                         (api.total = \"header:{h}\"); check the header's name, or set \
+                         api.total = \"none\" to count by paging"
+                    ))
+                });
+            }
             let answer = parse_body(&reply.body)?;
+            let at = pull
+                .total
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("checked above"));
             return number(at.get(&answer)).ok_or_else(|| misfit("total pointer", at, &answer));
         }
         let mut count = 0u64;
@@ -128,7 +152,11 @@ impl ApiClient {
                     pull.max_pages
                 )));
             }
-            let page = self.pull_page(count, self.pull_page_size()).await?;
+            // A chain's pages are kept for the walks that follow: each is fetched once.
+            let page = match pull.paging.is_positional() {
+                true => self.pull_page(count, self.pull_page_size()).await?,
+                false => self.walk(count, self.pull_page_size(), true).await?,
+            };
             pages += 1;
             count += page.len() as u64;
             match page.next_offset {
@@ -169,8 +197,9 @@ impl ApiClient {
         n >= asked as u64
     }
 
-    /// Records `[offset, offset + limit)` of a chain of pages.
-    async fn walk(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
+    /// Records `[offset, offset + limit)` of a chain of pages. `counting`: the pass that
+    /// counts a list without a stated total, whose pages are kept for the walks after it.
+    async fn walk(&self, offset: u64, limit: usize, counting: bool) -> Result<PullPage, ApiError> {
         let ps = self.pull_page_size();
         // One walker at a time: a chain is sequential by nature, and the next segment
         // starts where this one leaves a cursor.
@@ -183,10 +212,16 @@ impl ApiClient {
             let f = match chain.read_ahead(pos) {
                 Some(f) => f,
                 None => {
-                    let f = self.fetch(At::Chain(at), ps).await?;
+                    let f = match chain.take_counted(pos) {
+                        Some(f) => f,
+                        None => self.fetch(At::Chain(at), ps).await?,
+                    };
+                    if counting {
+                        chain.keep_counted(pos, f.clone());
+                    }
                     // Records of another segment's range on it: keep it for that one.
                     let end = pos + f.records.len() as u64;
-                    if pos < offset || end > offset + limit as u64 {
+                    if !counting && (pos < offset || end > offset + limit as u64) {
                         chain.keep_ahead(pos, f.clone());
                     }
                     f
@@ -306,7 +341,10 @@ impl ApiClient {
                 })
             })
             .collect();
-        let total = pull.total.as_ref().and_then(|p| number(p.get(&answer)));
+        let total = match &pull.total_header {
+            Some(h) => header_total(&reply, h),
+            None => pull.total.as_ref().and_then(|p| number(p.get(&answer))),
+        };
         let more = pull
             .has_more
             .as_ref()

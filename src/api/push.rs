@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::client::{Reply, config_error};
 use super::error_body::error_body;
@@ -93,12 +93,12 @@ impl ApiClient {
                         .iter()
                         .enumerate()
                         .map(|(j, s)| {
-                            json!({
-                                "id": j.to_string(),
-                                "method": p.item_method.as_str(),
-                                "path": p.item_path.render(|f| FieldMap::text_of(s, f)),
-                                "body": p.record_envelope.wrap(encode(s)),
-                            })
+                            p.item.render(
+                                j,
+                                p.item_method.as_str(),
+                                &p.item_path.render(|f| FieldMap::text_of(s, f)),
+                                p.record_envelope.wrap(encode(s)),
+                            )
                         })
                         .collect();
                     parts.push(Part {
@@ -273,7 +273,7 @@ impl ApiClient {
                 let v = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
                 let why = reason(
                     &v,
-                    Some(&m.answers.reject_reason),
+                    m.answers.reject_reason.as_ref(),
                     reply.status,
                     &self.redactor,
                 );

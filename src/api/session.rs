@@ -52,6 +52,8 @@ pub fn attach_credential(
             })?;
             headers.insert(name, value(format!("{prefix}{}", credential.expose()))?);
         }
+        // The URL carries it: [`super::ApiClient`]'s send adds it to the query.
+        Carry::Query(_) => {}
         Carry::Cookie(name) => {
             let pair = format!("{name}={}", credential.expose());
             let joined = match headers.get(COOKIE).and_then(|v| v.to_str().ok()) {

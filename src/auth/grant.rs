@@ -85,6 +85,8 @@ enum Flavor {
     /// `auth.kind = "token_login"`: a new session is a login, a refresh goes to its
     /// refresh endpoint.
     TokenLogin(Arc<TokenLogin>),
+    /// `auth.kind = "api_key"`: the key is the credential; nothing is ever asked for.
+    ApiKey(Secret),
 }
 
 impl std::fmt::Debug for TokenEndpoint {
@@ -104,6 +106,10 @@ impl std::fmt::Debug for TokenEndpoint {
             Flavor::TokenLogin(t) => f
                 .debug_struct("TokenEndpoint")
                 .field("token_login", t)
+                .finish_non_exhaustive(),
+            Flavor::ApiKey(k) => f
+                .debug_struct("TokenEndpoint")
+                .field("api_key", k)
                 .finish_non_exhaustive(),
         }
     }
@@ -167,6 +173,10 @@ impl TokenEndpoint {
             let login = TokenLogin::new(cfg, secret, login_budget_file)?;
             return Ok(base(Flavor::TokenLogin(Arc::new(login)), None));
         }
+        if cfg.auth.kind == AuthKind::ApiKey {
+            redactor.pin("API key", secret.expose());
+            return Ok(base(Flavor::ApiKey(secret.clone()), None));
+        }
         let url = cfg.token_url();
         let token_url = TokenUrl::new(url.clone())
             .map_err(|e| format!("auth.token_url {url:?} is not a valid URL: {e}"))?;
@@ -201,7 +211,7 @@ impl TokenEndpoint {
     pub fn session(&self) -> Option<&SessionLogin> {
         match &self.flavor {
             Flavor::Session(s) => Some(s),
-            Flavor::OAuth2(_) | Flavor::TokenLogin(_) => None,
+            Flavor::OAuth2(_) | Flavor::TokenLogin(_) | Flavor::ApiKey(_) => None,
         }
     }
 
@@ -211,6 +221,11 @@ impl TokenEndpoint {
             Flavor::TokenLogin(t) => Some(t),
             _ => None,
         }
+    }
+
+    /// True with `auth.kind = "api_key"`: no renewal, and a refusal is final.
+    pub fn is_api_key(&self) -> bool {
+        matches!(self.flavor, Flavor::ApiKey(_))
     }
 
     /// The client authentication in use (method, signing algorithm, certificate).
@@ -252,6 +267,7 @@ impl TokenEndpoint {
             ),
             Flavor::Session(s) => s.credential(),
             Flavor::TokenLogin(t) => t.credential(),
+            Flavor::ApiKey(k) => format!("API key {}", k.fingerprint()),
         }
     }
 
@@ -268,6 +284,7 @@ impl TokenEndpoint {
             Flavor::OAuth2(c) => c,
             Flavor::Session(s) => return s.login(&self.http, &self.redactor).await,
             Flavor::TokenLogin(t) => return t.login(&self.http, &self.redactor).await,
+            Flavor::ApiKey(k) => return Ok(static_key(k)),
         };
         let scopes = scopes.unwrap_or(&self.scopes);
         let mut req = client
@@ -304,6 +321,12 @@ impl TokenEndpoint {
             }
             Flavor::TokenLogin(t) => {
                 return t.refresh(&self.http, &self.redactor, refresh_token).await;
+            }
+            Flavor::ApiKey(_) => {
+                return Err(GrantError::Malformed {
+                    grant: GrantKind::ApiKey,
+                    message: "internal: an API key is never refreshed".into(),
+                });
             }
         };
         let rt = RefreshToken::new(refresh_token.expose().to_string());
@@ -364,6 +387,23 @@ impl TokenEndpoint {
             sent_at,
             received_at: Instant::now(),
         }
+    }
+}
+
+/// The "grant" of a static key: the key itself, with no lifetime (nothing renews it).
+fn static_key(key: &Secret) -> Grant {
+    let now = Instant::now();
+    Grant {
+        kind: GrantKind::ApiKey,
+        access_token: key.clone(),
+        refresh_token: None,
+        expires_in: None,
+        lifetime: None,
+        lifetime_source: LifetimeSource::Static,
+        refresh_expires_in: None,
+        granted_scopes: None,
+        sent_at: now,
+        received_at: now,
     }
 }
 

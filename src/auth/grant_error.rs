@@ -184,6 +184,11 @@ fn rejected_hint(grant: GrantKind, code: &str) -> &'static str {
 /// hand: a session that just logged in, or a token just granted.
 fn refused_by_api_words(grant: GrantKind, rejected: u32, description: &str) -> String {
     match grant {
+        GrantKind::ApiKey => format!(
+            "the API refused the API key ({description}): a static key is not renewed, so \
+             supsync stops instead of retrying; check the key (SUPSYNC_API_KEY or \
+             auth.api_key.key_file) and auth.api_key.send_as, then resume"
+        ),
         GrantKind::SessionLogin => format!(
             "the API refused {rejected} sessions in a row right after their login (last: \
              {description}): it refuses sessions that just logged in, so the user likely lacks \

@@ -361,7 +361,10 @@ impl State {
         self.grants += 1;
         if matches!(
             g.kind,
-            GrantKind::ClientCredentials | GrantKind::SessionLogin | GrantKind::TokenLogin
+            GrantKind::ClientCredentials
+                | GrantKind::SessionLogin
+                | GrantKind::TokenLogin
+                | GrantKind::ApiKey
         ) {
             self.sessions += 1;
         }

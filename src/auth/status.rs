@@ -13,6 +13,8 @@ pub enum GrantKind {
     SessionLogin,
     /// `auth.kind = "token_login"`: a login for an access and a refresh token (§8).
     TokenLogin,
+    /// `auth.kind = "api_key"`: a static key, never renewed.
+    ApiKey,
 }
 
 impl GrantKind {
@@ -20,6 +22,7 @@ impl GrantKind {
     pub fn endpoint(self) -> &'static str {
         match self {
             GrantKind::SessionLogin | GrantKind::TokenLogin => "login endpoint",
+            GrantKind::ApiKey => "API",
             _ => "token endpoint",
         }
     }
@@ -29,6 +32,7 @@ impl GrantKind {
         match self {
             GrantKind::SessionLogin => "the session login".into(),
             GrantKind::TokenLogin => "the token login".into(),
+            GrantKind::ApiKey => "the API key".into(),
             other => format!("the {other} grant"),
         }
     }
@@ -41,6 +45,7 @@ impl std::fmt::Display for GrantKind {
             GrantKind::RefreshToken => "refresh_token",
             GrantKind::SessionLogin => "session login",
             GrantKind::TokenLogin => "token login",
+            GrantKind::ApiKey => "API key",
         })
     }
 }
@@ -79,6 +84,8 @@ pub enum LifetimeSource {
     Unstated,
     /// Learned from the first expired answer of a token whose lifetime was unstated.
     Learned,
+    /// A static API key: no lifetime, never renewed.
+    Static,
 }
 
 impl std::fmt::Display for LifetimeSource {
@@ -91,6 +98,7 @@ impl std::fmt::Display for LifetimeSource {
             LifetimeSource::Session => "the session's idle window and cap",
             LifetimeSource::Unstated => "not stated: used until refused, then learned",
             LifetimeSource::Learned => "learned from the first expired answer",
+            LifetimeSource::Static => "none (a static API key, never renewed)",
         })
     }
 }

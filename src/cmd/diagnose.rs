@@ -18,6 +18,16 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
     let loaded = crate::config::load(global)?;
     let secret = loaded.client_secret()?;
     let rt = super::runtime()?;
+    if loaded.config.auth.kind == crate::config::AuthKind::ApiKey {
+        let found = rt.block_on(diagnose::api_key::check(&loaded.config, &secret));
+        match args.json {
+            true => print_line(
+                &serde_json::to_string(&found).context("could not write the JSON report")?,
+            )?,
+            false => print_out(&found.text())?,
+        }
+        return Ok(found.exit_code);
+    }
     let opts = DiagnoseOptions {
         idle_wait: std::time::Duration::from_secs(args.probe_secs),
         probe_calls: args.probe_calls,

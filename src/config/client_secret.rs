@@ -15,6 +15,7 @@ use crate::secret::Secret;
 pub const SECRET_ENV: &str = "SUPSYNC_CLIENT_SECRET";
 pub const PASSWORD_ENV: &str = "SUPSYNC_SESSION_PASSWORD";
 pub const TOKEN_LOGIN_PASSWORD_ENV: &str = "SUPSYNC_TOKEN_LOGIN_PASSWORD";
+pub const API_KEY_ENV: &str = "SUPSYNC_API_KEY";
 
 /// The names of one secret: what it is, its environment variable, its two keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,14 @@ pub const TOKEN_LOGIN_PASSWORD: SecretKeys = SecretKeys {
     env: TOKEN_LOGIN_PASSWORD_ENV,
     file_key: "auth.token_login.password_file",
     inline_key: "auth.token_login.password",
+};
+
+/// An API key has no inline key: it never sits in config text.
+pub const API_KEY: SecretKeys = SecretKeys {
+    what: "API key",
+    env: API_KEY_ENV,
+    file_key: "auth.api_key.key_file",
+    inline_key: "",
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +145,27 @@ pub fn resolve_token_login_password(
         prov,
         env,
     )
+}
+
+/// The API key (`auth.kind = "api_key"`): its environment variable, else its file.
+pub fn resolve_api_key(
+    auth: &AuthConfig,
+    prov: &Provenance,
+    env: Option<OsString>,
+) -> Result<ResolvedSecret, ConfigError> {
+    let k = API_KEY;
+    resolve_with(k, auth.api_key.key_file.as_deref(), None, prov, env).map_err(|e| match e {
+        ConfigError::MissingSecret(_) => ConfigError::MissingSecret(format!(
+            "no {what} configured (auth.kind = \"api_key\"); give it one of two ways: the \
+             {env} environment variable (best for CI and services), or {file} = \
+             \"/path/to/file\" (first line is the key; chmod 600). It is never written in \
+             the config file itself",
+            what = k.what,
+            env = k.env,
+            file = k.file_key,
+        )),
+        other => other,
+    })
 }
 
 /// The secret named by `k`: its environment variable, else its file, else inline.

@@ -57,6 +57,11 @@ impl LoadedConfig {
         let resolved = match self.config.auth.kind {
             AuthKind::Session => self.resolve_session_password()?,
             AuthKind::TokenLogin => self.resolve_token_login_password()?,
+            AuthKind::ApiKey => client_secret::resolve_api_key(
+                &self.config.auth,
+                &self.provenance,
+                std::env::var_os(client_secret::API_KEY_ENV),
+            )?,
             AuthKind::Oauth2 if !self.config.client_auth_method().uses_secret() => {
                 return Ok(Secret::new(""));
             }

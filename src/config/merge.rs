@@ -21,6 +21,7 @@ pub const OTHER_ENV_VARS: &[&str] = &[
     "SUPSYNC_CLIENT_SECRET",
     "SUPSYNC_SESSION_PASSWORD",
     "SUPSYNC_TOKEN_LOGIN_PASSWORD",
+    "SUPSYNC_API_KEY",
 ];
 
 /// The inputs of one load, gathered by the caller (tests pass their own env).

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod api_key;
 pub mod client_secret;
 pub mod expired_when;
 mod file_layer;
@@ -25,6 +26,7 @@ pub mod token_cache;
 pub mod token_login;
 mod typed;
 pub mod validate;
+mod validate_api_key;
 mod validate_auth;
 pub mod validate_observe;
 mod validate_session;
@@ -271,6 +273,8 @@ pub struct AuthConfig {
     pub session: SessionConfig,
     /// The login of `kind = "token_login"` (docs/API.md §8).
     pub token_login: token_login::TokenLoginConfig,
+    /// The key of `kind = "api_key"` (`api_key.rs`).
+    pub api_key: api_key::ApiKeyConfig,
 }
 
 impl Default for AuthConfig {
@@ -310,6 +314,7 @@ impl Default for AuthConfig {
             refresh_window_text: String::new(),
             session: SessionConfig::default(),
             token_login: token_login::TokenLoginConfig::default(),
+            api_key: api_key::ApiKeyConfig::default(),
         }
     }
 }
@@ -421,6 +426,8 @@ impl Config {
         match self.auth.kind {
             AuthKind::Session => self.login_url(),
             AuthKind::TokenLogin => self.api_url(&self.auth.token_login.login_path),
+            // The key goes to the API itself.
+            AuthKind::ApiKey => self.api.base_url.clone(),
             AuthKind::Oauth2 => self.token_url(),
         }
     }

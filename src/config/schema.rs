@@ -56,7 +56,7 @@ impl KeySpec {
 /// Tables inside a section that are sections of their own, with keys the schema knows
 /// (`[auth.session]`), unlike table-valued keys whose entries are the user's names
 /// (`[auth.extra_params]`, `[api.headers]`).
-pub const SUBSECTIONS: &[&str] = &["auth.session", "auth.token_login"];
+pub const SUBSECTIONS: &[&str] = &["auth.session", "auth.token_login", "auth.api_key"];
 
 /// The value of `section.key` in a config table; `section` may be nested (`auth.session`).
 pub fn lookup<'a>(table: &'a toml::Table, section: &str, key: &str) -> Option<&'a toml::Value> {
@@ -106,6 +106,7 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
     ("auth.session", "password_file", "password"),
     ("auth.token_login", "password", "password_field"),
     ("auth.token_login", "password_file", "password"),
+    ("auth.api_key", "key_file", "send_as"),
 ];
 
 /// Keys that may not come from the environment or `--set`: a secret there would sit in
@@ -281,6 +282,7 @@ mod tests {
                 "auth",
                 "auth.session",
                 "auth.token_login",
+                "auth.api_key",
                 "sync",
                 "ui",
                 "notify",

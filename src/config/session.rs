@@ -23,6 +23,10 @@ pub enum AuthKind {
     /// (`token_login.rs`).
     #[serde(rename = "token_login")]
     TokenLogin,
+    /// A static key from `SUPSYNC_API_KEY` or `auth.api_key.key_file` on every call
+    /// (`api_key.rs`); no renewal.
+    #[serde(rename = "api_key")]
+    ApiKey,
 }
 
 impl AuthKind {
@@ -31,6 +35,7 @@ impl AuthKind {
             AuthKind::Oauth2 => "oauth2",
             AuthKind::Session => "session",
             AuthKind::TokenLogin => "token_login",
+            AuthKind::ApiKey => "api_key",
         }
     }
 }
@@ -159,6 +164,8 @@ pub enum Carry {
     Cookie(String),
     /// `<name>: <prefix><token>` (a token login's header template).
     Prefixed { name: String, prefix: String },
+    /// `?<name>=<key>` on the URL (an API key's `query:<name>`).
+    Query(String),
 }
 
 impl IdSource {
@@ -214,6 +221,7 @@ impl std::fmt::Display for Carry {
             Carry::Header(n) => write!(f, "header:{n}"),
             Carry::Cookie(n) => write!(f, "cookie:{n}"),
             Carry::Prefixed { name, prefix } => write!(f, "{name}: {prefix}{{token}}"),
+            Carry::Query(n) => write!(f, "query:{n}"),
         }
     }
 }

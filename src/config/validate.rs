@@ -279,6 +279,7 @@ pub fn validate(
     super::token_cache::check(config, &mut c, warnings);
     super::validate_session::check(config, &mut c, warnings);
     super::validate_token_login::check(config, &mut c, warnings);
+    super::validate_api_key::check(config, &mut c, warnings);
 
     match c.problems.len() {
         0 => Ok(()),

@@ -26,7 +26,7 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
     // not used, so it is not checked (files it names are not read).
     if matches!(
         au.kind,
-        super::AuthKind::Session | super::AuthKind::TokenLogin
+        super::AuthKind::Session | super::AuthKind::TokenLogin | super::AuthKind::ApiKey
     ) {
         if config.api.client_identity {
             check_certificate(config, c, warnings);

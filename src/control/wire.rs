@@ -155,6 +155,7 @@ pub enum WireGrant {
     RefreshToken,
     SessionLogin,
     TokenLogin,
+    ApiKey,
 }
 
 /// [`TokenStatus`] with every `Instant` as seconds from the moment it was written.
@@ -226,6 +227,7 @@ impl WireToken {
                 GrantKind::RefreshToken => WireGrant::RefreshToken,
                 GrantKind::SessionLogin => WireGrant::SessionLogin,
                 GrantKind::TokenLogin => WireGrant::TokenLogin,
+                GrantKind::ApiKey => WireGrant::ApiKey,
             }),
             issued_in_secs: secs_from(now, t.issued_at),
             issued_at_wall: t.issued_at_wall,
@@ -265,6 +267,7 @@ impl WireToken {
                 WireGrant::RefreshToken => GrantKind::RefreshToken,
                 WireGrant::SessionLogin => GrantKind::SessionLogin,
                 WireGrant::TokenLogin => GrantKind::TokenLogin,
+                WireGrant::ApiKey => GrantKind::ApiKey,
             }),
             issued_at: instant_at(now, self.issued_in_secs),
             issued_at_wall: self.issued_at_wall,

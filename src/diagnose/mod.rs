@@ -6,6 +6,7 @@
 
 mod advice;
 pub mod analysis;
+pub mod api_key;
 mod blockers;
 pub mod check;
 mod check_session;
@@ -112,6 +113,7 @@ pub async fn diagnose(
              the token's lifetime source and every renewal in the refresh log"
         ),
         AuthKind::Oauth2 => probe::run(cfg, client_secret, opts).await?,
+        AuthKind::ApiKey => anyhow::bail!("internal: an API key is checked by api_key::check"),
     };
     let evidence = evidence::collect(&findings);
     let verdict = verdict::of(&findings, &evidence);

@@ -241,6 +241,7 @@ fn connect_words(cfg: &crate::config::Config) -> &'static str {
     match cfg.auth.kind {
         AuthKind::Session => "cannot log in to the API (auth.kind = \"session\")",
         AuthKind::TokenLogin => "cannot log in to the API (auth.kind = \"token_login\")",
+        AuthKind::ApiKey => "cannot use the API key (auth.kind = \"api_key\")",
         AuthKind::Oauth2 => "cannot get a token from the authorization server",
     }
 }

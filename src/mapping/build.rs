@@ -35,6 +35,14 @@ impl Errors {
         }
     }
 
+    /// An envelope: `none` is no envelope (the root), as `""` is.
+    fn envelope(&mut self, key: &'static str, v: Option<String>) -> Pointer {
+        match v.as_deref() {
+            Some("none") => Pointer::root(),
+            _ => self.pointer(key, v),
+        }
+    }
+
     /// `none` (or absent) → `None`.
     fn opt_pointer(&mut self, key: &'static str, v: Option<String>) -> Option<Pointer> {
         match v.as_deref() {
@@ -149,6 +157,14 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
             ),
         );
     }
+    let item_text = pick!(keys, p, batch_item);
+    let item =
+        super::ItemTemplate::parse(item_text.as_deref().unwrap_or(super::item::DEFAULT_ITEM))
+            .unwrap_or_else(|m| {
+                e.fail("batch_item", m);
+                super::ItemTemplate::parse(super::item::DEFAULT_ITEM)
+                    .unwrap_or_else(|_| unreachable!("the default item is a template"))
+            });
     let results_at = pick!(keys, p, results);
     let results = match results_at.as_deref() {
         Some("none") => None,
@@ -183,13 +199,14 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         mode,
         method,
         path,
-        envelope: e.pointer("push_envelope", pick!(keys, p, push_envelope)),
-        record_envelope: e.pointer("record_envelope", pick!(keys, p, record_envelope)),
+        envelope: e.envelope("push_envelope", pick!(keys, p, push_envelope)),
+        record_envelope: e.envelope("record_envelope", pick!(keys, p, record_envelope)),
         max_records: usize::try_from(max_records).unwrap_or(usize::MAX),
         concurrency: usize::try_from(concurrency).unwrap_or(1),
         results,
         item_method,
         item_path,
+        item,
     };
 
     let idempotency_header = match pick!(keys, p, idempotency_header) {
@@ -214,7 +231,8 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
         0 => None,
         s @ 100..=599 => Some(AlreadyExists {
             status: u16::try_from(s).unwrap_or(409),
-            body_contains: pick!(keys, p, already_exists_match).filter(|m| !m.is_empty()),
+            body_contains: pick!(keys, p, already_exists_match)
+                .filter(|m| !m.is_empty() && m != "none"),
         }),
         s => {
             e.fail(
@@ -227,7 +245,7 @@ pub(super) fn build(keys: &MappingKeys, batch_path: &str) -> Result<ApiMapping, 
     let answers = Answers {
         reject_statuses: e.statuses("reject_statuses", pick!(keys, p, reject_statuses)),
         retry_statuses: e.statuses("retry_statuses", pick!(keys, p, retry_statuses)),
-        reject_reason: e.pointer("reject_reason", pick!(keys, p, reject_reason)),
+        reject_reason: e.opt_pointer("reject_reason", pick!(keys, p, reject_reason)),
         already_exists,
         success: match super::SuccessWhen::parse(
             &pick!(keys, p, success_when).unwrap_or_else(|| vec!["no_error".into()]),
@@ -393,10 +411,28 @@ fn build_pull(keys: &MappingKeys, p: &MappingKeys, e: &mut Errors) -> Pull {
             _ => e.fail("pull_query", format!("{q:?} must be `name=value`")),
         }
     }
+    // `header:NAME`: the total in a response header (Kinto's `Total-Records`,
+    // `X-Total-Count`), like `next_link`'s header form.
+    let total = pick!(keys, p, total);
+    let total_header = match total.as_deref().and_then(|t| t.strip_prefix("header:")) {
+        Some(h)
+            if !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
+        {
+            Some(h.to_string())
+        }
+        Some(h) => {
+            e.fail("total", format!("{h:?} is not a header name"));
+            None
+        }
+        None => None,
+    };
     Pull {
         path,
         records: e.pointer("records", pick!(keys, p, records)),
-        total: e.opt_pointer("total", pick!(keys, p, total)),
+        total: e.opt_pointer("total", total.filter(|t| !t.starts_with("header:"))),
+        total_header,
         has_more: e.opt_pointer("has_more", pick!(keys, p, has_more)),
         size_param,
         page_size: usize::try_from(page_size).unwrap_or(0),

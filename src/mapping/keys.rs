@@ -24,6 +24,7 @@ pub const KEYS: &[(&str, KeyType)] = &[
     ("push_concurrency", KeyType::Number),
     ("item_method", KeyType::Text),
     ("item_path", KeyType::Text),
+    ("batch_item", KeyType::Text),
     ("results", KeyType::Text),
     ("result_id", KeyType::Text),
     ("result_status", KeyType::Text),
@@ -78,6 +79,8 @@ pub struct MappingKeys {
     pub item_method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_item: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,8 +7,11 @@
 
 mod build;
 pub mod fields;
+pub mod item;
 mod keys;
 pub mod link;
+#[cfg(test)]
+mod none_tests;
 pub mod pointer;
 mod presets;
 pub mod success;
@@ -16,6 +19,7 @@ pub mod template;
 mod unused;
 
 pub use fields::FieldMap;
+pub use item::ItemTemplate;
 pub use keys::{KEYS, KeyType, MappingError, MappingKeys};
 pub use pointer::{Pointer, shape_of};
 pub use presets::PRESETS;
@@ -54,6 +58,8 @@ pub struct Push {
     /// Each sub-request's method and path (`sub_requests`).
     pub item_method: Method,
     pub item_path: Template,
+    /// The shape of each sub-request (`api.batch_item`).
+    pub item: ItemTemplate,
 }
 
 impl Push {
@@ -149,7 +155,7 @@ pub struct Answers {
     /// Statuses worth another attempt (429 and 5xx always are).
     pub retry_statuses: Vec<u16>,
     /// Where a per-record answer says why it rejected.
-    pub reject_reason: Pointer,
+    pub reject_reason: Option<Pointer>,
     /// An answer that means "this record is already there": counted as done (unchanged).
     pub already_exists: Option<AlreadyExists>,
     /// What a 2xx answer must look like to count as applied.
@@ -190,6 +196,9 @@ pub struct Pull {
     pub records: Pointer,
     /// Where the total count is; `None`: the client counts by paging through.
     pub total: Option<Pointer>,
+    /// The response header holding the total (`total = "header:Total-Records"`), in
+    /// place of a body pointer.
+    pub total_header: Option<String>,
     /// A boolean saying more pages follow; `None`: other stop rules decide.
     pub has_more: Option<Pointer>,
     /// The page-size parameter (`limit`, `$top`, `per_page`); `None`: the server decides.
@@ -288,12 +297,13 @@ impl ApiMapping {
                 p.concurrency
             ),
             PushMode::SubRequests => format!(
-                "push: sub-requests, POST {} (items at {}{}), each {} {}",
+                "push: sub-requests, POST {} (items at {}{}), each {} {} as {}",
                 p.path.as_str(),
                 p.envelope,
                 cap(p.max_records),
                 p.item_method.as_str(),
-                p.item_path.as_str()
+                p.item_path.as_str(),
+                p.item.as_str()
             ),
         };
         let q = &self.pull;
@@ -307,9 +317,11 @@ impl ApiMapping {
             "pull: GET {}, {paging}, records at {}, total {}",
             q.path,
             q.records,
-            q.total
-                .as_ref()
-                .map_or("counted by paging".to_string(), |t| format!("at {t}"))
+            match (&q.total, &q.total_header) {
+                (Some(t), _) => format!("at {t}"),
+                (None, Some(h)) => format!("in header {h}"),
+                (None, None) => "counted by paging".to_string(),
+            }
         );
         let idem = match &self.idempotency_header {
             Some(h) => format!("idempotency: header {h}"),

@@ -23,6 +23,7 @@ pub(super) fn preset(name: &str, batch_path: &str) -> Option<MappingKeys> {
         push_concurrency: Some(4),
         item_method: s("PUT"),
         item_path: s("/suppliers/{supplier_id}"),
+        batch_item: s(super::item::DEFAULT_ITEM),
         result_id: s("none"),
         result_status: s("/status"),
         result_error: s("none"),

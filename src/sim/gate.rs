@@ -24,6 +24,8 @@ pub const EXPIRES_HEADER: &str = "x-token-expires-in";
 enum Credential {
     Token(String),
     Session(String),
+    /// A static API key: no clocks.
+    Key,
 }
 
 /// An authenticated resource call that may proceed.
@@ -53,6 +55,7 @@ impl Admitted {
                 Credential::Token(t) => Some(lock(&self.sim.tokens).remaining_secs(t, now)),
                 // A session without clocks has no deadline to tell.
                 Credential::Session(id) => lock(&self.sim.sessions).remaining_secs(id, now),
+                Credential::Key => None,
             };
             if let Some(left) = left {
                 resp.headers_mut()
@@ -116,6 +119,10 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
     }
     let (credential, client_id) = if sim.profile.session.enabled {
         session_check(sim, headers, now)?
+    } else if sim.profile.api_key.enabled {
+        let client = super::api_key::check(sim, headers)?;
+        required_headers(sim, headers)?;
+        (Credential::Key, client)
     } else {
         token_check(sim, headers, now)?
     };

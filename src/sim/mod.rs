@@ -16,6 +16,7 @@
 
 mod admin;
 mod api;
+pub mod api_key;
 pub mod api_quirks;
 mod auth;
 pub mod client_auth;

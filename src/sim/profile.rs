@@ -29,6 +29,9 @@ pub struct Profile {
     /// docs/API.md §8).
     #[serde(default)]
     pub token_login: super::token_login_profile::TokenLoginProfile,
+    /// Static API keys instead of bearer tokens (`api_key.rs`).
+    #[serde(default)]
+    pub api_key: super::api_key::ApiKeyProfile,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +298,8 @@ impl Profile {
         }
         self.auth.check()?;
         self.token_login.check(self.session.enabled)?;
+        self.api_key
+            .check(self.session.enabled || self.token_login.enabled)?;
         self.session.check()
     }
 }
@@ -322,7 +327,7 @@ fn parse_layered(layers: &[(&str, &str)]) -> Result<Profile, String> {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown section `{section}`{}; the sections are tokens, clients, api, faults, data, auth, session, token_login",
+                        "unknown section `{section}`{}; the sections are tokens, clients, api, faults, data, auth, session, token_login, api_key",
                         line_hint(text, &section)
                     ));
                 }
@@ -346,6 +351,7 @@ fn section_is_known(s: &str) -> bool {
         "auth",
         "session",
         "token_login",
+        "api_key",
     ]
     .contains(&s)
 }

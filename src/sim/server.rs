@@ -84,6 +84,14 @@ pub fn router(sim: Arc<Sim>) -> Router {
                 |method: Method, uri: Uri| async move { reply::not_found(&method, uri.path()) },
             )
     };
+    // A key in the query leaves the URL before any handler reads it.
+    let router = match sim.profile.api_key.enabled && !sim.profile.api_key.query.is_empty() {
+        true => router.layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&sim),
+            super::api_key::lift_query,
+        )),
+        false => router,
+    };
     router
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
             let shown: String = uri.path().chars().take(100).collect();

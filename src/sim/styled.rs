@@ -269,7 +269,12 @@ fn one_record(
     Ok((
         1,
         Box::new(move || {
-            let reason_at = &m.answers.reject_reason;
+            // `reject_reason = "none"`: the answer's status alone, an empty body.
+            let reason_at = m
+                .answers
+                .reject_reason
+                .clone()
+                .unwrap_or_else(Pointer::root);
             let id = match &checked {
                 Checked::Valid(r) => r.supplier_id.clone(),
                 Checked::Rejected { id, .. } => id.clone(),
@@ -356,6 +361,18 @@ fn batch(sim: &Arc<Sim>, m: &Arc<ApiMapping>, body: &Value) -> Result<Work, Resp
             format!("batch of {} exceeds the limit of {cap}", items.len()),
         ));
     }
+    if p.mode == PushMode::SubRequests
+        && let Some((i, key)) = items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| p.item.stray_key(item).map(|k| (i, k)))
+    {
+        // As Kinto's `/v1/batch` does: an unknown key refuses the whole batch.
+        return Err(bad(format!(
+            "requests.{i}: {key} is not allowed in a sub-request (expected {})",
+            p.item.as_str()
+        )));
+    }
     let checked: Vec<Checked> = items
         .iter()
         .map(|item| {
@@ -419,21 +436,20 @@ fn sub_request(sim: &Sim, m: &ApiMapping, item: &Value) -> Checked {
     let claimed = || Checked::Rejected {
         id: String::new(),
         reason: format!(
-            "a sub-request must be {{\"method\": \"{}\", \"path\": \"{}\", \"body\": …}}",
+            "a sub-request must be {} with method {} and path {}",
+            p.item.as_str(),
             p.item_method.as_str(),
             p.item_path.as_str()
         ),
     };
-    let method = item.get("method").and_then(Value::as_str).unwrap_or("");
-    let path = item.get("path").and_then(Value::as_str).unwrap_or("");
-    if !method.eq_ignore_ascii_case(p.item_method.as_str()) {
+    let (method, path, body) = p.item.read(item);
+    if method.is_some_and(|m| !m.eq_ignore_ascii_case(p.item_method.as_str())) {
         return claimed();
     }
-    let Some(vars) = p.item_path.matches(path) else {
+    let Some(vars) = p.item_path.matches(path.unwrap_or("")) else {
         return claimed();
     };
-    let rec = item
-        .get("body")
+    let rec = body
         .and_then(|b| p.record_envelope.get(b))
         .cloned()
         .unwrap_or(Value::Null);

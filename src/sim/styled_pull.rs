@@ -135,8 +135,20 @@ pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
         }
         _ => {}
     }
+    let stated = q.total_header.as_ref().map(|h| {
+        let served = sim
+            .stats
+            .pull_pages
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (h.clone(), sim.quirks.stated_total(total as u64, served))
+    });
     Stats::bump(&sim.stats.pull_pages);
     let mut resp = reply::json(StatusCode::OK, &answer);
+    if let Some((name, n)) = stated
+        && let Ok(name) = header::HeaderName::from_bytes(name.as_bytes())
+    {
+        resp.headers_mut().insert(name, HeaderValue::from(n));
+    }
     if let Some((name, value)) = link
         && let (Ok(n), Ok(v)) = (
             header::HeaderName::from_bytes(name.as_bytes()),

@@ -67,16 +67,18 @@ impl TokenManager {
             if st.refused_by_api.is_some() {
                 return st.refused_by_api.clone();
             }
+            // A static API key is never renewed: its first refusal is the last word.
+            let api_key = self.endpoint.is_api_key();
             let fresh = st
                 .current
                 .as_ref()
                 .filter(|c| c.generation == generation)
-                .is_some_and(|c| !c.accepted && !c.invalid);
+                .is_some_and(|c| api_key || (!c.accepted && !c.invalid));
             if !fresh {
                 return None;
             }
             st.fresh_refused += 1;
-            if st.fresh_refused < FRESH_REFUSALS_FATAL {
+            if !api_key && st.fresh_refused < FRESH_REFUSALS_FATAL {
                 return None;
             }
             let grant = match self.endpoint.session() {

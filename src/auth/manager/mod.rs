@@ -308,6 +308,11 @@ impl TokenManager {
         self.lock().keepalive_interval(self.settings.keepalive)
     }
 
+    /// True with `auth.kind = "api_key"`: a static key, no renewal, no keep-alive.
+    pub fn is_api_key(&self) -> bool {
+        self.endpoint.is_api_key()
+    }
+
     /// Knows the client secret and the tokens issued so far (see [`crate::server_text`]).
     pub fn redactor(&self) -> &Arc<crate::server_text::Redactor> {
         self.endpoint.redactor()
