@@ -42,6 +42,11 @@ pub struct SessionProfile {
     /// cookies; past 100 header lines a client's HTTP parser gives up). 0 = none.
     #[serde(default)]
     pub login_extra_cookies: u32,
+    /// The words of a call refused because the session reached `cap_secs`, in a vendor's
+    /// own form (`"session expired (absolute)"`, which names no time); `""` = `Session
+    /// expired after <cap>`.
+    #[serde(default)]
+    pub cap_text: String,
 }
 
 /// Where a successful login puts the session id.
@@ -121,6 +126,12 @@ impl SessionProfile {
         if self.lockout_after > 0 && self.lockout_secs == 0 {
             return Err(
                 "[session] lockout_secs must be at least 1 when lockout_after is not 0".into(),
+            );
+        }
+        if self.cap_text.len() > 200 || self.cap_text.chars().any(char::is_control) {
+            return Err(
+                "[session] cap_text must be at most 200 characters, without control characters"
+                    .into(),
             );
         }
         if self.login_extra_cookies > 10_000 {

@@ -70,6 +70,7 @@ enum Death {
 pub struct SessionStore {
     idle: Option<Duration>,
     cap: Option<Duration>,
+    cap_text: String,
     single_session: bool,
     lockout_after: u32,
     lockout: Duration,
@@ -84,6 +85,7 @@ impl SessionStore {
         Self {
             idle: secs(cfg.idle_secs),
             cap: secs(cfg.cap_secs),
+            cap_text: cfg.cap_text.clone(),
             single_session: cfg.single_session,
             lockout_after: cfg.lockout_after,
             lockout: Duration::from_secs(cfg.lockout_secs),
@@ -187,6 +189,7 @@ impl SessionStore {
                     long(now.saturating_duration_since(s.last_used)),
                     short(self.idle.unwrap_or_default())
                 ),
+                Death::Cap if !self.cap_text.is_empty() => self.cap_text.clone(),
                 Death::Cap => format!(
                     "Session expired after {}",
                     long(self.cap.unwrap_or_default())

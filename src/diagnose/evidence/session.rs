@@ -6,6 +6,7 @@
 use super::claim::{Claim, Collector, Source, refusal};
 use super::findings::*;
 use super::said::DeadBy;
+use crate::auth::manager::says_replaced_by_login;
 
 pub(super) fn collect(c: &mut Collector, f: &Findings, s: &SessionFindings) {
     cache(c, s, &s.cache, "");
@@ -275,6 +276,10 @@ fn cap_watch(c: &mut Collector, w: &CapWatch) {
             "{kept}, at {:.1} s after its login: {words}",
             w.dead_age_secs.unwrap_or(0.0)
         );
+        let description = call.error.clone().unwrap_or_default();
+        // A session kept busy that ends is ended by a clock, whatever the words: its cap,
+        // at the age it died, unless the words name another cause (a revocation, another
+        // login) or the time themselves.
         let claim = match dead {
             DeadBy::Session {
                 after_secs: Some(s),
@@ -282,8 +287,13 @@ fn cap_watch(c: &mut Collector, w: &CapWatch) {
             DeadBy::Idle {
                 timeout_secs: Some(t),
             } => Claim::IdleWindow { secs: t },
-            _ => Claim::SessionEnded {
-                description: call.error.clone().unwrap_or_default(),
+            DeadBy::Revoked => Claim::SessionEnded { description },
+            _ if says_replaced_by_login(&description) => Claim::SessionEnded { description },
+            _ => match w.dead_age_secs {
+                Some(age) => Claim::SessionEnd {
+                    secs: age.floor() as u64,
+                },
+                None => Claim::SessionEnded { description },
             },
         };
         c.add(Source::ApiRefusal, says, claim);

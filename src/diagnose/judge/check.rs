@@ -53,6 +53,18 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
         }
         _ => {}
     }
+    // A fix that says calls will fail is a sync that cannot be kept alive as configured.
+    if !kills
+        && let Some(l) = v
+            .changes
+            .iter()
+            .find(|l| l.text.contains("fails instead of") || l.text.contains("calls fail"))
+    {
+        out.push(format!(
+            "a change says calls will fail, yet no clock kills the sync: \"{}\"",
+            l.text
+        ));
+    }
     let nothing = v
         .changes
         .iter()

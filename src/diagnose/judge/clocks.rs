@@ -21,6 +21,7 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
         reasons: Vec::new(),
         unknowns: Vec::new(),
         conflicts: Vec::new(),
+        self_check_failed: false,
         renewal: Renewal::None,
         token_lifetime_secs: None,
         shortening_scope: None,
@@ -52,7 +53,7 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
         judge_session::lines(ctx, ev, &mut v, &mut changes);
     }
     advice::other_changes(ctx, ev, &mut v, &mut changes);
-    judge_signal::expiry_signal(ctx, ev, &mut v, &mut changes);
+    judge_signal::expiry_signal(ctx, ev, &mut v);
     judge_signal::refresh_window(ctx, ev, &mut v, &mut changes);
     advice::unknowns(ctx, ev, &mut v);
 

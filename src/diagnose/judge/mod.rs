@@ -61,7 +61,8 @@ pub fn of(f: &Findings, ev: &[Evidence]) -> Verdict {
 }
 
 /// The verdict over `ev`, judged against `ctx`. Any disagreement `check` finds between
-/// the two is reported among the conflicts, never hidden.
+/// the two is reported among the conflicts, never hidden, and fails the verdict: a
+/// diagnosis that contradicts its own findings proves nothing, so it cannot exit 0.
 pub fn verdict(ctx: &Context, ev: &[Evidence]) -> Verdict {
     let mut v = clocks::judge(ctx, ev);
     v.exit_code = match v.outcome {
@@ -69,12 +70,25 @@ pub fn verdict(ctx: &Context, ev: &[Evidence]) -> Verdict {
         Outcome::CannotSustain | Outcome::ApiNotVerified => exit::DIAGNOSE_CANNOT_SUSTAIN,
         Outcome::NoToken => exit::AUTH,
     };
-    for problem in check::contradictions(ctx, ev, &v) {
+    let problems = check::contradictions(ctx, ev, &v);
+    held_to(&mut v, problems);
+    v
+}
+
+/// Reports the self-check's problems among the conflicts and fails the verdict on any: a
+/// diagnosis that contradicts its own findings proves nothing, so it never exits 0.
+pub(crate) fn held_to(v: &mut Verdict, problems: Vec<String>) {
+    if !problems.is_empty() {
+        v.self_check_failed = true;
+        if v.exit_code == exit::OK {
+            v.exit_code = exit::DIAGNOSE_CANNOT_SUSTAIN;
+        }
+    }
+    for problem in problems {
         v.conflicts.push(Conflict {
             text: format!("verdict check: {problem}"),
             findings: Vec::new(),
             trusted: Vec::new(),
         });
     }
-    v
 }

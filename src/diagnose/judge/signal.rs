@@ -6,7 +6,7 @@ use crate::diagnose::verdict::SignalVerdict;
 
 use crate::diagnose::evidence::shown;
 use crate::diagnose::evidence::{Claim, Death, Evidence, Signal, SignalKind};
-use crate::diagnose::verdict::{Context, Line, Verdict, Who};
+use crate::diagnose::verdict::{Clock, ClockKind, Context, Fix, Line, Verdict, Who};
 
 /// The rules as a TOML list, the new one last.
 fn toml_list(rules: &[String], new: &str) -> String {
@@ -29,13 +29,23 @@ fn answered(s: &Signal) -> String {
     }
 }
 
+/// An answer to a dead credential that supsync does not take for dead: the calls that
+/// meet it fail, so it kills the sync until the fix is made (untimed: it bites whenever a
+/// credential dies in use).
+fn unrecognised(what: String, fix: Fix, cites: Vec<String>) -> Clock {
+    Clock {
+        kind: ClockKind::ExpirySignal,
+        secs: None,
+        what,
+        kills: true,
+        handled: None,
+        fix: Some(fix),
+        cites,
+    }
+}
+
 /// One line per expiry-signal finding; the first one is the verdict's `expiry_signal`.
-pub(super) fn expiry_signal(
-    ctx: &Context,
-    ev: &[Evidence],
-    v: &mut Verdict,
-    changes: &mut Vec<Line>,
-) {
+pub(super) fn expiry_signal(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
     for e in ev {
         let Claim::ExpirySignal(s) = &e.claim else {
             continue;
@@ -107,25 +117,32 @@ pub(super) fn expiry_signal(
                          for a dead {n}."
                     )
                 };
-                changes.push(Line::new(
-                    format!(
-                        "[{}] Set auth.expired_when = {}: {whose_mid} is answered {what}, not 401, \
-                         and no rule matches it; without one supsync does not see the {n} is \
-                         dead, and the call fails instead of {renewing} and replaying it.\
-                         {caution}",
-                        Who::SupsyncConfig,
-                        toml_list(&ctx.expired_when, r)
-                    ),
+                v.clocks.push(unrecognised(
+                    format!("{whose_mid} is answered {what}, not 401, and no rule matches it"),
+                    Fix {
+                        who: Who::SupsyncConfig,
+                        change: format!(
+                            "Set auth.expired_when = {}: {whose_mid} is answered {what}, not \
+                             401, and no rule matches it; without one supsync does not see the \
+                             {n} is dead, and the call fails instead of {renewing} and \
+                             replaying it.{caution}",
+                            toml_list(&ctx.expired_when, r)
+                        ),
+                    },
                     cite.clone(),
                 ));
             }
-            (_, None, None) => changes.push(Line::new(
-                format!(
-                    "[{}] {whose} is answered {what}: no auth.expired_when rule can match it \
-                     (a rule needs a 401, a 403, or a 200 with an error code in its body). \
-                     Have the API answer a dead {n} with 401, or with an error code.",
-                    Who::ServerAdmin
-                ),
+            (_, None, None) => v.clocks.push(unrecognised(
+                format!("{whose_mid} is answered {what}, which no rule can match"),
+                Fix {
+                    who: Who::ServerAdmin,
+                    change: format!(
+                        "{whose} is answered {what}: no auth.expired_when rule can match it \
+                         (a rule needs a 401, a 403, or a 200 with an error code in its body), \
+                         so the call fails instead of {renewing}. Have the API answer a dead \
+                         {n} with 401, or with an error code."
+                    ),
+                },
                 cite.clone(),
             )),
         }

@@ -314,3 +314,57 @@ fn the_evidence_quotes_the_answer_and_the_tries() {
         "{says:?}"
     );
 }
+
+/// A dead credential answered in a form no rule matches: the calls that meet it fail, so
+/// the verdict names it as what kills the sync, with the rule as its fix, and exits 3.
+#[test]
+fn an_unrecognised_dead_answer_kills_the_sync_with_its_rule_as_the_fix() {
+    use crate::diagnose::verdict::{ClockKind, Outcome};
+    for how in [Death::RefusedInUse, Death::Expired, Death::NeverIssued] {
+        let e = one(Source::ExpirySignal, forbidden(how, None));
+        let v = verdict(&ctx(), &e);
+        assert_eq!(v.outcome, Outcome::CannotSustain, "{how:?}");
+        assert_eq!(v.exit_code, crate::exit::DIAGNOSE_CANNOT_SUSTAIN, "{how:?}");
+        assert_eq!(v.killer, Some(ClockKind::ExpirySignal), "{how:?}");
+        let fix = v.clocks[0].fix.as_ref().map(|f| f.change.clone());
+        assert!(
+            fix.is_some_and(|f| f.contains(r#"auth.expired_when = ["403 /error = token_expired"]"#)),
+            "{:?}",
+            v.clocks
+        );
+        assert!(!v.self_check_failed, "{:?}", v.conflicts);
+    }
+    // A matching rule: handled, nothing kills.
+    let e = one(
+        Source::ExpirySignal,
+        forbidden(Death::RefusedInUse, Some("403 /error = token_expired")),
+    );
+    let v = verdict(&ctx(), &e);
+    assert_eq!(v.exit_code, crate::exit::OK);
+    assert!(v.killer.is_none(), "{:?}", v.clocks);
+}
+
+/// A fix that says calls will fail while nothing kills the sync is a contradiction, and a
+/// contradiction fails the verdict: it cannot exit 0.
+#[test]
+fn a_change_that_says_calls_fail_under_a_green_verdict_is_caught() {
+    let e = one(Source::ExpirySignal, forbidden(Death::RefusedInUse, None));
+    let mut v = verdict(&ctx(), &e);
+    v.clocks.clear();
+    let problems = contradictions(&ctx(), &e, &v);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("says calls will fail, yet no clock kills")),
+        "{problems:?}"
+    );
+    v.exit_code = crate::exit::OK;
+    super::held_to(&mut v, problems);
+    assert!(v.self_check_failed);
+    assert_eq!(v.exit_code, crate::exit::DIAGNOSE_CANNOT_SUSTAIN);
+    assert!(
+        v.conflicts
+            .iter()
+            .any(|c| c.text.starts_with("verdict check: "))
+    );
+}

@@ -70,8 +70,14 @@ pub async fn run(
         }
         _ => None,
     };
-    let logout_url = (!cfg.auth.session.logout_path.is_empty())
-        .then(|| cfg.api_url(&cfg.auth.session.logout_path));
+    // Sessions diagnose made end with the run's own logout request.
+    let logout = crate::api::session_ender_of(
+        cfg,
+        api_http.clone(),
+        at.carry.clone(),
+        std::sync::Arc::clone(endpoint.redactor()),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
 
     let mut f = base(cfg, opts, &health_url, &login_url, &mapping);
     let mut s = SessionFindings {
@@ -86,7 +92,7 @@ pub async fn run(
         ..Default::default()
     };
     s.locked = recorded_lock(&s.budget_before);
-    let mut access = Access::new(endpoint, api_http.clone(), at, cache, lock_path, logout_url);
+    let mut access = Access::new(endpoint, api_http.clone(), at, cache, lock_path, logout);
 
     // 1. A session: a live one from the cache, else a login under the lock.
     let first = match first_session(&mut access, &mut s).await {

@@ -10,13 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::HeaderMap;
-
 use super::calls::{Target, health_with_retry};
-use crate::api::attach_credential;
 use crate::auth::cache::{CredentialLock, TokenCache, lock_within};
-use crate::auth::grant::{Grant, GrantError, TokenEndpoint, error_chain};
+use crate::auth::grant::{Grant, GrantError, TokenEndpoint};
 use crate::auth::manager::LOCK_WAIT;
+use crate::auth::manager::SessionEnder;
 use crate::auth::status::{GrantKind, LifetimeSource};
 use crate::diagnose::evidence::findings::*;
 use crate::secret::Secret;
@@ -28,8 +26,6 @@ const MAX_LOGINS: usize = 12;
 const TRANSIENT_RETRIES: u32 = 2;
 /// Between logins: a refused one, or one without an answer.
 const PAUSE: Duration = Duration::from_millis(300);
-/// A logout waits at most this long (as a run's does).
-const LOGOUT_WAIT: Duration = Duration::from_secs(5);
 
 pub(super) struct Access<'a> {
     pub(super) endpoint: TokenEndpoint,
@@ -37,7 +33,8 @@ pub(super) struct Access<'a> {
     pub(super) at: Target<'a>,
     pub(super) cache: Option<Arc<TokenCache>>,
     pub(super) lock_path: Option<PathBuf>,
-    pub(super) logout_url: Option<String>,
+    /// The run's logout request for a given session (`auth.session.logout_*`).
+    pub(super) logout: Option<SessionEnder>,
     /// The sessions diagnose logged in, for the logouts.
     made: Vec<Secret>,
 }
@@ -52,7 +49,7 @@ impl<'a> Access<'a> {
         at: Target<'a>,
         cache: Option<TokenCache>,
         lock_path: Option<PathBuf>,
-        logout_url: Option<String>,
+        logout: Option<SessionEnder>,
     ) -> Self {
         Access {
             endpoint,
@@ -60,7 +57,7 @@ impl<'a> Access<'a> {
             at,
             cache: cache.map(Arc::new),
             lock_path,
-            logout_url,
+            logout,
             made: Vec::new(),
         }
     }
@@ -271,13 +268,13 @@ impl<'a> Access<'a> {
     /// Logs out every session diagnose made, best effort; returns the last one, for a
     /// call that shows how the API answers a logged-out session.
     pub(super) async fn logout_all(&mut self, s: &mut SessionFindings) -> Option<Secret> {
-        s.logout.configured = self.logout_url.is_some();
+        s.logout.configured = self.logout.is_some();
         s.logout.made += self.made.len() as u32;
-        let url = self.logout_url.clone()?;
+        let logout = self.logout.clone()?;
         let mut last = None;
         for id in std::mem::take(&mut self.made) {
-            match self.logout(&url, &id).await {
-                Ok(()) => {
+            match logout(id.clone()).await {
+                Ok(_) => {
                     s.logout.ended += 1;
                     last = Some(id);
                 }
@@ -288,23 +285,6 @@ impl<'a> Access<'a> {
             }
         }
         last
-    }
-
-    async fn logout(&self, url: &str, id: &Secret) -> Result<(), String> {
-        let mut headers = HeaderMap::new();
-        attach_credential(&mut headers, self.at.carry, id).map_err(|e| e.to_string())?;
-        let sent = self.api_http.post(url).headers(headers).send();
-        let resp = tokio::time::timeout(LOGOUT_WAIT, sent)
-            .await
-            .map_err(|_| format!("no answer within {} s", LOGOUT_WAIT.as_secs()))?
-            .map_err(|e| self.endpoint.redactor().clean(&error_chain(&e)))?;
-        let status = resp.status();
-        // A session the server no longer knows counts as ended.
-        if status.is_success() || status == reqwest::StatusCode::UNAUTHORIZED {
-            Ok(())
-        } else {
-            Err(format!("HTTP {}", status.as_u16()))
-        }
     }
 }
 

@@ -79,6 +79,10 @@ pub enum ClockKind {
     ConnectionCut,
     /// No session: the login is refused, its budget spent, the account locked.
     SessionLogin,
+    /// A dead token or session is answered in a form supsync does not take for dead (a
+    /// 403 or a 200 carrying an error, and no `auth.expired_when` rule matches): the call
+    /// fails instead of renewing.
+    ExpirySignal,
 }
 
 /// Whom to ask for a change.
@@ -192,6 +196,9 @@ pub struct Verdict {
     /// What the probe could not see, and what would measure it.
     pub unknowns: Vec<Line>,
     pub conflicts: Vec<Conflict>,
+    /// The self-check found the verdict contradicting its findings (named among the
+    /// conflicts as "verdict check: …"): the exit code is then never 0.
+    pub self_check_failed: bool,
     pub renewal: Renewal,
     /// The TTL the verdict trusts.
     pub token_lifetime_secs: Option<u64>,
