@@ -191,16 +191,14 @@ fn idle(c: &mut Collector, f: &Findings) {
         );
         return;
     }
+    // A header that is missing or empty is said so, never rendered as a number of seconds.
+    let header = |h: Option<u64>| h.map_or("none".to_string(), |h| format!("{h} s"));
     let label = format!(
-        "idle probe on the {} {}: X-Token-Expires-In {} s, then {} after {:.1} s unused",
+        "idle probe on the {} {}: X-Token-Expires-In {}, then {} after {:.1} s unused",
         p.token,
         noun(f),
-        first
-            .header_expires_in_secs
-            .map_or("-".into(), |h| h.to_string()),
-        second
-            .header_expires_in_secs
-            .map_or("none".into(), |h| format!("{h} s")),
+        header(first.header_expires_in_secs),
+        header(second.header_expires_in_secs),
         p.waited_secs
     );
     match idle_conclusion(p) {

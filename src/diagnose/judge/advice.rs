@@ -32,8 +32,10 @@ pub(super) fn other_changes(ctx: &Context, ev: &[Evidence], v: &mut Verdict, out
                 )),
                 known => out.push(Line::new(
                     format!(
-                        "[{}] Add offline_access to auth.scopes{}: with a refresh token supsync \
-                         renews without a new session each time.",
+                        "[{}] No refresh token (offline_access not requested): every renewal \
+                         is a new client-credentials grant. Add offline_access to \
+                         auth.scopes{}: with a refresh token supsync renews without a new \
+                         session each time.",
                         Who::SupsyncConfig,
                         if known.is_some() {
                             " (a grant with it brought a refresh token)"
