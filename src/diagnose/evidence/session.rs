@@ -287,7 +287,8 @@ fn cap_watch(c: &mut Collector, w: &CapWatch) {
             DeadBy::Idle {
                 timeout_secs: Some(t),
             } => Claim::IdleWindow { secs: t },
-            DeadBy::Revoked => Claim::SessionEnded { description },
+            // Idle words on a busy session: the calls came too far apart, not a cap.
+            DeadBy::Revoked | DeadBy::Idle { .. } => Claim::SessionEnded { description },
             _ if says_replaced_by_login(&description) => Claim::SessionEnded { description },
             _ => match w.dead_age_secs {
                 Some(age) => Claim::SessionEnd {

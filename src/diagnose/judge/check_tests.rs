@@ -345,3 +345,42 @@ proptest! {
         }
     }
 }
+
+/// The renewals a sync needs count the refresh margin a run renews ahead by: 60 s tokens
+/// renewed 20 s early serve 40 s each, so an hour takes 89 renewals, not 59.
+#[test]
+fn renewals_per_sync_count_the_refresh_margin() {
+    let ctx = Context {
+        sync_secs: 3600,
+        expected_ttl_secs: 60,
+        keepalive_secs: 10,
+        refresh_margin_secs: 120,
+        min_workable_secs: 1.02,
+        ..Default::default()
+    };
+    let ev = vec![
+        Evidence {
+            id: "F1".into(),
+            source: Source::ExpiresIn,
+            says: String::new(),
+            claim: Claim::Ttl { secs: 60 },
+        },
+        Evidence {
+            id: "F2".into(),
+            source: Source::Regrant,
+            says: String::new(),
+            claim: Claim::NewSession {
+                ok: true,
+                error: None,
+            },
+        },
+    ];
+    let v = verdict(&ctx, &ev);
+    let ttl = v
+        .clocks
+        .iter()
+        .find(|c| c.kind == ClockKind::Ttl)
+        .unwrap_or_else(|| panic!("{:?}", v.clocks));
+    let handled = ttl.handled.clone().unwrap_or_default();
+    assert!(handled.contains("about 89 per sync"), "{handled}");
+}

@@ -250,7 +250,14 @@ fn ttl(ctx: &Context, ev: &[Evidence], v: &mut Verdict, changes: &mut Vec<Line>)
     } else {
         fix
     };
-    let renewals = d.div_ceil(chosen.max(1)).saturating_sub(1).max(1);
+    // A run renews each token its refresh margin before it ends (the margin capped to a
+    // share of the lifetime, as the token manager caps it), so a token serves less than
+    // its lifetime.
+    let margin = ctx
+        .refresh_margin_secs
+        .min(chosen / u64::from(crate::auth::state::MARGIN_FRACTION));
+    let serves = chosen.saturating_sub(margin).max(1);
+    let renewals = d.div_ceil(serves).saturating_sub(1).max(1);
     v.clocks.push(Clock {
         kind: ClockKind::Ttl,
         secs: Some(chosen),
