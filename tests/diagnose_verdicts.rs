@@ -8,7 +8,10 @@
 //!   session died, never filed as "ended for another reason";
 //! - a dead session answered 200 with an error body and no `auth.expired_when` rule: the
 //!   calls fail, so exit 3 with the rule that matches;
-//! - a wrong password against a server that locks after 3 failures: exactly one login.
+//! - a wrong password against a server that locks after 3 failures: exactly one login;
+//! - a 2 s idle window answered "session inactive" (no window named, no header): reported
+//!   as at most the quiet that killed (a range from the quiet that survived, when whole
+//!   seconds of it were measured), never advised at or above it.
 //!
 //! Clocks are short (a 6 s cap watched for 12 s; calls every second keep it busy); the
 //! cases run side by side, each against a simulator of its own.
@@ -123,33 +126,39 @@ async fn verdicts_agree_with_the_server_they_were_run_against() {
                single_session = true";
     let body = "idle_secs = 30\ncap_secs = 0\nsingle_session = true";
     let lock = "idle_secs = 30\ncap_secs = 0\nlockout_after = 3\nlockout_secs = 60";
-    let (cap_sim, body_sim, lock_sim) = tokio::join!(
+    let idle = "idle_secs = 2\nidle_text = \"session inactive\"\ncap_secs = 0\n\
+                single_session = true";
+    let (cap_sim, body_sim, lock_sim, idle_sim) = tokio::join!(
         sim(cap, "expiry_header = false"),
         sim(body, "[tokens]\nexpiry_signal = \"200-body\""),
         sim(lock, ""),
+        sim(idle, "expiry_header = false"),
     );
-    let (dc, db, dl) = (
+    let (dc, db, dl, di) = (
+        tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
-    let (cc, cb, cl) = (
+    let (cc, cb, cl, ci) = (
         write_config(dc.path(), &cap_sim.url(), ""),
         write_config(db.path(), &body_sim.url(), ""),
         write_config(dl.path(), &lock_sim.url(), "max_failed_logins = 3"),
+        write_config(di.path(), &idle_sim.url(), ""),
     );
     let started = std::time::Instant::now();
-    let (oc, ob, ol) = tokio::join!(
+    let (oc, ob, ol, oi) = tokio::join!(
         diagnose(dc.path(), &cc, PASSWORD, &["--wait-secs", "12"]),
         diagnose(db.path(), &cb, PASSWORD, &["--wait-secs", "2"]),
         diagnose(dl.path(), &cl, WRONG, &[]),
+        diagnose(di.path(), &ci, PASSWORD, &["--wait-secs", "4"]),
     );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(90),
         "{:?}",
         started.elapsed()
     );
-    for o in [&oc, &ob, &ol] {
+    for o in [&oc, &ob, &ol, &oi] {
         let out = text(o);
         assert!(!out.contains(PASSWORD) && !out.contains(WRONG), "{out}");
     }
@@ -209,4 +218,33 @@ async fn verdicts_agree_with_the_server_they_were_run_against() {
     let j = json(&ol);
     assert_eq!(logins_sent(&j), 1);
     assert_eq!(j["verdict"]["killer"], "session_login");
+
+    // The 2 s idle window, named by no words and no header: the quiet that killed (the
+    // 3 s idle probe) is the top of a range whose bottom is the quiet that survived; the
+    // advice stays below the top (and never exceeds the bottom when one is known).
+    let j = json(&oi);
+    no_verdict_check_conflict(&j);
+    let idle = j["verdict"]["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "idle")
+        .unwrap_or_else(|| panic!("no idle clock: {:#}", j["verdict"]))
+        .clone();
+    let what = idle["what"].as_str().unwrap();
+    // The calls keeping a session alive came under a second apart (a quarter of the 3 s
+    // bound), so in whole seconds no quiet that survived is known: "≤ 3 s", worked with
+    // as 2.
+    assert!(what.starts_with("idle window ≤ 3 s"), "{what}");
+    let w = j["verdict"]["idle_window_secs"].as_u64().unwrap();
+    assert!(w <= 2, "{w}");
+    let advised = changes(&j);
+    assert!(
+        advised.contains(&format!("auth.idle_timeout_secs = {w} ")),
+        "{advised}"
+    );
+    assert_eq!(
+        login_requests(&stats(&idle_sim.url()).await),
+        logins_sent(&j)
+    );
 }

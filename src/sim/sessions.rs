@@ -71,6 +71,7 @@ pub struct SessionStore {
     idle: Option<Duration>,
     cap: Option<Duration>,
     cap_text: String,
+    idle_text: String,
     single_session: bool,
     lockout_after: u32,
     lockout: Duration,
@@ -86,6 +87,7 @@ impl SessionStore {
             idle: secs(cfg.idle_secs),
             cap: secs(cfg.cap_secs),
             cap_text: cfg.cap_text.clone(),
+            idle_text: cfg.idle_text.clone(),
             single_session: cfg.single_session,
             lockout_after: cfg.lockout_after,
             lockout: Duration::from_secs(cfg.lockout_secs),
@@ -184,6 +186,7 @@ impl SessionStore {
         };
         if let Some((death, _)) = death(self.idle, self.cap, s).filter(|(_, when)| *when <= now) {
             let description = match death {
+                Death::Idle if !self.idle_text.is_empty() => self.idle_text.clone(),
                 Death::Idle => format!(
                     "Session idle for {} (idle timeout {})",
                     long(now.saturating_duration_since(s.last_used)),

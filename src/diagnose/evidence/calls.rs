@@ -152,8 +152,30 @@ fn refused_call(
             timeout_secs: Some(t),
         } => c.add(Source::ApiRefusal, says, Claim::IdleWindow { secs: t }),
         DeadBy::Idle { timeout_secs: None } => {
-            let waited = f.idle_probe.waited_secs.ceil().max(1.0) as u64;
-            c.add(Source::ApiRefusal, says, Claim::IdleWindow { secs: waited });
+            // Died after this long unused, window unnamed: at most that, and at least the
+            // quiet between the calls that kept a session alive.
+            let died_secs = f.idle_probe.waited_secs.floor().max(1.0) as u64;
+            let survived_secs = f
+                .session
+                .as_ref()
+                .and_then(|s| s.cap_watch.as_ref())
+                .filter(|w| {
+                    w.ticks
+                        .iter()
+                        .filter(|t| t.status.is_some_and(|s| s < 300))
+                        .count()
+                        > 1
+                })
+                .map_or(0, |w| w.every_secs.floor() as u64)
+                .min(died_secs.saturating_sub(1));
+            c.add(
+                Source::ApiRefusal,
+                says,
+                Claim::IdleAtMost {
+                    survived_secs,
+                    died_secs,
+                },
+            );
         }
         DeadBy::Session {
             after_secs: Some(s),

@@ -97,6 +97,13 @@ pub enum Claim {
     IdleWindow {
         secs: u64,
     },
+    /// An unused credential died after `died_secs` without the server naming its window,
+    /// while quiet times of `survived_secs` were survived (0: none measured): an idle
+    /// window between the two, at most `died_secs`.
+    IdleAtMost {
+        survived_secs: u64,
+        died_secs: u64,
+    },
     /// An unused token survived `secs`: an idle window, if any, is longer.
     IdleLongerThan {
         secs: u64,

@@ -346,8 +346,9 @@ fn idle_death(c: &mut Collector, d: &IdleDeath) {
         DeadBy::Idle {
             timeout_secs: Some(t),
         } => Claim::IdleWindow { secs: t },
-        DeadBy::Idle { timeout_secs: None } => Claim::IdleWindow {
-            secs: d.unused_secs.ceil() as u64,
+        DeadBy::Idle { timeout_secs: None } => Claim::IdleAtMost {
+            survived_secs: 0,
+            died_secs: (d.unused_secs.floor() as u64).max(1),
         },
         _ => Claim::SessionEnded {
             description: d.call.error.clone().unwrap_or_default(),

@@ -137,6 +137,15 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
                     "{id}: a {secs} s TTL within the sync is not among the clocks"
                 ));
             }
+            Claim::IdleAtMost { died_secs, .. }
+                if v.idle_window_secs.is_none_or(|w| w >= *died_secs) =>
+            {
+                out.push(format!(
+                    "{id}: a session died after {died_secs} s unused, yet the verdict's idle \
+                     window is {:?}",
+                    v.idle_window_secs
+                ));
+            }
             Claim::IdleWindow { secs } => {
                 if v.idle_window_secs.is_none_or(|w| w.abs_diff(*secs) > 2) {
                     out.push(format!(

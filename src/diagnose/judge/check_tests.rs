@@ -384,3 +384,54 @@ fn renewals_per_sync_count_the_refresh_margin() {
     let handled = ttl.handled.clone().unwrap_or_default();
     assert!(handled.contains("about 89 per sync"), "{handled}");
 }
+
+/// An idle window the server never named: a session survived 2 s of quiet and died after
+/// 3 s. Reported as the range, worked with as the smaller, and the self-check catches a
+/// verdict that would advise the quiet that killed.
+#[test]
+fn an_unnamed_idle_window_is_a_range_and_advice_stays_below_it() {
+    let ctx = Context {
+        sync_secs: 3600,
+        expected_ttl_secs: 3600,
+        keepalive_secs: 60,
+        refresh_margin_secs: 120,
+        min_workable_secs: 1.02,
+        session: true,
+        ..Default::default()
+    };
+    let ev = vec![Evidence {
+        id: "F1".into(),
+        source: Source::ApiRefusal,
+        says: String::new(),
+        claim: Claim::IdleAtMost {
+            survived_secs: 2,
+            died_secs: 3,
+        },
+    }];
+    let mut v = verdict(&ctx, &ev);
+    let idle = v
+        .clocks
+        .iter()
+        .find(|c| c.kind == ClockKind::Idle)
+        .unwrap_or_else(|| panic!("{:?}", v.clocks));
+    assert!(
+        idle.what.starts_with("idle window ≤ 2–3 s"),
+        "{}",
+        idle.what
+    );
+    assert_eq!(v.idle_window_secs, Some(2));
+    let fix = idle
+        .fix
+        .as_ref()
+        .map(|f| f.change.clone())
+        .unwrap_or_default();
+    assert!(fix.contains("auth.idle_timeout_secs = 2 "), "{fix}");
+    assert!(!v.self_check_failed, "{:?}", v.conflicts);
+    v.idle_window_secs = Some(3);
+    assert!(
+        contradictions(&ctx, &ev, &v)
+            .iter()
+            .any(|p| p.contains("died after 3 s unused")),
+        "the check catches advice at the quiet that killed"
+    );
+}

@@ -72,6 +72,7 @@ pub(super) fn idle(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
         })
         .collect();
     let Some(&(_, first)) = windows.first() else {
+        idle_range(ctx, ev, v);
         return;
     };
     let stated: Vec<&(&Evidence, u64)> = windows
@@ -96,16 +97,57 @@ pub(super) fn idle(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
     }
     v.idle_window_secs = Some(w);
     let cites: Vec<String> = trusted.iter().map(|(e, _)| e.id.clone()).collect();
+    let what = format!("idle window {w} s (a {} unused that long dies)", ctx.noun());
+    idle_clock(ctx, ev, v, w, what, cites);
+}
+
+/// An idle window known only as a range: a quiet time that survived and one that killed.
+/// The verdict works with the smaller, so no advice exceeds what was seen to survive.
+fn idle_range(ctx: &Context, ev: &[Evidence], v: &mut Verdict) {
+    let Some((e, survived, died)) = ev
+        .iter()
+        .filter_map(|e| match e.claim {
+            Claim::IdleAtMost {
+                survived_secs,
+                died_secs,
+            } => Some((e, survived_secs, died_secs)),
+            _ => None,
+        })
+        .min_by_key(|(_, _, d)| *d)
+    else {
+        return;
+    };
+    let w = match survived {
+        0 => died.saturating_sub(1).max(1),
+        s => s,
+    };
+    v.idle_window_secs = Some(w);
+    let range = match survived {
+        0 => format!("≤ {died} s"),
+        s => format!("≤ {s}–{died} s"),
+    };
+    let what = format!(
+        "idle window {range} (a {} unused {died} s died; the server named no window)",
+        ctx.noun()
+    );
+    idle_clock(ctx, ev, v, w, what, vec![e.id.clone()]);
+}
+
+/// The idle clock at `w` seconds: handled by the keep-alive cadence or a setting, else
+/// the setting that fits.
+fn idle_clock(
+    ctx: &Context,
+    ev: &[Evidence],
+    v: &mut Verdict,
+    w: u64,
+    what: String,
+    cites: Vec<String>,
+) {
     let header = ids(ev, |c| matches!(c, Claim::NoExpiryHeader)).is_empty();
     let k = ctx.keepalive_secs;
     let hint = ctx.idle_hint_secs > 0 && ctx.idle_hint_secs <= w;
     let cadence = k < w;
-    let mut c = clock(
-        ClockKind::Idle,
-        Some(w),
-        format!("idle window {w} s (a {} unused that long dies)", ctx.noun()),
-        cites,
-    );
+    let mut c = clock(ClockKind::Idle, Some(w), what, cites);
     if (w as f64) < ctx.min_workable_secs {
         c.kills = true;
         c.fix = Some(Fix {
