@@ -254,3 +254,170 @@ fn the_scanner_sees_grouped_and_plain_imports() {
     let named: Vec<String> = rooms_named(text).into_iter().collect();
     assert_eq!(named, ["config", "engine", "exit", "journal"]);
 }
+
+/// Diagnose's sub-rooms, by stage, and the sub-rooms each may import from: the verdict's
+/// types at the bottom, the probes (the only network) beside the judges, the words on top.
+/// `src/diagnose/mod.rs` wires them together and is not checked.
+const DIAGNOSE_ALLOWED: &[(&str, &[&str])] = &[
+    ("verdict", &[]),
+    ("evidence", &["verdict"]),
+    ("judge", &["evidence", "verdict"]),
+    ("probe", &["evidence", "verdict"]),
+    ("report", &["evidence", "verdict", "judge"]),
+];
+
+/// The text a file holds before its unit tests (whose `super::` means the file itself).
+fn before_tests(text: &str) -> &str {
+    text.find("#[cfg(test)]").map_or(text, |at| &text[..at])
+}
+
+/// The diagnose sub-rooms a file names, however it spells the path.
+fn diagnose_rooms_named(file: &Path, text: &str) -> BTreeSet<String> {
+    let text = before_tests(text);
+    let only_prefix = |prefix: &str| -> BTreeSet<String> {
+        // Keep `prefix` paths only: hide real `crate::` paths first.
+        let hidden = text.replace("crate::", "krate::");
+        let hidden = hidden.replace(&prefix.replace("crate::", "krate::"), "crate::");
+        rooms_named(&hidden)
+    };
+    let mut named = only_prefix("crate::diagnose::");
+    let is_mod = file.file_name().is_some_and(|n| n == "mod.rs");
+    named.extend(only_prefix(if is_mod {
+        "super::"
+    } else {
+        "super::super::"
+    }));
+    named
+}
+
+#[test]
+fn diagnose_sub_rooms_import_only_downwards() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/diagnose");
+    let allowed: BTreeMap<&str, BTreeSet<&str>> = DIAGNOSE_ALLOWED
+        .iter()
+        .map(|(room, deps)| (*room, deps.iter().copied().collect()))
+        .collect();
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&root).unwrap();
+        if rel.components().count() < 2 || is_test_code(file) {
+            continue; // diagnose's own mod.rs wires the sub-rooms together
+        }
+        let room = room_of(&root, file);
+        let Some(deps) = allowed.get(room.as_str()) else {
+            wrong.push(format!(
+                "{}: diagnose sub-room `{room}` is not on the map (add it to \
+                 ARCHITECTURE.md and DIAGNOSE_ALLOWED)",
+                file.display()
+            ));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for named in diagnose_rooms_named(file, &text) {
+            if named == room {
+                continue;
+            }
+            if !allowed.contains_key(named.as_str()) {
+                wrong.push(format!(
+                    "{}: `diagnose::{room}` reaches `diagnose::{named}`, which is no \
+                     sub-room (the sub-rooms never import diagnose's top)",
+                    file.display()
+                ));
+            } else if !deps.contains(named.as_str()) {
+                wrong.push(format!(
+                    "{}: `diagnose::{room}` imports `diagnose::{named}`",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "arrows between diagnose's sub-rooms that ARCHITECTURE.md does not allow:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// The sibling files a file of a sub-room imports: `super::x` from a file, `x::` from the
+/// sub-room's `mod.rs`; an item of `mod.rs` named from a file is an arrow to `mod`.
+fn sibling_arrows(file: &Path, text: &str, siblings: &BTreeSet<String>) -> BTreeSet<String> {
+    let text = before_tests(text);
+    let mut out = BTreeSet::new();
+    let is_mod = file.file_name().is_some_and(|n| n == "mod.rs");
+    if is_mod {
+        for s in siblings.iter().filter(|s| *s != "mod") {
+            let needle = format!("{s}::");
+            let mut from = 0;
+            while let Some(at) = text[from..].find(&needle) {
+                let at = from + at;
+                let before = text[..at].chars().next_back();
+                if !before.is_some_and(|c| c == ':' || c == '_' || c.is_ascii_alphanumeric()) {
+                    out.insert(s.clone());
+                    break;
+                }
+                from = at + needle.len();
+            }
+        }
+        return out;
+    }
+    let hidden = text
+        .replace("crate::", "krate::")
+        .replace("super::super::", "up::");
+    for name in rooms_named(&hidden.replace("super::", "crate::")) {
+        if siblings.contains(&name) {
+            out.insert(name);
+        } else {
+            out.insert("mod".to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn no_import_circle_between_the_files_of_a_diagnose_sub_room() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/diagnose");
+    let mut circles = Vec::new();
+    for (room, _) in DIAGNOSE_ALLOWED {
+        let dir = root.join(room);
+        let mut files = Vec::new();
+        rust_files(&dir, &mut files);
+        files.retain(|f| !is_test_code(f));
+        let stem = |f: &Path| f.file_stem().unwrap().to_string_lossy().to_string();
+        let siblings: BTreeSet<String> = files.iter().map(|f| stem(f)).collect();
+        let arrows: BTreeMap<String, BTreeSet<String>> = files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f).unwrap();
+                let mut to = sibling_arrows(f, &text, &siblings);
+                to.remove(&stem(f));
+                (stem(f), to)
+            })
+            .collect();
+        // A file that reaches itself again through its arrows sits on a circle.
+        for start in arrows.keys() {
+            let mut seen = BTreeSet::new();
+            let mut todo: Vec<(String, Vec<String>)> = vec![(start.clone(), vec![start.clone()])];
+            while let Some((at, path)) = todo.pop() {
+                for next in arrows.get(&at).into_iter().flatten() {
+                    if next == start {
+                        circles.push(format!(
+                            "src/diagnose/{room}/: {} -> {start}",
+                            path.join(" -> ")
+                        ));
+                    } else if seen.insert(next.clone()) {
+                        let mut p = path.clone();
+                        p.push(next.clone());
+                        todo.push((next.clone(), p));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "import circles inside diagnose's sub-rooms (files named by stem):\n{}",
+        circles.join("\n")
+    );
+}

@@ -632,11 +632,19 @@ async fn a_dead_session_answered_403_or_200_gets_its_expired_when_rule() {
         supsync(df.path(), &cf, PASSWORD, &args),
         supsync(db.path(), &cb, PASSWORD, &args)
     );
+    // Without a rule the calls that meet a dead session fail: that kills the sync (exit
+    // 3); with the rule that matches, it is handled (exit 0).
+    assert_eq!(of.status.code(), Some(3), "{}", text(&of));
+    assert_eq!(ob.status.code(), Some(0), "{}", text(&ob));
     for o in [&of, &ob] {
-        assert_eq!(o.status.code(), Some(0), "{}", text(o));
         no_secrets(&text(o));
     }
     let j = json(&of);
+    assert_eq!(
+        j["verdict"]["killer"], "expiry_signal",
+        "{:#}",
+        j["verdict"]
+    );
     no_verdict_check_conflict(&j);
     let s = finding(&j, "expiry_signal");
     assert_eq!(s["claim"]["form"], "status_403", "{s:#}");

@@ -442,7 +442,7 @@ impl ApiClient {
 
 /// `api.headers`, resolved from their sources, each marked sensitive (HTTP/2 never
 /// indexes it; reqwest's `Debug` never shows it).
-fn extra_headers(
+pub(super) fn extra_headers(
     cfg: &Config,
 ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, ApiError> {
     let mut out = Vec::new();

@@ -20,7 +20,7 @@ pub use crate::retry_after;
 pub use chain::ChainPoint;
 pub use item::ItemRead;
 pub use push::PushJob;
-pub use session::attach_credential;
+pub use session::{attach_credential, session_ender, session_ender_of};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -139,43 +139,81 @@ impl ApiClient {
     /// request as [`ApiClient::logout`], for a given session; `None` without a logout.
     pub(super) fn session_ender(&self) -> Option<crate::auth::manager::SessionEnder> {
         let url = self.logout_url.clone()?;
-        let http = self.http.clone();
-        let method = self.logout_method.clone();
-        let headers = self.headers.clone();
-        let carry = self.carry.clone();
-        let redactor = std::sync::Arc::clone(&self.redactor);
-        Some(std::sync::Arc::new(move |id: Secret| {
-            let (http, method, url, headers, carry, redactor) = (
-                http.clone(),
-                method.clone(),
-                url.clone(),
-                headers.clone(),
-                carry.clone(),
-                std::sync::Arc::clone(&redactor),
-            );
-            Box::pin(async move {
-                let mut req = http
-                    .request(method, &url)
-                    .build()
-                    .map_err(|e| format!("cannot build the logout request: {e}"))?;
-                for (name, value) in &headers {
-                    req.headers_mut().insert(name.clone(), value.clone());
-                }
-                attach_credential(req.headers_mut(), &carry, &id).map_err(|e| e.to_string())?;
-                let resp = tokio::time::timeout(LOGOUT_WAIT, http.execute(req))
-                    .await
-                    .map_err(|_| format!("no answer within {} s", LOGOUT_WAIT.as_secs()))?
-                    .map_err(|e| redactor.clean(&crate::auth::grant::error_chain(&e)))?;
-                let status = resp.status();
-                // A session the server no longer knows counts as ended.
-                if status.is_success() || status == reqwest::StatusCode::UNAUTHORIZED {
-                    Ok(status.as_u16())
-                } else {
-                    Err(format!("HTTP {}", status.as_u16()))
-                }
-            })
-        }))
+        Some(session_ender(
+            self.http.clone(),
+            self.logout_method.clone(),
+            url,
+            self.headers.clone(),
+            self.carry.clone(),
+            std::sync::Arc::clone(&self.redactor),
+        ))
     }
+}
+
+/// How a run ends a given session: `method url` with the configured headers and the
+/// session id carried as calls carry it; the status, or why it failed. A session the server
+/// no longer knows (401) counts as ended. `diagnose` ends the sessions it made with this too,
+/// so both speak to the server alike.
+pub fn session_ender(
+    http: reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    carry: Carry,
+    redactor: std::sync::Arc<crate::server_text::Redactor>,
+) -> crate::auth::manager::SessionEnder {
+    std::sync::Arc::new(move |id: Secret| {
+        let (http, method, url, headers, carry, redactor) = (
+            http.clone(),
+            method.clone(),
+            url.clone(),
+            headers.clone(),
+            carry.clone(),
+            std::sync::Arc::clone(&redactor),
+        );
+        Box::pin(async move {
+            let mut req = http
+                .request(method, &url)
+                .build()
+                .map_err(|e| format!("cannot build the logout request: {e}"))?;
+            for (name, value) in &headers {
+                req.headers_mut().insert(name.clone(), value.clone());
+            }
+            attach_credential(req.headers_mut(), &carry, &id).map_err(|e| e.to_string())?;
+            let resp = tokio::time::timeout(LOGOUT_WAIT, http.execute(req))
+                .await
+                .map_err(|_| format!("no answer within {} s", LOGOUT_WAIT.as_secs()))?
+                .map_err(|e| redactor.clean(&crate::auth::grant::error_chain(&e)))?;
+            let status = resp.status();
+            // A session the server no longer knows counts as ended.
+            if status.is_success() || status == reqwest::StatusCode::UNAUTHORIZED {
+                Ok(status.as_u16())
+            } else {
+                Err(format!("HTTP {}", status.as_u16()))
+            }
+        })
+    })
+}
+
+/// [`session_ender`] as a run of `cfg` builds it: the configured logout path and method,
+/// `api.headers`, and how calls carry the session id; `None` without a logout path.
+pub fn session_ender_of(
+    cfg: &crate::config::Config,
+    http: reqwest::Client,
+    carry: Carry,
+    redactor: std::sync::Arc<crate::server_text::Redactor>,
+) -> Result<Option<crate::auth::manager::SessionEnder>, ApiError> {
+    if cfg.auth.session.logout_path.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(session_ender(
+        http,
+        cfg.auth.session.logout_method.as_reqwest(),
+        cfg.api_url(&cfg.auth.session.logout_path),
+        super::client::extra_headers(cfg)?,
+        carry,
+        redactor,
+    )))
 }
 
 #[cfg(test)]

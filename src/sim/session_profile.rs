@@ -42,6 +42,16 @@ pub struct SessionProfile {
     /// cookies; past 100 header lines a client's HTTP parser gives up). 0 = none.
     #[serde(default)]
     pub login_extra_cookies: u32,
+    /// The words of a call refused because the session reached `cap_secs`, in a vendor's
+    /// own form (`"session expired (absolute)"`, which names no time); `""` = `Session
+    /// expired after <cap>`.
+    #[serde(default)]
+    pub cap_text: String,
+    /// The words of a call refused because the session sat unused past `idle_secs`, in a
+    /// vendor's form that names no window (`"session inactive"`); `""` = `Session idle for
+    /// <t> (idle timeout <w>)`.
+    #[serde(default)]
+    pub idle_text: String,
 }
 
 /// Where a successful login puts the session id.
@@ -122,6 +132,13 @@ impl SessionProfile {
             return Err(
                 "[session] lockout_secs must be at least 1 when lockout_after is not 0".into(),
             );
+        }
+        for (key, text) in [("cap_text", &self.cap_text), ("idle_text", &self.idle_text)] {
+            if text.len() > 200 || text.chars().any(char::is_control) {
+                return Err(format!(
+                    "[session] {key} must be at most 200 characters, without control characters"
+                ));
+            }
         }
         if self.login_extra_cookies > 10_000 {
             return Err(format!(

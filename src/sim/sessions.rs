@@ -70,6 +70,8 @@ enum Death {
 pub struct SessionStore {
     idle: Option<Duration>,
     cap: Option<Duration>,
+    cap_text: String,
+    idle_text: String,
     single_session: bool,
     lockout_after: u32,
     lockout: Duration,
@@ -84,6 +86,8 @@ impl SessionStore {
         Self {
             idle: secs(cfg.idle_secs),
             cap: secs(cfg.cap_secs),
+            cap_text: cfg.cap_text.clone(),
+            idle_text: cfg.idle_text.clone(),
             single_session: cfg.single_session,
             lockout_after: cfg.lockout_after,
             lockout: Duration::from_secs(cfg.lockout_secs),
@@ -182,11 +186,13 @@ impl SessionStore {
         };
         if let Some((death, _)) = death(self.idle, self.cap, s).filter(|(_, when)| *when <= now) {
             let description = match death {
+                Death::Idle if !self.idle_text.is_empty() => self.idle_text.clone(),
                 Death::Idle => format!(
                     "Session idle for {} (idle timeout {})",
                     long(now.saturating_duration_since(s.last_used)),
                     short(self.idle.unwrap_or_default())
                 ),
+                Death::Cap if !self.cap_text.is_empty() => self.cap_text.clone(),
                 Death::Cap => format!(
                     "Session expired after {}",
                     long(self.cap.unwrap_or_default())

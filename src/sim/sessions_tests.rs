@@ -200,3 +200,15 @@ fn logins_in_flight_are_counted_per_user() {
     st.login_done("u");
     assert_eq!(st.login_started("u"), 1);
 }
+
+#[test]
+fn the_cap_answers_in_the_configured_words() {
+    let mut p = cfg(0, 6, true, 0, 0);
+    p.cap_text = "session expired (absolute)".into();
+    let mut st = SessionStore::new(&p);
+    let t0 = Instant::now();
+    let id = login(&mut st, t0).id;
+    assert!(st.authenticate(&id, t0 + secs(5)).is_ok());
+    let e = st.authenticate(&id, t0 + secs(7)).unwrap_err();
+    assert_eq!(e.description, "session expired (absolute)");
+}

@@ -1,0 +1,178 @@
+//! One read through the API mapping: the first page of a pull, asked for as a sync would
+//! ask for it, so a mapping that does not fit the server is named before a run, with the
+//! `[api]` key to change.
+
+use anyhow::anyhow;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiClient, ApiError, ConnectOptions};
+use crate::config::Config;
+use crate::diagnose::evidence::findings::PageRead;
+use crate::mapping::ApiMapping;
+use crate::secret::Secret;
+
+/// The mapping in use. `Err` for one that cannot work (config validation refuses it too).
+pub(super) fn mapping(cfg: &Config) -> anyhow::Result<ApiMapping> {
+    ApiMapping::build(&cfg.api.mapping, &cfg.api.batch_path).map_err(|problems| {
+        let shown: Vec<String> = problems
+            .iter()
+            .map(|p| format!("api.{}: {}", p.key, p.message))
+            .collect();
+        anyhow!("the API mapping cannot work: {}", shown.join("; "))
+    })
+}
+
+/// Reads the first page with a client of its own (the same one a run builds: mapping,
+/// client certificate, `api.headers`), without a token cache, and stops it again.
+pub(super) async fn first_page(cfg: &Config, secret: &Secret, url: String) -> PageRead {
+    first_page_with(cfg, secret, url, ConnectOptions::default(), false)
+        .await
+        .0
+}
+
+/// [`first_page`] with the client's token cache (and a session login's budget and lock)
+/// as `opts` say; with `logout`, the client's session is logged out at the end. Returns
+/// how the logout went: `None` when none was asked for or there was nothing to end.
+pub(super) async fn first_page_with(
+    cfg: &Config,
+    secret: &Secret,
+    url: String,
+    opts: ConnectOptions,
+    logout: bool,
+) -> (PageRead, Option<Result<(), String>>) {
+    let cancel = CancellationToken::new();
+    let mut ended = None;
+    let result = async {
+        let client = ApiClient::connect(cfg, secret.clone(), opts, cancel.clone()).await?;
+        let page = client.pull_page(0, 1).await;
+        if logout {
+            ended = match client.logout().await {
+                Ok(true) => Some(Ok(())),
+                Ok(false) => None,
+                Err(e) => Some(Err(e.to_string())),
+            };
+        }
+        page
+    }
+    .await;
+    cancel.cancel();
+    let read = match result {
+        // A record that does not fit is a reject in a run; a first page of them is what
+        // a misnamed field looks like, so say which.
+        Ok(page) if page.suppliers.is_empty() && !page.misfits.is_empty() => PageRead {
+            url,
+            ok: false,
+            records: 0,
+            error: Some(format!(
+                "the server's answer did not fit the mapping: record {} {}",
+                page.misfits[0].index, page.misfits[0].reason
+            )),
+            key: Some("fields".to_string()),
+        },
+        Ok(page) => PageRead {
+            url,
+            ok: true,
+            records: page.suppliers.len(),
+            error: None,
+            key: None,
+        },
+        Err(e) => {
+            let (words, key) = misfit(&e);
+            PageRead {
+                url,
+                ok: false,
+                records: 0,
+                error: Some(words),
+                key: key.map(str::to_string),
+            }
+        }
+    };
+    (read, ended)
+}
+
+/// The client's words for what went wrong, and the `[api]` key that governs it. The
+/// misfit messages of the api module name the pointer they followed; that name says
+/// which key points it.
+fn misfit(e: &ApiError) -> (String, Option<&'static str>) {
+    // A success status carrying an error: which rule would catch it is the finding.
+    if let ApiError::ErrorBody {
+        status,
+        message,
+        hint,
+    } = e
+    {
+        let key = if hint.contains("auth.expired_when = [") {
+            "expired_when"
+        } else {
+            "success_when"
+        };
+        return (
+            format!(
+                "the server answered HTTP {status} carrying an error body, not a page: \
+                 {message}. {hint}"
+            ),
+            Some(key),
+        );
+    }
+    let (words, status) = match e {
+        // A 200 that does not fit is not a refusal: the client's words say so.
+        ApiError::Permanent { status, .. } if (200..300).contains(status) => {
+            (e.to_string(), Some(*status))
+        }
+        ApiError::Permanent { status, message } => (message.clone(), Some(*status)),
+        other => (other.to_string(), None),
+    };
+    let key = if words.contains("records pointer") {
+        Some("records")
+    } else if words.contains("total pointer") {
+        Some("total")
+    } else if words.contains("did not fit the mapping: record ") {
+        Some("fields")
+    } else if words.contains("next link") || words.contains("Link header") {
+        Some("next_link")
+    } else if words.contains("not JSON") || matches!(status, Some(404 | 405)) {
+        Some("pull_path")
+    } else {
+        None
+    };
+    let words = match status {
+        Some(s) if s != 200 && s != 0 => format!("HTTP {s}: {words}"),
+        _ => words,
+    };
+    (words, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misfits_name_their_key() {
+        let records = ApiError::Permanent {
+            status: 200,
+            message: "records pointer `/items` found nothing usable; the answer's top-level \
+                      keys are `data`, `links`"
+                .into(),
+        };
+        let (words, key) = misfit(&records);
+        assert_eq!(key, Some("records"));
+        assert!(
+            words.starts_with("the server's answer did not fit the mapping: records pointer"),
+            "{words}"
+        );
+        assert!(
+            !words.contains("refused") && !words.contains("HTTP 200"),
+            "{words}"
+        );
+        let missing = ApiError::Permanent {
+            status: 404,
+            message: "not found".into(),
+        };
+        assert_eq!(
+            misfit(&missing),
+            ("HTTP 404: not found".into(), Some("pull_path"))
+        );
+        let limited = ApiError::RateLimited { retry_after: None };
+        assert_eq!(misfit(&limited).1, None);
+    }
+}
