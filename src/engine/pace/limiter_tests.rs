@@ -89,7 +89,10 @@ fn it_follows_a_capacity_that_drops_and_comes_back() {
     run(&mut l, &high, 200);
     assert!(l.limit() >= 10, "did not reach 12: {}", l.limit());
     let (_, _, limits) = run(&mut l, &low, 20);
-    assert!(limits[5..].iter().all(|&n| n <= 5), "stayed high: {limits:?}");
+    assert!(
+        limits[5..].iter().all(|&n| n <= 5),
+        "stayed high: {limits:?}"
+    );
     assert_eq!(l.reason(), Reason::HoldingBelowCeiling);
     let (_, _, limits) = run(&mut l, &high, 300);
     assert!(
@@ -122,7 +125,11 @@ fn a_queueing_server_is_steered_by_latency_before_any_429() {
             l.sample(s, latency, Signal::Clean);
         }
     }
-    assert!(l.limit() <= 8, "climbed past a queueing server: {}", l.limit());
+    assert!(
+        l.limit() <= 8,
+        "climbed past a queueing server: {}",
+        l.limit()
+    );
 }
 
 #[test]
