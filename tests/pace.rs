@@ -87,7 +87,8 @@ async fn auto_finds_a_servers_capacity_with_few_429s() {
     .start()
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (state, took, paces) = push(config(&sim.url(), 10), dir.path(), 4_000, |_, _, _| false).await;
+    let (state, took, paces) =
+        push(config(&sim.url(), 10), dir.path(), 4_000, |_, _, _| false).await;
     assert_eq!(state, RunState::Completed, "{paces:?}");
     let s = stats(&sim.url()).await;
     let (requests, refused) = (stat(&s, "requests"), stat(&s, "rate_limited"));
@@ -151,7 +152,10 @@ async fn auto_follows_a_capacity_that_drops_and_comes_back() {
         .map(|(_, p)| p.limit)
         .max()
         .unwrap_or(0);
-    assert!(peak_before >= 9, "never neared 12 before the drop: {shown:?}");
+    assert!(
+        peak_before >= 9,
+        "never neared 12 before the drop: {shown:?}"
+    );
     assert!(fell(&paces), "did not come down to the cap of 4: {shown:?}");
     let back = paces
         .iter()

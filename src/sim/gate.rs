@@ -59,14 +59,17 @@ impl Admitted {
     fn stamp(&self, mut resp: Response) -> Response {
         let api = &self.sim.profile.api;
         if api.rate_limit_headers
-            && let Some((limit, left, reset)) = self.sim.limits.window(&self.client_id, Instant::now())
+            && let Some((limit, left, reset)) =
+                self.sim.limits.window(&self.client_id, Instant::now())
         {
             // The IETF fields, the older draft's form (the client reads both forms).
             let h = resp.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&format!("{limit};w=1")) {
                 h.insert("ratelimit-policy", v);
             }
-            if let Ok(v) = HeaderValue::from_str(&format!("limit={limit}, remaining={left}, reset={reset}")) {
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("limit={limit}, remaining={left}, reset={reset}"))
+            {
                 h.insert("ratelimit", v);
             }
         }

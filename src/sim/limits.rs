@@ -80,11 +80,20 @@ impl Limits {
             return None;
         }
         let clients = lock(&self.clients);
-        let (used, reset) = match clients.get(client).and_then(|c| c.window_start.map(|s| (c, s))) {
-            Some((c, s)) if now.saturating_duration_since(s) < Duration::from_secs(1) => (c.in_window, 1),
+        let (used, reset) = match clients
+            .get(client)
+            .and_then(|c| c.window_start.map(|s| (c, s)))
+        {
+            Some((c, s)) if now.saturating_duration_since(s) < Duration::from_secs(1) => {
+                (c.in_window, 1)
+            }
             _ => (0, 1),
         };
-        Some((self.rate_per_sec, self.rate_per_sec.saturating_sub(used), reset))
+        Some((
+            self.rate_per_sec,
+            self.rate_per_sec.saturating_sub(used),
+            reset,
+        ))
     }
 
     /// Admits one request of `client` now, or says why not.
@@ -120,9 +129,7 @@ impl Limits {
                 c.in_window = c.in_window.saturating_sub(1);
             }
             return Err(Refused {
-                reason: format!(
-                    "more than {cap} concurrent requests from this client"
-                ),
+                reason: format!("more than {cap} concurrent requests from this client"),
                 retry_after_secs: 1,
             });
         }

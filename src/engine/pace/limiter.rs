@@ -5,6 +5,8 @@
 //!
 //! Why this shape (AIMD with a remembered ceiling and a latency gradient):
 //!
+//! - **Slow start**: from `min_concurrency` the limit doubles per clean round until the
+//!   first back-pressure or latency rise, so a short run does not spend itself climbing.
 //! - **Additive increase, multiplicative decrease** (TCP, Vector's adaptive request
 //!   concurrency): +1 per round of clean answers, ×¾ on back-pressure (429, 503, a cut
 //!   connection, a timeout). A round is `limit` samples, so the increase is one step per
@@ -90,6 +92,8 @@ pub struct Limiter {
     ceiling: Option<usize>,
     probe_wait: u32,
     quiet_rounds: u32,
+    /// Doubling per round until the server first pushes back or slows down.
+    slow_start: bool,
 }
 
 impl Limiter {
@@ -118,6 +122,7 @@ impl Limiter {
             ceiling: None,
             probe_wait: FIRST_PROBE_WAIT,
             quiet_rounds: 0,
+            slow_start: true,
         }
     }
 
@@ -218,7 +223,8 @@ impl Limiter {
 
     fn raise(&mut self, max: usize) {
         if self.limit < max {
-            self.limit += 1;
+            let step = if self.slow_start { self.limit } else { 1 };
+            self.limit = (self.limit + step).min(max);
             self.reason = Reason::Raised;
         }
     }
@@ -230,6 +236,7 @@ impl Limiter {
         self.decreased_at = self.started;
         self.in_round = 0;
         self.quiet_rounds = 0;
+        self.slow_start = false;
     }
 
     /// The operator sets the limit: held there (samples ignored) until [`Self::resume_auto`].
@@ -237,6 +244,7 @@ impl Limiter {
         self.limit = n.max(1);
         self.reason = Reason::Operator;
         self.decreased_at = self.started;
+        self.slow_start = false;
     }
 
     /// Back to adapting, from the limit in force (no-op for a configured fixed limit).

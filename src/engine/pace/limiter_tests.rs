@@ -157,3 +157,22 @@ fn the_operator_holds_the_limit_until_auto_resumes() {
     assert_eq!(l.limit(), 8, "clamped into the bounds");
     assert!(l.is_auto());
 }
+
+#[test]
+fn slow_start_doubles_until_the_first_pushback() {
+    let server = Server {
+        capacity: 20,
+        base: 0.01,
+        load: 0.0,
+    };
+    let mut l = Limiter::auto(1, 64);
+    let (_, _, limits) = run(&mut l, &server, 5);
+    assert_eq!(limits, vec![2, 4, 8, 16, 32], "one doubling per wave");
+    let (_, _, limits) = run(&mut l, &server, 30);
+    // Pushed back at 32: from then on one step at a time, below the ceiling.
+    assert!(
+        limits[1..].windows(2).all(|w| w[1] <= w[0] + 1),
+        "{limits:?}"
+    );
+    assert!(limits.iter().skip(10).all(|&n| n <= 21), "{limits:?}");
+}
