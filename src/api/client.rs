@@ -224,6 +224,7 @@ impl ApiClient {
             page_size: cfg.sync.segment_size.max(1),
             chain: Default::default(),
             max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
+            pacer: super::ratelimit::Pacer::new(cfg.sync.max_requests_per_sec),
             max_answer_bytes: cfg.api.max_page_bytes,
             expired_when,
             redactor: Arc::clone(tokens.redactor()),
@@ -290,6 +291,11 @@ impl ApiClient {
     }
 
     /// The token manager behind this client (renewal counters are in its status).
+    /// "RateLimit: 120/min" once the server has stated its quota.
+    pub fn paced_by(&self) -> Option<String> {
+        self.pacer.label()
+    }
+
     pub fn tokens(&self) -> &Arc<TokenManager> {
         &self.tokens
     }
@@ -372,6 +378,11 @@ impl ApiClient {
             }
             _ => false,
         };
+        // Inside the configured cap and the quota the server stated.
+        let wait = self.pacer.reserve(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         self.tokens.note_activity();
         let resp = self.http.execute(req).await.map_err(|e| {
             // reqwest's words carry the URL, and with it a key in the query.
@@ -382,6 +393,7 @@ impl ApiClient {
         let url = resp.url().clone();
         let status = resp.status();
         let headers = resp.headers().clone();
+        self.pacer.observe(&headers, at);
         // Bounded (a year at most): the header is the server's word, not to be trusted
         // with a deadline computation.
         if let Some(secs) = headers

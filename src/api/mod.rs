@@ -4,6 +4,7 @@
 //! `classify.rs`, `Retry-After` parsing in `crate::retry_after` (shared with the token endpoint).
 
 mod body;
+mod bucket;
 mod chain;
 pub mod classify;
 mod client;
@@ -13,6 +14,7 @@ mod keepalive;
 mod pull;
 mod push;
 mod push_read;
+pub mod ratelimit;
 mod rest;
 mod session;
 /// Kept at its old path for callers; the parser is shared with the token endpoint.
@@ -230,6 +232,8 @@ pub struct ApiClient {
     /// of pages is walked once, not once per segment.
     chain: tokio::sync::Mutex<chain::Chain>,
     max_retry_after: Duration,
+    /// `sync.max_requests_per_sec` and the rate limits the server states.
+    pacer: ratelimit::Pacer,
     /// `api.max_page_bytes`: no answer body is read past it.
     max_answer_bytes: u64,
     /// `auth.expired_when`: the 403s and 200s that mean a dead token.

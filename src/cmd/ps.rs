@@ -55,6 +55,12 @@ pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
             segments,
             token(r)
         ));
+        // The pace after the table's columns: it is long, and not every run has said.
+        if let Some(p) = &r.pace {
+            let line = out.trim_end_matches('\n').len();
+            out.truncate(line);
+            out.push_str(&format!("  · {p}\n"));
+        }
     }
     out.push_str(&format!(
         "open the console on one: {prefix} attach RUN_ID\n"
@@ -95,6 +101,7 @@ mod tests {
             token_phase: phase.map(String::from),
             token_expires_in_secs: expires,
             token_refresh_in_secs: None,
+            pace: None,
             socket: "/s/runs/x/control.sock".into(),
         }
     }

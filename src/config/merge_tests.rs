@@ -305,3 +305,22 @@ fn dotted_keys_and_inline_tables_are_sections_too() {
         "bad.toml:1: unknown key `concurency` in [sync] (did you mean `concurrency`?)"
     );
 }
+
+#[test]
+fn concurrency_takes_auto_from_the_file_env_and_set() {
+    use crate::config::AUTO_CONCURRENCY;
+    let m = run(Some("[sync]\nconcurrency = \"auto\"\n"), &[], &[]).unwrap();
+    assert!(m.config.sync.concurrency_is_auto());
+    let m = run(None, &[("SUPSYNC_SYNC_CONCURRENCY", "auto")], &[]).unwrap();
+    assert_eq!(m.config.sync.concurrency, AUTO_CONCURRENCY);
+    let m = run(None, &[], &["sync.concurrency=auto"]).unwrap();
+    assert_eq!(
+        m.config.sync.concurrency_ceiling(),
+        32,
+        "auto's ceiling is max_concurrency"
+    );
+    let m = run(None, &[], &["sync.concurrency=6"]).unwrap();
+    assert_eq!(m.config.sync.concurrency_ceiling(), 6);
+    let msg = err(None, &[], &["sync.max_attempts=auto"]);
+    assert!(msg.contains("sync.max_attempts"), "{msg}");
+}

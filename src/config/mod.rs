@@ -18,6 +18,7 @@ pub mod key_material;
 pub mod load;
 pub mod merge;
 mod observe;
+mod pace_checks;
 pub mod provenance;
 pub mod recorded;
 pub mod schema;
@@ -324,8 +325,15 @@ impl Default for AuthConfig {
 pub struct SyncConfig {
     /// Records per segment (one push request or one pull page).
     pub segment_size: usize,
-    /// Segments in flight at once.
+    /// Segments in flight at once; [`AUTO_CONCURRENCY`] (written `"auto"`) lets the engine
+    /// find the server's capacity between `min_concurrency` and `max_concurrency`.
+    #[serde(with = "concurrency_value")]
     pub concurrency: usize,
+    /// Bounds of `concurrency = "auto"`.
+    pub min_concurrency: usize,
+    pub max_concurrency: usize,
+    /// A cap on requests per second, whatever the server says (0: none).
+    pub max_requests_per_sec: u32,
     /// Attempts per segment before it is marked failed.
     pub max_attempts: u32,
     /// Backoff bounds (full jitter between them, doubling per attempt).
@@ -342,11 +350,66 @@ pub struct SyncConfig {
     pub expected_duration_secs: u64,
 }
 
+/// `sync.concurrency = "auto"`, held in the number's place (no fixed count is this large).
+pub const AUTO_CONCURRENCY: usize = usize::MAX;
+
+impl SyncConfig {
+    /// True when `sync.concurrency = "auto"`.
+    pub fn concurrency_is_auto(&self) -> bool {
+        self.concurrency == AUTO_CONCURRENCY
+    }
+
+    /// The most segments that can be at the server at once.
+    pub fn concurrency_ceiling(&self) -> usize {
+        match self.concurrency_is_auto() {
+            true => self.max_concurrency.max(1),
+            false => self.concurrency.max(1),
+        }
+    }
+}
+
+/// `sync.concurrency` is a number or the word `"auto"`.
+mod concurrency_value {
+    use super::AUTO_CONCURRENCY;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(n: &usize, s: S) -> Result<S::Ok, S::Error> {
+        match *n {
+            AUTO_CONCURRENCY => s.serialize_str("auto"),
+            n => s.serialize_u64(n as u64),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Word(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected a number of segments or \"auto\""))?
+        {
+            Raw::Number(n) => Ok(usize::try_from(n)
+                .unwrap_or(usize::MAX - 1)
+                .min(usize::MAX - 1)),
+            Raw::Word(w) if w.trim().eq_ignore_ascii_case("auto") => Ok(AUTO_CONCURRENCY),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected a number of segments or \"auto\", found {w:?}"
+            ))),
+        }
+    }
+}
+
 impl Default for SyncConfig {
     fn default() -> Self {
         Self {
             segment_size: 50,
             concurrency: 4,
+            min_concurrency: 1,
+            max_concurrency: 32,
+            max_requests_per_sec: 0,
             max_attempts: 5,
             backoff_initial_ms: 500,
             backoff_max_ms: 30_000,

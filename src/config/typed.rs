@@ -13,6 +13,11 @@ pub fn parse_text(spec: &KeySpec, raw: &str) -> Result<Value, String> {
     let wrong = || format!("{dotted}: expected {}, found {raw:?}", spec.kind.describe());
     match spec.kind {
         Kind::String => Ok(Value::String(raw.to_string())),
+        // A word where a number goes (`sync.concurrency=auto`) is handed on as text: the
+        // key's own type decides whether it takes it.
+        Kind::Integer if raw.trim().eq_ignore_ascii_case("auto") => {
+            Ok(Value::String(raw.trim().to_string()))
+        }
         Kind::Integer => raw
             .trim()
             .parse::<i64>()

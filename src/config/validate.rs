@@ -197,13 +197,16 @@ pub fn validate(
         MAX_SEGMENT_SIZE,
         " records",
     );
-    c.range(
-        "sync.concurrency",
-        s.concurrency as u64,
-        1,
-        MAX_CONCURRENCY,
-        "",
-    );
+    if !s.concurrency_is_auto() {
+        c.range(
+            "sync.concurrency",
+            s.concurrency as u64,
+            1,
+            MAX_CONCURRENCY,
+            "",
+        );
+    }
+    super::pace_checks::check(s, &mut c);
     c.range("sync.max_attempts", u64::from(s.max_attempts), 1, 100, "");
     c.range(
         "sync.backoff_initial_ms",
@@ -254,7 +257,7 @@ pub fn validate(
     // The budget counts failures across all in-flight segments; if it is not reached
     // before those segments exhaust their attempts, an outage fails segments instead of
     // holding the run until the server answers again.
-    let spend = (s.concurrency as u64).saturating_mul(u64::from(s.max_attempts));
+    let spend = (s.concurrency_ceiling() as u64).saturating_mul(u64::from(s.max_attempts));
     if u64::from(s.retry_budget) >= spend {
         warnings.push(format!(
             "sync.retry_budget ({}) is not below sync.concurrency × sync.max_attempts ({spend}): \

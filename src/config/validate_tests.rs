@@ -214,3 +214,20 @@ fn expiry_rules_are_checked_with_key_and_line() {
     let msg = problems("", &["auth.refresh_window_secs=999999"]);
     assert!(msg.contains("auth.refresh_window_secs"), "{msg}");
 }
+
+#[test]
+fn the_bounds_of_auto_are_checked_with_their_names() {
+    let msg = problems(
+        "[sync]\nconcurrency = \"auto\"\nmin_concurrency = 9\nmax_concurrency = 4\n",
+        &[],
+    );
+    assert!(
+        msg.contains("sync.min_concurrency: 9 is above sync.max_concurrency (4)"),
+        "{msg}"
+    );
+    let msg = problems("[sync]\nmax_concurrency = 0\n", &[]);
+    assert!(
+        msg.contains("sync.max_concurrency: must be between 1 and 64, found 0"),
+        "{msg}"
+    );
+}

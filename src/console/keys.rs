@@ -21,6 +21,11 @@ pub enum Action {
     ForceRefresh,
     RetrySelected,
     RetryAllFailed,
+    /// One more / one fewer segment at the server (holds the limit), or back to the
+    /// configured pace.
+    PaceUp,
+    PaceDown,
+    PaceConfigured,
     /// Move the cursor to the next failed segment (wrapping), for big grids.
     NextFailed,
     /// Expand the log to the whole middle of the screen (and back).
@@ -119,6 +124,21 @@ impl Default for Bindings {
                 ),
                 (RetryAllFailed, vec![c('R')], "retry every failed segment"),
                 (NextFailed, vec![c('n')], "jump to the next failed segment"),
+                (
+                    PaceUp,
+                    vec![c('+')],
+                    "one more segment at the server (holds it)",
+                ),
+                (
+                    PaceDown,
+                    vec![c('-')],
+                    "one fewer segment at the server (holds it)",
+                ),
+                (
+                    PaceConfigured,
+                    vec![c('=')],
+                    "back to the configured pace (auto finds the server's)",
+                ),
                 (
                     ToggleLog,
                     vec![c('l'), k(K::Tab)],

@@ -31,6 +31,8 @@ pub struct Look {
     pub state: Option<RunState>,
     pub token: Option<WireToken>,
     pub summary: Option<RunSummary>,
+    /// The limit on segments at the server and why.
+    pub pace: Option<crate::engine::events::PaceView>,
 }
 
 /// Connects, reads the snapshot up to `live`, and leaves.
@@ -47,6 +49,7 @@ pub async fn look(path: &Path) -> anyhow::Result<Look> {
             state: None,
             token: None,
             summary: None,
+            pace: None,
         };
         loop {
             match next(&mut lines).await? {
@@ -55,6 +58,7 @@ pub async fn look(path: &Path) -> anyhow::Result<Look> {
                 Some(ServerMsg::RunState { state }) => look.state = Some(state),
                 Some(ServerMsg::Token { token }) => look.token = Some(token),
                 Some(ServerMsg::Finished { summary }) => look.summary = Some(summary),
+                Some(ServerMsg::Pace { pace }) => look.pace = Some(pace),
                 Some(_) => {}
             }
         }

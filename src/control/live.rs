@@ -30,6 +30,8 @@ pub struct LiveRun {
     pub token_expires_in_secs: Option<f64>,
     /// Seconds until the planned renewal.
     pub token_refresh_in_secs: Option<f64>,
+    /// "8 in flight · lowered after 429", when the run has said.
+    pub pace: Option<String>,
     pub socket: PathBuf,
 }
 
@@ -65,6 +67,7 @@ impl LiveRun {
             }),
             token_expires_in_secs: look.token.as_ref().and_then(|t| t.expires_in_secs()),
             token_refresh_in_secs: look.token.as_ref().and_then(|t| t.next_refresh_in_secs),
+            pace: look.pace.as_ref().map(|p| p.line()),
             socket,
         }
     }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::auth::status::TokenStatus;
-use crate::engine::events::{EngineEvent, RunInfo, RunSummary, SegmentView};
+use crate::engine::events::{EngineEvent, PaceView, RunInfo, RunSummary, SegmentView};
 use crate::run::RunState;
 
 use super::wire::{PROTOCOL, ServerMsg};
@@ -20,6 +20,7 @@ pub(crate) struct Snapshot {
     state: Option<RunState>,
     token: Option<TokenStatus>,
     notices: VecDeque<String>,
+    pace: Option<PaceView>,
     summary: Option<RunSummary>,
 }
 
@@ -43,6 +44,7 @@ impl Snapshot {
             }
             EngineEvent::Token(t) => self.token = Some(t.clone()),
             EngineEvent::RunState(s) => self.state = Some(*s),
+            EngineEvent::Pace(v) => self.pace = Some(v.clone()),
             EngineEvent::Notice(n) => {
                 self.notices.push_back(n.clone());
                 while self.notices.len() > KEEP_NOTICES {
@@ -80,6 +82,9 @@ impl Snapshot {
         }
         if let Some(t) = &self.token {
             push(EngineEvent::Token(t.clone()));
+        }
+        if let Some(v) = &self.pace {
+            push(EngineEvent::Pace(v.clone()));
         }
         for n in &self.notices {
             push(EngineEvent::Notice(n.clone()));

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::status::{GrantKind, LifetimeSource, TokenPhase, TokenStatus};
-use crate::engine::events::{Command, EngineEvent, RunInfo, RunSummary, SegmentView};
+use crate::engine::events::{Command, EngineEvent, PaceView, RunInfo, RunSummary, SegmentView};
+use crate::engine::pace::PaceChange;
 use crate::run::RunState;
 
 /// Bumped when a change would confuse an older reader.
@@ -49,6 +50,9 @@ pub enum ServerMsg {
     Notice {
         text: String,
     },
+    Pace {
+        pace: PaceView,
+    },
     Finished {
         summary: RunSummary,
     },
@@ -71,6 +75,7 @@ impl ServerMsg {
             },
             EngineEvent::RunState(s) => ServerMsg::RunState { state: *s },
             EngineEvent::Notice(n) => ServerMsg::Notice { text: n.clone() },
+            EngineEvent::Pace(v) => ServerMsg::Pace { pace: v.clone() },
             EngineEvent::Finished(s) => ServerMsg::Finished { summary: s.clone() },
         }
     }
@@ -84,6 +89,7 @@ impl ServerMsg {
             ServerMsg::Token { token } => EngineEvent::Token(token.into_status(now)),
             ServerMsg::RunState { state } => EngineEvent::RunState(state),
             ServerMsg::Notice { text } => EngineEvent::Notice(text),
+            ServerMsg::Pace { pace } => EngineEvent::Pace(pace),
             ServerMsg::Finished { summary } => EngineEvent::Finished(summary),
             ServerMsg::Hello { .. } | ServerMsg::Live | ServerMsg::Error { .. } => return None,
         })
@@ -109,6 +115,7 @@ pub enum WireCommand {
     ForceRefresh,
     RetrySegment { segment: usize },
     RetryAllFailed,
+    Pace { change: PaceChange },
     Stop,
 }
 
@@ -120,6 +127,7 @@ impl From<&Command> for WireCommand {
             Command::ForceRefresh => WireCommand::ForceRefresh,
             Command::RetrySegment(i) => WireCommand::RetrySegment { segment: *i },
             Command::RetryAllFailed => WireCommand::RetryAllFailed,
+            Command::Pace(change) => WireCommand::Pace { change: *change },
             Command::Stop => WireCommand::Stop,
         }
     }
@@ -133,6 +141,7 @@ impl From<WireCommand> for Command {
             WireCommand::ForceRefresh => Command::ForceRefresh,
             WireCommand::RetrySegment { segment } => Command::RetrySegment(segment),
             WireCommand::RetryAllFailed => Command::RetryAllFailed,
+            WireCommand::Pace { change } => Command::Pace(change),
             WireCommand::Stop => Command::Stop,
         }
     }

@@ -249,3 +249,28 @@ fn commands_have_a_stable_spelling() {
     }
     assert!(serde_json::from_str::<WireCommand>(r#"{"command":"format_disk"}"#).is_err());
 }
+
+#[test]
+fn pace_commands_and_views_cross_the_wire() {
+    use crate::engine::events::PaceView;
+    use crate::engine::pace::PaceChange;
+    let cmd = Command::Pace(PaceChange::Configured);
+    let line = serde_json::to_string(&WireCommand::from(&cmd)).unwrap();
+    assert_eq!(line, r#"{"command":"pace","change":"configured"}"#);
+    let back: WireCommand = serde_json::from_str(&line).unwrap();
+    assert_eq!(Command::from(back), cmd);
+    let view = PaceView {
+        limit: 5,
+        auto: true,
+        reason: "auto, raised".into(),
+        paced_by: None,
+        throttled: 0,
+    };
+    let now = std::time::Instant::now();
+    let msg = ServerMsg::from_event(&EngineEvent::Pace(view.clone()), now);
+    let parsed: ServerMsg = serde_json::from_str(msg.line().trim()).unwrap();
+    match parsed.into_event(now) {
+        Some(EngineEvent::Pace(v)) => assert_eq!(v, view),
+        other => panic!("{other:?}"),
+    }
+}

@@ -49,7 +49,15 @@ where
             n,
             last_error.clone(),
         ));
-        let err = match retry.until_cancelled(op()).await {
+        let seq = ctx.pace.start();
+        let sent = std::time::Instant::now();
+        let answer = retry.until_cancelled(op()).await;
+        if let Ok(result) = &answer {
+            let took = sent.elapsed();
+            ctx.pace
+                .sample(seq, took, records, result, &ctx.api, &ctx.emit);
+        }
+        let err = match answer {
             Err(_) => return Err(Fail::Abandoned),
             Ok(Ok(v)) => {
                 ctx.gate.success();

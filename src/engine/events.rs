@@ -88,6 +88,32 @@ pub struct RunSummary {
     pub auth_failure: bool,
 }
 
+/// How fast the run goes and why: segments allowed at the server at once, whether the
+/// engine adapts it, why it is what it is, the rate the server states (if any), and the
+/// answers so far that were 429.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaceView {
+    pub limit: usize,
+    pub auto: bool,
+    pub reason: String,
+    #[serde(default)]
+    pub paced_by: Option<String>,
+    #[serde(default)]
+    pub throttled: u64,
+}
+
+impl PaceView {
+    /// "8 in flight · lowered after 429 · paced by RateLimit: 120/min".
+    pub fn line(&self) -> String {
+        let mut s = format!("{} in flight · {}", self.limit, self.reason);
+        if let Some(p) = &self.paced_by {
+            s.push_str(" · paced by ");
+            s.push_str(p);
+        }
+        s
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
     /// The plan is known (segments replayed from the journal on resume).
@@ -99,6 +125,8 @@ pub enum EngineEvent {
     RunState(RunState),
     /// Something the operator should read (warnings, "journal: torn last line ignored"…).
     Notice(String),
+    /// The limit on segments at the server changed, or why, or the server's stated rate.
+    Pace(PaceView),
     /// The run is over; the engine stops sending after this.
     Finished(RunSummary),
 }
@@ -113,6 +141,9 @@ pub enum Command {
     /// Retry one failed segment.
     RetrySegment(usize),
     RetryAllFailed,
+    /// The operator raises or lowers the limit on segments at the server, or returns it to
+    /// the configured pace.
+    Pace(super::pace::PaceChange),
     /// Stop starting segments, let in-flight ones finish, then end as Interrupted.
     Stop,
 }

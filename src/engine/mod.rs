@@ -23,6 +23,7 @@ mod emit;
 pub mod events;
 mod ledger;
 mod outage;
+pub mod pace;
 pub(crate) mod panic;
 mod plan;
 mod probe;

@@ -3,9 +3,14 @@
 //! the next ones have read and encoded their records when a place frees up; the order keeps
 //! a segment that was read faster from overtaking an earlier one (operators read the grid,
 //! and the refresh of a resumed run, front to back).
+//!
+//! The number of places can change while the run goes (`sync.concurrency = "auto"`, the
+//! operator's `+`/`-`): a raise adds places at once; a cut takes free places away now and
+//! the rest as their holders give them back, so no request in flight is disturbed.
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 
@@ -13,7 +18,11 @@ use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
 pub(crate) struct Slots {
     places: Semaphore,
-    size: usize,
+    /// Places as last set, and how many of them are taken.
+    size: AtomicUsize,
+    taken: AtomicUsize,
+    /// Places still to take away when their holders give them back (after a cut).
+    owed: Mutex<usize>,
     line: Mutex<Line>,
     /// Someone left the line (queued for a place or gave up).
     moved: Notify,
@@ -37,7 +46,9 @@ impl Slots {
         let size = size.max(1);
         Arc::new(Self {
             places: Semaphore::new(size),
-            size,
+            size: AtomicUsize::new(size),
+            taken: AtomicUsize::new(0),
+            owed: Mutex::new(0),
             line: Mutex::new(Line::default()),
             moved: Notify::new(),
         })
@@ -57,7 +68,41 @@ impl Slots {
 
     /// Slots taken: segments talking to the server, not those waiting for a slot.
     pub(crate) fn in_use(&self) -> usize {
-        self.size.saturating_sub(self.places.available_permits())
+        self.taken.load(Ordering::SeqCst)
+    }
+
+    /// Places as last set.
+    pub(crate) fn size(&self) -> usize {
+        self.size.load(Ordering::SeqCst)
+    }
+
+    /// Sets the number of places (at least one).
+    pub(crate) fn resize(&self, size: usize) {
+        let size = size.max(1);
+        let old = self.size.swap(size, Ordering::SeqCst);
+        let mut owed = self.owed.lock().unwrap_or_else(PoisonError::into_inner);
+        if size > old {
+            // Places still owed from a cut are simply not taken away.
+            let mut add = size - old;
+            let cancel = add.min(*owed);
+            *owed -= cancel;
+            add -= cancel;
+            self.places.add_permits(add);
+        } else if size < old {
+            let cut = old - size;
+            let now = self.places.forget_permits(cut);
+            *owed += cut - now;
+        }
+    }
+
+    /// A holder gives its place back: kept out of use when a cut still owes one.
+    fn give_back(&self, permit: SemaphorePermit<'_>) {
+        self.taken.fetch_sub(1, Ordering::SeqCst);
+        let mut owed = self.owed.lock().unwrap_or_else(PoisonError::into_inner);
+        if *owed > 0 {
+            *owed -= 1;
+            permit.forget();
+        }
     }
 
     // The line is only ever changed whole under the lock: a poisoned lock still holds a
@@ -81,7 +126,7 @@ impl Ticket {
     /// Waits until every earlier ticket has queued for a slot (or left the line), queues
     /// behind them, and waits for the slot. `None` only if the slots were closed (they
     /// never are while a run lives).
-    pub(crate) async fn take(&self) -> Option<SemaphorePermit<'_>> {
+    pub(crate) async fn take(&self) -> Option<Slot<'_>> {
         loop {
             // Registered before the check, so a leave between the two is not missed.
             let moved = self.slots.moved.notified();
@@ -104,13 +149,32 @@ impl Ticket {
             Poll::Ready(permit) => permit,
             Poll::Pending => acquire.await,
         };
-        permit.ok()
+        let permit = permit.ok()?;
+        self.slots.taken.fetch_add(1, Ordering::SeqCst);
+        Some(Slot {
+            slots: &self.slots,
+            permit: Some(permit),
+        })
     }
 
     /// At the front of the line, or out of it already (an earlier `take` was cancelled).
     fn my_turn(&self) -> bool {
         let line = self.slots.line();
         line.waiting.front() == Some(&self.seq) || !line.waiting.contains(&self.seq)
+    }
+}
+
+/// A place at the server; dropping it gives it back.
+pub(crate) struct Slot<'a> {
+    slots: &'a Slots,
+    permit: Option<SemaphorePermit<'a>>,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take() {
+            self.slots.give_back(p);
+        }
     }
 }
 
@@ -158,5 +222,28 @@ mod tests {
         assert!(third.is_err(), "a third slot was handed out");
         drop(first);
         assert!(tickets[2].take().await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_cut_waits_for_holders_and_a_raise_lets_more_in() {
+        let slots = Slots::new(3);
+        let tickets: Vec<_> = (0..6).map(|_| slots.ticket()).collect();
+        let a = tickets[0].take().await.unwrap();
+        let b = tickets[1].take().await.unwrap();
+        slots.resize(1);
+        assert_eq!((slots.size(), slots.in_use()), (1, 2));
+        drop(a);
+        let c = tokio::time::timeout(Duration::from_millis(50), tickets[2].take()).await;
+        assert!(c.is_err(), "a place was handed out above the cut");
+        drop(b);
+        let c = tickets[2].take().await.unwrap();
+        assert_eq!(slots.in_use(), 1);
+        slots.resize(3);
+        let d = tickets[3].take().await.unwrap();
+        let _e = tickets[4].take().await.unwrap();
+        assert_eq!(slots.in_use(), 3);
+        let f = tokio::time::timeout(Duration::from_millis(50), tickets[5].take()).await;
+        assert!(f.is_err(), "more than three places");
+        drop((c, d));
     }
 }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::SemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::attempt;
@@ -16,7 +15,8 @@ use super::control::Gate;
 use super::emit::Emitter;
 use super::events::{Counts, Reject, RejectOrigin, SegmentState};
 use super::outage::Outage;
-use super::slots::{Slots, Ticket};
+use super::pace::Pace;
+use super::slots::{Slot, Slots, Ticket};
 use crate::api::{ApiClient, ChainPoint, Misfit, PushStatus};
 use crate::record::Supplier;
 use crate::run::{PullCheck, Shard};
@@ -48,6 +48,8 @@ pub(crate) struct WorkerCtx {
     pub outage: Arc<Outage>,
     /// `concurrency` places for segments talking to the server, taken in start order.
     pub slots: Arc<Slots>,
+    /// How many of those places there are now, and why (the slots follow it).
+    pub pace: Arc<Pace>,
     pub run_id: String,
     pub sink: Option<Arc<PullSink>>,
     /// Pull: the total the run was planned with (a page stating another is reported).
@@ -185,7 +187,7 @@ async fn take_slot<'a>(
     ctx: &WorkerCtx,
     ticket: &'a Ticket,
     started: &mut Option<Instant>,
-) -> Result<SemaphorePermit<'a>, Fail> {
+) -> Result<Slot<'a>, Fail> {
     let permit = tokio::select! {
         p = ticket.take() => p.ok_or(Fail::Abandoned)?,
         _ = ctx.cancel.cancelled() => return Err(Fail::Abandoned),

@@ -221,6 +221,7 @@ impl State {
                 let message = self.redact.clean(n);
                 self.write(json!({"type": "notice", "message": message}));
             }
+            EngineEvent::Pace(v) => self.progress.pace = Some(v.clone()),
             // The summary is written by `finish`, after the observers have finished.
             EngineEvent::Finished(s) => self.run_state = s.state,
         }
@@ -236,6 +237,13 @@ impl State {
             "segments_done": p.finished(),
             "segments_failed": p.failed(),
             "in_flight": p.in_flight.len(),
+            "pace": p.pace.as_ref().map(|v| json!({
+                "limit": v.limit,
+                "auto": v.auto,
+                "reason": v.reason,
+                "paced_by": v.paced_by,
+                "throttled": v.throttled,
+            })),
             "records_done": p.records(),
             "records_total": p.total_records(),
             "token_renewals": p.renewals,

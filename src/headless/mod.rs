@@ -120,6 +120,7 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                         }
                     }
                     EngineEvent::Notice(n) => say(format!("notice: {n}")),
+                    EngineEvent::Pace(v) => p.pace = Some(v),
                     EngineEvent::Finished(s) => {
                         summary = Some(s);
                         break;

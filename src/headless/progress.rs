@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::auth::status::ExpiredCounts;
-use crate::engine::events::{RunInfo, SegmentView};
+use crate::engine::events::{PaceView, RunInfo, SegmentView};
 use crate::run::{Counts, SegmentState};
 use crate::summary::format_duration;
 
@@ -19,6 +19,8 @@ pub(super) struct Progress {
     /// Answers that said the token was dead, by kind (401, a 403 or a 200 matching
     /// `auth.expired_when`), as the token status counts them.
     pub(super) expired: ExpiredCounts,
+    /// The limit on segments at the server, and why.
+    pub(super) pace: Option<PaceView>,
 }
 
 impl Progress {
@@ -70,12 +72,16 @@ impl Progress {
             "?".into()
         };
         format!(
-            "progress: {}/{} segments, {}/{} records, {} in flight, {} failed, {rate:.1} records/s, ETA {eta}, token renewals {}, expired answers {}",
+            "progress: {}/{} segments, {}/{} records, {} in flight{}, {} failed, {rate:.1} records/s, ETA {eta}, token renewals {}, expired answers {}",
             self.finished(),
             self.segments.len(),
             self.records(),
             self.total_records,
             self.in_flight.len(),
+            self.pace
+                .as_ref()
+                .map(|v| format!(" (limit {})", v.line()))
+                .unwrap_or_default(),
             self.failed(),
             self.renewals,
             expired_answers(&self.expired),

@@ -70,6 +70,8 @@ struct Series {
     token_expiry: Family<Labels, FGauge>,
     credential_expiry: Family<Labels, Gauge>,
     last_success: Gauge,
+    concurrency_limit: Gauge,
+    throttled: Counter,
 }
 
 impl Series {
@@ -86,7 +88,19 @@ impl Series {
             token_expiry: Family::default(),
             credential_expiry: Family::default(),
             last_success: Gauge::default(),
+            concurrency_limit: Gauge::default(),
+            throttled: Counter::default(),
         };
+        r.register(
+            "concurrency_limit",
+            "Segments allowed at the server at once (fixed, auto or the operator's)",
+            s.concurrency_limit.clone(),
+        );
+        r.register(
+            "throttled",
+            "Answers that were 429 (the server pacing the run)",
+            s.throttled.clone(),
+        );
         r.register(
             "run_info",
             "The run: id, direction and API host (always 1)",
@@ -276,6 +290,13 @@ impl Fold {
                 }
             }
             EngineEvent::Notice(_) => {}
+            EngineEvent::Pace(v) => {
+                self.series.concurrency_limit.set(v.limit as i64);
+                let seen = self.series.throttled.get();
+                self.series
+                    .throttled
+                    .inc_by(v.throttled.saturating_sub(seen));
+            }
         }
     }
 

@@ -87,7 +87,7 @@ pub async fn pull(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> 
     sim.quirks.strip_country(from, &mut records, "country");
     let body = serde_json::json!({"suppliers": records, "total": claimed, "next_offset": next});
     Stats::bump(&sim.stats.pull_pages);
-    adm.finish(reply::json(StatusCode::OK, &body))
+    adm.finish_loaded(reply::json(StatusCode::OK, &body)).await
 }
 
 /// `offset` (default 0) and `limit` (default and cap `max_batch`, at least 1).
@@ -125,7 +125,7 @@ pub async fn push(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Body) -
     let resp = match push_admitted(&sim, &adm, &headers, body, arrived).await {
         Ok(resp) | Err(resp) => resp,
     };
-    adm.finish(resp)
+    adm.finish_loaded(resp).await
 }
 
 async fn push_admitted(

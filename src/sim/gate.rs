@@ -47,8 +47,34 @@ impl Admitted {
         self.stamp(resp)
     }
 
+    /// [`Self::finish`] after the extra time a loaded server takes (`load_latency_ms` ×
+    /// in flight ÷ the cap when this call came in).
+    pub async fn finish_loaded(self, resp: Response) -> Response {
+        let per = self.sim.profile.api.load_latency_ms;
+        if let Some(slot) = self._slot.as_ref().filter(|_| per > 0) {
+            let ms = per.saturating_mul(slot.load as u64) / slot.cap.max(1) as u64;
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        self.finish(resp)
+    }
+
     fn stamp(&self, mut resp: Response) -> Response {
         let api = &self.sim.profile.api;
+        if api.rate_limit_headers
+            && let Some((limit, left, reset)) =
+                self.sim.limits.window(&self.client_id, Instant::now())
+        {
+            // The IETF fields, the older draft's form (the client reads both forms).
+            let h = resp.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&format!("{limit};w=1")) {
+                h.insert("ratelimit-policy", v);
+            }
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("limit={limit}, remaining={left}, reset={reset}"))
+            {
+                h.insert("ratelimit", v);
+            }
+        }
         if api.expiry_header {
             let now = Instant::now();
             let left = match &self.credential {

@@ -1,11 +1,14 @@
 //! Per-client admission: at most `max_concurrent` resource requests in flight and at most
 //! `rate_limit_per_sec` admitted per one-second window; the rest get 429 + `Retry-After`.
+//! The cap may follow `capacity_schedule` (seconds since the first request); an admitted
+//! request knows the load it joined (for `load_latency_ms`), and the rate window what is
+//! left of it (for the `RateLimit` header fields).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::profile::Api;
+use super::profile::{Api, CapacityStep};
 use super::state::lock;
 
 #[derive(Default)]
@@ -18,6 +21,9 @@ struct Client {
 pub struct Limits {
     max_concurrent: usize,
     rate_per_sec: u32,
+    schedule: Vec<CapacityStep>,
+    /// The first request, where the schedule's clock starts.
+    first: Mutex<Option<Instant>>,
     clients: Mutex<HashMap<String, Client>>,
 }
 
@@ -32,6 +38,9 @@ pub struct Refused {
 pub struct InFlight {
     limits: Arc<Limits>,
     client: String,
+    /// Requests of this client in flight with this one, and the cap when it came in.
+    pub load: usize,
+    pub cap: usize,
 }
 
 impl Drop for InFlight {
@@ -47,12 +56,49 @@ impl Limits {
         Self {
             max_concurrent: api.max_concurrent,
             rate_per_sec: api.rate_limit_per_sec,
+            schedule: api.capacity_schedule.clone(),
+            first: Mutex::new(None),
             clients: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The cap on requests in flight now: the schedule's step, else `max_concurrent`.
+    fn cap(&self, now: Instant) -> usize {
+        let first = *lock(&self.first).get_or_insert(now);
+        let secs = now.saturating_duration_since(first).as_secs();
+        self.schedule
+            .iter()
+            .take_while(|s| s.after_secs <= secs)
+            .last()
+            .map_or(self.max_concurrent, |s| s.max_concurrent)
+    }
+
+    /// The rate window of `client` as `RateLimit` states it: (limit, remaining, reset secs);
+    /// `None` without a rate limit.
+    pub fn window(&self, client: &str, now: Instant) -> Option<(u32, u32, u64)> {
+        if self.rate_per_sec == 0 {
+            return None;
+        }
+        let clients = lock(&self.clients);
+        let (used, reset) = match clients
+            .get(client)
+            .and_then(|c| c.window_start.map(|s| (c, s)))
+        {
+            Some((c, s)) if now.saturating_duration_since(s) < Duration::from_secs(1) => {
+                (c.in_window, 1)
+            }
+            _ => (0, 1),
+        };
+        Some((
+            self.rate_per_sec,
+            self.rate_per_sec.saturating_sub(used),
+            reset,
+        ))
+    }
+
     /// Admits one request of `client` now, or says why not.
     pub fn admit(self: &Arc<Self>, client: &str, now: Instant) -> Result<InFlight, Refused> {
+        let cap = self.cap(now);
         let mut clients = lock(&self.clients);
         let c = clients.entry(client.to_string()).or_default();
         if self.rate_per_sec > 0 {
@@ -77,16 +123,13 @@ impl Limits {
             }
             c.in_window += 1;
         }
-        if self.max_concurrent > 0 && c.in_flight >= self.max_concurrent {
+        if cap > 0 && c.in_flight >= cap {
             if self.rate_per_sec > 0 {
                 // Refused requests do not use up the rate budget.
                 c.in_window = c.in_window.saturating_sub(1);
             }
             return Err(Refused {
-                reason: format!(
-                    "more than {} concurrent requests from this client",
-                    self.max_concurrent
-                ),
+                reason: format!("more than {cap} concurrent requests from this client"),
                 retry_after_secs: 1,
             });
         }
@@ -94,6 +137,8 @@ impl Limits {
         Ok(InFlight {
             limits: Arc::clone(self),
             client: client.to_string(),
+            load: c.in_flight,
+            cap,
         })
     }
 }
@@ -118,6 +163,9 @@ mod tests {
             quirks: Vec::new(),
             retry_after_dates: false,
             no_listing: false,
+            capacity_schedule: Vec::new(),
+            load_latency_ms: 0,
+            rate_limit_headers: false,
         }))
     }
 
@@ -144,5 +192,34 @@ mod tests {
         let e = l.admit("c", t0 + Duration::from_millis(100)).err().unwrap();
         assert_eq!(e.retry_after_secs, 1);
         assert!(l.admit("c", t0 + Duration::from_millis(1001)).is_ok());
+    }
+
+    #[test]
+    fn the_cap_follows_the_schedule_from_the_first_request() {
+        let mut api = super::super::profile::Profile::default().api;
+        api.max_concurrent = 12;
+        api.capacity_schedule = vec![
+            CapacityStep {
+                after_secs: 5,
+                max_concurrent: 1,
+            },
+            CapacityStep {
+                after_secs: 10,
+                max_concurrent: 3,
+            },
+        ];
+        let l = Arc::new(Limits::new(&api));
+        let t0 = Instant::now();
+        let held: Vec<_> = (0..12).map(|_| l.admit("c", t0).unwrap()).collect();
+        assert_eq!(held.last().map(|f| (f.load, f.cap)), Some((12, 12)));
+        drop(held);
+        let at5 = t0 + Duration::from_secs(5);
+        let a = l.admit("c", at5).unwrap();
+        assert!(l.admit("c", at5).is_err(), "the cap fell to 1 after 5 s");
+        let at10 = t0 + Duration::from_secs(10);
+        let _b = l.admit("c", at10).unwrap();
+        let _c = l.admit("c", at10).unwrap();
+        assert!(l.admit("c", at10).is_err(), "3 from 10 s on");
+        drop(a);
     }
 }

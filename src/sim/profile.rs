@@ -162,6 +162,27 @@ pub struct Api {
     /// read by a GET on its own path.
     #[serde(default)]
     pub no_listing: bool,
+
+    // How the server's capacity behaves (docs/API.md §5.2), for the adaptive pace.
+    /// `max_concurrent` changing while the simulator runs: steps of seconds since its
+    /// first resource request, each with the cap from then on.
+    #[serde(default)]
+    pub capacity_schedule: Vec<CapacityStep>,
+    /// Extra latency of a resource call at full load: `load_latency_ms` × in flight ÷ the
+    /// cap (÷ 1 without a cap), so answers slow down as the server fills.
+    #[serde(default)]
+    pub load_latency_ms: u64,
+    /// Answers carry `RateLimit-Policy` and `RateLimit` for `rate_limit_per_sec`.
+    #[serde(default)]
+    pub rate_limit_headers: bool,
+}
+
+/// From `after_secs` on, at most `max_concurrent` requests in flight per client (0: none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityStep {
+    pub after_secs: u64,
+    pub max_concurrent: usize,
 }
 
 fn yes() -> bool {
@@ -285,6 +306,15 @@ impl Profile {
         }
         if self.api.max_batch == 0 {
             return Err("[api] max_batch must be at least 1".into());
+        }
+        if self.api.rate_limit_headers && self.api.rate_limit_per_sec == 0 {
+            return Err(
+                "[api] rate_limit_headers needs a rate_limit_per_sec to state (it is 0)".into(),
+            );
+        }
+        let steps = &self.api.capacity_schedule;
+        if steps.windows(2).any(|w| w[1].after_secs <= w[0].after_secs) {
+            return Err("[api] capacity_schedule: after_secs must rise from step to step".into());
         }
         self.api.styled()?;
         let f = &self.faults;

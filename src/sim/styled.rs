@@ -77,7 +77,7 @@ pub async fn handle(
             }
         }
     };
-    adm.finish(resp)
+    adm.finish_loaded(resp).await
 }
 
 enum Route {

@@ -66,6 +66,7 @@ impl App {
                 self.flash = Some(format!("retrying {n} failed segment(s)"));
                 vec![Command::RetryAllFailed]
             }
+            PaceUp | PaceDown | PaceConfigured => self.pace(action),
             Verify => self.verify(),
             Quit => self.quit(),
             Confirm => {
@@ -197,6 +198,22 @@ impl App {
         self.should_exit = true;
         // The engine may still be alive (kept for retries): tell it to end.
         vec![Command::Stop]
+    }
+
+    /// `+`, `-`, `=`: the engine answers with the new pace, which the header shows.
+    fn pace(&mut self, action: Action) -> Vec<Command> {
+        use crate::engine::pace::PaceChange;
+        if self.state.is_terminal() {
+            self.flash = Some("the run has finished: nothing to pace".into());
+            return Vec::new();
+        }
+        let (change, words) = match action {
+            Action::PaceUp => (PaceChange::Up, "one more segment at the server"),
+            Action::PaceDown => (PaceChange::Down, "one fewer segment at the server"),
+            _ => (PaceChange::Configured, "back to the configured pace"),
+        };
+        self.flash = Some(words.into());
+        vec![Command::Pace(change)]
     }
 
     /// A command could not reach the engine.

@@ -80,6 +80,8 @@ const KEEP_ACTIVITY: usize = 100;
 /// The whole console state. Owned by the event loop; render borrows it immutably.
 pub struct App {
     pub info: Option<RunInfo>,
+    /// The limit on segments at the server and why (the header shows it).
+    pub pace: Option<crate::engine::events::PaceView>,
     pub segments: Vec<SegmentView>,
     pub totals: Totals,
     pub state: RunState,
@@ -162,6 +164,7 @@ impl App {
             full_log: TuiWidgetState::new().set_default_display_level(LevelFilter::Info),
             attached: None,
             verify_after: false,
+            pace: None,
         }
     }
 
@@ -209,6 +212,7 @@ impl App {
                     self.finished_at = None;
                 }
             }
+            EngineEvent::Pace(view) => self.pace = Some(view),
             EngineEvent::Notice(text) => {
                 self.record(now, None, text.clone());
                 self.notice(text);

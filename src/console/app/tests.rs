@@ -493,3 +493,40 @@ fn the_end_is_told_by_its_outcome_word_before_and_after_the_summary() {
             .contains(&"supsync resume run-1".to_string())
     );
 }
+
+#[test]
+fn pace_keys_send_pace_commands_and_the_engines_answer_is_kept() {
+    use crate::engine::events::PaceView;
+    use crate::engine::pace::PaceChange;
+    let (mut app, now) = started(4);
+    assert_eq!(
+        app.handle(Action::PaceUp),
+        vec![Command::Pace(PaceChange::Up)]
+    );
+    assert_eq!(
+        app.handle(Action::PaceDown),
+        vec![Command::Pace(PaceChange::Down)]
+    );
+    assert_eq!(
+        app.handle(Action::PaceConfigured),
+        vec![Command::Pace(PaceChange::Configured)]
+    );
+    let view = PaceView {
+        limit: 8,
+        auto: true,
+        reason: "lowered after 429".into(),
+        paced_by: Some("RateLimit: 120/min".into()),
+        throttled: 3,
+    };
+    app.apply(EngineEvent::Pace(view.clone()), now);
+    assert_eq!(app.pace.as_ref(), Some(&view));
+    assert_eq!(
+        view.line(),
+        "8 in flight · lowered after 429 · paced by RateLimit: 120/min"
+    );
+    app.apply(EngineEvent::Finished(summary(RunState::Completed)), now);
+    assert!(
+        app.handle(Action::PaceUp).is_empty(),
+        "nothing to pace once finished"
+    );
+}

@@ -101,6 +101,9 @@ fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
     if tot.retried > 0 {
         spans.push(Span::raw(format!(" · {} retried", tot.retried)));
     }
+    if let Some(p) = &app.pace {
+        spans.push(Span::styled(format!(" · {}", p.line()), t.dim()));
+    }
     Line::from(spans)
 }
 

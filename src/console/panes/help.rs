@@ -59,13 +59,17 @@ pub fn render_help(buf: &mut Buffer, area: Rect, app: &App) {
 fn rows(app: &App) -> Vec<(String, String)> {
     use crate::console::keys::Action::*;
     // Related actions share a row and these words.
-    let groups: [(&[crate::console::keys::Action], &str); 3] = [
+    let groups: [(&[crate::console::keys::Action], &str); 4] = [
         (&[Up, Down, Left, Right], "move in the grid"),
         (
             &[PageUp, PageDown],
             "page up / down (grid, or the expanded log)",
         ),
         (&[Home, End], "first / last segment"),
+        (
+            &[PaceUp, PaceDown, PaceConfigured],
+            "pace: one more / fewer at the server; = configured",
+        ),
     ];
     let mut out = Vec::new();
     let mut done = Vec::new();

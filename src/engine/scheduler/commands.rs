@@ -53,6 +53,11 @@ impl Scheduler {
                     format!("retrying {n} failed segment(s)")
                 });
             }
+            Command::Pace(change) => {
+                self.ctx.pace.change(change, &self.ctx.api, &emit);
+                // A raise lets more segments start now.
+                self.fill();
+            }
             Command::Stop if !self.stopping => {
                 self.begin_stop();
                 emit.outcome(EngineEvent::RunState(RunState::Stopping))

@@ -22,9 +22,9 @@ use super::emit::Emitter;
 use super::events::{Command, Direction, EngineEvent, RunInfo, RunState};
 use super::ledger::Ledger;
 use super::outage::{Outage, OutageEnd};
+use super::pace::Pace;
 use super::plan::Plan;
 use super::run::{End, final_state};
-use super::slots::Slots;
 use super::worker::{Outcome, Work, WorkerCtx, run_segment};
 use crate::api::ApiClient;
 
@@ -37,7 +37,6 @@ pub(super) struct Scheduler {
     tasks: JoinSet<(usize, Outcome)>,
     task_segment: HashMap<tokio::task::Id, usize>,
     ctx: Arc<WorkerCtx>,
-    concurrency: usize,
     stay_alive: bool,
     stop_grace: Duration,
     local_invalid: u64,
@@ -83,6 +82,7 @@ impl Scheduler {
         let ledger = Ledger::open(journal, &manifest, views, pull_checks, emit.clone())?;
         let sync = &params.config.sync;
         let backoff = Backoff::from_config(sync);
+        let pace = Arc::new(Pace::from_config(sync));
         let ctx = Arc::new(WorkerCtx {
             api,
             gate: Arc::new(Gate::new(sync.retry_budget)),
@@ -91,7 +91,8 @@ impl Scheduler {
             max_attempts: sync.max_attempts.max(1),
             retry_budget: sync.retry_budget,
             outage: Arc::new(Outage::from_config(&params.config)),
-            slots: Slots::new(sync.concurrency),
+            slots: pace.slots().clone(),
+            pace,
             run_id: manifest.run_id.clone(),
             sink: ledger.sink(),
             planned_total: manifest.total_records,
@@ -124,7 +125,6 @@ impl Scheduler {
             tasks: JoinSet::new(),
             task_segment: HashMap::new(),
             ctx,
-            concurrency: sync.concurrency.max(1),
             stay_alive: params.stay_alive,
             stop_grace: Duration::from_secs(params.config.api.timeout_secs.max(5)),
             local_invalid,
@@ -160,6 +160,7 @@ impl Scheduler {
         for n in std::mem::take(&mut self.notices) {
             self.ctx.emit.notice(n);
         }
+        self.ctx.pace.show(&self.ctx.api, &self.ctx.emit);
         self.ctx
             .emit
             .outcome(EngineEvent::RunState(RunState::Running))
@@ -181,8 +182,10 @@ impl Scheduler {
             return;
         }
         // Twice `concurrency` tasks: the second half reads and encodes its segment while
-        // the first half is at the server, then waits for a slot (see `slots.rs`).
-        while self.tasks.len() < self.concurrency * 2 {
+        // the first half is at the server, then waits for a slot (see `slots.rs`). Under
+        // `auto` the limit of the moment; a fixed limit never moves.
+        let limit = self.ctx.pace.limit().max(1);
+        while self.tasks.len() < limit * 2 {
             let Some(i) = self.queue.pop_front() else {
                 break;
             };
