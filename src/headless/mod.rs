@@ -120,6 +120,7 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                         }
                     }
                     EngineEvent::Notice(n) => say(format!("notice: {n}")),
+                    EngineEvent::Holding(h) => say(crate::engine::events::Hold::say(h.as_ref(), std::time::SystemTime::now())),
                     EngineEvent::Finished(s) => {
                         summary = Some(s);
                         break;
