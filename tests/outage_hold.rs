@@ -17,6 +17,7 @@ async fn sim(token_ttl: u64) -> SimServer {
         r#"
 [tokens]
 default_ttl_secs = {token_ttl}
+scope_ttl_secs = {{ supplier_mgmt = {token_ttl} }}
 [clients]
 supplier-sync = "{secret}"
 [api]
@@ -58,7 +59,16 @@ struct Seen {
     events: Vec<serde_json::Value>,
 }
 
-async fn run_through_outage(token_ttl: u64, outage: Duration, n: u64) -> Seen {
+/// What is down, and the counter that moves again when it is back.
+#[derive(Clone, Copy)]
+enum Down {
+    /// Everything: records are stored again.
+    All,
+    /// The token endpoint alone: a token is issued again.
+    TokenEndpoint,
+}
+
+async fn run_through_outage(token_ttl: u64, down_: Down, outage: Duration, n: u64) -> Seen {
     let sim = sim(token_ttl).await;
     let url = sim.url();
     let dir = tempfile::tempdir().unwrap();
@@ -76,6 +86,7 @@ async fn run_through_outage(token_ttl: u64, outage: Duration, n: u64) -> Seen {
             src.to_str().unwrap(),
         ],
     )
+    .env("RUST_LOG", "supsync=debug")
     .spawn()
     .unwrap();
     let t = Instant::now();
@@ -83,17 +94,30 @@ async fn run_through_outage(token_ttl: u64, outage: Duration, n: u64) -> Seen {
         assert!(t.elapsed() < Duration::from_secs(20), "no progress");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    sim.outage(outage);
+    let counter = match down_ {
+        Down::All => {
+            sim.outage(outage);
+            "records_stored"
+        }
+        Down::TokenEndpoint => {
+            sim.token_outage(outage);
+            "tokens_issued"
+        }
+    };
     let down = Instant::now();
-    let stored = stat(&stats(&url).await, "records_stored");
+    let before = stat(&stats(&url).await, counter);
     // Batches already at the server when it went down may still land: progress counts
-    // once the outage is over.
+    // once the outage is over (and a token issued inside it would fail the bound below).
     let resumed_after = loop {
         tokio::time::sleep(Duration::from_millis(5)).await;
-        if down.elapsed() > outage && stat(&stats(&url).await, "records_stored") > stored {
+        let now = stat(&stats(&url).await, counter);
+        if now > before && (down.elapsed() > outage || counter == "tokens_issued") {
             break down.elapsed();
         }
-        assert!(down.elapsed() < outage * 10, "the run never came back");
+        if down.elapsed() > outage * 10 {
+            // Never came back: the assertions below show what the run said.
+            break Duration::MAX;
+        }
     };
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
@@ -103,7 +127,12 @@ async fn run_through_outage(token_ttl: u64, outage: Duration, n: u64) -> Seen {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     let st = stats(&url).await;
-    assert_eq!(stat(&st, "records_stored"), n, "{st}");
+    assert_eq!(stat(&st, "records_stored"), n, "{st}\n{}", text(&out));
+    if matches!(down_, Down::TokenEndpoint) {
+        // Each failed renewal waits as long as the server said: a handful of requests,
+        // not one per backoff step or per caller.
+        assert!(stat(&st, "outage_rejections") <= 3, "{st}");
+    }
     Seen {
         out,
         resumed_after,
@@ -122,7 +151,12 @@ fn assert_held_not_spent(seen: &Seen, outage: Duration) {
     assert!(!segments.is_empty(), "{}", text(o));
     for s in &segments {
         assert_eq!(s["state"], "done", "no segment fails: {s}");
-        assert_eq!(s["attempts"], 1, "the outage spends no attempt: {s}");
+        assert_eq!(
+            s["attempts"],
+            1,
+            "the outage spends no attempt: {s}\n{}",
+            text(o)
+        );
     }
     let holds = of_type(&seen.events, "holding");
     assert!(!holds.is_empty(), "the hold is reported: {}", text(o));
@@ -157,7 +191,7 @@ fn assert_held_not_spent(seen: &Seen, outage: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_outage_with_retry_after_is_held_not_spent() {
     let outage = Duration::from_secs(3);
-    let seen = run_through_outage(3600, outage, 1_000).await;
+    let seen = run_through_outage(3600, Down::All, outage, 1_000).await;
     assert_held_not_spent(&seen, outage);
 }
 
@@ -165,6 +199,23 @@ async fn an_api_outage_with_retry_after_is_held_not_spent() {
 async fn a_renewal_inside_the_outage_holds_calls_until_the_stated_time() {
     // Tokens live 2 s: the renewal ahead of expiry meets the outage too.
     let outage = Duration::from_secs(4);
-    let seen = run_through_outage(2, outage, 1_500).await;
+    let seen = run_through_outage(2, Down::All, outage, 1_500).await;
     assert_held_not_spent(&seen, outage);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_endpoints_retry_after_is_the_renewals_next_try() {
+    // Tokens live 2 s and the API stays up: the run goes on until its token dies, then
+    // holds; the renewal's next try is at the time the token endpoint stated.
+    let outage = Duration::from_secs(4);
+    let seen = run_through_outage(2, Down::TokenEndpoint, outage, 8_000).await;
+    assert_held_not_spent(&seen, outage);
+    let holds = of_type(&seen.events, "holding");
+    assert!(
+        holds[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the token endpoint asks to wait"),
+        "{holds:?}"
+    );
 }

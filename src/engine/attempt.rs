@@ -57,7 +57,8 @@ where
             Err(_) => return Err(Fail::Abandoned),
             Ok(Ok(v)) => {
                 ctx.gate.success();
-                if ctx.outage.success() {
+                ctx.outage.success();
+                if ctx.gate.hold_ended() {
                     ctx.emit.holding(None);
                 }
                 return Ok((v, n));
@@ -67,6 +68,7 @@ where
         if matches!(err, ApiError::Cancelled) {
             return Err(Fail::Abandoned);
         }
+        tracing::debug!(target: "supsync::engine", "segment {index}: try {n} failed: {err}");
         if err.is_auth_failure() {
             return Err(Fail::Auth(err.to_string()));
         }
@@ -175,7 +177,11 @@ fn hold_run(ctx: &Arc<WorkerCtx>, hold: HoldKind, err: &ApiError) {
     };
     match hold {
         HoldKind::Wait(wait) => {
+            // Never a hot loop on a wait that is all but over (the token manager passes on
+            // what is left of the token endpoint's): our own first backoff at the least.
+            let wait = wait.max(ctx.backoff.initial);
             if ctx.gate.hold_for(wait) {
+                ctx.gate.hold_reported();
                 ctx.emit.holding(Some(Hold {
                     reason: format!("{what} asks to wait {} ({err})", words(wait)),
                     until: SystemTime::now().checked_add(wait),
@@ -184,6 +190,7 @@ fn hold_run(ctx: &Arc<WorkerCtx>, hold: HoldKind, err: &ApiError) {
         }
         HoldKind::Probe => {
             if ctx.gate.trip() {
+                ctx.gate.hold_reported();
                 ctx.emit.holding(Some(Hold {
                     reason: format!("{what} stopped answering ({err})"),
                     until: None,

@@ -19,6 +19,9 @@ struct GateState {
 
 pub(crate) struct Gate {
     state: watch::Sender<GateState>,
+    /// A hold was reported and its end not yet: the end is reported once, by the first
+    /// success after the hold (not by a request that was already at the server).
+    hold_reported: std::sync::atomic::AtomicBool,
     consecutive_failures: AtomicU32,
     budget: u32,
 }
@@ -27,6 +30,7 @@ impl Gate {
     pub(crate) fn new(budget: u32) -> Self {
         Self {
             state: watch::Sender::new(GateState::default()),
+            hold_reported: std::sync::atomic::AtomicBool::new(false),
             consecutive_failures: AtomicU32::new(0),
             // A budget of 0 would trip on the first blip; 1 is the smallest meaningful one.
             budget: budget.max(1),
@@ -76,6 +80,21 @@ impl Gate {
             }
             longer
         })
+    }
+
+    /// Notes that a hold was reported.
+    pub(crate) fn hold_reported(&self) {
+        self.hold_reported.store(true, Ordering::Relaxed);
+    }
+
+    /// True once per reported hold, when it is over: the gate is open again (neither
+    /// tripped nor before a `Retry-After`).
+    pub(crate) fn hold_ended(&self) -> bool {
+        let s = *self.state.borrow();
+        let holding = s.tripped
+            || s.hold_until
+                .is_some_and(|t| t > tokio::time::Instant::now());
+        !holding && self.hold_reported.swap(false, Ordering::Relaxed)
     }
 
     /// Holds every request until a probe reopens the gate: the server stopped answering

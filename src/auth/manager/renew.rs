@@ -115,13 +115,15 @@ impl TokenManager {
             if trigger != Trigger::Forced
                 && let Some((at, e)) = &st.last_failure
             {
-                let hold = if e.is_transient() {
-                    TRANSIENT_HOLD
-                } else {
-                    PERMANENT_HOLD
+                // The server's own `Retry-After` is the hold: nobody asks before it says.
+                let hold = match (e.is_transient(), e.retry_after()) {
+                    (true, Some(said)) => said,
+                    (true, None) => TRANSIENT_HOLD,
+                    (false, _) => PERMANENT_HOLD,
                 };
-                if *at >= entered || now.saturating_duration_since(*at) < hold {
-                    return Err(e.clone());
+                let since = now.saturating_duration_since(*at);
+                if *at >= entered || since < hold {
+                    return Err(e.clone().with_retry_after_left(hold.saturating_sub(since)));
                 }
             }
             st.phase = TokenPhase::Refreshing;
