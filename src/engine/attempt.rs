@@ -160,8 +160,11 @@ fn hold_for(ctx: &WorkerCtx, err: &ApiError) -> Option<HoldKind> {
         err,
         ApiError::RateLimited { .. } | ApiError::Transient { .. } | ApiError::Auth(_)
     );
+    // The API's waits arrive cut to `sync.max_retry_after_secs`: one at that bound may be
+    // a longer wish cut short, which is not a wait we can follow (it spends attempts, and
+    // the outage clock bounds the run).
     if let Some(wait) = err.retry_after().filter(|_| said)
-        && wait <= ctx.backoff.max_retry_after
+        && wait < ctx.backoff.max_retry_after
     {
         return Some(HoldKind::Wait(wait));
     }

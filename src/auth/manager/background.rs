@@ -42,7 +42,9 @@ impl TokenManager {
                 Err(e) => {
                     // The token endpoint's `Retry-After` is the next try, not our schedule:
                     // earlier would be refused again, later leaves calls waiting.
-                    let wait = e.retry_after().unwrap_or(backoff);
+                    let wait = e
+                        .retry_after()
+                        .map_or(backoff, |said| said.min(self.max_retry_after()));
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         _ = tokio::time::sleep(wait) => {}
