@@ -11,7 +11,7 @@ use super::probe::spawn_probe;
 use super::retry::Retry;
 use super::worker::{Fail, WorkerCtx};
 use crate::api::ApiError;
-use crate::retry_after::words;
+use crate::api::retry_after::words;
 
 /// 429s a segment accepts, as a multiple of `max_attempts`, before they count as attempts.
 const RATE_LIMIT_CEILING: u32 = 10;

@@ -350,7 +350,7 @@ impl TokenStore {
         self.issued_total += 1;
         let every = self.cfg.early_death_every;
         let dies_after_uses =
-            (every > 0 && self.issued_total % every == 0).then_some(EARLY_DEATH_USES);
+            (every > 0 && self.issued_total.is_multiple_of(every)).then_some(EARLY_DEATH_USES);
         self.access.insert(
             token.clone(),
             Access {
