@@ -518,3 +518,24 @@ fn no_color_keeps_symbols_and_drops_colours() {
         assert!(text.contains(sym), "{sym} missing");
     }
 }
+
+/// The README's console capture and `assets/console-capture.txt` are the 120×40 snapshot,
+/// so they cannot go stale while the console changes.
+#[test]
+fn the_readme_capture_is_the_snapshot() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let snap = std::fs::read_to_string(format!("{root}/tests/snapshots/tui__mid_run_120x40.snap"))
+        .unwrap();
+    let body = snap.splitn(3, "---\n").nth(2).unwrap().trim_end();
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```text\n{body}\n```")),
+        "refresh the README's console capture from tests/snapshots/tui__mid_run_120x40.snap"
+    );
+    let asset = std::fs::read_to_string(format!("{root}/assets/console-capture.txt")).unwrap();
+    assert_eq!(
+        asset.trim_end(),
+        body,
+        "refresh assets/console-capture.txt from the snapshot"
+    );
+}

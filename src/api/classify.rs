@@ -12,6 +12,11 @@ use super::retry_after;
 use crate::auth::grant::error_chain;
 use crate::server_text::Redactor;
 
+/// How a transport failure's message starts when no answer came at all (the server is
+/// gone, not slow): [`ApiError::is_connection_lost`] reads these.
+pub const COULD_NOT_CONNECT: &str = "could not connect";
+pub const CONNECTION_FAILED: &str = "connection failed";
+
 /// A 401 as the server described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -61,11 +66,11 @@ pub fn transport_error(err: &reqwest::Error) -> ApiError {
     let what = if err.is_timeout() {
         "request timed out"
     } else if err.is_connect() {
-        "could not connect"
+        COULD_NOT_CONNECT
     } else if err.is_body() || err.is_decode() {
         "the answer broke off"
     } else {
-        "connection failed"
+        CONNECTION_FAILED
     };
     ApiError::Transient {
         message: format!("{what}: {}", error_chain(err)),

@@ -180,6 +180,7 @@ impl ApiClient {
                 .then(|| Duration::from_secs(cfg.auth.refresh_window_secs)),
             single_session: session && cfg.auth.session.single,
             refresh_window_text: cfg.auth.refresh_window_text.clone(),
+            max_retry_after: Duration::from_secs(cfg.sync.max_retry_after_secs),
         };
         let tokens = TokenManager::new(
             endpoint,

@@ -184,6 +184,14 @@ impl ApiError {
         }
     }
 
+    /// No answer at all: the connection was refused, reset or cut (not a timeout, not an
+    /// answer that broke off).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, ApiError::Transient { message, retry_after: None }
+            if message.starts_with(classify::COULD_NOT_CONNECT)
+                || message.starts_with(classify::CONNECTION_FAILED))
+    }
+
     /// Authentication is broken for good (wrong client, refused scopes): exit code 4.
     pub fn is_auth_failure(&self) -> bool {
         matches!(self, ApiError::Auth(g) if !g.is_transient())

@@ -120,6 +120,14 @@ impl GrantError {
             _ => None,
         }
     }
+    /// The same failure with `wait` left of the server's `Retry-After` (for a caller that
+    /// asks while the renewal still waits it out).
+    pub fn with_retry_after_left(mut self, wait: Duration) -> Self {
+        if let GrantError::Server { retry_after, .. } = &mut self {
+            *retry_after = Some(wait);
+        }
+        self
+    }
     /// The HTTP status of a server that answered without a token (429, 5xx, and a refused
     /// or locked login).
     pub fn http_status(&self) -> Option<u16> {

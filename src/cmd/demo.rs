@@ -134,6 +134,9 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// With `--expiry 403|200-body`, one demo token in this many dies early.
+const DEMO_EARLY_DEATH_EVERY: u64 = 3;
+
 /// The built-in `demo` profile serving `style`, with sessions instead of bearer tokens when
 /// asked, and dead credentials answered the `expiry` way.
 fn demo_profile(style: ApiStyle, auth: DemoAuth, expiry: DemoExpiry) -> anyhow::Result<Profile> {
@@ -150,6 +153,11 @@ fn demo_profile(style: ApiStyle, auth: DemoAuth, expiry: DemoExpiry) -> anyhow::
         DemoExpiry::Status403 => ExpirySignal::Forbidden,
         DemoExpiry::Body200 => ExpirySignal::Body200,
     };
+    // The demo renews before any clock kills a token, so the chosen answer would never be
+    // seen: one token in three dies early instead.
+    if expiry != DemoExpiry::Status401 {
+        profile.tokens.early_death_every = DEMO_EARLY_DEATH_EVERY;
+    }
     // The profile's checks ran on the built-in style; the new one must build too.
     profile
         .api
@@ -296,6 +304,7 @@ mod tests {
         let p = demo_profile(ApiStyle::Contract, DemoAuth::Session, DemoExpiry::Status403).unwrap();
         assert!(p.session.enabled);
         assert_eq!(p.tokens.expiry_signal, ExpirySignal::Forbidden);
+        assert_eq!(p.tokens.early_death_every, DEMO_EARLY_DEATH_EVERY);
         let mut c = demo_config("http://127.0.0.1:4321");
         speak(&mut c, DemoAuth::Session, DemoExpiry::Status403);
         assert_eq!(c.auth.kind, AuthKind::Session);

@@ -11,6 +11,7 @@ pub const ALERT_KINDS: &[&str] = &[
     "run_finished_with_rejects",
     "segments_failed",
     "token_renewal_failed",
+    "token_renewal_recovered",
     "auth_failed",
     "run_interrupted",
     "run_failed",

@@ -51,6 +51,10 @@ impl Snapshot {
                     self.notices.pop_front();
                 }
             }
+            EngineEvent::Holding(h) => {
+                let n = crate::engine::events::Hold::say(h.as_ref(), std::time::SystemTime::now());
+                self.fold(&EngineEvent::Notice(n));
+            }
             EngineEvent::Finished(s) => {
                 self.state = Some(s.state);
                 self.summary = Some(s.clone());

@@ -76,6 +76,9 @@ impl ServerMsg {
             EngineEvent::RunState(s) => ServerMsg::RunState { state: *s },
             EngineEvent::Notice(n) => ServerMsg::Notice { text: n.clone() },
             EngineEvent::Pace(v) => ServerMsg::Pace { pace: v.clone() },
+            EngineEvent::Holding(h) => ServerMsg::Notice {
+                text: crate::engine::events::Hold::say(h.as_ref(), std::time::SystemTime::now()),
+            },
             EngineEvent::Finished(s) => ServerMsg::Finished { summary: s.clone() },
         }
     }

@@ -4,12 +4,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use super::events::{EngineEvent, SegmentState, SegmentView};
+use super::events::{EngineEvent, Hold, SegmentState, SegmentView};
 use super::probe::spawn_probe;
 use super::retry::Retry;
 use super::worker::{Fail, WorkerCtx};
 use crate::api::ApiError;
+use crate::api::retry_after::words;
 
 /// 429s a segment accepts, as a multiple of `max_attempts`, before they count as attempts.
 const RATE_LIMIT_CEILING: u32 = 10;
@@ -30,6 +32,8 @@ where
     let mut retry = Retry::new(ctx.backoff, &ctx.cancel).or_stop(&ctx.stop);
     // Attempts counted against `max_attempts` (429s are not, see below).
     let mut spent = 0u32;
+    // Failures waited out as an outage (the run held): not attempts at all.
+    let mut holds = 0u32;
     let mut last_error = None;
     loop {
         if retry.is_stopped() {
@@ -41,7 +45,7 @@ where
         ) {
             return Err(Fail::Abandoned);
         }
-        let n = retry.next_attempt();
+        let n = retry.next_attempt().saturating_sub(holds);
         ctx.emit.progress(view(
             index,
             records,
@@ -62,6 +66,9 @@ where
             Ok(Ok(v)) => {
                 ctx.gate.success();
                 ctx.outage.success();
+                if ctx.gate.hold_ended() {
+                    ctx.emit.holding(None);
+                }
                 return Ok((v, n));
             }
             Ok(Err(e)) => e,
@@ -69,6 +76,7 @@ where
         if matches!(err, ApiError::Cancelled) {
             return Err(Fail::Abandoned);
         }
+        tracing::debug!(target: "supsync::engine", "segment {index}: try {n} failed: {err}");
         if err.is_auth_failure() {
             return Err(Fail::Auth(err.to_string()));
         }
@@ -83,6 +91,28 @@ where
                 attempts: n,
                 error: err.to_string(),
             });
+        }
+        // The server's own words call it temporary: the run holds, and this segment waits
+        // at the gate with the others instead of spending an attempt. Bounded like the
+        // 429s below, so a server that only ever answers so still ends the segment; the
+        // outage clock bounds the run.
+        if holds < ctx.max_attempts.saturating_mul(RATE_LIMIT_CEILING)
+            && let Some(hold) = hold_for(ctx, &err)
+        {
+            holds += 1;
+            if let Some(note) = ctx.outage.failure(&err) {
+                ctx.emit.notice(note);
+            }
+            hold_run(ctx, hold, &err);
+            last_error = Some(err.to_string());
+            ctx.emit.progress(view(
+                index,
+                records,
+                SegmentState::Retrying,
+                n.saturating_sub(1),
+                last_error.clone(),
+            ));
+            continue;
         }
         // A 429 is the server pacing us (the request was not processed), not a failure of
         // the segment: it waits out Retry-After without spending an attempt, up to a ceiling
@@ -120,6 +150,64 @@ where
         ));
         if retry.sleep(wait).await.is_err() {
             return Err(Fail::Abandoned);
+        }
+    }
+}
+
+/// How the run waits out a failure the server calls temporary.
+enum HoldKind {
+    /// As long as the server asked (`Retry-After`, within `sync.max_retry_after_secs`).
+    Wait(Duration),
+    /// Until a health check answers: the connection was refused or cut by a server that
+    /// has answered this run before.
+    Probe,
+}
+
+fn hold_for(ctx: &WorkerCtx, err: &ApiError) -> Option<HoldKind> {
+    let said = matches!(
+        err,
+        ApiError::RateLimited { .. } | ApiError::Transient { .. } | ApiError::Auth(_)
+    );
+    // The API's waits arrive cut to `sync.max_retry_after_secs`: one at that bound may be
+    // a longer wish cut short, which is not a wait we can follow (it spends attempts, and
+    // the outage clock bounds the run).
+    if let Some(wait) = err.retry_after().filter(|_| said)
+        && wait < ctx.backoff.max_retry_after
+    {
+        return Some(HoldKind::Wait(wait));
+    }
+    (err.is_connection_lost() && ctx.outage.has_answered()).then_some(HoldKind::Probe)
+}
+
+/// Holds the run (every segment waits at the gate) and says so once per hold.
+fn hold_run(ctx: &Arc<WorkerCtx>, hold: HoldKind, err: &ApiError) {
+    let what = if matches!(err, ApiError::Auth(_)) {
+        ctx.outage.credential_source()
+    } else {
+        "the API"
+    };
+    match hold {
+        HoldKind::Wait(wait) => {
+            // Never a hot loop on a wait that is all but over (the token manager passes on
+            // what is left of the token endpoint's): our own first backoff at the least.
+            let wait = wait.max(ctx.backoff.initial);
+            if ctx.gate.hold_for(wait) {
+                ctx.gate.hold_reported();
+                ctx.emit.holding(Some(Hold {
+                    reason: format!("{what} asks to wait {} ({err})", words(wait)),
+                    until: SystemTime::now().checked_add(wait),
+                }));
+            }
+        }
+        HoldKind::Probe => {
+            if ctx.gate.trip() {
+                ctx.gate.hold_reported();
+                ctx.emit.holding(Some(Hold {
+                    reason: format!("{what} stopped answering ({err})"),
+                    until: None,
+                }));
+                spawn_probe(ctx.clone());
+            }
         }
     }
 }

@@ -13,10 +13,15 @@ struct GateState {
     paused: bool,
     /// Retry budget spent: hold every request until a probe succeeds.
     tripped: bool,
+    /// The server asked the run to wait (`Retry-After`): nothing goes out before this.
+    hold_until: Option<tokio::time::Instant>,
 }
 
 pub(crate) struct Gate {
     state: watch::Sender<GateState>,
+    /// A hold was reported and its end not yet: the end is reported once, by the first
+    /// success after the hold (not by a request that was already at the server).
+    hold_reported: std::sync::atomic::AtomicBool,
     consecutive_failures: AtomicU32,
     budget: u32,
 }
@@ -25,6 +30,7 @@ impl Gate {
     pub(crate) fn new(budget: u32) -> Self {
         Self {
             state: watch::Sender::new(GateState::default()),
+            hold_reported: std::sync::atomic::AtomicBool::new(false),
             consecutive_failures: AtomicU32::new(0),
             // A budget of 0 would trip on the first blip; 1 is the smallest meaningful one.
             budget: budget.max(1),
@@ -38,10 +44,70 @@ impl Gate {
     /// Waits until requests may go out. False when `cancel` fired first.
     pub(crate) async fn wait_open(&self, cancel: &CancellationToken) -> bool {
         let mut rx = self.state.subscribe();
-        tokio::select! {
-            r = rx.wait_for(|s| !s.paused && !s.tripped) => r.is_ok(),
-            _ = cancel.cancelled() => false,
+        loop {
+            let s = *rx.borrow_and_update();
+            let held = s.hold_until.filter(|t| *t > tokio::time::Instant::now());
+            if !s.paused && !s.tripped && held.is_none() {
+                return true;
+            }
+            let until_hold = async {
+                match held {
+                    Some(t) if !s.paused && !s.tripped => tokio::time::sleep_until(t).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { return false },
+                _ = until_hold => {}
+                _ = cancel.cancelled() => return false,
+            }
         }
+    }
+
+    /// The server asked to wait `wait` (its `Retry-After`): no request goes out before
+    /// then. A later deadline already set stays. True when this extends the hold (the
+    /// caller reports it), false when an equal or longer one was already on.
+    pub(crate) fn hold_for(&self, wait: std::time::Duration) -> bool {
+        let until = tokio::time::Instant::now() + wait;
+        self.state.send_if_modified(|s| {
+            // Within a tenth of a second of the current deadline is the same hold: the
+            // segments in flight all hear the same `Retry-After` from the same outage.
+            let longer = s
+                .hold_until
+                .is_none_or(|t| until > t + std::time::Duration::from_millis(100));
+            if longer {
+                s.hold_until = Some(until);
+            }
+            longer
+        })
+    }
+
+    /// Notes that a hold was reported.
+    pub(crate) fn hold_reported(&self) {
+        self.hold_reported.store(true, Ordering::Relaxed);
+    }
+
+    /// True once per reported hold, when it is over: the gate is open again (neither
+    /// tripped nor before a `Retry-After`).
+    pub(crate) fn hold_ended(&self) -> bool {
+        let s = *self.state.borrow();
+        let holding = s.tripped
+            || s.hold_until
+                .is_some_and(|t| t > tokio::time::Instant::now());
+        !holding && self.hold_reported.swap(false, Ordering::Relaxed)
+    }
+
+    /// Holds every request until a probe reopens the gate: the server stopped answering
+    /// (connection refused or reset) right after answering fine. True for the one caller
+    /// that closed it (it starts the probe).
+    pub(crate) fn trip(&self) -> bool {
+        let mut tripped_now = false;
+        self.state.send_if_modified(|s| {
+            tripped_now = !s.tripped;
+            s.tripped = true;
+            tripped_now
+        });
+        tripped_now
     }
 
     /// A request succeeded: the server is alive, the budget is whole again.
@@ -56,13 +122,7 @@ impl Gate {
         if n < self.budget {
             return false;
         }
-        let mut tripped_now = false;
-        self.state.send_if_modified(|s| {
-            tripped_now = !s.tripped;
-            s.tripped = true;
-            tripped_now
-        });
-        tripped_now
+        self.trip()
     }
 
     /// The server answers again (a probe succeeded): requests may go out.
@@ -108,6 +168,29 @@ mod tests {
         g.set_paused(false);
         assert!(waiter.await.unwrap());
         g.set_paused(true);
+        cancel.cancel();
+        assert!(!g.wait_open(&cancel).await);
+    }
+
+    #[tokio::test]
+    async fn a_hold_keeps_requests_back_until_its_time_and_not_longer() {
+        let g = Gate::new(5);
+        let cancel = CancellationToken::new();
+        let t = std::time::Instant::now();
+        assert!(g.hold_for(Duration::from_millis(300)));
+        assert!(
+            !g.hold_for(Duration::from_millis(250)),
+            "a shorter hold is no news"
+        );
+        assert!(g.wait_open(&cancel).await);
+        let waited = t.elapsed();
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        assert!(waited < Duration::from_millis(1_500), "{waited:?}");
+        // A hold that has passed holds nothing.
+        let t = std::time::Instant::now();
+        assert!(g.wait_open(&cancel).await);
+        assert!(t.elapsed() < Duration::from_millis(100));
+        g.hold_for(Duration::from_secs(600));
         cancel.cancel();
         assert!(!g.wait_open(&cancel).await);
     }

@@ -32,6 +32,27 @@ impl Emitter {
         let _ = self.tx.try_send(EngineEvent::Notice(msg));
     }
 
+    /// The run holds (`Some`) or the hold is over (`None`). Logged, and never dropped: a
+    /// lost end of a hold would leave a view saying "holding" for good.
+    pub(crate) fn holding(&self, hold: Option<super::events::Hold>) {
+        match &hold {
+            Some(h) => {
+                tracing::warn!(target: "supsync::engine", "{}", h.words(std::time::SystemTime::now()))
+            }
+            None => {
+                tracing::info!(target: "supsync::engine", "the server answers again: hold over")
+            }
+        }
+        if let Err(mpsc::error::TrySendError::Full(ev)) =
+            self.tx.try_send(EngineEvent::Holding(hold))
+        {
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send_timeout(ev, CONSUMER_TIMEOUT).await;
+            });
+        }
+    }
+
     /// Outcomes, plan and end: waits for room, but not forever.
     pub(crate) async fn outcome(&self, ev: EngineEvent) {
         // Ignored on purpose: a consumer gone or stuck for CONSUMER_TIMEOUT cannot be helped,

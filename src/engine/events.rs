@@ -129,6 +129,47 @@ pub enum EngineEvent {
     Pace(PaceView),
     /// The run is over; the engine stops sending after this.
     Finished(RunSummary),
+    /// The run holds every request: the server said to wait, or stopped answering right
+    /// after answering fine; no segment spends an attempt meanwhile. `None`: it answers
+    /// again, the hold is over.
+    Holding(Option<Hold>),
+}
+
+/// Why the run holds, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// "the API asks to wait 17 s (HTTP 503)", in the server's words.
+    pub reason: String,
+    /// The time the server named (`Retry-After`); `None`: until a health check answers.
+    pub until: Option<SystemTime>,
+}
+
+impl Hold {
+    /// What every view says of a hold (`Some`) or its end (`None`).
+    pub fn say(hold: Option<&Hold>, now: SystemTime) -> String {
+        match hold {
+            Some(h) => h.words(now),
+            None => "the server answers again: carrying on".to_string(),
+        }
+    }
+
+    /// "holding: the API … , next try in 12 s", as of `now`.
+    pub fn words(&self, now: SystemTime) -> String {
+        match self.until {
+            Some(t) => {
+                let left = t.duration_since(now).unwrap_or_default();
+                format!(
+                    "holding: {}; next try in {} s",
+                    self.reason,
+                    left.as_secs_f64().ceil() as u64
+                )
+            }
+            None => format!(
+                "holding: {}; next try when a health check answers",
+                self.reason
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,9 @@ pub(crate) struct Outage {
     since: watch::Sender<Option<Instant>>,
     /// Fast path for the success after every request: no lock while nothing is down.
     down: AtomicBool,
+    /// The server has answered this run at least once: a refused connection afterwards
+    /// is the server going away, not a wrong address.
+    answered: AtomicBool,
     window: Mutex<Window>,
     /// What the credential comes from, for the message: "the token endpoint" or "the
     /// login endpoint".
@@ -50,6 +53,7 @@ impl Outage {
             max_retry_after,
             since: watch::Sender::new(None),
             down: AtomicBool::new(false),
+            answered: AtomicBool::new(false),
             window: Mutex::new(Window::default()),
             credential_source: "the token endpoint",
         }
@@ -72,13 +76,25 @@ impl Outage {
         self.window.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The server answered: any outage is over.
-    pub(crate) fn success(&self) {
+    /// The server answered: any outage is over. True when one was on.
+    pub(crate) fn success(&self) -> bool {
+        self.answered.store(true, Ordering::Relaxed);
         if !self.down.swap(false, Ordering::AcqRel) {
-            return;
+            return false;
         }
         *self.window() = Window::default();
         self.since.send_replace(None);
+        true
+    }
+
+    /// The server has answered this run before.
+    pub(crate) fn has_answered(&self) -> bool {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// "the token endpoint" or "the login endpoint".
+    pub(crate) fn credential_source(&self) -> &'static str {
+        self.credential_source
     }
 
     /// The clock starts over from the next failure: the operator resumed a paused run, and

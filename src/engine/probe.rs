@@ -31,6 +31,9 @@ pub(crate) fn spawn_probe(ctx: Arc<WorkerCtx>) {
                 Ok(()) => {
                     ctx.outage.success();
                     ctx.gate.reopen();
+                    if ctx.gate.hold_ended() {
+                        ctx.emit.holding(None);
+                    }
                     ctx.emit
                         .notice("the server answers again: carrying on".to_string());
                     return;

@@ -174,6 +174,12 @@ async fn connect(
             )
         })
         .await
+        .inspect(|api| {
+            api.tokens()
+                .honour_retry_after_up_to(std::time::Duration::from_secs(
+                    params.config.sync.max_retry_after_secs,
+                ))
+        })
 }
 
 async fn prepare_and_run(

@@ -222,6 +222,19 @@ impl State {
                 self.write(json!({"type": "notice", "message": message}));
             }
             EngineEvent::Pace(v) => self.progress.pace = Some(v.clone()),
+            EngineEvent::Holding(Some(h)) => {
+                let reason = self.redact.clean(&h.reason);
+                let next_try = h.until.map(|t| {
+                    t.duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default()
+                        .as_secs_f64()
+                        .ceil() as u64
+                });
+                self.write(
+                    json!({"type": "holding", "reason": reason, "next_try_in_secs": next_try}),
+                );
+            }
+            EngineEvent::Holding(None) => self.write(json!({"type": "hold_over"})),
             // The summary is written by `finish`, after the observers have finished.
             EngineEvent::Finished(s) => self.run_state = s.state,
         }

@@ -121,6 +121,7 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                     }
                     EngineEvent::Notice(n) => say(format!("notice: {n}")),
                     EngineEvent::Pace(v) => p.pace = Some(v),
+                    EngineEvent::Holding(h) => say(crate::engine::events::Hold::say(h.as_ref(), std::time::SystemTime::now())),
                     EngineEvent::Finished(s) => {
                         summary = Some(s);
                         break;

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::auth::status::{GrantKind, TokenStatus};
-use crate::engine::events::{Counts, Direction, EngineEvent, RunState, RunSummary};
+use crate::engine::events::{
+    Counts, Direction, EngineEvent, RunState, RunSummary, SegmentState, SegmentView,
+};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -20,6 +22,8 @@ pub enum AlertKind {
     RunFinishedWithRejects,
     SegmentsFailed,
     TokenRenewalFailed,
+    /// A renewal succeeded after a `TokenRenewalFailed` episode: the page can be closed.
+    TokenRenewalRecovered,
     /// The authorization server refused us for good: someone must fix the credentials.
     AuthFailed,
     RunInterrupted,
@@ -37,12 +41,13 @@ pub enum Ping {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 10] = [
         AlertKind::RunStarted,
         AlertKind::RunSucceeded,
         AlertKind::RunFinishedWithRejects,
         AlertKind::SegmentsFailed,
         AlertKind::TokenRenewalFailed,
+        AlertKind::TokenRenewalRecovered,
         AlertKind::AuthFailed,
         AlertKind::RunInterrupted,
         AlertKind::RunFailed,
@@ -57,6 +62,7 @@ impl AlertKind {
             AlertKind::RunFinishedWithRejects => "run_finished_with_rejects",
             AlertKind::SegmentsFailed => "segments_failed",
             AlertKind::TokenRenewalFailed => "token_renewal_failed",
+            AlertKind::TokenRenewalRecovered => "token_renewal_recovered",
             AlertKind::AuthFailed => "auth_failed",
             AlertKind::RunInterrupted => "run_interrupted",
             AlertKind::RunFailed => "run_failed",
@@ -78,7 +84,9 @@ impl AlertKind {
             | AlertKind::AuthFailed
             | AlertKind::RunInterrupted
             | AlertKind::RunFailed => Some(Ping::Fail),
-            AlertKind::TokenRenewalFailed | AlertKind::CredentialExpiring => None,
+            AlertKind::TokenRenewalFailed
+            | AlertKind::TokenRenewalRecovered
+            | AlertKind::CredentialExpiring => None,
         }
     }
 
@@ -95,6 +103,15 @@ impl AlertKind {
             RunState::Completed if s.counts.rejected > 0 => AlertKind::RunFinishedWithRejects,
             RunState::Completed => AlertKind::RunSucceeded,
         }
+    }
+}
+
+impl Alert {
+    /// The dead-man's-switch ping this alert sends: the run's outcome pings, a failed
+    /// segment reported while the run goes on does not (the run may still recover it).
+    pub fn ping(&self) -> Option<Ping> {
+        let midway = self.event == AlertKind::SegmentsFailed && self.outcome.is_none();
+        self.event.ping().filter(|_| !midway)
     }
 }
 
@@ -181,8 +198,9 @@ impl Redactor {
 }
 
 /// Folds engine events into alerts: one `run_started`, one alert per token-renewal failure
-/// episode (re-armed by the next successful renewal, so an outage is one alert, not one
-/// per retry), and the outcome alert at the end.
+/// episode (an outage is one alert, not one per retry) and a recovery alert when a renewal
+/// succeeds again, `segments_failed` at the first failed segment of an episode (re-armed
+/// once every failed segment was retried successfully), and the outcome alert at the end.
 #[derive(Debug)]
 pub struct Tracker {
     run_id: Option<String>,
@@ -191,6 +209,8 @@ pub struct Tracker {
     redact: Redactor,
     started: bool,
     renewal_failing: bool,
+    /// Segments failed now (a retry that succeeds takes one out).
+    failed: std::collections::BTreeSet<usize>,
 }
 
 impl Tracker {
@@ -202,6 +222,7 @@ impl Tracker {
             redact,
             started: false,
             renewal_failing: false,
+            failed: std::collections::BTreeSet::new(),
         }
     }
 
@@ -226,17 +247,56 @@ impl Tracker {
             }
             EngineEvent::Token(t) => self.on_token(t, now),
             EngineEvent::Finished(s) => Some(self.on_finished(s, now)),
-            EngineEvent::Segment(_)
-            | EngineEvent::RunState(_)
+            EngineEvent::Segment(v) => self.on_segment(v, now),
+            EngineEvent::RunState(_)
             | EngineEvent::Notice(_)
+            | EngineEvent::Holding(_)
             | EngineEvent::Pace(_) => None,
         }
     }
 
+    /// The first failed segment of an episode, while the run goes on.
+    fn on_segment(&mut self, v: &SegmentView, now: SystemTime) -> Option<Alert> {
+        if v.state != SegmentState::Failed {
+            self.failed.remove(&v.index);
+            return None;
+        }
+        let first = self.failed.is_empty();
+        self.failed.insert(v.index);
+        if !first {
+            return None;
+        }
+        let msg = format!(
+            "segment {} failed after {} attempt(s): {}; the run goes on, and the segment can \
+             be retried (`r` in the console, `supsync retry`)",
+            v.index,
+            v.attempts,
+            v.last_error.as_deref().unwrap_or("unknown error")
+        );
+        Some(self.alert(AlertKind::SegmentsFailed, msg, now))
+    }
+
     fn on_token(&mut self, t: &TokenStatus, now: SystemTime) -> Option<Alert> {
         let Some(err) = &t.last_error else {
-            self.renewal_failing = false;
-            return None;
+            // A renewal went through: the end of a failure episode is news too.
+            if !std::mem::replace(&mut self.renewal_failing, false) {
+                return None;
+            }
+            let mut a = self.alert(
+                AlertKind::TokenRenewalRecovered,
+                format!(
+                    "token renewal works again ({} renewal(s) so far)",
+                    t.renewals
+                ),
+                now,
+            );
+            a.token = Some(TokenInfo {
+                fingerprint: t.fingerprint.clone(),
+                grant: t.grant,
+                renewals: t.renewals,
+                error: None,
+            });
+            return Some(a);
         };
         if std::mem::replace(&mut self.renewal_failing, true) {
             return None;

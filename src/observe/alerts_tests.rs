@@ -3,7 +3,7 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::auth::status::TokenPhase;
-use crate::engine::events::{RunInfo, SegmentView};
+use crate::engine::events::{RunInfo, SegmentState, SegmentView};
 
 const SECRET: &str = "s3cret-client-value";
 const ACCESS: &str = "eyJhbGciOiJIUzI1NiJ9.access-token-body.sig";
@@ -77,6 +77,8 @@ fn every_alert() -> Vec<Alert> {
         &token(Some(format!("invalid_grant for {REFRESH} using {SECRET}"))),
         now,
     ));
+    out.extend(t.on_event(&token(None), now));
+    out.extend(t.on_event(&failed(0, &format!("refused {SECRET}")), now));
     let mut rejects = summary(RunState::Completed);
     rejects.counts.rejected = 2;
     let mut failed_segments = summary(RunState::CompletedWithFailures);
@@ -181,11 +183,67 @@ fn one_renewal_alert_per_failure_episode() {
         Some(AlertKind::TokenRenewalFailed)
     );
     assert_eq!(fired(&mut t, Some("503 again, retry after 3 s")), None);
-    assert_eq!(fired(&mut t, None), None, "recovered");
+    assert_eq!(
+        fired(&mut t, None),
+        Some(AlertKind::TokenRenewalRecovered),
+        "the episode's end is told"
+    );
+    assert_eq!(fired(&mut t, None), None, "once");
     assert_eq!(
         fired(&mut t, Some("503")),
         Some(AlertKind::TokenRenewalFailed)
     );
     assert!(t.on_event(&started(), now).is_some());
     assert!(t.on_event(&started(), now).is_none(), "run_started once");
+}
+
+fn failed(index: usize, error: &str) -> EngineEvent {
+    EngineEvent::Segment(SegmentView {
+        state: SegmentState::Failed,
+        attempts: 5,
+        last_error: Some(error.to_string()),
+        ..SegmentView::pending(index, 10)
+    })
+}
+
+fn done(index: usize) -> EngineEvent {
+    EngineEvent::Segment(SegmentView {
+        state: SegmentState::Done,
+        ..SegmentView::pending(index, 10)
+    })
+}
+
+#[test]
+fn segments_failed_fires_at_the_first_failure_once_per_episode() {
+    let mut t = tracker();
+    let now = SystemTime::now();
+    assert!(t.on_event(&started(), now).is_some());
+    assert!(t.on_event(&done(0), now).is_none());
+    let first = t.on_event(&failed(1, "HTTP 500"), now).unwrap();
+    assert_eq!(first.event, AlertKind::SegmentsFailed);
+    assert!(
+        first
+            .message
+            .contains("segment 1 failed after 5 attempt(s): HTTP 500")
+    );
+    assert_eq!(first.ping(), None, "the run goes on: no fail ping yet");
+    assert!(
+        t.on_event(&failed(2, "HTTP 500"), now).is_none(),
+        "same episode"
+    );
+    // Retried: both succeed, and the next failure is a new episode.
+    assert!(t.on_event(&done(1), now).is_none());
+    assert!(
+        t.on_event(&failed(2, "again"), now).is_none(),
+        "2 still failed"
+    );
+    assert!(t.on_event(&done(2), now).is_none());
+    let again = t.on_event(&failed(3, "HTTP 502"), now).unwrap();
+    assert_eq!(again.event, AlertKind::SegmentsFailed);
+    // The outcome still pings.
+    let mut s = summary(RunState::CompletedWithFailures);
+    s.segments_failed = 1;
+    let end = t.on_event(&EngineEvent::Finished(s), now).unwrap();
+    assert_eq!(end.event, AlertKind::SegmentsFailed);
+    assert_eq!(end.ping(), Some(Ping::Fail));
 }

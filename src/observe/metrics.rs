@@ -289,7 +289,7 @@ impl Fold {
                     self.series.last_success.set(unix(wall));
                 }
             }
-            EngineEvent::Notice(_) => {}
+            EngineEvent::Notice(_) | EngineEvent::Holding(_) => {}
             EngineEvent::Pace(v) => {
                 self.series.concurrency_limit.set(v.limit as i64);
                 let seen = self.series.throttled.get();

@@ -117,7 +117,7 @@ impl Notifier {
 
     /// Queues `alert` for every destination that wants it; returns at once.
     pub fn send(&self, alert: Alert) {
-        if let (Some(p), Some(sink)) = (alert.event.ping(), &self.ping) {
+        if let (Some(p), Some(sink)) = (alert.ping(), &self.ping) {
             sink.push("ping", (p, alert.message.clone()));
         }
         if !self.events.contains(&alert.event) {

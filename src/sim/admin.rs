@@ -75,7 +75,24 @@ pub async fn outage(
             );
         }
     };
-    sim.outage.start(Duration::from_secs(secs), Instant::now());
-    tracing::warn!(target: "supsync::sim", seconds = secs, "outage started (/_sim/outage)");
+    let only = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "only")
+        .map(|(_, v)| v.into_owned());
+    match only.as_deref() {
+        None => sim.outage.start(Duration::from_secs(secs), Instant::now()),
+        Some("token") => sim
+            .outage
+            .start_token_only(Duration::from_secs(secs), Instant::now()),
+        Some(other) => {
+            return reply::error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!(
+                    "only={other}: the one scope an outage takes is only=token (the token and login endpoints)"
+                ),
+            );
+        }
+    }
+    tracing::warn!(target: "supsync::sim", seconds = secs, only = only.as_deref().unwrap_or("all"), "outage started (/_sim/outage)");
     reply::json(StatusCode::OK, &serde_json::json!({"outage_seconds": secs}))
 }

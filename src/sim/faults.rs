@@ -61,21 +61,33 @@ impl FaultDice {
     }
 }
 
-/// `POST /_sim/outage?seconds=N`: every token and resource call answers 503 until then.
+/// `POST /_sim/outage?seconds=N`: every token and resource call answers 503 until then
+/// (`&only=token`: the token and login endpoints alone, the API answers).
 #[derive(Default)]
 pub struct Outage {
-    until: Mutex<Option<Instant>>,
+    until: Mutex<Option<(Instant, bool)>>,
 }
 
 impl Outage {
     pub fn start(&self, for_: Duration, now: Instant) {
-        *lock(&self.until) = Some(now + for_);
+        *lock(&self.until) = Some((now + for_, false));
     }
 
-    /// Time left of the outage, if one is on.
+    /// An outage of the token and login endpoints only.
+    pub fn start_token_only(&self, for_: Duration, now: Instant) {
+        *lock(&self.until) = Some((now + for_, true));
+    }
+
+    /// Time left of the outage (of the token and login endpoints), if one is on.
     pub fn remaining(&self, now: Instant) -> Option<Duration> {
-        let until = (*lock(&self.until))?;
+        let (until, _) = (*lock(&self.until))?;
         (until > now).then(|| until - now)
+    }
+
+    /// Time left of the outage of the resource API, if one is on.
+    pub fn api_remaining(&self, now: Instant) -> Option<Duration> {
+        let (until, token_only) = (*lock(&self.until))?;
+        (until > now && !token_only).then(|| until - now)
     }
 }
 
@@ -131,5 +143,8 @@ mod tests {
             Some(Duration::from_secs(3))
         );
         assert_eq!(o.remaining(t0 + Duration::from_secs(5)), None);
+        o.start_token_only(Duration::from_secs(5), t0);
+        assert_eq!(o.api_remaining(t0), None, "the API answers");
+        assert_eq!(o.remaining(t0), Some(Duration::from_secs(5)));
     }
 }

@@ -132,7 +132,7 @@ fn retry_after_as_date(resp: &mut Response, server_now: std::time::SystemTime) {
 pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> {
     Stats::bump(&sim.stats.requests);
     let now = Instant::now();
-    if let Some(left) = sim.outage.remaining(now) {
+    if let Some(left) = sim.outage.api_remaining(now) {
         Stats::bump(&sim.stats.outage_rejections);
         return Err(reply::with_retry_after(
             reply::error(

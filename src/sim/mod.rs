@@ -146,6 +146,11 @@ impl SimServer {
         self.sim.outage.start(duration, Instant::now());
     }
 
+    /// What `POST /_sim/outage?seconds=N&only=token` does.
+    pub fn token_outage(&self, duration: Duration) {
+        self.sim.outage.start_token_only(duration, Instant::now());
+    }
+
     /// Stops accepting, lets requests in flight finish (up to 2 s), then returns.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();

@@ -74,6 +74,12 @@ pub struct Tokens {
     /// within {window} seconds of its expiry"). "" = the contract's words.
     #[serde(default)]
     pub refresh_window_text: String,
+
+    /// Every Nth access token issued dies early, after its third admitted call, answered
+    /// as `expiry_signal` says: a demo shows the expired answer and its renewal now and
+    /// then, not only tokens renewed before any can die. 0 = never.
+    #[serde(default)]
+    pub early_death_every: u64,
 }
 
 /// How the resource API says a token is dead.

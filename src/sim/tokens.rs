@@ -55,7 +55,12 @@ struct Access {
     last_used: Instant,
     /// Admitted resource calls made with it (for `revoke_after_uses`).
     uses: u64,
+    /// Revoked after this many admitted calls (`early_death_every` picked it).
+    dies_after_uses: Option<u64>,
 }
+
+/// Admitted calls a token picked by `early_death_every` lives for.
+const EARLY_DEATH_USES: u64 = 3;
 
 struct Refresh {
     sid: u64,
@@ -72,6 +77,8 @@ pub struct TokenStore {
     refresh: HashMap<String, Refresh>,
     next_sid: u64,
     issued_since_prune: u32,
+    /// Access tokens issued so far (for `early_death_every`).
+    issued_total: u64,
 }
 
 /// How a token died: the clock and when it hit.
@@ -91,6 +98,7 @@ impl TokenStore {
             refresh: HashMap::new(),
             next_sid: 1,
             issued_since_prune: 0,
+            issued_total: 0,
         }
     }
 
@@ -235,7 +243,7 @@ impl TokenStore {
             });
         }
         let limit = self.cfg.revoke_after_uses;
-        if limit > 0 && at.uses >= limit {
+        if (limit > 0 && at.uses >= limit) || at.dies_after_uses.is_some_and(|n| at.uses >= n) {
             return Err("Token revoked".into());
         }
         let client_id = at.client_id.clone();
@@ -339,6 +347,10 @@ impl TokenStore {
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.access_expires = Some(now + Duration::from_secs(ttl));
         }
+        self.issued_total += 1;
+        let every = self.cfg.early_death_every;
+        let dies_after_uses =
+            (every > 0 && self.issued_total.is_multiple_of(every)).then_some(EARLY_DEATH_USES);
         self.access.insert(
             token.clone(),
             Access {
@@ -348,6 +360,7 @@ impl TokenStore {
                 ttl: Duration::from_secs(ttl),
                 last_used: now,
                 uses: 0,
+                dies_after_uses,
             },
         );
         (token, ttl)

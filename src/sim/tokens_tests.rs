@@ -163,6 +163,24 @@ fn a_token_is_revoked_after_its_uses() {
 }
 
 #[test]
+fn every_nth_token_dies_after_three_calls() {
+    let t0 = Instant::now();
+    let mut st = store(|t| t.early_death_every = 2);
+    let a = st.client_credentials("c", vec![], t0);
+    let b = st.client_credentials("c", vec![], t0);
+    for i in 0..3 {
+        assert!(st.authenticate(&a.access_token, t0 + i * S).is_ok());
+        assert!(st.authenticate(&b.access_token, t0 + i * S).is_ok());
+    }
+    assert!(
+        st.authenticate(&a.access_token, t0 + 3 * S).is_ok(),
+        "the 1st lives"
+    );
+    let e = st.authenticate(&b.access_token, t0 + 3 * S).unwrap_err();
+    assert_eq!(e, "Token revoked", "the 2nd dies early");
+}
+
+#[test]
 fn durations_read_like_the_seed_report() {
     assert_eq!(long(Duration::from_secs(923)), "15m 23s");
     assert_eq!(long(Duration::from_secs(3600)), "60m 00s");

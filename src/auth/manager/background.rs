@@ -1,5 +1,6 @@
 //! The background renewal task: sleeps until the next planned refresh (or until the plan
-//! changes), renews, and backs off on failure so a dead token endpoint is never hammered.
+//! changes), renews, and on failure waits as long as the token endpoint asked
+//! (`Retry-After`), else backs off, so a dead token endpoint is never hammered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,10 +39,15 @@ impl TokenManager {
                         _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                     }
                 }
-                Err(_) => {
+                Err(e) => {
+                    // The token endpoint's `Retry-After` is the next try, not our schedule:
+                    // earlier would be refused again, later leaves calls waiting.
+                    let wait = e
+                        .retry_after()
+                        .map_or(backoff, |said| said.min(self.max_retry_after()));
                     tokio::select! {
                         _ = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(wait) => {}
                     }
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                 }

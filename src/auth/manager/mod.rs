@@ -95,6 +95,9 @@ pub struct ManagerSettings {
     pub single_session: bool,
     /// `auth.refresh_window_text`: the server's own words for a too-early refusal.
     pub refresh_window_text: String,
+    /// `sync.max_retry_after_secs`: the longest token-endpoint `Retry-After` honoured (as
+    /// for the API), so one absurd answer cannot park renewals.
+    pub max_retry_after: Duration,
 }
 
 pub struct TokenManager {
@@ -109,6 +112,9 @@ pub struct TokenManager {
     seen_serial: AtomicU64,
     /// Bound on the wait for the credential's lock ([`LOCK_WAIT`] unless a test sets it).
     lock_wait_ms: AtomicU64,
+    /// The longest token-endpoint `Retry-After` honoured, in ms (see
+    /// [`TokenManager::honour_retry_after_up_to`]).
+    max_retry_after_ms: AtomicU64,
     /// A lock that cannot be used at all is reported once, not at every renewal.
     lock_warned: AtomicBool,
     audit: Audit,
@@ -137,6 +143,21 @@ impl std::fmt::Debug for TokenManager {
 }
 
 impl TokenManager {
+    /// The engine reads the API's `Retry-After` past its own bound (to report a day-long
+    /// wish) but honours waits only up to `sync.max_retry_after_secs`: renewals honour the
+    /// token endpoint's up to the same bound.
+    pub fn honour_retry_after_up_to(&self, max: Duration) {
+        self.max_retry_after_ms
+            .store(max.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn max_retry_after(&self) -> Duration {
+        Duration::from_millis(
+            self.max_retry_after_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     /// A manager with no token yet. [`TokenManager::start`] gets the first one.
     pub fn new(
         endpoint: TokenEndpoint,
@@ -149,6 +170,7 @@ impl TokenManager {
         state.session_configured = settings.session_hint;
         state.refresh_window = settings.refresh_window;
         let audit = audit.redacting(Arc::clone(endpoint.redactor()));
+        let max_retry_after_ms = settings.max_retry_after.as_millis() as u64;
         Arc::new(TokenManager {
             endpoint,
             state: Mutex::new(state),
@@ -157,6 +179,7 @@ impl TokenManager {
             cache: cache.map(Arc::new),
             seen_serial: AtomicU64::new(0),
             lock_wait_ms: AtomicU64::new(LOCK_WAIT.as_millis() as u64),
+            max_retry_after_ms: AtomicU64::new(max_retry_after_ms),
             lock_warned: AtomicBool::new(false),
             audit,
             replan: Notify::new(),

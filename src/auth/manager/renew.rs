@@ -115,13 +115,22 @@ impl TokenManager {
             if trigger != Trigger::Forced
                 && let Some((at, e)) = &st.last_failure
             {
-                let hold = if e.is_transient() {
-                    TRANSIENT_HOLD
-                } else {
-                    PERMANENT_HOLD
+                // The server's own `Retry-After` (up to the longest we honour) is the hold:
+                // nobody asks before it says.
+                let hold = match (e.is_transient(), e.retry_after()) {
+                    (true, Some(said)) => said.min(self.max_retry_after()),
+                    (true, None) => TRANSIENT_HOLD,
+                    (false, _) => PERMANENT_HOLD,
                 };
-                if *at >= entered || now.saturating_duration_since(*at) < hold {
-                    return Err(e.clone());
+                let since = now.saturating_duration_since(*at);
+                if *at >= entered || since < hold {
+                    // What is left of the server's wish as it said it (not as we cut it),
+                    // so a caller can tell a wait it may follow from one it may not.
+                    let left = e.retry_after().map(|said| said.saturating_sub(since));
+                    return Err(match left {
+                        Some(left) => e.clone().with_retry_after_left(left),
+                        None => e.clone(),
+                    });
                 }
             }
             st.phase = TokenPhase::Refreshing;

@@ -217,6 +217,12 @@ impl App {
                 self.record(now, None, text.clone());
                 self.notice(text);
             }
+            EngineEvent::Holding(hold) => {
+                let text =
+                    crate::engine::events::Hold::say(hold.as_ref(), std::time::SystemTime::now());
+                self.record(now, None, text.clone());
+                self.notice(text);
+            }
             EngineEvent::Finished(summary) => {
                 self.state = summary.state;
                 self.finished_at.get_or_insert(now);

@@ -26,13 +26,57 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
         return;
     }
     let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
-    Paragraph::new(run_line(app, now, &t)).render(l1, buf);
+    Paragraph::new(run_line(app, now, &t, l1.width)).render(l1, buf);
     Paragraph::new(progress_line(app, &t)).render(l2, buf);
     counts_and_throughput(buf, l3, app, &t);
 }
 
-fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
-    // Most important first: a narrow terminal loses only the route at the end.
+/// The run line at the first of its forms that fits `width`: where the records go is kept
+/// longest (the operator must see which system is written); the clocks shorten first,
+/// then the rate goes (the third line charts it), then the source's name.
+fn run_line<'a>(app: &'a App, now: Instant, t: &Theme, width: u16) -> Line<'a> {
+    let route = route_spans(app, t, true);
+    let fits = |l: &Line| l.width() <= usize::from(width);
+    for form in [Form::Full, Form::Short, Form::NoRate] {
+        let mut line = Line::from(prefix_spans(app, now, t, form));
+        line.spans.extend(route.iter().cloned());
+        if fits(&line) {
+            return line;
+        }
+    }
+    let mut line = Line::from(prefix_spans(app, now, t, Form::NoRate));
+    line.spans.extend(route_spans(app, t, false));
+    line
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Full,
+    Short,
+    NoRate,
+}
+
+/// "push demo.csv → api.example.com (OData API)"; without the source: "push → api…".
+fn route_spans<'a>(app: &'a App, t: &Theme, with_source: bool) -> Vec<Span<'a>> {
+    let mut spans = Vec::new();
+    if let Some(i) = &app.info {
+        spans.push(Span::styled(
+            i.direction.to_string(),
+            t.accent().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(match with_source {
+            true => format!(" {} → {}", short_place(&i.source), short_place(&i.target)),
+            false => format!(" → {}", short_place(&i.target)),
+        }));
+        // Only an API other than supsync's own is worth the room.
+        if let Some(style) = crate::engine::events::styled_api(&i.api_style) {
+            spans.push(Span::styled(format!(" ({style} API)"), t.dim()));
+        }
+    }
+    spans
+}
+
+fn prefix_spans<'a>(app: &App, now: Instant, t: &Theme, form: Form) -> Vec<Span<'a>> {
     let mut spans = vec![Span::styled(
         // The run state's one word, shouted: it is the first thing an operator looks for.
         // Once finished, the outcome's word (it tells rejects and failures apart).
@@ -44,34 +88,28 @@ fn run_line<'a>(app: &'a App, now: Instant, t: &Theme) -> Line<'a> {
         ),
         t.run_state(app.state),
     )];
-    spans.push(Span::raw(format!("   elapsed {}", clock(app.elapsed(now)))));
-    let rate = app.rate();
-    spans.push(Span::raw(format!(
-        " · {} rec/s",
-        rate.map_or("–".to_string(), |r| format!("{r:.1}"))
-    )));
+    let elapsed = clock(app.elapsed(now));
+    spans.push(Span::raw(match form {
+        Form::Full => format!("   elapsed {elapsed}"),
+        Form::Short | Form::NoRate => format!("  {elapsed}"),
+    }));
+    if form != Form::NoRate {
+        let rate = app.rate();
+        spans.push(Span::raw(format!(
+            " · {} rec/s",
+            rate.map_or("–".to_string(), |r| format!("{r:.1}"))
+        )));
+    }
     let eta = match app.state {
         RunState::Paused => "paused".to_string(),
         s if s.is_terminal() => "done".to_string(),
         _ => app.eta().map_or("–".to_string(), clock),
     };
-    spans.push(Span::raw(format!(" · ETA {eta}   ")));
-    if let Some(i) = &app.info {
-        spans.push(Span::styled(
-            i.direction.to_string(),
-            t.accent().add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::raw(format!(
-            " {} → {}",
-            short_place(&i.source),
-            short_place(&i.target)
-        )));
-        // Only an API other than supsync's own is worth the room.
-        if let Some(style) = crate::engine::events::styled_api(&i.api_style) {
-            spans.push(Span::styled(format!(" ({style} API)"), t.dim()));
-        }
-    }
-    Line::from(spans)
+    spans.push(Span::raw(match form {
+        Form::Full => format!(" · ETA {eta}   "),
+        Form::Short | Form::NoRate => format!(" · ETA {eta}  "),
+    }));
+    spans
 }
 
 fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
