@@ -30,6 +30,10 @@ pub struct LiveRun {
     pub token_expires_in_secs: Option<f64>,
     /// Seconds until the planned renewal.
     pub token_refresh_in_secs: Option<f64>,
+    /// The run's ETA in seconds over its active time (the console's and `--json`'s figure).
+    pub eta_secs: Option<f64>,
+    /// Why the ETA is not counting down ("paused", "holding: …").
+    pub stalled: Option<String>,
     pub socket: PathBuf,
 }
 
@@ -65,6 +69,8 @@ impl LiveRun {
             }),
             token_expires_in_secs: look.token.as_ref().and_then(|t| t.expires_in_secs()),
             token_refresh_in_secs: look.token.as_ref().and_then(|t| t.next_refresh_in_secs),
+            eta_secs: look.history.as_ref().and_then(|h| h.eta_secs),
+            stalled: look.history.as_ref().and_then(|h| h.stalled.clone()),
             socket,
         }
     }

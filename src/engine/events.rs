@@ -101,6 +101,19 @@ pub enum EngineEvent {
     Notice(String),
     /// The run is over; the engine stops sending after this.
     Finished(RunSummary),
+    /// A token event for the refresh log (renewal, failure, keep-alive), with its time.
+    TokenLog(crate::auth::audit::AuditLine),
+    /// The run holds every segment while the server is down (`Some`), or carries on (`None`).
+    Hold(Option<Hold>),
+}
+
+/// Why the run is holding, and when it next asks the server, as of the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    /// A few words: "API down", "token endpoint down".
+    pub reason: String,
+    /// How long until the next try, counted from the event.
+    pub next_try_in: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::events::{EngineEvent, Hold};
 use super::retry::Retry;
 use super::worker::WorkerCtx;
 
@@ -21,7 +22,12 @@ pub(crate) fn spawn_probe(ctx: Arc<WorkerCtx>) {
         let mut retry_after = None;
         loop {
             retry.next_attempt();
-            if retry.sleep(retry.delay(retry_after)).await.is_err() {
+            let delay = retry.delay(retry_after);
+            ctx.emit.progress(EngineEvent::Hold(Some(Hold {
+                reason: "API down".into(),
+                next_try_in: Some(delay),
+            })));
+            if retry.sleep(delay).await.is_err() {
                 return;
             }
             let Ok(answer) = retry.until_cancelled(ctx.api.health()).await else {
@@ -31,6 +37,7 @@ pub(crate) fn spawn_probe(ctx: Arc<WorkerCtx>) {
                 Ok(()) => {
                     ctx.outage.success();
                     ctx.gate.reopen();
+                    ctx.emit.progress(EngineEvent::Hold(None));
                     ctx.emit
                         .notice("the server answers again: carrying on".to_string());
                     return;

@@ -227,6 +227,7 @@ impl Tracker {
             EngineEvent::Token(t) => self.on_token(t, now),
             EngineEvent::Finished(s) => Some(self.on_finished(s, now)),
             EngineEvent::Segment(_) | EngineEvent::RunState(_) | EngineEvent::Notice(_) => None,
+            EngineEvent::TokenLog(_) | EngineEvent::Hold(_) => None,
         }
     }
 

@@ -255,7 +255,7 @@ impl Fold {
                     self.series.last_success.set(unix(wall));
                 }
             }
-            EngineEvent::Notice(_) => {}
+            EngineEvent::Notice(_) | EngineEvent::TokenLog(_) | EngineEvent::Hold(_) => {}
         }
     }
 
