@@ -56,29 +56,32 @@ fn refresh_log(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
             .format("%H:%M:%S ")
             .to_string();
         let text = format!("{mark}{}", l.text);
-        let chunks = wrap(&text, width.saturating_sub(TIME_W).max(1));
-        let block: Vec<Line<'_>> = chunks
-            .into_iter()
-            .enumerate()
-            .map(|(i, chunk)| {
-                let lead = if i == 0 {
-                    time.clone()
-                } else {
-                    " ".repeat(TIME_W)
-                };
-                Line::from(vec![
-                    Span::styled(lead, t.dim()),
-                    Span::styled(chunk, style),
-                ])
-            })
-            .collect();
-        lines.splice(0..0, block);
+        lines.splice(0..0, timed(&time, &text, width, style, t));
         if lines.len() >= height {
             break;
         }
     }
     let skip = lines.len().saturating_sub(height);
     Paragraph::new(lines.split_off(skip)).render(inner, buf);
+}
+
+/// `text` wrapped to `width` under `time` (the first line's lead; the others indented).
+fn timed<'a>(time: &str, text: &str, width: usize, style: Style, t: &Theme) -> Vec<Line<'a>> {
+    wrap(text, width.saturating_sub(TIME_W).max(1))
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let lead = if i == 0 {
+                time.to_string()
+            } else {
+                " ".repeat(TIME_W)
+            };
+            Line::from(vec![
+                Span::styled(lead, t.dim()),
+                Span::styled(chunk, style),
+            ])
+        })
+        .collect()
 }
 
 struct Compact {
@@ -107,21 +110,7 @@ impl LogFormatter for Compact {
         }
         text.push_str(&compact(evt.msg()));
         let time = evt.timestamp.strftime("%H:%M:%S ").to_string();
-        wrap(&text, width.saturating_sub(TIME_W).max(1))
-            .into_iter()
-            .enumerate()
-            .map(|(i, chunk)| {
-                let lead = if i == 0 {
-                    time.clone()
-                } else {
-                    " ".repeat(TIME_W)
-                };
-                Line::from(vec![
-                    Span::styled(lead, t.dim()),
-                    Span::styled(chunk, style),
-                ])
-            })
-            .collect()
+        timed(&time, &text, width, style, t)
     }
 }
 
