@@ -31,3 +31,4 @@ pub mod sim;
 pub mod source;
 pub mod summary;
 pub mod verify;
+pub mod view;

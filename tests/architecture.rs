@@ -74,10 +74,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     // Consumers of a run's events.
     ("summary", &["engine", "run"]),
+    ("view", &["auth", "engine", "run"]),
     (
         "headless",
         &[
-            "auth", "engine", "observe", "run", "secret", "signals", "summary",
+            "auth", "engine", "observe", "run", "secret", "signals", "summary", "view",
         ],
     ),
     (
@@ -90,18 +91,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "safe_file",
             "secret",
             "summary",
+            "view",
         ],
     ),
     (
         "control",
         &[
-            "auth", "config", "engine", "journal", "logging", "observe", "run", "secret",
+            "auth", "config", "engine", "journal", "logging", "observe", "run", "secret", "view",
         ],
     ),
     (
         "console",
         &[
-            "auth", "config", "engine", "exit", "logging", "run", "signals", "summary",
+            "auth", "config", "engine", "exit", "logging", "run", "signals", "summary", "view",
         ],
     ),
     // Reading a push run's destination back and comparing it with the run's source.

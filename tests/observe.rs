@@ -101,8 +101,12 @@ const SERIES: &[&str] = &[
     "supsync_token_renewal_failures_total",
     "supsync_expired_answers_total",
     "supsync_retries_total",
-    "supsync_token_expiry_seconds",
+    "supsync_token_expiry_timestamp_seconds",
     "supsync_last_success_timestamp_seconds",
+    "supsync_build_info",
+    "supsync_run_start_timestamp_seconds",
+    "supsync_run_end_timestamp_seconds",
+    "supsync_records_done_total",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,12 +336,20 @@ async fn token_outage_fires_the_hooks_and_metrics_carry_every_series() {
         value(&fin, "supsync_retries_total", None) >= 1.0,
         "the outage cost retries"
     );
-    let ttl = value(&fin, "supsync_token_expiry_seconds", Some(("clock", "ttl")));
-    assert!((0.0..=2.0).contains(&ttl), "scope TTL is 2 s: {ttl}");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
+    // Absolute: the last token's death, a moment ago or soon (the scope TTL is 2 s).
+    let ttl = value(
+        &fin,
+        "supsync_token_expiry_timestamp_seconds",
+        Some(("clock", "ttl")),
+    );
+    assert!((now - 60.0..=now + 2.0).contains(&ttl), "{ttl} vs {now}");
+    // The file read after the run says the run ended.
+    let end = value(&fin, "supsync_run_end_timestamp_seconds", None);
+    assert!(end > 0.0 && end <= now + 1.0, "{end} vs {now}");
     let last = value(&fin, "supsync_last_success_timestamp_seconds", None);
     assert!(now - last < 60.0 && last <= now + 1.0, "{last} vs {now}");
     // Written atomically: no temporary file left beside it.

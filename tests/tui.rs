@@ -162,7 +162,7 @@ impl Scene {
             self.advance(2);
             self.done(i, if i == 3 || i == 8 { 2 } else { 0 });
             if i % 3 == 2 {
-                let renewals = self.app.token.renewals + 1;
+                let renewals = self.app.view.token.renewals + 1;
                 self.token(0, 15, self.at, 1, renewals);
             }
         }
@@ -182,7 +182,7 @@ impl Scene {
         let area = Rect::new(0, 0, w, h);
         if !layout::too_small(area) && self.app.overlay == supsync::console::app::Overlay::None {
             // tui-logger's lines are global and timestamped: blank the pane's inside.
-            let panes = Panes::new(area, self.app.segments.len());
+            let panes = Panes::new(area, self.app.view.segments.len());
             let log = if self.app.log_expanded {
                 panes.middle
             } else {
@@ -395,7 +395,7 @@ fn completed_with_rejects() {
         s.advance(1);
         s.done(i, if i == 20 { 1 } else { 0 });
     }
-    let counts = s.app.totals.counts;
+    let counts = s.app.view.totals.counts;
     let now = s.now();
     s.app.apply(
         EngineEvent::Finished(summary(RunState::Completed, counts, 0)),
@@ -429,10 +429,10 @@ fn finished_with_a_failed_segment_shows_the_end_banner() {
     let now = s.now();
     s.app
         .apply(EngineEvent::RunState(RunState::CompletedWithFailures), now);
-    let at_end = s.app.elapsed(now);
+    let at_end = s.app.view.elapsed(now);
     s.advance(30);
     assert_eq!(
-        s.app.elapsed(s.now()),
+        s.app.view.elapsed(s.now()),
         at_end,
         "the clock stopped at the end"
     );

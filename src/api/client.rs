@@ -277,6 +277,16 @@ impl ApiClient {
         self.tokens.status()
     }
 
+    /// The token events (renewals, failures, keep-alive) so far and to come.
+    pub fn token_log(
+        &self,
+    ) -> (
+        Vec<crate::auth::audit::AuditLine>,
+        tokio::sync::broadcast::Receiver<crate::auth::audit::AuditLine>,
+    ) {
+        self.tokens.token_log()
+    }
+
     /// Renew the token now (operator's `f`).
     pub async fn force_refresh(&self) -> Result<(), ApiError> {
         tokio::select! {

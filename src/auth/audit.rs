@@ -3,12 +3,15 @@
 //! Only fingerprints are ever written, never a token: every detail goes through the
 //! endpoint's [`Redactor`] (details quote server text, which is data, never trusted).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 
 use super::status::GrantKind;
 use crate::logging::TOKEN_TARGET;
@@ -64,11 +67,43 @@ struct Line<'a> {
     detail: &'a str,
 }
 
-/// The JSON Lines audit file of one run (or nothing).
+/// One token event as the refresh log shows it: when, whether it is a problem, and the
+/// cleaned detail (no token, no secret: the same text the audit file gets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditLine {
+    pub wall: SystemTime,
+    pub problem: bool,
+    pub text: String,
+}
+
+/// Lines kept for a reader that subscribes late (the first token is issued before the
+/// engine listens).
+const KEEP_LINES: usize = 64;
+
+/// The lines so far and the channel of the next ones, under one lock so a subscriber
+/// gets each line exactly once.
+#[derive(Debug)]
+struct Feed {
+    backlog: VecDeque<AuditLine>,
+    tx: broadcast::Sender<AuditLine>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self {
+            backlog: VecDeque::new(),
+            tx: broadcast::channel(KEEP_LINES).0,
+        }
+    }
+}
+
+/// The JSON Lines audit file of one run (or nothing), and the feed of its lines to the
+/// run's events (the refresh log).
 #[derive(Debug, Default)]
 pub struct Audit {
     file: Mutex<Option<File>>,
     redactor: Option<Arc<Redactor>>,
+    feed: Mutex<Feed>,
 }
 
 impl Audit {
@@ -93,7 +128,24 @@ impl Audit {
         Audit {
             file: Mutex::new(file),
             redactor: None,
+            feed: Mutex::default(),
         }
+    }
+
+    /// The lines recorded so far (the last few) and a receiver of the ones to come.
+    pub fn subscribe(&self) -> (Vec<AuditLine>, broadcast::Receiver<AuditLine>) {
+        let feed = self.feed.lock().unwrap_or_else(|p| p.into_inner());
+        (feed.backlog.iter().cloned().collect(), feed.tx.subscribe())
+    }
+
+    fn publish(&self, line: AuditLine) {
+        let mut feed = self.feed.lock().unwrap_or_else(|p| p.into_inner());
+        feed.backlog.push_back(line.clone());
+        while feed.backlog.len() > KEEP_LINES {
+            feed.backlog.pop_front();
+        }
+        // Ignored on purpose: nobody listening is fine.
+        let _ = feed.tx.send(line);
     }
 
     /// Details are cleaned with `redactor` (secrets and tokens it knows are cut out).
@@ -125,6 +177,11 @@ impl Audit {
         } else {
             tracing::info!(target: TOKEN_TARGET, event = ?event, token = fp, grant = %g, "{detail}");
         }
+        self.publish(AuditLine {
+            wall: SystemTime::now(),
+            problem: event.is_problem(),
+            text: detail.to_string(),
+        });
         let Ok(mut guard) = self.file.lock() else {
             return;
         };

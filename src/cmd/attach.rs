@@ -39,10 +39,18 @@ pub fn run(global: &GlobalArgs, args: AttachArgs) -> anyhow::Result<i32> {
     };
     crate::logging::init_console(&dir.join("logs"))?;
     let ended = rt.block_on(async {
-        let (_, handle) = control::client::attach(&run.socket)
+        let (_, replay, handle) = control::client::attach(&run.socket)
             .await
             .with_context(|| format!("could not attach to run {}", run.run_id))?;
-        crate::console::attach_console(handle, &ui, &prefix, args.read_only).await
+        crate::console::attach_console(
+            handle,
+            replay.events,
+            replay.history,
+            &ui,
+            &prefix,
+            args.read_only,
+        )
+        .await
     })?;
     // A closed terminal only detaches: the text nobody can read any more is no failure.
     if let Err(e) = print_line(&ended.text) {

@@ -32,8 +32,8 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<i32> {
 /// The human table, with the command that opens the console on a run.
 pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
     let mut out = format!(
-        "{:<28} {:>7} {:<5} {:<24} {:>17} {:>15}  {}\n",
-        "RUN ID", "PID", "DIR", "STATE", "RECORDS", "SEGMENTS", "TOKEN"
+        "{:<28} {:>7} {:<5} {:<24} {:>17} {:>15} {:>8}  {}\n",
+        "RUN ID", "PID", "DIR", "STATE", "RECORDS", "SEGMENTS", "ETA", "TOKEN"
     );
     for r in runs {
         let direction = r.direction.map_or("?".to_string(), |d| d.to_string());
@@ -45,14 +45,23 @@ pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
         } else {
             format!("{}/{}", r.segments_finished, r.segments_total)
         };
+        let eta = r.eta_secs.map_or("–".to_string(), |s| {
+            crate::view::throughput::clock(Duration::from_secs_f64(s.max(0.0)))
+        });
+        // The state says why the ETA stands still ("paused", "holding: API down, …").
+        let state = match &r.stalled {
+            Some(why) if why != &r.state => format!("{} ({why})", r.state),
+            _ => r.state.clone(),
+        };
         out.push_str(&format!(
-            "{:<28} {:>7} {:<5} {:<24} {:>17} {:>15}  {}\n",
+            "{:<28} {:>7} {:<5} {:<24} {:>17} {:>15} {:>8}  {}\n",
             r.run_id,
             r.pid,
             direction,
-            r.state,
+            state,
             format!("{}/{}", r.records_done, r.records_total),
             segments,
+            eta,
             token(r)
         ));
         // The pace after the table's columns: it is long, and not every run has said.
@@ -102,6 +111,8 @@ mod tests {
             token_expires_in_secs: expires,
             token_refresh_in_secs: None,
             pace: None,
+            eta_secs: Some(75.0),
+            stalled: Some("paused".into()),
             socket: "/s/runs/x/control.sock".into(),
         }
     }
@@ -117,6 +128,7 @@ mod tests {
             "paused",
             "350/1000",
             "7/20 (1 failed)",
+            "01:15",
             "expires in 1m 35s",
         ] {
             assert!(row.contains(part), "{part} missing from {row}");

@@ -53,7 +53,7 @@ pub async fn run_console(
         event_loop::run(&mut term, &mut app, &mut handle, ui).await
         // `term` drops here: the terminal is restored before anything is printed.
     };
-    if app.summary.is_none() {
+    if app.view.summary.is_none() {
         // The engine ends after the Stop the console sent (a finished run kept alive for
         // retries ends at once); past a short wait, cancel it and wait a bounded time more
         // so the exit code and the hints are right.
@@ -74,6 +74,7 @@ pub async fn run_console(
     }
     result?;
     let verify = app
+        .view
         .info
         .as_ref()
         .filter(|_| app.verify_after)
@@ -91,6 +92,8 @@ pub async fn run_console(
 /// refuses the control keys. The terminal is restored before this returns.
 pub async fn attach_console(
     handle: EngineHandle,
+    snapshot: Vec<EngineEvent>,
+    history: Option<crate::view::History>,
     ui: &UiConfig,
     command: &str,
     read_only: bool,
@@ -102,6 +105,7 @@ pub async fn attach_console(
         read_only,
         lost: false,
     });
+    app.replay(snapshot, history.as_ref(), std::time::Instant::now());
     let result = {
         let mut term = terminal::TerminalGuard::init()?;
         event_loop::run(&mut term, &mut app, &mut handle, ui).await

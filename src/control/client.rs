@@ -16,7 +16,6 @@ use super::socket;
 use super::wire::{PROTOCOL, ServerMsg, WireCommand, WireToken};
 use crate::engine::EngineHandle;
 use crate::engine::events::{EngineEvent, RunInfo, RunSummary};
-use crate::logging::TOKEN_TARGET;
 use crate::run::RunState;
 
 /// How long the snapshot may take to arrive in full: a live run sends it at once.
@@ -33,6 +32,16 @@ pub struct Look {
     pub summary: Option<RunSummary>,
     /// The limit on segments at the server and why.
     pub pace: Option<crate::engine::events::PaceView>,
+    /// The run's recent history, rate and ETA (its own figures).
+    pub history: Option<crate::view::History>,
+}
+
+/// What the snapshot said before the live stream: the events to apply first, then the
+/// history (recent lines and refresh log with their times, the run's clocks).
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub events: Vec<EngineEvent>,
+    pub history: Option<crate::view::History>,
 }
 
 /// Connects, reads the snapshot up to `live`, and leaves.
@@ -50,6 +59,7 @@ pub async fn look(path: &Path) -> anyhow::Result<Look> {
             token: None,
             summary: None,
             pace: None,
+            history: None,
         };
         loop {
             match next(&mut lines).await? {
@@ -59,6 +69,7 @@ pub async fn look(path: &Path) -> anyhow::Result<Look> {
                 Some(ServerMsg::Token { token }) => look.token = Some(token),
                 Some(ServerMsg::Finished { summary }) => look.summary = Some(summary),
                 Some(ServerMsg::Pace { pace }) => look.pace = Some(pace),
+                Some(ServerMsg::History { history }) => look.history = Some(*history),
                 Some(_) => {}
             }
         }
@@ -97,16 +108,30 @@ async fn next(lines: &mut Lines<BufReader<OwnedReadHalf>>) -> anyhow::Result<Opt
     Ok(Some(msg))
 }
 
-/// Attaches to the run at `path`: a handle whose events come from the socket (snapshot
-/// first) and whose commands go to it. `cancel` closes the connection (the run goes on);
-/// `task` resolves with the summary if the run ends while attached. Returns the run's id.
-pub async fn attach(path: &Path) -> anyhow::Result<(String, EngineHandle)> {
+/// Attaches to the run at `path`: the snapshot (to apply first), and a handle whose
+/// events come from the socket (live) and whose commands go to it. `cancel` closes the
+/// connection (the run goes on); `task` resolves with the summary if the run ends while
+/// attached. Returns the run's id.
+pub async fn attach(path: &Path) -> anyhow::Result<(String, Replay, EngineHandle)> {
     let stream: UnixStream = socket::connect(path).await?;
     let (rd, mut wr) = stream.into_split();
     let mut lines = BufReader::new(rd).lines();
-    let (_pid, run_id) = tokio::time::timeout(SNAPSHOT_TIMEOUT, hello(&mut lines))
-        .await
-        .context("the run did not answer in time")??;
+    let (run_id, replay) = tokio::time::timeout(SNAPSHOT_TIMEOUT, async {
+        let (_pid, run_id) = hello(&mut lines).await?;
+        let mut replay = Replay::default();
+        loop {
+            match next(&mut lines).await? {
+                None | Some(ServerMsg::Live) => return anyhow::Ok((run_id, replay)),
+                Some(ServerMsg::History { history }) => replay.history = Some(*history),
+                Some(ServerMsg::Error { message }) => replay
+                    .events
+                    .push(EngineEvent::Notice(format!("the run: {message}"))),
+                Some(other) => replay.events.extend(other.into_event(Instant::now())),
+            }
+        }
+    })
+    .await
+    .context("the run did not send its state in time")??;
 
     let (ev_tx, events) = mpsc::channel(1024);
     let (commands, mut cmd_rx) = mpsc::channel::<crate::engine::events::Command>(64);
@@ -114,9 +139,16 @@ pub async fn attach(path: &Path) -> anyhow::Result<(String, EngineHandle)> {
     let (end_tx, end_rx) = oneshot::channel();
 
     let reading = cancel.clone();
+    // A run that finished before we looked ends the attached session the same way.
+    let ended = replay.events.iter().find_map(|e| match e {
+        EngineEvent::Finished(s) => Some(s.clone()),
+        _ => None,
+    });
     tokio::spawn(async move {
-        let mut feed = Feed::default();
         let summary = loop {
+            if ended.is_some() {
+                break ended;
+            }
             let msg = tokio::select! {
                 _ = reading.cancelled() => break None,
                 m = next(&mut lines) => m,
@@ -136,7 +168,6 @@ pub async fn attach(path: &Path) -> anyhow::Result<(String, EngineHandle)> {
                     None => continue,
                 },
             };
-            feed.log(&ev);
             let finished = match &ev {
                 EngineEvent::Finished(s) => Some(s.clone()),
                 _ => None,
@@ -181,6 +212,7 @@ pub async fn attach(path: &Path) -> anyhow::Result<(String, EngineHandle)> {
     });
     Ok((
         run_id,
+        replay,
         EngineHandle {
             events,
             commands,
@@ -188,39 +220,4 @@ pub async fn attach(path: &Path) -> anyhow::Result<(String, EngineHandle)> {
             task,
         },
     ))
-}
-
-/// Writes what the run's own log would have said about the token into this process's
-/// log, so the attached console's refresh-log pane is not empty.
-#[derive(Default)]
-struct Feed {
-    renewals: Option<(u32, u32)>,
-    last_error: Option<String>,
-}
-
-impl Feed {
-    fn log(&mut self, ev: &EngineEvent) {
-        match ev {
-            EngineEvent::Token(t) => {
-                let count = (t.renewals, t.sessions);
-                if let Some(r) = &t.last_result {
-                    match self.renewals {
-                        // The first status: the renewal that made the current token.
-                        None => tracing::info!(target: TOKEN_TARGET, "before attaching: {r}"),
-                        Some(c) if c != count => tracing::info!(target: TOKEN_TARGET, "{r}"),
-                        Some(_) => {}
-                    }
-                }
-                self.renewals = Some(count);
-                if t.last_error != self.last_error {
-                    if let Some(e) = &t.last_error {
-                        tracing::warn!(target: TOKEN_TARGET, "{e}");
-                    }
-                    self.last_error = t.last_error.clone();
-                }
-            }
-            EngineEvent::Notice(n) => tracing::info!(target: "supsync::engine", "{n}"),
-            _ => {}
-        }
-    }
 }

@@ -32,6 +32,10 @@ pub struct LiveRun {
     pub token_refresh_in_secs: Option<f64>,
     /// "8 in flight · lowered after 429", when the run has said.
     pub pace: Option<String>,
+    /// The run's ETA in seconds over its active time (the console's and `--json`'s figure).
+    pub eta_secs: Option<f64>,
+    /// Why the ETA is not counting down ("paused", "holding: …").
+    pub stalled: Option<String>,
     pub socket: PathBuf,
 }
 
@@ -68,6 +72,8 @@ impl LiveRun {
             token_expires_in_secs: look.token.as_ref().and_then(|t| t.expires_in_secs()),
             token_refresh_in_secs: look.token.as_ref().and_then(|t| t.next_refresh_in_secs),
             pace: look.pace.as_ref().map(|p| p.line()),
+            eta_secs: look.history.as_ref().and_then(|h| h.eta_secs),
+            stalled: look.history.as_ref().and_then(|h| h.stalled.clone()),
             socket,
         }
     }

@@ -1,73 +1,33 @@
-//! The run as a newly attached client must first see it: the plan with every segment as it
-//! stands now, the run state, the latest token status and the recent notices. Folded from
-//! the same events the clients get, so the snapshot and the live stream cannot disagree.
+//! The run as a newly attached client must first see it, read from the run's [`RunView`]:
+//! the plan with every segment as it stands now, the run state, the latest token status,
+//! the hold, and the history (recent outcomes, notices and the refresh log with their
+//! times, the rate and ETA). Folded from the same events the clients get, so the snapshot
+//! and the live stream cannot disagree.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::auth::status::TokenStatus;
-use crate::engine::events::{EngineEvent, PaceView, RunInfo, RunSummary, SegmentView};
-use crate::run::RunState;
+use crate::engine::events::EngineEvent;
+use crate::view::RunView;
 
 use super::wire::{PROTOCOL, ServerMsg};
 
-/// Notices replayed to a newcomer (the console's footer and activity feed).
-const KEEP_NOTICES: usize = 20;
-
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Snapshot {
-    info: Option<RunInfo>,
-    state: Option<RunState>,
-    token: Option<TokenStatus>,
-    notices: VecDeque<String>,
-    pace: Option<PaceView>,
-    summary: Option<RunSummary>,
+    view: RunView,
 }
 
 impl Snapshot {
     pub(crate) fn fold(&mut self, ev: &EngineEvent) {
-        match ev {
-            EngineEvent::RunStarted(info) => {
-                self.info = Some(info.clone());
-                self.summary = None;
-            }
-            EngineEvent::Segment(v) => {
-                if let Some(info) = self.info.as_mut() {
-                    let i = v.index;
-                    // A segment the plan did not announce: grow, as the console does.
-                    while info.segments.len() <= i {
-                        let j = info.segments.len();
-                        info.segments.push(SegmentView::pending(j, 0));
-                    }
-                    info.segments[i] = v.clone();
-                }
-            }
-            EngineEvent::Token(t) => self.token = Some(t.clone()),
-            EngineEvent::RunState(s) => self.state = Some(*s),
-            EngineEvent::Pace(v) => self.pace = Some(v.clone()),
-            EngineEvent::Notice(n) => {
-                self.notices.push_back(n.clone());
-                while self.notices.len() > KEEP_NOTICES {
-                    self.notices.pop_front();
-                }
-            }
-            EngineEvent::Holding(h) => {
-                let n = crate::engine::events::Hold::say(h.as_ref(), std::time::SystemTime::now());
-                self.fold(&EngineEvent::Notice(n));
-            }
-            EngineEvent::Finished(s) => {
-                self.state = Some(s.state);
-                self.summary = Some(s.clone());
-            }
-        }
+        self.view.apply(ev, Instant::now());
     }
 
     pub(crate) fn run_id(&self) -> Option<&str> {
-        self.info.as_ref().map(|i| i.run_id.as_str())
+        self.view.info.as_ref().map(|i| i.run_id.as_str())
     }
 
     /// The lines a newcomer gets before the live stream, `live` last.
     pub(crate) fn lines(&self, pid: u32, now: Instant) -> Vec<String> {
+        let v = &self.view;
         let mut out = vec![
             ServerMsg::Hello {
                 protocol: PROTOCOL,
@@ -78,23 +38,27 @@ impl Snapshot {
             .line(),
         ];
         let mut push = |ev: EngineEvent| out.push(ServerMsg::from_event(&ev, now).line());
-        if let Some(info) = &self.info {
-            push(EngineEvent::RunStarted(info.clone()));
+        if let Some(info) = v.current_info() {
+            push(EngineEvent::RunStarted(info));
+            push(EngineEvent::RunState(v.state));
+            push(EngineEvent::Token(v.token.clone()));
         }
-        if let Some(s) = self.state {
-            push(EngineEvent::RunState(s));
-        }
-        if let Some(t) = &self.token {
-            push(EngineEvent::Token(t.clone()));
-        }
-        if let Some(v) = &self.pace {
+        if let Some(v) = &v.pace {
             push(EngineEvent::Pace(v.clone()));
         }
-        for n in &self.notices {
-            push(EngineEvent::Notice(n.clone()));
+        if let Some((h, _)) = &v.hold {
+            push(EngineEvent::Holding(Some(h.clone())));
         }
-        if let Some(s) = &self.summary {
-            push(EngineEvent::Finished(s.clone()));
+        if v.info.is_some() {
+            out.push(
+                ServerMsg::History {
+                    history: Box::new(v.history(now)),
+                }
+                .line(),
+            );
+        }
+        if let Some(s) = &v.summary {
+            out.push(ServerMsg::from_event(&EngineEvent::Finished(s.clone()), now).line());
         }
         out.push(ServerMsg::Live.line());
         out
@@ -104,7 +68,8 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{Direction, SegmentState};
+    use crate::engine::events::{RunInfo, SegmentView};
+    use crate::run::{Direction, RunState, SegmentState};
 
     fn info() -> RunInfo {
         RunInfo {
@@ -121,7 +86,7 @@ mod tests {
     }
 
     #[test]
-    fn a_newcomer_sees_segments_as_they_stand_then_live() {
+    fn a_newcomer_sees_segments_as_they_stand_history_then_live() {
         let mut s = Snapshot::default();
         s.fold(&EngineEvent::RunStarted(info()));
         s.fold(&EngineEvent::RunState(RunState::Running));
@@ -130,9 +95,16 @@ mod tests {
         done.counts.created = 10;
         s.fold(&EngineEvent::Segment(done.clone()));
         s.fold(&EngineEvent::RunState(RunState::Paused));
-        for i in 0..30 {
+        for i in 0..3 {
             s.fold(&EngineEvent::Notice(format!("n{i}")));
         }
+        let wall =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        s.fold(&EngineEvent::TokenLog(crate::auth::audit::AuditLine {
+            wall,
+            problem: false,
+            text: "token refreshed".into(),
+        }));
         let now = Instant::now();
         let lines = s.lines(7, now);
         let msgs: Vec<ServerMsg> = lines
@@ -151,15 +123,17 @@ mod tests {
                 state: RunState::Paused
             }
         );
-        let notices: Vec<_> = msgs
+        let history = msgs
             .iter()
-            .filter_map(|m| match m {
-                ServerMsg::Notice { text } => Some(text.as_str()),
+            .find_map(|m| match m {
+                ServerMsg::History { history } => Some(history),
                 _ => None,
             })
-            .collect();
-        assert_eq!(notices.len(), KEEP_NOTICES);
-        assert_eq!(notices.last(), Some(&"n29"));
+            .expect("a history line");
+        let texts: Vec<_> = history.recent.iter().map(|a| a.text.as_str()).collect();
+        assert_eq!(texts, ["segment 1 done: 10 created", "n0", "n1", "n2"]);
+        assert_eq!(history.refresh_log[0].wall, wall, "the event's own time");
+        assert_eq!(history.stalled.as_deref(), Some("paused"));
         assert_eq!(msgs.last(), Some(&ServerMsg::Live));
     }
 }

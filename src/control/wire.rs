@@ -2,8 +2,9 @@
 //! to client) or a `command` (client to server).
 //!
 //! Server to client: `hello` first, then a snapshot of the run (`run_started` with every
-//! segment as it stands, `run_state`, `token`, recent `notice`s, `finished` when the run
-//! is over), then `live`, then every event as the engine sends it.
+//! segment as it stands, `run_state`, `token`, `hold` while holding, `history`: the recent
+//! outcomes and notices and the refresh log with their times, the run's rate and ETA;
+//! `finished` when the run is over), then `live`, then every event as the engine sends it.
 //!
 //! The engine's token status holds monotonic `Instant`s, which mean nothing in another
 //! process: on the wire each deadline is "seconds from now" as of the moment the line was
@@ -16,12 +17,15 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::status::{GrantKind, LifetimeSource, TokenPhase, TokenStatus};
-use crate::engine::events::{Command, EngineEvent, PaceView, RunInfo, RunSummary, SegmentView};
+use crate::engine::events::{
+    Command, EngineEvent, Hold, PaceView, RunInfo, RunSummary, SegmentView,
+};
 use crate::engine::pace::PaceChange;
 use crate::run::RunState;
 
-/// Bumped when a change would confuse an older reader.
-pub const PROTOCOL: u32 = 1;
+/// Bumped when a change would confuse an older reader (2: the snapshot's `history`, token
+/// log and hold lines).
+pub const PROTOCOL: u32 = 2;
 
 /// One line from the run to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +60,19 @@ pub enum ServerMsg {
     Finished {
         summary: RunSummary,
     },
+    /// A token event for the refresh log, with the time it happened.
+    TokenLog {
+        line: crate::auth::audit::AuditLine,
+    },
+    /// The run holds while the server is down, or (`null`) carries on.
+    Hold {
+        hold: Option<Hold>,
+    },
+    /// In the snapshot: the recent outcomes and the refresh log with their times, and the
+    /// run's active time, rate and ETA.
+    History {
+        history: Box<crate::view::History>,
+    },
     /// The snapshot is complete; what follows is live.
     Live,
     /// A line the client sent could not be used.
@@ -76,10 +93,9 @@ impl ServerMsg {
             EngineEvent::RunState(s) => ServerMsg::RunState { state: *s },
             EngineEvent::Notice(n) => ServerMsg::Notice { text: n.clone() },
             EngineEvent::Pace(v) => ServerMsg::Pace { pace: v.clone() },
-            EngineEvent::Holding(h) => ServerMsg::Notice {
-                text: crate::engine::events::Hold::say(h.as_ref(), std::time::SystemTime::now()),
-            },
+            EngineEvent::Holding(h) => ServerMsg::Hold { hold: h.clone() },
             EngineEvent::Finished(s) => ServerMsg::Finished { summary: s.clone() },
+            EngineEvent::TokenLog(l) => ServerMsg::TokenLog { line: l.clone() },
         }
     }
 
@@ -94,7 +110,12 @@ impl ServerMsg {
             ServerMsg::Notice { text } => EngineEvent::Notice(text),
             ServerMsg::Pace { pace } => EngineEvent::Pace(pace),
             ServerMsg::Finished { summary } => EngineEvent::Finished(summary),
-            ServerMsg::Hello { .. } | ServerMsg::Live | ServerMsg::Error { .. } => return None,
+            ServerMsg::TokenLog { line } => EngineEvent::TokenLog(line),
+            ServerMsg::Hold { hold } => EngineEvent::Holding(hold),
+            ServerMsg::Hello { .. }
+            | ServerMsg::Live
+            | ServerMsg::Error { .. }
+            | ServerMsg::History { .. } => return None,
         })
     }
 

@@ -133,10 +133,12 @@ pub enum EngineEvent {
     /// after answering fine; no segment spends an attempt meanwhile. `None`: it answers
     /// again, the hold is over.
     Holding(Option<Hold>),
+    /// A token event for the refresh log (renewal, failure, keep-alive), with its time.
+    TokenLog(crate::auth::audit::AuditLine),
 }
 
 /// Why the run holds, and until when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
     /// "the API asks to wait 17 s (HTTP 503)", in the server's words.
     pub reason: String,

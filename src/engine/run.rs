@@ -223,6 +223,7 @@ async fn prepare_and_run(
         }
     };
     forward_token_status(&api, emit.clone(), api_cancel.clone());
+    forward_token_log(&api, emit.clone(), api_cancel.clone());
     let mut plan = plan;
     let points = std::mem::take(&mut plan.continuations);
     if !points.is_empty() {
@@ -275,6 +276,26 @@ fn connect_failed(mut plan: plan::Plan, e: ApiError, words: &str) -> End {
         output_records: None,
         idle: Duration::ZERO,
     }
+}
+
+/// Token events become refresh-log events, those from before the engine listened first.
+fn forward_token_log(api: &ApiClient, emit: Emitter, cancel: CancellationToken) {
+    let (backlog, mut rx) = api.token_log();
+    tokio::spawn(async move {
+        for line in backlog {
+            emit.progress(EngineEvent::TokenLog(line));
+        }
+        loop {
+            tokio::select! {
+                line = rx.recv() => match line {
+                    Ok(line) => emit.progress(EngineEvent::TokenLog(line)),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                },
+                _ = cancel.cancelled() => return,
+            }
+        }
+    });
 }
 
 /// Token status changes become events (the latest wins when the consumer lags).

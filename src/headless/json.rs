@@ -13,7 +13,9 @@
 //!   `total`); `token_renewal_failed` (`error`);
 //! - `progress`: every few seconds whatever happens, also while paused (`run_state`,
 //!   `segments_total`, `segments_done`, `segments_failed`, `in_flight`, `records_done`,
-//!   `records_total`, `token_renewals`);
+//!   `records_total`, `token_renewals`, `records_per_sec` and `eta_secs` over active time
+//!   (null until known; paused and held time left out, the console's and `ps`'s figure),
+//!   `stalled`: why the ETA is not counting down, e.g. "paused", or null);
 //! - `summary`: always the last line (`outcome`, `exit_code`, counts and figures).
 //!
 //! Tokens appear as fingerprints only; every text is also cleaned of the client secret.
@@ -26,13 +28,12 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::progress::Progress;
 use crate::auth::status::TokenPhase;
 use crate::engine::events::{EngineEvent, RunSummary};
 use crate::observe::alerts::Redactor;
 use crate::observe::tap::Observer;
-use crate::run::RunState;
 use crate::secret::Secret;
+use crate::view::RunView;
 
 /// `progress` lines this often by default: twice within the promised 10 s.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -46,8 +47,7 @@ pub struct JsonEvents {
 }
 
 struct State {
-    progress: Progress,
-    run_state: RunState,
+    view: RunView,
     fingerprint: Option<String>,
     token_failed: bool,
     redact: Redactor,
@@ -65,8 +65,7 @@ impl JsonEvents {
     /// [`JsonEvents::start`] writing to `out` instead of stdout.
     pub fn start_to(every: Duration, secrets: Vec<Secret>, out: Box<dyn Write + Send>) -> Self {
         let state = Arc::new(Mutex::new(State {
-            progress: Progress::default(),
-            run_state: RunState::Planning,
+            view: RunView::default(),
             fingerprint: None,
             token_failed: false,
             redact: Redactor::new(secrets),
@@ -76,14 +75,13 @@ impl JsonEvents {
         let stop = CancellationToken::new();
         let ticker = tokio::spawn({
             let (state, stop) = (state.clone(), stop.clone());
-            let started = Instant::now();
             async move {
                 let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
                 tick.tick().await;
                 loop {
                     tokio::select! {
                         _ = stop.cancelled() => break,
-                        _ = tick.tick() => lock(&state).progress_line(started),
+                        _ = tick.tick() => lock(&state).progress_line(Instant::now()),
                     }
                 }
             }
@@ -145,10 +143,9 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 impl State {
     fn on_event(&mut self, ev: &EngineEvent) {
+        self.view.apply(ev, Instant::now());
         match ev {
             EngineEvent::RunStarted(info) => {
-                self.progress.start(info);
-                self.run_state = RunState::Running;
                 let v = json!({
                     "type": "run_started",
                     "run_id": info.run_id,
@@ -157,14 +154,13 @@ impl State {
                     "target": info.target,
                     "total_records": info.total_records,
                     "segments": info.segments.len(),
-                    "segments_done": self.progress.finished(),
+                    "segments_done": self.view.totals.finished(),
                     "local_rejects": info.local_rejects,
                     "api_style": info.api_style,
                 });
                 self.write(v);
             }
             EngineEvent::Segment(v) => {
-                self.progress.apply(v);
                 if v.state.is_finished() {
                     let error = v.last_error.as_deref().map(|e| self.redact.clean(e));
                     self.write(json!({
@@ -179,7 +175,6 @@ impl State {
                 }
             }
             EngineEvent::Token(t) => {
-                self.progress.renewals = t.renewals;
                 if t.fingerprint.is_some() && t.fingerprint != self.fingerprint {
                     self.fingerprint = t.fingerprint.clone();
                     self.token_failed = false;
@@ -214,14 +209,13 @@ impl State {
                 }
             }
             EngineEvent::RunState(s) => {
-                self.run_state = *s;
                 self.write(json!({"type": "run_state", "state": s.to_string()}));
             }
             EngineEvent::Notice(n) => {
                 let message = self.redact.clean(n);
                 self.write(json!({"type": "notice", "message": message}));
             }
-            EngineEvent::Pace(v) => self.progress.pace = Some(v.clone()),
+            EngineEvent::Pace(_) => {}
             EngineEvent::Holding(Some(h)) => {
                 let reason = self.redact.clean(&h.reason);
                 let next_try = h.until.map(|t| {
@@ -236,20 +230,21 @@ impl State {
             }
             EngineEvent::Holding(None) => self.write(json!({"type": "hold_over"})),
             // The summary is written by `finish`, after the observers have finished.
-            EngineEvent::Finished(s) => self.run_state = s.state,
+            EngineEvent::Finished(_) | EngineEvent::TokenLog(_) => {}
         }
     }
 
-    fn progress_line(&mut self, started: Instant) {
-        let p = &self.progress;
+    fn progress_line(&mut self, now: Instant) {
+        let p = &mut self.view;
+        p.tick(now);
         let v = json!({
             "type": "progress",
-            "run_state": self.run_state.to_string(),
-            "elapsed_secs": started.elapsed().as_secs(),
+            "run_state": p.state.to_string(),
+            "elapsed_secs": p.elapsed(now).as_secs(),
             "segments_total": p.segments.len(),
-            "segments_done": p.finished(),
+            "segments_done": p.totals.finished(),
             "segments_failed": p.failed(),
-            "in_flight": p.in_flight.len(),
+            "in_flight": p.in_flight(),
             "pace": p.pace.as_ref().map(|v| json!({
                 "limit": v.limit,
                 "auto": v.auto,
@@ -257,9 +252,12 @@ impl State {
                 "paced_by": v.paced_by,
                 "throttled": v.throttled,
             })),
-            "records_done": p.records(),
+            "records_done": p.processed(),
             "records_total": p.total_records(),
-            "token_renewals": p.renewals,
+            "token_renewals": p.token.renewals,
+            "records_per_sec": p.rate(),
+            "eta_secs": p.eta().map(|d| d.as_secs()),
+            "stalled": p.stalled(now),
         });
         self.write(v);
     }
@@ -301,7 +299,7 @@ fn now() -> String {
 mod tests {
     use super::*;
     use crate::engine::events::{RunInfo, SegmentView};
-    use crate::run::{Counts, Direction, SegmentState};
+    use crate::run::{Counts, Direction, RunState, SegmentState};
 
     /// A `Write` the test can read back.
     #[derive(Clone, Default)]

@@ -14,7 +14,7 @@ use crate::engine::EngineHandle;
 use crate::engine::events::{Command, EngineEvent, RunSummary};
 use crate::run::{RunState, SegmentState};
 use crate::signals::StopSignals;
-use progress::Progress;
+use crate::view::RunView;
 
 pub mod json;
 mod progress;
@@ -35,12 +35,11 @@ impl Default for HeadlessOptions {
 
 /// Consumes the engine's events until the run ends; returns its summary.
 pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSummary {
-    let started = Instant::now();
     let mut signals = StopSignals::install();
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} records ({per_sec}, ETA {eta}) {msg}",
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} records {msg}",
         ) {
             b.set_style(style);
         }
@@ -53,8 +52,7 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
         Some(b) => b.println(msg),
         None => err_line(&msg),
     };
-    let mut p = Progress::default();
-    let mut records_at_start = 0;
+    let mut p = RunView::default();
     let mut last_line = Instant::now();
     let mut stop_signals = 0u32;
     let mut summary = None;
@@ -65,17 +63,16 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
         tokio::select! {
             _ = tick.tick(), if bar.is_none() => {
                 if last_line.elapsed() >= opts.line_every && !p.segments.is_empty() {
-                    let session_records = p.records().saturating_sub(records_at_start);
-                    err_line(&p.line(started.elapsed(), session_records));
+                    p.tick(Instant::now());
+                    err_line(&progress::line(&p, Instant::now()));
                     last_line = Instant::now();
                 }
             }
             ev = handle.events.recv() => {
                 let Some(ev) = ev else { break };
+                p.apply(&ev, Instant::now());
                 match ev {
                     EngineEvent::RunStarted(info) => {
-                        p.start(&info);
-                        records_at_start = p.records();
                         say(format!(
                             "run {}: {} {} → {}{}, {} records in {} segments ({} already done){}",
                             info.run_id,
@@ -87,7 +84,7 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                                 .unwrap_or_default(),
                             info.total_records,
                             info.segments.len(),
-                            p.finished(),
+                            progress::finished(&p),
                             if info.local_rejects > 0 {
                                 format!(", {} invalid locally (never sent)", info.local_rejects)
                             } else {
@@ -96,11 +93,10 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                         ));
                         if let Some(b) = &bar {
                             b.set_length(info.total_records);
-                            b.set_position(records_at_start);
+                            b.set_position(p.processed());
                         }
                     }
                     EngineEvent::Segment(v) => {
-                        p.apply(&v);
                         if v.state == SegmentState::Failed {
                             say(format!(
                                 "segment {} failed after {} attempt(s): {}",
@@ -110,32 +106,32 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                             ));
                         }
                     }
-                    EngineEvent::Token(t) => {
-                        p.renewals = t.renewals;
-                        p.expired = t.expired_seen;
-                    }
+                    EngineEvent::Token(_) | EngineEvent::TokenLog(_) => {}
                     EngineEvent::RunState(s) => {
                         if matches!(s, RunState::Paused | RunState::Stopping) {
                             say(format!("run state: {s}"));
                         }
                     }
                     EngineEvent::Notice(n) => say(format!("notice: {n}")),
-                    EngineEvent::Pace(v) => p.pace = Some(v),
+                    EngineEvent::Pace(_) => {}
                     EngineEvent::Holding(h) => say(crate::engine::events::Hold::say(h.as_ref(), std::time::SystemTime::now())),
                     EngineEvent::Finished(s) => {
                         summary = Some(s);
                         break;
                     }
                 }
-                let elapsed = started.elapsed();
-                let session_records = p.records().saturating_sub(records_at_start);
                 match &bar {
                     Some(b) => {
-                        b.set_position(p.records());
-                        b.set_message(format!("{} in flight, {} failed", p.in_flight.len(), p.failed()));
+                        b.set_position(p.processed());
+                        b.set_message(format!(
+                            "{} in flight, {} failed, ETA {}",
+                            p.in_flight(),
+                            p.failed(),
+                            p.eta_text(Instant::now())
+                        ));
                     }
                     None if last_line.elapsed() >= opts.line_every => {
-                        err_line(&p.line(elapsed, session_records));
+                        err_line(&progress::line(&p, Instant::now()));
                         last_line = Instant::now();
                     }
                     None => {}
@@ -147,7 +143,7 @@ pub async fn report(mut handle: EngineHandle, opts: &HeadlessOptions) -> RunSumm
                     say(format!(
                         "{name}: stopping, letting {} in-flight segment(s) finish; \
                          a second signal (or Ctrl-C) stops at once",
-                        p.in_flight.len()
+                        p.in_flight()
                     ));
                     // Ignored on purpose: a closed channel means the engine is already ending.
                     let _ = handle.commands.send(Command::Stop).await;

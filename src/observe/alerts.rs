@@ -251,7 +251,8 @@ impl Tracker {
             EngineEvent::RunState(_)
             | EngineEvent::Notice(_)
             | EngineEvent::Holding(_)
-            | EngineEvent::Pace(_) => None,
+            | EngineEvent::Pace(_)
+            | EngineEvent::TokenLog(_) => None,
         }
     }
 

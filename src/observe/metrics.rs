@@ -1,6 +1,8 @@
-//! The run as Prometheus metrics: engine events folded into counters and gauges, rendered
-//! in the Prometheus text format (0.0.4, what node_exporter's textfile collector reads).
-//! Series (all prefixed `supsync_`) are listed in the README.
+//! The run as Prometheus metrics: the run's [`RunView`] and the engine's events folded into
+//! counters and gauges, rendered in the Prometheus text format (0.0.4, what node_exporter's
+//! textfile collector reads). Times are absolute (`*_timestamp_seconds`), so a textfile
+//! read after the run still says the truth. Series (all prefixed `supsync_`) are listed in
+//! the README.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -13,6 +15,8 @@ use prometheus_client::registry::Registry;
 
 use crate::auth::status::TokenStatus;
 use crate::engine::events::{EngineEvent, RunState, SegmentState, SegmentView};
+use crate::run::Counts;
+use crate::view::RunView;
 
 type Labels = Vec<(&'static str, String)>;
 type FGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
@@ -37,7 +41,7 @@ const RUN_STATES: [(RunState, &str); 8] = [
     (RunState::Failed, "failed"),
 ];
 
-/// The clocks of `supsync_token_expiry_seconds`.
+/// The clocks of `supsync_token_expiry_timestamp_seconds`.
 const CLOCKS: [&str; 5] = ["ttl", "idle", "session", "server", "refresh_token"];
 
 /// The labels every series carries: `shard="K/N"` for one shard of a run, none otherwise.
@@ -59,6 +63,10 @@ fn label(k: &'static str, v: &str) -> Labels {
 }
 
 struct Series {
+    build_info: Family<Labels, Gauge>,
+    run_start: Gauge,
+    run_end: Gauge,
+    records_done: Family<Labels, Counter>,
     run_info: Family<Labels, Gauge>,
     run_state: Family<Labels, Gauge>,
     records: Family<Labels, Gauge>,
@@ -77,6 +85,10 @@ struct Series {
 impl Series {
     fn register(r: &mut Registry) -> Self {
         let s = Self {
+            build_info: Family::default(),
+            run_start: Gauge::default(),
+            run_end: Gauge::default(),
+            records_done: Family::default(),
             run_info: Family::default(),
             run_state: Family::default(),
             records: Family::default(),
@@ -102,6 +114,26 @@ impl Series {
             s.throttled.clone(),
         );
         r.register(
+            "build_info",
+            "The supsync build serving these metrics (always 1)",
+            s.build_info.clone(),
+        );
+        r.register(
+            "run_start_timestamp_seconds",
+            "Unix time the run started (0 before the plan)",
+            s.run_start.clone(),
+        );
+        r.register(
+            "run_end_timestamp_seconds",
+            "Unix time the run ended (0 while it lasts)",
+            s.run_end.clone(),
+        );
+        r.register(
+            "records_done",
+            "Records dealt with in this process, by outcome (created, updated, unchanged, applied, rejected, pulled)",
+            s.records_done.clone(),
+        );
+        r.register(
             "run_info",
             "The run: id, direction and API host (always 1)",
             s.run_info.clone(),
@@ -113,7 +145,7 @@ impl Series {
         );
         r.register(
             "records",
-            "Records of the run by state (pending: not yet dealt with)",
+            "Records of the run by state now (pending: not yet dealt with)",
             s.records.clone(),
         );
         r.register(
@@ -123,27 +155,27 @@ impl Series {
         );
         r.register(
             "token_renewals",
-            "Token renewals by grant (the first token not counted)",
+            "Token renewals by grant (client_credentials: new sessions); the first token is not counted",
             s.renewals.clone(),
         );
         r.register(
             "token_renewal_failures",
-            "Failed token renewal episodes",
+            "Token renewal failure episodes (consecutive failures count once)",
             s.renewal_failures.clone(),
         );
         r.register(
             "expired_answers",
-            "Answers refusing a token as expired or invalid (HTTP 401)",
+            "API answers that said the token was dead: HTTP 401, a 403 or a 200 body matching auth.expired_when",
             s.expired_answers.clone(),
         );
         r.register(
             "retries",
-            "Segment attempts beyond the first",
+            "Segment attempts beyond the first (the engine's and operator retries)",
             s.retries.clone(),
         );
         r.register(
-            "token_expiry_seconds",
-            "Seconds until the token dies, per clock",
+            "token_expiry_timestamp_seconds",
+            "Unix time the token dies by each clock (ttl, idle, session, server) and the refresh token expires (refresh_token)",
             s.token_expiry.clone(),
         );
         r.register(
@@ -164,11 +196,12 @@ struct Fold {
     series: Series,
     registry: Registry,
     destination_host: String,
-    segments: Vec<SegmentView>,
-    total_records: u64,
+    /// The run as every view sees it: segments, counts, states.
+    view: RunView,
+    /// Record outcomes already counted in `records_done`.
+    counted: Counts,
     /// Attempts already counted as retries, per segment.
     attempts_seen: Vec<u32>,
-    token: Option<(TokenStatus, Instant)>,
     first_grant_cc: Option<bool>,
     renewals_seen: (u64, u64),
     unauthorized_seen: u64,
@@ -198,14 +231,17 @@ impl Metrics {
             ("destination_host", destination_host.to_string()),
         ];
         series.run_info.get_or_create(&info).set(1);
+        series
+            .build_info
+            .get_or_create(&label("version", env!("CARGO_PKG_VERSION")))
+            .set(1);
         let fold = Fold {
             series,
             registry,
             destination_host: destination_host.to_string(),
-            segments: Vec::new(),
-            total_records: 0,
+            view: RunView::default(),
+            counted: Counts::default(),
             attempts_seen: Vec::new(),
-            token: None,
             first_grant_cc: None,
             renewals_seen: (0, 0),
             unauthorized_seen: 0,
@@ -252,9 +288,8 @@ impl Metrics {
         self.render_at(Instant::now())
     }
 
-    pub fn render_at(&self, now: Instant) -> String {
-        let mut f = self.lock();
-        f.update_expiry(now);
+    pub fn render_at(&self, _now: Instant) -> String {
+        let f = self.lock();
         let mut out = String::new();
         if let Err(e) = prometheus_text::encode(&mut out, &f.registry) {
             tracing::warn!(target: "supsync::metrics", "cannot encode metrics: {e}");
@@ -265,8 +300,16 @@ impl Metrics {
 
 impl Fold {
     fn observe(&mut self, ev: &EngineEvent, now: Instant, wall: SystemTime) {
+        // What the segment was before this event (a success is stamped once).
+        let was = match ev {
+            EngineEvent::Segment(v) => self.view.segments.get(v.index).map(|s| s.state),
+            _ => None,
+        };
+        self.view.apply(ev, now);
         match ev {
             EngineEvent::RunStarted(info) => {
+                self.series.run_start.set(unix(info.started_wall));
+                self.series.run_end.set(0);
                 // run_info holds one series: the run's id and direction replace the blanks.
                 self.series.run_info.clear();
                 let labels = vec![
@@ -275,21 +318,29 @@ impl Fold {
                     ("destination_host", self.destination_host.clone()),
                 ];
                 self.series.run_info.get_or_create(&labels).set(1);
-                self.total_records = info.total_records;
-                self.segments = info.segments.clone();
+                // Records done by an earlier process are not this one's to count.
+                self.counted = self.view.totals.counts;
                 self.attempts_seen = info.segments.iter().map(|s| s.attempts).collect();
                 self.recount();
             }
-            EngineEvent::Segment(v) => self.on_segment(v, wall),
-            EngineEvent::Token(t) => self.on_token(t, now),
-            EngineEvent::RunState(s) => self.set_run_state(*s),
+            EngineEvent::Segment(v) => self.on_segment(v, was, wall),
+            EngineEvent::Token(t) => self.on_token(t, now, wall),
+            EngineEvent::RunState(s) => {
+                self.set_run_state(*s);
+                self.series
+                    .run_end
+                    .set(if s.is_terminal() { unix(wall) } else { 0 });
+            }
             EngineEvent::Finished(s) => {
                 self.set_run_state(s.state);
+                if self.series.run_end.get() == 0 {
+                    self.series.run_end.set(unix(wall));
+                }
                 if s.state == RunState::Completed && s.segments_failed == 0 {
                     self.series.last_success.set(unix(wall));
                 }
             }
-            EngineEvent::Notice(_) | EngineEvent::Holding(_) => {}
+            EngineEvent::Notice(_) | EngineEvent::TokenLog(_) | EngineEvent::Holding(_) => {}
             EngineEvent::Pace(v) => {
                 self.series.concurrency_limit.set(v.limit as i64);
                 let seen = self.series.throttled.get();
@@ -300,10 +351,8 @@ impl Fold {
         }
     }
 
-    fn on_segment(&mut self, v: &SegmentView, wall: SystemTime) {
-        if v.index >= self.segments.len() {
-            self.segments
-                .resize_with(v.index + 1, || SegmentView::pending(0, 0));
+    fn on_segment(&mut self, v: &SegmentView, was: Option<SegmentState>, wall: SystemTime) {
+        if v.index >= self.attempts_seen.len() {
             self.attempts_seen.resize(v.index + 1, 0);
         }
         let seen = &mut self.attempts_seen[v.index];
@@ -318,29 +367,42 @@ impl Fold {
             *seen = v.attempts;
         }
         let was_success = matches!(
-            self.segments[v.index].state,
-            SegmentState::Done | SegmentState::DoneWithRejects
+            was,
+            Some(SegmentState::Done | SegmentState::DoneWithRejects)
         );
         if !was_success && matches!(v.state, SegmentState::Done | SegmentState::DoneWithRejects) {
             self.series.last_success.set(unix(wall));
         }
-        self.segments[v.index] = v.clone();
         self.recount();
     }
 
     fn recount(&mut self) {
         for (state, name) in SEGMENT_STATES {
-            let n = self.segments.iter().filter(|s| s.state == state).count();
+            let n = self.view.totals.count(state);
             self.series
                 .segments
                 .get_or_create(&label("state", name))
                 .set(n as i64);
         }
-        let mut sum = crate::engine::events::Counts::default();
-        for s in &self.segments {
-            sum.add(&s.counts);
+        let sum = self.view.totals.counts;
+        let pending = self.view.total_records().saturating_sub(sum.processed());
+        let c = &mut self.counted;
+        for (name, now, seen) in [
+            ("created", sum.created, &mut c.created),
+            ("updated", sum.updated, &mut c.updated),
+            ("unchanged", sum.unchanged, &mut c.unchanged),
+            ("applied", sum.applied, &mut c.applied),
+            ("rejected", sum.rejected, &mut c.rejected),
+            ("pulled", sum.pulled, &mut c.pulled),
+        ] {
+            // A counter only grows: a segment retried afresh counts its records again
+            // only once they are dealt with again.
+            self.series
+                .records_done
+                .get_or_create(&label("state", name))
+                .inc_by(now.saturating_sub(*seen));
+            *seen = (*seen).max(now);
         }
-        let pending = self.total_records.saturating_sub(sum.processed());
         for (name, n) in [
             ("created", sum.created),
             ("updated", sum.updated),
@@ -367,7 +429,7 @@ impl Fold {
         }
     }
 
-    fn on_token(&mut self, t: &TokenStatus, now: Instant) {
+    fn on_token(&mut self, t: &TokenStatus, now: Instant, wall: SystemTime) {
         if self.first_grant_cc.is_none() && t.fingerprint.is_some() {
             // The first token is not a renewal; which grant made it decides how the
             // cumulative counts split by grant. Seen late (renewals already done), assume a
@@ -399,13 +461,12 @@ impl Fold {
             self.series.renewal_failures.inc();
         }
         self.renewal_failing = failing;
-        self.token = Some((t.clone(), now));
+        self.update_expiry(t, now, wall);
     }
 
-    fn update_expiry(&mut self, now: Instant) {
-        let Some((t, _)) = &self.token else {
-            return;
-        };
+    /// Each deadline as a Unix time, fixed when the status came: read after the run, the
+    /// file still says when the token died, not a countdown frozen at its last write.
+    fn update_expiry(&mut self, t: &TokenStatus, now: Instant, wall: SystemTime) {
         let deadlines = [
             t.ttl_deadline,
             t.idle_deadline,
@@ -417,8 +478,14 @@ impl Fold {
             let l = label("clock", clock);
             match d {
                 Some(d) => {
-                    let left = d.saturating_duration_since(now).as_secs_f64();
-                    self.series.token_expiry.get_or_create(&l).set(left);
+                    let at = match d.checked_duration_since(now) {
+                        Some(ahead) => wall + ahead,
+                        None => wall - now.saturating_duration_since(d),
+                    };
+                    let secs = at
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    self.series.token_expiry.get_or_create(&l).set(secs);
                 }
                 None => {
                     self.series.token_expiry.remove(&l);

@@ -181,22 +181,29 @@ fn a_run_folds_into_every_series() {
     );
     assert_eq!(value(&s, "supsync_token_renewal_failures_total", None), 1.0);
     assert_eq!(value(&s, "supsync_expired_answers_total", None), 3.0);
-    assert_eq!(
-        value(&s, "supsync_token_expiry_seconds", Some(("clock", "ttl"))),
-        90.0
-    );
-    assert_eq!(
-        value(&s, "supsync_token_expiry_seconds", Some(("clock", "idle"))),
-        40.0
-    );
+    // Absolute times: when the token dies, as of the status (100 s, 50 s, 1000 s after t0).
+    let unix_now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for (clock, after) in [("ttl", 100.0), ("idle", 50.0), ("refresh_token", 1000.0)] {
+        let at = value(
+            &s,
+            "supsync_token_expiry_timestamp_seconds",
+            Some(("clock", clock)),
+        );
+        assert!((at - (unix_now + after)).abs() < 5.0, "{clock}: {at}");
+    }
     assert_eq!(
         value(
             &s,
-            "supsync_token_expiry_seconds",
-            Some(("clock", "refresh_token"))
+            "supsync_build_info",
+            Some(("version", env!("CARGO_PKG_VERSION")))
         ),
-        990.0
+        1.0
     );
+    assert!(value(&s, "supsync_run_start_timestamp_seconds", None) > 1.0e9);
+    assert_eq!(value(&s, "supsync_run_end_timestamp_seconds", None), 0.0);
     assert!(
         !text.contains("clock=\"session\""),
         "an unknown clock is absent, not zero:\n{text}"
@@ -260,6 +267,7 @@ fn a_run_folds_into_every_series() {
         value(&s, "supsync_run_state", Some(("state", "running"))),
         0.0
     );
+    assert!(value(&s, "supsync_run_end_timestamp_seconds", None) > 1.0e9);
 }
 
 #[test]

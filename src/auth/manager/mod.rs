@@ -341,6 +341,16 @@ impl TokenManager {
         self.endpoint.redactor()
     }
 
+    /// The token events so far and to come, for the run's refresh log.
+    pub fn token_log(
+        &self,
+    ) -> (
+        Vec<super::audit::AuditLine>,
+        tokio::sync::broadcast::Receiver<super::audit::AuditLine>,
+    ) {
+        self.audit.subscribe()
+    }
+
     pub(crate) fn audit(&self) -> &Audit {
         &self.audit
     }

@@ -58,7 +58,7 @@ impl App {
                 Vec::new()
             }
             RetryAllFailed => {
-                let n = self.totals.count(SegmentState::Failed);
+                let n = self.view.totals.count(SegmentState::Failed);
                 if n == 0 {
                     self.flash = Some("no failed segments to retry".into());
                     return Vec::new();
@@ -94,7 +94,7 @@ impl App {
             }
             return;
         }
-        if self.segments.is_empty() {
+        if self.view.segments.is_empty() {
             return;
         }
         let g = self.geometry;
@@ -115,10 +115,10 @@ impl App {
 
     fn next_failed(&mut self) {
         let after = self.selected().end;
-        let n = self.segments.len();
+        let n = self.view.segments.len();
         let found = (0..n)
             .map(|k| (after + k) % n)
-            .find(|&i| self.segments[i].state == SegmentState::Failed);
+            .find(|&i| self.view.segments[i].state == SegmentState::Failed);
         match found {
             Some(i) => {
                 self.cursor = self.geometry.range(self.geometry.cell_of(i)).start;
@@ -129,7 +129,7 @@ impl App {
     }
 
     fn toggle_pause(&mut self) -> Vec<Command> {
-        match self.state {
+        match self.view.state {
             RunState::Running => {
                 self.flash = Some("pause requested: in-flight segments finish".into());
                 vec![Command::Pause]
@@ -164,6 +164,7 @@ impl App {
         // its summary arrives.
         let finished = !self.sync_running();
         let push = self
+            .view
             .info
             .as_ref()
             .filter(|i| finished && i.direction == crate::run::Direction::Push)
@@ -203,7 +204,7 @@ impl App {
     /// `+`, `-`, `=`: the engine answers with the new pace, which the header shows.
     fn pace(&mut self, action: Action) -> Vec<Command> {
         use crate::engine::pace::PaceChange;
-        if self.state.is_terminal() {
+        if self.view.state.is_terminal() {
             self.flash = Some("the run has finished: nothing to pace".into());
             return Vec::new();
         }
@@ -218,7 +219,7 @@ impl App {
 
     /// A command could not reach the engine.
     pub fn command_failed(&mut self, cmd: &Command) {
-        let run_id = self.info.as_ref().map_or("", |i| i.run_id.as_str());
+        let run_id = self.view.info.as_ref().map_or("", |i| i.run_id.as_str());
         self.flash = Some(match cmd {
             Command::RetrySegment(_) | Command::RetryAllFailed => {
                 format!(

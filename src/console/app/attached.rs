@@ -32,7 +32,7 @@ impl App {
     /// may well be going on.
     pub(super) fn connection_lost(&mut self) {
         if let Some(a) = self.attached.as_mut()
-            && self.summary.is_none()
+            && self.view.summary.is_none()
         {
             a.lost = true;
             let text = format!(
@@ -45,8 +45,8 @@ impl App {
 
     /// What `attach` prints once the terminal is restored.
     pub(super) fn attached_end_text(&self, a: Attached) -> String {
-        let id = self.info.as_ref().map_or("", |i| i.run_id.as_str());
-        match &self.summary {
+        let id = self.view.info.as_ref().map_or("", |i| i.run_id.as_str());
+        match &self.view.summary {
             Some(s) => crate::summary::text(s, &self.command),
             None if a.lost => format!(
                 "lost the connection to run {id}; it may still be going: `{c} ps` lists live runs",
@@ -56,6 +56,22 @@ impl App {
                 "detached from run {id}; it goes on (`{c} attach {id}` to look again)",
                 c = self.command
             ),
+        }
+    }
+
+    /// The run's snapshot: its plan and states, then its history (recent lines and the
+    /// refresh log keep their times; the rate and ETA continue the run's own).
+    pub fn replay(
+        &mut self,
+        events: Vec<crate::engine::events::EngineEvent>,
+        history: Option<&crate::view::History>,
+        now: std::time::Instant,
+    ) {
+        for ev in events {
+            self.apply(ev, now);
+        }
+        if let Some(h) = history {
+            self.view.replay(h, now);
         }
     }
 
@@ -106,12 +122,12 @@ mod tests {
         });
         let wall = SystemTime::now() - Duration::from_secs(120);
         app.apply(EngineEvent::RunStarted(info(wall)), now);
-        let e = app.elapsed(now).as_secs_f64();
+        let e = app.view.elapsed(now).as_secs_f64();
         assert!((e - 120.0).abs() < 2.0, "{e}");
         // Its own run starts now, whatever the wall clock says.
         let mut own = App::new(false);
         own.apply(EngineEvent::RunStarted(info(wall)), now);
-        assert_eq!(own.elapsed(now), Duration::ZERO);
+        assert_eq!(own.view.elapsed(now), Duration::ZERO);
     }
 
     #[test]
@@ -144,7 +160,7 @@ mod tests {
         });
         app.engine_gone(Instant::now());
         assert_eq!(
-            app.state,
+            app.view.state,
             RunState::Running,
             "the run's state is unknown, not over"
         );
@@ -215,7 +231,7 @@ mod tests {
                 Some("read-only: control keys are ignored")
             );
         }
-        assert_eq!(app.state, RunState::Running);
+        assert_eq!(app.view.state, RunState::Running);
         assert_eq!(
             app.end_text(),
             "detached from run r; it goes on (`supsync attach r` to look again)"

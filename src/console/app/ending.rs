@@ -12,10 +12,10 @@ impl App {
         if self.attached.is_some() {
             return self.connection_lost();
         }
-        if self.summary.is_none() {
-            self.finished_at.get_or_insert(now);
-            if !self.state.is_terminal() {
-                self.state = RunState::Interrupted;
+        if self.view.summary.is_none() {
+            self.view.finished_at.get_or_insert(now);
+            if !self.view.state.is_terminal() {
+                self.view.state = RunState::Interrupted;
             }
             self.notice(
                 "the engine stopped without a summary; the journal has the progress".into(),
@@ -32,7 +32,7 @@ impl App {
             // `attach` did its job; the run's outcome is the run's own exit code.
             return crate::exit::OK;
         }
-        match &self.summary {
+        match &self.view.summary {
             Some(s) => s.exit_code(),
             None => crate::exit::INTERRUPTED,
         }
@@ -44,7 +44,7 @@ impl App {
         if let Some(a) = self.attached {
             return self.attached_end_text(a);
         }
-        match (&self.summary, &self.info) {
+        match (&self.view.summary, &self.view.info) {
             (Some(s), _) => crate::summary::text(s, &self.command),
             (None, Some(info)) => format!(
                 "run {id} stopped before the end\n{}",

@@ -4,33 +4,21 @@
 //! reads (every `now` is passed in), so all of it is unit-tested.
 
 mod actions;
-mod activity;
 mod attached;
 pub mod credentials;
 mod ending;
 pub mod grid;
 mod outcome;
-pub mod stats;
-mod totals;
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ratatui::layout::Rect;
 
-use crate::auth::status::{TokenPhase, TokenStatus};
 use crate::console::keys::{Bindings, KeyMode};
-use crate::engine::events::{EngineEvent, RunInfo, RunSummary, SegmentView};
+use crate::engine::events::EngineEvent;
 use crate::run::{RunState, SegmentState};
-use activity::outcome_text;
+use crate::view::RunView;
 use grid::Geometry;
-use stats::Throughput;
-pub use totals::{Totals, state_index};
-
-/// Notices kept for the footer and the full log.
-const KEEP_NOTICES: usize = 50;
-/// Renewals kept for the token pane's timeline.
-const KEEP_RENEWALS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overlay {
@@ -38,31 +26,6 @@ pub enum Overlay {
     Help,
     Details,
     ConfirmQuit,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RenewalKind {
-    /// A refresh grant continued the session.
-    Refresh,
-    /// A client-credentials grant started a new session.
-    NewSession,
-    /// An attempt to get a token failed.
-    Failure,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Renewal {
-    pub at: Instant,
-    pub kind: RenewalKind,
-}
-
-/// One line of the recent-activity feed: a segment outcome or an engine notice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Activity {
-    pub at: Instant,
-    /// The segment's new state, `None` for a notice.
-    pub state: Option<SegmentState>,
-    pub text: String,
 }
 
 /// The console watches a run in another process over its control socket (`attach`).
@@ -74,31 +37,15 @@ pub struct Attached {
     pub lost: bool,
 }
 
-/// Activity lines kept (the details pane shows what fits).
-const KEEP_ACTIVITY: usize = 100;
-
 /// The whole console state. Owned by the event loop; render borrows it immutably.
 pub struct App {
-    pub info: Option<RunInfo>,
-    /// The limit on segments at the server and why (the header shows it).
-    pub pace: Option<crate::engine::events::PaceView>,
-    pub segments: Vec<SegmentView>,
-    pub totals: Totals,
-    pub state: RunState,
-    pub token: TokenStatus,
+    /// The run as its events tell it: every pane reads the run from here.
+    pub view: RunView,
     /// When the client certificate and the client secret end (unknown: `None`).
     pub credentials: credentials::Credentials,
-    pub summary: Option<RunSummary>,
-    pub started_at: Option<Instant>,
-    pub finished_at: Option<Instant>,
-    pub throughput: Throughput,
-    pub renewals: VecDeque<Renewal>,
-    pub notices: VecDeque<String>,
     /// The latest notice while it still holds: a run-state change ends it, so a "paused: …"
     /// explanation is not shown after the run has resumed or completed.
     pub footer_notice: Option<String>,
-    /// Recent segment outcomes and notices, newest last.
-    pub activity: VecDeque<Activity>,
     /// Index of the selected segment (the first of its cell when cells aggregate).
     pub cursor: usize,
     pub geometry: Geometry,
@@ -119,8 +66,7 @@ pub struct App {
     pub bindings: Bindings,
     /// How to invoke supsync in hints (`supsync --state-dir …` when the run needs it).
     pub command: String,
-    /// tui-logger view of the token target (refresh-log pane) and of everything (full log).
-    pub token_log: tui_logger::TuiWidgetState,
+    /// tui-logger's view of everything this process logs (the expanded log, `l`).
     pub full_log: tui_logger::TuiWidgetState,
     /// Set when attached to a run in another process: quitting detaches, the run goes on.
     pub attached: Option<Attached>,
@@ -132,20 +78,9 @@ impl App {
     pub fn new(color: bool) -> Self {
         use tui_logger::{LevelFilter, TuiWidgetState};
         Self {
-            info: None,
-            segments: Vec::new(),
-            totals: Totals::default(),
-            state: RunState::Planning,
-            token: TokenStatus::default(),
+            view: RunView::default(),
             credentials: credentials::Credentials::default(),
-            summary: None,
-            started_at: None,
-            finished_at: None,
-            throughput: Throughput::default(),
-            renewals: VecDeque::new(),
-            notices: VecDeque::new(),
             footer_notice: None,
-            activity: VecDeque::new(),
             cursor: 0,
             geometry: Geometry::new(0, 1, 1),
             area: Rect::new(0, 0, 1, 1),
@@ -158,137 +93,49 @@ impl App {
             color,
             bindings: Bindings::default(),
             command: "supsync".into(),
-            token_log: TuiWidgetState::new()
-                .set_default_display_level(LevelFilter::Off)
-                .set_level_for_target(crate::logging::TOKEN_TARGET, LevelFilter::Debug),
             full_log: TuiWidgetState::new().set_default_display_level(LevelFilter::Info),
             attached: None,
             verify_after: false,
-            pace: None,
         }
     }
 
-    /// Folds one engine event into the state.
+    /// Folds one engine event into the state: the run view takes it, the console keeps
+    /// what is its own (the footer's feedback, the grid's fit, the exit after a stop).
     pub fn apply(&mut self, ev: EngineEvent, now: Instant) {
-        match ev {
-            EngineEvent::RunStarted(info) => {
-                self.totals = Totals::default();
-                self.segments = info.segments.clone();
-                for s in &self.segments {
-                    self.totals.add(s, 1);
-                }
-                // Attached to a run that started before we looked: its clock, not ours.
-                let started = match self.attached {
-                    Some(_) => started_before(now, info.started_wall),
-                    None => now,
-                };
-                self.started_at.get_or_insert(started);
-                self.finished_at = None;
-                self.summary = None;
-                self.state = RunState::Running;
-                self.throughput = Throughput::default();
-                self.throughput.sample(now, self.processed());
-                self.info = Some(info);
-                self.refit();
+        let segments = self.view.segments.len();
+        match &ev {
+            EngineEvent::RunStarted(_) => self.view.remote = self.attached.is_some(),
+            EngineEvent::RunState(state) if *state != self.view.state => {
+                // "pause requested" and the like are answered now. A resume says so:
+                // otherwise the footer falls back to the engine's last notice, which
+                // is the "paused: …" that no longer holds.
+                self.flash = (self.view.state == RunState::Paused && *state == RunState::Running)
+                    .then(|| "resumed".to_string());
+                self.footer_notice = None;
             }
-            EngineEvent::Segment(view) => self.update_segment(view, now),
-            EngineEvent::Token(status) => self.update_token(status, now),
-            EngineEvent::RunState(state) => {
-                if state != self.state {
-                    // "pause requested" and the like are answered now. A resume says so:
-                    // otherwise the footer falls back to the engine's last notice, which
-                    // is the "paused: …" that no longer holds.
-                    self.flash = (self.state == RunState::Paused && state == RunState::Running)
-                        .then(|| "resumed".to_string());
-                    self.footer_notice = None;
-                }
-                self.state = state;
-                if state.is_terminal() {
-                    // The engine kept alive for retries reports the end without `Finished`.
-                    self.finished_at.get_or_insert(now);
-                    self.throughput.sample(now, self.processed());
-                } else {
-                    // A retry after the end runs again.
-                    self.finished_at = None;
-                }
-            }
-            EngineEvent::Pace(view) => self.pace = Some(view),
-            EngineEvent::Notice(text) => {
-                self.record(now, None, text.clone());
-                self.notice(text);
-            }
+            EngineEvent::Notice(text) => self.footer_notice = Some(text.clone()),
             EngineEvent::Holding(hold) => {
-                let text =
-                    crate::engine::events::Hold::say(hold.as_ref(), std::time::SystemTime::now());
-                self.record(now, None, text.clone());
-                self.notice(text);
+                self.footer_notice = Some(crate::engine::events::Hold::say(
+                    hold.as_ref(),
+                    std::time::SystemTime::now(),
+                ));
             }
-            EngineEvent::Finished(summary) => {
-                self.state = summary.state;
-                self.finished_at.get_or_insert(now);
-                self.throughput.sample(now, self.processed());
-                self.summary = Some(summary);
-                if self.stopping {
-                    self.should_exit = true;
-                }
-            }
+            _ => {}
         }
-    }
-
-    fn update_segment(&mut self, view: SegmentView, now: Instant) {
-        let i = view.index;
-        if i >= self.segments.len() {
-            // A segment the plan did not announce: grow rather than drop it.
-            for j in self.segments.len()..=i {
-                let p = SegmentView::pending(j, 0);
-                self.totals.add(&p, 1);
-                self.segments.push(p);
-            }
+        let finished = matches!(ev, EngineEvent::Finished(_));
+        let started = matches!(ev, EngineEvent::RunStarted(_));
+        self.view.apply(&ev, now);
+        if started || self.view.segments.len() != segments {
             self.refit();
         }
-        if view.state != self.segments[i].state && view.state != SegmentState::Running {
-            let text = outcome_text(&view);
-            self.record(now, Some(view.state), text);
+        if finished && self.stopping {
+            self.should_exit = true;
         }
-        self.totals.add(&self.segments[i], -1);
-        self.totals.add(&view, 1);
-        self.segments[i] = view;
-    }
-
-    fn record(&mut self, at: Instant, state: Option<SegmentState>, text: String) {
-        self.activity.push_back(Activity { at, state, text });
-        while self.activity.len() > KEEP_ACTIVITY {
-            self.activity.pop_front();
-        }
-    }
-
-    fn update_token(&mut self, status: TokenStatus, now: Instant) {
-        let prev = &self.token;
-        let kind = if status.sessions > prev.sessions && prev.sessions > 0 {
-            Some(RenewalKind::NewSession)
-        } else if status.renewals > prev.renewals {
-            Some(RenewalKind::Refresh)
-        } else if status.phase == TokenPhase::Failed
-            && (prev.phase != TokenPhase::Failed || status.last_error != prev.last_error)
-        {
-            Some(RenewalKind::Failure)
-        } else {
-            None
-        };
-        if let Some(kind) = kind {
-            self.renewals.push_back(Renewal { at: now, kind });
-            while self.renewals.len() > KEEP_RENEWALS {
-                self.renewals.pop_front();
-            }
-        }
-        self.token = status;
     }
 
     /// The clock ticked: sample throughput (the countdown is recomputed at render).
     pub fn tick(&mut self, now: Instant) {
-        if self.finished_at.is_none() && self.info.is_some() {
-            self.throughput.sample(now, self.processed());
-        }
+        self.view.tick(now);
     }
 
     /// The terminal was resized: refit the grid to its pane.
@@ -298,47 +145,16 @@ impl App {
     }
 
     fn refit(&mut self) {
-        let inner = super::layout::grid_inner(self.area, self.segments.len());
+        let n = self.view.segments.len();
+        let inner = super::layout::grid_inner(self.area, n);
         self.grid_size = (inner.width, inner.height);
         let (w, h) = self.grid_size;
-        self.geometry = Geometry::new(self.segments.len(), w, h);
-        self.cursor = self.cursor.min(self.segments.len().saturating_sub(1));
+        self.geometry = Geometry::new(n, w, h);
+        self.cursor = self.cursor.min(n.saturating_sub(1));
         self.cursor = self
             .geometry
             .range(self.geometry.cell_of(self.cursor))
             .start;
-    }
-
-    /// Records dealt with so far (sent and answered, or rejected locally).
-    pub fn processed(&self) -> u64 {
-        // Local rejects are in their segment's counts already (`RunInfo::local_rejects`
-        // is the same records, counted once more for the summary).
-        let done = self.totals.counts.processed();
-        match self.total_records() {
-            0 => done,
-            total => done.min(total),
-        }
-    }
-
-    pub fn total_records(&self) -> u64 {
-        self.info.as_ref().map_or(0, |i| i.total_records)
-    }
-
-    pub fn elapsed(&self, now: Instant) -> Duration {
-        match (self.started_at, self.finished_at) {
-            (Some(s), Some(f)) => f.saturating_duration_since(s),
-            (Some(s), None) => now.saturating_duration_since(s),
-            _ => Duration::ZERO,
-        }
-    }
-
-    pub fn rate(&self) -> Option<f64> {
-        self.throughput.rate(stats::RATE_WINDOW)
-    }
-
-    pub fn eta(&self) -> Option<Duration> {
-        let remaining = self.total_records().saturating_sub(self.processed());
-        stats::eta(remaining, self.rate())
     }
 
     /// Segments under the cursor's cell.
@@ -347,7 +163,8 @@ impl App {
     }
 
     pub fn failed_in(&self, range: std::ops::Range<usize>) -> Vec<usize> {
-        self.segments[range.start.min(self.segments.len())..range.end.min(self.segments.len())]
+        let segments = &self.view.segments;
+        segments[range.start.min(segments.len())..range.end.min(segments.len())]
             .iter()
             .filter(|s| s.state == SegmentState::Failed)
             .map(|s| s.index)
@@ -357,10 +174,7 @@ impl App {
     /// Keeps a notice for the footer (until the run state changes) and the recent list.
     pub(super) fn notice(&mut self, text: String) {
         self.footer_notice = Some(text.clone());
-        self.notices.push_back(text);
-        while self.notices.len() > KEEP_NOTICES {
-            self.notices.pop_front();
-        }
+        self.view.notices.push_back(text);
     }
 
     /// The footer's one line of feedback: the last action's answer, else the engine's
@@ -371,7 +185,7 @@ impl App {
 
     /// The run is still going (quitting needs a confirmation).
     pub fn sync_running(&self) -> bool {
-        self.summary.is_none() && !self.state.is_terminal()
+        self.view.summary.is_none() && !self.view.state.is_terminal()
     }
 
     pub fn key_mode(&self) -> KeyMode {
@@ -381,15 +195,6 @@ impl App {
             KeyMode::Normal
         }
     }
-}
-
-/// `now` moved back by how long ago `wall` was (clamped: a clock that jumped, or a time
-/// before this machine booted, gives `now`).
-fn started_before(now: Instant, wall: std::time::SystemTime) -> Instant {
-    let ago = std::time::SystemTime::now()
-        .duration_since(wall)
-        .unwrap_or_default();
-    now.checked_sub(ago).unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -2,33 +2,15 @@
 //! summary, `--json` and `status`), its exit code, and what to run next.
 
 use super::App;
-use crate::run::{Direction, Outcome, SegmentState};
+use crate::run::{Direction, Outcome};
 
 impl App {
-    /// How the run ended, once it has: from the engine's summary when there is one, else
-    /// from the state the engine reported on finishing its last segment (it stays open
-    /// for retries until `q`).
-    pub fn outcome(&self) -> Option<Outcome> {
-        if let Some(s) = &self.summary {
-            return Some(s.outcome());
-        }
-        if !self.state.is_terminal() {
-            return None;
-        }
-        Some(Outcome::of(
-            self.state,
-            self.totals.counts.rejected,
-            self.totals.count(SegmentState::Failed),
-            false,
-        ))
-    }
-
     /// The commands that carry on from this end, in the order an operator needs them.
     pub fn next_commands(&self) -> Vec<String> {
-        let Some(outcome) = self.outcome() else {
+        let Some(outcome) = self.view.outcome() else {
             return Vec::new();
         };
-        let Some(info) = &self.info else {
+        let Some(info) = &self.view.info else {
             return Vec::new();
         };
         let (cmd, id) = (&self.command, &info.run_id);

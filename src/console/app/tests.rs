@@ -6,9 +6,12 @@ use ratatui::layout::Rect;
 
 use super::*;
 use crate::auth::status::GrantKind;
+use crate::auth::status::{TokenPhase, TokenStatus};
 use crate::console::keys::Action;
 use crate::engine::events::Command;
+use crate::engine::events::{RunInfo, RunSummary, SegmentView};
 use crate::run::{Counts, Direction, Reject, RejectOrigin};
+use crate::view::RenewalKind;
 
 fn info(segments: usize, per: u64) -> RunInfo {
     RunInfo {
@@ -70,11 +73,11 @@ fn summary(state: RunState) -> RunSummary {
 #[test]
 fn run_started_takes_the_plan() {
     let (app, t0) = started(5);
-    assert_eq!(app.segments.len(), 5);
-    assert_eq!(app.totals.count(SegmentState::Pending), 5);
-    assert_eq!(app.state, RunState::Running);
-    assert_eq!(app.total_records(), 100);
-    assert_eq!(app.started_at, Some(t0));
+    assert_eq!(app.view.segments.len(), 5);
+    assert_eq!(app.view.totals.count(SegmentState::Pending), 5);
+    assert_eq!(app.view.state, RunState::Running);
+    assert_eq!(app.view.total_records(), 100);
+    assert_eq!(app.view.started_at, Some(t0));
     assert_eq!(app.geometry.segments, 5);
 }
 
@@ -85,14 +88,14 @@ fn segment_events_keep_totals_current() {
         EngineEvent::Segment(seg(1, SegmentState::Running, 0, 1)),
         Instant::now(),
     );
-    assert_eq!(app.totals.count(SegmentState::Running), 1);
-    assert_eq!(app.totals.count(SegmentState::Pending), 4);
+    assert_eq!(app.view.totals.count(SegmentState::Running), 1);
+    assert_eq!(app.view.totals.count(SegmentState::Pending), 4);
     app.apply(
         EngineEvent::Segment(seg(1, SegmentState::Retrying, 0, 2)),
         Instant::now(),
     );
-    assert_eq!(app.totals.count(SegmentState::Running), 0);
-    assert_eq!(app.totals.retried, 1);
+    assert_eq!(app.view.totals.count(SegmentState::Running), 0);
+    assert_eq!(app.view.totals.retried, 1);
     let mut done = seg(1, SegmentState::DoneWithRejects, 18, 2);
     done.counts.rejected = 2;
     done.rejects.push(Reject {
@@ -103,18 +106,18 @@ fn segment_events_keep_totals_current() {
         origin: RejectOrigin::Local,
     });
     app.apply(EngineEvent::Segment(done), Instant::now());
-    assert_eq!(app.totals.count(SegmentState::DoneWithRejects), 1);
-    assert_eq!(app.totals.counts.created, 18);
-    assert_eq!(app.totals.counts.rejected, 2);
-    assert_eq!(app.totals.finished(), 1);
-    assert_eq!(app.processed(), 20);
+    assert_eq!(app.view.totals.count(SegmentState::DoneWithRejects), 1);
+    assert_eq!(app.view.totals.counts.created, 18);
+    assert_eq!(app.view.totals.counts.rejected, 2);
+    assert_eq!(app.view.totals.finished(), 1);
+    assert_eq!(app.view.processed(), 20);
     // An index past the plan grows the grid instead of panicking.
     app.apply(
         EngineEvent::Segment(seg(7, SegmentState::Done, 20, 1)),
         Instant::now(),
     );
-    assert_eq!(app.segments.len(), 8);
-    assert_eq!(app.totals.count(SegmentState::Pending), 6);
+    assert_eq!(app.view.segments.len(), 8);
+    assert_eq!(app.view.totals.count(SegmentState::Pending), 6);
 }
 
 #[test]
@@ -128,7 +131,7 @@ fn token_events_build_the_renewal_timeline() {
     };
     app.apply(EngineEvent::Token(s.clone()), t0);
     assert!(
-        app.renewals.is_empty(),
+        app.view.renewals.is_empty(),
         "the first session is not a renewal"
     );
     s.renewals = 1;
@@ -141,7 +144,7 @@ fn token_events_build_the_renewal_timeline() {
     s.last_error = Some("invalid_client".into());
     app.apply(EngineEvent::Token(s.clone()), t0 + Duration::from_secs(61));
     app.apply(EngineEvent::Token(s.clone()), t0 + Duration::from_secs(62));
-    let kinds: Vec<RenewalKind> = app.renewals.iter().map(|r| r.kind).collect();
+    let kinds: Vec<RenewalKind> = app.view.renewals.iter().map(|r| r.kind).collect();
     assert_eq!(
         kinds,
         [
@@ -150,35 +153,35 @@ fn token_events_build_the_renewal_timeline() {
             RenewalKind::Failure
         ]
     );
-    assert_eq!(app.token.sessions, 2);
+    assert_eq!(app.view.token.sessions, 2);
 }
 
 #[test]
 fn run_state_notice_and_finished() {
     let (mut app, t0) = started(2);
     app.apply(EngineEvent::RunState(RunState::Paused), t0);
-    assert_eq!(app.state, RunState::Paused);
+    assert_eq!(app.view.state, RunState::Paused);
     app.apply(
         EngineEvent::Notice("journal: torn last line ignored".into()),
         t0,
     );
     assert_eq!(
-        app.notices.back().unwrap(),
+        app.view.notices.back().unwrap(),
         "journal: torn last line ignored"
     );
     for i in 0..60 {
         app.apply(EngineEvent::Notice(format!("n{i}")), t0);
     }
-    assert_eq!(app.notices.len(), KEEP_NOTICES);
+    assert_eq!(app.view.notices.len(), 50);
     assert!(app.sync_running());
     app.apply(
         EngineEvent::Finished(summary(RunState::Completed)),
         t0 + Duration::from_secs(3),
     );
     assert!(!app.sync_running());
-    assert_eq!(app.state, RunState::Completed);
+    assert_eq!(app.view.state, RunState::Completed);
     assert_eq!(
-        app.elapsed(t0 + Duration::from_secs(100)),
+        app.view.elapsed(t0 + Duration::from_secs(100)),
         Duration::from_secs(3)
     );
     assert_eq!(app.exit_code(), 0);
@@ -370,9 +373,9 @@ fn tick_samples_throughput_for_rate_and_eta() {
         app.tick(t0 + Duration::from_secs(i as u64));
     }
     // 100 records in 5 s: 20/s, 100 left: 5 s.
-    assert_eq!(app.rate(), Some(20.0));
-    assert_eq!(app.eta(), Some(Duration::from_secs(5)));
-    assert_eq!(app.throughput.sparkline().len(), 5);
+    assert_eq!(app.view.rate(), Some(20.0));
+    assert_eq!(app.view.eta(), Some(Duration::from_secs(5)));
+    assert_eq!(app.view.throughput.sparkline().len(), 5);
 }
 
 #[test]
@@ -419,7 +422,7 @@ fn outcomes_and_notices_feed_the_activity_list() {
         EngineEvent::Segment(seg(0, SegmentState::Running, 0, 1)),
         t0,
     );
-    assert!(app.activity.is_empty(), "running is not news");
+    assert!(app.view.recent.is_empty(), "running is not news");
     let mut retry = seg(0, SegmentState::Retrying, 0, 2);
     retry.last_error = Some("503".into());
     app.apply(EngineEvent::Segment(retry), t0);
@@ -431,7 +434,7 @@ fn outcomes_and_notices_feed_the_activity_list() {
         EngineEvent::Notice("journal: torn last line ignored".into()),
         t0,
     );
-    let texts: Vec<&str> = app.activity.iter().map(|a| a.text.as_str()).collect();
+    let texts: Vec<&str> = app.view.recent.iter().map(|a| a.text.as_str()).collect();
     assert_eq!(
         texts,
         [
@@ -440,13 +443,13 @@ fn outcomes_and_notices_feed_the_activity_list() {
             "journal: torn last line ignored",
         ]
     );
-    assert_eq!(app.activity[2].state, None);
+    assert_eq!(app.view.recent[2].state, None);
 }
 
 #[test]
 fn the_end_is_told_by_its_outcome_word_before_and_after_the_summary() {
     let (mut app, t0) = started(3);
-    assert_eq!(app.outcome(), None, "running: no outcome yet");
+    assert_eq!(app.view.outcome(), None, "running: no outcome yet");
     assert!(app.next_commands().is_empty());
     app.apply(EngineEvent::Segment(seg(0, SegmentState::Done, 20, 1)), t0);
     let mut rejected = seg(1, SegmentState::DoneWithRejects, 19, 1);
@@ -457,7 +460,7 @@ fn the_end_is_told_by_its_outcome_word_before_and_after_the_summary() {
     let end = t0 + Duration::from_secs(3);
     app.apply(EngineEvent::RunState(RunState::CompletedWithFailures), end);
     assert_eq!(
-        app.outcome(),
+        app.view.outcome(),
         Some(crate::run::Outcome::CompletedWithFailures)
     );
     assert_eq!(
@@ -470,16 +473,16 @@ fn the_end_is_told_by_its_outcome_word_before_and_after_the_summary() {
     );
     // The clock stopped at the end, however long the operator looks at it.
     assert_eq!(
-        app.elapsed(end + Duration::from_secs(60)),
+        app.view.elapsed(end + Duration::from_secs(60)),
         Duration::from_secs(3)
     );
 
     // Retried and all done: completed, with rejects (exit 6), no retry to offer.
     app.apply(EngineEvent::RunState(RunState::Running), end);
-    assert_eq!(app.outcome(), None);
+    assert_eq!(app.view.outcome(), None);
     app.apply(EngineEvent::Segment(seg(2, SegmentState::Done, 20, 1)), end);
     app.apply(EngineEvent::RunState(RunState::Completed), end);
-    let o = app.outcome().unwrap();
+    let o = app.view.outcome().unwrap();
     assert_eq!((o.word(), o.exit_code()), ("completed with rejects", 6));
     assert!(!app.next_commands().iter().any(|c| c.contains("retry")));
 
@@ -487,7 +490,7 @@ fn the_end_is_told_by_its_outcome_word_before_and_after_the_summary() {
     let mut s = summary(RunState::Interrupted);
     s.segments_done = 2;
     app.apply(EngineEvent::Finished(s), end);
-    assert_eq!(app.outcome(), Some(crate::run::Outcome::Interrupted));
+    assert_eq!(app.view.outcome(), Some(crate::run::Outcome::Interrupted));
     assert!(
         app.next_commands()
             .contains(&"supsync resume run-1".to_string())
@@ -519,7 +522,7 @@ fn pace_keys_send_pace_commands_and_the_engines_answer_is_kept() {
         throttled: 3,
     };
     app.apply(EngineEvent::Pace(view.clone()), now);
-    assert_eq!(app.pace.as_ref(), Some(&view));
+    assert_eq!(app.view.pace.as_ref(), Some(&view));
     assert_eq!(
         view.line(),
         "8 in flight · lowered after 429 · paced by RateLimit: 120/min"

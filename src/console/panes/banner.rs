@@ -11,12 +11,12 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::theme::Theme;
 use crate::console::app::App;
-use crate::console::app::stats::clock;
 use crate::run::{Outcome, SegmentState};
+use crate::view::throughput::clock;
 
 /// The banner's lines, or `None` while the run goes on.
 pub fn lines(app: &App, now: Instant) -> Option<Vec<Line<'static>>> {
-    let outcome = app.outcome()?;
+    let outcome = app.view.outcome()?;
     let t = Theme { color: app.color };
     let style = match outcome {
         Outcome::Completed => t.ok(),
@@ -29,11 +29,11 @@ pub fn lines(app: &App, now: Instant) -> Option<Vec<Line<'static>>> {
         Span::raw(format!(
             " · exit {} · in {}",
             outcome.exit_code(),
-            clock(app.elapsed(now))
+            clock(app.view.elapsed(now))
         )),
     ])];
-    let c = &app.totals.counts;
-    let failed = app.totals.count(SegmentState::Failed);
+    let c = &app.view.totals.counts;
+    let failed = app.view.totals.count(SegmentState::Failed);
     let reasons = if c.rejected > 0 {
         " (reasons: status, rejects.jsonl)"
     } else {
@@ -41,10 +41,11 @@ pub fn lines(app: &App, now: Instant) -> Option<Vec<Line<'static>>> {
     };
     out.push(Line::raw(format!(
         "records {}/{} · segments {}/{} done, {failed} failed · rejected {}{reasons}",
-        app.processed(),
-        app.total_records(),
-        app.totals.count(SegmentState::Done) + app.totals.count(SegmentState::DoneWithRejects),
-        app.segments.len(),
+        app.view.processed(),
+        app.view.total_records(),
+        app.view.totals.count(SegmentState::Done)
+            + app.view.totals.count(SegmentState::DoneWithRejects),
+        app.view.segments.len(),
         c.rejected
     )));
     // One command a line, so none is broken where a terminal would copy it.

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use super::theme::{LEGEND, Theme, symbol};
 use crate::console::app::App;
-use crate::console::app::stats::clock;
 use crate::engine::events::{Counts, SegmentState, SegmentView};
+use crate::view::throughput::clock;
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     let t = Theme { color: app.color };
@@ -21,9 +21,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     let inner_h = usize::from(area.height.saturating_sub(2));
     let (title, mut lines) = content(app, &t, Some(3));
     let spare = inner_h.saturating_sub(lines.len() + 1);
-    if spare >= 2 && !app.activity.is_empty() {
+    if spare >= 2 && !app.view.recent.is_empty() {
         lines.push(Line::styled("recent", t.dim().add_modifier(Modifier::BOLD)));
-        for a in app.activity.iter().rev().take(spare - 1) {
+        for a in app.view.recent.iter().rev().take(spare - 1) {
             let ago = clock(now.saturating_duration_since(a.at));
             let style = a.state.map_or(t.warn(), |s| t.segment(s));
             let sym = a.state.map_or("!", symbol);
@@ -62,8 +62,8 @@ pub fn render_overlay(buf: &mut Buffer, area: Rect, app: &App) {
 /// Title and lines for the selection; `room` rows for reasons, `None`: all of them.
 fn content(app: &App, t: &Theme, room: Option<usize>) -> (String, Vec<Line<'static>>) {
     let range = app.selected();
-    let segs =
-        &app.segments[range.start.min(app.segments.len())..range.end.min(app.segments.len())];
+    let segs = &app.view.segments
+        [range.start.min(app.view.segments.len())..range.end.min(app.view.segments.len())];
     match segs {
         [] => (
             " details ".into(),

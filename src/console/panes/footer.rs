@@ -39,18 +39,18 @@ pub fn applicable(app: &App) -> Vec<(String, &'static str)> {
     if !control {
         out.insert(0, ("read-only:".into(), "control keys off"));
     }
-    match app.state {
+    match app.view.state {
         RunState::Running if control => out.push((key(Action::TogglePause), "pause")),
         RunState::Paused if control => out.push((key(Action::TogglePause), "resume")),
         _ => {}
     }
-    if !app.state.is_terminal() && control {
+    if !app.view.state.is_terminal() && control {
         out.push((key(Action::ForceRefresh), "refresh"));
     }
     if !app.failed_in(app.selected()).is_empty() && control {
         out.push((key(Action::RetrySelected), "retry"));
     }
-    if app.totals.count(SegmentState::Failed) > 0 {
+    if app.view.totals.count(SegmentState::Failed) > 0 {
         out.push((key(Action::NextFailed), "next failed"));
         if control {
             out.push((key(Action::RetryAllFailed), "retry all"));

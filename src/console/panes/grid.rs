@@ -28,7 +28,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
     if inner.width == 0 || inner.height == 0 {
         return;
     }
-    if app.segments.is_empty() {
+    if app.view.segments.is_empty() {
         buf.set_string(inner.x, inner.y, "waiting for the plan…", t.dim());
         return;
     }
@@ -42,7 +42,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
             continue;
         }
         let range = g.range(cell);
-        let Some(state) = worst(app.segments[range].iter().map(|s| s.state)) else {
+        let Some(state) = worst(app.view.segments[range].iter().map(|s| s.state)) else {
             continue;
         };
         let mut style = t.segment(state);

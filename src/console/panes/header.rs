@@ -10,12 +10,12 @@ use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
 use super::theme::Theme;
 use crate::console::app::App;
-use crate::console::app::stats::clock;
-use crate::engine::events::{RunState, SegmentState};
+use crate::engine::events::SegmentState;
+use crate::view::throughput::clock;
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     let t = Theme { color: app.color };
-    let title = match &app.info {
+    let title = match &app.view.info {
         Some(i) => format!(" supsync · run {} ", i.run_id),
         None => " supsync · starting… ".to_string(),
     };
@@ -59,7 +59,7 @@ enum Form {
 /// "push demo.csv → api.example.com (OData API)"; without the source: "push → api…".
 fn route_spans<'a>(app: &'a App, t: &Theme, with_source: bool) -> Vec<Span<'a>> {
     let mut spans = Vec::new();
-    if let Some(i) = &app.info {
+    if let Some(i) = &app.view.info {
         spans.push(Span::styled(
             i.direction.to_string(),
             t.accent().add_modifier(Modifier::BOLD),
@@ -82,29 +82,27 @@ fn prefix_spans<'a>(app: &App, now: Instant, t: &Theme, form: Form) -> Vec<Span<
         // Once finished, the outcome's word (it tells rejects and failures apart).
         format!(
             "● {}",
-            app.outcome()
-                .map_or_else(|| app.state.to_string(), |o| o.word().to_string())
+            app.view
+                .outcome()
+                .map_or_else(|| app.view.state.to_string(), |o| o.word().to_string())
                 .to_uppercase()
         ),
-        t.run_state(app.state),
+        t.run_state(app.view.state),
     )];
-    let elapsed = clock(app.elapsed(now));
+    let elapsed = clock(app.view.elapsed(now));
     spans.push(Span::raw(match form {
         Form::Full => format!("   elapsed {elapsed}"),
         Form::Short | Form::NoRate => format!("  {elapsed}"),
     }));
     if form != Form::NoRate {
-        let rate = app.rate();
+        let rate = app.view.rate();
         spans.push(Span::raw(format!(
             " · {} rec/s",
             rate.map_or("–".to_string(), |r| format!("{r:.1}"))
         )));
     }
-    let eta = match app.state {
-        RunState::Paused => "paused".to_string(),
-        s if s.is_terminal() => "done".to_string(),
-        _ => app.eta().map_or("–".to_string(), clock),
-    };
+    // The same figure (and reason while stalled) as the headless line, `--json` and `ps`.
+    let eta = app.view.eta_text(now);
     spans.push(Span::raw(match form {
         Form::Full => format!(" · ETA {eta}   "),
         Form::Short | Form::NoRate => format!(" · ETA {eta}  "),
@@ -113,10 +111,10 @@ fn prefix_spans<'a>(app: &App, now: Instant, t: &Theme, form: Form) -> Vec<Span<
 }
 
 fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
-    let total = app.total_records();
-    let done = app.processed().min(total);
+    let total = app.view.total_records();
+    let done = app.view.processed().min(total);
     let pct = (done * 100).checked_div(total).unwrap_or(0);
-    let tot = &app.totals;
+    let tot = &app.view.totals;
     let mut spans = vec![
         Span::styled(
             format!("records {done}/{total} {pct}%"),
@@ -125,7 +123,7 @@ fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
         Span::raw(format!(
             " · segments {}/{}",
             tot.finished(),
-            app.segments.len()
+            app.view.segments.len()
         )),
     ];
     let failed = tot.count(SegmentState::Failed);
@@ -139,7 +137,7 @@ fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
     if tot.retried > 0 {
         spans.push(Span::raw(format!(" · {} retried", tot.retried)));
     }
-    if let Some(p) = &app.pace {
+    if let Some(p) = &app.view.pace {
         spans.push(Span::styled(format!(" · {}", p.line()), t.dim()));
     }
     Line::from(spans)
@@ -147,7 +145,7 @@ fn progress_line<'a>(app: &App, t: &Theme) -> Line<'a> {
 
 /// Counts on the left, the throughput sparkline in the rest of the line.
 fn counts_and_throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
-    let c = &app.totals.counts;
+    let c = &app.view.totals.counts;
     let rejected = c.rejected;
     let mut spans = vec![Span::raw(format!(
         "created {} · updated {} · unchanged {} · ",
@@ -166,7 +164,7 @@ fn counts_and_throughput(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
     let used = (line.width() as u16).min(area.width);
     Paragraph::new(line).render(area, buf);
 
-    let data = app.throughput.sparkline();
+    let data = app.view.throughput.sparkline();
     let peak = data.iter().copied().max().unwrap_or(0);
     let label = "   rec/s ";
     let tail = format!(" peak {peak}");

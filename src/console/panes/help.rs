@@ -106,7 +106,11 @@ fn rows(app: &App) -> Vec<(String, String)> {
 
 pub fn render_confirm(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
-    let id = app.info.as_ref().map_or("<run>", |i| i.run_id.as_str());
+    let id = app
+        .view
+        .info
+        .as_ref()
+        .map_or("<run>", |i| i.run_id.as_str());
     let lines = vec![
         Line::styled(
             "Stop the sync and quit?",

@@ -1,11 +1,12 @@
-//! Refresh log: tui-logger's widget on the token target with a compact formatter (time,
-//! then the message, wrapped under itself); expanded (`l`), every target at info and up.
+//! Refresh log: the run view's token events (time, then the message, wrapped under itself),
+//! newest at the bottom, each with the time it happened (also when attached). Expanded
+//! (`l`): tui-logger's widget on everything this process logs at info and up.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Widget};
+use ratatui::widgets::{Block, Paragraph, Widget};
 use tui_logger::{ExtLogRecord, LogFormatter, TuiLoggerWidget};
 
 use super::theme::Theme;
@@ -16,22 +17,71 @@ const TIME_W: usize = 9;
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, expanded: bool) {
     let t = Theme { color: app.color };
-    let (title, state) = if expanded {
-        (
-            " log: everything · PgUp/PgDn scroll · l or Esc back ",
-            &app.full_log,
-        )
-    } else {
-        (" refresh log (l: full log) ", &app.token_log)
-    };
+    if !expanded {
+        return refresh_log(buf, area, app, &t);
+    }
     TuiLoggerWidget::default()
-        .block(Block::bordered().title(title).border_style(t.border()))
+        .block(
+            Block::bordered()
+                .title(" log: everything · PgUp/PgDn scroll · l or Esc back ")
+                .border_style(t.border()),
+        )
         .formatter(Box::new(Compact {
             theme: t,
-            with_target: expanded,
+            with_target: true,
         }))
-        .state(state)
+        .state(&app.full_log)
         .render(area, buf);
+}
+
+/// The run's token events, the newest that fit, oldest at the top.
+fn refresh_log(buf: &mut Buffer, area: Rect, app: &App, t: &Theme) {
+    let block = Block::bordered()
+        .title(" refresh log (l: full log) ")
+        .border_style(t.border());
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let (width, height) = (usize::from(inner.width), usize::from(inner.height));
+    if width == 0 || height == 0 {
+        return;
+    }
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    for l in app.view.refresh_log.iter().rev() {
+        let (style, mark) = if l.problem {
+            (t.warn(), "! ")
+        } else {
+            (Style::new(), "")
+        };
+        let time = chrono::DateTime::<chrono::Local>::from(l.wall)
+            .format("%H:%M:%S ")
+            .to_string();
+        let text = format!("{mark}{}", l.text);
+        lines.splice(0..0, timed(&time, &text, width, style, t));
+        if lines.len() >= height {
+            break;
+        }
+    }
+    let skip = lines.len().saturating_sub(height);
+    Paragraph::new(lines.split_off(skip)).render(inner, buf);
+}
+
+/// `text` wrapped to `width` under `time` (the first line's lead; the others indented).
+fn timed<'a>(time: &str, text: &str, width: usize, style: Style, t: &Theme) -> Vec<Line<'a>> {
+    wrap(text, width.saturating_sub(TIME_W).max(1))
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let lead = if i == 0 {
+                time.to_string()
+            } else {
+                " ".repeat(TIME_W)
+            };
+            Line::from(vec![
+                Span::styled(lead, t.dim()),
+                Span::styled(chunk, style),
+            ])
+        })
+        .collect()
 }
 
 struct Compact {
@@ -60,21 +110,7 @@ impl LogFormatter for Compact {
         }
         text.push_str(&compact(evt.msg()));
         let time = evt.timestamp.strftime("%H:%M:%S ").to_string();
-        wrap(&text, width.saturating_sub(TIME_W).max(1))
-            .into_iter()
-            .enumerate()
-            .map(|(i, chunk)| {
-                let lead = if i == 0 {
-                    time.clone()
-                } else {
-                    " ".repeat(TIME_W)
-                };
-                Line::from(vec![
-                    Span::styled(lead, t.dim()),
-                    Span::styled(chunk, style),
-                ])
-            })
-            .collect()
+        timed(&time, &text, width, style, t)
     }
 }
 

@@ -29,7 +29,7 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
         render_too_small(frame, area);
         return;
     }
-    let panes = Panes::new(area, app.segments.len());
+    let panes = Panes::new(area, app.view.segments.len());
     let buf = frame.buffer_mut();
     header::render(buf, panes.header, app, now);
     if app.log_expanded {

@@ -119,3 +119,27 @@ fn the_help_says_detach_when_attached() {
     assert!(attached.contains("detach (the run goes on"), "{attached}");
     assert!(!attached.contains("quit (asks"), "{attached}");
 }
+
+#[test]
+fn the_refresh_log_draws_the_views_lines_newest_last() {
+    let now = Instant::now();
+    let mut app = busy_app(now);
+    for (i, text) in ["token issued", "token refreshed"].iter().enumerate() {
+        app.apply(
+            EngineEvent::TokenLog(crate::auth::audit::AuditLine {
+                wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + i as u64),
+                problem: i == 1,
+                text: text.to_string(),
+            }),
+            now,
+        );
+    }
+    let area = Rect::new(0, 0, 50, 4);
+    let mut buf = Buffer::empty(area);
+    log::render(&mut buf, area, &app, false);
+    let rows: Vec<String> = (1..3)
+        .map(|y| (0..50).map(|x| buf[(x, y)].symbol().to_string()).collect())
+        .collect();
+    assert!(rows[0].contains("token issued"), "{rows:?}");
+    assert!(rows[1].contains("! token refreshed"), "{rows:?}");
+}

@@ -13,8 +13,9 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::theme::Theme;
 use crate::auth::status::{Clock, TokenPhase, TokenStatus};
-use crate::console::app::stats::clock;
-use crate::console::app::{App, RenewalKind};
+use crate::console::app::App;
+use crate::view::RenewalKind;
+use crate::view::throughput::clock;
 
 /// The timeline shows renewals over this much time, newest on the right.
 const TIMELINE: Duration = Duration::from_secs(120);
@@ -48,7 +49,7 @@ fn level_style(t: &Theme, l: Level) -> Style {
 
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     let t = Theme { color: app.color };
-    let s = &app.token;
+    let s = &app.view.token;
     let block = Block::bordered().title(" token ").border_style(t.border());
     let inner = block.inner(area);
     block.render(area, buf);
@@ -57,7 +58,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     }
     let w = usize::from(inner.width);
     let mut lines = vec![
-        gauge_line(s, now, w, &t, app.state.is_terminal()),
+        gauge_line(s, now, w, &t, app.view.state.is_terminal()),
         binding_line(s, &t),
     ];
     // Every clock, not only the binding one: a paused run dies by idle, a long one by session.
@@ -286,7 +287,7 @@ fn timeline(app: &App, now: Instant, width: usize, t: &Theme) -> Line<'static> {
     }
     let mut marks: Vec<Option<RenewalKind>> = vec![None; cols];
     let per_col = TIMELINE.as_secs_f64() / cols as f64;
-    for r in &app.renewals {
+    for r in &app.view.renewals {
         let age = now.saturating_duration_since(r.at).as_secs_f64();
         if age >= TIMELINE.as_secs_f64() || r.at > now {
             continue;

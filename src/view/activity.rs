@@ -1,9 +1,23 @@
-//! The recent-activity feed's wording.
+//! The recent-activity feed: segment outcomes and notices with their times, and its
+//! wording.
+
+use std::time::{Instant, SystemTime};
 
 use crate::engine::events::{SegmentState, SegmentView};
 
+/// One line of the recent-activity feed: a segment outcome or an engine notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub at: Instant,
+    /// When it happened on the wall clock (kept through `attach`).
+    pub wall: SystemTime,
+    /// The segment's new state, `None` for a notice.
+    pub state: Option<SegmentState>,
+    pub text: String,
+}
+
 /// "segment 7 done: 9 created, 1 rejected" and the like, for the activity feed.
-pub(super) fn outcome_text(v: &SegmentView) -> String {
+pub fn outcome_text(v: &SegmentView) -> String {
     let c = &v.counts;
     match v.state {
         SegmentState::Done | SegmentState::DoneWithRejects => {

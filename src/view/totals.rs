@@ -25,7 +25,7 @@ pub fn state_index(s: SegmentState) -> usize {
 }
 
 impl Totals {
-    pub(super) fn add(&mut self, v: &SegmentView, sign: i64) {
+    pub(crate) fn add(&mut self, v: &SegmentView, sign: i64) {
         let bump = |x: &mut u64, d: u64| {
             *x = if sign > 0 {
                 *x + d

@@ -1,8 +1,10 @@
-//! Derived figures: records/s, ETA and the throughput sparkline. Samples are taken on the
-//! console's tick (the event loop passes `now`), so the maths is deterministic in tests.
+//! Derived figures: records/s, ETA and the throughput sparkline. Samples are keyed by the
+//! run's active time (paused and held time left out), so a pause or an outage neither drags
+//! the rate down nor moves the ETA; `now` is always passed in, so the maths is
+//! deterministic in tests.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How many samples the sparkline keeps (one per tick: two minutes at the default 1 s).
 const KEEP: usize = 240;
@@ -11,13 +13,13 @@ pub const RATE_WINDOW: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Default)]
 pub struct Throughput {
-    /// (when, records processed so far), oldest first.
-    samples: VecDeque<(Instant, u64)>,
+    /// (active time, records processed so far), oldest first.
+    samples: VecDeque<(Duration, u64)>,
 }
 
 impl Throughput {
-    /// Records the running total at `now`. Totals never go backwards.
-    pub fn sample(&mut self, now: Instant, processed: u64) {
+    /// Records the running total at active time `now`. Totals never go backwards.
+    pub fn sample(&mut self, now: Duration, processed: u64) {
         if let Some(&(last_t, last_n)) = self.samples.back()
             && (now <= last_t || processed < last_n)
         {
@@ -35,9 +37,21 @@ impl Throughput {
         let &(t0, n0) = self
             .samples
             .iter()
-            .find(|(t, _)| t1.saturating_duration_since(*t) <= window)?;
-        let dt = t1.saturating_duration_since(t0).as_secs_f64();
+            .find(|(t, _)| t1.saturating_sub(*t) <= window)?;
+        let dt = t1.saturating_sub(t0).as_secs_f64();
         (dt > 0.0).then(|| (n1 - n0) as f64 / dt)
+    }
+
+    /// Seeds the rate from another process's figure (an attached console): one sample a
+    /// window back at `rate`, so the first ETA is the run's own, not a blank.
+    pub fn seed(&mut self, now: Duration, processed: u64, rate: f64) {
+        let back = RATE_WINDOW.min(now);
+        let before = processed.saturating_sub((rate.max(0.0) * back.as_secs_f64()) as u64);
+        self.samples.clear();
+        if !back.is_zero() {
+            self.samples.push_back((now - back, before));
+        }
+        self.samples.push_back((now, processed));
     }
 
     /// Per-interval rates (records/s, rounded), oldest first, for the sparkline.
@@ -46,7 +60,7 @@ impl Throughput {
             .iter()
             .zip(self.samples.iter().skip(1))
             .map(|(&(t0, n0), &(t1, n1))| {
-                let dt = t1.saturating_duration_since(t0).as_secs_f64();
+                let dt = t1.saturating_sub(t0).as_secs_f64();
                 if dt > 0.0 {
                     ((n1 - n0) as f64 / dt).round() as u64
                 } else {
@@ -82,7 +96,7 @@ mod tests {
 
     #[test]
     fn rate_is_averaged_over_the_window() {
-        let t0 = Instant::now();
+        let t0 = Duration::ZERO;
         let mut t = Throughput::default();
         assert_eq!(t.rate(RATE_WINDOW), None);
         t.sample(t0, 0);
@@ -100,7 +114,7 @@ mod tests {
 
     #[test]
     fn samples_never_go_backwards_and_are_bounded() {
-        let t0 = Instant::now();
+        let t0 = Duration::ZERO;
         let mut t = Throughput::default();
         t.sample(t0 + Duration::from_secs(2), 50);
         t.sample(t0 + Duration::from_secs(1), 60); // earlier time: ignored
@@ -115,7 +129,7 @@ mod tests {
 
     #[test]
     fn sparkline_is_records_per_second_per_interval() {
-        let t0 = Instant::now();
+        let t0 = Duration::ZERO;
         let mut t = Throughput::default();
         t.sample(t0, 0);
         t.sample(t0 + Duration::from_millis(500), 10); // 20/s
