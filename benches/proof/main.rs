@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo bench --bench proof                 # every figure (about 4 minutes)
-//! cargo bench --bench proof -- efficiency   # one: efficiency styles overhead render
+//! cargo bench --bench proof -- efficiency   # one: efficiency long styles overhead render
 //!                                           #      idle memory resume credential
 //! cargo bench --bench proof -- window       # the ~7-minute refresh-window soak
 //! ```
@@ -14,6 +14,7 @@
 mod console;
 mod credential;
 mod efficiency;
+mod long_calls;
 mod memory;
 mod overhead;
 mod resume;
@@ -22,8 +23,9 @@ mod support;
 
 type Bench = fn();
 
-const BENCHES: [(&str, Bench); 9] = [
+const BENCHES: [(&str, Bench); 10] = [
     ("efficiency", efficiency::run),
+    ("long", long_calls::run),
     ("styles", efficiency::styles),
     ("overhead", overhead::run),
     ("render", console::render),

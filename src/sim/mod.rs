@@ -28,6 +28,7 @@ pub mod profile;
 pub mod quirks;
 mod reply;
 mod server;
+mod service_time;
 mod session;
 pub mod session_profile;
 mod sessions;

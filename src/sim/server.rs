@@ -22,7 +22,7 @@ use tower::ServiceExt;
 
 use super::reply::{self, CutConnection};
 use super::state::Sim;
-use super::{admin, api, auth, session, styled, token_login};
+use super::{admin, api, auth, service_time, session, styled, token_login};
 
 const LOG: &str = "supsync::sim";
 /// Slow or silent clients may not hold a connection open forever before sending headers.
@@ -93,6 +93,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
         false => router,
     };
     router
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&sim),
+            service_time::timed,
+        ))
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
             let shown: String = uri.path().chars().take(100).collect();
             reply::error(

@@ -97,6 +97,12 @@ counters! {
     token_login_failures,
     /// Token logout requests answered.
     token_logouts,
+    /// Requests whose whole answer was handed to the connection (`/_sim` not counted), and
+    /// the server's time on them in microseconds, from arrival to the answer's last byte:
+    /// the yardstick a benchmark measures the client against.
+    service_requests,
+    service_us_total,
+    service_us_max,
 }
 
 impl Stats {
@@ -147,6 +153,9 @@ mod tests {
             "session_concurrent_logins_max",
             "session_live_max",
             "session_overlap_uses",
+            "service_requests",
+            "service_us_total",
+            "service_us_max",
         ] {
             assert!(j.get(k).is_some_and(|v| v.is_u64()), "{k} missing");
         }
