@@ -556,3 +556,91 @@ async fn a_renewal_longer_than_the_lock_lifetime_keeps_the_lock() {
     );
     assert!(stat(&s, "session_logins") <= 2, "{s}");
 }
+
+/// `supsync run --headless --shard k/K` on its own state dir `<top>/p<k>/state`: the K
+/// shards of one source, as K pods of an Indexed Job would run them.
+fn spawn_shard(top: &Path, cfg: &Path, k: usize, src: &Path) -> Child {
+    let dir = top.join(format!("p{k}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shard = format!("{k}/{K}");
+    cmd(
+        &dir,
+        cfg,
+        &[
+            "run",
+            "--headless",
+            "--run-id",
+            "fleet",
+            "--shard",
+            &shard,
+            "--source",
+            src.to_str().unwrap(),
+        ],
+    )
+    .env("SUPSYNC_SESSION_PASSWORD", PASSWORD)
+    .spawn()
+    .unwrap()
+}
+
+/// The fleet as the README deploys it: four shards of one 4,000-record source on four
+/// state dirs, sharing only Redis, through 2-second tokens with rotation and reuse
+/// detection: every record once, one token request per renewal in total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_shards_sharing_only_redis_push_every_record_once_on_one_credential() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    const RECORDS: u64 = 4000;
+    let sim = oauth_sim().await;
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    let cfg = config(t, &sim.url(), &redis.url(), "", "");
+    let src = t.join("all.csv");
+    write_source(&src, 0, RECORDS);
+    let children: Vec<_> = (0..K).map(|k| spawn_shard(t, &cfg, k, &src)).collect();
+    let outputs = wait_all(children).await;
+    let mut most = 0;
+    for o in &outputs {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+        most = most.max(summary_renewals(&String::from_utf8_lossy(&o.stderr)));
+    }
+    let s = stats(&sim.url()).await;
+    assert_eq!(stat(&s, "records_created"), RECORDS, "{s}");
+    assert_eq!(stat(&s, "records_updated"), 0, "{s}");
+    assert_eq!(stat(&s, "records_unchanged"), 0, "{s}");
+    assert!(most >= 1, "the shards outlived no token: {s}");
+    assert!(
+        stat(&s, "token_requests") <= most + 1,
+        "requests {} > renewals {most} + 1: {s}",
+        stat(&s, "token_requests")
+    );
+    assert_eq!(stat(&s, "refresh_reuse"), 0, "{s}");
+    assert_eq!(stat(&s, "invalid_grant"), 0, "{s}");
+}
+
+/// The same four shards on a one-session-per-user server: no shard's login ends another's
+/// session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_shards_on_a_one_session_server_cancel_no_session() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    const RECORDS: u64 = 1200;
+    let sim = session_sim(2, 0, 40).await;
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    let (auth, session) = session_lines(2, "");
+    let cfg = config(t, &sim.url(), &redis.url(), &auth, &session);
+    let src = t.join("all.csv");
+    write_source(&src, 0, RECORDS);
+    let children: Vec<_> = (0..K).map(|k| spawn_shard(t, &cfg, k, &src)).collect();
+    let outputs = wait_all(children).await;
+    for o in &outputs {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    }
+    let s = sim.stats();
+    assert_eq!(stat(&s, "records_stored"), RECORDS, "{s}");
+    assert_eq!(stat(&s, "records_created"), RECORDS, "{s}");
+    assert_eq!(stat(&s, "sessions_ended_by_newer_login"), 0, "{s}");
+    assert_eq!(stat(&s, "session_concurrent_logins_max"), 1, "{s}");
+}
