@@ -219,7 +219,10 @@ fn the_config_map_holds_a_config_supsync_accepts() {
         .arg(dir.path().join("state"))
         .env("SUPSYNC_CLIENT_SECRET", "a-long-enough-client-secret")
         // As the pods get it from the Secret: the Redis token cache needs its key.
-        .env("SUPSYNC_CACHE_KEY", "a-long-random-passphrase-from-the-secret")
+        .env(
+            "SUPSYNC_CACHE_KEY",
+            "a-long-random-passphrase-from-the-secret",
+        )
         .env_remove("SUPSYNC_CONFIG")
         .output()
         .unwrap();
