@@ -16,49 +16,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use common::{Sim, stat, text, write_csv};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 const CANARY: &str = "canary-secret-7f9c2e";
-
-/// A loopback TCP relay to `upstream` that keeps every byte the server sent.
-async fn relay(upstream: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<u8>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let rec = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = TcpStream::connect(upstream).await else {
-                continue;
-            };
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            tokio::spawn(async move {
-                // Client to server, unrecorded: the request side is the client's own.
-                let _ = tokio::io::copy(&mut cr, &mut sw).await;
-                let _ = sw.shutdown().await;
-            });
-            let rec = rec.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    match sr.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            rec.lock().unwrap().extend_from_slice(&buf[..n]);
-                            if cw.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                let _ = cw.shutdown().await;
-            });
-        }
-    });
-    (url, seen)
-}
 
 /// Every `"<field>":"<value>"` in the recorded server bytes.
 fn issued(bytes: &[u8], field: &str) -> Vec<String> {
@@ -171,7 +130,8 @@ async fn no_secret_or_token_in_any_byte_written() {
     }
     .start()
     .await;
-    let (url, recorded) = relay(sim.addr).await;
+    let (url, recorded) =
+        common::relay::relay(&sim.addr.to_string(), common::relay::Keep::ServerSent).await;
     let work = tempfile::tempdir().unwrap();
     let d = work.path().to_path_buf();
     let cfg = d.join("config.toml");

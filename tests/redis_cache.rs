@@ -110,45 +110,6 @@ fn write_source(path: &Path, first: u64, n: u64) {
     std::fs::write(path, s).unwrap();
 }
 
-/// A loopback TCP relay to `upstream` that keeps every byte the clients sent (their bearer
-/// tokens and refresh tokens among them).
-async fn relay(upstream: &str) -> (String, Arc<Mutex<Vec<u8>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream: std::net::SocketAddr = upstream.trim_start_matches("http://").parse().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let rec = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                continue;
-            };
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                let _ = cw.shutdown().await;
-            });
-            let rec = rec.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                while let Ok(n) = cr.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    rec.lock().unwrap().extend_from_slice(&buf[..n]);
-                    if sw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = sw.shutdown().await;
-            });
-        }
-    });
-    (url, seen)
-}
-
 /// The bearer and refresh tokens in what the clients sent.
 fn tokens_sent(seen: &Arc<Mutex<Vec<u8>>>) -> Vec<String> {
     let wire = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
@@ -180,7 +141,7 @@ async fn four_processes_sharing_only_redis_make_one_token_request_per_renewal() 
     };
     const RECORDS: u64 = 1200;
     let sim = oauth_sim().await;
-    let (via, seen) = relay(&sim.url()).await;
+    let (via, seen) = common::relay::relay(&sim.url(), common::relay::Keep::ClientSent).await;
     let top = tempfile::tempdir().unwrap();
     let t = top.path();
     let cfg = config(t, &via, &redis.url(), "", "");

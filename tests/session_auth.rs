@@ -557,45 +557,6 @@ async fn resume_after_kill_9_reuses_the_live_session_and_stores_every_record_onc
     );
 }
 
-/// A loopback TCP relay to `upstream` that keeps every byte the server sent (so every
-/// session id it handed out is known).
-async fn relay(upstream: &str) -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream: std::net::SocketAddr = upstream.trim_start_matches("http://").parse().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let rec = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                continue;
-            };
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut cr, &mut sw).await;
-                let _ = sw.shutdown().await;
-            });
-            let rec = rec.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                while let Ok(n) = sr.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    rec.lock().unwrap().extend_from_slice(&buf[..n]);
-                    if cw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = cw.shutdown().await;
-            });
-        }
-    });
-    (url, seen)
-}
-
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
@@ -615,7 +576,7 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 async fn no_password_or_session_id_leaks_anywhere() {
     const WRONG: &str = "wrong-canary-0d4f1a";
     let sim = sim("idle_secs = 15\ncap_secs = 2\nlogin_ms = 0", 20).await;
-    let (url, seen) = relay(&sim.url()).await;
+    let (url, seen) = common::relay::relay(&sim.url(), common::relay::Keep::ServerSent).await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cfg = write_config(d, &url, "session_limit_secs = 2", "");

@@ -90,44 +90,6 @@ fn audit(dir: &Path, run_id: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A loopback TCP relay to `upstream` that keeps every byte the client sent.
-async fn relay(upstream: &str) -> (String, Arc<Mutex<Vec<u8>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream: std::net::SocketAddr = upstream.trim_start_matches("http://").parse().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let rec = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                continue;
-            };
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                let _ = cw.shutdown().await;
-            });
-            let rec = rec.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                while let Ok(n) = cr.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    rec.lock().unwrap().extend_from_slice(&buf[..n]);
-                    if sw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = sw.shutdown().await;
-            });
-        }
-    });
-    (url, seen)
-}
-
 fn sent(seen: &Arc<Mutex<Vec<u8>>>) -> String {
     String::from_utf8_lossy(&seen.lock().unwrap()).into_owned()
 }
@@ -278,7 +240,7 @@ async fn a_put_logout_and_login_fields_reach_the_server() {
         0,
     )
     .await;
-    let (url, seen) = relay(&sim.url()).await;
+    let (url, seen) = common::relay::relay(&sim.url(), common::relay::Keep::ClientSent).await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let session = format!(
@@ -389,7 +351,7 @@ async fn a_wrong_password_is_tried_once_by_diagnose() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_size_is_honoured_with_offset_limit() {
     let sim = sim("idle_secs = 30\ncap_secs = 0", 0, 45).await;
-    let (url, seen) = relay(&sim.url()).await;
+    let (url, seen) = common::relay::relay(&sim.url(), common::relay::Keep::ClientSent).await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cfg = write_config(d, &url, "page_size = 7", "", "");
@@ -431,7 +393,7 @@ async fn page_size_is_honoured_with_offset_limit() {
 async fn the_keep_alive_uses_its_configured_method() {
     use supsync::api::{ApiClient, ConnectOptions};
     let sim = sim("idle_secs = 30\ncap_secs = 0", 0, 0).await;
-    let (url, seen) = relay(&sim.url()).await;
+    let (url, seen) = common::relay::relay(&sim.url(), common::relay::Keep::ClientSent).await;
     let mut cfg = supsync::config::Config::default();
     cfg.auth.kind = supsync::config::AuthKind::Session;
     cfg.api.base_url = url;

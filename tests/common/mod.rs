@@ -7,6 +7,7 @@
 pub mod keys;
 pub mod pty;
 pub mod redis_server;
+pub mod relay;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
