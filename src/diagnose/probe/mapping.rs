@@ -2,6 +2,9 @@
 //! ask for it, so a mapping that does not fit the server is named before a run, with the
 //! `[api]` key to change.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use anyhow::anyhow;
 use tokio_util::sync::CancellationToken;
 
@@ -56,7 +59,52 @@ pub(super) async fn first_page_with(
     }
     .await;
     cancel.cancel();
-    let read = match result {
+    (page_read(url, result), ended)
+}
+
+/// A session had the way a run has one, and the first page read with it.
+pub(super) struct RunSession {
+    pub client: Arc<ApiClient>,
+    /// When `ApiClient::connect` was called and when it returned with the session.
+    pub sent_at: Instant,
+    pub received_at: Instant,
+    pub read: PageRead,
+}
+
+/// The run's own way to a session: [`ApiClient::connect`] (the credential's lock, the
+/// login budget, the login request, what a run checks first), then the first page read
+/// with it. The client's renewals and keep-alive stop at once: the probes use the session
+/// as it is, and must see its clocks undisturbed.
+pub(super) async fn connect_and_read(
+    cfg: &Config,
+    secret: &Secret,
+    url: String,
+    opts: ConnectOptions,
+) -> Result<RunSession, ApiError> {
+    let cancel = CancellationToken::new();
+    let sent_at = Instant::now();
+    let client = ApiClient::connect(cfg, secret.clone(), opts, cancel.clone()).await;
+    let received_at = Instant::now();
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            cancel.cancel();
+            return Err(e);
+        }
+    };
+    let page = client.pull_page(0, 1).await;
+    cancel.cancel();
+    Ok(RunSession {
+        client,
+        sent_at,
+        received_at,
+        read: page_read(url, page),
+    })
+}
+
+/// What a first-page read came to, in findings.
+fn page_read(url: String, result: Result<crate::api::PullPage, ApiError>) -> PageRead {
+    match result {
         // A record that does not fit is a reject in a run; a first page of them is what
         // a misnamed field looks like, so say which.
         Ok(page) if page.suppliers.is_empty() && !page.misfits.is_empty() => PageRead {
@@ -86,8 +134,7 @@ pub(super) async fn first_page_with(
                 key: key.map(str::to_string),
             }
         }
-    };
-    (read, ended)
+    }
 }
 
 /// The client's words for what went wrong, and the `[api]` key that governs it. The

@@ -23,9 +23,9 @@ use crate::secret::Secret;
 /// ones sooner; this only bounds a server that keeps failing otherwise.
 const MAX_LOGINS: usize = 12;
 /// Transport failures and 5xx retried per session.
-const TRANSIENT_RETRIES: u32 = 2;
+pub(super) const TRANSIENT_RETRIES: u32 = 2;
 /// Between logins: a refused one, or one without an answer.
-const PAUSE: Duration = Duration::from_millis(300);
+pub(super) const PAUSE: Duration = Duration::from_millis(300);
 
 pub(super) struct Access<'a> {
     pub(super) endpoint: TokenEndpoint,
@@ -37,6 +37,8 @@ pub(super) struct Access<'a> {
     pub(super) logout: Option<SessionEnder>,
     /// The sessions diagnose logged in, for the logouts.
     made: Vec<Secret>,
+    /// Login requests allowed with this password (`--logins`).
+    allowed: u32,
 }
 
 /// The lock could not be had in time: another process is logging in.
@@ -50,8 +52,10 @@ impl<'a> Access<'a> {
         cache: Option<TokenCache>,
         lock_path: Option<PathBuf>,
         logout: Option<SessionEnder>,
+        allowed: u32,
     ) -> Self {
         Access {
+            allowed: allowed.max(1),
             endpoint,
             api_http,
             at,
@@ -184,8 +188,82 @@ impl<'a> Access<'a> {
         .unwrap_or(false)
     }
 
-    /// A login within the login budget (the caller holds the lock): a refused one is not
-    /// tried again (one login per password); transport failures and 5xx a few times.
+    /// Login requests `--logins` still allows with this password.
+    pub(super) fn logins_left(&self, s: &SessionFindings) -> u32 {
+        let sent = s.logins.iter().filter(|l| l.sent).count() as u32;
+        self.allowed.saturating_sub(sent)
+    }
+
+    /// What the login budget recorded so far (a file shared with the run's login path).
+    pub(super) fn budget_seen(&self) -> Option<crate::auth::login_budget::Recorded> {
+        self.endpoint.session().map(|l| l.budget().recorded())
+    }
+
+    /// Records one login attempt made by `login` (this probe's endpoint) or by the run's
+    /// own login path, and a session it made for the logouts. `before`/`after`: the
+    /// budget's record around it, which tells a login the budget stopped before any
+    /// request from one the server refused.
+    pub(super) fn record(
+        &mut self,
+        purpose: &str,
+        result: Result<&Secret, &GrantError>,
+        before: Option<crate::auth::login_budget::Recorded>,
+        s: &mut SessionFindings,
+    ) {
+        let after = self.budget_seen();
+        // The budget refuses a login before any request when it is spent or the
+        // account is locked; a refusal the server gave is counted, so the count moved.
+        let sent = match result {
+            Err(
+                GrantError::LoginBudgetSpent { .. }
+                | GrantError::LoginDenied { .. }
+                | GrantError::AccountLocked { .. },
+            ) => before != after,
+            _ => true,
+        };
+        let refused = sent
+            && matches!(
+                result,
+                Err(GrantError::LoginRefused { .. }
+                    | GrantError::LoginBudgetSpent { .. }
+                    | GrantError::LoginDenied { .. }
+                    | GrantError::AccountLocked { .. })
+            );
+        let mut tried = LoginTry {
+            purpose: purpose.to_string(),
+            sent,
+            ok: result.is_ok(),
+            refused,
+            ..Default::default()
+        };
+        match result {
+            Ok(id) => {
+                tried.result = format!("session {}", id.fingerprint());
+                self.made.push(id.clone());
+            }
+            Err(e) => {
+                tried.result = e.to_string();
+                tried.http_status = e.http_status();
+            }
+        }
+        s.logins.push(tried);
+        if let Err(GrantError::AccountLocked {
+            text, retry_after, ..
+        }) = result
+            && sent
+        {
+            s.locked = Some(LockedSeen {
+                words: text.clone(),
+                lockout_after: lockout_after(text),
+                retry_after_secs: retry_after.map(|d| d.as_secs()),
+                now: true,
+            });
+        }
+    }
+
+    /// A login within the login budget and `--logins` (the caller holds the lock): a
+    /// refused one is not tried again (one login per password); transport failures and
+    /// 5xx a few times, while `--logins` allows more.
     pub(super) async fn login(
         &mut self,
         purpose: &str,
@@ -194,60 +272,19 @@ impl<'a> Access<'a> {
         let mut transient = TRANSIENT_RETRIES;
         let mut last = None;
         for _ in 0..MAX_LOGINS {
-            let budget = self.endpoint.session().map(|l| l.budget());
-            let before = budget.map(|b| b.recorded());
+            if self.logins_left(s) == 0 {
+                break;
+            }
+            let before = self.budget_seen();
             let result = self.endpoint.client_credentials(None).await;
-            let after = budget.map(|b| b.recorded());
-            // The budget refuses a login before any request when it is spent or the
-            // account is locked; a refusal the server gave is counted, so the count moved.
-            let sent = match &result {
-                Err(
-                    GrantError::LoginBudgetSpent { .. }
-                    | GrantError::LoginDenied { .. }
-                    | GrantError::AccountLocked { .. },
-                ) => before != after,
-                _ => true,
-            };
-            let refused = sent
-                && matches!(
-                    result,
-                    Err(GrantError::LoginRefused { .. }
-                        | GrantError::LoginBudgetSpent { .. }
-                        | GrantError::LoginDenied { .. }
-                        | GrantError::AccountLocked { .. })
-                );
-            let mut tried = LoginTry {
-                purpose: purpose.to_string(),
-                sent,
-                ok: result.is_ok(),
-                refused,
-                ..Default::default()
-            };
-            match &result {
-                Ok(g) => tried.result = format!("session {}", g.access_token.fingerprint()),
-                Err(e) => {
-                    tried.result = e.to_string();
-                    tried.http_status = e.http_status();
-                }
-            }
-            s.logins.push(tried);
-            if let Err(GrantError::AccountLocked {
-                text, retry_after, ..
-            }) = &result
-                && sent
-            {
-                s.locked = Some(LockedSeen {
-                    words: text.clone(),
-                    lockout_after: lockout_after(text),
-                    retry_after_secs: retry_after.map(|d| d.as_secs()),
-                    now: true,
-                });
-            }
+            self.record(
+                purpose,
+                result.as_ref().map(|g| &g.access_token),
+                before,
+                s,
+            );
             match result {
-                Ok(g) => {
-                    self.made.push(g.access_token.clone());
-                    return Ok(g);
-                }
+                Ok(g) => return Ok(g),
                 // One login per password: a second refusal would tell nothing new and
                 // could only bring the server's lockout nearer.
                 Err(e @ GrantError::LoginRefused { .. }) => return Err(e),
@@ -261,7 +298,10 @@ impl<'a> Access<'a> {
         }
         Err(last.unwrap_or_else(|| GrantError::Transport {
             grant: GrantKind::SessionLogin,
-            message: "no login was tried".into(),
+            message: format!(
+                "no login was tried: --logins {} allows no more logins with this password",
+                self.allowed
+            ),
         }))
     }
 

@@ -1,46 +1,132 @@
-//! The logins of the session probes, each under the credential's lock and after a look
-//! in the token cache: the first session (a live one from the cache is used as it is),
-//! and the second login that tells whether the server allows one session per user — never
+//! The logins of the session probes, each after a look in the token cache under the
+//! credential's lock: the first session (a live one from the cache is used as it is, else
+//! one had through the run's own client, which reads the first page with it), and the
+//! second login (only when `--logins` allows it) that tells whether the server allows one session per user — never
 //! made while the cache holds a live session, which it would end.
 
 use super::calls::{Target, health_with_retry};
-use super::session_access::{Access, login_error};
+use super::mapping::connect_and_read;
+use super::session_access::{Access, PAUSE, TRANSIENT_RETRIES, login_error};
+use crate::api::{ApiError, ConnectOptions};
 use crate::auth::grant::Grant;
+use crate::auth::status::{GrantKind, LifetimeSource};
+use crate::config::Config;
+use crate::secret::Secret;
 use crate::diagnose::evidence::findings::*;
 
 pub(super) const LIVE_IN_CACHE: &str =
     "a live session in the cache: a second login would end a running sync's session";
 
-/// A live session from the cache, else a login, each under the credential's lock.
-/// `None` (with the reason in `s.login_error`) when no session can be had.
+/// What the run's own login path needs: the config it connects with (no token cache, so
+/// that no running sync takes a session diagnose will log out), the password, the page
+/// to read and where the login budget and lock live.
+pub(super) struct RunPath<'c> {
+    pub cfg: Config,
+    pub password: &'c Secret,
+    pub url: String,
+    pub connect: ConnectOptions,
+}
+
+/// A live session from the cache (looked at under the credential's lock), else one had
+/// the way a run has it ([`connect_and_read`]), with the first page read on it. `None`
+/// (with the reason in `s.login_error`) when no session can be had.
 pub(super) async fn first_session(
     access: &mut Access<'_>,
     s: &mut SessionFindings,
-) -> Option<Grant> {
-    let Ok(_lock) = access.hold(s).await else {
-        s.login_error = Some(LoginError {
-            reason: LoginFailure::LockBusy,
-            http_status: None,
-            message: format!(
-                "another supsync process has held this credential's login lock ({}) for over \
-                 {} s: no login tried, so that a session it is logging in is not ended",
-                s.lock.path.as_deref().unwrap_or("?"),
-                crate::auth::manager::LOCK_WAIT.as_secs()
-            ),
-        });
-        return None;
-    };
-    let (found, live) = access.look_in_cache().await;
-    s.cache = found;
-    if let Some(g) = live {
-        s.borrowed = true;
-        return Some(g);
+    run: &RunPath<'_>,
+) -> Option<(Grant, Option<PageRead>)> {
+    {
+        let Ok(_lock) = access.hold(s).await else {
+            s.login_error = Some(LoginError {
+                reason: LoginFailure::LockBusy,
+                http_status: None,
+                message: format!(
+                    "another supsync process has held this credential's login lock ({}) for \
+                     over {} s: no login tried, so that a session it is logging in is not ended",
+                    s.lock.path.as_deref().unwrap_or("?"),
+                    crate::auth::manager::LOCK_WAIT.as_secs()
+                ),
+            });
+            return None;
+        };
+        let (found, live) = access.look_in_cache().await;
+        s.cache = found;
+        if let Some(g) = live {
+            s.borrowed = true;
+            return Some((g, None));
+        }
+        // The lock is given back here: the run's login path takes it itself.
     }
-    match access.login("first session", s).await {
-        Ok(g) => Some(g),
-        Err(e) => {
-            s.login_error = Some(login_error(&e));
-            None
+    let mut transient = TRANSIENT_RETRIES;
+    loop {
+        if access.logins_left(s) == 0 {
+            return None;
+        }
+        // Without a budget file the run's client counts refusals in its own memory.
+        let before = access.budget_seen().filter(|_| access.lock_path.is_some());
+        let purpose = "first session (the run's login path), first page read";
+        match connect_and_read(&run.cfg, run.password, run.url.clone(), run.connect.clone())
+            .await
+        {
+            Ok(got) => {
+                let Some(t) = got.client.tokens().current_token() else {
+                    s.login_error = Some(LoginError {
+                        reason: LoginFailure::Unusable,
+                        http_status: None,
+                        message: "the run's client connected without a session".into(),
+                    });
+                    return None;
+                };
+                access.record(purpose, Ok(&t.secret), before, s);
+                // A read refused on a fresh session makes the client log in again: the
+                // server saw those logins too.
+                let (lines, _) = got.client.token_log();
+                let again = lines
+                    .iter()
+                    .filter(|l| l.text.contains("a new session login as"))
+                    .count();
+                for _ in 0..again {
+                    s.logins.push(LoginTry {
+                        purpose: "first page read (the run's client logged in again)".into(),
+                        sent: true,
+                        ok: true,
+                        refused: false,
+                        result: "by the run's client".into(),
+                        http_status: None,
+                    });
+                }
+                let grant = Grant {
+                    kind: GrantKind::SessionLogin,
+                    access_token: t.secret,
+                    refresh_token: None,
+                    expires_in: None,
+                    lifetime: None,
+                    lifetime_source: LifetimeSource::Session,
+                    refresh_expires_in: None,
+                    granted_scopes: None,
+                    sent_at: got.sent_at,
+                    received_at: got.received_at,
+                };
+                return Some((grant, Some(got.read)));
+            }
+            Err(ApiError::Auth(e)) => {
+                access.record(purpose, Err(&e), before, s);
+                let retry = e.is_transient() && transient > 0 && access.logins_left(s) > 0;
+                s.login_error = Some(login_error(&e));
+                if !retry {
+                    return None;
+                }
+                transient -= 1;
+                tokio::time::sleep(PAUSE).await;
+            }
+            Err(other) => {
+                s.login_error = Some(LoginError {
+                    reason: LoginFailure::Unusable,
+                    http_status: None,
+                    message: other.to_string(),
+                });
+                return None;
+            }
         }
     }
 }
@@ -94,13 +180,4 @@ pub(super) async fn second_login(
         },
         Some(g),
     )
-}
-
-/// Whether the cache holds a live session now (looked at under the lock).
-pub(super) async fn live_in_cache(access: &Access<'_>, s: &mut SessionFindings) -> bool {
-    match access.hold(s).await {
-        Ok(_lock) => access.look_in_cache().await.1.is_some(),
-        // Someone is logging in right now: take what it stores rather than log in.
-        Err(_) => true,
-    }
 }
