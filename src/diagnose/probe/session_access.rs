@@ -277,12 +277,7 @@ impl<'a> Access<'a> {
             }
             let before = self.budget_seen();
             let result = self.endpoint.client_credentials(None).await;
-            self.record(
-                purpose,
-                result.as_ref().map(|g| &g.access_token),
-                before,
-                s,
-            );
+            self.record(purpose, result.as_ref().map(|g| &g.access_token), before, s);
             match result {
                 Ok(g) => return Ok(g),
                 // One login per password: a second refusal would tell nothing new and

@@ -11,8 +11,8 @@ use crate::api::{ApiError, ConnectOptions};
 use crate::auth::grant::Grant;
 use crate::auth::status::{GrantKind, LifetimeSource};
 use crate::config::Config;
-use crate::secret::Secret;
 use crate::diagnose::evidence::findings::*;
+use crate::secret::Secret;
 
 pub(super) const LIVE_IN_CACHE: &str =
     "a live session in the cache: a second login would end a running sync's session";
@@ -65,9 +65,7 @@ pub(super) async fn first_session(
         // Without a budget file the run's client counts refusals in its own memory.
         let before = access.budget_seen().filter(|_| access.lock_path.is_some());
         let purpose = "first session (the run's login path), first page read";
-        match connect_and_read(&run.cfg, run.password, run.url.clone(), run.connect.clone())
-            .await
-        {
+        match connect_and_read(&run.cfg, run.password, run.url.clone(), run.connect.clone()).await {
             Ok(got) => {
                 let Some(t) = got.client.tokens().current_token() else {
                     s.login_error = Some(LoginError {
