@@ -8,7 +8,8 @@
 //!   `run` and once by `diagnose`, even with `--logins 5`: a definite refusal stops at
 //!   once, and the account is never locked;
 //! - an API with no listing (the collection GET answers 405) is judged by what a push
-//!   needs, a GET on the push's own path taking the credential, not by the missing list.
+//!   needs, a GET on the push's own path taking the credential, not by the missing list;
+//! - a record missing a field is advised with the `[api]` key to edit and a line to paste.
 
 mod common;
 
@@ -247,4 +248,40 @@ async fn a_push_only_api_is_judged_by_what_a_push_needs() {
     assert_eq!(read["ok"], true, "{read:#}");
     assert!(read.get("no_listing").is_none(), "{read:#}");
     assert_eq!(stat(&listing.stats(), "item_reads"), 0);
+}
+
+/// A field mapping that looks for a name the server does not send: the first page does
+/// not fit, and the fix names the `[api]` key to edit with a line to paste, and that a
+/// few records lacking it would be the data, not the mapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_missing_a_field_is_advised_with_the_key_to_edit() {
+    let server = sim("", "idle_secs = 30\ncap_secs = 0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &server.url(),
+        "fields = [\"contact_email=mail\"]",
+        "",
+    );
+    let o = supsync(
+        dir.path(),
+        &cfg,
+        PASSWORD,
+        &["diagnose", "--json", "--wait-secs", "1"],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let j = json(&o);
+    assert_eq!(j["verdict"]["killer"], "api_mapping", "{:#}", j["verdict"]);
+    assert_eq!(j["findings"]["mapping"]["first_page"]["key"], "fields");
+    let changes = j["verdict"]["changes"].to_string();
+    assert!(
+        changes.contains(r#"under the name `mail` that api.fields gives it"#),
+        "{changes}"
+    );
+    assert!(
+        changes.contains(r#"`fields = [\"contact_email=<the server's name>\"]`"#),
+        "{changes}"
+    );
+    assert_eq!(login_requests(&server.stats()), 1);
 }

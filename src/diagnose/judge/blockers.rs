@@ -227,6 +227,7 @@ pub(super) fn api_mapping(ev: &[Evidence], v: &mut Verdict) {
                          `supsync config --check` validates the change."
                     .to_string(),
             },
+            Some("fields") => super::fields_fix::fields_fix(words),
             Some("push_path") => Fix {
                 who: Who::SupsyncConfig,
                 change: "The API has no listing, and a GET on the push's own path failed: \
