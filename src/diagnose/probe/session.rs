@@ -17,7 +17,7 @@ use super::calls::{Target, health, health_with_retry, idle_probe, use_probe};
 use super::oauth::Peers;
 use super::options::DiagnoseOptions;
 use super::session_access::{Access, secs};
-use super::session_logins::{LIVE_IN_CACHE, RunPath, first_session, second_login};
+use super::session_logins::{FirstSession, LIVE_IN_CACHE, RunPath, first_session, second_login};
 use super::session_watch::{cadence, cap_watch, idle_death};
 use super::{mapping as probe_mapping, signal as probe_signal};
 use crate::api::ConnectOptions;
@@ -119,8 +119,12 @@ pub async fn run(
         url: pull_url.clone(),
         connect: connect.clone(),
     };
-    let (first, first_read) = match first_session(&mut access, &mut s, &run_path).await {
-        Some(g) => g,
+    let FirstSession {
+        grant: first,
+        read: first_read,
+        client: run_client,
+    } = match first_session(&mut access, &mut s, &run_path).await {
+        Some(got) => got,
         None => {
             f.session = Some(s);
             return Ok(f);
@@ -170,10 +174,12 @@ pub async fn run(
         }
     } else if !first_alive {
         SecondLogin::NotTried
-    } else {
-        let (tested, g) = second_login(&mut access, &mut s, &api_http, at, &first).await;
+    } else if let Some(client) = &run_client {
+        let (tested, g) = second_login(&mut access, &mut s, &api_http, at, &first, client).await;
         second = g;
         tested
+    } else {
+        SecondLogin::NotTried
     };
 
     // 3. The clocks, within --wait-secs: the newest session kept alive until its cap

@@ -1,10 +1,11 @@
-//! How the session probes get their sessions, the way a run gets one (docs/API.md §7.6):
-//! every login within the login budget (the file beside the token cache, so a spent budget
-//! stops `diagnose` as it stops `run`), under the credential's lock, and only after the
-//! token cache was checked for a live session of another process, which is used as it is
-//! (a second login would end it on a server with one session per user). A cached session
-//! the API refuses is forgotten, so no run tries it. Sessions diagnose made are logged out
-//! at the end, best effort.
+//! What the session probes see around their logins (docs/API.md §7.6). The logins
+//! themselves are the run's own (`session_logins.rs`: the run's client and its token
+//! manager, within the login budget, under the credential's lock); this holds what
+//! diagnose adds: the lock and the token cache looked at first (a live session of another
+//! process is used as it is, since a second login would end it on a server with one
+//! session per user; a cached session the API refuses is forgotten, so no run tries it),
+//! each login recorded as the server saw it and counted against `--logins`, and the
+//! sessions diagnose made logged out at the end, best effort.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,10 +20,7 @@ use crate::auth::status::{GrantKind, LifetimeSource};
 use crate::diagnose::evidence::findings::*;
 use crate::secret::Secret;
 
-/// Logins tried for one session at most: the login budget (at most 10) stops refused
-/// ones sooner; this only bounds a server that keeps failing otherwise.
-const MAX_LOGINS: usize = 12;
-/// Transport failures and 5xx retried per session.
+/// Transport failures and 5xx retried for the first session, while `--logins` allows.
 pub(super) const TRANSIENT_RETRIES: u32 = 2;
 /// Between logins: a refused one, or one without an answer.
 pub(super) const PAUSE: Duration = Duration::from_millis(300);
@@ -199,8 +197,8 @@ impl<'a> Access<'a> {
         self.endpoint.session().map(|l| l.budget().recorded())
     }
 
-    /// Records one login attempt made by `login` (this probe's endpoint) or by the run's
-    /// own login path, and a session it made for the logouts. `before`/`after`: the
+    /// Records one login attempt the run's own login path made for a probe, and a
+    /// session it made for the logouts. `before`/`after`: the
     /// budget's record around it, which tells a login the budget stopped before any
     /// request from one the server refused.
     pub(super) fn record(
@@ -259,45 +257,6 @@ impl<'a> Access<'a> {
                 now: true,
             });
         }
-    }
-
-    /// A login within the login budget and `--logins` (the caller holds the lock): a
-    /// refused one is not tried again (one login per password); transport failures and
-    /// 5xx a few times, while `--logins` allows more.
-    pub(super) async fn login(
-        &mut self,
-        purpose: &str,
-        s: &mut SessionFindings,
-    ) -> Result<Grant, GrantError> {
-        let mut transient = TRANSIENT_RETRIES;
-        let mut last = None;
-        for _ in 0..MAX_LOGINS {
-            if self.logins_left(s) == 0 {
-                break;
-            }
-            let before = self.budget_seen();
-            let result = self.endpoint.client_credentials(None).await;
-            self.record(purpose, result.as_ref().map(|g| &g.access_token), before, s);
-            match result {
-                Ok(g) => return Ok(g),
-                // One login per password: a second refusal would tell nothing new and
-                // could only bring the server's lockout nearer.
-                Err(e @ GrantError::LoginRefused { .. }) => return Err(e),
-                Err(e) if e.is_transient() && transient > 0 => {
-                    transient -= 1;
-                    last = Some(e);
-                }
-                Err(e) => return Err(e),
-            }
-            tokio::time::sleep(PAUSE).await;
-        }
-        Err(last.unwrap_or_else(|| GrantError::Transport {
-            grant: GrantKind::SessionLogin,
-            message: format!(
-                "no login was tried: --logins {} allows no more logins with this password",
-                self.allowed
-            ),
-        }))
     }
 
     /// Logs out every session diagnose made, best effort; returns the last one, for a

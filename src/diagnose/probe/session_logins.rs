@@ -7,7 +7,10 @@
 use super::calls::{Target, health_with_retry};
 use super::mapping::connect_and_read;
 use super::session_access::{Access, PAUSE, TRANSIENT_RETRIES, login_error};
-use crate::api::{ApiError, ConnectOptions};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::api::{ApiClient, ApiError, ConnectOptions};
 use crate::auth::grant::Grant;
 use crate::auth::status::{GrantKind, LifetimeSource};
 use crate::config::Config;
@@ -27,6 +30,14 @@ pub(super) struct RunPath<'c> {
     pub connect: ConnectOptions,
 }
 
+/// The first session, and the run's client that had it (`None`: borrowed from the cache).
+pub(super) struct FirstSession {
+    pub grant: Grant,
+    /// The first page, when the run's client read it.
+    pub read: Option<PageRead>,
+    pub client: Option<Arc<ApiClient>>,
+}
+
 /// A live session from the cache (looked at under the credential's lock), else one had
 /// the way a run has it ([`connect_and_read`]), with the first page read on it. `None`
 /// (with the reason in `s.login_error`) when no session can be had.
@@ -34,7 +45,7 @@ pub(super) async fn first_session(
     access: &mut Access<'_>,
     s: &mut SessionFindings,
     run: &RunPath<'_>,
-) -> Option<(Grant, Option<PageRead>)> {
+) -> Option<FirstSession> {
     {
         let Ok(_lock) = access.hold(s).await else {
             s.login_error = Some(LoginError {
@@ -53,7 +64,11 @@ pub(super) async fn first_session(
         s.cache = found;
         if let Some(g) = live {
             s.borrowed = true;
-            return Some((g, None));
+            return Some(FirstSession {
+                grant: g,
+                read: None,
+                client: None,
+            });
         }
         // The lock is given back here: the run's login path takes it itself.
     }
@@ -93,19 +108,12 @@ pub(super) async fn first_session(
                         http_status: None,
                     });
                 }
-                let grant = Grant {
-                    kind: GrantKind::SessionLogin,
-                    access_token: t.secret,
-                    refresh_token: None,
-                    expires_in: None,
-                    lifetime: None,
-                    lifetime_source: LifetimeSource::Session,
-                    refresh_expires_in: None,
-                    granted_scopes: None,
-                    sent_at: got.sent_at,
-                    received_at: got.received_at,
-                };
-                return Some((grant, Some(got.read)));
+                let grant = session_grant(t.secret, got.sent_at, got.received_at);
+                return Some(FirstSession {
+                    grant,
+                    read: Some(got.read),
+                    client: Some(got.client),
+                });
             }
             Err(ApiError::Auth(e)) => {
                 access.record(purpose, Err(&e), before, s);
@@ -129,36 +137,72 @@ pub(super) async fn first_session(
     }
 }
 
-/// The second login under the lock, after the cache showed no running sync's session,
-/// and the first session's next call.
+/// The second login, made by the run's own renewal (the token manager of the client that
+/// had the first session: the credential's lock, the login budget, the login request),
+/// after a look in the cache under the lock showed no running sync's session; then the
+/// first session's next call.
 pub(super) async fn second_login(
     access: &mut Access<'_>,
     s: &mut SessionFindings,
     http: &reqwest::Client,
     at: Target<'_>,
     first: &Grant,
+    client: &ApiClient,
 ) -> (SecondLogin, Option<Grant>) {
-    let Ok(lock) = access.hold(s).await else {
-        return (
-            SecondLogin::Skipped {
-                why: "another supsync process held the credential's login lock".into(),
-            },
-            None,
-        );
+    let cache_checked = {
+        let Ok(_lock) = access.hold(s).await else {
+            return (
+                SecondLogin::Skipped {
+                    why: "another supsync process held the credential's login lock".into(),
+                },
+                None,
+            );
+        };
+        let (found, live) = access.look_in_cache().await;
+        if live.is_some() {
+            return (
+                SecondLogin::Skipped {
+                    why: LIVE_IN_CACHE.into(),
+                },
+                None,
+            );
+        }
+        // The lock is given back here: the run's renewal takes it itself.
+        !matches!(found, CacheRead::Disabled | CacheRead::Unreadable { .. })
     };
-    let (found, live) = access.look_in_cache().await;
-    let cache_checked = !matches!(found, CacheRead::Disabled | CacheRead::Unreadable { .. });
-    if live.is_some() {
+    let tokens = client.tokens();
+    if tokens.is_single_session() {
+        // Such a renewal logs the first session out before it logs in: whatever the
+        // first session's next call says would be diagnose's own doing.
         return (
             SecondLogin::Skipped {
-                why: LIVE_IN_CACHE.into(),
+                why: "auth.session.single = true: a renewal logs the session out before it \
+                      logs in again, so a second login ends no session"
+                    .into(),
             },
             None,
         );
     }
-    let g = match access.login("second login", s).await {
-        Ok(g) => g,
-        Err(e) => {
+    let before = access.budget_seen().filter(|_| access.lock_path.is_some());
+    let sent_at = Instant::now();
+    let renewed = tokens.force_refresh().await;
+    let received_at = Instant::now();
+    let purpose = "second login (the run's renewal)";
+    let g = match (renewed, tokens.current_token()) {
+        (Ok(()), Some(t)) if t.secret != first.access_token => {
+            access.record(purpose, Ok(&t.secret), before, s);
+            session_grant(t.secret, sent_at, received_at)
+        }
+        (Ok(()), _) => {
+            return (
+                SecondLogin::Failed {
+                    error: "the run's renewal made no new session".into(),
+                },
+                None,
+            );
+        }
+        (Err(e), _) => {
+            access.record(purpose, Err(&e), before, s);
             return (
                 SecondLogin::Failed {
                     error: e.to_string(),
@@ -167,7 +211,6 @@ pub(super) async fn second_login(
             );
         }
     };
-    drop(lock);
     let after = health_with_retry(http, at, &first.access_token, first.sent_at).await;
     let ended = after.call.is_refusal();
     (
@@ -178,4 +221,20 @@ pub(super) async fn second_login(
         },
         Some(g),
     )
+}
+
+/// A session id as a grant of the probes (a session has no lifetime of its own).
+fn session_grant(id: Secret, sent_at: Instant, received_at: Instant) -> Grant {
+    Grant {
+        kind: GrantKind::SessionLogin,
+        access_token: id,
+        refresh_token: None,
+        expires_in: None,
+        lifetime: None,
+        lifetime_source: LifetimeSource::Session,
+        refresh_expires_in: None,
+        granted_scopes: None,
+        sent_at,
+        received_at,
+    }
 }
