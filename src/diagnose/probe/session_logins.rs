@@ -93,11 +93,8 @@ pub(super) async fn first_session(
                 access.record(purpose, Ok(&t.secret), before, s);
                 // A read refused on a fresh session makes the client log in again: the
                 // server saw those logins too.
-                let (lines, _) = got.client.token_log();
-                let again = lines
-                    .iter()
-                    .filter(|l| l.text.contains("a new session login as"))
-                    .count();
+                let started = got.client.token_status().borrow().sessions;
+                let again = started.saturating_sub(1);
                 for _ in 0..again {
                     s.logins.push(LoginTry {
                         purpose: "first page read (the run's client logged in again)".into(),
@@ -236,5 +233,37 @@ fn session_grant(id: Secret, sent_at: Instant, received_at: Instant) -> Grant {
         granted_scopes: None,
         sent_at,
         received_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The session probes log in only through the run's own path (`ApiClient::connect`
+    /// and the token manager's renewal): no file of theirs sends a login itself, so a
+    /// change to how a run logs in is what diagnose measures.
+    #[test]
+    fn the_session_probes_keep_no_login_path_of_their_own() {
+        let files = [
+            ("session.rs", include_str!("session.rs")),
+            ("session_access.rs", include_str!("session_access.rs")),
+            ("session_logins.rs", include_str!("session_logins.rs")),
+            ("session_watch.rs", include_str!("session_watch.rs")),
+            ("calls.rs", include_str!("calls.rs")),
+        ];
+        for (name, text) in files {
+            let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+            for login in [
+                "client_credentials(",
+                "SessionLogin::new",
+                ".login(",
+                ".request(http",
+                "login_url()).",
+            ] {
+                assert!(
+                    !code.contains(login),
+                    "{name} logs in by itself ({login}): use the run's client or its renewal"
+                );
+            }
+        }
     }
 }
