@@ -285,3 +285,56 @@ async fn a_record_missing_a_field_is_advised_with_the_key_to_edit() {
     );
     assert_eq!(login_requests(&server.stats()), 1);
 }
+
+/// The sample push-only profile (`assets/sim-push-only.toml`) with an OAuth2 client: the
+/// token probes run as ever, and the API is judged by the GET on a record's own path,
+/// exit 0, never by the 405 of the listing it does not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_push_only_profile_is_diagnosed_by_its_push_path() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sim-push-only.toml");
+    let profile = Profile::from_toml(&std::fs::read_to_string(&path).unwrap())
+        .expect("the sample profile parses");
+    assert!(profile.api.no_listing);
+    let server = SimServer::start(profile, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[api]\nbase_url = \"{}\"\npreset = \"data_rest\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_supsync"));
+    c.arg("--config")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["diagnose", "--json", "--wait-secs", "1"])
+        .env("SUPSYNC_CLIENT_SECRET", "change-me")
+        .env_remove("SUPSYNC_SESSION_PASSWORD")
+        .env_remove("SUPSYNC_CACHE_KEY")
+        .env_remove("RUST_LOG")
+        .env_remove("SUPSYNC_CONFIG")
+        .stdin(std::process::Stdio::null());
+    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j = json(&o);
+    let read = &j["findings"]["mapping"]["first_page"];
+    assert_eq!(read["ok"], true, "{read:#}");
+    assert!(
+        read["no_listing"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/api/v2/suppliers/{supplier_id} takes the credential"),
+        "{read:#}"
+    );
+    let st = server.stats();
+    assert_eq!(stat(&st, "list_refused"), 1, "{st}");
+    assert_eq!(stat(&st, "item_reads"), 1, "{st}");
+}
