@@ -237,6 +237,9 @@ impl<'a> Access<'a> {
         match result {
             Ok(id) => {
                 tried.result = format!("session {}", id.fingerprint());
+                // The run's client has a redactor of its own: server text diagnose reads
+                // (a logout's refusal echoing the id) must not show it either.
+                self.endpoint.redactor().remember_token(id.expose());
                 self.made.push(id.clone());
             }
             Err(e) => {
