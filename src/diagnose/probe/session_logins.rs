@@ -1,15 +1,16 @@
 //! The logins of the session probes, each after a look in the token cache under the
 //! credential's lock: the first session (a live one from the cache is used as it is, else
 //! one had through the run's own client, which reads the first page with it), and the
-//! second login (only when `--logins` allows it) that tells whether the server allows one session per user — never
-//! made while the cache holds a live session, which it would end.
+//! second login (only when `--logins` allows it, made by that client's own renewal) that
+//! tells whether the server allows one session per user — never made while the cache
+//! holds a live session, which it would end.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use super::calls::{Target, health_with_retry};
 use super::mapping::connect_and_read;
 use super::session_access::{Access, PAUSE, TRANSIENT_RETRIES, login_error};
-use std::sync::Arc;
-use std::time::Instant;
-
 use crate::api::{ApiClient, ApiError, ConnectOptions};
 use crate::auth::grant::Grant;
 use crate::auth::status::{GrantKind, LifetimeSource};
