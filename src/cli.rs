@@ -270,6 +270,11 @@ pub struct DiagnoseArgs {
     /// seconds; 0 never waits.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub wait_secs: u64,
+    /// Logins with the configured password a session diagnose may make (1: idle window,
+    /// cap and dead-session answer on one session; 2: also whether a second login ends
+    /// the first). A refused login is never tried again, whatever N.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub logins: u32,
 }
 
 #[derive(Debug, Clone, Args)]

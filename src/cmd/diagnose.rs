@@ -35,6 +35,7 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
         // Where a run keeps its login budget, lock and token cache (a session login
         // respects them); without one, diagnose counts refused logins in memory.
         state_dir: crate::config::state_dir(global).ok(),
+        logins: args.logins,
     };
     let found = match rt.block_on(diagnose::diagnose(&loaded.config, &secret, &opts)) {
         Ok(d) => d,

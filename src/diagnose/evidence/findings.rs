@@ -83,6 +83,10 @@ pub struct PageRead {
     pub error: Option<String>,
     /// The `[api]` key to change, when the misfit names one.
     pub key: Option<String>,
+    /// The listing answered 405 (a push-only API): what the push's own path said to the
+    /// credential instead, in words; `None` when the API lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_listing: Option<String>,
 }
 
 /// The configured client authentication method was refused; what another method got.

@@ -82,14 +82,15 @@ fn mapping_read(c: &mut Collector, f: &Findings) {
     let Some(read) = &f.mapping.first_page else {
         return;
     };
-    let says = match (&read.error, read.records) {
-        (Some(e), _) => format!("GET {} with the API mapping: {e}", read.url),
-        (None, 0) => format!(
+    let says = match (&read.error, read.records, &read.no_listing) {
+        (Some(e), _, _) => format!("GET {} with the API mapping: {e}", read.url),
+        (None, _, Some(words)) => words.clone(),
+        (None, 0, None) => format!(
             "GET {} with the API mapping: the answer fits, and the list is empty (the field \
              mapping could not be checked on a record)",
             read.url
         ),
-        (None, n) => format!(
+        (None, n, None) => format!(
             "GET {} with the API mapping: the answer fits; {n} record read",
             read.url
         ),

@@ -227,6 +227,15 @@ pub(super) fn api_mapping(ev: &[Evidence], v: &mut Verdict) {
                          `supsync config --check` validates the change."
                     .to_string(),
             },
+            Some("fields") => super::fields_fix::fields_fix(words),
+            Some("push_path") => Fix {
+                who: Who::SupsyncConfig,
+                change: "The API has no listing, and a GET on the push's own path failed: \
+                         check api.push_path (or api.item_path) against the server's \
+                         documentation and that the credential may write there; the finding \
+                         quotes what the server said."
+                    .to_string(),
+            },
             Some("expired_when") => Fix {
                 who: Who::SupsyncConfig,
                 change: "The server answers a dead token or session with a 2xx carrying an \

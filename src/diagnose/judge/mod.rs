@@ -9,6 +9,7 @@ pub mod check;
 mod check_session;
 mod clocks;
 mod clocks_more;
+mod fields_fix;
 mod parts;
 mod session;
 mod signal;

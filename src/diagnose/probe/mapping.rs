@@ -2,6 +2,9 @@
 //! ask for it, so a mapping that does not fit the server is named before a run, with the
 //! `[api]` key to change.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use anyhow::anyhow;
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +47,7 @@ pub(super) async fn first_page_with(
     let mut ended = None;
     let result = async {
         let client = ApiClient::connect(cfg, secret.clone(), opts, cancel.clone()).await?;
-        let page = client.pull_page(0, 1).await;
+        let read = read_first(&client, url.clone()).await;
         if logout {
             ended = match client.logout().await {
                 Ok(true) => Some(Ok(())),
@@ -52,11 +55,113 @@ pub(super) async fn first_page_with(
                 Err(e) => Some(Err(e.to_string())),
             };
         }
-        page
+        Ok::<_, ApiError>(read)
     }
     .await;
     cancel.cancel();
     let read = match result {
+        Ok(read) => read,
+        Err(e) => page_read(url, Err(e)),
+    };
+    (read, ended)
+}
+
+/// A session had the way a run has one, and the first page read with it.
+pub(super) struct RunSession {
+    pub client: Arc<ApiClient>,
+    /// When `ApiClient::connect` was called and when it returned with the session.
+    pub sent_at: Instant,
+    pub received_at: Instant,
+    pub read: PageRead,
+}
+
+/// The run's own way to a session: [`ApiClient::connect`] (the credential's lock, the
+/// login budget, the login request, what a run checks first), then the first page read
+/// with it. The client's renewals and keep-alive stop at once: the probes use the session
+/// as it is, and must see its clocks undisturbed.
+pub(super) async fn connect_and_read(
+    cfg: &Config,
+    secret: &Secret,
+    url: String,
+    opts: ConnectOptions,
+) -> Result<RunSession, ApiError> {
+    let cancel = CancellationToken::new();
+    let sent_at = Instant::now();
+    let client = ApiClient::connect(cfg, secret.clone(), opts, cancel.clone()).await;
+    let received_at = Instant::now();
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            cancel.cancel();
+            return Err(e);
+        }
+    };
+    let read = read_first(&client, url).await;
+    cancel.cancel();
+    Ok(RunSession {
+        client,
+        sent_at,
+        received_at,
+        read,
+    })
+}
+
+/// The id of the record the push probe asks for: no supplier has it, so the answer is a
+/// 404 from a path that takes the credential, or a refusal.
+const PROBE_ID: &str = "supsync-diagnose-probe";
+
+/// The first page; on an API without a listing (the collection answers 405), what a push
+/// needs instead: the push's own path taking the credential, read with a GET of one
+/// record there (what `verify` reads per id), which writes nothing.
+async fn read_first(client: &ApiClient, url: String) -> PageRead {
+    let page = client.pull_page(0, 1).await;
+    if !matches!(page, Err(ApiError::Permanent { status: 405, .. })) {
+        return page_read(url, page);
+    }
+    let listing = format!("GET {url} answered 405: the API has no listing (a push-only API)");
+    let Some(path) = client.mapping().push.item_path() else {
+        return PageRead {
+            url,
+            ok: true,
+            no_listing: Some(format!(
+                "{listing}; the push writes in batches with no path to read one record, so \
+                 it was not probed without writing: the first push will tell. A pull and \
+                 `verify` need a listing"
+            )),
+            ..Default::default()
+        };
+    };
+    let path = path.as_str().to_string();
+    match client.read_item(PROBE_ID).await {
+        Ok(_) => PageRead {
+            url,
+            ok: true,
+            no_listing: Some(format!(
+                "{listing}; the push's own path {path} takes the credential (a GET of a \
+                 record there answered), so a push is judged by that, not by the listing. \
+                 A pull needs a listing; `verify` reads per id (api.verify_read = \"per_id\")"
+            )),
+            ..Default::default()
+        },
+        Err(e) => {
+            let (words, _) = misfit(&e);
+            PageRead {
+                url,
+                ok: false,
+                error: Some(format!(
+                    "{listing}; a GET on the push's own path {path} failed: {words}"
+                )),
+                key: Some("push_path".to_string()),
+                no_listing: Some(listing),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+/// What a first-page read came to, in findings.
+fn page_read(url: String, result: Result<crate::api::PullPage, ApiError>) -> PageRead {
+    match result {
         // A record that does not fit is a reject in a run; a first page of them is what
         // a misnamed field looks like, so say which.
         Ok(page) if page.suppliers.is_empty() && !page.misfits.is_empty() => PageRead {
@@ -68,6 +173,7 @@ pub(super) async fn first_page_with(
                 page.misfits[0].index, page.misfits[0].reason
             )),
             key: Some("fields".to_string()),
+            no_listing: None,
         },
         Ok(page) => PageRead {
             url,
@@ -75,6 +181,7 @@ pub(super) async fn first_page_with(
             records: page.suppliers.len(),
             error: None,
             key: None,
+            no_listing: None,
         },
         Err(e) => {
             let (words, key) = misfit(&e);
@@ -84,10 +191,10 @@ pub(super) async fn first_page_with(
                 records: 0,
                 error: Some(words),
                 key: key.map(str::to_string),
+                no_listing: None,
             }
         }
-    };
-    (read, ended)
+    }
 }
 
 /// The client's words for what went wrong, and the `[api]` key that governs it. The

@@ -20,6 +20,11 @@ pub struct DiagnoseOptions {
     /// credential's lock and the token cache are respected as a run respects them. `None`:
     /// the budget is counted in memory, no lock, no cache.
     pub state_dir: Option<PathBuf>,
+    /// Logins a session probe may make with the configured password (`--logins`), at
+    /// least 1. One finds the idle window, the cap and the answer to a dead session on
+    /// one session; a second also tells whether the server keeps one session per user.
+    /// A refused login is never repeated, whatever this allows.
+    pub logins: u32,
 }
 
 impl Default for DiagnoseOptions {
@@ -29,6 +34,7 @@ impl Default for DiagnoseOptions {
             probe_calls: 6,
             wait: Duration::from_secs(10),
             state_dir: None,
+            logins: 1,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! second login and the first session's next call (one session per user?), unless the
 //! cache shows a running sync's session that it would end; then, within `--wait-secs`, a
 //! session kept alive until its cap shows (and ends it) and one left unused until its idle
-//! window ends it; the answer to a dead session; the logouts; one read with the API
-//! mapping. Session ids stay `Secret`s; only fingerprints reach the findings.
+//! window ends it; the answer to a dead session; the logouts. The first session is had
+//! through the run's own client (`ApiClient::connect`), which also reads the first page
+//! with the API mapping; at most `--logins` logins are made with the password. Session ids stay `Secret`s; only fingerprints reach the findings.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,7 +17,7 @@ use super::calls::{Target, health, health_with_retry, idle_probe, use_probe};
 use super::oauth::Peers;
 use super::options::DiagnoseOptions;
 use super::session_access::{Access, secs};
-use super::session_logins::{LIVE_IN_CACHE, first_session, live_in_cache, second_login};
+use super::session_logins::{FirstSession, LIVE_IN_CACHE, RunPath, first_session, second_login};
 use super::session_watch::{cadence, cap_watch, idle_death};
 use super::{mapping as probe_mapping, signal as probe_signal};
 use crate::api::ConnectOptions;
@@ -92,11 +93,38 @@ pub async fn run(
         ..Default::default()
     };
     s.locked = recorded_lock(&s.budget_before);
-    let mut access = Access::new(endpoint, api_http.clone(), at, cache, lock_path, logout);
+    let mut access = Access::new(
+        endpoint,
+        api_http.clone(),
+        at,
+        cache,
+        lock_path,
+        logout,
+        opts.logins,
+    );
+    let connect = ConnectOptions {
+        token_cache: cache_path.clone(),
+        audit_log: None,
+    };
+    let pull_url = cfg.api_url(&mapping.pull.path);
 
-    // 1. A session: a live one from the cache, else a login under the lock.
-    let first = match first_session(&mut access, &mut s).await {
-        Some(g) => g,
+    // 1. A session: a live one from the cache, else one the way a run gets it (which
+    // reads the first page with the mapping too). No token cache for it, so that no
+    // running sync takes a session diagnose will log out.
+    let mut run_cfg = cfg.clone();
+    run_cfg.auth.token_cache = TokenCacheMode::None;
+    let run_path = RunPath {
+        cfg: run_cfg,
+        password,
+        url: pull_url.clone(),
+        connect: connect.clone(),
+    };
+    let FirstSession {
+        grant: first,
+        read: first_read,
+        client: run_client,
+    } = match first_session(&mut access, &mut s, &run_path).await {
+        Some(got) => got,
         None => {
             f.session = Some(s);
             return Ok(f);
@@ -129,18 +157,29 @@ pub async fn run(
     let first_alive = f.idle_probe.second.as_ref().is_some_and(|c| c.is_success());
 
     // 2. Does a second login end the first session? Never with a running sync's session
-    // in the cache: the second login would end that one too.
+    // in the cache: the second login would end that one too; and only when `--logins`
+    // allows one more login with this password.
     let mut second = None;
     s.second_login = if s.borrowed {
         SecondLogin::Skipped {
             why: LIVE_IN_CACHE.into(),
         }
+    } else if access.logins_left(&s) == 0 {
+        SecondLogin::Skipped {
+            why: format!(
+                "--logins {} allows no second login with this password (--logins 2 tests \
+                 whether a second login ends the first session)",
+                opts.logins
+            ),
+        }
     } else if !first_alive {
         SecondLogin::NotTried
-    } else {
-        let (tested, g) = second_login(&mut access, &mut s, &api_http, at, &first).await;
+    } else if let Some(client) = &run_client {
+        let (tested, g) = second_login(&mut access, &mut s, &api_http, at, &first, client).await;
         second = g;
         tested
+    } else {
+        SecondLogin::NotTried
     };
 
     // 3. The clocks, within --wait-secs: the newest session kept alive until its cap
@@ -184,46 +223,22 @@ pub async fn run(
         });
     }
 
-    // 5. One read with the API mapping, as a run reads: a live session of another
-    // process in the cache is used as it is; else a login of its own (under the lock,
-    // within the budget, not stored in the cache), logged out after.
+    // 5. One read with the API mapping, as a run reads. The run's client read it with
+    // the first session already; a live session of another process in the cache is used
+    // as it is, by a client that shares the cache (no login of its own).
     if api_works {
-        let url = cfg.api_url(&mapping.pull.path);
-        let shared = s.borrowed || live_in_cache(&access, &mut s).await;
-        let mut read_cfg = cfg.clone();
-        if !shared {
-            read_cfg.auth.token_cache = TokenCacheMode::None;
-        }
-        let connect = ConnectOptions {
-            token_cache: cache_path.clone(),
-            audit_log: None,
-        };
-        let (read, ended) =
-            probe_mapping::first_page_with(&read_cfg, password, url, connect, !shared).await;
-        if !shared {
-            s.logins.push(LoginTry {
-                purpose: "mapping read".into(),
-                sent: true,
-                ok: read.ok || ended.is_some(),
-                refused: false,
-                result: "by the mapping read's own client".into(),
-                http_status: None,
-            });
-            match ended {
-                Some(Ok(())) => {
-                    s.logout.made += 1;
-                    s.logout.ended += 1;
-                }
-                Some(Err(e)) => {
-                    s.logout.made += 1;
-                    s.logout
-                        .failed
-                        .push(format!("the mapping read's session: {e}"));
-                }
-                None => {}
+        match first_read {
+            Some(read) => f.mapping.first_page = Some(read),
+            None => {
+                let connect = ConnectOptions {
+                    token_cache: cache_path.clone(),
+                    audit_log: None,
+                };
+                let (read, _) =
+                    probe_mapping::first_page_with(cfg, password, pull_url, connect, false).await;
+                f.mapping.first_page = Some(read);
             }
         }
-        f.mapping.first_page = Some(read);
     }
 
     // 6. No dead session of diagnose's making left in the cache for a run to try.

@@ -1,10 +1,11 @@
-//! How the session probes get their sessions, the way a run gets one (docs/API.md §7.6):
-//! every login within the login budget (the file beside the token cache, so a spent budget
-//! stops `diagnose` as it stops `run`), under the credential's lock, and only after the
-//! token cache was checked for a live session of another process, which is used as it is
-//! (a second login would end it on a server with one session per user). A cached session
-//! the API refuses is forgotten, so no run tries it. Sessions diagnose made are logged out
-//! at the end, best effort.
+//! What the session probes see around their logins (docs/API.md §7.6). The logins
+//! themselves are the run's own (`session_logins.rs`: the run's client and its token
+//! manager, within the login budget, under the credential's lock); this holds what
+//! diagnose adds: the lock and the token cache looked at first (a live session of another
+//! process is used as it is, since a second login would end it on a server with one
+//! session per user; a cached session the API refuses is forgotten, so no run tries it),
+//! each login recorded as the server saw it and counted against `--logins`, and the
+//! sessions diagnose made logged out at the end, best effort.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,13 +20,10 @@ use crate::auth::status::{GrantKind, LifetimeSource};
 use crate::diagnose::evidence::findings::*;
 use crate::secret::Secret;
 
-/// Logins tried for one session at most: the login budget (at most 10) stops refused
-/// ones sooner; this only bounds a server that keeps failing otherwise.
-const MAX_LOGINS: usize = 12;
-/// Transport failures and 5xx retried per session.
-const TRANSIENT_RETRIES: u32 = 2;
+/// Transport failures and 5xx retried for the first session, while `--logins` allows.
+pub(super) const TRANSIENT_RETRIES: u32 = 2;
 /// Between logins: a refused one, or one without an answer.
-const PAUSE: Duration = Duration::from_millis(300);
+pub(super) const PAUSE: Duration = Duration::from_millis(300);
 
 pub(super) struct Access<'a> {
     pub(super) endpoint: TokenEndpoint,
@@ -37,6 +35,8 @@ pub(super) struct Access<'a> {
     pub(super) logout: Option<SessionEnder>,
     /// The sessions diagnose logged in, for the logouts.
     made: Vec<Secret>,
+    /// Login requests allowed with this password (`--logins`).
+    allowed: u32,
 }
 
 /// The lock could not be had in time: another process is logging in.
@@ -50,8 +50,10 @@ impl<'a> Access<'a> {
         cache: Option<TokenCache>,
         lock_path: Option<PathBuf>,
         logout: Option<SessionEnder>,
+        allowed: u32,
     ) -> Self {
         Access {
+            allowed: allowed.max(1),
             endpoint,
             api_http,
             at,
@@ -184,85 +186,80 @@ impl<'a> Access<'a> {
         .unwrap_or(false)
     }
 
-    /// A login within the login budget (the caller holds the lock): a refused one is not
-    /// tried again (one login per password); transport failures and 5xx a few times.
-    pub(super) async fn login(
+    /// Login requests `--logins` still allows with this password.
+    pub(super) fn logins_left(&self, s: &SessionFindings) -> u32 {
+        let sent = s.logins.iter().filter(|l| l.sent).count() as u32;
+        self.allowed.saturating_sub(sent)
+    }
+
+    /// What the login budget recorded so far (a file shared with the run's login path).
+    pub(super) fn budget_seen(&self) -> Option<crate::auth::login_budget::Recorded> {
+        self.endpoint.session().map(|l| l.budget().recorded())
+    }
+
+    /// Records one login attempt the run's own login path made for a probe, and a
+    /// session it made for the logouts. `before`/`after`: the
+    /// budget's record around it, which tells a login the budget stopped before any
+    /// request from one the server refused.
+    pub(super) fn record(
         &mut self,
         purpose: &str,
+        result: Result<&Secret, &GrantError>,
+        before: Option<crate::auth::login_budget::Recorded>,
         s: &mut SessionFindings,
-    ) -> Result<Grant, GrantError> {
-        let mut transient = TRANSIENT_RETRIES;
-        let mut last = None;
-        for _ in 0..MAX_LOGINS {
-            let budget = self.endpoint.session().map(|l| l.budget());
-            let before = budget.map(|b| b.recorded());
-            let result = self.endpoint.client_credentials(None).await;
-            let after = budget.map(|b| b.recorded());
-            // The budget refuses a login before any request when it is spent or the
-            // account is locked; a refusal the server gave is counted, so the count moved.
-            let sent = match &result {
-                Err(
-                    GrantError::LoginBudgetSpent { .. }
+    ) {
+        let after = self.budget_seen();
+        // The budget refuses a login before any request when it is spent or the
+        // account is locked; a refusal the server gave is counted, so the count moved.
+        let sent = match result {
+            Err(
+                GrantError::LoginBudgetSpent { .. }
+                | GrantError::LoginDenied { .. }
+                | GrantError::AccountLocked { .. },
+            ) => before != after,
+            _ => true,
+        };
+        let refused = sent
+            && matches!(
+                result,
+                Err(GrantError::LoginRefused { .. }
+                    | GrantError::LoginBudgetSpent { .. }
                     | GrantError::LoginDenied { .. }
-                    | GrantError::AccountLocked { .. },
-                ) => before != after,
-                _ => true,
-            };
-            let refused = sent
-                && matches!(
-                    result,
-                    Err(GrantError::LoginRefused { .. }
-                        | GrantError::LoginBudgetSpent { .. }
-                        | GrantError::LoginDenied { .. }
-                        | GrantError::AccountLocked { .. })
-                );
-            let mut tried = LoginTry {
-                purpose: purpose.to_string(),
-                sent,
-                ok: result.is_ok(),
-                refused,
-                ..Default::default()
-            };
-            match &result {
-                Ok(g) => tried.result = format!("session {}", g.access_token.fingerprint()),
-                Err(e) => {
-                    tried.result = e.to_string();
-                    tried.http_status = e.http_status();
-                }
+                    | GrantError::AccountLocked { .. })
+            );
+        let mut tried = LoginTry {
+            purpose: purpose.to_string(),
+            sent,
+            ok: result.is_ok(),
+            refused,
+            ..Default::default()
+        };
+        match result {
+            Ok(id) => {
+                tried.result = format!("session {}", id.fingerprint());
+                // The run's client has a redactor of its own: server text diagnose reads
+                // (a logout's refusal echoing the id) must not show it either.
+                self.endpoint.redactor().remember_token(id.expose());
+                self.made.push(id.clone());
             }
-            s.logins.push(tried);
-            if let Err(GrantError::AccountLocked {
-                text, retry_after, ..
-            }) = &result
-                && sent
-            {
-                s.locked = Some(LockedSeen {
-                    words: text.clone(),
-                    lockout_after: lockout_after(text),
-                    retry_after_secs: retry_after.map(|d| d.as_secs()),
-                    now: true,
-                });
+            Err(e) => {
+                tried.result = e.to_string();
+                tried.http_status = e.http_status();
             }
-            match result {
-                Ok(g) => {
-                    self.made.push(g.access_token.clone());
-                    return Ok(g);
-                }
-                // One login per password: a second refusal would tell nothing new and
-                // could only bring the server's lockout nearer.
-                Err(e @ GrantError::LoginRefused { .. }) => return Err(e),
-                Err(e) if e.is_transient() && transient > 0 => {
-                    transient -= 1;
-                    last = Some(e);
-                }
-                Err(e) => return Err(e),
-            }
-            tokio::time::sleep(PAUSE).await;
         }
-        Err(last.unwrap_or_else(|| GrantError::Transport {
-            grant: GrantKind::SessionLogin,
-            message: "no login was tried".into(),
-        }))
+        s.logins.push(tried);
+        if let Err(GrantError::AccountLocked {
+            text, retry_after, ..
+        }) = result
+            && sent
+        {
+            s.locked = Some(LockedSeen {
+                words: text.clone(),
+                lockout_after: lockout_after(text),
+                retry_after_secs: retry_after.map(|d| d.as_secs()),
+                now: true,
+            });
+        }
     }
 
     /// Logs out every session diagnose made, best effort; returns the last one, for a
