@@ -9,6 +9,7 @@ use super::out::print_out;
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::journal::{self, Manifest, Replay};
 use crate::run::{Counts, Direction, Outcome, RunState, SegmentState};
+use crate::view::RunView;
 use crate::{config, exit};
 
 /// At most this many state ranges are printed; the rest is summed up in one line.
@@ -67,11 +68,19 @@ fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> 
         return Ok(exit::OK);
     }
     let mut text = String::new();
+    let now = std::time::Instant::now();
     for r in &runs {
         let live = journal::run_dir(dir, &r.run_id)
             .ok()
             .and_then(|d| journal::lock_holder(&d));
-        text.push_str(&journal_listing_line(r, live));
+        // Each run through the same view its own summary read (a damaged one has none).
+        let view = match &r.problem {
+            Some(_) => None,
+            None => journal::read(dir, &r.run_id)
+                .ok()
+                .map(|(m, replay)| RunView::from_journal(&m, &replay, now)),
+        };
+        text.push_str(&journal_listing_line(r, view.as_ref(), live));
         text.push('\n');
     }
     text.push_str(&format!("details: {prefix} status RUN_ID\n"));
@@ -79,28 +88,38 @@ fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> 
     Ok(exit::OK)
 }
 
-/// `live`: the pid (if known) of the process working on the run now.
-fn journal_listing_line(r: &journal::RunListing, live: Option<Option<u32>>) -> String {
-    let outcome = |s: RunState| Outcome::of(s, r.counts.rejected, r.segments_failed, false);
-    let state = match (r.last_state, &r.problem, live) {
+/// `view`: the run as its journal tells it (`None` when it cannot be read); `live`: the
+/// pid (if known) of the process working on the run now.
+fn journal_listing_line(
+    r: &journal::RunListing,
+    view: Option<&RunView>,
+    live: Option<Option<u32>>,
+) -> String {
+    let state = match (view, &r.problem, live) {
         (_, Some(p), _) => format!("damaged: {p}"),
+        (None, None, _) => "damaged: the journal cannot be read".into(),
         // Never "resumable": a resume would find it in use; `attach` watches it.
         (_, _, Some(pid)) => live_words(pid),
-        (Some(s), _, _) if !r.is_unfinished() => outcome(s).to_string(),
-        (Some(s @ (RunState::Failed | RunState::Interrupted)), _, _) => {
-            format!("{} (resumable)", outcome(s))
-        }
-        // Journaled as running, yet no process holds it: it was killed or crashed.
-        (Some(_), _, _) | (None, _, _) => "stopped unfinished (resumable)".into(),
+        (Some(v), None, None) => match (r.last_state, v.outcome()) {
+            (Some(_), Some(o)) if !r.is_unfinished() => o.to_string(),
+            (Some(RunState::Failed | RunState::Interrupted), Some(o)) => {
+                format!("{o} (resumable)")
+            }
+            // Journaled as running, yet no process holds it: it was killed or crashed.
+            _ => "stopped unfinished (resumable)".into(),
+        },
     };
+    let (done, failed, total) = view.map_or((0, 0, r.segments_total), |v| {
+        (v.done(), v.failed(), v.segments.len())
+    });
     format!(
         "{:<28} {:<5} {:<25} {:>6}/{:<6} segments done, {} failed  {}",
         r.run_id,
         r.direction.to_string(),
         state,
-        r.segments_done,
-        r.segments_total,
-        r.segments_failed,
+        done,
+        total,
+        failed,
         r.created_at
     )
 }
@@ -233,36 +252,27 @@ fn recorded_mapping(m: &Manifest) -> Vec<String> {
 
 impl RunReport {
     fn new(m: &Manifest, replay: &Replay, prefix: &str) -> Self {
-        let mut states = Vec::with_capacity(m.segments);
-        let mut counts = Counts::default();
-        let mut by_state = BTreeMap::new();
-        for i in 0..m.segments {
-            let (state, error) = match replay.segments.get(&i) {
-                Some(r) if r.state.is_finished() => {
-                    counts.add(&r.counts);
-                    (r.state, r.error.clone())
-                }
-                _ => (SegmentState::Pending, None),
-            };
-            *by_state.entry(state.to_string()).or_insert(0) += 1;
-            states.push((state, error));
-        }
-        let pending = states.iter().any(|(s, _)| !s.is_finished());
-        let failed = states.iter().any(|(s, _)| *s == SegmentState::Failed);
+        // The same view the run's own screens and summary read, fed from its journal.
+        let view = RunView::from_journal(m, replay, std::time::Instant::now());
+        let states: Vec<_> = view
+            .segments
+            .iter()
+            .map(|v| (v.state, v.last_error.clone()))
+            .collect();
+        let by_state = SegmentState::ALL
+            .iter()
+            .map(|&s| (s.to_string(), view.totals.count(s)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let pending = view.unfinished() > 0;
+        let failed = view.failed() > 0;
         let state = match replay.last_run_state {
             Some(s) if s.is_terminal() && !(pending && s != RunState::Failed) => s.to_string(),
             _ if pending => "unfinished (resumable)".into(),
             _ if failed => RunState::CompletedWithFailures.to_string(),
             _ => RunState::Completed.to_string(),
         };
-        let outcome = replay.last_run_state.filter(|s| s.is_terminal()).map(|s| {
-            Outcome::of(
-                s,
-                counts.rejected,
-                usize::from(failed),
-                replay.last_run_auth_failure,
-            )
-        });
+        let outcome = view.outcome();
         // Why it stopped, or (a pull that did not add up) why it completed with failures,
         // while that is still the run's last word (a resume after it records its own end).
         let reason = replay.last_run_reason.clone().filter(|_| {
@@ -293,7 +303,7 @@ impl RunReport {
             segment_size: m.segment_size,
             segments: m.segments,
             by_state,
-            counts,
+            counts: view.totals.counts,
             ranges: group(&states),
             journal_warning: replay.warning(),
             rejects_file: None,

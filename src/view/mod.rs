@@ -7,6 +7,7 @@
 
 pub mod activity;
 mod history;
+mod recorded;
 pub mod throughput;
 pub mod totals;
 
