@@ -92,15 +92,20 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
             t.dim(),
         ),
     ]));
-    lines.push(Line::from(vec![
-        label("renewals"),
-        Span::raw(format!(
-            "{} · sessions {} · expired answers {}",
+    // One row, so the last result below keeps its room: "expired" alone when narrow.
+    let tally = |what: &str| {
+        format!(
+            "{} · sessions {} · {what} {}",
             s.renewals,
             s.sessions,
             expired_answers(s)
-        )),
-    ]));
+        )
+    };
+    let mut renewals = tally("expired answers");
+    if LABEL_W + renewals.chars().count() > w {
+        renewals = super::fit::fit(&tally("expired"), w.saturating_sub(LABEL_W));
+    }
+    lines.push(Line::from(vec![label("renewals"), Span::raw(renewals)]));
     lines.push(timeline(app, now, w, &t));
     // Last, so a long result or error can wrap into the pane's spare row.
     lines.push(match (&s.last_error, &s.last_result) {
@@ -128,9 +133,12 @@ fn expired_answers(s: &crate::auth::status::TokenStatus) -> String {
     )
 }
 
+/// Width of a row's label column.
+const LABEL_W: usize = 12;
+
 fn label(text: &str) -> Span<'static> {
     Span::styled(
-        format!("{text:<12}"),
+        format!("{text:<LABEL_W$}"),
         Style::new().add_modifier(Modifier::DIM),
     )
 }
