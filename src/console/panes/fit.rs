@@ -26,9 +26,58 @@ pub fn fit(text: &str, width: usize) -> String {
     format!("{kept}…")
 }
 
+/// `text` word-wrapped to `width` in at most `rows` rows (at least one), the last row
+/// [`fit`] with what is left when it all does not fit.
+pub fn wrap_rows(text: &str, width: usize, rows: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut rest = text.split(' ');
+    while let Some(word) = rest.next() {
+        let (lw, ww) = (line.chars().count(), word.chars().count());
+        if lw > 0 && lw + 1 + ww > width {
+            if out.len() + 1 == rows.max(1) {
+                // The last row: it takes everything left, cut to fit.
+                let left: Vec<&str> = std::iter::once(word).chain(rest.by_ref()).collect();
+                out.push(fit(&format!("{line} {}", left.join(" ")), width));
+                return out;
+            }
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if out.len() < rows.max(1) {
+        out.push(fit(&line, width));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fit;
+    use super::{fit, wrap_rows};
+
+    #[test]
+    fn wraps_into_the_rows_given_and_marks_what_is_left_out() {
+        assert_eq!(wrap_rows("aa bb cc", 5, 3), ["aa bb", "cc"]);
+        assert_eq!(wrap_rows("aa bb cc dd ee", 5, 2), ["aa bb", "cc…"]);
+        assert_eq!(wrap_rows("", 5, 2), [""]);
+        // A word longer than the row is cut, marked.
+        assert_eq!(wrap_rows("abcdefgh", 5, 1), ["abcd…"]);
+        let r = wrap_rows(
+            "token issued by client_credentials (at connect), lifetime 15.0s",
+            34,
+            2,
+        );
+        assert_eq!(
+            r,
+            [
+                "token issued by client_credentials",
+                "(at connect), lifetime 15.0s"
+            ]
+        );
+    }
 
     #[test]
     fn cuts_at_a_word_and_marks_the_cut() {
