@@ -35,7 +35,8 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
             let run_dir = journal::run_dir(&dir, &id)?;
             let mut report = RunReport::new(&manifest, &replay, &prefix);
             if let Some(pid) = journal::lock_holder(&run_dir) {
-                report.live(pid, &prefix);
+                let view = RunView::from_journal(&manifest, &replay, std::time::Instant::now());
+                report.live(pid, &view, &prefix);
             }
             if report.counts.rejected > 0 {
                 let path = run_dir.join("rejects.jsonl");
@@ -99,7 +100,7 @@ fn journal_listing_line(
         (_, Some(p), _) => format!("damaged: {p}"),
         (None, None, _) => "damaged: the journal cannot be read".into(),
         // Never "resumable": a resume would find it in use; `attach` watches it.
-        (_, _, Some(pid)) => live_words(pid),
+        (v, _, Some(pid)) => live_words(pid, v),
         (Some(v), None, None) => match (r.last_state, v.outcome()) {
             (Some(_), Some(o)) if !r.is_unfinished() => o.to_string(),
             (Some(RunState::Failed | RunState::Interrupted), Some(o)) => {
@@ -124,12 +125,22 @@ fn journal_listing_line(
     )
 }
 
-/// A live run's state: it is running, in the process `pid`.
-fn live_words(pid: Option<u32>) -> String {
-    match pid {
-        Some(pid) => format!("running (live, pid {pid})"),
-        None => "running (live)".into(),
+/// A live run's state, in the process `pid`: running, or paused as its journal says; when
+/// the journal says it ended, the process is still open (a console waiting for `q` or a
+/// retry).
+fn live_words(pid: Option<u32>, v: Option<&RunView>) -> String {
+    let pid = pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+    match v.map(|v| (v.state, ended(v))) {
+        Some((_, Some(o))) => format!("{o} (live{pid}: still open)"),
+        Some((RunState::Paused, None)) => format!("paused (live{pid})"),
+        _ => format!("running (live{pid})"),
     }
+}
+
+/// How the run ended, when its journal says it has and nothing is left to do.
+fn ended(v: &RunView) -> Option<Outcome> {
+    v.outcome()
+        .filter(|_| v.state.is_terminal() && v.unfinished() == 0)
 }
 
 /// Consecutive segments in the same state (and, for failures, with the same error).
@@ -319,10 +330,10 @@ impl RunReport {
 
     /// A process holds the run: it is running (or waiting for its operator), whatever the
     /// journal says so far; `attach` watches it, a resume would be refused.
-    fn live(&mut self, pid: Option<u32>, prefix: &str) {
+    fn live(&mut self, pid: Option<u32>, view: &RunView, prefix: &str) {
         self.live = true;
         self.pid = pid;
-        self.state = live_words(pid);
+        self.state = live_words(pid, Some(view));
         self.outcome = None;
         self.exit_code = None;
         self.next = Some(format!("{prefix} attach {}", self.run_id));
