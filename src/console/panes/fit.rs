@@ -1,6 +1,8 @@
 //! Text that must fit one row: cut at a word boundary and marked with an ellipsis, so a
 //! cut line never ends in half a word that reads as a different one.
 
+use ratatui::text::{Line, Span};
+
 /// `text` in at most `width` characters: whole when it fits, else its words up to the last
 /// space that leaves room for `…` (mid-word only when the first word alone is too long).
 pub fn fit(text: &str, width: usize) -> String {
@@ -24,6 +26,26 @@ pub fn fit(text: &str, width: usize) -> String {
         cut.to_string()
     };
     format!("{kept}…")
+}
+
+/// `line` in at most `width` columns: the span that crosses the edge is [`fit`] into what is
+/// left of the row (so it ends at a word with `…`), the spans after it are dropped.
+pub fn fit_line(line: Line<'_>, width: usize) -> Line<'_> {
+    let mut left = width;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let w = span.content.chars().count();
+        if w <= left {
+            left -= w;
+            spans.push(span);
+            continue;
+        }
+        if left > 0 {
+            spans.push(Span::styled(fit(&span.content, left), span.style));
+        }
+        break;
+    }
+    Line::from(spans)
 }
 
 /// `text` word-wrapped to `width` in at most `rows` rows (at least one), the last row
@@ -56,7 +78,24 @@ pub fn wrap_rows(text: &str, width: usize, rows: usize) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{fit, wrap_rows};
+    use super::{fit, fit_line, wrap_rows};
+    use ratatui::text::{Line, Span};
+
+    #[test]
+    fn a_line_of_spans_is_cut_in_the_span_that_crosses_the_edge() {
+        let line = Line::from(vec![
+            Span::raw("records 5/10 50%"),
+            Span::raw(" · segments 1/2"),
+            Span::raw(" · 8 in flight · lowered after 429"),
+        ]);
+        let cut = fit_line(line.clone(), 40);
+        assert_eq!(cut.to_string(), "records 5/10 50% · segments 1/2 · 8 in…");
+        assert_eq!(
+            fit_line(line.clone(), 31).to_string(),
+            "records 5/10 50% · segments 1/2"
+        );
+        assert_eq!(fit_line(line, 200).width(), 65);
+    }
 
     #[test]
     fn wraps_into_the_rows_given_and_marks_what_is_left_out() {
