@@ -80,6 +80,10 @@ pub struct DriveArgs {
     /// `metrics.listen`).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Keep serving `/metrics` this many seconds after the run ends, so the last scrape
+    /// sees the end (beats `metrics.linger_secs`; default 0: exit at once).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub metrics_linger: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -74,7 +74,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     // Consumers of a run's events.
     ("summary", &["engine", "run"]),
-    ("view", &["auth", "engine", "run"]),
+    ("view", &["auth", "engine", "journal", "run"]),
     (
         "headless",
         &[

@@ -135,7 +135,7 @@ async fn token_outage_fires_the_hooks_and_metrics_carry_every_series() {
 
     let opts = ObserveOptions {
         metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
-        shard: None,
+        ..ObserveOptions::default()
     };
     let mut obs = Observers::start(&cfg, vec![Secret::new(SECRET)], opts)
         .await
@@ -373,7 +373,7 @@ async fn a_busy_metrics_port_is_a_start_error_naming_the_key() {
     let addr = taken.local_addr().unwrap();
     let opts = ObserveOptions {
         metrics_listen: Some(addr),
-        shard: None,
+        ..ObserveOptions::default()
     };
     let Err(e) = Observers::start(&Config::default(), Vec::new(), opts).await else {
         panic!("a taken port must be refused");

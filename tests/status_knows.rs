@@ -1,7 +1,8 @@
-//! `status` knows rather than guesses, through the real binary: a live run says so and
-//! names `attach` (never `resume`); a finished run shows its outcome word (exit 6 is
-//! "completed with rejects"); `status RUN_ID` lists the first rejects; any unique prefix
-//! of a run id is accepted and an ambiguous one lists the candidates.
+//! `status` knows rather than guesses, through the real binary: a live run says so (and
+//! that it is paused when its journal says so) and names `attach` (never `resume`); a
+//! finished run shows its outcome word (exit 6 is "completed with rejects"); `status
+//! RUN_ID` lists the first rejects; any unique prefix of a run id is accepted and an
+//! ambiguous one lists the candidates.
 
 mod common;
 
@@ -137,6 +138,31 @@ async fn status_tells_live_from_dead_outcomes_rejects_and_prefixes() {
             && all.contains("knows-rejects-0001"),
         "{all}"
     );
+
+    // Paused through its control socket: the journal says so, and so does status.
+    {
+        use std::io::Write;
+        let sock = d.join("state/runs/knows-live-0002/control.sock");
+        let mut c = std::os::unix::net::UnixStream::connect(&sock).expect("the run's socket");
+        c.write_all(b"{\"command\":\"pause\"}\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, out, _) = status(&d, &cfg, &["status"]);
+            let line = out
+                .lines()
+                .find(|l| l.contains("knows-live-0002"))
+                .unwrap_or_default()
+                .to_string();
+            if line.contains(&format!("paused (live, pid {pid})")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never shown paused: {out}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (_, out, all) = status(&d, &cfg, &["status", "knows-li"]);
+        assert!(out.contains("paused (live, pid"), "{all}");
+        assert!(out.contains("attach knows-live-0002"), "{all}");
+    }
 
     // Killed: no longer live, resumable.
     live.kill().unwrap();

@@ -155,15 +155,40 @@ impl Scene {
         self.app.apply(EngineEvent::Token(status), now);
     }
 
+    /// A line of the refresh log, stamped `at` seconds into the scene.
+    fn log(&mut self, problem: bool, text: &str) {
+        let line = supsync::auth::audit::AuditLine {
+            wall: SystemTime::UNIX_EPOCH + S(self.at),
+            problem,
+            text: text.into(),
+        };
+        let now = self.now();
+        self.app.apply(EngineEvent::TokenLog(line), now);
+    }
+
     /// Twelve segments done with a couple of rejects, one failed, one retrying, four running.
     fn mid_run(&mut self) {
         self.token(0, 15, 0, 1, 0);
+        self.log(
+            false,
+            "token issued by client_credentials, lifetime 15.0s, in 6 ms",
+        );
         for i in 0..12 {
             self.advance(2);
             self.done(i, if i == 3 || i == 8 { 2 } else { 0 });
             if i % 3 == 2 {
                 let renewals = self.app.view.token.renewals + 1;
                 self.token(0, 15, self.at, 1, renewals);
+                self.log(
+                    false,
+                    "token refreshed (proactive), lifetime 15.0s, in 4 ms",
+                );
+            }
+            if i == 6 {
+                self.log(
+                    true,
+                    "keep-alive failed: connection reset by peer; the next call renews the token first",
+                );
             }
         }
         self.seg(12, SegmentState::Failed, 5, Counts::default());
@@ -180,20 +205,48 @@ impl Scene {
         term.draw(|f| panes::render(f, &self.app, now)).unwrap();
         let mut buf = term.backend().buffer().clone();
         let area = Rect::new(0, 0, w, h);
-        if !layout::too_small(area) && self.app.overlay == supsync::console::app::Overlay::None {
-            // tui-logger's lines are global and timestamped: blank the pane's inside.
+        if !layout::too_small(area) {
             let panes = Panes::new(area, self.app.view.segments.len());
-            let log = if self.app.log_expanded {
-                panes.middle
+            let overlay = self.app.overlay != supsync::console::app::Overlay::None;
+            if self.app.log_expanded {
+                if overlay {
+                    // Drawn over the log: nothing of tui-logger's shows through.
+                    return self.text(&buf, w, h);
+                }
+                // tui-logger's lines are global and timestamped: blank the pane's inside.
+                let log = panes.middle;
+                for y in log.y + 1..log.bottom().saturating_sub(1) {
+                    for x in log.x + 1..log.right().saturating_sub(1) {
+                        buf[(x, y)].set_symbol(" ");
+                    }
+                }
             } else {
-                panes.log
-            };
-            for y in log.y + 1..log.bottom().saturating_sub(1) {
-                for x in log.x + 1..log.right().saturating_sub(1) {
-                    buf[(x, y)].set_symbol(" ");
+                // The refresh log's times are local wall-clock times: the snapshot shows
+                // `hh:mm:ss` whatever the machine's time zone.
+                let log = panes.log;
+                for y in log.y + 1..log.bottom().saturating_sub(1) {
+                    let x0 = log.x + 1;
+                    let lead: String = (x0..x0 + 8).map(|x| buf[(x, y)].symbol()).collect();
+                    let is_time = lead.len() == 8
+                        && lead.char_indices().all(|(i, c)| {
+                            if i == 2 || i == 5 {
+                                c == ':'
+                            } else {
+                                c.is_ascii_digit()
+                            }
+                        });
+                    if is_time {
+                        for (x, c) in (x0..).zip("hh:mm:ss".chars()) {
+                            buf[(x, y)].set_symbol(&c.to_string());
+                        }
+                    }
                 }
             }
         }
+        self.text(&buf, w, h)
+    }
+
+    fn text(&self, buf: &ratatui::buffer::Buffer, w: u16, h: u16) -> String {
         let mut out = String::new();
         for y in 0..h {
             let mut line = String::new();
@@ -463,6 +516,9 @@ fn twenty_thousand_segments() {
     insta::assert_snapshot!("segments_20000", s.screen(120, 40));
     s.app.resize(Rect::new(0, 0, 80, 24));
     insta::assert_snapshot!("segments_20000_80x24", s.screen(80, 24));
+    // A big screen gives the grid more cells, so each stands for fewer segments.
+    s.app.resize(Rect::new(0, 0, 200, 60));
+    insta::assert_snapshot!("segments_20000_200x60", s.screen(200, 60));
 }
 
 #[test]

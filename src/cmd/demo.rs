@@ -69,6 +69,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         command: command_prefix(&demo_global),
         observe: ObserveOptions {
             metrics_listen: args.drive.metrics_listen,
+            metrics_linger: args.drive.metrics_linger,
             shard: None,
         },
         json: args

@@ -101,10 +101,13 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
     };
     // The engine's stream has ended (or is ending); the final alerts and the last metrics
     // file go out before the summary is printed.
-    match observers.await {
+    let lingering = match observers.await {
         Ok(o) => o.finish().await,
-        Err(e) => tracing::warn!("metrics and alerts stopped early: {e}"),
-    }
+        Err(e) => {
+            tracing::warn!("metrics and alerts stopped early: {e}");
+            None
+        }
+    };
     control.finish().await;
     match (json, json_tap, summary) {
         (Some(j), Some(t), Some(s)) => {
@@ -127,6 +130,10 @@ pub(crate) async fn drive(mut params: RunParams, how: &Drive) -> anyhow::Result<
                 tracing::warn!("the run's summary was not printed: {e:#}");
             }
         }
+    }
+    // `/metrics` stays up a while after the summary, so the next scrape sees the end.
+    if let Some(l) = lingering {
+        l.wait().await;
     }
     if let (Some(run_id), Some((config, secret))) = (verify, verify_with) {
         // Asked for at the console: the run's outcome stands when it failed; a run that

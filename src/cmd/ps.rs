@@ -36,6 +36,9 @@ pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
         "RUN ID", "PID", "DIR", "STATE", "RECORDS", "SEGMENTS", "ETA", "TOKEN"
     );
     for r in runs {
+        // Every segment finished (the console waits for `q` or a retry): nothing is left,
+        // and the token is neither renewed nor kept alive.
+        let finished = r.segments_total > 0 && r.segments_finished == r.segments_total;
         let direction = r.direction.map_or("?".to_string(), |d| d.to_string());
         let segments = if r.segments_failed > 0 {
             format!(
@@ -45,9 +48,11 @@ pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
         } else {
             format!("{}/{}", r.segments_finished, r.segments_total)
         };
-        let eta = r.eta_secs.map_or("–".to_string(), |s| {
-            crate::view::throughput::clock(Duration::from_secs_f64(s.max(0.0)))
-        });
+        let eta = match r.eta_secs {
+            _ if finished => "done".to_string(),
+            Some(s) => crate::view::throughput::clock(Duration::from_secs_f64(s.max(0.0))),
+            None => "–".to_string(),
+        };
         // The state says why the ETA stands still ("paused", "holding: API down, …").
         let state = match &r.stalled {
             Some(why) if why != &r.state => format!("{} ({why})", r.state),
@@ -62,7 +67,11 @@ pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
             format!("{}/{}", r.records_done, r.records_total),
             segments,
             eta,
-            token(r)
+            if finished {
+                "not kept alive (run ended)".to_string()
+            } else {
+                token(r)
+            }
         ));
         // The pace after the table's columns: it is long, and not every run has said.
         if let Some(p) = &r.pace {

@@ -200,6 +200,7 @@ fn drive(
         command: command_prefix(global),
         observe: ObserveOptions {
             metrics_listen: args.metrics_listen,
+            metrics_linger: args.metrics_linger,
             shard: metrics_shard.map(|s| s.to_string()),
         },
         json: args.json_progress(crate::headless::json::PROGRESS_EVERY),

@@ -9,6 +9,7 @@ use super::out::print_out;
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::journal::{self, Manifest, Replay};
 use crate::run::{Counts, Direction, Outcome, RunState, SegmentState};
+use crate::view::RunView;
 use crate::{config, exit};
 
 /// At most this many state ranges are printed; the rest is summed up in one line.
@@ -34,7 +35,8 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
             let run_dir = journal::run_dir(&dir, &id)?;
             let mut report = RunReport::new(&manifest, &replay, &prefix);
             if let Some(pid) = journal::lock_holder(&run_dir) {
-                report.live(pid, &prefix);
+                let view = RunView::from_journal(&manifest, &replay, std::time::Instant::now());
+                report.live(pid, &view, &prefix);
             }
             if report.counts.rejected > 0 {
                 let path = run_dir.join("rejects.jsonl");
@@ -67,11 +69,19 @@ fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> 
         return Ok(exit::OK);
     }
     let mut text = String::new();
+    let now = std::time::Instant::now();
     for r in &runs {
         let live = journal::run_dir(dir, &r.run_id)
             .ok()
             .and_then(|d| journal::lock_holder(&d));
-        text.push_str(&journal_listing_line(r, live));
+        // Each run through the same view its own summary read (a damaged one has none).
+        let view = match &r.problem {
+            Some(_) => None,
+            None => journal::read(dir, &r.run_id)
+                .ok()
+                .map(|(m, replay)| RunView::from_journal(&m, &replay, now)),
+        };
+        text.push_str(&journal_listing_line(r, view.as_ref(), live));
         text.push('\n');
     }
     text.push_str(&format!("details: {prefix} status RUN_ID\n"));
@@ -79,38 +89,58 @@ fn list(dir: &std::path::Path, json: bool, prefix: &str) -> anyhow::Result<i32> 
     Ok(exit::OK)
 }
 
-/// `live`: the pid (if known) of the process working on the run now.
-fn journal_listing_line(r: &journal::RunListing, live: Option<Option<u32>>) -> String {
-    let outcome = |s: RunState| Outcome::of(s, r.counts.rejected, r.segments_failed, false);
-    let state = match (r.last_state, &r.problem, live) {
+/// `view`: the run as its journal tells it (`None` when it cannot be read); `live`: the
+/// pid (if known) of the process working on the run now.
+fn journal_listing_line(
+    r: &journal::RunListing,
+    view: Option<&RunView>,
+    live: Option<Option<u32>>,
+) -> String {
+    let state = match (view, &r.problem, live) {
         (_, Some(p), _) => format!("damaged: {p}"),
+        (None, None, _) => "damaged: the journal cannot be read".into(),
         // Never "resumable": a resume would find it in use; `attach` watches it.
-        (_, _, Some(pid)) => live_words(pid),
-        (Some(s), _, _) if !r.is_unfinished() => outcome(s).to_string(),
-        (Some(s @ (RunState::Failed | RunState::Interrupted)), _, _) => {
-            format!("{} (resumable)", outcome(s))
-        }
-        // Journaled as running, yet no process holds it: it was killed or crashed.
-        (Some(_), _, _) | (None, _, _) => "stopped unfinished (resumable)".into(),
+        (v, _, Some(pid)) => live_words(pid, v),
+        (Some(v), None, None) => match (r.last_state, v.outcome()) {
+            (Some(_), Some(o)) if !r.is_unfinished() => o.to_string(),
+            (Some(RunState::Failed | RunState::Interrupted), Some(o)) => {
+                format!("{o} (resumable)")
+            }
+            // Journaled as running, yet no process holds it: it was killed or crashed.
+            _ => "stopped unfinished (resumable)".into(),
+        },
     };
+    let (done, failed, total) = view.map_or((0, 0, r.segments_total), |v| {
+        (v.done(), v.failed(), v.segments.len())
+    });
     format!(
         "{:<28} {:<5} {:<25} {:>6}/{:<6} segments done, {} failed  {}",
         r.run_id,
         r.direction.to_string(),
         state,
-        r.segments_done,
-        r.segments_total,
-        r.segments_failed,
+        done,
+        total,
+        failed,
         r.created_at
     )
 }
 
-/// A live run's state: it is running, in the process `pid`.
-fn live_words(pid: Option<u32>) -> String {
-    match pid {
-        Some(pid) => format!("running (live, pid {pid})"),
-        None => "running (live)".into(),
+/// A live run's state, in the process `pid`: running, or paused as its journal says; when
+/// the journal says it ended, the process is still open (a console waiting for `q` or a
+/// retry).
+fn live_words(pid: Option<u32>, v: Option<&RunView>) -> String {
+    let pid = pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+    match v.map(|v| (v.state, ended(v))) {
+        Some((_, Some(o))) => format!("{o} (live{pid}: still open)"),
+        Some((RunState::Paused, None)) => format!("paused (live{pid})"),
+        _ => format!("running (live{pid})"),
     }
+}
+
+/// How the run ended, when its journal says it has and nothing is left to do.
+fn ended(v: &RunView) -> Option<Outcome> {
+    v.outcome()
+        .filter(|_| v.state.is_terminal() && v.unfinished() == 0)
 }
 
 /// Consecutive segments in the same state (and, for failures, with the same error).
@@ -233,36 +263,27 @@ fn recorded_mapping(m: &Manifest) -> Vec<String> {
 
 impl RunReport {
     fn new(m: &Manifest, replay: &Replay, prefix: &str) -> Self {
-        let mut states = Vec::with_capacity(m.segments);
-        let mut counts = Counts::default();
-        let mut by_state = BTreeMap::new();
-        for i in 0..m.segments {
-            let (state, error) = match replay.segments.get(&i) {
-                Some(r) if r.state.is_finished() => {
-                    counts.add(&r.counts);
-                    (r.state, r.error.clone())
-                }
-                _ => (SegmentState::Pending, None),
-            };
-            *by_state.entry(state.to_string()).or_insert(0) += 1;
-            states.push((state, error));
-        }
-        let pending = states.iter().any(|(s, _)| !s.is_finished());
-        let failed = states.iter().any(|(s, _)| *s == SegmentState::Failed);
+        // The same view the run's own screens and summary read, fed from its journal.
+        let view = RunView::from_journal(m, replay, std::time::Instant::now());
+        let states: Vec<_> = view
+            .segments
+            .iter()
+            .map(|v| (v.state, v.last_error.clone()))
+            .collect();
+        let by_state = SegmentState::ALL
+            .iter()
+            .map(|&s| (s.to_string(), view.totals.count(s)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let pending = view.unfinished() > 0;
+        let failed = view.failed() > 0;
         let state = match replay.last_run_state {
             Some(s) if s.is_terminal() && !(pending && s != RunState::Failed) => s.to_string(),
             _ if pending => "unfinished (resumable)".into(),
             _ if failed => RunState::CompletedWithFailures.to_string(),
             _ => RunState::Completed.to_string(),
         };
-        let outcome = replay.last_run_state.filter(|s| s.is_terminal()).map(|s| {
-            Outcome::of(
-                s,
-                counts.rejected,
-                usize::from(failed),
-                replay.last_run_auth_failure,
-            )
-        });
+        let outcome = view.outcome();
         // Why it stopped, or (a pull that did not add up) why it completed with failures,
         // while that is still the run's last word (a resume after it records its own end).
         let reason = replay.last_run_reason.clone().filter(|_| {
@@ -293,7 +314,7 @@ impl RunReport {
             segment_size: m.segment_size,
             segments: m.segments,
             by_state,
-            counts,
+            counts: view.totals.counts,
             ranges: group(&states),
             journal_warning: replay.warning(),
             rejects_file: None,
@@ -309,10 +330,10 @@ impl RunReport {
 
     /// A process holds the run: it is running (or waiting for its operator), whatever the
     /// journal says so far; `attach` watches it, a resume would be refused.
-    fn live(&mut self, pid: Option<u32>, prefix: &str) {
+    fn live(&mut self, pid: Option<u32>, view: &RunView, prefix: &str) {
         self.live = true;
         self.pid = pid;
-        self.state = live_words(pid);
+        self.state = live_words(pid, Some(view));
         self.outcome = None;
         self.exit_code = None;
         self.next = Some(format!("{prefix} attach {}", self.run_id));

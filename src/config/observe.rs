@@ -92,6 +92,9 @@ pub struct MetricsConfig {
     pub file_interval_secs: u64,
     /// `ADDR:PORT` serving `GET /metrics` during a run (`--metrics-listen` overrides).
     pub listen: Option<String>,
+    /// Seconds `/metrics` stays up after the run ends, so one more scrape sees the end
+    /// (`--metrics-linger` overrides); 0 exits at once.
+    pub linger_secs: u64,
 }
 
 impl Default for MetricsConfig {
@@ -100,6 +103,7 @@ impl Default for MetricsConfig {
             file: None,
             file_interval_secs: 15,
             listen: None,
+            linger_secs: 0,
         }
     }
 }

@@ -78,6 +78,7 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>) {
         3600,
         " seconds",
     );
+    c.range("metrics.linger_secs", m.linger_secs, 0, 3600, " seconds");
     if let Some(listen) = &m.listen
         && let Err(msg) = parse_listen(listen)
     {

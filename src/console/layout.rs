@@ -35,7 +35,7 @@ const TOKEN_H: u16 = 14;
 const DETAILS_H: u16 = 7;
 const GRID_MIN_H: u16 = 6;
 const RIGHT_MIN: u16 = 42;
-const RIGHT_MAX: u16 = 60;
+const RIGHT_MAX: u16 = 80;
 const RIGHT_SHARE: u16 = 40; // percent
 
 /// Where each pane goes for a terminal of `area`.

@@ -1,10 +1,9 @@
 //! The plain progress line, read from the run's [`RunView`] (the console's header and `ps`
 //! read the same view, so the three agree on rate and ETA).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::auth::status::ExpiredCounts;
-use crate::summary::format_duration;
 use crate::view::RunView;
 
 /// Segments finished (done, done with rejects or failed).
@@ -12,20 +11,11 @@ pub(super) fn finished(v: &RunView) -> usize {
     v.totals.finished()
 }
 
-/// "progress: 2/3 segments, 10/30 records, …, ETA 1m 5s (paused), …".
+/// "progress: 2/3 segments, 10/30 records, …, ETA 01:05 (paused), …".
 pub(super) fn line(v: &RunView, now: Instant) -> String {
     let rate = v.rate().unwrap_or(0.0);
-    let eta = if v.finished_at.is_some() || v.state.is_terminal() {
-        "done".to_string()
-    } else {
-        let eta = v.eta().map_or("?".to_string(), |d| {
-            format_duration(Duration::from_secs(d.as_secs()))
-        });
-        match v.stalled(now) {
-            Some(why) => format!("{eta} ({why})"),
-            None => eta,
-        }
-    };
+    // The view's own words, so the line reads as the console's header and `ps` do.
+    let eta = v.eta_text(now);
     format!(
         "progress: {}/{} segments, {}/{} records, {} in flight{}, {} failed, {rate:.1} records/s, ETA {eta}, token renewals {}, expired answers {}",
         finished(v),

@@ -40,6 +40,8 @@ pub const DRAIN: Duration = Duration::from_secs(15);
 pub struct ObserveOptions {
     /// `--metrics-listen ADDR`: wins over `metrics.listen`.
     pub metrics_listen: Option<SocketAddr>,
+    /// `--metrics-linger SECS`: wins over `metrics.linger_secs`.
+    pub metrics_linger: Option<u64>,
     /// The run's shard (`K/N`), a label on every metric.
     pub shard: Option<String>,
 }
@@ -49,8 +51,51 @@ pub struct Observers {
     tracker: Tracker,
     notifier: Option<Notifier>,
     stop: CancellationToken,
-    listener: Option<(SocketAddr, JoinHandle<()>)>,
+    listener: Option<Listener>,
     file_writer: Option<JoinHandle<()>>,
+}
+
+/// `/metrics` being served: its address, its task, what stops it, and how long it stays
+/// up after the run ends.
+struct Listener {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+    stop: CancellationToken,
+    linger: Duration,
+}
+
+/// `/metrics` kept up after the run ended (`metrics.linger_secs`), so the scrape after the
+/// end sees the run ended; [`Lingering::wait`] ends it.
+pub struct Lingering(Listener);
+
+impl Lingering {
+    /// Serves until the linger is over (or a stop signal comes), then stops the listener.
+    pub async fn wait(self) {
+        let l = self.0;
+        tokio::select! {
+            () = tokio::time::sleep(l.linger) => {}
+            () = stop_signal() => {}
+        }
+        l.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(2), l.task).await;
+    }
+}
+
+/// Ctrl-C or SIGTERM: the operator does not want to wait out the linger.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    // No handler could be set up: wait out the linger.
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 impl Observers {
@@ -82,7 +127,16 @@ impl Observers {
         let mut file_writer = None;
         if let Some(metrics) = &metrics {
             if let Some(addr) = listen {
-                listener = Some(export::serve(addr, key, metrics.clone(), stop.clone()).await?);
+                // Its own stop: it may outlive the run by the linger.
+                let stop = CancellationToken::new();
+                let (addr, task) = export::serve(addr, key, metrics.clone(), stop.clone()).await?;
+                let linger = opts.metrics_linger.unwrap_or(m.linger_secs);
+                listener = Some(Listener {
+                    addr,
+                    task,
+                    stop,
+                    linger: Duration::from_secs(linger),
+                });
             }
             if let Some(path) = &m.file {
                 config::validate_observe::check_metrics_file(path)
@@ -112,7 +166,7 @@ impl Observers {
 
     /// The address `/metrics` is served on (the real port when 0 was asked for).
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.listener.as_ref().map(|(a, _)| *a)
+        self.listener.as_ref().map(|l| l.addr)
     }
 
     pub fn metrics(&self) -> Option<&Metrics> {
@@ -153,20 +207,25 @@ impl Observers {
         }
     }
 
-    /// Stops the listener, writes the metrics file a last time and lets queued alerts go
-    /// out (at most [`DRAIN`]).
-    pub async fn finish(self) {
+    /// Writes the metrics file a last time, lets queued alerts go out (at most [`DRAIN`])
+    /// and stops the listener, unless it is to linger: then it is handed back, still
+    /// serving the run's last state, for the caller to wait out once the summary is out.
+    pub async fn finish(self) -> Option<Lingering> {
         self.stop.cancel();
         if let Some(t) = self.file_writer {
             // Ignored on purpose: the writer logs its own failures.
             let _ = t.await;
         }
-        if let Some((_, t)) = self.listener {
-            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
-        }
         if let Some(n) = self.notifier {
             n.close(DRAIN).await;
         }
+        let l = self.listener?;
+        if !l.linger.is_zero() {
+            return Some(Lingering(l));
+        }
+        l.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(2), l.task).await;
+        None
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod activity;
 mod history;
+mod recorded;
 pub mod throughput;
 pub mod totals;
 
@@ -165,6 +166,11 @@ impl RunView {
             EngineEvent::Segment(view) => self.update_segment(view, now),
             EngineEvent::Token(status) => self.update_token(status, now),
             EngineEvent::RunState(state) => {
+                // The engine's clock starts with planning (reading the source, the first
+                // token): so does the run's elapsed time, as in its summary.
+                if *state == RunState::Planning && !self.remote && self.info.is_none() {
+                    self.started_at.get_or_insert(now);
+                }
                 self.state = *state;
                 if state.is_terminal() {
                     // The engine kept alive for retries reports the end without `Finished`.

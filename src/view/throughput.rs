@@ -10,6 +10,8 @@ use std::time::Duration;
 const KEEP: usize = 240;
 /// records/s is averaged over this window, so one slow batch does not swing the ETA.
 pub const RATE_WINDOW: Duration = Duration::from_secs(15);
+/// The shortest span one bar of the sparkline stands for.
+const SPARK_SPAN: Duration = Duration::from_millis(900);
 
 #[derive(Debug, Clone, Default)]
 pub struct Throughput {
@@ -54,20 +56,21 @@ impl Throughput {
         self.samples.push_back((now, processed));
     }
 
-    /// Per-interval rates (records/s, rounded), oldest first, for the sparkline.
+    /// Rates (records/s, rounded) over spans of at least [`SPARK_SPAN`], oldest first, for
+    /// the sparkline. Samples come with every event, some microseconds apart: a batch
+    /// answered just after a tick must not read as a million records a second.
     pub fn sparkline(&self) -> Vec<u64> {
-        self.samples
-            .iter()
-            .zip(self.samples.iter().skip(1))
-            .map(|(&(t0, n0), &(t1, n1))| {
-                let dt = t1.saturating_sub(t0).as_secs_f64();
-                if dt > 0.0 {
-                    ((n1 - n0) as f64 / dt).round() as u64
-                } else {
-                    0
-                }
-            })
-            .collect()
+        let mut out = Vec::new();
+        let mut from = self.samples.front().copied();
+        for &(t1, n1) in self.samples.iter().skip(1) {
+            let Some((t0, n0)) = from else { break };
+            let dt = t1.saturating_sub(t0);
+            if dt >= SPARK_SPAN {
+                out.push(((n1 - n0) as f64 / dt.as_secs_f64()).round() as u64);
+                from = Some((t1, n1));
+            }
+        }
+        out
     }
 }
 
@@ -132,9 +135,10 @@ mod tests {
         let t0 = Duration::ZERO;
         let mut t = Throughput::default();
         t.sample(t0, 0);
-        t.sample(t0 + Duration::from_millis(500), 10); // 20/s
-        t.sample(t0 + Duration::from_millis(1500), 15); // 5/s
-        assert_eq!(t.sparkline(), vec![20, 5]);
+        t.sample(t0 + Duration::from_secs(1), 20); // 20/s
+        t.sample(t0 + Duration::from_millis(1001), 30); // a batch just after: no bar alone
+        t.sample(t0 + Duration::from_secs(3), 40); // 20 in 2 s: 10/s
+        assert_eq!(t.sparkline(), vec![20, 10]);
     }
 
     #[test]

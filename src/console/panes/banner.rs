@@ -12,7 +12,6 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use super::theme::Theme;
 use crate::console::app::App;
 use crate::run::{Outcome, SegmentState};
-use crate::view::throughput::clock;
 
 /// The banner's lines, or `None` while the run goes on.
 pub fn lines(app: &App, now: Instant) -> Option<Vec<Line<'static>>> {
@@ -29,7 +28,7 @@ pub fn lines(app: &App, now: Instant) -> Option<Vec<Line<'static>>> {
         Span::raw(format!(
             " · exit {} · in {}",
             outcome.exit_code(),
-            clock(app.view.elapsed(now))
+            crate::summary::format_duration(app.view.elapsed(now))
         )),
     ])];
     let c = &app.view.totals.counts;

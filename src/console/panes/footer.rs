@@ -94,17 +94,10 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
         t.warn()
     };
     let room = usize::from(area.width).saturating_sub(keys_w + 2);
-    let n = text.chars().count();
     if room < 12 {
         return;
     }
-    let shown: String = if n > room {
-        let mut s: String = text.chars().take(room - 1).collect();
-        s.push('…');
-        s
-    } else {
-        text.to_string()
-    };
+    let shown = super::fit::fit(text, room);
     let x = area.right() - shown.chars().count() as u16;
     buf.set_string(x, area.y, shown, style);
 }

@@ -15,10 +15,15 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App) {
     let t = Theme { color: app.color };
     let g = app.geometry;
     let title = if g.span > 1 {
-        format!(" {} segments · cell = {}, worst shown ", g.segments, g.span)
+        format!("{} segments · cell = {}, worst shown", g.segments, g.span)
     } else {
-        format!(" {} segments ", g.segments)
+        format!("{} segments", g.segments)
     };
+    // Inside the corners, with a space either side.
+    let title = format!(
+        " {} ",
+        super::fit::fit(&title, usize::from(area.width.saturating_sub(4)))
+    );
     let block = Block::bordered()
         .title(title)
         .title_bottom(legend(&t))

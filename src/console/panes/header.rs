@@ -27,7 +27,11 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     }
     let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
     Paragraph::new(run_line(app, now, &t, l1.width)).render(l1, buf);
-    Paragraph::new(progress_line(app, &t)).render(l2, buf);
+    Paragraph::new(super::fit::fit_line(
+        progress_line(app, &t),
+        usize::from(l2.width),
+    ))
+    .render(l2, buf);
     counts_and_throughput(buf, l3, app, &t);
 }
 

@@ -5,6 +5,7 @@
 
 mod banner;
 mod details;
+pub mod fit;
 mod footer;
 mod grid;
 mod header;

@@ -76,6 +76,8 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
     lines.push(Line::from(vec![
         label("next renew"),
         Span::raw(match s.next_refresh_at {
+            // A finished run renews nothing (nor keeps the token alive).
+            _ if app.view.state.is_terminal() => "none: the run ended".into(),
             Some(at) if at > now => format!("in {}", clock(at - now)),
             Some(_) => "due now".into(),
             None => "–".into(),
@@ -92,24 +94,40 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
             t.dim(),
         ),
     ]));
-    lines.push(Line::from(vec![
-        label("renewals"),
-        Span::raw(format!(
-            "{} · sessions {} · expired answers {}",
+    // One row, so the last result below keeps its room: "expired" alone when narrow.
+    let tally = |what: &str| {
+        format!(
+            "{} · sessions {} · {what} {}",
             s.renewals,
             s.sessions,
             expired_answers(s)
-        )),
-    ]));
+        )
+    };
+    let mut renewals = tally("expired answers");
+    if LABEL_W + renewals.chars().count() > w {
+        renewals = super::fit::fit(&tally("expired"), w.saturating_sub(LABEL_W));
+    }
+    lines.push(Line::from(vec![label("renewals"), Span::raw(renewals)]));
     lines.push(timeline(app, now, w, &t));
-    // Last, so a long result or error can wrap into the pane's spare row.
-    lines.push(match (&s.last_error, &s.last_result) {
-        (Some(e), _) if s.phase == TokenPhase::Failed => {
-            Line::from(vec![label("last"), Span::styled(e.clone(), t.bad())])
-        }
-        (_, Some(r)) => Line::from(vec![label("last"), Span::raw(r.clone())]),
-        _ => Line::from(vec![label("last"), Span::styled("–", t.dim())]),
-    });
+    // Last, so a long result or error can wrap into the pane's spare rows, under itself;
+    // what does not fit ends at a word with "…".
+    let (text, style) = match (&s.last_error, &s.last_result) {
+        (Some(e), _) if s.phase == TokenPhase::Failed => (e.as_str(), t.bad()),
+        (_, Some(r)) => (r.as_str(), Style::new()),
+        _ => ("–", t.dim()),
+    };
+    let rows = usize::from(inner.height).saturating_sub(lines.len()).max(1);
+    for (i, row) in super::fit::wrap_rows(text, w.saturating_sub(LABEL_W).max(1), rows)
+        .into_iter()
+        .enumerate()
+    {
+        let lead = if i == 0 {
+            label("last")
+        } else {
+            Span::raw(" ".repeat(LABEL_W))
+        };
+        lines.push(Line::from(vec![lead, Span::styled(row, style)]));
+    }
     Paragraph::new(lines)
         .wrap(ratatui::widgets::Wrap { trim: false })
         .render(inner, buf);
@@ -128,9 +146,12 @@ fn expired_answers(s: &crate::auth::status::TokenStatus) -> String {
     )
 }
 
+/// Width of a row's label column.
+const LABEL_W: usize = 12;
+
 fn label(text: &str) -> Span<'static> {
     Span::styled(
-        format!("{text:<12}"),
+        format!("{text:<LABEL_W$}"),
         Style::new().add_modifier(Modifier::DIM),
     )
 }
