@@ -95,6 +95,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<i32> {
         // One record at a time for a per-record style too, so every style plays at the
         // demo's pace (the refreshes and the session limit fall inside the run).
         config.api.mapping.push_concurrency = Some(1);
+        let config = with_overrides(config, &global.set)?;
         let params = RunParams::new(
             config,
             Secret::new(CLIENT_SECRET),
@@ -185,6 +186,28 @@ fn speak(c: &mut Config, auth: DemoAuth, expiry: DemoExpiry) {
         DemoExpiry::Body200 => Some("200 /error/code = TOKEN_EXPIRED"),
     };
     c.auth.expired_when = rule.into_iter().map(String::from).collect();
+}
+
+/// The demo's configuration with the command line's `--set` over it, validated like any
+/// other layer: an operator trying a setting in the demo sees it used, or told why not,
+/// never silently dropped.
+fn with_overrides(config: Config, sets: &[String]) -> anyhow::Result<Config> {
+    if sets.is_empty() {
+        return Ok(config);
+    }
+    let json = serde_json::to_value(&config).context("could not lay out the demo configuration")?;
+    let base = crate::config::recorded::Recorded::from_manifest("demo", &json)?;
+    let loaded = crate::config::load::load_layered(
+        Some(&base),
+        None,
+        None,
+        &std::collections::BTreeMap::new(),
+        sets,
+    )?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(loaded.config)
 }
 
 /// Settings sized for the demo profile's clocks (15 s tokens, 15 s idle, 60 s sessions).
@@ -298,6 +321,21 @@ mod tests {
                 "contract is served by the plain API, the others by the styled one"
             );
         }
+    }
+
+    #[test]
+    fn set_overrides_reach_the_demo_and_bad_ones_are_refused() {
+        let c = demo_config("http://127.0.0.1:4321");
+        let same = with_overrides(c.clone(), &[]).unwrap();
+        assert_eq!(same, c);
+        let four = with_overrides(c.clone(), &["sync.concurrency=4".into()]).unwrap();
+        assert_eq!(four.sync.concurrency, 4);
+        // Everything else is the demo's own.
+        let mut expected = c.clone();
+        expected.sync.concurrency = 4;
+        assert_eq!(four, expected);
+        let bad = with_overrides(c, &["sync.concurency=4".into()]).unwrap_err();
+        assert!(format!("{bad:#}").contains("concurency"), "{bad:#}");
     }
 
     #[test]
