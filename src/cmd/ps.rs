@@ -29,11 +29,15 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
+/// The token column's width: its longest usual text ("renewing (expires in 14m 59s)")
+/// keeps the pace column after it aligned.
+const TOKEN_WIDTH: usize = 30;
+
 /// The human table, with the command that opens the console on a run.
 pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
     let mut out = format!(
-        "{:<28} {:>7} {:<5} {:<24} {:>17} {:>15} {:>8}  {}\n",
-        "RUN ID", "PID", "DIR", "STATE", "RECORDS", "SEGMENTS", "ETA", "TOKEN"
+        "{:<28} {:>7} {:<5} {:<24} {:>17} {:>15} {:>8}  {:<TOKEN_WIDTH$}  {}\n",
+        "RUN ID", "PID", "DIR", "STATE", "RECORDS", "SEGMENTS", "ETA", "TOKEN", "PACE"
     );
     for r in runs {
         // Every segment finished (the console waits for `q` or a retry): nothing is left,
@@ -58,8 +62,15 @@ pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
             Some(why) if why != &r.state => format!("{} ({why})", r.state),
             _ => r.state.clone(),
         };
+        let token = if finished {
+            "not kept alive (run ended)".to_string()
+        } else {
+            token(r)
+        };
+        // A run that has not said its pace yet (an older supsync) shows a dash.
+        let pace = r.pace.as_deref().unwrap_or("–");
         out.push_str(&format!(
-            "{:<28} {:>7} {:<5} {:<24} {:>17} {:>15} {:>8}  {}\n",
+            "{:<28} {:>7} {:<5} {:<24} {:>17} {:>15} {:>8}  {:<TOKEN_WIDTH$}  {}\n",
             r.run_id,
             r.pid,
             direction,
@@ -67,18 +78,9 @@ pub(crate) fn table(runs: &[LiveRun], prefix: &str) -> String {
             format!("{}/{}", r.records_done, r.records_total),
             segments,
             eta,
-            if finished {
-                "not kept alive (run ended)".to_string()
-            } else {
-                token(r)
-            }
+            token,
+            pace
         ));
-        // The pace after the table's columns: it is long, and not every run has said.
-        if let Some(p) = &r.pace {
-            let line = out.trim_end_matches('\n').len();
-            out.truncate(line);
-            out.push_str(&format!("  · {p}\n"));
-        }
     }
     out.push_str(&format!(
         "open the console on one: {prefix} attach RUN_ID\n"
@@ -143,6 +145,20 @@ mod tests {
             assert!(row.contains(part), "{part} missing from {row}");
         }
         assert!(t.ends_with("open the console on one: supsync attach RUN_ID\n"));
+    }
+
+    #[test]
+    fn the_pace_column_lines_up_whatever_the_token_says() {
+        let mut a = run(Some("refreshing"), Some(899.0));
+        a.pace = Some("8 in flight · lowered after 429".into());
+        let mut b = run(Some("valid"), Some(2.0));
+        b.pace = Some("4 in flight · fixed".into());
+        let t = table(&[a, b], "supsync");
+        let at = |line: &str, what: &str| line.find(what).map(|i| line[..i].chars().count());
+        let lines: Vec<&str> = t.lines().collect();
+        let head = at(lines[0], "PACE").unwrap();
+        assert_eq!(at(lines[1], "8 in flight"), Some(head), "{t}");
+        assert_eq!(at(lines[2], "4 in flight"), Some(head), "{t}");
     }
 
     #[test]
