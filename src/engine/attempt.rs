@@ -63,9 +63,11 @@ where
         let mut probed = false;
         if let Ok(result) = &answer {
             let took = sent.elapsed();
+            // Only a first try's time tells the server's load (see `Signal::CleanUntimed`).
+            let timed = (spent == 0 && holds == 0).then_some(records);
             probed = ctx
                 .pace
-                .sample(seq, took, records, result, &ctx.api, &ctx.emit);
+                .sample(seq, took, timed, result, &ctx.api, &ctx.emit);
         }
         let err = match answer {
             Err(_) => return Err(Fail::Abandoned),

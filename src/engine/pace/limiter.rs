@@ -85,6 +85,9 @@ pub enum Verdict {
 pub enum Signal {
     /// Answered (success or a definite refusal of the data): latency is meaningful.
     Clean,
+    /// Answered, but its time says nothing of the load: a retry, which may send only what
+    /// the first try left (a per-record push) right after a wait. Counts toward the round.
+    CleanUntimed,
     /// 429, 503, a cut connection or a timeout: the server is past its capacity.
     Pushback,
     /// Failed for a reason that says nothing about load (auth, a bad request).
@@ -197,6 +200,12 @@ impl Limiter {
             Signal::Pushback => {
                 self.pushback(seq);
             }
+            Signal::CleanUntimed => {
+                if seq > self.decreased_at {
+                    self.refusing = false;
+                }
+                self.count(seq, min, max);
+            }
             Signal::Clean => {
                 if seq > self.decreased_at {
                     self.refusing = false;
@@ -212,14 +221,19 @@ impl Limiter {
                     Some(b) if s >= b => b + (s - b) * BASELINE_DRIFT / self.limit as f64,
                     _ => s,
                 });
-                self.in_round += 1;
-                if self.in_round >= self.limit {
-                    self.in_round = 0;
-                    self.end_round(seq, min, max);
-                }
+                self.count(seq, min, max);
             }
         }
         self.limit != before
+    }
+
+    /// One more clean sample in the round; the round ends at `limit` of them.
+    fn count(&mut self, seq: u64, min: usize, max: usize) {
+        self.in_round += 1;
+        if self.in_round >= self.limit {
+            self.in_round = 0;
+            self.end_round(seq, min, max);
+        }
     }
 
     /// A push-back (429, 503, a cut connection) to the request `seq`: lowers the limit once

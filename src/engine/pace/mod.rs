@@ -76,19 +76,21 @@ impl Pace {
         self.limiter().start()
     }
 
-    /// An attempt over `records` records came back after `took`, with `result`. True when
+    /// An attempt over `records` records came back after `took`, with `result` (`None`
+    /// records: a retry, whose time says nothing of the load). True when
     /// it was a 429 that `auto` takes as a probe of the server's capacity: the request is
     /// retried without holding the run (see `limiter.rs`).
     pub(crate) fn sample<T>(
         &self,
         seq: u64,
         took: Duration,
-        records: u64,
+        records: Option<u64>,
         result: &Result<T, ApiError>,
         api: &ApiClient,
         emit: &Emitter,
     ) -> bool {
         let signal = match result {
+            Ok(_) if records.is_none() => Signal::CleanUntimed,
             Ok(_) => Signal::Clean,
             Err(ApiError::RateLimited { .. }) => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
@@ -97,7 +99,7 @@ impl Pace {
             Err(ApiError::Transient { .. }) => Signal::Pushback,
             Err(_) => Signal::Neutral,
         };
-        let per_record = took.as_secs_f64() / records.max(1) as f64;
+        let per_record = took.as_secs_f64() / records.unwrap_or(1).max(1) as f64;
         let (limit, verdict) = {
             let mut l = self.limiter();
             let verdict = match signal {
@@ -112,7 +114,7 @@ impl Pace {
         if limit != self.slots.size() {
             self.slots.resize(limit);
         }
-        if signal == Signal::Clean {
+        if matches!(signal, Signal::Clean | Signal::CleanUntimed) {
             self.clean.send_modify(|n| *n = n.wrapping_add(1));
         }
         self.show(api, emit);
