@@ -39,6 +39,17 @@ async fn push(
     records: u64,
     stop_when: impl Fn(Duration, &PaceView, &[(Duration, PaceView)]) -> bool,
 ) -> (RunState, Duration, Vec<(Duration, PaceView)>) {
+    let (state, took, paces, _) = push_holding(cfg, dir, records, stop_when).await;
+    (state, took, paces)
+}
+
+/// [`push`], also counting the run-wide holds the engine reported.
+async fn push_holding(
+    cfg: Config,
+    dir: &Path,
+    records: u64,
+    stop_when: impl Fn(Duration, &PaceView, &[(Duration, PaceView)]) -> bool,
+) -> (RunState, Duration, Vec<(Duration, PaceView)>, usize) {
     let src = dir.join("s.csv");
     write_csv(&src, records, &[]);
     let params = RunParams::new(
@@ -55,6 +66,7 @@ async fn push(
     let deadline = started + Duration::from_secs(90);
     let mut paces = Vec::new();
     let mut state = RunState::Failed;
+    let mut holds = 0;
     while let Ok(Some(ev)) = tokio::time::timeout_at(deadline.into(), h.events.recv()).await {
         match ev {
             EngineEvent::Pace(p) => {
@@ -65,6 +77,7 @@ async fn push(
                     let _ = h.commands.send(Command::Stop).await;
                 }
             }
+            EngineEvent::Holding(Some(_)) => holds += 1,
             EngineEvent::Finished(s) => {
                 state = s.state;
                 break;
@@ -72,7 +85,7 @@ async fn push(
             _ => {}
         }
     }
-    (state, started.elapsed(), paces)
+    (state, started.elapsed(), paces, holds)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,4 +211,66 @@ async fn a_stated_rate_paces_the_run_and_is_shown() {
     assert!(took >= Duration::from_millis(1500), "too fast: {took:?}");
     let label = paces.iter().find_map(|(_, p)| p.paced_by.clone());
     assert_eq!(label.as_deref(), Some("RateLimit: 20/s"), "{paces:?}");
+}
+
+/// As "nothing set" runs: the server's `Retry-After` honoured up to the default two minutes,
+/// the default backoff. A 429 to a request above the capacity must not pause the run.
+fn defaults(url: &str) -> Config {
+    let mut c = Config::default();
+    c.api.base_url = url.to_string();
+    c.api.timeout_secs = 10;
+    c.auth.token_cache = TokenCacheMode::None;
+    c.sync.segment_size = 10;
+    c.sync.concurrency = AUTO_CONCURRENCY;
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_above_the_capacity_costs_one_request_not_a_pause_of_the_run() {
+    let sim = Sim {
+        per_record_ms: 1,
+        max_concurrent: 6,
+        api_extra: "load_latency_ms = 5".into(),
+        ..Sim::default()
+    }
+    .start()
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (state, took, paces, holds) =
+        push_holding(defaults(&sim.url()), dir.path(), 3_000, |_, _, _| false).await;
+    assert_eq!(state, RunState::Completed, "{paces:?}");
+    let s = stats(&sim.url()).await;
+    let (requests, refused) = (stat(&s, "requests"), stat(&s, "rate_limited"));
+    // Each 429 says `Retry-After: 1`: held for it, the run would pause a second a probe.
+    assert!(refused > 0, "auto never probed above the capacity of 6");
+    assert_eq!(
+        holds, 0,
+        "the run held for a probe's 429 ({refused} of {requests} answered 429, {took:?})"
+    );
+    assert!(
+        refused * 100 <= requests * 3,
+        "{refused} of {requests} requests answered 429"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_that_go_on_at_the_lowered_limit_still_hold_the_run() {
+    // A rate of 5 a second and nothing else: at any limit the server refuses the rest of
+    // each second, so lowering the limit cannot help and the run waits as the server says.
+    let sim = Sim {
+        per_record_ms: 0,
+        max_concurrent: 0,
+        rate_limit_per_sec: 5,
+        ..Sim::default()
+    }
+    .start()
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _, paces, holds) =
+        push_holding(defaults(&sim.url()), dir.path(), 200, |_, _, _| false).await;
+    assert_eq!(state, RunState::Completed, "{paces:?}");
+    assert!(
+        holds > 0,
+        "auto never held for a server refusing at every limit"
+    );
 }

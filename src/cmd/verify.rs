@@ -98,7 +98,12 @@ pub(super) async fn check(
               \"per_id\" reads only the records the run pushed; drop --extra",
         );
     }
-    let in_flight = cfg.sync.concurrency;
+    // `auto` steers a run's segments, not these reads: under it, the old fixed default of
+    // 4 within its bounds (the number itself would be unbounded).
+    let in_flight = match cfg.sync.concurrency_is_auto() {
+        true => 4.clamp(cfg.sync.min_concurrency, cfg.sync.max_concurrency.max(1)),
+        false => cfg.sync.concurrency,
+    };
     let ids = expected.records.keys().cloned().collect::<Vec<_>>();
     let token_cache = state_dir.join("token-cache");
     let cancel = CancellationToken::new();

@@ -406,7 +406,7 @@ impl Default for SyncConfig {
     fn default() -> Self {
         Self {
             segment_size: 50,
-            concurrency: 4,
+            concurrency: AUTO_CONCURRENCY,
             min_concurrency: 1,
             max_concurrency: 32,
             max_requests_per_sec: 0,

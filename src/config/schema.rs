@@ -167,6 +167,15 @@ impl Schema {
                 });
             }
         }
+        // `sync.concurrency` is a number that also takes the word "auto"; its default is
+        // that word, which would make it read as a string key (and "8" from the
+        // environment a word).
+        if let Some(k) = keys
+            .iter_mut()
+            .find(|k| k.section == "sync" && k.key == "concurrency")
+        {
+            k.kind = Kind::Integer;
+        }
         for (section, key, after) in OPTIONAL_KEYS {
             // An empty `after` puts the key first in its section.
             let at = if after.is_empty() {

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::events::{EngineEvent, Hold, SegmentState, SegmentView};
 use super::probe::spawn_probe;
 use super::retry::Retry;
+use super::slots::Slot;
 use super::worker::{Fail, WorkerCtx};
 use crate::api::ApiError;
 use crate::api::retry_after::words;
@@ -18,10 +19,13 @@ const RATE_LIMIT_CEILING: u32 = 10;
 
 /// Runs `op` until it succeeds, backing off between transient failures; gives up after
 /// `max_attempts`, at once on a permanent error, and stops the run on an auth failure.
+/// `slot` is the segment's place at the server, given up while a request refused by
+/// `auto`'s probing waits.
 pub(super) async fn attempt<T, F, Fut>(
     ctx: &Arc<WorkerCtx>,
     index: usize,
     records: u64,
+    slot: &mut Slot<'_>,
     mut op: F,
 ) -> Result<(T, u32), Fail>
 where
@@ -56,10 +60,14 @@ where
         let seq = ctx.pace.start();
         let sent = std::time::Instant::now();
         let answer = retry.until_cancelled(op()).await;
+        let mut probed = false;
         if let Ok(result) = &answer {
             let took = sent.elapsed();
-            ctx.pace
-                .sample(seq, took, records, result, &ctx.api, &ctx.emit);
+            // Only a first try's time tells the server's load (see `Signal::CleanUntimed`).
+            let timed = (spent == 0 && holds == 0).then_some(records);
+            probed = ctx
+                .pace
+                .sample(seq, took, timed, result, &ctx.api, &ctx.emit);
         }
         let err = match answer {
             Err(_) => return Err(Fail::Abandoned),
@@ -91,6 +99,24 @@ where
                 attempts: n,
                 error: err.to_string(),
             });
+        }
+        // `auto` asked one request too many: the limit is already lower. This one steps
+        // aside and goes again at the next clean answer (or after Retry-After), the run
+        // goes on. Bounded like the holds below.
+        if probed && holds < ctx.max_attempts.saturating_mul(RATE_LIMIT_CEILING) {
+            holds += 1;
+            last_error = Some(err.to_string());
+            ctx.emit.progress(view(
+                index,
+                records,
+                SegmentState::Retrying,
+                n.saturating_sub(1),
+                last_error.clone(),
+            ));
+            if !step_aside(ctx, &retry, slot, &err).await {
+                return Err(Fail::Abandoned);
+            }
+            continue;
         }
         // The server's own words call it temporary: the run holds, and this segment waits
         // at the gate with the others instead of spending an attempt. Bounded like the
@@ -152,6 +178,27 @@ where
             return Err(Fail::Abandoned);
         }
     }
+}
+
+/// Waits off the server after a probing 429: until the next clean answer from the rest of
+/// the flight, or the server's `Retry-After` (our first backoff without one), whichever
+/// comes first; then queues for a place again. False when the run stopped meanwhile.
+async fn step_aside(ctx: &WorkerCtx, retry: &Retry, slot: &mut Slot<'_>, err: &ApiError) -> bool {
+    let mut clean = ctx.pace.next_clean();
+    slot.step_aside();
+    let wait = err
+        .retry_after()
+        .unwrap_or(ctx.backoff.initial)
+        .min(ctx.backoff.max_retry_after);
+    let waited = retry
+        .until_stopped(async {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = clean.changed() => {}
+            }
+        })
+        .await;
+    waited.is_ok() && matches!(retry.until_stopped(slot.retake()).await, Ok(true))
 }
 
 /// How the run waits out a failure the server calls temporary.

@@ -170,6 +170,29 @@ pub(crate) struct Slot<'a> {
     permit: Option<SemaphorePermit<'a>>,
 }
 
+impl Slot<'_> {
+    /// Gives the place back while its request waits off the server (refused at a limit
+    /// `auto` was probing); [`Self::retake`] queues for one again.
+    pub(crate) fn step_aside(&mut self) {
+        if let Some(p) = self.permit.take() {
+            self.slots.give_back(p);
+        }
+    }
+
+    /// Takes a place again after [`Self::step_aside`], behind the segments already waiting
+    /// for one. False only if the slots were closed (they never are while a run lives).
+    pub(crate) async fn retake(&mut self) -> bool {
+        if self.permit.is_none() {
+            let Ok(permit) = self.slots.places.acquire().await else {
+                return false;
+            };
+            self.slots.taken.fetch_add(1, Ordering::SeqCst);
+            self.permit = Some(permit);
+        }
+        true
+    }
+}
+
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if let Some(p) = self.permit.take() {
@@ -245,5 +268,22 @@ mod tests {
         let f = tokio::time::timeout(Duration::from_millis(50), tickets[5].take()).await;
         assert!(f.is_err(), "more than three places");
         drop((c, d));
+    }
+
+    #[tokio::test]
+    async fn a_slot_stepping_aside_lets_another_in_and_queues_behind_it() {
+        let slots = Slots::new(1);
+        let tickets: Vec<_> = (0..2).map(|_| slots.ticket()).collect();
+        let mut a = tickets[0].take().await.unwrap();
+        a.step_aside();
+        assert_eq!(slots.in_use(), 0);
+        let b = tickets[1].take().await.expect("the place a gave up");
+        let back = tokio::time::timeout(Duration::from_millis(50), a.retake()).await;
+        assert!(back.is_err(), "a took a second place");
+        drop(b);
+        assert!(a.retake().await);
+        assert_eq!(slots.in_use(), 1);
+        drop(a);
+        assert_eq!(slots.in_use(), 0);
     }
 }

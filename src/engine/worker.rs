@@ -254,8 +254,8 @@ async fn push(
         error: e.to_string(),
     })?;
     let batch = Arc::new(batch);
-    let slot = take_slot(ctx, ticket, started).await?;
-    let tried = attempt(ctx, index, records, || {
+    let mut slot = take_slot(ctx, ticket, started).await?;
+    let tried = attempt(ctx, index, records, &mut slot, || {
         let api = ctx.api.clone();
         let key = key.clone();
         let batch = batch.clone();
@@ -324,7 +324,7 @@ async fn pull(
     ticket: &Ticket,
     started: &mut Option<Instant>,
 ) -> Result<Done, Fail> {
-    let slot = take_slot(ctx, ticket, started).await?;
+    let mut slot = take_slot(ctx, ticket, started).await?;
     let mut got: Vec<Supplier> = Vec::new();
     // Each record's place in the server's list, to say where repeats were met.
     let mut places: Vec<u64> = Vec::new();
@@ -339,7 +339,7 @@ async fn pull(
     while check.received < records {
         let at = offset + check.received;
         let limit = usize::try_from(records - check.received).unwrap_or(usize::MAX);
-        let (page, attempts) = attempt(ctx, index, records, || {
+        let (page, attempts) = attempt(ctx, index, records, &mut slot, || {
             let api = ctx.api.clone();
             async move { api.pull_page(at, limit).await }
         })

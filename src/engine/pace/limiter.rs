@@ -10,7 +10,9 @@
 //! - **Additive increase, multiplicative decrease** (TCP, Vector's adaptive request
 //!   concurrency): +1 per round of clean answers, ×¾ on back-pressure (429, 503, a cut
 //!   connection, a timeout). A round is `limit` samples, so the increase is one step per
-//!   "everyone came back", whatever the latency.
+//!   "everyone came back", whatever the latency. Back-pressure to a step above a limit
+//!   whose round came back clean goes back only to that limit: it answered the step, not
+//!   a shrinking server.
 //! - **A ceiling remembered after back-pressure**: plain AIMD saws between C/2 and C and
 //!   earns a 429 every cycle; that makes 429s the steering signal. Here the limit climbs
 //!   back only to one below where the server pushed back and stays there; it probes the
@@ -19,11 +21,20 @@
 //!   ceiling: the server's capacity grew and the climb resumes.
 //! - **A latency gradient** (Netflix's Gradient2, simplified): a slow baseline (the lowest
 //!   recent latency, drifting up slowly so an old minimum does not pin it) against a fast
-//!   average. Above 2× the baseline the server is queueing: the limit drops by a tenth
-//!   once per round. Between 1.5× and 2× it holds. This steers before a server that
+//!   average. Above 2× the baseline for two rounds running the server is queueing: the
+//!   limit drops by a tenth (one slow round is as often the client's own busy machine).
+//!   Between 1.5× and 2× it holds. This steers before a server that
 //!   queues instead of refusing ever answers 429.
 //! - Back-pressure from requests already in flight when the limit dropped is the same
 //!   event, not a new one: only samples started after a decrease can lower it again.
+//! - **A 429 under `auto` is a probe result, not an outage** ([`Limiter::pushback`]): the
+//!   limit comes down and that one request is retried, the run goes on. Holding every
+//!   segment for the server's `Retry-After` (right for a server that is down) would make
+//!   each probe above the capacity cost a full pause of the run — the gap to the best
+//!   fixed setting was mostly that. A concurrency cap answers 429 to the request over it
+//!   while it serves the rest of the flight; a server that wants the client gone answers
+//!   429 to everything. So only 429s that keep coming at the lowered limit (no clean
+//!   answer since the decrease) or at `min_concurrency` hold the run as before.
 //!
 //! A fixed limit ignores every sample: `concurrency = N` keeps today's behaviour exactly.
 
@@ -56,11 +67,27 @@ impl Reason {
     }
 }
 
+/// What a push-back means for the request that got it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// `auto` met the edge of the server's capacity: the limit is (or already was, for this
+    /// same event) lowered while the server still serves the rest of the flight. The one
+    /// request steps aside and is retried; the run does not hold.
+    Probe,
+    /// A fixed or operator-held limit, or refusals that go on at the lowered limit or at
+    /// `min_concurrency`: the server wants less than we can give by pacing alone, and the
+    /// engine's usual handling (a run-wide hold for `Retry-After`) applies.
+    Persistent,
+}
+
 /// What an answer said about the server's load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
     /// Answered (success or a definite refusal of the data): latency is meaningful.
     Clean,
+    /// Answered, but its time says nothing of the load: a retry, which may send only what
+    /// the first try left (a per-record push) right after a wait. Counts toward the round.
+    CleanUntimed,
     /// 429, 503, a cut connection or a timeout: the server is past its capacity.
     Pushback,
     /// Failed for a reason that says nothing about load (auth, a bad request).
@@ -71,10 +98,12 @@ const DECREASE: f64 = 0.75;
 const LATENCY_DECREASE: f64 = 0.9;
 const GROW_TOLERANCE: f64 = 1.5;
 const SHRINK_TOLERANCE: f64 = 2.0;
+const SLOW_ROUNDS: u32 = 2;
 const FIRST_PROBE_WAIT: u32 = 4;
 const MAX_PROBE_WAIT: u32 = 64;
 const FAST: f64 = 0.2;
-const BASELINE_DRIFT: f64 = 0.01;
+/// The baseline's drift towards slower answers, per round.
+const BASELINE_DRIFT: f64 = 0.02;
 
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -94,6 +123,13 @@ pub struct Limiter {
     quiet_rounds: u32,
     /// Doubling per round until the server first pushes back or slows down.
     slow_start: bool,
+    /// The last decrease came from push-back, and no request started since has come back
+    /// clean: a further push-back means the server refuses at the lowered limit too.
+    refusing: bool,
+    /// The limit of the last round that came back clean and fast.
+    clean_at: Option<usize>,
+    /// Rounds in a row that came back slower than the shrink tolerance.
+    slow_rounds: u32,
 }
 
 impl Limiter {
@@ -123,6 +159,9 @@ impl Limiter {
             probe_wait: FIRST_PROBE_WAIT,
             quiet_rounds: 0,
             slow_start: true,
+            refusing: false,
+            clean_at: None,
+            slow_rounds: 0,
         }
     }
 
@@ -159,34 +198,78 @@ impl Limiter {
         match signal {
             Signal::Neutral => return false,
             Signal::Pushback => {
-                if seq <= self.decreased_at {
-                    return false;
+                self.pushback(seq);
+            }
+            Signal::CleanUntimed => {
+                if seq > self.decreased_at {
+                    self.refusing = false;
                 }
-                if self.ceiling.is_some_and(|c| self.limit >= c) {
-                    // A failed probe: wait longer before the next one.
-                    self.probe_wait = (self.probe_wait * 2).min(MAX_PROBE_WAIT);
-                }
-                self.ceiling = Some(self.limit);
-                self.decrease(DECREASE, min, Reason::LoweredAfterPushback);
+                self.count(seq, min, max);
             }
             Signal::Clean => {
+                if seq > self.decreased_at {
+                    self.refusing = false;
+                }
                 let s = secs_per_record.max(0.0);
                 self.recent = Some(match self.recent {
                     Some(r) => r + (s - r) * FAST,
                     None => s,
                 });
                 self.baseline = Some(match self.baseline {
-                    Some(b) if s >= b => b + (s - b) * BASELINE_DRIFT,
+                    // Per round, not per sample: at a high limit a per-sample drift would
+                    // carry the baseline up to a queueing server's latency in a few rounds.
+                    Some(b) if s >= b => b + (s - b) * BASELINE_DRIFT / self.limit as f64,
                     _ => s,
                 });
-                self.in_round += 1;
-                if self.in_round >= self.limit {
-                    self.in_round = 0;
-                    self.end_round(seq, min, max);
-                }
+                self.count(seq, min, max);
             }
         }
         self.limit != before
+    }
+
+    /// One more clean sample in the round; the round ends at `limit` of them.
+    fn count(&mut self, seq: u64, min: usize, max: usize) {
+        self.in_round += 1;
+        if self.in_round >= self.limit {
+            self.in_round = 0;
+            self.end_round(seq, min, max);
+        }
+    }
+
+    /// A push-back (429, 503, a cut connection) to the request `seq`: lowers the limit once
+    /// per event and says whether the run may go on around it (see the module header).
+    pub fn pushback(&mut self, seq: u64) -> Verdict {
+        let Some((min, _)) = self.auto else {
+            return Verdict::Persistent;
+        };
+        if seq <= self.decreased_at {
+            // Started before the last decrease: the same event, already answered.
+            return Verdict::Probe;
+        }
+        let verdict = if self.limit <= min || self.refusing {
+            Verdict::Persistent
+        } else {
+            Verdict::Probe
+        };
+        if self.ceiling.is_some_and(|c| self.limit >= c) {
+            // A failed probe: wait longer before the next one.
+            self.probe_wait = (self.probe_wait * 2).min(MAX_PROBE_WAIT);
+        }
+        self.ceiling = Some(self.limit);
+        let cut = self.cut(DECREASE);
+        match self.clean_at.filter(|&c| c < self.limit) {
+            // Refused above a limit that came back clean: back to that one (or the usual
+            // cut, if that is higher), not below it; a capacity of 6 probed at 7 costs
+            // one 429, not rounds at 5.
+            Some(clean) => self.lower_to(clean.max(cut), min, Reason::LoweredAfterPushback),
+            // Refused at a limit that was clean: the capacity shrank, by how much unknown.
+            None => {
+                self.clean_at = None;
+                self.lower_to(cut, min, Reason::LoweredAfterPushback);
+            }
+        }
+        self.refusing = true;
+        verdict
     }
 
     fn end_round(&mut self, seq: u64, min: usize, max: usize) {
@@ -194,14 +277,22 @@ impl Limiter {
             return;
         };
         if recent > base * SHRINK_TOLERANCE {
-            if seq > self.decreased_at {
-                self.decrease(LATENCY_DECREASE, min, Reason::LoweredAfterLatency);
+            // Two rounds running: one slow round is as likely a busy client machine (or
+            // the server's own hiccup) as a queue, and a cut costs rounds to win back.
+            self.slow_rounds += 1;
+            if self.slow_rounds >= SLOW_ROUNDS && seq > self.decreased_at {
+                self.slow_rounds = 0;
+                let cut = self.cut(LATENCY_DECREASE);
+                self.lower_to(cut, min, Reason::LoweredAfterLatency);
+                self.clean_at = None;
             }
             return;
         }
+        self.slow_rounds = 0;
         if recent > base * GROW_TOLERANCE {
             return;
         }
+        self.clean_at = Some(self.limit);
         self.quiet_rounds += 1;
         match self.ceiling {
             // A probe at the ceiling lived through a round: the capacity grew.
@@ -226,12 +317,19 @@ impl Limiter {
             let step = if self.slow_start { self.limit } else { 1 };
             self.limit = (self.limit + step).min(max);
             self.reason = Reason::Raised;
+            // A round came back clean at the lowered limit: a refusal above it is a probe.
+            self.refusing = false;
         }
     }
 
-    fn decrease(&mut self, factor: f64, min: usize, reason: Reason) {
-        let lowered = ((self.limit as f64) * factor).floor() as usize;
-        self.limit = lowered.clamp(min, self.limit.saturating_sub(1).max(min));
+    /// The limit cut by `factor`.
+    fn cut(&self, factor: f64) -> usize {
+        ((self.limit as f64) * factor).floor() as usize
+    }
+
+    /// Lowers the limit to `to` (at least one below, within `min`).
+    fn lower_to(&mut self, to: usize, min: usize, reason: Reason) {
+        self.limit = to.clamp(min, self.limit.saturating_sub(1).max(min));
         self.reason = reason;
         self.decreased_at = self.started;
         self.in_round = 0;
@@ -256,6 +354,9 @@ impl Limiter {
         self.ceiling = None;
         self.probe_wait = FIRST_PROBE_WAIT;
         self.in_round = 0;
+        self.refusing = false;
+        self.clean_at = None;
+        self.slow_rounds = 0;
     }
 
     /// Stop adapting (the operator holds the limit).

@@ -176,3 +176,73 @@ fn slow_start_doubles_until_the_first_pushback() {
     );
     assert!(limits.iter().skip(10).all(|&n| n <= 21), "{limits:?}");
 }
+
+/// One clean round at the limit in force.
+fn clean_round(l: &mut Limiter, latency: f64) {
+    let seqs: Vec<u64> = (0..l.limit()).map(|_| l.start()).collect();
+    for s in seqs {
+        l.sample(s, latency, Signal::Clean);
+    }
+}
+
+#[test]
+fn a_429_one_step_above_a_clean_limit_is_a_probe_and_goes_back_one_step() {
+    let mut l = Limiter::auto(1, 64);
+    l.set(6);
+    l.resume_auto((1, 64));
+    clean_round(&mut l, 0.01);
+    assert_eq!(l.limit(), 7, "raised after a clean round at 6");
+    let s = l.start();
+    assert_eq!(l.pushback(s), Verdict::Probe);
+    assert_eq!(
+        (l.limit(), l.reason()),
+        (6, Reason::LoweredAfterPushback),
+        "back to the clean 6, not cut to 5"
+    );
+    // Requests already out when it came down are the same event.
+    assert_eq!(l.pushback(s), Verdict::Probe);
+    assert_eq!(l.limit(), 6);
+}
+
+#[test]
+fn refusals_that_go_on_at_the_lowered_limit_or_at_the_minimum_are_persistent() {
+    let mut l = Limiter::auto(2, 64);
+    l.set(12);
+    l.resume_auto((2, 64));
+    let s = l.start();
+    assert_eq!(l.pushback(s), Verdict::Probe, "the first one is a probe");
+    assert_eq!(l.limit(), 9);
+    // Started after the decrease and refused before anything came back clean.
+    let s = l.start();
+    assert_eq!(l.pushback(s), Verdict::Persistent);
+    // A clean answer at the lowered limit: the next 429 is a probe again.
+    clean_round(&mut l, 0.01);
+    let s = l.start();
+    assert_eq!(l.pushback(s), Verdict::Probe);
+    // Down at the minimum nothing is left to lower: the server must be waited out.
+    let mut l = Limiter::auto(2, 64);
+    let s = l.start();
+    assert_eq!(l.pushback(s), Verdict::Persistent);
+    // A fixed limit keeps the run-wide handling.
+    let mut l = Limiter::fixed(8);
+    let s = l.start();
+    assert_eq!(l.pushback(s), Verdict::Persistent);
+}
+
+#[test]
+fn one_slow_round_is_not_a_queue() {
+    let mut l = Limiter::auto(1, 64);
+    l.set(8);
+    l.resume_auto((1, 64));
+    for _ in 0..5 {
+        clean_round(&mut l, 0.01);
+    }
+    let before = l.limit();
+    clean_round(&mut l, 0.05);
+    assert_eq!(l.limit(), before, "held, not lowered, after one slow round");
+    clean_round(&mut l, 0.05);
+    assert_eq!(
+        (l.limit(), l.reason()),
+        (before * 9 / 10, Reason::LoweredAfterLatency)
+    );
+}

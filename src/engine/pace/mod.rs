@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use limiter::{Limiter, Signal};
+use limiter::{Limiter, Signal, Verdict};
+use tokio::sync::watch;
 
 use super::emit::Emitter;
 use super::events::{EngineEvent, PaceView};
@@ -35,6 +36,8 @@ pub(crate) struct Pace {
     throttled: AtomicU64,
     /// The view last sent, so an unchanged one is not sent again.
     shown: Mutex<Option<PaceView>>,
+    /// Clean answers so far: a request refused while probing retries at the next one.
+    clean: watch::Sender<u64>,
 }
 
 /// Fixed limits the operator may set: the config's own bound.
@@ -52,6 +55,7 @@ impl Pace {
             limiter: Mutex::new(limiter),
             throttled: AtomicU64::new(0),
             shown: Mutex::new(None),
+            clean: watch::Sender::new(0),
         }
     }
 
@@ -72,17 +76,21 @@ impl Pace {
         self.limiter().start()
     }
 
-    /// An attempt over `records` records came back after `took`, with `result`.
+    /// An attempt over `records` records came back after `took`, with `result` (`None`
+    /// records: a retry, whose time says nothing of the load). True when
+    /// it was a 429 that `auto` takes as a probe of the server's capacity: the request is
+    /// retried without holding the run (see `limiter.rs`).
     pub(crate) fn sample<T>(
         &self,
         seq: u64,
         took: Duration,
-        records: u64,
+        records: Option<u64>,
         result: &Result<T, ApiError>,
         api: &ApiClient,
         emit: &Emitter,
-    ) {
+    ) -> bool {
         let signal = match result {
+            Ok(_) if records.is_none() => Signal::CleanUntimed,
             Ok(_) => Signal::Clean,
             Err(ApiError::RateLimited { .. }) => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
@@ -91,16 +99,34 @@ impl Pace {
             Err(ApiError::Transient { .. }) => Signal::Pushback,
             Err(_) => Signal::Neutral,
         };
-        let per_record = took.as_secs_f64() / records.max(1) as f64;
-        let limit = {
+        let per_record = took.as_secs_f64() / records.unwrap_or(1).max(1) as f64;
+        let (limit, verdict) = {
             let mut l = self.limiter();
-            l.sample(seq, per_record, signal);
-            l.limit()
+            let verdict = match signal {
+                Signal::Pushback => Some(l.pushback(seq)),
+                _ => {
+                    l.sample(seq, per_record, signal);
+                    None
+                }
+            };
+            (l.limit(), verdict)
         };
         if limit != self.slots.size() {
             self.slots.resize(limit);
         }
+        if matches!(signal, Signal::Clean | Signal::CleanUntimed) {
+            self.clean.send_modify(|n| *n = n.wrapping_add(1));
+        }
         self.show(api, emit);
+        // 503s and cut connections say the server is in trouble, not that we asked too
+        // much: they keep the run-wide handling.
+        matches!(result, Err(ApiError::RateLimited { .. })) && verdict == Some(Verdict::Probe)
+    }
+
+    /// Resolves at the next clean answer from any request (subscribe before stepping
+    /// aside, so one that lands in between still counts).
+    pub(crate) fn next_clean(&self) -> watch::Receiver<u64> {
+        self.clean.subscribe()
     }
 
     /// The operator's `+`, `-` or `=`.
