@@ -385,6 +385,25 @@ fn renewals_per_sync_count_the_refresh_margin() {
     assert!(handled.contains("about 89 per sync"), "{handled}");
 }
 
+/// An overstated expires_in leaves the JWT's exact exp − iat and an estimate against the
+/// server's `Date` a second short of it: the exact one names the TTL.
+#[test]
+fn the_jwt_lifetime_beats_a_date_estimate_a_second_short() {
+    let mut c = vec![
+        (Source::ExpiresIn, Claim::Ttl { secs: 1800 }),
+        (Source::JwtClaims, Claim::Ttl { secs: 900 }),
+        (Source::ServerDate, Claim::Ttl { secs: 899 }),
+    ];
+    c.extend(renewals());
+    let v = verdict(&ctx(), &ev(c));
+    let ttl = v.clocks.iter().find(|c| c.kind == ClockKind::Ttl);
+    assert_eq!(ttl.and_then(|c| c.secs), Some(900), "{:?}", v.clocks);
+    assert!(
+        !v.conflicts.is_empty(),
+        "the overstated expires_in is named"
+    );
+}
+
 /// An idle window the server never named: a session survived 2 s of quiet and died after
 /// 3 s. Reported as the range, worked with as the smaller, and the self-check catches a
 /// verdict that would advise the quiet that killed.

@@ -134,10 +134,12 @@ fn ttl(ctx: &Context, ev: &[Evidence], v: &mut Verdict, changes: &mut Vec<Line>)
         return;
     };
     let (agree, disagree): (Vec<_>, Vec<_>) = ttls.iter().partition(|(_, s)| *s <= min + 2);
-    // The stated expires_in when it is among those agreeing, else the shortest.
-    let chosen = agree
-        .iter()
-        .find(|(e, _)| e.source == Source::ExpiresIn)
+    // Among those agreeing, an exact statement before an estimate: the stated expires_in,
+    // else the JWT's exp − iat, else the shortest. Estimates read against `Date` (whole
+    // seconds) land a second either side, and a second lost must not rename the TTL.
+    let stated = |src: Source| agree.iter().find(|(e, _)| e.source == src);
+    let chosen = stated(Source::ExpiresIn)
+        .or_else(|| stated(Source::JwtClaims))
         .map_or(min, |(_, s)| *s);
     let mut cites: Vec<String> = agree.iter().map(|(e, _)| e.id.clone()).collect();
     let header_agrees = ids(
