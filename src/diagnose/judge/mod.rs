@@ -12,6 +12,7 @@ mod clocks_more;
 mod parts;
 mod session;
 mod signal;
+pub mod token_login;
 
 #[cfg(test)]
 mod check_tests;

@@ -5,8 +5,10 @@
 use std::fmt::Write as _;
 
 mod diagnosis;
+mod token_login;
 
 pub use diagnosis::Diagnosis;
+pub use token_login::TokenLoginDiagnosis;
 
 use crate::diagnose::verdict::{Line, Outcome};
 

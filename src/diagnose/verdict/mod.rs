@@ -6,8 +6,10 @@
 use serde::Serialize;
 
 mod signal;
+mod token_login;
 
 pub use signal::{SignalKind, SignalVerdict};
+pub use token_login::TokenLoginVerdict;
 
 /// The configuration the findings are judged against.
 #[derive(Debug, Clone, Default, Serialize)]
