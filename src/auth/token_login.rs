@@ -380,9 +380,7 @@ fn token_at(json: &serde_json::Value, pointer: &str, key: &str) -> Result<Option
 /// access token (`refresh_expires_in` as OAuth2 servers spell it, or
 /// `refresh_token_expires_in`); the token manager then logs in again before it ends.
 pub fn refresh_lifetime(json: &serde_json::Value, access_token_at: &str) -> Option<Duration> {
-    let parent = access_token_at
-        .rsplit_once('/')
-        .map_or("", |(p, _)| p);
+    let parent = access_token_at.rsplit_once('/').map_or("", |(p, _)| p);
     let holder = json.pointer(parent)?;
     ["refresh_expires_in", "refresh_token_expires_in"]
         .iter()

@@ -84,7 +84,7 @@ pub enum RefreshResult {
         kept: bool,
         stated_lifetime_secs: Option<f64>,
         /// A call with the refreshed access token.
-        call_after: Option<CallFinding>,
+        call_after: Option<Box<CallFinding>>,
     },
     Refused {
         status: String,

@@ -45,7 +45,6 @@ fn per_sync(sync: u64, lifetime: f64) -> u64 {
 }
 
 pub fn of(f: &TokenLoginFindings) -> TokenLoginVerdict {
-    let s = &f.setup;
     let mut v = TokenLoginVerdict {
         outcome: Outcome::Sustainable,
         exit_code: exit::OK,
@@ -67,7 +66,7 @@ pub fn of(f: &TokenLoginFindings) -> TokenLoginVerdict {
     lifetime(f, &mut v);
     refresh(f, &mut v);
     if let Some(l) = &f.logout {
-        v.facts.push(format!("Logout ({}): {l}.", s.base_url));
+        v.facts.push(format!("Logout: {l}."));
     }
     finish(v)
 }
@@ -96,7 +95,8 @@ fn finish(mut v: TokenLoginVerdict) -> TokenLoginVerdict {
             ),
         };
         if !v.changes.is_empty() {
-            v.summary.push_str(" One change avoids expired answers; see below.");
+            v.summary
+                .push_str(" One change avoids expired answers; see below.");
         }
     }
     v
@@ -273,7 +273,10 @@ fn lifetime(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) {
         answer(dead)
     ));
     v.lifetime_secs = Some(died);
-    v.lifetime_from = Some(format!("the first expired answer, {} after the login", secs(died)));
+    v.lifetime_from = Some(format!(
+        "the first expired answer, {} after the login",
+        secs(died)
+    ));
     if died < MIN_WORKABLE_SECS {
         v.outcome = Outcome::CannotSustain;
         v.summary = format!(
@@ -287,7 +290,11 @@ fn lifetime(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) {
         return;
     }
     // A 403 or a 2xx carrying an error is taken for a dead token only by a rule.
-    if dead.status != Some(401) && dead.expired_when.as_ref().is_none_or(|r| r.matched.is_none())
+    if dead.status != Some(401)
+        && dead
+            .expired_when
+            .as_ref()
+            .is_none_or(|r| r.matched.is_none())
     {
         v.outcome = Outcome::CannotSustain;
         v.summary = format!(
@@ -374,9 +381,7 @@ fn refresh(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) {
             v.facts.push(format!(
                 "The refresh endpoint refused the refresh token ({status}{}): a run falls back \
                  to a new login at each renewal{logins}.",
-                words
-                    .as_deref()
-                    .map_or(String::new(), |w| format!(": {w}"))
+                words.as_deref().map_or(String::new(), |w| format!(": {w}"))
             ));
             v.changes.push(config(
                 "Check auth.token_login.refresh_path, refresh_field and refresh_extra against \
@@ -401,8 +406,7 @@ fn refresh(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) {
                     answer(c)
                 );
                 v.changes.push(config(
-                    "Check auth.token_login.access_token_at against the refresh's answer."
-                        .into(),
+                    "Check auth.token_login.access_token_at against the refresh's answer.".into(),
                 ));
                 return;
             }

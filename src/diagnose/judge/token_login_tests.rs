@@ -47,7 +47,7 @@ fn directus() -> TokenLoginFindings {
             rotated: true,
             kept: false,
             stated_lifetime_secs: Some(3.0),
-            call_after: Some(call(200, 0.01, None)),
+            call_after: Some(Box::new(call(200, 0.01, None))),
         },
         reuse: Some(ReuseCheck {
             refused: true,
@@ -64,7 +64,10 @@ fn a_stated_lifetime_in_ms_is_named_with_its_unit_and_needs_no_change() {
     assert!(v.changes.is_empty(), "{:?}", v.changes);
     let all = v.facts.join("\n");
     assert!(all.contains("at /data/expires: 3000 ms (3.0 s)"), "{all}");
-    assert!(all.contains("refused the token 3.2 s after the login"), "{all}");
+    assert!(
+        all.contains("refused the token 3.2 s after the login"),
+        "{all}"
+    );
     assert!(all.contains("it rotates the refresh token"), "{all}");
     assert!(all.contains("revoked the chain"), "{all}");
     assert_eq!(v.rotates, Some(true));
@@ -174,7 +177,7 @@ fn the_refresh_token_lifetime_and_a_missing_refresh_are_reported() {
         rotated: false,
         kept: false,
         stated_lifetime_secs: None,
-        call_after: Some(call(401, 0.0, None)),
+        call_after: Some(Box::new(call(401, 0.0, None))),
     };
     assert_eq!(of(&f).exit_code, 3);
 }

@@ -17,8 +17,8 @@ use super::options::DiagnoseOptions;
 use crate::auth::grant::{Grant, GrantError, TokenEndpoint};
 use crate::auth::login_budget;
 use crate::auth::token_login::{TokenLogin, credential_of};
-use crate::config::token_login::{LifetimeUnit, parse_send_as};
 use crate::config::Config;
+use crate::config::token_login::{LifetimeUnit, parse_send_as};
 use crate::diagnose::evidence::dead_answer::Rules;
 use crate::diagnose::evidence::findings::CallFinding;
 use crate::diagnose::evidence::token_login::*;
@@ -92,7 +92,7 @@ pub async fn run(
         return Ok(f);
     };
     f.token = Some(first.access_token.fingerprint());
-    f.stated_lifetime_secs = first.expires_in.map(|d| secs(d));
+    f.stated_lifetime_secs = first.expires_in.map(secs);
     f.jwt_lifetime_secs =
         crate::auth::answer::jwt_lifetime(first.access_token.expose(), SystemTime::now())
             .map(|s| s as f64);
@@ -135,7 +135,7 @@ pub async fn run(
                     rotated,
                     kept,
                     stated_lifetime_secs: g.expires_in.map(secs),
-                    call_after: Some(after.call),
+                    call_after: Some(Box::new(after.call)),
                 }
             }
             Err(GrantError::Rejected {

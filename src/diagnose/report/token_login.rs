@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{section, wrap};
+use super::layout::{section, wrap};
 use crate::diagnose::evidence::token_login::TokenLoginFindings;
 use crate::diagnose::verdict::{Outcome, TokenLoginVerdict};
 
@@ -52,7 +52,7 @@ impl TokenLoginDiagnosis {
         );
         section(&mut out, "Findings");
         for (i, fact) in v.facts.iter().enumerate() {
-            wrap(&mut out, &format!("  F{:<3}", i + 1), 7, fact);
+            wrap(&mut out, &format!("  F{:<3}", i + 1), 6, fact);
         }
         if v.facts.is_empty() {
             let _ = writeln!(out, "  (none)");
