@@ -1,5 +1,5 @@
 use super::*;
-use crate::diagnose::evidence::findings::RuleCheck;
+use crate::diagnose::evidence::findings::{CallFinding, RuleCheck};
 use crate::diagnose::evidence::token_login::{DeathWatch, ReuseCheck, TokenLoginSetup};
 
 fn call(status: u16, age: f64, words: Option<&str>) -> CallFinding {
