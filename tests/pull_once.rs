@@ -40,10 +40,14 @@ fn all_once(out: &Path, n: u64) {
 /// Pulls `n` suppliers in pages of 10 and segments of 20; asserts exit 0, every record
 /// once, and returns the pages the simulator served.
 async fn pull_pages(profile_api: &str, mapping: &str, n: u64) -> u64 {
+    pull_in_segments(profile_api, mapping, n, 20).await
+}
+
+async fn pull_in_segments(profile_api: &str, mapping: &str, n: u64, segment: usize) -> u64 {
     let sim = sim(n, profile_api).start().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    let cfg = config(&d, &sim.url(), 20, mapping);
+    let cfg = config(&d, &sim.url(), segment, mapping);
     let out = d.join("pulled.jsonl");
     let (d2, out2) = (d.clone(), out.clone());
     let o = tokio::task::spawn_blocking(move || {
@@ -69,6 +73,14 @@ async fn an_offset_pull_without_a_total_reads_each_page_once() {
     // 13 requests.
     let pages = pull_pages("", "page_size = 10\ntotal = \"none\"", 60).await;
     assert_eq!(pages, 7, "six pages and the empty one after them");
+}
+
+/// Segments of 25 over pages of 10: a segment ends mid-page, and the next one starts on
+/// the rest of that page, which is short without being the end of the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_that_end_mid_page_share_the_page_read_once() {
+    let pages = pull_in_segments("", "page_size = 10\ntotal = \"none\"", 60, 25).await;
+    assert_eq!(pages, 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -138,7 +138,12 @@ impl ApiClient {
         }
         let f = self.fetch(at, size).await?;
         if counting {
-            self.chain.lock().await.keep_counted(pos, f.clone());
+            // Whether more follow is settled now, against the size asked for: a later
+            // read may take part of this page, and a part is short without being the end.
+            let n = f.records.len() as u64;
+            let mut kept = f.clone();
+            kept.more = Some(n > 0 && self.more_after(&f, pos + n, n, size));
+            self.chain.lock().await.keep_counted(pos, kept);
         }
         Ok(f)
     }
