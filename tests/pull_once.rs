@@ -143,6 +143,7 @@ async fn a_kill_mid_pull_without_a_total_resumes_from_the_journal() {
     })
     .await
     .unwrap();
+    eprintln!("{done} of 200 segments done at the kill");
     assert!(
         done < 200,
         "the kill landed mid-pull ({done} segments done)"
@@ -160,10 +161,12 @@ async fn a_kill_mid_pull_without_a_total_resumes_from_the_journal() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     all_once(&out, N);
     // The resume knows the total from the run's manifest: it counts nothing again and
-    // reads a page for each segment the journal did not book as done.
+    // reads a page for each segment the journal did not book as done (a line the kill
+    // tore is seen here but not booked: one more).
     let resumed = stat(&sim.stats(), "pull_pages") - counted;
+    let left = 200 - done as u64;
     assert!(
-        resumed <= 200 - done as u64 && resumed >= 200 - done as u64 - 2,
+        (left..=left + 1).contains(&resumed),
         "{resumed} pages read on resume, {done} of 200 segments done at the kill"
     );
 }
