@@ -106,6 +106,7 @@ pub async fn run(
     let works = call.call.is_success();
     f.first_call = Some(call.call);
     if !works {
+        f.logout = logout(cfg, &api_http, &carry, redactor, first.access_token).await;
         return Ok(f);
     }
 
@@ -150,22 +151,35 @@ pub async fn run(
         },
     };
 
-    // 5. The logout, as a run ends: POST with the latest access token.
-    if !t.logout_path.is_empty() {
-        let ender = crate::api::session_ender(
-            api_http.clone(),
-            reqwest::Method::POST,
-            cfg.api_url(&t.logout_path),
-            Vec::new(),
-            carry.clone(),
-            std::sync::Arc::clone(redactor),
-        );
-        f.logout = Some(match ender(latest.0).await {
-            Ok(s) => format!("HTTP {s}, the chain diagnose made is ended"),
-            Err(e) => format!("failed ({e}); diagnose's chain ends with its own clocks"),
-        });
-    }
+    // 5. The logout, as a run ends.
+    f.logout = logout(cfg, &api_http, &carry, redactor, latest.0).await;
     Ok(f)
+}
+
+/// POSTs `auth.token_login.logout_path` with `token`, as a run ends; `None` without one.
+async fn logout(
+    cfg: &Config,
+    api_http: &reqwest::Client,
+    carry: &crate::config::Carry,
+    redactor: &std::sync::Arc<Redactor>,
+    token: Secret,
+) -> Option<String> {
+    let path = &cfg.auth.token_login.logout_path;
+    if path.is_empty() {
+        return None;
+    }
+    let ender = crate::api::session_ender(
+        api_http.clone(),
+        reqwest::Method::POST,
+        cfg.api_url(path),
+        Vec::new(),
+        carry.clone(),
+        std::sync::Arc::clone(redactor),
+    );
+    Some(match ender(token).await {
+        Ok(s) => format!("HTTP {s}, the chain diagnose made is ended"),
+        Err(e) => format!("failed ({e}); diagnose's chain ends with its own clocks"),
+    })
 }
 
 /// The one login, within the budget; `None` when there is no token.
