@@ -133,6 +133,11 @@ async fn a_stated_lifetime_gives_one_login_refreshes_and_no_expired_answer() {
     assert_eq!(stat(&st, "records_created"), 300, "{st}");
     let all = text(&o);
     assert!(!all.contains(PASSWORD), "{all}");
+    // supsync counts them created too, not merely sent.
+    assert!(
+        all.contains("300 created") || all.contains("created 300"),
+        "{all}"
+    );
 
     let out = d.join("pulled.jsonl");
     let o = output(&mut bin(
@@ -372,4 +377,36 @@ async fn a_wrong_password_stops_within_the_login_budget() {
     let st = sim.stats();
     assert_eq!(stat(&st, "token_logins"), 0, "{st}");
     assert_eq!(stat(&st, "token_login_failures"), 1, "{st}");
+}
+
+/// Nothing states the lifetime, but `auth.token_login.lifetime_secs` (the line `diagnose`
+/// names) does: renewals are planned from the first token on, so no expired answer at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_set_lifetime_plans_renewals_when_nothing_states_one() {
+    let sim = sim(
+        "lifetime_in = \"none\"",
+        "\"opaque_no_expires_in\"",
+        50,
+        false,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d: PathBuf = dir.path().into();
+    let cfg = write_config(&d, &sim.url(), 2);
+    let body = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[auth.token_login]\n",
+        "[auth.token_login]\nlifetime_secs = 3\n",
+    );
+    std::fs::write(&cfg, body).unwrap();
+    let started = Instant::now();
+    push(&d, &cfg, 0, 300, "hint").await;
+    let st = sim.stats();
+    assert!(
+        started.elapsed() > Duration::from_secs(6),
+        "the push must outlive two token lifetimes"
+    );
+    assert_eq!(stat(&st, "token_logins"), 1, "{st}");
+    assert!(stat(&st, "refreshes") >= 2, "{st}");
+    assert_eq!(stat(&st, "api_token_dead"), 0, "{st}");
+    assert_eq!(stat(&st, "records_created"), 300, "{st}");
 }

@@ -104,6 +104,24 @@ impl Chain {
         Some(page)
     }
 
+    /// The first `size` records of the page at `offset` the counting pass read (a positional
+    /// pull asks for no more than that); the rest stay kept as the page after them.
+    pub(super) fn take_counted_upto(&mut self, offset: u64, size: usize) -> Option<Fetched> {
+        let mut page = self.take_counted(offset)?;
+        if page.records.len() > size {
+            let rest = Fetched {
+                records: page.records.split_off(size),
+                total: page.total,
+                more: page.more,
+                next: page.next.clone(),
+            };
+            // The part handed out is followed by the rest, whatever the page said.
+            page.more = Some(true);
+            self.keep_counted(offset + size as u64, rest);
+        }
+        Some(page)
+    }
+
     /// Keeps a page that holds another segment's records too (the oldest go first).
     pub(super) fn keep_ahead(&mut self, offset: u64, page: Fetched) {
         self.ahead.insert(offset, page);

@@ -58,6 +58,21 @@ fn header_total(reply: &Reply, name: &str) -> Option<u64> {
 impl ApiClient {
     /// Up to `limit` records from `offset` of the server's list.
     pub async fn pull_page(&self, offset: u64, limit: usize) -> Result<PullPage, ApiError> {
+        match self.mapping.pull.paging.is_positional() {
+            true => self.positional(offset, limit, false).await,
+            false => self.walk(offset, limit, false).await,
+        }
+    }
+
+    /// Records `[offset, offset + limit)` paged by offset or page number. `counting`: the
+    /// pass that counts a list without a stated total, whose pages are kept for the reads
+    /// after it (each page is fetched once).
+    async fn positional(
+        &self,
+        offset: u64,
+        limit: usize,
+        counting: bool,
+    ) -> Result<PullPage, ApiError> {
         let limit = limit.max(1);
         let paging = &self.mapping.pull.paging;
         match paging {
@@ -73,7 +88,7 @@ impl ApiClient {
                 let mut at = offset;
                 loop {
                     let want = ps.min(limit - items.len());
-                    let f = self.fetch(At::Offset(at), want).await?;
+                    let f = self.fetch_kept(At::Offset(at), at, want, counting).await?;
                     let n = f.records.len() as u64;
                     total = total.or(f.total);
                     let more = n > 0 && self.more_after(&f, at + n, n, want);
@@ -87,7 +102,9 @@ impl ApiClient {
             Paging::Page { first, .. } => {
                 let ps = self.pull_page_size() as u64;
                 let (page, skip) = (offset / ps, offset % ps);
-                let f = self.fetch(At::Page(first + page), ps as usize).await?;
+                let f = self
+                    .fetch_kept(At::Page(first + page), page * ps, ps as usize, counting)
+                    .await?;
                 let n = f.records.len() as u64;
                 let total = f.total;
                 let page_more = n > 0 && self.more_after(&f, page * ps + n, n, ps as usize);
@@ -102,9 +119,33 @@ impl ApiClient {
                 Ok(page_of(taken, total, more.then_some(offset + k)))
             }
             Paging::Cursor { .. } | Paging::NextLink { .. } => {
-                self.walk(offset, limit, false).await
+                self.walk(offset, limit, counting).await
             }
         }
+    }
+
+    /// The positional page of `size` records at record `pos`: taken from what the counting
+    /// pass kept when it read it, else fetched (and kept, when counting).
+    async fn fetch_kept(
+        &self,
+        at: At,
+        pos: u64,
+        size: usize,
+        counting: bool,
+    ) -> Result<Fetched, ApiError> {
+        if !counting && let Some(f) = self.chain.lock().await.take_counted_upto(pos, size) {
+            return Ok(f);
+        }
+        let f = self.fetch(at, size).await?;
+        if counting {
+            // Whether more follow is settled now, against the size asked for: a later
+            // read may take part of this page, and a part is short without being the end.
+            let n = f.records.len() as u64;
+            let mut kept = f.clone();
+            kept.more = Some(n > 0 && self.more_after(&f, pos + n, n, size));
+            self.chain.lock().await.keep_counted(pos, kept);
+        }
+        Ok(f)
     }
 
     /// How many records a pull covers: the total the answer states, or (when the mapping
@@ -152,9 +193,9 @@ impl ApiClient {
                     pull.max_pages
                 )));
             }
-            // A chain's pages are kept for the walks that follow: each is fetched once.
+            // The pages read here are kept for the segments' reads: each is fetched once.
             let page = match pull.paging.is_positional() {
-                true => self.pull_page(count, self.pull_page_size()).await?,
+                true => self.positional(count, self.pull_page_size(), true).await?,
                 false => self.walk(count, self.pull_page_size(), true).await?,
             };
             pages += 1;

@@ -71,7 +71,8 @@ pub enum LifetimeSource {
     ExpiresIn,
     /// No `expires_in`: the access token is a JWT whose `exp` (less `iat`) says it.
     JwtExp,
-    /// Neither: `auth.expected_ttl_secs` stands in; a 401 still renews at once.
+    /// Neither: `auth.expected_ttl_secs` stands in; a 401 still renews at once. For a
+    /// token login: `auth.token_login.lifetime_secs`, shorter than anything stated.
     Configured,
     /// The server said 0 s or so little that renewing ahead would be a request storm: the
     /// token is used until the API refuses it, then renewed.
@@ -93,7 +94,9 @@ impl std::fmt::Display for LifetimeSource {
         f.write_str(match self {
             LifetimeSource::ExpiresIn => "expires_in",
             LifetimeSource::JwtExp => "JWT exp (no expires_in)",
-            LifetimeSource::Configured => "auth.expected_ttl_secs (server gave no lifetime)",
+            LifetimeSource::Configured => {
+                "configured (auth.expected_ttl_secs, or a token login's lifetime_secs)"
+            }
             LifetimeSource::TooShort => "unknown (server lifetime too short): renewed when refused",
             LifetimeSource::Session => "the session's idle window and cap",
             LifetimeSource::Unstated => "not stated: used until refused, then learned",

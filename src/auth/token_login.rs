@@ -126,6 +126,12 @@ impl TokenLogin {
         new
     }
 
+    /// Whether the budget of refused logins allows a login now (`diagnose` tells "no login
+    /// sent" from "refused" with it).
+    pub fn may_log_in(&self) -> Result<(), GrantError> {
+        self.budget.check(SystemTime::now())
+    }
+
     /// A login within the budget: none while it is spent; a refusal counted.
     pub async fn login(
         &self,
@@ -280,6 +286,12 @@ impl TokenLogin {
                 },
             },
         };
+        // The operator's figure wins when it is shorter: a server may overstate.
+        let (lifetime, source) = match (self.cfg.lifetime_secs, lifetime) {
+            (0, l) => (l, source),
+            (n, Some(l)) if l <= Duration::from_secs(n) => (Some(l), source),
+            (n, _) => (Some(Duration::from_secs(n)), LifetimeSource::Configured),
+        };
         let lifetime = lifetime.map(|d| d.min(Duration::from_secs(MAX_LIFETIME_SECS)));
         let (lifetime, source) = match lifetime {
             Some(d) if d < Duration::from_secs(MIN_LIFETIME_SECS) => {
@@ -294,7 +306,7 @@ impl TokenLogin {
             expires_in: stated,
             lifetime,
             lifetime_source: source,
-            refresh_expires_in: None,
+            refresh_expires_in: refresh_lifetime(&json, &self.cfg.access_token_at),
             granted_scopes: None,
             sent_at,
             received_at,
@@ -362,6 +374,20 @@ fn token_at(json: &serde_json::Value, pointer: &str, key: &str) -> Result<Option
             "the answer has no text at {pointer} (auth.token_login.{key})"
         )),
     }
+}
+
+/// The refresh token's own lifetime when the answer states it, in seconds, beside the
+/// access token (`refresh_expires_in` as OAuth2 servers spell it, or
+/// `refresh_token_expires_in`); the token manager then logs in again before it ends.
+pub fn refresh_lifetime(json: &serde_json::Value, access_token_at: &str) -> Option<Duration> {
+    let parent = access_token_at.rsplit_once('/').map_or("", |(p, _)| p);
+    let holder = json.pointer(parent)?;
+    ["refresh_expires_in", "refresh_token_expires_in"]
+        .iter()
+        .find_map(|k| holder.get(k))
+        .and_then(|v| lifetime_of(v, LifetimeUnit::S, SystemTime::now()))
+        .filter(|d| !d.is_zero())
+        .map(|d| d.min(Duration::from_secs(MAX_LIFETIME_SECS)))
 }
 
 /// The lifetime a value at `lifetime_at` states, counted from `now`.

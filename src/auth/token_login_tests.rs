@@ -43,3 +43,22 @@ fn platform_error_bodies_are_read() {
     assert_eq!(platform_words(b"{\"error\":\"x\"}"), None);
     assert_eq!(platform_words(b"nope"), None);
 }
+
+#[test]
+fn a_refresh_lifetime_beside_the_access_token_is_read_in_seconds() {
+    let at = "/data/access_token";
+    let a = json!({"data": {"access_token": "t", "refresh_expires_in": 600}});
+    assert_eq!(refresh_lifetime(&a, at), Some(Duration::from_secs(600)));
+    let b = json!({"data": {"access_token": "t", "refresh_token_expires_in": "90"}});
+    assert_eq!(refresh_lifetime(&b, at), Some(Duration::from_secs(90)));
+    // At the top level, when the token is; none stated, or 0, is none.
+    let c = json!({"access_token": "t", "refresh_expires_in": 30});
+    assert_eq!(
+        refresh_lifetime(&c, "/access_token"),
+        Some(Duration::from_secs(30))
+    );
+    let d = json!({"data": {"access_token": "t", "expires": 900000}});
+    assert_eq!(refresh_lifetime(&d, at), None);
+    let e = json!({"data": {"access_token": "t", "refresh_expires_in": 0}});
+    assert_eq!(refresh_lifetime(&e, at), None);
+}

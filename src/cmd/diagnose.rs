@@ -37,6 +37,20 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
         state_dir: crate::config::state_dir(global).ok(),
         logins: args.logins,
     };
+    if loaded.config.auth.kind == crate::config::AuthKind::TokenLogin {
+        let found = match rt.block_on(diagnose::token_login(&loaded.config, &secret, &opts)) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(exit::CONFIG);
+            }
+        };
+        match args.json {
+            true => print_line(&found.json().context("could not write the JSON report")?)?,
+            false => print_out(&found.text())?,
+        }
+        return Ok(found.exit_code());
+    }
     let found = match rt.block_on(diagnose::diagnose(&loaded.config, &secret, &opts)) {
         Ok(d) => d,
         Err(e) => {

@@ -51,6 +51,10 @@ pub struct TokenLoginConfig {
     /// "" = the answer states no lifetime (then the JWT's `exp`, else learned).
     pub lifetime_at: String,
     pub lifetime_unit: LifetimeUnit,
+    /// The access token's lifetime as the operator knows it (0 = not set): tokens are
+    /// planned with the shorter of this and what the answer or the JWT states, for a
+    /// server that states none or overstates it (`supsync diagnose` measures it).
+    pub lifetime_secs: u64,
     /// "" = no refresh endpoint: every renewal is a login.
     pub refresh_path: String,
     pub refresh_method: LoginMethod,
@@ -81,6 +85,7 @@ impl Default for TokenLoginConfig {
             refresh_token_at: "/data/refresh_token".into(),
             lifetime_at: "/data/expires".into(),
             lifetime_unit: LifetimeUnit::Ms,
+            lifetime_secs: 0,
             refresh_path: "/auth/refresh".into(),
             refresh_method: LoginMethod::Post,
             refresh_body: LoginBody::Json,

@@ -7,6 +7,9 @@ use super::validate::Checker;
 use super::validate_session::check_path;
 use super::{AuthKind, Carry, Config};
 
+/// A hand-set lifetime above a year is a typo (milliseconds, most likely).
+const MAX_LIFETIME_SECS: u64 = 366 * 24 * 3600;
+
 pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
     if config.auth.kind != AuthKind::TokenLogin {
         return;
@@ -42,6 +45,16 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
                 format!("{k:?} is a field supsync fills itself; remove it from {key}"),
             );
         }
+    }
+    if t.lifetime_secs != 0 && !(2..=MAX_LIFETIME_SECS).contains(&t.lifetime_secs) {
+        c.fail(
+            "auth.token_login.lifetime_secs",
+            format!(
+                "is {}; give the access token's lifetime in seconds, 2 to {MAX_LIFETIME_SECS} \
+                 (0 = not set: from the answer, the JWT, else learned)",
+                t.lifetime_secs
+            ),
+        );
     }
     if t.password.as_ref().is_some_and(|p| p.is_empty()) {
         c.fail(

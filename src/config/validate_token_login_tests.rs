@@ -48,6 +48,17 @@ fn bad_keys_are_named() {
     assert!(e.contains("lifetime_unit"), "{e}");
     let e = bad("nope = 1");
     assert!(e.contains("nope"), "{e}");
+    // A hand-set lifetime in milliseconds by mistake, or one too short to renew ahead of.
+    let e = bad("username = \"bot\"\nlifetime_secs = 900000000");
+    assert!(e.contains("auth.token_login.lifetime_secs"), "{e}");
+    let e = bad("username = \"bot\"\nlifetime_secs = 1");
+    assert!(e.contains("2 to"), "{e}");
+    load(
+        &format!("{KIND}username = \"bot\"\nlifetime_secs = 8\n"),
+        &[],
+        &[],
+    )
+    .unwrap();
 }
 
 #[test]

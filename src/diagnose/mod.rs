@@ -19,7 +19,7 @@ use crate::config::{AuthKind, Config};
 use crate::secret::Secret;
 pub use evidence::Findings;
 pub use probe::DiagnoseOptions;
-pub use report::Diagnosis;
+pub use report::{Diagnosis, TokenLoginDiagnosis};
 pub use verdict::Verdict;
 
 /// Runs every probe against the configured server and reasons over what it found
@@ -33,10 +33,7 @@ pub async fn diagnose(
 ) -> anyhow::Result<Diagnosis> {
     let findings = match cfg.auth.kind {
         AuthKind::Session => probe::run_session(cfg, client_secret, opts).await?,
-        AuthKind::TokenLogin => anyhow::bail!(
-            "diagnose does not probe auth.kind = \"token_login\" yet; `supsync run` reports \
-             the token's lifetime source and every renewal in the refresh log"
-        ),
+        AuthKind::TokenLogin => anyhow::bail!("internal: a token login is probed by token_login"),
         AuthKind::Oauth2 => probe::run_oauth2(cfg, client_secret, opts).await?,
         AuthKind::ApiKey => anyhow::bail!("internal: an API key is checked by api_key::check"),
     };
@@ -45,6 +42,22 @@ pub async fn diagnose(
     Ok(Diagnosis {
         findings,
         evidence,
+        verdict,
+    })
+}
+
+/// `diagnose` with `auth.kind = "token_login"`: one login, the lifetimes, the token
+/// watched until the API refuses it, the refresh; judged and worded on its own.
+pub async fn token_login(
+    cfg: &Config,
+    password: &Secret,
+    opts: &DiagnoseOptions,
+) -> anyhow::Result<TokenLoginDiagnosis> {
+    let findings = probe::run_token_login(cfg, password, opts).await?;
+    let verdict = judge::token_login::of(&findings);
+    Ok(TokenLoginDiagnosis {
+        kind: "token_login",
+        findings,
         verdict,
     })
 }

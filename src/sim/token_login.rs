@@ -85,6 +85,11 @@ fn answer(sim: &Sim, issued: &Issued) -> Response {
     if let Some(rt) = &issued.refresh_token {
         data["refresh_token"] = rt.clone().into();
     }
+    if sim.profile.token_login.state_refresh_lifetime
+        && let Some(secs) = issued.refresh_expires_in
+    {
+        data["refresh_expires_in"] = secs.into();
+    }
     match sim.profile.token_login.lifetime_in {
         LifetimeIn::Ms => data["expires"] = (issued.expires_in * 1000).into(),
         LifetimeIn::S => data["expires"] = issued.expires_in.into(),

@@ -24,6 +24,9 @@ pub struct TokenLoginProfile {
     pub scopes: Vec<String>,
     /// How the answer states the lifetime: `ms` (Directus's `expires`), `s`, or `none`.
     pub lifetime_in: LifetimeIn,
+    /// The answer also states the refresh token's own lifetime, as `refresh_expires_in`
+    /// in seconds beside the tokens (Directus does not; OAuth2-minded platforms do).
+    pub state_refresh_lifetime: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +49,7 @@ impl Default for TokenLoginProfile {
             users: BTreeMap::from([("sync-bot@example.com".into(), "change-me".into())]),
             scopes: vec!["supplier_mgmt".into(), "offline_access".into()],
             lifetime_in: LifetimeIn::Ms,
+            state_refresh_lifetime: false,
         }
     }
 }

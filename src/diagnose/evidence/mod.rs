@@ -16,6 +16,7 @@ pub mod said;
 mod session;
 mod signal;
 mod token;
+pub mod token_login;
 
 use claim::Collector;
 pub use claim::{Claim, Death, Evidence, Signal, SignalKind, Source, Window, shown};

@@ -13,6 +13,8 @@ mod fields_fix;
 mod parts;
 mod session;
 mod signal;
+pub mod token_login;
+mod token_login_refresh;
 
 #[cfg(test)]
 mod check_tests;

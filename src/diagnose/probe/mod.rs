@@ -12,7 +12,9 @@ mod session_access;
 mod session_logins;
 mod session_watch;
 mod signal;
+mod token_login;
 
 pub use oauth::run as run_oauth2;
 pub use options::DiagnoseOptions;
 pub use session::run as run_session;
+pub use token_login::run as run_token_login;

@@ -5,35 +5,18 @@
 use std::fmt::Write as _;
 
 mod diagnosis;
+mod layout;
+mod token_login;
 
 pub use diagnosis::Diagnosis;
+pub use token_login::TokenLoginDiagnosis;
 
 use crate::diagnose::verdict::{Line, Outcome};
+use layout::{section, wrap};
 
 /// `--json`: findings, evidence and verdict as one object.
 pub fn json(d: &Diagnosis) -> serde_json::Result<String> {
     serde_json::to_string_pretty(d)
-}
-
-const WIDTH: usize = 100;
-
-/// `text` wrapped at `WIDTH`, the first line after `first`, the rest indented by `indent`.
-fn wrap(out: &mut String, first: &str, indent: usize, text: &str) {
-    let mut line = first.to_string();
-    let mut fresh = true;
-    for word in text.split_whitespace() {
-        if !fresh && line.chars().count() + 1 + word.chars().count() > WIDTH {
-            let _ = writeln!(out, "{}", line.trim_end());
-            line = " ".repeat(indent);
-            fresh = true;
-        }
-        if !fresh {
-            line.push(' ');
-        }
-        line.push_str(word);
-        fresh = false;
-    }
-    let _ = writeln!(out, "{}", line.trim_end());
 }
 
 fn cited(l: &Line) -> String {
@@ -42,10 +25,6 @@ fn cited(l: &Line) -> String {
     } else {
         format!("{} [{}]", l.text, l.cites.join(", "))
     }
-}
-
-fn section(out: &mut String, title: &str) {
-    let _ = writeln!(out, "\n{title}");
 }
 
 /// The report for a terminal: findings, then the verdict that cites them.
@@ -191,6 +170,7 @@ pub fn text(d: &Diagnosis) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::layout::WIDTH;
     use super::*;
 
     #[test]
