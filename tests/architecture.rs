@@ -423,3 +423,96 @@ fn no_import_circle_between_the_files_of_a_diagnose_sub_room() {
         circles.join("\n")
     );
 }
+
+/// Names of the project's concepts: each is defined once under `src/`, so a reader who meets
+/// one knows what it means. A second meaning gets its own precise name instead (a worker's
+/// `SegmentResult`, the simulator's `WriteEffect`, a source row's `RowCheck`, …).
+const ONE_MEANING: &[&str] = &[
+    "Access",
+    "Answer",
+    "Carry",
+    "Claims",
+    "Clock",
+    "Counts",
+    "Death",
+    "Ended",
+    "Entry",
+    "Hold",
+    "InFlight",
+    "KeyCheck",
+    "LoginError",
+    "Outage",
+    "Outcome",
+    "Plan",
+    "Recorded",
+    "Redactor",
+    "Refused",
+    "Renewal",
+    "Replay",
+    "Session",
+    "Verdict",
+    "Window",
+];
+
+/// The type names a file defines (`struct`, `enum`, `trait`, `type`, any visibility), with
+/// their line numbers, before its unit tests.
+fn types_defined(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (n, line) in before_tests(text).lines().enumerate() {
+        let mut rest = line.trim_start();
+        if let Some(r) = rest.strip_prefix("pub") {
+            rest = match r.strip_prefix('(') {
+                Some(r) => r.split_once(')').map_or(r, |(_, after)| after),
+                None => r,
+            }
+            .trim_start();
+        }
+        for kw in ["struct ", "enum ", "trait ", "type "] {
+            if let Some(r) = rest.strip_prefix(kw) {
+                let name: String = r
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    out.push((n + 1, name));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_type_scanner_sees_every_visibility() {
+    let text = "pub(crate) enum Outcome {\n    struct Claims<'a> {\npub(in crate::sim) struct \
+                Hold;\ntype Carry = u8;\nlet struct_ = 1;\n#[cfg(test)]\nstruct Verdict;";
+    let names: Vec<String> = types_defined(text).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(names, ["Outcome", "Claims", "Hold", "Carry"]);
+}
+
+#[test]
+fn each_concept_name_has_one_meaning() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut places: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in files.iter().filter(|f| !is_test_code(f)) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line, name) in types_defined(&text) {
+            if ONE_MEANING.contains(&name.as_str()) {
+                let at = format!("{}:{line}", file.strip_prefix(&src).unwrap().display());
+                places.entry(name).or_default().push(at);
+            }
+        }
+    }
+    let twice: Vec<String> = places
+        .iter()
+        .filter(|(_, at)| at.len() > 1)
+        .map(|(name, at)| format!("`{name}` in {}", at.join(", ")))
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "concept names defined more than once (give each other meaning its own name):\n{}",
+        twice.join("\n")
+    );
+}

@@ -212,7 +212,7 @@ pub fn lifetime(
 /// server clock does not shorten or stretch it.
 pub fn jwt_lifetime(token: &str, now: SystemTime) -> Option<u64> {
     #[derive(Deserialize)]
-    struct Claims {
+    struct TokenTimes {
         #[serde(default, deserialize_with = "seconds")]
         exp: Option<u64>,
         #[serde(default, deserialize_with = "seconds")]
@@ -224,7 +224,7 @@ pub fn jwt_lifetime(token: &str, now: SystemTime) -> Option<u64> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    let claims: TokenTimes = serde_json::from_slice(&bytes).ok()?;
     let exp = claims.exp?;
     let from = match claims.iat {
         Some(iat) if iat <= exp => iat,

@@ -79,7 +79,7 @@ impl std::fmt::Debug for AssertionSigner {
 }
 
 #[derive(serde::Serialize)]
-struct Claims<'a> {
+struct AssertionClaims<'a> {
     iss: &'a str,
     sub: &'a str,
     aud: &'a str,
@@ -111,7 +111,7 @@ impl AssertionSigner {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let jti: [u8; 16] = rand::rng().random();
-        let claims = Claims {
+        let claims = AssertionClaims {
             iss: &self.client_id,
             sub: &self.client_id,
             aud: &self.audience,

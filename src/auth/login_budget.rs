@@ -32,7 +32,7 @@ const MAX_LOCK: Duration = crate::retry_after::MAX_ASKED;
 
 /// What the file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Counts {
+struct BudgetFile {
     /// The user name, for a person reading the file.
     #[serde(default)]
     user: String,
@@ -55,7 +55,7 @@ struct Counts {
 
 /// What a budget holds (the file's count, else this process's), as `diagnose` reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Recorded {
+pub struct BudgetRecord {
     /// Refused logins in a row counted against this password.
     pub refused: u32,
     /// Refused logins counted against another password (they do not count for this one).
@@ -78,7 +78,7 @@ pub struct LoginBudget {
     keys: &'static str,
     max: u32,
     fingerprint: String,
-    memory: Mutex<Counts>,
+    memory: Mutex<BudgetFile>,
 }
 
 impl std::fmt::Debug for LoginBudget {
@@ -117,7 +117,7 @@ impl LoginBudget {
             keys: SESSION_KEYS,
             max: max.max(1),
             fingerprint: crate::secret::fingerprint(&salted),
-            memory: Mutex::new(Counts::default()),
+            memory: Mutex::new(BudgetFile::default()),
         }
     }
 
@@ -150,10 +150,10 @@ impl LoginBudget {
     }
 
     /// What the count holds now, without changing it.
-    pub fn recorded(&self) -> Recorded {
+    pub fn recorded(&self) -> BudgetRecord {
         let c = self.load();
         let same = c.password == self.fingerprint;
-        Recorded {
+        BudgetRecord {
             refused: if same { c.refused } else { 0 },
             refused_other_password: if same { 0 } else { c.refused },
             locked_until: c.locked_until_ms.map(from_ms),
@@ -192,8 +192,8 @@ impl LoginBudget {
 
     /// A successful login: the count starts again.
     pub fn succeeded(&self) {
-        if self.load() != Counts::default() {
-            self.store(&Counts::default());
+        if self.load() != BudgetFile::default() {
+            self.store(&BudgetFile::default());
         }
     }
 
@@ -204,7 +204,7 @@ impl LoginBudget {
     pub fn refused(&self, status: u16, text: &str) -> GrantError {
         let c = self.count(format!("HTTP {status}{}", words(text)), None);
         if says_credentials_wrong(text) {
-            let c = Counts {
+            let c = BudgetFile {
                 definite: true,
                 ..c
             };
@@ -236,13 +236,13 @@ impl LoginBudget {
         }
     }
 
-    fn count(&self, last: String, locked_until: Option<SystemTime>) -> Counts {
+    fn count(&self, last: String, locked_until: Option<SystemTime>) -> BudgetFile {
         let mut c = self.load();
         if c.password != self.fingerprint {
             // Another password (or none counted yet): its refusals say nothing of this one.
-            c = Counts {
+            c = BudgetFile {
                 password: self.fingerprint.clone(),
-                ..Counts::default()
+                ..BudgetFile::default()
             };
         }
         c.user = self.user.clone();
@@ -255,7 +255,7 @@ impl LoginBudget {
         c
     }
 
-    fn denied(&self, c: &Counts) -> GrantError {
+    fn denied(&self, c: &BudgetFile) -> GrantError {
         GrantError::LoginDenied {
             user: self.user.clone(),
             keys: self.keys,
@@ -263,7 +263,7 @@ impl LoginBudget {
         }
     }
 
-    fn spent(&self, c: &Counts) -> GrantError {
+    fn spent(&self, c: &BudgetFile) -> GrantError {
         GrantError::LoginBudgetSpent {
             user: self.user.clone(),
             refused: c.refused,
@@ -272,7 +272,7 @@ impl LoginBudget {
     }
 
     /// The count: the file's when there is one and it reads, else this process's.
-    fn load(&self) -> Counts {
+    fn load(&self) -> BudgetFile {
         let memory = || {
             self.memory
                 .lock()
@@ -293,7 +293,7 @@ impl LoginBudget {
                 );
                 memory()
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Counts::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BudgetFile::default(),
             Err(e) => {
                 tracing::warn!(
                     "cannot read the login budget file {}: {e}; counting from what this \
@@ -305,10 +305,10 @@ impl LoginBudget {
         }
     }
 
-    fn store(&self, c: &Counts) {
+    fn store(&self, c: &BudgetFile) {
         *self.memory.lock().unwrap_or_else(|p| p.into_inner()) = c.clone();
         let Some(path) = &self.file else { return };
-        let written = if *c == Counts::default() {
+        let written = if *c == BudgetFile::default() {
             super::cache::remove_file(path)
         } else {
             serde_json::to_vec(c)

@@ -152,7 +152,7 @@ fn recorded_reports_the_count_without_changing_it() {
     let dir = tempfile::tempdir().unwrap();
     let now = SystemTime::now();
     let b = budget(dir.path(), "wrong-pw");
-    assert_eq!(b.recorded(), Recorded::default());
+    assert_eq!(b.recorded(), BudgetRecord::default());
     assert_eq!(b.max(), 3);
     b.refused(401, "wrong user name or password");
     b.locked(

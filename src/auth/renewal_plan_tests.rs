@@ -152,7 +152,7 @@ fn planner(c: &Clocks) -> Cost {
         now = at;
         cost.requests += 1;
         match st.plan(now) {
-            Plan::Refresh(rt) => match srv.refresh(now, &rt) {
+            RenewalPlan::Refresh(rt) => match srv.refresh(now, &rt) {
                 Ok(g) => {
                     st.install(&g, false, SystemTime::now());
                 }
@@ -165,7 +165,7 @@ fn planner(c: &Clocks) -> Cost {
                     st.install(&srv.client_credentials(now), true, SystemTime::now());
                 }
             },
-            Plan::NewSession(_) => {
+            RenewalPlan::NewSession(_) => {
                 st.install(&srv.client_credentials(now), true, SystemTime::now());
             }
         }

@@ -67,7 +67,7 @@ pub struct Session {
 
 /// Why a renewal chooses the grant it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
+pub enum RenewalPlan {
     Refresh(Secret),
     NewSession(String),
 }
@@ -288,18 +288,18 @@ impl State {
     }
 
     /// Which grant the next renewal uses, and why a new session when it is one.
-    pub fn plan(&self, now: Instant) -> Plan {
+    pub fn plan(&self, now: Instant) -> RenewalPlan {
         let margin = self.margin();
         let Some(s) = &self.session else {
-            return Plan::NewSession("no session yet".into());
+            return RenewalPlan::NewSession("no session yet".into());
         };
         let Some(rt) = &s.refresh else {
-            return Plan::NewSession("the server issued no refresh token".into());
+            return RenewalPlan::NewSession("the server issued no refresh token".into());
         };
         if let Some(d) = s.refresh_deadline
             && d <= now + margin
         {
-            return Plan::NewSession(if d <= now {
+            return RenewalPlan::NewSession(if d <= now {
                 "the refresh token has lapsed".to_string()
             } else {
                 format!(
@@ -311,7 +311,7 @@ impl State {
         if let Some(d) = self.session_deadline()
             && d <= now + margin
         {
-            return Plan::NewSession(format!(
+            return RenewalPlan::NewSession(format!(
                 "session limit reached in {}",
                 secs(d.saturating_duration_since(now))
             ));
@@ -323,12 +323,12 @@ impl State {
             self.current.as_ref().and_then(|c| c.lifetime),
         ) && d < later(now, life)
         {
-            return Plan::NewSession(format!(
+            return RenewalPlan::NewSession(format!(
                 "the session ends in {}, before a refreshed token would",
                 secs(d.saturating_duration_since(now))
             ));
         }
-        Plan::Refresh(rt.clone())
+        RenewalPlan::Refresh(rt.clone())
     }
 
     /// A fresh grant becomes the current token. `new_session` restarts the session clock.

@@ -62,34 +62,36 @@ fn token_is_handed_out_until_the_slack_before_death() {
 fn plan_prefers_refresh_and_falls_back_to_a_new_session() {
     let t0 = Instant::now();
     let mut st = State::new(Duration::from_secs(120));
-    assert!(matches!(st.plan(t0), Plan::NewSession(_)));
+    assert!(matches!(st.plan(t0), RenewalPlan::NewSession(_)));
     st.install(
         &grant(GrantKind::ClientCredentials, 30, Some("RT1"), t0),
         true,
         SystemTime::now(),
     );
-    assert_eq!(st.plan(t0), Plan::Refresh(Secret::new("RT1")));
+    assert_eq!(st.plan(t0), RenewalPlan::Refresh(Secret::new("RT1")));
     // A refresh without rotation keeps the old refresh token.
     st.install(
         &grant(GrantKind::RefreshToken, 30, None, t0),
         false,
         SystemTime::now(),
     );
-    assert_eq!(st.plan(t0), Plan::Refresh(Secret::new("RT1")));
+    assert_eq!(st.plan(t0), RenewalPlan::Refresh(Secret::new("RT1")));
     // Refresh token about to expire (100 s, margin 10 s).
     let late = t0 + Duration::from_secs(95);
-    assert!(matches!(st.plan(late), Plan::NewSession(w) if w.contains("refresh token expires")));
+    assert!(
+        matches!(st.plan(late), RenewalPlan::NewSession(w) if w.contains("refresh token expires"))
+    );
     // A known session limit close by.
     st.session_limit = Some(Duration::from_secs(40));
     let near = t0 + Duration::from_secs(35);
-    assert!(matches!(st.plan(near), Plan::NewSession(w) if w.contains("session limit")));
+    assert!(matches!(st.plan(near), RenewalPlan::NewSession(w) if w.contains("session limit")));
     // A new session without a refresh token forgets the old one.
     st.install(
         &grant(GrantKind::ClientCredentials, 30, None, t0),
         true,
         SystemTime::now(),
     );
-    assert!(matches!(st.plan(t0), Plan::NewSession(w) if w.contains("no refresh token")));
+    assert!(matches!(st.plan(t0), RenewalPlan::NewSession(w) if w.contains("no refresh token")));
     assert_eq!(st.sessions, 2);
     assert_eq!(st.snapshot().renewals, 2);
 }
@@ -211,7 +213,7 @@ fn session_limit_is_learned_from_a_refresh_expiry_that_stopped_moving() {
     // (not another refresh that the server would refuse).
     assert!(st.next_refresh_at().unwrap() < t0 + Duration::from_secs(60));
     let near_end = t0 + Duration::from_secs(57);
-    assert!(matches!(st.plan(near_end), Plan::NewSession(_)));
+    assert!(matches!(st.plan(near_end), RenewalPlan::NewSession(_)));
     // The new session keeps the learned limit, so its end is known from the start.
     let t1 = t0 + Duration::from_secs(58);
     st.install(

@@ -149,7 +149,7 @@ impl ExpiredCounts {
 
 /// Which of the clocks of docs/API.md §2 is the binding one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Clock {
+pub enum BindingClock {
     Ttl,
     Idle,
     Session,
@@ -205,12 +205,12 @@ pub struct TokenStatus {
 
 impl TokenStatus {
     /// The earliest known death, and which clock it is.
-    pub fn effective_deadline(&self) -> Option<(Instant, Clock)> {
+    pub fn effective_deadline(&self) -> Option<(Instant, BindingClock)> {
         [
-            (self.ttl_deadline, Clock::Ttl),
-            (self.idle_deadline, Clock::Idle),
-            (self.session_deadline, Clock::Session),
-            (self.server_deadline, Clock::Server),
+            (self.ttl_deadline, BindingClock::Ttl),
+            (self.idle_deadline, BindingClock::Idle),
+            (self.session_deadline, BindingClock::Session),
+            (self.server_deadline, BindingClock::Server),
         ]
         .into_iter()
         .filter_map(|(d, c)| d.map(|d| (d, c)))
@@ -238,7 +238,7 @@ mod tests {
             ..Default::default()
         };
         let (d, c) = s.effective_deadline().unwrap();
-        assert_eq!(c, Clock::Idle);
+        assert_eq!(c, BindingClock::Idle);
         assert_eq!(d, now + Duration::from_secs(300));
         assert_eq!(
             s.remaining(now + Duration::from_secs(400)),

@@ -15,7 +15,7 @@ use super::profile::HealthAnswer;
 use super::reply;
 use super::state::{Sim, lock};
 use super::stats::Stats;
-use super::store::{self, Checked, KeyCheck, KeyTicket, Outcome};
+use super::store::{self, Checked, IdempotencyCheck, KeyTicket, WriteEffect};
 
 /// Push bodies above this are refused before parsing (100 records are ~30 KB).
 const PUSH_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -174,16 +174,16 @@ async fn push_admitted(
     let hash: [u8; 32] = Sha256::digest(value.to_string().as_bytes()).into();
     let check = lock(&sim.store).check_key(&adm.client_id, &key, hash, Instant::now());
     match check {
-        KeyCheck::Conflict => Err(reply::error(
+        IdempotencyCheck::Conflict => Err(reply::error(
             StatusCode::CONFLICT,
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different body",
         )),
-        KeyCheck::Replay(first) => {
+        IdempotencyCheck::Replay(first) => {
             Stats::bump(&sim.stats.idempotent_replays);
             Ok(answer(first.as_str().to_string()))
         }
-        KeyCheck::Wait(mut rx) => {
+        IdempotencyCheck::Wait(mut rx) => {
             // The first request with this key is still working: answer as it will.
             match rx.wait_for(|a| a.is_some()).await.map(|a| a.clone()) {
                 Ok(Some(first)) => {
@@ -200,7 +200,7 @@ async fn push_admitted(
                 )),
             }
         }
-        KeyCheck::Fresh(ticket) => run_work(sim, elements, Some(ticket), arrived).await,
+        IdempotencyCheck::Fresh(ticket) => run_work(sim, elements, Some(ticket), arrived).await,
     }
 }
 
@@ -309,10 +309,10 @@ fn commit(sim: &Sim, checked: Vec<Checked>) -> String {
         error: Option<&'a str>,
     }
     #[derive(serde::Serialize)]
-    struct Answer<'a> {
+    struct ResultsBody<'a> {
         results: Vec<Row<'a>>,
     }
-    let answer = Answer {
+    let answer = ResultsBody {
         results: outcomes
             .iter()
             .map(|(id, outcome, error)| Row {
@@ -331,8 +331,8 @@ fn commit(sim: &Sim, checked: Vec<Checked>) -> String {
 pub(super) fn upsert_all(
     sim: &Sim,
     checked: Vec<Checked>,
-) -> Vec<(String, Outcome, Option<String>)> {
-    let outcomes: Vec<(String, Outcome, Option<String>)> = {
+) -> Vec<(String, WriteEffect, Option<String>)> {
+    let outcomes: Vec<(String, WriteEffect, Option<String>)> = {
         let mut store = lock(&sim.store);
         checked
             .into_iter()
@@ -341,19 +341,19 @@ pub(super) fn upsert_all(
                     let id = rec.supplier_id.clone();
                     (id, store.upsert(rec), None)
                 }
-                Checked::Rejected { id, reason } => (id, Outcome::Rejected, Some(reason)),
+                Checked::Rejected { id, reason } => (id, WriteEffect::Rejected, Some(reason)),
             })
             .collect()
     };
     let s = &sim.stats;
     for (_, outcome, _) in &outcomes {
         match outcome {
-            Outcome::Created => Stats::bump(&s.records_created),
-            Outcome::Updated => Stats::bump(&s.records_updated),
-            Outcome::Unchanged => Stats::bump(&s.records_unchanged),
-            Outcome::Rejected => Stats::bump(&s.records_rejected),
+            WriteEffect::Created => Stats::bump(&s.records_created),
+            WriteEffect::Updated => Stats::bump(&s.records_updated),
+            WriteEffect::Unchanged => Stats::bump(&s.records_unchanged),
+            WriteEffect::Rejected => Stats::bump(&s.records_rejected),
         }
-        if matches!(outcome, Outcome::Created | Outcome::Updated) {
+        if matches!(outcome, WriteEffect::Created | WriteEffect::Updated) {
             Stats::bump(&s.records_stored);
         }
     }

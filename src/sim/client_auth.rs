@@ -132,7 +132,7 @@ impl Verifier {
             .filter(|(kid, _)| header.kid.is_none() || kid.is_none() || *kid == header.kid);
         let mut last = "no key with the assertion's kid".to_string();
         for (_, key) in candidates {
-            match jsonwebtoken::decode::<Claims>(assertion, key, &v) {
+            match jsonwebtoken::decode::<ReceivedAssertion>(assertion, key, &v) {
                 Ok(data) => return self.accept(data.claims),
                 Err(e) => last = e.to_string(),
             }
@@ -140,7 +140,7 @@ impl Verifier {
         Err(format!("the assertion does not verify: {last}"))
     }
 
-    fn accept(&self, c: Claims) -> Result<String, String> {
+    fn accept(&self, c: ReceivedAssertion) -> Result<String, String> {
         if c.iss != c.sub {
             return Err("the assertion's iss and sub differ; both must be the client id".into());
         }
@@ -166,7 +166,7 @@ impl Verifier {
 }
 
 #[derive(Deserialize)]
-struct Claims {
+struct ReceivedAssertion {
     iss: String,
     sub: String,
     exp: u64,

@@ -29,7 +29,7 @@ pub struct Limits {
 
 /// Why a request was turned away, and when to come back (whole seconds, ≥ 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
+pub struct TurnedAway {
     pub reason: String,
     pub retry_after_secs: u64,
 }
@@ -97,7 +97,7 @@ impl Limits {
     }
 
     /// Admits one request of `client` now, or says why not.
-    pub fn admit(self: &Arc<Self>, client: &str, now: Instant) -> Result<InFlight, Refused> {
+    pub fn admit(self: &Arc<Self>, client: &str, now: Instant) -> Result<InFlight, TurnedAway> {
         let cap = self.cap(now);
         let mut clients = lock(&self.clients);
         let c = clients.entry(client.to_string()).or_default();
@@ -113,7 +113,7 @@ impl Limits {
             };
             if c.in_window >= self.rate_per_sec {
                 let left = (start + second).saturating_duration_since(now);
-                return Err(Refused {
+                return Err(TurnedAway {
                     reason: format!(
                         "rate limit of {} requests per second exceeded",
                         self.rate_per_sec
@@ -128,7 +128,7 @@ impl Limits {
                 // Refused requests do not use up the rate budget.
                 c.in_window = c.in_window.saturating_sub(1);
             }
-            return Err(Refused {
+            return Err(TurnedAway {
                 reason: format!("more than {cap} concurrent requests from this client"),
                 retry_after_secs: 1,
             });

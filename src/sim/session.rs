@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::gate;
 use super::reply;
-use super::session_profile::{Carry, IdIn, SessionProfile};
+use super::session_profile::{IdIn, SessionIdCarry, SessionProfile};
 use super::sessions::LoginRefused;
 use super::state::{Sim, lock};
 use super::stats::Stats;
@@ -23,7 +23,7 @@ const LOG: &str = "supsync::sim";
 /// The session id a request carries the way `[session] carry` says, or why there is none.
 pub fn carried<'h>(cfg: &SessionProfile, headers: &'h HeaderMap) -> Result<&'h str, String> {
     match cfg.carry {
-        Carry::Header => {
+        SessionIdCarry::Header => {
             let name = &cfg.header_name;
             let v = headers
                 .get(name.as_str())
@@ -37,7 +37,7 @@ pub fn carried<'h>(cfg: &SessionProfile, headers: &'h HeaderMap) -> Result<&'h s
             }
             Ok(v)
         }
-        Carry::Bearer => headers
+        SessionIdCarry::Bearer => headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
@@ -45,7 +45,7 @@ pub fn carried<'h>(cfg: &SessionProfile, headers: &'h HeaderMap) -> Result<&'h s
             .map(|(_, id)| id.trim())
             .filter(|id| !id.is_empty())
             .ok_or_else(|| "No session: no Authorization: Bearer header".to_string()),
-        Carry::Cookie => {
+        SessionIdCarry::Cookie => {
             let name = &cfg.cookie_name;
             headers
                 .get_all(header::COOKIE)
@@ -87,7 +87,7 @@ async fn attempt(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Response,
             sim.stats
                 .session_concurrent_logins_max
                 .fetch_max(n, std::sync::atomic::Ordering::Relaxed);
-            Some(InFlight {
+            Some(InFlightSession {
                 sim,
                 user: user.clone(),
             })
@@ -187,12 +187,12 @@ fn success(cfg: &SessionProfile, user: &str, id: &str) -> Response {
 
 /// Decrements the user's logins in flight however the login ends, a client hanging up
 /// during the password hash included.
-struct InFlight<'a> {
+struct InFlightSession<'a> {
     sim: &'a Sim,
     user: String,
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlightSession<'_> {
     fn drop(&mut self) {
         lock(&self.sim.sessions).login_done(&self.user);
     }
@@ -308,7 +308,7 @@ fn no_store(mut resp: Response) -> Response {
 mod tests {
     use super::*;
 
-    fn cfg(carry: Carry) -> SessionProfile {
+    fn cfg(carry: SessionIdCarry) -> SessionProfile {
         let mut p = crate::sim::Profile::default().session;
         p.carry = carry;
         p
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn the_id_is_read_from_the_header_or_among_other_cookies() {
-        let c = cfg(Carry::Header);
+        let c = cfg(SessionIdCarry::Header);
         assert_eq!(
             carried(&c, &headers(&[("x-session-id", " abc ")])),
             Ok("abc")
@@ -332,7 +332,7 @@ mod tests {
         let e = carried(&c, &headers(&[("cookie", "SESSIONID=abc")])).unwrap_err();
         assert!(e.contains("X-Session-Id header is missing"), "{e}");
         assert!(carried(&c, &headers(&[("x-session-id", "")])).is_err());
-        let c = cfg(Carry::Cookie);
+        let c = cfg(SessionIdCarry::Cookie);
         let h = headers(&[("cookie", "theme=dark; SESSIONID=abc; lang=de")]);
         assert_eq!(carried(&c, &h), Ok("abc"));
         let h = headers(&[("cookie", "theme=dark"), ("cookie", "SESSIONID=\"q\"")]);

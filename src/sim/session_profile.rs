@@ -17,7 +17,7 @@ pub struct SessionProfile {
     /// user name → password
     pub users: BTreeMap<String, String>,
     pub id_in: IdIn,
-    pub carry: Carry,
+    pub carry: SessionIdCarry,
     pub header_name: String,
     pub cookie_name: String,
     /// Sliding idle window. 0 = off.
@@ -69,7 +69,7 @@ pub enum IdIn {
 /// How resource calls carry the session id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Carry {
+pub enum SessionIdCarry {
     /// A header named `header_name`.
     Header,
     /// A `Cookie:` header holding `<cookie_name>=<id>` among any others.
@@ -195,7 +195,7 @@ mod tests {
             Some("change-me")
         );
         assert_eq!(s.id_in, super::IdIn::Body);
-        assert_eq!(s.carry, super::Carry::Header);
+        assert_eq!(s.carry, super::SessionIdCarry::Header);
         assert_eq!(s.header_name, "X-Session-Id");
         assert_eq!(s.cookie_name, "SESSIONID");
         assert_eq!((s.idle_secs, s.cap_secs), (900, 3600));

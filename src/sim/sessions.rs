@@ -40,7 +40,7 @@ pub struct Refused {
 
 /// How a session ended before its clocks ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ended {
+enum EndedBy {
     NewerLogin,
     LoggedOut,
     Revoked,
@@ -50,7 +50,7 @@ struct Live {
     user: String,
     started: Instant,
     last_used: Instant,
-    ended: Option<(Ended, Instant)>,
+    ended: Option<(EndedBy, Instant)>,
 }
 
 #[derive(Default)]
@@ -61,10 +61,10 @@ struct User {
 }
 
 /// What ends a session first.
-enum Death {
+enum SessionDeath {
     Idle,
     Cap,
-    Ended(Ended),
+    Ended(EndedBy),
 }
 
 pub struct SessionStore {
@@ -148,7 +148,7 @@ impl SessionStore {
             let (idle, cap) = (self.idle, self.cap);
             for s in self.live.values_mut().filter(|s| s.user == user) {
                 if alive(idle, cap, s, now) {
-                    s.ended = Some((Ended::NewerLogin, now));
+                    s.ended = Some((EndedBy::NewerLogin, now));
                     ended_others += 1;
                 }
             }
@@ -186,24 +186,24 @@ impl SessionStore {
         };
         if let Some((death, _)) = death(self.idle, self.cap, s).filter(|(_, when)| *when <= now) {
             let description = match death {
-                Death::Idle if !self.idle_text.is_empty() => self.idle_text.clone(),
-                Death::Idle => format!(
+                SessionDeath::Idle if !self.idle_text.is_empty() => self.idle_text.clone(),
+                SessionDeath::Idle => format!(
                     "Session idle for {} (idle timeout {})",
                     long(now.saturating_duration_since(s.last_used)),
                     short(self.idle.unwrap_or_default())
                 ),
-                Death::Cap if !self.cap_text.is_empty() => self.cap_text.clone(),
-                Death::Cap => format!(
+                SessionDeath::Cap if !self.cap_text.is_empty() => self.cap_text.clone(),
+                SessionDeath::Cap => format!(
                     "Session expired after {}",
                     long(self.cap.unwrap_or_default())
                 ),
-                Death::Ended(Ended::NewerLogin) => "Session ended by a newer login".into(),
-                Death::Ended(Ended::LoggedOut) => "Session logged out".into(),
-                Death::Ended(Ended::Revoked) => "Session revoked".into(),
+                SessionDeath::Ended(EndedBy::NewerLogin) => "Session ended by a newer login".into(),
+                SessionDeath::Ended(EndedBy::LoggedOut) => "Session logged out".into(),
+                SessionDeath::Ended(EndedBy::Revoked) => "Session revoked".into(),
             };
             return Err(Refused {
                 description,
-                by_newer_login: matches!(death, Death::Ended(Ended::NewerLogin)),
+                by_newer_login: matches!(death, SessionDeath::Ended(EndedBy::NewerLogin)),
             });
         }
         let user = s.user.clone();
@@ -228,7 +228,7 @@ impl SessionStore {
         let (idle, cap) = (self.idle, self.cap);
         match self.live.get_mut(id) {
             Some(s) if alive(idle, cap, s, now) => {
-                s.ended = Some((Ended::LoggedOut, now));
+                s.ended = Some((EndedBy::LoggedOut, now));
                 true
             }
             _ => false,
@@ -241,7 +241,7 @@ impl SessionStore {
         let mut n = 0;
         for s in self.live.values_mut() {
             if alive(idle, cap, s, now) {
-                s.ended = Some((Ended::Revoked, now));
+                s.ended = Some((EndedBy::Revoked, now));
                 n += 1;
             }
         }
@@ -273,16 +273,20 @@ impl SessionStore {
 
 /// What ends the session first, and when; on a tie the order idle, cap, ended. `None`:
 /// neither clock is on and nothing ended it.
-fn death(idle: Option<Duration>, cap: Option<Duration>, s: &Live) -> Option<(Death, Instant)> {
+fn death(
+    idle: Option<Duration>,
+    cap: Option<Duration>,
+    s: &Live,
+) -> Option<(SessionDeath, Instant)> {
     let mut candidates = Vec::with_capacity(3);
     if let Some(idle) = idle {
-        candidates.push((Death::Idle, s.last_used + idle));
+        candidates.push((SessionDeath::Idle, s.last_used + idle));
     }
     if let Some(cap) = cap {
-        candidates.push((Death::Cap, s.started + cap));
+        candidates.push((SessionDeath::Cap, s.started + cap));
     }
     if let Some((how, when)) = s.ended {
-        candidates.push((Death::Ended(how), when));
+        candidates.push((SessionDeath::Ended(how), when));
     }
     candidates.into_iter().min_by_key(|(_, when)| *when)
 }

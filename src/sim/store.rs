@@ -10,22 +10,22 @@ use tokio::sync::watch;
 
 use crate::record::{Supplier, validate};
 
-/// Outcome of one pushed element.
+/// What one pushed element did to the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum WriteEffect {
     Created,
     Updated,
     Unchanged,
     Rejected,
 }
 
-impl Outcome {
+impl WriteEffect {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Created => "created",
-            Outcome::Updated => "updated",
-            Outcome::Unchanged => "unchanged",
-            Outcome::Rejected => "rejected",
+            WriteEffect::Created => "created",
+            WriteEffect::Updated => "updated",
+            WriteEffect::Unchanged => "unchanged",
+            WriteEffect::Rejected => "rejected",
         }
     }
 }
@@ -50,7 +50,7 @@ struct KeyEntry {
 }
 
 /// What to do with a push carrying an idempotency key.
-pub enum KeyCheck {
+pub enum IdempotencyCheck {
     /// New key: do the work, then `complete` the ticket.
     Fresh(KeyTicket),
     Replay(StoredAnswer),
@@ -131,24 +131,24 @@ impl Store {
 
     /// Checks and stores one pushed element in one go (the server splits the two).
     #[cfg(test)]
-    pub fn apply(&mut self, element: &serde_json::Value) -> (String, Outcome, Option<String>) {
+    pub fn apply(&mut self, element: &serde_json::Value) -> (String, WriteEffect, Option<String>) {
         match check(element, &[]) {
             Checked::Valid(rec) => {
                 let id = rec.supplier_id.clone();
                 (id, self.upsert(rec), None)
             }
-            Checked::Rejected { id, reason } => (id, Outcome::Rejected, Some(reason)),
+            Checked::Rejected { id, reason } => (id, WriteEffect::Rejected, Some(reason)),
         }
     }
 
     /// Stores a checked record: created, updated, or unchanged when it is identical.
-    pub fn upsert(&mut self, rec: Supplier) -> Outcome {
+    pub fn upsert(&mut self, rec: Supplier) -> WriteEffect {
         let outcome = match self.suppliers.get(&rec.supplier_id) {
-            None => Outcome::Created,
-            Some(old) if *old == rec => Outcome::Unchanged,
-            Some(_) => Outcome::Updated,
+            None => WriteEffect::Created,
+            Some(old) if *old == rec => WriteEffect::Unchanged,
+            Some(_) => WriteEffect::Updated,
         };
-        if outcome != Outcome::Unchanged {
+        if outcome != WriteEffect::Unchanged {
             self.suppliers.insert(rec.supplier_id.clone(), rec);
         }
         outcome
@@ -185,7 +185,7 @@ impl Store {
         key: &str,
         body_hash: [u8; 32],
         now: Instant,
-    ) -> KeyCheck {
+    ) -> IdempotencyCheck {
         self.prune_keys(now);
         let k = (client.to_string(), key.to_string());
         // A pending key whose worker vanished (its sender dropped) starts afresh.
@@ -197,11 +197,11 @@ impl Store {
         }
         if let Some(e) = self.keys.get(&k) {
             if e.body_hash != body_hash {
-                return KeyCheck::Conflict;
+                return IdempotencyCheck::Conflict;
             }
             return match &e.state {
-                KeyState::Done(a) => KeyCheck::Replay(Arc::clone(a)),
-                KeyState::Pending(rx) => KeyCheck::Wait(rx.clone()),
+                KeyState::Done(a) => IdempotencyCheck::Replay(Arc::clone(a)),
+                KeyState::Pending(rx) => IdempotencyCheck::Wait(rx.clone()),
             };
         }
         let (tx, rx) = watch::channel(None);
@@ -213,7 +213,7 @@ impl Store {
                 state: KeyState::Pending(rx),
             },
         );
-        KeyCheck::Fresh(KeyTicket { key: k, tx })
+        IdempotencyCheck::Fresh(KeyTicket { key: k, tx })
     }
 
     /// Records the first answer of a fresh key and wakes requests waiting on it.
@@ -292,21 +292,21 @@ mod tests {
     fn upsert_outcomes() {
         let mut s = Store::new(1);
         let existing = serde_json::to_value(generated_record(1)).unwrap();
-        assert_eq!(s.apply(&existing).1, Outcome::Unchanged);
+        assert_eq!(s.apply(&existing).1, WriteEffect::Unchanged);
         let mut changed = existing.clone();
         changed["name"] = json!("Renamed Ltd");
-        assert_eq!(s.apply(&changed).1, Outcome::Updated);
+        assert_eq!(s.apply(&changed).1, WriteEffect::Updated);
         let mut new = existing.clone();
         new["supplier_id"] = json!("SUP-900000");
-        assert_eq!(s.apply(&new).1, Outcome::Created);
+        assert_eq!(s.apply(&new).1, WriteEffect::Created);
         assert_eq!(s.len(), 2);
         let (id, o, why) = s.apply(&json!({"supplier_id": "SUP-1", "name": 5}));
-        assert_eq!((id.as_str(), o), ("SUP-1", Outcome::Rejected));
+        assert_eq!((id.as_str(), o), ("SUP-1", WriteEffect::Rejected));
         assert!(why.unwrap().contains("not a supplier record"));
         let mut bad = existing;
         bad["country"] = json!("Germany");
         let (_, o, why) = s.apply(&bad);
-        assert_eq!(o, Outcome::Rejected);
+        assert_eq!(o, WriteEffect::Rejected);
         assert!(why.unwrap().contains("country"));
         assert_eq!(s.apply(&json!(42)).0, "");
     }
@@ -315,26 +315,26 @@ mod tests {
     fn keys_replay_conflict_and_wait() {
         let mut s = Store::new(0);
         let now = Instant::now();
-        let KeyCheck::Fresh(t) = s.check_key("c", "k", [1; 32], now) else {
+        let IdempotencyCheck::Fresh(t) = s.check_key("c", "k", [1; 32], now) else {
             panic!("fresh key expected")
         };
-        let KeyCheck::Wait(mut rx) = s.check_key("c", "k", [1; 32], now) else {
+        let IdempotencyCheck::Wait(mut rx) = s.check_key("c", "k", [1; 32], now) else {
             panic!("pending key expected")
         };
         assert!(matches!(
             s.check_key("c", "k", [2; 32], now),
-            KeyCheck::Conflict
+            IdempotencyCheck::Conflict
         ));
         assert!(matches!(
             s.check_key("d", "k", [2; 32], now),
-            KeyCheck::Fresh(_)
+            IdempotencyCheck::Fresh(_)
         ));
         s.complete(t, Arc::new("answer".into()));
         assert_eq!(
             rx.borrow_and_update().as_deref().map(String::as_str),
             Some("answer")
         );
-        let KeyCheck::Replay(a) = s.check_key("c", "k", [1; 32], now) else {
+        let IdempotencyCheck::Replay(a) = s.check_key("c", "k", [1; 32], now) else {
             panic!("replay expected")
         };
         assert_eq!(a.as_str(), "answer");

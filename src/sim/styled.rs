@@ -17,7 +17,7 @@ use super::api::{timed, upsert_all};
 use super::gate::{self, Admitted};
 use super::reply;
 use super::state::{Sim, lock};
-use super::store::{self, Checked, KeyCheck, Outcome};
+use super::store::{self, Checked, IdempotencyCheck, WriteEffect};
 use super::styled_pull::pull;
 use crate::mapping::{ApiMapping, FieldMap, Pointer, PushMode};
 
@@ -199,24 +199,26 @@ async fn push(
     let hash: [u8; 32] = Sha256::digest(&bytes).into();
     let check = lock(&sim.store).check_key(&adm.client_id, &key, hash, Instant::now());
     match check {
-        KeyCheck::Conflict => Err(reply::error(
+        IdempotencyCheck::Conflict => Err(reply::error(
             StatusCode::CONFLICT,
             "idempotency_key_reused",
             "this idempotency key was used with a different body",
         )),
-        KeyCheck::Replay(first) => Ok(Answer::decode(&first).response()),
-        KeyCheck::Wait(mut rx) => match rx.wait_for(|a| a.is_some()).await.map(|a| a.clone()) {
-            Ok(Some(first)) => Ok(Answer::decode(&first).response()),
-            _ => Err(reply::with_retry_after(
-                reply::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "service_unavailable",
-                    "the first request with this key did not finish; retry",
-                ),
-                1,
-            )),
-        },
-        KeyCheck::Fresh(ticket) => run(sim, records, finish, Some(ticket), arrived).await,
+        IdempotencyCheck::Replay(first) => Ok(Answer::decode(&first).response()),
+        IdempotencyCheck::Wait(mut rx) => {
+            match rx.wait_for(|a| a.is_some()).await.map(|a| a.clone()) {
+                Ok(Some(first)) => Ok(Answer::decode(&first).response()),
+                _ => Err(reply::with_retry_after(
+                    reply::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "service_unavailable",
+                        "the first request with this key did not finish; retry",
+                    ),
+                    1,
+                )),
+            }
+        }
+        IdempotencyCheck::Fresh(ticket) => run(sim, records, finish, Some(ticket), arrived).await,
     }
 }
 
@@ -299,11 +301,11 @@ fn one_record(
             }
             let (_, outcome, reason) = upsert_all(&sim, vec![checked]).pop().unwrap_or((
                 id.clone(),
-                Outcome::Rejected,
+                WriteEffect::Rejected,
                 None,
             ));
             match outcome {
-                Outcome::Rejected => Answer {
+                WriteEffect::Rejected => Answer {
                     status: 422,
                     body: reason_at
                         .wrap(json!(reason.unwrap_or_default()))
@@ -313,7 +315,7 @@ fn one_record(
                     let stored = lock(&sim.store).get(&id);
                     let data = stored.map(|s| outgoing(&m, &s)).unwrap_or(Value::Null);
                     Answer {
-                        status: if o == Outcome::Created {
+                        status: if o == WriteEffect::Created {
                             sim.profile.api.create_status
                         } else {
                             200
@@ -406,8 +408,8 @@ fn batch(sim: &Arc<Sim>, m: &Arc<ApiMapping>, body: &Value) -> Result<Work, Resp
                         idp.insert(&mut item, json!(id));
                     }
                     let status = match (numeric, o) {
-                        (true, Outcome::Created) => json!(sim.profile.api.create_status),
-                        (true, Outcome::Rejected) => json!(422),
+                        (true, WriteEffect::Created) => json!(sim.profile.api.create_status),
+                        (true, WriteEffect::Rejected) => json!(422),
                         (true, _) => json!(200),
                         (false, o) => json!(o.as_str()),
                     };

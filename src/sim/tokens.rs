@@ -39,7 +39,7 @@ pub struct Authed {
     pub client_id: String,
 }
 
-struct Session {
+struct TokenSession {
     started: Instant,
     revoked_at: Option<Instant>,
     /// When the session's latest access token's TTL ends (the refresh window counts back
@@ -47,7 +47,7 @@ struct Session {
     access_expires: Option<Instant>,
 }
 
-struct Access {
+struct IssuedAccess {
     sid: u64,
     client_id: String,
     issued: Instant,
@@ -72,8 +72,8 @@ struct Refresh {
 
 pub struct TokenStore {
     cfg: Tokens,
-    sessions: HashMap<u64, Session>,
-    access: HashMap<String, Access>,
+    sessions: HashMap<u64, TokenSession>,
+    access: HashMap<String, IssuedAccess>,
     refresh: HashMap<String, Refresh>,
     next_sid: u64,
     issued_since_prune: u32,
@@ -82,7 +82,7 @@ pub struct TokenStore {
 }
 
 /// How a token died: the clock and when it hit.
-enum Death {
+enum TokenDeath {
     Ttl,
     Idle,
     Session,
@@ -113,7 +113,7 @@ impl TokenStore {
         self.next_sid += 1;
         self.sessions.insert(
             sid,
-            Session {
+            TokenSession {
                 started: now,
                 revoked_at: None,
                 access_expires: None,
@@ -229,17 +229,17 @@ impl TokenStore {
         if let Some((death, _)) = self.first_death(at).filter(|(_, when)| *when <= now) {
             let idle = Duration::from_secs(self.cfg.idle_timeout_secs);
             return Err(match death {
-                Death::Ttl => format!("Token expired after {}", long(at.ttl)),
-                Death::Idle => format!(
+                TokenDeath::Ttl => format!("Token expired after {}", long(at.ttl)),
+                TokenDeath::Idle => format!(
                     "Token idle for {} (idle timeout {})",
                     long(now.saturating_duration_since(at.last_used)),
                     short(idle)
                 ),
-                Death::Session => format!(
+                TokenDeath::Session => format!(
                     "Session expired after {}",
                     long(Duration::from_secs(self.cfg.absolute_timeout_secs))
                 ),
-                Death::Revoked => "Token revoked".into(),
+                TokenDeath::Revoked => "Token revoked".into(),
             });
         }
         let limit = self.cfg.revoke_after_uses;
@@ -299,24 +299,24 @@ impl TokenStore {
         n
     }
 
-    fn session_end(&self, s: &Session) -> Option<Instant> {
+    fn session_end(&self, s: &TokenSession) -> Option<Instant> {
         (self.cfg.absolute_timeout_secs > 0)
             .then(|| s.started + Duration::from_secs(self.cfg.absolute_timeout_secs))
     }
 
     /// The clock that ends this token first, and when (revocation counts as a clock).
-    fn first_death(&self, at: &Access) -> Option<(Death, Instant)> {
+    fn first_death(&self, at: &IssuedAccess) -> Option<(TokenDeath, Instant)> {
         let session = self.sessions.get(&at.sid)?;
-        let mut candidates = vec![(Death::Ttl, at.issued + at.ttl)];
+        let mut candidates = vec![(TokenDeath::Ttl, at.issued + at.ttl)];
         if self.cfg.idle_timeout_secs > 0 {
             let idle = Duration::from_secs(self.cfg.idle_timeout_secs);
-            candidates.push((Death::Idle, at.last_used + idle));
+            candidates.push((TokenDeath::Idle, at.last_used + idle));
         }
         if let Some(end) = self.session_end(session) {
-            candidates.push((Death::Session, end));
+            candidates.push((TokenDeath::Session, end));
         }
         if let Some(r) = session.revoked_at {
-            candidates.push((Death::Revoked, r));
+            candidates.push((TokenDeath::Revoked, r));
         }
         candidates.into_iter().min_by_key(|(_, when)| *when)
     }
@@ -353,7 +353,7 @@ impl TokenStore {
             (every > 0 && self.issued_total.is_multiple_of(every)).then_some(EARLY_DEATH_USES);
         self.access.insert(
             token.clone(),
-            Access {
+            IssuedAccess {
                 sid,
                 client_id: client_id.to_string(),
                 issued: now,

@@ -306,7 +306,7 @@ pub(super) fn lockout_after(words: &str) -> Option<u32> {
 }
 
 /// Why no session: in the words a run stops with, and the kind of failure.
-pub(super) fn login_error(e: &GrantError) -> LoginError {
+pub(super) fn login_error(e: &GrantError) -> LoginErrorSeen {
     let reason = match e {
         GrantError::LoginBudgetSpent { .. } => LoginFailure::BudgetSpent,
         GrantError::AccountLocked { .. } => LoginFailure::Locked,
@@ -316,7 +316,7 @@ pub(super) fn login_error(e: &GrantError) -> LoginError {
         GrantError::Malformed { .. } | GrantError::TooLarge { .. } => LoginFailure::Unusable,
         GrantError::Rejected { .. } | GrantError::RefusedByApi { .. } => LoginFailure::Rejected,
     };
-    LoginError {
+    LoginErrorSeen {
         reason,
         http_status: e.http_status(),
         message: e.to_string(),

@@ -18,7 +18,7 @@ pub(super) async fn first_session(
     s: &mut SessionFindings,
 ) -> Option<Grant> {
     let Ok(_lock) = access.hold(s).await else {
-        s.login_error = Some(LoginError {
+        s.login_error = Some(LoginErrorSeen {
             reason: LoginFailure::LockBusy,
             http_status: None,
             message: format!(

@@ -8,7 +8,7 @@ mod diagnosis;
 
 pub use diagnosis::Diagnosis;
 
-use crate::diagnose::verdict::{Line, Outcome};
+use crate::diagnose::verdict::{Conclusion, Line};
 
 /// `--json`: findings, evidence and verdict as one object.
 pub fn json(d: &Diagnosis) -> serde_json::Result<String> {
@@ -105,11 +105,11 @@ pub fn text(d: &Diagnosis) -> String {
     }
 
     let outcome = match v.outcome {
-        Outcome::Sustainable => "supsync can keep the sync alive",
-        Outcome::CannotSustain => "supsync cannot keep the sync alive as configured",
-        Outcome::ApiNotVerified => "not verified: the API did not answer as configured",
-        Outcome::NoToken if f.session.is_some() => "no session with this configuration",
-        Outcome::NoToken => "no token with this configuration",
+        Conclusion::Sustainable => "supsync can keep the sync alive",
+        Conclusion::CannotSustain => "supsync cannot keep the sync alive as configured",
+        Conclusion::ApiNotVerified => "not verified: the API did not answer as configured",
+        Conclusion::NoToken if f.session.is_some() => "no session with this configuration",
+        Conclusion::NoToken => "no token with this configuration",
     };
     section(
         &mut out,
