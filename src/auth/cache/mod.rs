@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::status::{GrantKind, LifetimeSource};
 use crate::secret::Secret;
 
+mod bytes;
 mod crypto;
 mod file;
 mod keys;
