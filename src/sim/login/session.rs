@@ -10,12 +10,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::gate;
-use super::reply;
-use super::session_profile::{IdIn, SessionIdCarry, SessionProfile};
-use super::sessions::LoginRefused;
-use super::state::{Sim, lock};
-use super::stats::Stats;
+use crate::sim::gate;
+use crate::sim::reply;
+use crate::sim::session_profile::{IdIn, SessionIdCarry, SessionProfile};
+use crate::sim::sessions::LoginRefused;
+use crate::sim::state::{Sim, lock};
+use crate::sim::stats::Stats;
 
 const BODY_LIMIT: usize = 64 * 1024;
 const LOG: &str = "supsync::sim";

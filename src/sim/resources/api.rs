@@ -9,13 +9,13 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
-use super::api_quirks::{self, ApiQuirk};
-use super::gate::{self, Admitted};
-use super::profile::HealthAnswer;
-use super::reply;
-use super::state::{Sim, lock};
-use super::stats::Stats;
-use super::store::{self, Checked, IdempotencyCheck, KeyTicket, WriteEffect};
+use crate::sim::api_quirks::{self, ApiQuirk};
+use crate::sim::gate::{self, Admitted};
+use crate::sim::profile::HealthAnswer;
+use crate::sim::reply;
+use crate::sim::state::{Sim, lock};
+use crate::sim::stats::Stats;
+use crate::sim::store::{self, Checked, IdempotencyCheck, KeyTicket, WriteEffect};
 
 /// Push bodies above this are refused before parsing (100 records are ~30 KB).
 const PUSH_BODY_LIMIT: usize = 16 * 1024 * 1024;

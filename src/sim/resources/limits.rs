@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::profile::{Api, CapacityStep};
-use super::state::lock;
+use crate::sim::profile::{Api, CapacityStep};
+use crate::sim::state::lock;
 
 #[derive(Default)]
 struct Client {
@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn the_cap_follows_the_schedule_from_the_first_request() {
-        let mut api = super::super::profile::Profile::default().api;
+        let mut api = crate::sim::profile::Profile::default().api;
         api.max_concurrent = 12;
         api.capacity_schedule = vec![
             CapacityStep {

@@ -82,7 +82,7 @@ pub enum SessionIdCarry {
 const TAKEN: [&str; 3] = [
     "/oauth/token",
     "/api/v1/health",
-    super::profile::CONTRACT_PATH,
+    crate::sim::profile::CONTRACT_PATH,
 ];
 
 impl SessionProfile {
@@ -177,7 +177,7 @@ fn check_path(key: &str, path: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::profile::Profile;
+    use crate::sim::profile::Profile;
 
     fn err(toml: &str) -> String {
         Profile::from_toml(toml).expect_err("profile is refused")
@@ -208,8 +208,8 @@ mod tests {
 
     #[test]
     fn every_key_has_a_row_in_api_md() {
-        let api = include_str!("../../docs/API.md");
-        let realistic: toml::Table = toml::from_str(include_str!("../../assets/realistic.toml"))
+        let api = include_str!("../../../docs/API.md");
+        let realistic: toml::Table = toml::from_str(include_str!("../../../assets/realistic.toml"))
             .expect("realistic.toml parses");
         let keys = realistic["session"].as_table().expect("[session]").keys();
         assert_eq!(keys.len(), 17);

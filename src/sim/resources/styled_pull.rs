@@ -6,17 +6,17 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::api_quirks::ApiQuirk;
-use super::reply;
-use super::state::{Sim, lock};
-use super::stats::Stats;
-use super::styled::{AFTER, bad, outgoing};
 use crate::mapping::{ApiMapping, LinkSource, Paging};
+use crate::sim::api_quirks::ApiQuirk;
+use crate::sim::reply;
+use crate::sim::state::{Sim, lock};
+use crate::sim::stats::Stats;
+use crate::sim::styled::{AFTER, bad, outgoing};
 
 pub(super) fn pull(sim: &Sim, m: &ApiMapping, uri: &Uri) -> Response {
     if sim.quirks.active(ApiQuirk::ErrorPage) {
         Stats::bump(&sim.stats.pull_pages);
-        return super::api_quirks::error_page();
+        return crate::sim::api_quirks::error_page();
     }
     let q = &m.pull;
     let params: Vec<(String, String)> =

@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::client_auth::{self, ASSERTION_TYPE};
-use super::server::PeerCertificate;
-use super::state::{Sim, lock};
-use super::stats::Stats;
-use super::tokens::{Issued, RefreshError};
-use super::{quirks, reply};
+use crate::sim::client_auth::{self, ASSERTION_TYPE};
+use crate::sim::server::PeerCertificate;
+use crate::sim::state::{Sim, lock};
+use crate::sim::stats::Stats;
+use crate::sim::tokens::{Issued, RefreshError};
+use crate::sim::{quirks, reply};
 
 const FORM_LIMIT: usize = 64 * 1024;
 const LOG: &str = "supsync::sim";

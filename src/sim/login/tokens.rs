@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::jwt::{jwt, random_b64};
-use super::profile::{IssueRefreshToken, Tokens};
+use crate::sim::jwt::{jwt, random_b64};
+use crate::sim::profile::{IssueRefreshToken, Tokens};
 
 /// What the token endpoint hands back on success.
 #[derive(Debug, Clone)]
@@ -339,7 +339,7 @@ impl TokenStore {
     ) -> (String, u64) {
         self.prune(now);
         let ttl = self.ttl_for(scope);
-        let token = if super::quirks::opaque_tokens(&self.cfg.token_quirks) {
+        let token = if crate::sim::quirks::opaque_tokens(&self.cfg.token_quirks) {
             random_b64(32)
         } else {
             jwt(client_id, sid, scope, ttl, self.cfg.clock_skew_secs)

@@ -13,13 +13,13 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::api::{timed, upsert_all};
-use super::gate::{self, Admitted};
-use super::reply;
-use super::state::{Sim, lock};
-use super::store::{self, Checked, IdempotencyCheck, WriteEffect};
-use super::styled_pull::pull;
 use crate::mapping::{ApiMapping, FieldMap, Pointer, PushMode};
+use crate::sim::api::{timed, upsert_all};
+use crate::sim::gate::{self, Admitted};
+use crate::sim::reply;
+use crate::sim::state::{Sim, lock};
+use crate::sim::store::{self, Checked, IdempotencyCheck, WriteEffect};
+use crate::sim::styled_pull::pull;
 
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// The simulator's own next-link parameter: where the next page starts.
@@ -40,7 +40,7 @@ pub async fn handle(
     let p = &m.push;
     let route = if method == Method::GET && path == m.pull.path {
         if sim.profile.api.no_listing {
-            super::stats::Stats::bump(&sim.stats.list_refused);
+            crate::sim::stats::Stats::bump(&sim.stats.list_refused);
             return reply::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -89,7 +89,7 @@ enum Route {
 
 /// One stored record in the style's record envelope, or 404.
 fn item(sim: &Sim, m: &ApiMapping, vars: &[(String, String)]) -> Response {
-    super::stats::Stats::bump(&sim.stats.item_reads);
+    crate::sim::stats::Stats::bump(&sim.stats.item_reads);
     let id = vars
         .iter()
         .find(|(k, _)| k == "supplier_id")

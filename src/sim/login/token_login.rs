@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::reply;
-use super::state::{Sim, lock};
-use super::stats::Stats;
-use super::token_login_profile::LifetimeIn;
-use super::tokens::{Issued, RefreshError};
+use crate::sim::reply;
+use crate::sim::state::{Sim, lock};
+use crate::sim::stats::Stats;
+use crate::sim::token_login_profile::LifetimeIn;
+use crate::sim::tokens::{Issued, RefreshError};
 
 const BODY_LIMIT: usize = 64 * 1024;
 const LOG: &str = "supsync::sim";

@@ -10,13 +10,13 @@ use std::time::Instant;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use super::api_quirks::{self, ApiQuirk};
-use super::faults::Fault;
-use super::limits::InFlight;
-use super::reply;
-use super::session;
-use super::state::{Sim, lock};
-use super::stats::Stats;
+use crate::sim::api_quirks::{self, ApiQuirk};
+use crate::sim::faults::Fault;
+use crate::sim::limits::InFlight;
+use crate::sim::reply;
+use crate::sim::session;
+use crate::sim::state::{Sim, lock};
+use crate::sim::stats::Stats;
 
 pub const EXPIRES_HEADER: &str = "x-token-expires-in";
 
@@ -146,7 +146,7 @@ pub fn admit(sim: &Arc<Sim>, headers: &HeaderMap) -> Result<Admitted, Response> 
     let (credential, client_id) = if sim.profile.session.enabled {
         session_check(sim, headers, now)?
     } else if sim.profile.api_key.enabled {
-        let client = super::api_key::check(sim, headers)?;
+        let client = crate::sim::api_key::check(sim, headers)?;
         required_headers(sim, headers)?;
         (Credential::Key, client)
     } else {
@@ -216,7 +216,7 @@ fn token_check(
         Stats::bump(&sim.stats.unauthorized);
         Stats::bump(&sim.stats.api_unauthorized);
         match platform {
-            true => super::token_login::token_dead(),
+            true => crate::sim::token_login::token_dead(),
             false => reply::unauthorized("invalid_request", why),
         }
     })?;
@@ -226,7 +226,7 @@ fn token_check(
         let signal = count_dead(sim);
         tracing::info!(target: "supsync::sim", token = %crate::secret::fingerprint(token), reason = %why, signal = ?signal, "token refused");
         match platform {
-            true => super::token_login::token_dead(),
+            true => crate::sim::token_login::token_dead(),
             false => reply::token_dead(signal, &why),
         }
     })?;
@@ -258,10 +258,10 @@ fn session_check(
 }
 
 /// Counts a refused dead token or session; returns how to answer it (`expiry_signal`).
-fn count_dead(sim: &Sim) -> super::profile::ExpirySignal {
+fn count_dead(sim: &Sim) -> crate::sim::profile::ExpirySignal {
     let signal = sim.profile.tokens.expiry_signal;
     Stats::bump(&sim.stats.api_token_dead);
-    if signal == super::profile::ExpirySignal::Unauthorized {
+    if signal == crate::sim::profile::ExpirySignal::Unauthorized {
         Stats::bump(&sim.stats.unauthorized);
         Stats::bump(&sim.stats.api_unauthorized);
     }

@@ -10,9 +10,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::reply;
-use super::state::Sim;
-use super::stats::Stats;
+use crate::sim::reply;
+use crate::sim::state::Sim;
+use crate::sim::stats::Stats;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -2,12 +2,18 @@
 //! file. A file only names the keys it changes: its sections are laid key by key over the
 //! embedded `assets/realistic.toml`, so the schema and the defaults live in one place.
 
+pub mod api_key;
+pub mod api_quirks;
+pub mod quirks;
+pub mod session_profile;
+pub mod token_login_profile;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-const REALISTIC: &str = include_str!("../../assets/realistic.toml");
-const DEMO: &str = include_str!("../../assets/demo.toml");
+const REALISTIC: &str = include_str!("../../../assets/realistic.toml");
+const DEMO: &str = include_str!("../../../assets/demo.toml");
 
 /// A simulator profile. Fields are public so tests and the demo can read (and tweak) them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

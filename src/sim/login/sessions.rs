@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::jwt::random_b64;
-use super::session_profile::SessionProfile;
-use super::tokens::{long, short};
+use crate::sim::jwt::random_b64;
+use crate::sim::session_profile::SessionProfile;
+use crate::sim::tokens::{long, short};
 
 /// Why a login is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
