@@ -5,7 +5,7 @@ use rcgen::{CertificateParams, DnType, KeyPair};
 
 use super::*;
 
-const RSA_KEY: &str = include_str!("../../tests/fixtures/test-rsa-key.pem");
+const RSA_KEY: &str = include_str!("../../../tests/fixtures/test-rsa-key.pem");
 
 fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     let p = dir.path().join(name);

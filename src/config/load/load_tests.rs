@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::config::schema::Schema;
 
-const EXAMPLE: &str = include_str!("../../config.example.toml");
+const EXAMPLE: &str = include_str!("../../../config.example.toml");
 
 fn example() -> LoadedConfig {
     load_from(

@@ -2,10 +2,10 @@
 //! the JSON pointers into the answers, the refresh and logout paths, and `send_as`. Run
 //! only for that kind (the login path is checked with the other URLs, in validate.rs).
 
-use super::token_login::parse_send_as;
-use super::validate::Checker;
-use super::validate_session::check_path;
-use super::{AuthKind, Carry, Config};
+use crate::config::token_login::parse_send_as;
+use crate::config::validate::Checker;
+use crate::config::validate_session::check_path;
+use crate::config::{AuthKind, Carry, Config};
 
 pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
     if config.auth.kind != AuthKind::TokenLogin {
@@ -14,7 +14,7 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
     let t = &config.auth.token_login;
     check_path(c, "auth.token_login.refresh_path", &t.refresh_path, config);
     check_path(c, "auth.token_login.logout_path", &t.logout_path, config);
-    super::validate_session::check_login_fields(
+    crate::config::validate_session::check_login_fields(
         c,
         "auth.token_login",
         &[
@@ -107,7 +107,9 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
         }
         Ok(_) => {}
     }
-    if config.auth.scopes != super::AuthConfig::default().scopes && !config.auth.scopes.is_empty() {
+    if config.auth.scopes != crate::config::AuthConfig::default().scopes
+        && !config.auth.scopes.is_empty()
+    {
         warnings.push(
             "auth.scopes is set but auth.kind = \"token_login\" does not use it (a login asks \
              for no scope)"

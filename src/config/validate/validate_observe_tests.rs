@@ -1,8 +1,8 @@
 use std::collections::BTreeMap;
 
-use super::super::load_from;
+use crate::config::load_from;
 
-fn load(text: &str) -> Result<super::super::LoadedConfig, String> {
+fn load(text: &str) -> Result<crate::config::LoadedConfig, String> {
     load_from(Some("o.toml".into()), Some(text), &BTreeMap::new(), &[]).map_err(|e| e.to_string())
 }
 

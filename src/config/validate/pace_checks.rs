@@ -1,7 +1,7 @@
 //! The pace keys of `[sync]`: the bounds of `concurrency = "auto"` and the request-rate cap.
 
-use super::SyncConfig;
-use super::validate::{Checker, MAX_CONCURRENCY};
+use crate::config::SyncConfig;
+use crate::config::validate::{Checker, MAX_CONCURRENCY};
 
 pub(super) fn check(s: &SyncConfig, c: &mut Checker<'_>) {
     c.range(

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::session::{Carry, LoginBody, LoginMethod};
+use crate::config::session::{Carry, LoginBody, LoginMethod};
 use crate::secret::Secret;
 
 /// What the number at `lifetime` means.

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
-use super::ConfigError;
-use super::provenance::{Origin, Provenance};
-use super::schema::{KeySpec, SUBSECTIONS, Schema, lookup, suggest};
-use super::typed::{article, check_value};
+use crate::config::ConfigError;
+use crate::config::provenance::{Origin, Provenance};
+use crate::config::schema::{KeySpec, SUBSECTIONS, Schema, lookup, suggest};
+use crate::config::typed::{article, check_value};
 
 pub(super) fn file_layer(
     schema: &Schema,

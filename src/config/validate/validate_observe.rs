@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::validate::{Checker, url_problem};
-use super::{ALERT_KINDS, Config};
 use crate::config::schema::suggest;
+use crate::config::validate::{Checker, url_problem};
+use crate::config::{ALERT_KINDS, Config};
 
 pub(super) fn check(config: &Config, c: &mut Checker<'_>) {
     let insecure = config.api.allow_insecure_http;
@@ -32,7 +32,7 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>) {
             && let Some(msg) = url_problem(u, insecure)
         {
             // The URL's path and query may hold its key: the message names it redacted.
-            c.fail(key, msg.replace(u, &super::redacted_url(u)));
+            c.fail(key, msg.replace(u, &crate::config::redacted_url(u)));
         }
     }
     c.range(

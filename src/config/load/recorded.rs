@@ -6,10 +6,10 @@
 
 use toml::Value;
 
-use super::provenance::Provenance;
-use super::schema::{SUBSECTIONS, Schema, lookup, section_mut};
-use super::typed::check_value;
-use super::{Config, ConfigError};
+use crate::config::provenance::Provenance;
+use crate::config::schema::{SUBSECTIONS, Schema, lookup, section_mut};
+use crate::config::typed::check_value;
+use crate::config::{Config, ConfigError};
 
 /// What the manifest's secret scrubber leaves in place of a value.
 const REDACTED: &str = "[redacted]";
@@ -66,7 +66,7 @@ impl Recorded {
                 if section == "notify"
                     && json
                         .as_str()
-                        .is_some_and(|u| u.ends_with(super::observe::REDACTED_PATH))
+                        .is_some_and(|u| u.ends_with(crate::config::observe::REDACTED_PATH))
                 {
                     out.redacted.push((
                         format!("notify.{key}"),

@@ -2,9 +2,9 @@
 //! password's sources, where the id comes from and how it is sent, the keep-alive and
 //! logout paths. Run only for that kind; `auth.max_failed_logins` is checked always.
 
-use super::session::{Carry, IdSource};
-use super::validate::{Checker, url_problem};
-use super::{AuthKind, Config};
+use crate::config::session::{Carry, IdSource};
+use crate::config::validate::{Checker, url_problem};
+use crate::config::{AuthKind, Config};
 
 /// More than this many refused logins in a row is no longer "a few": servers commonly
 /// lock an account after 5.
@@ -37,7 +37,7 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
         }
     }
     let au = &config.auth;
-    let default = super::AuthConfig::default();
+    let default = crate::config::AuthConfig::default();
     for (key, set) in [
         ("auth.token_url", au.token_url != default.token_url),
         ("auth.client_id", au.client_id != default.client_id),
@@ -106,7 +106,9 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
         }
         Ok(_) => {}
     }
-    if config.auth.scopes != super::AuthConfig::default().scopes && !config.auth.scopes.is_empty() {
+    if config.auth.scopes != crate::config::AuthConfig::default().scopes
+        && !config.auth.scopes.is_empty()
+    {
         warnings.push(
             "auth.scopes is set but auth.kind = \"session\" does not use it (a session login \
              asks for no scope)"
@@ -117,12 +119,12 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
 
 /// `[auth.session]` keys changed from their defaults while `auth.kind = "oauth2"`.
 fn warn_unused_session_keys(config: &Config, warnings: &mut Vec<String>) {
-    let as_table = |s: &super::SessionConfig| match toml::Value::try_from(s) {
+    let as_table = |s: &crate::config::SessionConfig| match toml::Value::try_from(s) {
         Ok(toml::Value::Table(t)) => t,
         _ => toml::Table::new(),
     };
     let set = as_table(&config.auth.session);
-    let default = as_table(&super::SessionConfig::default());
+    let default = as_table(&crate::config::SessionConfig::default());
     let mut changed: Vec<&str> = set
         .iter()
         .filter(|(k, v)| default.get(*k) != Some(v))

@@ -3,7 +3,7 @@
 
 use toml::de::{DeTable, DeValue};
 
-use super::{Config, ConfigError};
+use crate::config::{Config, ConfigError};
 
 /// The TOML type a key takes; env and `--set` strings are parsed into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

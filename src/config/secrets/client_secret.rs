@@ -8,8 +8,8 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::provenance::Provenance;
-use super::{AuthConfig, ConfigError};
+use crate::config::provenance::Provenance;
+use crate::config::{AuthConfig, ConfigError};
 use crate::secret::Secret;
 
 pub const SECRET_ENV: &str = "SUPSYNC_CLIENT_SECRET";

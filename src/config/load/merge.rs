@@ -7,12 +7,14 @@ use std::path::Path;
 
 use toml::Value;
 
-use super::file_layer::file_layer;
-use super::provenance::{Origin, Provenance};
-use super::recorded::Recorded;
-use super::schema::{KeySpec, NOT_OVERRIDABLE, SUBSECTIONS, Schema, lookup, section_mut, suggest};
-use super::typed::{check_value, parse_text};
-use super::{Config, ConfigError};
+use crate::config::file_layer::file_layer;
+use crate::config::provenance::{Origin, Provenance};
+use crate::config::recorded::Recorded;
+use crate::config::schema::{
+    KeySpec, NOT_OVERRIDABLE, SUBSECTIONS, Schema, lookup, section_mut, suggest,
+};
+use crate::config::typed::{check_value, parse_text};
+use crate::config::{Config, ConfigError};
 
 /// Env vars supsync reads that are not `<SECTION>_<KEY>` settings.
 pub const OTHER_ENV_VARS: &[&str] = &[

@@ -115,7 +115,7 @@ pub struct SessionConfig {
     pub keepalive_method: CallMethod,
     /// Fields the login carries besides the user name and password (a tenant or workspace
     /// id), each a value, `{ env = "VAR" }` or `{ file = "/path" }` like `api.headers`.
-    pub login_fields: BTreeMap<String, super::headers::HeaderSource>,
+    pub login_fields: BTreeMap<String, crate::config::headers::HeaderSource>,
     /// The server keeps one session per user: a new login ends the old one. Renewals then
     /// stop new calls, wait for those in flight, log out, log in, and go on.
     pub single: bool,
@@ -200,7 +200,7 @@ impl std::fmt::Display for IdSource {
 impl Carry {
     pub fn parse(text: &str) -> Result<Carry, String> {
         // `bearer` and header templates (`"Authorization: Token {token}"`).
-        if let Some(carry) = super::token_login::bearer_or_template(text) {
+        if let Some(carry) = crate::config::token_login::bearer_or_template(text) {
             return carry;
         }
         let (kind, rest) = split(text, "header:<name> or cookie:<name>")?;

@@ -2,6 +2,13 @@
 //! transport safety, scope syntax. Every problem names the key and where its value came from;
 //! all problems are reported at once.
 
+pub(super) mod pace_checks;
+pub(super) mod validate_api_key;
+pub(super) mod validate_auth;
+pub mod validate_observe;
+pub(super) mod validate_session;
+pub(super) mod validate_token_login;
+
 use super::provenance::Provenance;
 use super::{Config, ConfigError, check_transport};
 

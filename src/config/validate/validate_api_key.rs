@@ -1,9 +1,9 @@
 //! Checks of `auth.kind = "api_key"`: how the key is sent and where it comes from. Run
 //! only for that kind. The key itself is read with the other secrets (load.rs).
 
-use super::api_key::parse_send_as;
-use super::validate::Checker;
-use super::{AuthKind, Carry, Config};
+use crate::config::api_key::parse_send_as;
+use crate::config::validate::Checker;
+use crate::config::{AuthKind, Carry, Config};
 
 pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
     if config.auth.kind != AuthKind::ApiKey {
@@ -41,7 +41,7 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
         );
     }
     let au = &config.auth;
-    let default = super::AuthConfig::default();
+    let default = crate::config::AuthConfig::default();
     for (key, set) in [
         ("auth.token_url", au.token_url != default.token_url),
         ("auth.client_secret", au.client_secret.is_some()),

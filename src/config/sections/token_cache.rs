@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::Config;
-use super::validate::Checker;
+use crate::config::Config;
+use crate::config::validate::Checker;
 
 /// Environment variable holding the Redis password (when no password file is set).
 pub const REDIS_PASSWORD_ENV: &str = "SUPSYNC_REDIS_PASSWORD";
@@ -32,7 +32,7 @@ impl TokenCacheMode {
     /// The URL as it may be shown (scheme, host and port only).
     pub fn shown(&self) -> String {
         match self {
-            TokenCacheMode::Redis(url) => super::redacted_url(url),
+            TokenCacheMode::Redis(url) => crate::config::redacted_url(url),
             other => String::from(other.clone()),
         }
     }
@@ -85,7 +85,7 @@ impl fmt::Display for TokenCacheFallback {
     }
 }
 
-pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
+pub(in crate::config) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
     let au = &config.auth;
     let TokenCacheMode::Redis(url) = &au.token_cache else {
         for (key, set) in [
@@ -148,7 +148,7 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
 
 /// What is wrong with a Redis URL, in words that never repeat a password in it.
 pub fn url_problem(url: &str) -> Option<String> {
-    let shown = super::redacted_url(url);
+    let shown = crate::config::redacted_url(url);
     let u = match url::Url::parse(url) {
         Ok(u) => u,
         Err(e) => return Some(format!("not a valid URL ({e})")),

@@ -1,6 +1,13 @@
 //! Finding and reading the configuration: lookup (`--config`, `SUPSYNC_CONFIG`, the
 //! platform config dir), layering (see `merge`), validation, and the state dir.
 
+pub(super) mod file_layer;
+pub mod merge;
+pub mod provenance;
+pub mod recorded;
+pub mod schema;
+pub(super) mod typed;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,8 @@
 
 use toml::Value;
 
-use super::Config;
-use super::schema::{KeySpec, Kind};
+use crate::config::Config;
+use crate::config::schema::{KeySpec, Kind};
 
 /// Env and `--set` values are text; they take the key's type. Lists are space separated
 /// (`SUPSYNC_AUTH_SCOPES="a b"`) or a TOML array (`["a","b"]`).
@@ -51,7 +51,7 @@ pub fn parse_text(spec: &KeySpec, raw: &str) -> Result<Value, String> {
 /// is attributed to exactly this key. Returns a message starting with the dotted key.
 pub fn check_value(spec: &KeySpec, value: &Value) -> Result<(), String> {
     let mut root = toml::Table::new();
-    if let Some(section) = super::schema::section_mut(&mut root, &spec.section) {
+    if let Some(section) = crate::config::schema::section_mut(&mut root, &spec.section) {
         section.insert(spec.key.clone(), value.clone());
     }
     let Err(e) = Value::Table(root).try_into::<Config>() else {

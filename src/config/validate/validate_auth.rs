@@ -4,9 +4,9 @@
 
 use std::time::SystemTime;
 
-use super::key_material::{self, client_identity, signing_key};
-use super::validate::Checker;
-use super::{ClientAuthMethod, Config, headers};
+use crate::config::key_material::{self, client_identity, signing_key};
+use crate::config::validate::Checker;
+use crate::config::{ClientAuthMethod, Config, headers};
 
 /// Form parameters supsync sets itself; `auth.extra_params` may not replace them.
 const RESERVED_PARAMS: &[&str] = &[
@@ -26,7 +26,9 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
     // not used, so it is not checked (files it names are not read).
     if matches!(
         au.kind,
-        super::AuthKind::Session | super::AuthKind::TokenLogin | super::AuthKind::ApiKey
+        crate::config::AuthKind::Session
+            | crate::config::AuthKind::TokenLogin
+            | crate::config::AuthKind::ApiKey
     ) {
         if config.api.client_identity {
             check_certificate(config, c, warnings);
@@ -41,8 +43,8 @@ pub(super) fn check(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<Str
     }
     if let Some(style) = au.auth_style {
         let said = match style {
-            super::AuthStyle::Basic => ClientAuthMethod::ClientSecretBasic,
-            super::AuthStyle::Post => ClientAuthMethod::ClientSecretPost,
+            crate::config::AuthStyle::Basic => ClientAuthMethod::ClientSecretBasic,
+            crate::config::AuthStyle::Post => ClientAuthMethod::ClientSecretPost,
         };
         if method != said {
             c.fail(
@@ -156,7 +158,7 @@ fn check_jwt(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
 
 fn check_certificate(config: &Config, c: &mut Checker<'_>, warnings: &mut Vec<String>) {
     let au = &config.auth;
-    let why = if config.auth.kind == super::AuthKind::Oauth2
+    let why = if config.auth.kind == crate::config::AuthKind::Oauth2
         && config.client_auth_method() == ClientAuthMethod::TlsClientAuth
     {
         "auth.method = \"tls_client_auth\""

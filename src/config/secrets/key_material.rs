@@ -11,7 +11,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::SigningAlg;
+use crate::config::SigningAlg;
 
 /// A certificate expiring sooner than this is warned about.
 pub const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 86_400);
@@ -295,10 +295,10 @@ pub fn ca_certificates(key: &str, path: &Path) -> Result<Vec<Vec<u8>>, String> {
 /// For `config --check`: the method and what its key files hold, e.g.
 /// "tls_client_auth; certificate CN=client-1 #3fa2c1d0 expires 2027-01-01 00:00:00 UTC
 /// (398 days)". `None` for the secret methods without a certificate.
-pub fn summary(cfg: &super::Config) -> Option<String> {
+pub fn summary(cfg: &crate::config::Config) -> Option<String> {
     let method = cfg.client_auth_method();
     let mut parts = vec![method.as_str().to_string()];
-    if method == super::ClientAuthMethod::PrivateKeyJwt {
+    if method == crate::config::ClientAuthMethod::PrivateKeyJwt {
         let kid = cfg
             .auth
             .key_id
@@ -307,7 +307,8 @@ pub fn summary(cfg: &super::Config) -> Option<String> {
             .unwrap_or_default();
         parts.push(format!("signing {}{kid}", cfg.auth.signing_alg.as_str()));
     }
-    let wants_cert = method == super::ClientAuthMethod::TlsClientAuth || cfg.api.client_identity;
+    let wants_cert =
+        method == crate::config::ClientAuthMethod::TlsClientAuth || cfg.api.client_identity;
     if wants_cert
         && let (Some(cert), Some(key)) = (&cfg.auth.client_cert_file, &cfg.auth.client_key_file)
         && let Ok(id) = client_identity("auth.client_cert_file", cert, "auth.client_key_file", key)
