@@ -4,8 +4,8 @@ use jsonwebtoken::{DecodingKey, Validation};
 
 use super::*;
 
-const RSA_KEY: &str = include_str!("../../tests/fixtures/test-rsa-key.pem");
-const RSA_PUB: &str = include_str!("../../tests/fixtures/test-rsa-pub.pem");
+const RSA_KEY: &str = include_str!("../../../tests/fixtures/test-rsa-key.pem");
+const RSA_PUB: &str = include_str!("../../../tests/fixtures/test-rsa-pub.pem");
 
 #[derive(serde::Deserialize)]
 struct Seen {
