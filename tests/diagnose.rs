@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use supsync::config::Config;
 use supsync::diagnose::report;
-use supsync::diagnose::verdict::{ClockKind, Outcome};
+use supsync::diagnose::verdict::{ClockKind, Conclusion};
 use supsync::diagnose::{DiagnoseOptions, Diagnosis, diagnose};
 use supsync::exit;
 use supsync::secret::Secret;
@@ -427,7 +427,7 @@ fn matrix() -> Vec<Case> {
         &["api.health_path"],
     );
     c.extra = |d| {
-        ensure(d.verdict.outcome == Outcome::ApiNotVerified, || {
+        ensure(d.verdict.outcome == Conclusion::ApiNotVerified, || {
             format!("{:?}", d.verdict.outcome)
         })?;
         let n = report::text(d).matches("HTTP 307").count();
@@ -495,7 +495,7 @@ fn matrix() -> Vec<Case> {
         &["api.pull_path"],
     );
     c.extra = |d| {
-        ensure(d.verdict.outcome == Outcome::ApiNotVerified, || {
+        ensure(d.verdict.outcome == Conclusion::ApiNotVerified, || {
             format!("{:?}", d.verdict.outcome)
         })?;
         let text = report::text(d);

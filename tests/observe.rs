@@ -394,7 +394,7 @@ async fn a_busy_metrics_port_is_a_start_error_naming_the_key() {
 
 #[tokio::test]
 async fn a_hanging_hook_and_a_dead_webhook_never_hold_the_caller() {
-    use supsync::observe::alerts::{Redactor, Tracker};
+    use supsync::observe::alerts::{SecretMasker, Tracker};
     use supsync::observe::notify::Notifier;
     // A port nobody listens on: bind, note, close.
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
@@ -410,7 +410,7 @@ async fn a_hanging_hook_and_a_dead_webhook_never_hold_the_caller() {
     };
     cfg.webhook_timeout_secs = 1;
     let n = Notifier::new(&cfg).unwrap().unwrap();
-    let t = Tracker::new("h".into(), Redactor::default());
+    let t = Tracker::new("h".into(), SecretMasker::default());
     let sent = Instant::now();
     for _ in 0..100 {
         n.send(t.credential_expiring(

@@ -25,7 +25,7 @@ use crate::secret::Secret;
 /// How long a token has left as of a response, per docs/API.md §3.1.
 pub const EXPIRES_IN_HEADER: &str = "x-token-expires-in";
 
-enum Outcome {
+enum CallResult {
     Ok(Reply),
     /// The token is dead: a 401, or a 403 or 200 matching `auth.expired_when`.
     Unauthorized(ExpiredKind, Rejection),
@@ -333,8 +333,8 @@ impl ApiClient {
             let first = self.send(&req, &token, read).await;
             drop(permit);
             let first = match first? {
-                Outcome::Ok(body) => return Ok(body),
-                Outcome::Unauthorized(kind, r) => (kind, r),
+                CallResult::Ok(body) => return Ok(body),
+                CallResult::Unauthorized(kind, r) => (kind, r),
             };
             // The token died early: renew (or take what another caller renewed) and
             // replay once.
@@ -345,8 +345,8 @@ impl ApiClient {
             let second = self.send(&req, &token, read).await;
             drop(permit);
             match second? {
-                Outcome::Ok(body) => Ok(body),
-                Outcome::Unauthorized(kind, second) => {
+                CallResult::Ok(body) => Ok(body),
+                CallResult::Unauthorized(kind, second) => {
                     if let Some(fatal) =
                         self.tokens
                             .note_unauthorized(token.generation, kind, &second.description)
@@ -370,7 +370,7 @@ impl ApiClient {
         req: &reqwest::Request,
         token: &AccessToken,
         read: &(dyn Fn(u16) -> bool + Sync),
-    ) -> Result<Outcome, ApiError> {
+    ) -> Result<CallResult, ApiError> {
         let mut req = req
             .try_clone()
             .ok_or_else(|| config_error("request body cannot be replayed".into()))?;
@@ -434,7 +434,7 @@ impl ApiClient {
                 })
         };
         if let Some(kind) = expired {
-            return Ok(Outcome::Unauthorized(
+            return Ok(CallResult::Unauthorized(
                 kind,
                 classify::expired_rejection(kind, &headers, &body, &self.redactor),
             ));
@@ -445,7 +445,7 @@ impl ApiClient {
             self.tokens.note_accepted(token.generation);
         }
         if status.is_success() || read(status.as_u16()) {
-            Ok(Outcome::Ok(Reply {
+            Ok(CallResult::Ok(Reply {
                 status: status.as_u16(),
                 headers,
                 body: body.to_vec(),

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::client::{Reply, config_error};
 use super::error_body::error_body;
-use super::push_read::{Reading, Verdict, batch_results, http_verdict, parse_body, reason};
+use super::push_read::{PushAnswer, Reading, batch_results, http_verdict, parse_body, reason};
 use super::{ApiClient, ApiError, PushResult, PushStatus, classify};
 use crate::mapping::{FieldMap, Method, PushMode, clip};
 use crate::record::Supplier;
@@ -267,9 +267,9 @@ impl ApiClient {
             check_body: true,
         };
         match http_verdict(&m.answers, how, reply.status, &reply.body) {
-            Verdict::Done(s) => Ok(result(s, None)),
-            Verdict::ErrorBody(s) => Err(error_body(s, &reply.body, &self.redactor)),
-            Verdict::Rejected => {
+            PushAnswer::Done(s) => Ok(result(s, None)),
+            PushAnswer::ErrorBody(s) => Err(error_body(s, &reply.body, &self.redactor)),
+            PushAnswer::Rejected => {
                 let v = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
                 let why = reason(
                     &v,
@@ -279,8 +279,8 @@ impl ApiClient {
                 );
                 Ok(result(PushStatus::Rejected, Some(why)))
             }
-            Verdict::Retry(s) if m.answers.retry_statuses.contains(&s) => Err(retry_error(s)),
-            Verdict::Retry(_) | Verdict::Fatal(_) => {
+            PushAnswer::Retry(s) if m.answers.retry_statuses.contains(&s) => Err(retry_error(s)),
+            PushAnswer::Retry(_) | PushAnswer::Fatal(_) => {
                 let status = reqwest::StatusCode::from_u16(reply.status).map_err(|_| {
                     config_error(format!("HTTP status {} is not valid", reply.status))
                 })?;

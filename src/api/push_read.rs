@@ -9,7 +9,7 @@ use crate::mapping::{Answers, Pointer, Results, clip, shape_of};
 use crate::server_text::Redactor;
 
 /// What one record's status (a word or an HTTP status) says.
-pub(super) enum Verdict {
+pub(super) enum PushAnswer {
     Done(PushStatus),
     Rejected,
     /// A 2xx whose body does not fit `api.success_when`: not applied; retried.
@@ -51,23 +51,28 @@ pub(super) struct Reading {
 /// An HTTP status of one record (per-record call or sub-request). A 201 is a create; a
 /// 200 or 204 to a PUT or PATCH does not say whether the record was created, changed or
 /// left as it was, so it counts as applied rather than as a guess.
-pub(super) fn http_verdict(answers: &Answers, how: Reading, status: u16, body: &[u8]) -> Verdict {
+pub(super) fn http_verdict(
+    answers: &Answers,
+    how: Reading,
+    status: u16,
+    body: &[u8],
+) -> PushAnswer {
     let fits = !how.check_body || answers.success.fits(body);
     match status {
-        s if answers.is_already_there(s, body) => Verdict::Done(PushStatus::Unchanged),
-        s @ 200..=299 if !fits && answers.is_reject(s) => Verdict::Rejected,
-        s @ 200..=299 if !fits => Verdict::ErrorBody(s),
-        201 => Verdict::Done(PushStatus::Created),
-        200..=299 if how.creates => Verdict::Done(PushStatus::Created),
-        200..=299 => Verdict::Done(PushStatus::Applied),
-        s if answers.is_reject(s) => Verdict::Rejected,
-        s if answers.is_retryable(s) => Verdict::Retry(s),
-        s => Verdict::Fatal(s),
+        s if answers.is_already_there(s, body) => PushAnswer::Done(PushStatus::Unchanged),
+        s @ 200..=299 if !fits && answers.is_reject(s) => PushAnswer::Rejected,
+        s @ 200..=299 if !fits => PushAnswer::ErrorBody(s),
+        201 => PushAnswer::Done(PushStatus::Created),
+        200..=299 if how.creates => PushAnswer::Done(PushStatus::Created),
+        200..=299 => PushAnswer::Done(PushStatus::Applied),
+        s if answers.is_reject(s) => PushAnswer::Rejected,
+        s if answers.is_retryable(s) => PushAnswer::Retry(s),
+        s => PushAnswer::Fatal(s),
     }
 }
 
 /// A result's status: a word or an HTTP status number.
-fn status_verdict(answers: &Answers, creates: bool, v: &Value, body: &[u8]) -> Option<Verdict> {
+fn status_verdict(answers: &Answers, creates: bool, v: &Value, body: &[u8]) -> Option<PushAnswer> {
     if let Some(n) = v.as_u64() {
         let how = Reading {
             creates,
@@ -76,12 +81,12 @@ fn status_verdict(answers: &Answers, creates: bool, v: &Value, body: &[u8]) -> O
         return Some(http_verdict(answers, how, u16::try_from(n).ok()?, body));
     }
     Some(match v.as_str()?.to_ascii_lowercase().as_str() {
-        "created" => Verdict::Done(PushStatus::Created),
-        "updated" => Verdict::Done(PushStatus::Updated),
-        "unchanged" => Verdict::Done(PushStatus::Unchanged),
+        "created" => PushAnswer::Done(PushStatus::Created),
+        "updated" => PushAnswer::Done(PushStatus::Updated),
+        "unchanged" => PushAnswer::Done(PushStatus::Unchanged),
         // Taken, without saying how.
-        "ok" | "accepted" | "applied" | "success" => Verdict::Done(PushStatus::Applied),
-        "rejected" | "error" | "failed" => Verdict::Rejected,
+        "ok" | "accepted" | "applied" | "success" => PushAnswer::Done(PushStatus::Applied),
+        "rejected" | "error" | "failed" => PushAnswer::Rejected,
         _ => return None,
     })
 }
@@ -170,19 +175,19 @@ pub(super) fn batch_results(
         })?;
         let status_num = sv.as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
         let (status, error) = match verdict {
-            Verdict::Done(s) => (s, None),
-            Verdict::Rejected => (
+            PushAnswer::Done(s) => (s, None),
+            PushAnswer::Rejected => (
                 PushStatus::Rejected,
                 Some(reason(item, results.error.as_ref(), status_num, r)),
             ),
             // Rows are not held against `success_when` (the whole answer was).
-            Verdict::Retry(s) | Verdict::ErrorBody(s) => {
+            PushAnswer::Retry(s) | PushAnswer::ErrorBody(s) => {
                 return Err(ApiError::Transient {
                     message: format!("the server answered HTTP {s} for record {}", clip(id, 60)),
                     retry_after: None,
                 });
             }
-            Verdict::Fatal(s) => {
+            PushAnswer::Fatal(s) => {
                 return Err(ApiError::Permanent {
                     status: s,
                     message: format!(
@@ -309,15 +314,15 @@ mod tests {
                 409,
                 b"{\"error\":\"supplier already exists\"}"
             ),
-            Verdict::Done(PushStatus::Unchanged)
+            PushAnswer::Done(PushStatus::Unchanged)
         ));
         assert!(matches!(
             http_verdict(&m.answers, ONE, 409, b"{\"error\":\"version conflict\"}"),
-            Verdict::Fatal(409)
+            PushAnswer::Fatal(409)
         ));
         assert!(matches!(
             http_verdict(&m.answers, ONE, 422, b""),
-            Verdict::Rejected
+            PushAnswer::Rejected
         ));
         // A server that says "already there" with a 200 needs the text to tell it apart.
         let keys = crate::mapping::MappingKeys {
@@ -329,11 +334,11 @@ mod tests {
         let m = ApiMapping::build(&keys, "/b").unwrap();
         assert!(matches!(
             http_verdict(&m.answers, ONE, 200, br#"{"error": "already exists"}"#),
-            Verdict::Done(PushStatus::Unchanged)
+            PushAnswer::Done(PushStatus::Unchanged)
         ));
         assert!(matches!(
             http_verdict(&m.answers, ONE, 200, br#"{"data": {}}"#),
-            Verdict::Done(PushStatus::Applied)
+            PushAnswer::Done(PushStatus::Applied)
         ));
         let bare = crate::mapping::MappingKeys {
             already_exists_match: None,

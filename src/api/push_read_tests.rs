@@ -37,14 +37,14 @@ fn mapping(creates: bool, already: bool, reject_200: bool, check_off: bool) -> A
 }
 
 /// One record's outcome in `c`, or `false` when its answer leaves it failed.
-fn tally(c: &mut Counts, v: &Verdict) -> bool {
+fn tally(c: &mut Counts, v: &PushAnswer) -> bool {
     match v {
-        Verdict::Done(PushStatus::Created) => c.created += 1,
-        Verdict::Done(PushStatus::Updated) => c.updated += 1,
-        Verdict::Done(PushStatus::Unchanged) => c.unchanged += 1,
-        Verdict::Done(PushStatus::Applied) => c.applied += 1,
-        Verdict::Done(PushStatus::Rejected) | Verdict::Rejected => c.rejected += 1,
-        Verdict::ErrorBody(_) | Verdict::Retry(_) | Verdict::Fatal(_) => return false,
+        PushAnswer::Done(PushStatus::Created) => c.created += 1,
+        PushAnswer::Done(PushStatus::Updated) => c.updated += 1,
+        PushAnswer::Done(PushStatus::Unchanged) => c.unchanged += 1,
+        PushAnswer::Done(PushStatus::Applied) => c.applied += 1,
+        PushAnswer::Done(PushStatus::Rejected) | PushAnswer::Rejected => c.rejected += 1,
+        PushAnswer::ErrorBody(_) | PushAnswer::Retry(_) | PushAnswer::Fatal(_) => return false,
     }
     true
 }
@@ -70,7 +70,7 @@ proptest! {
             let two_xx = (200..300).contains(&status);
             let applied = matches!(
                 v,
-                Verdict::Done(PushStatus::Created | PushStatus::Updated | PushStatus::Applied)
+                PushAnswer::Done(PushStatus::Created | PushStatus::Updated | PushStatus::Applied)
             );
             if error_body && !check_off {
                 prop_assert!(!applied, "{status} {:?} counted as applied", BODIES[*b]);
@@ -80,8 +80,8 @@ proptest! {
             }
             // A bare status never says "updated"; only 201 or a POST to a collection
             // says "created".
-            prop_assert!(!matches!(v, Verdict::Done(PushStatus::Updated)));
-            if matches!(v, Verdict::Done(PushStatus::Created)) {
+            prop_assert!(!matches!(v, PushAnswer::Done(PushStatus::Updated)));
+            if matches!(v, PushAnswer::Done(PushStatus::Created)) {
                 prop_assert!(status == 201 || (creates && two_xx));
             }
         }
@@ -115,7 +115,7 @@ proptest! {
             Ok(out) => {
                 prop_assert_eq!(out.len(), ids.len());
                 for r in &out {
-                    tally(&mut c, &Verdict::Done(r.status));
+                    tally(&mut c, &PushAnswer::Done(r.status));
                 }
                 prop_assert_eq!(c.processed(), ids.len() as u64);
                 prop_assert_eq!(c.updated, words.iter().filter(|w| **w == 1).count() as u64);

@@ -1,20 +1,20 @@
 //! Token lifecycle: grants (or session logins), the token manager (proactive refresh, single flight, 401
 //! recovery, keep-alive), the encrypted token cache (shared across processes) and the audit log.
 
-pub mod answer;
 pub mod audit;
 pub mod cache;
-pub mod client_auth;
-pub mod grant;
-mod grant_error;
+mod clocks;
 #[cfg(feature = "keyring")]
 pub mod keyring_key;
-pub mod login_budget;
+mod login;
 pub mod manager;
-pub mod session_login;
-pub mod state;
-pub mod status;
-pub mod token_login;
-mod wire;
+pub use clocks::state;
+pub use clocks::status;
+pub use login::answer;
+pub use login::client_auth;
+pub use login::grant;
+pub use login::login_budget;
+pub use login::session_login;
+pub use login::token_login;
 
 pub use manager::{AccessToken, ManagerSettings, TokenManager, Trigger};

@@ -39,7 +39,7 @@ pub struct Look {
 /// What the snapshot said before the live stream: the events to apply first, then the
 /// history (recent lines and refresh log with their times, the run's clocks).
 #[derive(Debug, Default)]
-pub struct Replay {
+pub struct CatchUp {
     pub events: Vec<EngineEvent>,
     pub history: Option<crate::view::History>,
 }
@@ -112,13 +112,13 @@ async fn next(lines: &mut Lines<BufReader<OwnedReadHalf>>) -> anyhow::Result<Opt
 /// events come from the socket (live) and whose commands go to it. `cancel` closes the
 /// connection (the run goes on); `task` resolves with the summary if the run ends while
 /// attached. Returns the run's id.
-pub async fn attach(path: &Path) -> anyhow::Result<(String, Replay, EngineHandle)> {
+pub async fn attach(path: &Path) -> anyhow::Result<(String, CatchUp, EngineHandle)> {
     let stream: UnixStream = socket::connect(path).await?;
     let (rd, mut wr) = stream.into_split();
     let mut lines = BufReader::new(rd).lines();
     let (run_id, replay) = tokio::time::timeout(SNAPSHOT_TIMEOUT, async {
         let (_pid, run_id) = hello(&mut lines).await?;
-        let mut replay = Replay::default();
+        let mut replay = CatchUp::default();
         loop {
             match next(&mut lines).await? {
                 None | Some(ServerMsg::Live) => return anyhow::Ok((run_id, replay)),

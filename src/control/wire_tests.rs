@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::*;
-use crate::auth::status::Clock;
+use crate::auth::status::BindingClock;
 use crate::run::{Counts, Direction, Reject, RejectOrigin, SegmentState};
 
 fn status(now: Instant) -> TokenStatus {
@@ -74,7 +74,7 @@ fn token_deadlines_survive_the_trip_to_another_clock() {
     }
     // The countdown the console shows: same clock, same seconds left.
     let (_, clock) = back.effective_deadline().unwrap();
-    assert_eq!(clock, Clock::Idle);
+    assert_eq!(clock, BindingClock::Idle);
     let left = back.remaining(reader_now).unwrap().as_secs_f64();
     assert!((left - 90.0).abs() < 1.0, "{left}");
     assert_eq!(back.phase, TokenPhase::Valid);

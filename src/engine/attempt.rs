@@ -63,7 +63,7 @@ where
         let mut probed = false;
         if let Ok(result) = &answer {
             let took = sent.elapsed();
-            // Only a first try's time tells the server's load (see `Signal::CleanUntimed`).
+            // Only a first try's time tells the server's load (see `LoadSignal::CleanUntimed`).
             let timed = (spent == 0 && holds == 0).then_some(records);
             probed = ctx
                 .pace

@@ -22,7 +22,7 @@ pub(crate) struct Outage {
     /// The server has answered this run at least once: a refused connection afterwards
     /// is the server going away, not a wrong address.
     answered: AtomicBool,
-    window: Mutex<Window>,
+    window: Mutex<OutageSeen>,
     /// What the credential comes from, for the message: "the token endpoint" or "the
     /// login endpoint".
     credential_source: &'static str,
@@ -30,7 +30,7 @@ pub(crate) struct Outage {
 
 /// What the current outage looked like, for the message that ends the run.
 #[derive(Default)]
-struct Window {
+struct OutageSeen {
     last_error: Option<String>,
     /// The last failure was the token endpoint's (no token could be had).
     token_endpoint: bool,
@@ -54,7 +54,7 @@ impl Outage {
             since: watch::Sender::new(None),
             down: AtomicBool::new(false),
             answered: AtomicBool::new(false),
-            window: Mutex::new(Window::default()),
+            window: Mutex::new(OutageSeen::default()),
             credential_source: "the token endpoint",
         }
     }
@@ -72,7 +72,7 @@ impl Outage {
 
     // The window is only ever replaced whole or field by field: a poisoned lock still
     // holds consistent data.
-    fn window(&self) -> MutexGuard<'_, Window> {
+    fn window(&self) -> MutexGuard<'_, OutageSeen> {
         self.window.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -82,7 +82,7 @@ impl Outage {
         if !self.down.swap(false, Ordering::AcqRel) {
             return false;
         }
-        *self.window() = Window::default();
+        *self.window() = OutageSeen::default();
         self.since.send_replace(None);
         true
     }

@@ -76,7 +76,7 @@ pub(crate) struct Settled {
 }
 
 #[derive(Debug)]
-pub(crate) enum Outcome {
+pub(crate) enum SegmentResult {
     Finished(Settled),
     /// Authentication is broken for good: the run must stop.
     AuthFailure {
@@ -110,7 +110,7 @@ pub(crate) async fn run_segment(
     records: u64,
     work: Work,
     ticket: Ticket,
-) -> (usize, Outcome) {
+) -> (usize, SegmentResult) {
     // From taking a slot: the wait for one is not the segment's time.
     let mut started = None;
     let outcome = match work {
@@ -127,7 +127,7 @@ pub(crate) async fn run_segment(
     };
     let busy = || started.map_or(Duration::ZERO, |t: Instant| t.elapsed());
     let outcome = match outcome {
-        Ok((counts, rejects, attempts, end)) => Outcome::Finished(Settled {
+        Ok((counts, rejects, attempts, end)) => SegmentResult::Finished(Settled {
             state: if counts.rejected > 0 {
                 SegmentState::DoneWithRejects
             } else {
@@ -141,7 +141,7 @@ pub(crate) async fn run_segment(
             continuation: end.as_ref().and_then(|e| e.continuation.clone()),
             pull: end.map(|e| e.check),
         }),
-        Err(Fail::Exhausted { attempts, error }) => Outcome::Finished(Settled {
+        Err(Fail::Exhausted { attempts, error }) => SegmentResult::Finished(Settled {
             state: SegmentState::Failed,
             attempts,
             counts: Counts::default(),
@@ -155,7 +155,7 @@ pub(crate) async fn run_segment(
             attempts,
             error,
             counts,
-        }) => Outcome::Finished(Settled {
+        }) => SegmentResult::Finished(Settled {
             state: SegmentState::Failed,
             attempts,
             counts,
@@ -165,8 +165,8 @@ pub(crate) async fn run_segment(
             continuation: None,
             pull: None,
         }),
-        Err(Fail::Auth(error)) => Outcome::AuthFailure { error },
-        Err(Fail::Abandoned) => Outcome::Abandoned,
+        Err(Fail::Auth(error)) => SegmentResult::AuthFailure { error },
+        Err(Fail::Abandoned) => SegmentResult::Abandoned,
     };
     (index, outcome)
 }

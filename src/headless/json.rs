@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::status::TokenPhase;
 use crate::engine::events::{EngineEvent, RunSummary};
-use crate::observe::alerts::Redactor;
+use crate::observe::alerts::SecretMasker;
 use crate::observe::tap::Observer;
 use crate::secret::Secret;
 use crate::view::RunView;
@@ -50,7 +50,7 @@ struct State {
     view: RunView,
     fingerprint: Option<String>,
     token_failed: bool,
-    redact: Redactor,
+    redact: SecretMasker,
     out: Box<dyn Write + Send>,
     /// The reader went away (`| head -1`): stop writing, never fail the run for it.
     closed: bool,
@@ -68,7 +68,7 @@ impl JsonEvents {
             view: RunView::default(),
             fingerprint: None,
             token_failed: false,
-            redact: Redactor::new(secrets),
+            redact: SecretMasker::new(secrets),
             out,
             closed: false,
         }));

@@ -2,7 +2,7 @@
 //! and the webhook receive, and the [`Tracker`] that derives alerts from engine events.
 //!
 //! A payload is built only from fields that never hold a secret (token fingerprints, never
-//! tokens), and every free text in it passes the [`Redactor`] as a second line of defence.
+//! tokens), and every free text in it passes the [`SecretMasker`] as a second line of defence.
 
 use std::time::SystemTime;
 
@@ -171,11 +171,11 @@ pub struct CredentialInfo {
 /// Replaces known secrets in free text with their fingerprint. Messages come from our own
 /// errors, which never carry a secret; this catches the day one does.
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
+pub struct SecretMasker {
     secrets: Vec<Secret>,
 }
 
-impl Redactor {
+impl SecretMasker {
     pub fn new(secrets: Vec<Secret>) -> Self {
         // A very short "secret" would shred ordinary words; such a secret is refused by
         // any real authorization server anyway.
@@ -206,7 +206,7 @@ pub struct Tracker {
     run_id: Option<String>,
     direction: Option<Direction>,
     destination_host: String,
-    redact: Redactor,
+    redact: SecretMasker,
     started: bool,
     renewal_failing: bool,
     /// Segments failed now (a retry that succeeds takes one out).
@@ -214,7 +214,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(destination_host: String, redact: Redactor) -> Self {
+    pub fn new(destination_host: String, redact: SecretMasker) -> Self {
         Self {
             run_id: None,
             direction: None,

@@ -59,7 +59,7 @@ fn token(error: Option<String>) -> EngineEvent {
 fn tracker() -> Tracker {
     Tracker::new(
         "api.example.com".into(),
-        Redactor::new(vec![
+        SecretMasker::new(vec![
             Secret::new(SECRET),
             Secret::new(ACCESS),
             Secret::new(REFRESH),

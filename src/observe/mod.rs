@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, Config, ConfigError};
 use crate::engine::events::EngineEvent;
 use crate::secret::Secret;
-use alerts::{Redactor, Tracker};
+use alerts::{SecretMasker, Tracker};
 use metrics::Metrics;
 use notify::Notifier;
 
@@ -156,7 +156,7 @@ impl Observers {
         let notifier = Notifier::new(&config.notify)?;
         Ok(Self {
             metrics,
-            tracker: Tracker::new(host, Redactor::new(secrets)),
+            tracker: Tracker::new(host, SecretMasker::new(secrets)),
             notifier,
             stop,
             listener,

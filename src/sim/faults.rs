@@ -64,11 +64,11 @@ impl FaultDice {
 /// `POST /_sim/outage?seconds=N`: every token and resource call answers 503 until then
 /// (`&only=token`: the token and login endpoints alone, the API answers).
 #[derive(Default)]
-pub struct Outage {
+pub struct InjectedOutage {
     until: Mutex<Option<(Instant, bool)>>,
 }
 
-impl Outage {
+impl InjectedOutage {
     pub fn start(&self, for_: Duration, now: Instant) {
         *lock(&self.until) = Some((now + for_, false));
     }
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn outage_ends() {
-        let o = Outage::default();
+        let o = InjectedOutage::default();
         let t0 = Instant::now();
         assert_eq!(o.remaining(t0), None);
         o.start(Duration::from_secs(5), t0);

@@ -3,44 +3,47 @@
 //! `supsync simulate` runs it for operators; the demo, tests and benchmarks start it
 //! in-process with [`SimServer::start`].
 //!
-//! Files: `profile` (settings), `tokens` (sessions, tokens, the three clocks), `jwt`, `auth`
-//! (token endpoint), `quirks` (how other token endpoints answer), `gate` (admission of resource calls), `api` (health, pull, push),
-//! `styled` (the other API styles of docs/API.md §6), `store` (records, idempotency keys), `limits` (429s), `faults` (seeded 503s and cut
-//! connections, outages), `admin` (`/_sim`), `stats`, `reply`, `server`; session logins
-//! instead of tokens: `session_profile` (`[session]`), `sessions` (the sessions, their
-//! clocks, lockouts), `session` (login, logout, keep-alive, where a call carries the id).
+//! Stages, one folder each: `profile/` (settings: `[api_key]`, `[api] quirks`, token
+//! quirks, `[session]`, `[token_login]`), `login/` (the token endpoint and client
+//! authentication, token strings, tokens and sessions with their clocks, session and token
+//! logins), `resources/` (admission, limits, the store, the API in every style). The server
+//! itself stays here: `server`, `state`, `admin` (`/_sim`), `stats`, `reply`, `faults`,
+//! `tls`, `service_time`. Each member is re-exported here, so `sim::tokens` names it
+//! wherever it lives.
 
 // Handlers return the answer that refuses a request as `Err(Response)`: built once per
 // request at most, so its size does not matter, and `?` keeps each check one line.
 #![allow(clippy::result_large_err)]
 
 mod admin;
-mod api;
-pub mod api_key;
-pub mod api_quirks;
-mod auth;
-pub mod client_auth;
 mod faults;
-mod gate;
-mod jwt;
-mod limits;
+mod login;
 pub mod profile;
-pub mod quirks;
 mod reply;
+mod resources;
 mod server;
 mod service_time;
-mod session;
-pub mod session_profile;
-mod sessions;
 mod state;
 mod stats;
-mod store;
-mod styled;
-mod styled_pull;
 mod tls;
-mod token_login;
-pub mod token_login_profile;
-mod tokens;
+use login::auth;
+pub use login::client_auth;
+use login::jwt;
+use login::session;
+use login::sessions;
+use login::token_login;
+use login::tokens;
+pub use profile::api_key;
+pub use profile::api_quirks;
+pub use profile::quirks;
+pub use profile::session_profile;
+pub use profile::token_login_profile;
+use resources::api;
+use resources::gate;
+use resources::limits;
+use resources::store;
+use resources::styled;
+use resources::styled_pull;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

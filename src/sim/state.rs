@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::api_quirks::ApiQuirks;
 use super::client_auth::Verifier;
-use super::faults::{FaultDice, Outage};
+use super::faults::{FaultDice, InjectedOutage};
 use super::limits::Limits;
 use super::profile::Profile;
 use super::sessions::SessionStore;
@@ -19,7 +19,7 @@ pub struct Sim {
     pub sessions: Mutex<SessionStore>,
     pub store: Mutex<Store>,
     pub dice: FaultDice,
-    pub outage: Outage,
+    pub outage: InjectedOutage,
     pub limits: Arc<Limits>,
     pub stats: Stats,
     /// The API style served when it is not the plain contract (checked with the profile).
@@ -42,7 +42,7 @@ impl Sim {
             sessions: Mutex::new(SessionStore::new(&profile.session)),
             store: Mutex::new(Store::new(profile.data.suppliers)),
             dice: FaultDice::new(&profile.faults),
-            outage: Outage::default(),
+            outage: InjectedOutage::default(),
             limits: Arc::new(Limits::new(&profile.api)),
             stats: Stats::default(),
             styled: profile.api.styled().ok().flatten().map(Arc::new),

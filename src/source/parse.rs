@@ -174,14 +174,14 @@ pub(crate) fn csv_row<R: BufRead>(header: &Header, info: &RowInfo, rows: &CsvRow
 
 /// What the source scan needs of a row: why it is invalid, if it is, and whether it is
 /// garbage rather than a bad record.
-pub(crate) struct Verdict {
+pub(crate) struct RowCheck {
     pub reason: Option<String>,
     pub unparseable: bool,
 }
 
-impl From<Parsed> for Verdict {
+impl From<Parsed> for RowCheck {
     fn from(p: Parsed) -> Self {
-        Verdict {
+        RowCheck {
             reason: match p.item {
                 SourceItem::Valid { .. } => None,
                 SourceItem::Invalid { reason, .. } => Some(reason),
@@ -196,7 +196,7 @@ pub(crate) fn csv_verdict<R: BufRead>(
     header: &Header,
     info: &RowInfo,
     rows: &CsvRows<R>,
-) -> Verdict {
+) -> RowCheck {
     match csv_fields(header, info, rows) {
         Ok(
             [
@@ -208,7 +208,7 @@ pub(crate) fn csv_verdict<R: BufRead>(
                 _,
                 updated_at,
             ],
-        ) => Verdict {
+        ) => RowCheck {
             reason: validate_fields(&Fields {
                 supplier_id,
                 name,

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::csv_rows::CsvRows;
 use super::format::{self, Format, UTF8_BOM};
 use super::lines::Lines;
-use super::parse::{self, Verdict};
+use super::parse::{self, RowCheck};
 use super::{GARBAGE_ROWS, SegmentSpan, SourceError, SourceItem, SourceScan};
 use crate::run::Shard;
 
@@ -172,7 +172,7 @@ impl<'a> Tally<'a> {
         &mut self,
         byte_offset: u64,
         line: u64,
-        verdict: Verdict,
+        verdict: RowCheck,
         mine: bool,
     ) -> Result<(), SourceError> {
         self.rows += 1;

@@ -9,9 +9,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use super::bytes::{decode_fixed, random_bytes};
 use super::keys::{CACHE_KEY_ENV, KeySource, file_key};
 use crate::secret::Secret;
 
@@ -121,14 +121,4 @@ pub(super) fn seal(clear: &[u8], keys: &KeySource, memo: &KeyMemo) -> Result<Vec
         data: B64.encode(data),
     };
     serde_json::to_vec(&env).map_err(|e| e.to_string())
-}
-
-pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    rand::rng().fill_bytes(&mut b);
-    b
-}
-
-pub(super) fn decode_fixed<const N: usize>(s: &str) -> Option<[u8; N]> {
-    B64.decode(s.as_bytes()).ok()?.try_into().ok()
 }

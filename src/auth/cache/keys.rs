@@ -50,7 +50,7 @@ pub(super) fn file_key(path: &Path, create: bool) -> Result<[u8; 32], String> {
             )
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let key = super::crypto::random_bytes::<32>();
+            let key = super::bytes::random_bytes::<32>();
             write_atomic(path, &key)
                 .map_err(|e| format!("cannot create key file {}: {e}", path.display()))?;
             Ok(key)
@@ -61,6 +61,6 @@ pub(super) fn file_key(path: &Path, create: bool) -> Result<[u8; 32], String> {
 
 #[cfg(feature = "keyring")]
 pub(super) fn keyring_key(key: &Secret) -> Result<[u8; 32], String> {
-    super::crypto::decode_fixed::<32>(key.expose())
+    super::bytes::decode_fixed::<32>(key.expose())
         .ok_or_else(|| "the keyring key is not 32 bytes".to_string())
 }

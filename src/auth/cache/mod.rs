@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::status::{GrantKind, LifetimeSource};
 use crate::secret::Secret;
 
+mod bytes;
 mod crypto;
 mod file;
 mod keys;
@@ -103,11 +104,11 @@ impl std::fmt::Debug for TokenCache {
 
 #[derive(Default, Serialize, Deserialize)]
 struct Plain {
-    entries: BTreeMap<String, Entry>,
+    entries: BTreeMap<String, CacheEntry>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct Entry {
+struct CacheEntry {
     #[serde(default)]
     refresh_token: Option<String>,
     session_started_ms: u64,
@@ -218,7 +219,7 @@ impl TokenCache {
         };
         let clear =
             crypto::open(&bytes, &self.keys, &self.memo, &self.path).map_err(|e| self.err(e))?;
-        let e: Entry = serde_json::from_slice(&clear)
+        let e: CacheEntry = serde_json::from_slice(&clear)
             .map_err(|e| self.err(format!("decrypted content unreadable ({e})")))?;
         Ok(Some(to_session(&e)))
     }
@@ -330,7 +331,7 @@ pub fn client_entry(token_url: &str, client_id: &str, scopes: &[String]) -> Stri
     format!("{token_url} {client_id} {}", scopes.join(" "))
 }
 
-fn to_session(e: &Entry) -> CachedSession {
+fn to_session(e: &CacheEntry) -> CachedSession {
     CachedSession {
         refresh_token: e.refresh_token.clone().map(Secret::new),
         session_started: from_ms(e.session_started_ms),
@@ -346,8 +347,8 @@ fn to_session(e: &Entry) -> CachedSession {
     }
 }
 
-fn to_entry(s: &CachedSession, serial: u64) -> Entry {
-    Entry {
+fn to_entry(s: &CachedSession, serial: u64) -> CacheEntry {
+    CacheEntry {
         refresh_token: s.refresh_token.as_ref().map(|t| t.expose().to_string()),
         session_started_ms: to_ms(s.session_started),
         refresh_expires_ms: s.refresh_expires_at.map(to_ms),

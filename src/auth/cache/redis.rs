@@ -204,7 +204,7 @@ impl RedisStore {
         self: &Arc<Self>,
         wait: Duration,
     ) -> Result<Option<RedisLease>, CacheError> {
-        let owner = hex::encode(super::crypto::random_bytes::<16>());
+        let owner = hex::encode(super::bytes::random_bytes::<16>());
         let ttl_ms = self.lock_ttl.as_millis() as u64;
         let deadline = Instant::now() + wait;
         let mut pause = POLL_MIN;

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 #[cfg(feature = "keyring")]
-use super::crypto::random_bytes;
+use super::bytes::random_bytes;
 use super::keys::default_keys;
 use super::*;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::{TokenManager, Trigger};
 use crate::auth::audit::EventKind;
 use crate::auth::grant::{Grant, GrantError};
-use crate::auth::state::{Plan, secs};
+use crate::auth::state::{RenewalPlan, secs};
 use crate::auth::status::{GrantKind, TokenPhase};
 
 /// After a permanent refusal (bad client, bad scopes) callers get the same error without a
@@ -184,14 +184,14 @@ impl TokenManager {
             return self.install(g, true, trigger, None).await;
         }
         let plan = match self.lock().plan(Instant::now()) {
-            Plan::Refresh(_) if no_refresh => Plan::NewSession(
+            RenewalPlan::Refresh(_) if no_refresh => RenewalPlan::NewSession(
                 "another process held the credential's lock too long to share its refresh token"
                     .into(),
             ),
             plan => plan,
         };
         let why = match plan {
-            Plan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
+            RenewalPlan::Refresh(rt) => match self.endpoint.refresh(&rt).await {
                 Ok(g) => return self.install(g, false, trigger, None).await,
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) if self.too_early(&e).is_some() => {
@@ -220,7 +220,7 @@ impl TokenManager {
                     format!("refresh refused ({})", e.code().unwrap_or("error"))
                 }
             },
-            Plan::NewSession(why) => why,
+            RenewalPlan::NewSession(why) => why,
         };
         let g = self.endpoint.client_credentials(None).await?;
         self.install(g, true, trigger, Some(why)).await

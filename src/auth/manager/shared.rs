@@ -24,7 +24,7 @@ use crate::auth::status::{GrantKind, TokenPhase};
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What the wait for the credential's lock gave.
-pub(super) enum Hold {
+pub(super) enum LockHold {
     /// Kept only for its drop, which releases the lock.
     Held(#[allow(dead_code)] CredentialLock),
     /// The lock in Redis (a cache shared by several machines).
@@ -44,26 +44,28 @@ impl TokenManager {
         {
             return Ok(());
         }
-        let result = self.renew_once(trigger, matches!(hold, Hold::Busy)).await;
+        let result = self
+            .renew_once(trigger, matches!(hold, LockHold::Busy))
+            .await;
         // Released only now: the new token is in the cache for the next holder.
         hold.release().await;
         result
     }
 
-    pub(super) async fn hold(&self) -> Hold {
+    pub(super) async fn hold(&self) -> LockHold {
         let wait = Duration::from_millis(self.lock_wait_ms.load(Ordering::Relaxed));
         if let Some(store) = self.cache.as_ref().and_then(|c| c.remote()) {
             // A holder that died loses the lock at its expiry: wait past it, so that the
             // others then renew with the lock rather than alone.
             let wait = wait.max(store.lock_ttl() + store.lock_ttl() / 4);
             return match self.through_outage(|| store.lock_within(wait)).await {
-                Ok(Some(lease)) => Hold::Remote(lease),
+                Ok(Some(lease)) => LockHold::Remote(lease),
                 Ok(None) => {
                     self.busy(&store.place(), wait);
-                    Hold::Busy
+                    LockHold::Busy
                 }
                 // own_login: already told.
-                Err(_) => Hold::None,
+                Err(_) => LockHold::None,
             };
         }
         // A session login's budget file has the same lock, cache or not.
@@ -71,14 +73,14 @@ impl TokenManager {
             Some(cache) => cache.lock_path(),
             None => match self.endpoint.session().and_then(|s| s.budget().lock_path()) {
                 Some(path) => path,
-                None => return Hold::None,
+                None => return LockHold::None,
             },
         };
         match lock_within(&path, wait).await {
-            Ok(Some(lock)) => Hold::Held(lock),
+            Ok(Some(lock)) => LockHold::Held(lock),
             Ok(None) => {
                 self.busy(&path.display().to_string(), wait);
-                Hold::Busy
+                LockHold::Busy
             }
             Err(e) => {
                 if !self.lock_warned.swap(true, Ordering::Relaxed) {
@@ -93,7 +95,7 @@ impl TokenManager {
                         ),
                     );
                 }
-                Hold::None
+                LockHold::None
             }
         }
     }
@@ -201,10 +203,10 @@ impl TokenManager {
     }
 }
 
-impl Hold {
+impl LockHold {
     /// Gives the lock back (a Redis lock with a round trip; a file lock by its drop).
     pub(super) async fn release(self) {
-        if let Hold::Remote(lease) = self {
+        if let LockHold::Remote(lease) = self {
             lease.release().await;
         }
     }

@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::theme::Theme;
-use crate::auth::status::{Clock, TokenPhase, TokenStatus};
+use crate::auth::status::{BindingClock, TokenPhase, TokenStatus};
 use crate::console::app::App;
 use crate::view::RenewalKind;
 use crate::view::throughput::clock;
@@ -214,10 +214,10 @@ fn gauge_line(
 
 fn binding_line(s: &TokenStatus, t: &Theme) -> Line<'static> {
     let which = match s.effective_deadline() {
-        Some((_, Clock::Ttl)) => "ttl",
-        Some((_, Clock::Idle)) => "idle window",
-        Some((_, Clock::Session)) => "session limit",
-        Some((_, Clock::Server)) => "server header",
+        Some((_, BindingClock::Ttl)) => "ttl",
+        Some((_, BindingClock::Idle)) => "idle window",
+        Some((_, BindingClock::Session)) => "session limit",
+        Some((_, BindingClock::Server)) => "server header",
         None => "–",
     };
     Line::from(vec![

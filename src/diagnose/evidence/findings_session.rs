@@ -33,7 +33,7 @@ pub struct SessionFindings {
     /// The probes ran on a live session from the token cache: no login, no logout.
     pub borrowed: bool,
     /// Why there is no session, in the words a run would stop with.
-    pub login_error: Option<LoginError>,
+    pub login_error: Option<LoginErrorSeen>,
     /// A 423 (locked) seen by diagnose's logins, or recorded in the budget file.
     pub locked: Option<LockedSeen>,
     pub second_login: SecondLogin,
@@ -148,7 +148,7 @@ pub enum LoginFailure {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct LoginError {
+pub struct LoginErrorSeen {
     pub reason: LoginFailure,
     pub http_status: Option<u16>,
     /// The whole message, as `run` says it.

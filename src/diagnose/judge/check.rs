@@ -4,7 +4,7 @@
 //! constructed findings.
 
 use crate::diagnose::evidence::{Claim, Evidence, SignalKind};
-use crate::diagnose::verdict::{ClockKind, Context, Line, Outcome, Verdict};
+use crate::diagnose::verdict::{ClockKind, Conclusion, Context, Line, Verdict};
 
 /// What in `v` the findings `ev` contradict; empty when they agree.
 pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String> {
@@ -47,8 +47,8 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
     }
     let kills = v.clocks.iter().any(|c| c.kills);
     match v.outcome {
-        Outcome::Sustainable if kills => out.push("green verdict with a killing clock".into()),
-        Outcome::CannotSustain | Outcome::ApiNotVerified if !kills => {
+        Conclusion::Sustainable if kills => out.push("green verdict with a killing clock".into()),
+        Conclusion::CannotSustain | Conclusion::ApiNotVerified if !kills => {
             out.push("exit 3 without a killing clock".into())
         }
         _ => {}
@@ -72,7 +72,7 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
     if nothing && (kills || v.changes.len() > 1 || v.clocks.iter().any(|c| c.fix.is_some())) {
         out.push("\"nothing to change\" beside a change".into());
     }
-    if v.outcome != Outcome::Sustainable && nothing {
+    if v.outcome != Conclusion::Sustainable && nothing {
         out.push("a failing verdict with nothing to change".into());
     }
     if let Some(k) = v.killer {
@@ -92,19 +92,21 @@ pub fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Vec<String
         let id = &e.id;
         match &e.claim {
             Claim::TokenRefused { .. } | Claim::ClientAuthMismatch { .. }
-                if v.outcome != Outcome::NoToken =>
+                if v.outcome != Conclusion::NoToken =>
             {
                 out.push(format!(
                     "{id}: no token, yet the outcome is {:?}",
                     v.outcome
                 ))
             }
-            Claim::FirstApiCall { ok: false, .. } if v.outcome == Outcome::Sustainable => out.push(
-                format!("{id}: the first API call failed, yet the verdict is green"),
-            ),
-            Claim::MappingRead { ok: false, .. } if v.outcome == Outcome::Sustainable => out.push(
-                format!("{id}: the first page does not fit the mapping, yet the verdict is green"),
-            ),
+            Claim::FirstApiCall { ok: false, .. } if v.outcome == Conclusion::Sustainable => out
+                .push(format!(
+                    "{id}: the first API call failed, yet the verdict is green"
+                )),
+            Claim::MappingRead { ok: false, .. } if v.outcome == Conclusion::Sustainable => out
+                .push(format!(
+                    "{id}: the first page does not fit the mapping, yet the verdict is green"
+                )),
             Claim::Revoked { .. } => {
                 if !v
                     .clocks

@@ -5,7 +5,7 @@
 //! reported.
 
 use crate::diagnose::evidence::{Claim, Evidence};
-use crate::diagnose::verdict::{Context, Line, Outcome, Verdict};
+use crate::diagnose::verdict::{Conclusion, Context, Line, Verdict};
 
 /// The words of the one-session-per-user warning (`judge_session.rs`).
 const ONE_SESSION: &str = "one session per user";
@@ -20,7 +20,7 @@ pub(super) fn contradictions(ctx: &Context, ev: &[Evidence], v: &Verdict, out: &
                 .any(|l| cites(l, id) && l.text.contains(words))
         };
         match &e.claim {
-            Claim::LoginFailed { .. } if v.outcome != Outcome::NoToken => out.push(format!(
+            Claim::LoginFailed { .. } if v.outcome != Conclusion::NoToken => out.push(format!(
                 "{id}: no session, yet the outcome is {:?}",
                 v.outcome
             )),

@@ -7,7 +7,7 @@ use super::check::contradictions;
 use super::verdict;
 use crate::diagnose::evidence::findings::ErrorAt;
 use crate::diagnose::evidence::{Claim, Death, Evidence, Signal, SignalKind, Source, Window};
-use crate::diagnose::verdict::{ClockKind, Context, Outcome};
+use crate::diagnose::verdict::{ClockKind, Conclusion, Context};
 
 fn ctx() -> Context {
     Context {
@@ -67,7 +67,7 @@ fn a_revoked_token_is_no_idle_window_and_gets_no_keepalive_advice() {
     ));
     let e = ev(c);
     let v = verdict(&ctx(), &e);
-    assert_eq!(v.outcome, Outcome::CannotSustain);
+    assert_eq!(v.outcome, Conclusion::CannotSustain);
     assert_eq!(v.killer, Some(ClockKind::Revocation));
     assert_eq!(v.idle_window_secs, None);
     assert!(contradictions(&ctx(), &e, &v).is_empty());
@@ -123,7 +123,7 @@ fn an_api_that_never_answered_is_not_green() {
     ));
     let e = ev(c);
     let v = verdict(&ctx(), &e);
-    assert_eq!(v.outcome, Outcome::ApiNotVerified);
+    assert_eq!(v.outcome, Conclusion::ApiNotVerified);
     assert_eq!(v.exit_code, crate::exit::DIAGNOSE_CANNOT_SUSTAIN);
     assert!(v.changes[0].text.contains("proxy"), "{:?}", v.changes);
 }

@@ -7,13 +7,13 @@ use super::parts::ids;
 use super::{advice, blockers, session as judge_session, signal as judge_signal};
 use crate::diagnose::evidence::{Claim, Evidence, Source};
 use crate::diagnose::verdict::{
-    Clock, ClockKind, Conflict, Context, Fix, Line, Outcome, Renewal, Verdict, Who,
+    Clock, ClockKind, Conclusion, Conflict, Context, Fix, Line, RenewalPath, Verdict, Who,
 };
 
 pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
     let mut v = Verdict {
         exit_code: 0,
-        outcome: Outcome::Sustainable,
+        outcome: Conclusion::Sustainable,
         summary: Line::new("", Vec::new()),
         killer: None,
         clocks: Vec::new(),
@@ -22,7 +22,7 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
         unknowns: Vec::new(),
         conflicts: Vec::new(),
         self_check_failed: false,
-        renewal: Renewal::None,
+        renewal: RenewalPath::None,
         token_lifetime_secs: None,
         shortening_scope: None,
         default_ttl_secs: None,
@@ -62,16 +62,16 @@ pub(super) fn judge(ctx: &Context, ev: &[Evidence]) -> Verdict {
         .sort_by_key(|c| (c.secs.is_some(), c.secs.unwrap_or(0), c.kind as u8));
     let killers: Vec<&Clock> = v.clocks.iter().filter(|c| c.kills).collect();
     v.outcome = if no_token {
-        Outcome::NoToken
+        Conclusion::NoToken
     } else if killers.is_empty() {
-        Outcome::Sustainable
+        Conclusion::Sustainable
     } else if killers
         .iter()
         .all(|c| matches!(c.kind, ClockKind::FirstApiCall | ClockKind::ApiMapping))
     {
-        Outcome::ApiNotVerified
+        Conclusion::ApiNotVerified
     } else {
-        Outcome::CannotSustain
+        Conclusion::CannotSustain
     };
     v.killer = killers
         .first()
@@ -177,7 +177,7 @@ fn ttl(ctx: &Context, ev: &[Evidence], v: &mut Verdict, changes: &mut Vec<Line>)
     }
     let too_short = (chosen as f64) < ctx.min_workable_secs;
     let no_header = !ids(ev, |c| matches!(c, Claim::NoExpiryHeader)).is_empty();
-    let renew = v.renewal != Renewal::None;
+    let renew = v.renewal != RenewalPath::None;
     let kills = too_short || !renew || (overstated && no_header);
     let (cause, fix) = match &shortening {
         Some((scope, st, base, scope_ids)) => {
@@ -381,7 +381,7 @@ fn summary(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Line {
         c
     };
     match v.outcome {
-        Outcome::NoToken => Line::new(
+        Conclusion::NoToken => Line::new(
             format!(
                 "No {} with this configuration: {}. {}",
                 ctx.noun(),
@@ -394,7 +394,7 @@ fn summary(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Line {
             ),
             cites(&killers),
         ),
-        Outcome::CannotSustain | Outcome::ApiNotVerified => Line::new(
+        Conclusion::CannotSustain | Conclusion::ApiNotVerified => Line::new(
             format!(
                 "supsync cannot keep a {d} s sync alive as configured. {} kill{} it: {}. See \
                  what to change.",
@@ -404,7 +404,7 @@ fn summary(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Line {
             ),
             cites(&killers),
         ),
-        Outcome::Sustainable if all.is_empty() => Line::new(
+        Conclusion::Sustainable if all.is_empty() => Line::new(
             format!(
                 "Fine: nothing the probes saw ends a {} within a {d} s sync{}.",
                 ctx.noun(),
@@ -414,7 +414,7 @@ fn summary(ctx: &Context, ev: &[Evidence], v: &Verdict) -> Line {
             ),
             nothing_cites(ev, v),
         ),
-        Outcome::Sustainable => Line::new(
+        Conclusion::Sustainable => Line::new(
             format!(
                 "supsync can keep a {d} s sync alive. Clocks within it, shortest first: {}. {}",
                 all.iter()

@@ -3,7 +3,9 @@
 
 use super::parts::{clock, ids};
 use crate::diagnose::evidence::{Claim, Evidence, Source};
-use crate::diagnose::verdict::{ClockKind, Conflict, Context, Fix, Line, Renewal, Verdict, Who};
+use crate::diagnose::verdict::{
+    ClockKind, Conflict, Context, Fix, Line, RenewalPath, Verdict, Who,
+};
 
 fn new_session(ev: &[Evidence]) -> (bool, Vec<String>) {
     let ok = ids(ev, |c| matches!(c, Claim::NewSession { ok: true, .. }));
@@ -12,27 +14,27 @@ fn new_session(ev: &[Evidence]) -> (bool, Vec<String>) {
 }
 
 /// How supsync renews, from the refresh and re-grant outcomes.
-pub(super) fn renewal(ev: &[Evidence], v: &mut Verdict) -> Renewal {
+pub(super) fn renewal(ev: &[Evidence], v: &mut Verdict) -> RenewalPath {
     let refresh = ids(ev, |c| matches!(c, Claim::Refresh { ok: true, .. }));
     let (regrant, regrant_ids) = new_session(ev);
     let windowed = ids(ev, |c| matches!(c, Claim::RefreshWindow(_)));
     let refused = ids(ev, |c| matches!(c, Claim::Refresh { ok: false, .. }));
     let (r, text, cites) = if !refresh.is_empty() {
         (
-            Renewal::RefreshToken,
+            RenewalPath::RefreshToken,
             "supsync renews with the refresh token (a refresh worked)",
             refresh,
         )
     } else if !windowed.is_empty() && refused.is_empty() {
         (
-            Renewal::RefreshToken,
+            RenewalPath::RefreshToken,
             "supsync renews with the refresh token inside the server's refresh window (a \
              refresh was refused only as too early)",
             windowed,
         )
     } else if regrant {
         (
-            Renewal::ClientCredentials,
+            RenewalPath::ClientCredentials,
             "supsync renews with new client-credentials grants (a second grant worked)",
             regrant_ids,
         )
@@ -41,10 +43,10 @@ pub(super) fn renewal(ev: &[Evidence], v: &mut Verdict) -> Renewal {
             matches!(c, Claim::Refresh { .. } | Claim::NewSession { .. })
         });
         if cites.is_empty() {
-            return Renewal::None;
+            return RenewalPath::None;
         }
         (
-            Renewal::None,
+            RenewalPath::None,
             "supsync has no way to renew: neither a refresh nor a new grant worked",
             cites,
         )
@@ -53,12 +55,12 @@ pub(super) fn renewal(ev: &[Evidence], v: &mut Verdict) -> Renewal {
     r
 }
 
-pub(super) fn means(r: Renewal) -> &'static str {
+pub(super) fn means(r: RenewalPath) -> &'static str {
     match r {
-        Renewal::RefreshToken => "with the refresh token",
-        Renewal::ClientCredentials => "with new client-credentials grants",
-        Renewal::SessionLogin => "with a new login",
-        Renewal::None => "(no way to renew)",
+        RenewalPath::RefreshToken => "with the refresh token",
+        RenewalPath::ClientCredentials => "with new client-credentials grants",
+        RenewalPath::SessionLogin => "with a new login",
+        RenewalPath::None => "(no way to renew)",
     }
 }
 

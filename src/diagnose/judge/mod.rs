@@ -24,7 +24,7 @@ mod session_tests;
 mod signal_tests;
 
 use crate::diagnose::evidence::{Evidence, Findings};
-use crate::diagnose::verdict::{Conflict, Context, Outcome, Verdict};
+use crate::diagnose::verdict::{Conclusion, Conflict, Context, Verdict};
 use crate::exit;
 
 /// The configuration the findings were measured against, as the judges read it.
@@ -69,9 +69,9 @@ pub fn of(f: &Findings, ev: &[Evidence]) -> Verdict {
 pub fn verdict(ctx: &Context, ev: &[Evidence]) -> Verdict {
     let mut v = clocks::judge(ctx, ev);
     v.exit_code = match v.outcome {
-        Outcome::Sustainable => exit::OK,
-        Outcome::CannotSustain | Outcome::ApiNotVerified => exit::DIAGNOSE_CANNOT_SUSTAIN,
-        Outcome::NoToken => exit::AUTH,
+        Conclusion::Sustainable => exit::OK,
+        Conclusion::CannotSustain | Conclusion::ApiNotVerified => exit::DIAGNOSE_CANNOT_SUSTAIN,
+        Conclusion::NoToken => exit::AUTH,
     };
     let problems = check::contradictions(ctx, ev, &v);
     held_to(&mut v, problems);

@@ -7,7 +7,7 @@ use super::parts::clock;
 use super::parts::ids;
 use crate::diagnose::evidence::findings::LoginFailure;
 use crate::diagnose::evidence::{Claim, Evidence};
-use crate::diagnose::verdict::{ClockKind, Context, Fix, Line, Renewal, Verdict, Who};
+use crate::diagnose::verdict::{ClockKind, Context, Fix, Line, RenewalPath, Verdict, Who};
 
 /// No session with the configuration as it is. Returns whether that is so.
 pub(super) fn login_blocker(ctx: &Context, ev: &[Evidence], v: &mut Verdict) -> bool {
@@ -93,10 +93,10 @@ pub(super) fn login_blocker(ctx: &Context, ev: &[Evidence], v: &mut Verdict) -> 
 }
 
 /// How supsync renews a session: by a new login (docs/API.md §7.6).
-pub(super) fn renewal(ev: &[Evidence], v: &mut Verdict) -> Renewal {
+pub(super) fn renewal(ev: &[Evidence], v: &mut Verdict) -> RenewalPath {
     let logins = ids(ev, |c| matches!(c, Claim::SessionLogin { .. }));
     if logins.is_empty() {
-        return Renewal::None;
+        return RenewalPath::None;
     }
     let borrowed = ev
         .iter()
@@ -109,7 +109,7 @@ pub(super) fn renewal(ev: &[Evidence], v: &mut Verdict) -> Renewal {
         },
         logins,
     ));
-    Renewal::SessionLogin
+    RenewalPath::SessionLogin
 }
 
 /// The session's cap, `s` seconds from its login, within the sync: supsync logs in again

@@ -7,7 +7,7 @@ use super::check::contradictions;
 use super::verdict;
 use crate::diagnose::evidence::findings::LoginFailure;
 use crate::diagnose::evidence::{Claim, Death, Evidence, Signal, SignalKind, Source};
-use crate::diagnose::verdict::{ClockKind, Context, Line, Outcome, Renewal};
+use crate::diagnose::verdict::{ClockKind, Conclusion, Context, Line, RenewalPath};
 use crate::exit;
 
 fn ctx() -> Context {
@@ -100,9 +100,9 @@ fn demo(single: bool) -> Vec<Evidence> {
 fn idle_window_cap_and_one_session_get_the_settings_that_fit() {
     let e = demo(true);
     let mut v = verdict(&ctx(), &e);
-    assert_eq!(v.outcome, Outcome::Sustainable, "{:#?}", v.clocks);
+    assert_eq!(v.outcome, Conclusion::Sustainable, "{:#?}", v.clocks);
     assert_eq!(v.exit_code, exit::OK);
-    assert_eq!(v.renewal, Renewal::SessionLogin);
+    assert_eq!(v.renewal, RenewalPath::SessionLogin);
     assert_eq!(
         (v.idle_window_secs, v.session_secs, v.single_session),
         (Some(15), Some(60), Some(true))
@@ -287,7 +287,7 @@ fn no_session_is_exit_4_with_the_fix_for_its_reason() {
         budget(3, 3, None),
     ]);
     let mut v = verdict(&ctx(), &e);
-    assert_eq!((v.outcome, v.exit_code), (Outcome::NoToken, exit::AUTH));
+    assert_eq!((v.outcome, v.exit_code), (Conclusion::NoToken, exit::AUTH));
     assert_eq!(v.killer, Some(ClockKind::SessionLogin));
     assert!(
         v.summary
@@ -302,7 +302,7 @@ fn no_session_is_exit_4_with_the_fix_for_its_reason() {
         texts(&v.changes)
     );
     assert!(contradictions(&ctx(), &e, &v).is_empty());
-    v.outcome = Outcome::CannotSustain;
+    v.outcome = Conclusion::CannotSustain;
     assert!(
         contradictions(&ctx(), &e, &v)
             .iter()

@@ -6,7 +6,7 @@ use super::check::contradictions;
 use super::verdict;
 use crate::diagnose::evidence::findings::*;
 use crate::diagnose::evidence::{self, Claim, Death, Evidence, Signal, SignalKind, Source, Window};
-use crate::diagnose::verdict::{Context, Line, Renewal};
+use crate::diagnose::verdict::{Context, Line, RenewalPath};
 
 fn ctx() -> Context {
     Context {
@@ -203,7 +203,7 @@ fn a_refresh_window_is_advised_against_the_configured_one() {
     );
     assert_eq!(
         v.renewal,
-        Renewal::RefreshToken,
+        RenewalPath::RefreshToken,
         "refused only as too early"
     );
     assert!(contradictions(&ctx(), &e, &v).is_empty());
@@ -319,11 +319,11 @@ fn the_evidence_quotes_the_answer_and_the_tries() {
 /// the verdict names it as what kills the sync, with the rule as its fix, and exits 3.
 #[test]
 fn an_unrecognised_dead_answer_kills_the_sync_with_its_rule_as_the_fix() {
-    use crate::diagnose::verdict::{ClockKind, Outcome};
+    use crate::diagnose::verdict::{ClockKind, Conclusion};
     for how in [Death::RefusedInUse, Death::Expired, Death::NeverIssued] {
         let e = one(Source::ExpirySignal, forbidden(how, None));
         let v = verdict(&ctx(), &e);
-        assert_eq!(v.outcome, Outcome::CannotSustain, "{how:?}");
+        assert_eq!(v.outcome, Conclusion::CannotSustain, "{how:?}");
         assert_eq!(v.exit_code, crate::exit::DIAGNOSE_CANNOT_SUSTAIN, "{how:?}");
         assert_eq!(v.killer, Some(ClockKind::ExpirySignal), "{how:?}");
         let fix = v.clocks[0].fix.as_ref().map(|f| f.change.clone());

@@ -5,7 +5,7 @@
 
 use super::token_login_refresh::{answer, config, refresh, secs};
 use crate::diagnose::evidence::token_login::{LoginResult, RefreshResult, TokenLoginFindings};
-use crate::diagnose::verdict::{Fix, Outcome, TokenLoginVerdict, Who};
+use crate::diagnose::verdict::{Conclusion, Fix, TokenLoginVerdict, Who};
 use crate::exit;
 
 /// The shortest lifetime that carries a renewal and a call.
@@ -19,7 +19,7 @@ fn tolerance(planned: f64) -> f64 {
 
 pub fn of(f: &TokenLoginFindings) -> TokenLoginVerdict {
     let mut v = TokenLoginVerdict {
-        outcome: Outcome::Sustainable,
+        outcome: Conclusion::Sustainable,
         exit_code: exit::OK,
         summary: String::new(),
         lifetime_secs: None,
@@ -47,9 +47,9 @@ pub fn of(f: &TokenLoginFindings) -> TokenLoginVerdict {
 /// The exit code of the outcome, and a summary when none was set.
 fn finish(mut v: TokenLoginVerdict) -> TokenLoginVerdict {
     v.exit_code = match v.outcome {
-        Outcome::Sustainable => exit::OK,
-        Outcome::CannotSustain | Outcome::ApiNotVerified => exit::DIAGNOSE_CANNOT_SUSTAIN,
-        Outcome::NoToken => exit::AUTH,
+        Conclusion::Sustainable => exit::OK,
+        Conclusion::CannotSustain | Conclusion::ApiNotVerified => exit::DIAGNOSE_CANNOT_SUSTAIN,
+        Conclusion::NoToken => exit::AUTH,
     };
     if v.summary.is_empty() {
         let renew = match v.refreshes {
@@ -119,7 +119,7 @@ fn login(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) -> bool {
             "Run `supsync diagnose` again.".to_string(),
         ),
     };
-    v.outcome = Outcome::NoToken;
+    v.outcome = Conclusion::NoToken;
     v.summary = summary;
     v.changes.push(config(change));
     false
@@ -133,7 +133,7 @@ fn first_call(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) -> bool {
     if c.is_success() {
         return true;
     }
-    v.outcome = Outcome::ApiNotVerified;
+    v.outcome = Conclusion::ApiNotVerified;
     if c.is_refusal() {
         v.summary = format!(
             "The API refused the token at once ({}): it does not take the token as it is sent \
@@ -251,7 +251,7 @@ fn lifetime(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) {
         secs(died)
     ));
     if died < MIN_WORKABLE_SECS {
-        v.outcome = Outcome::CannotSustain;
+        v.outcome = Conclusion::CannotSustain;
         v.summary = format!(
             "Tokens die {} after the login: too soon for a renewal and a call.",
             secs(died)
@@ -269,7 +269,7 @@ fn lifetime(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) {
             .as_ref()
             .is_none_or(|r| r.matched.is_none())
     {
-        v.outcome = Outcome::CannotSustain;
+        v.outcome = Conclusion::CannotSustain;
         v.summary = format!(
             "The API answers a dead token with {}, which a run does not take for an expired \
              token: the call fails instead of renewing.",

@@ -4,7 +4,7 @@
 
 use crate::diagnose::evidence::findings::CallFinding;
 use crate::diagnose::evidence::token_login::{RefreshResult, TokenLoginFindings};
-use crate::diagnose::verdict::{Fix, Outcome, TokenLoginVerdict, Who};
+use crate::diagnose::verdict::{Conclusion, Fix, TokenLoginVerdict, Who};
 
 pub(super) fn config(change: String) -> Fix {
     Fix {
@@ -83,7 +83,7 @@ pub(super) fn refresh(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) {
             call_after,
         } => {
             if let Some(c) = call_after.as_ref().filter(|c| !c.is_success()) {
-                v.outcome = Outcome::CannotSustain;
+                v.outcome = Conclusion::CannotSustain;
                 v.summary = format!(
                     "The refresh answers, but the API refuses the refreshed access token ({}): \
                      renewals give tokens a run cannot use.",

@@ -60,7 +60,10 @@ fn directus() -> TokenLoginFindings {
 #[test]
 fn a_stated_lifetime_in_ms_is_named_with_its_unit_and_needs_no_change() {
     let v = of(&directus());
-    assert_eq!((v.outcome, v.exit_code), (Outcome::Sustainable, exit::OK));
+    assert_eq!(
+        (v.outcome, v.exit_code),
+        (Conclusion::Sustainable, exit::OK)
+    );
     assert!(v.changes.is_empty(), "{:?}", v.changes);
     let all = v.facts.join("\n");
     assert!(all.contains("at /data/expires: 3000 ms (3.0 s)"), "{all}");
@@ -118,7 +121,7 @@ fn a_refused_login_is_no_token_exit_4() {
     f.first_call = None;
     f.watch = None;
     let v = of(&f);
-    assert_eq!((v.outcome, v.exit_code), (Outcome::NoToken, exit::AUTH));
+    assert_eq!((v.outcome, v.exit_code), (Conclusion::NoToken, exit::AUTH));
     assert!(v.summary.contains("does not try again"), "{}", v.summary);
     assert!(v.changes[0].change.contains("SUPSYNC_TOKEN_LOGIN_PASSWORD"));
 }
@@ -128,7 +131,7 @@ fn a_fresh_token_refused_names_send_as_and_exits_3() {
     let mut f = directus();
     f.first_call = Some(call(403, 0.01, Some("Forbidden")));
     let v = of(&f);
-    assert_eq!((v.outcome, v.exit_code), (Outcome::ApiNotVerified, 3));
+    assert_eq!((v.outcome, v.exit_code), (Conclusion::ApiNotVerified, 3));
     assert!(v.changes[0].change.contains("send_as"));
 }
 
@@ -143,7 +146,7 @@ fn a_dead_token_answered_403_without_a_rule_kills_the_sync() {
     });
     w.dead = Some(dead);
     let v = of(&f);
-    assert_eq!((v.outcome, v.exit_code), (Outcome::CannotSustain, 3));
+    assert_eq!((v.outcome, v.exit_code), (Conclusion::CannotSustain, 3));
     assert!(v.changes[0].change.contains("auth.expired_when"));
 }
 

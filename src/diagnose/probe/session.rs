@@ -362,7 +362,7 @@ async fn after_logout(http: &reqwest::Client, at: Target<'_>, id: &Secret) -> Si
     }
 }
 
-fn budget_read(r: &login_budget::Recorded) -> BudgetRead {
+fn budget_read(r: &login_budget::BudgetRecord) -> BudgetRead {
     BudgetRead {
         refused: r.refused,
         refused_other_password: r.refused_other_password,

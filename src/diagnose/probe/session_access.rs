@@ -193,7 +193,7 @@ impl<'a> Access<'a> {
     }
 
     /// What the login budget recorded so far (a file shared with the run's login path).
-    pub(super) fn budget_seen(&self) -> Option<crate::auth::login_budget::Recorded> {
+    pub(super) fn budget_seen(&self) -> Option<crate::auth::login_budget::BudgetRecord> {
         self.endpoint.session().map(|l| l.budget().recorded())
     }
 
@@ -205,7 +205,7 @@ impl<'a> Access<'a> {
         &mut self,
         purpose: &str,
         result: Result<&Secret, &GrantError>,
-        before: Option<crate::auth::login_budget::Recorded>,
+        before: Option<crate::auth::login_budget::BudgetRecord>,
         s: &mut SessionFindings,
     ) {
         let after = self.budget_seen();
@@ -303,7 +303,7 @@ pub(super) fn lockout_after(words: &str) -> Option<u32> {
 }
 
 /// Why no session: in the words a run stops with, and the kind of failure.
-pub(super) fn login_error(e: &GrantError) -> LoginError {
+pub(super) fn login_error(e: &GrantError) -> LoginErrorSeen {
     let reason = match e {
         GrantError::LoginBudgetSpent { .. } => LoginFailure::BudgetSpent,
         GrantError::AccountLocked { .. } => LoginFailure::Locked,
@@ -313,7 +313,7 @@ pub(super) fn login_error(e: &GrantError) -> LoginError {
         GrantError::Malformed { .. } | GrantError::TooLarge { .. } => LoginFailure::Unusable,
         GrantError::Rejected { .. } | GrantError::RefusedByApi { .. } => LoginFailure::Rejected,
     };
-    LoginError {
+    LoginErrorSeen {
         reason,
         http_status: e.http_status(),
         message: e.to_string(),

@@ -49,7 +49,7 @@ pub(super) async fn first_session(
 ) -> Option<FirstSession> {
     {
         let Ok(_lock) = access.hold(s).await else {
-            s.login_error = Some(LoginError {
+            s.login_error = Some(LoginErrorSeen {
                 reason: LoginFailure::LockBusy,
                 http_status: None,
                 message: format!(
@@ -84,7 +84,7 @@ pub(super) async fn first_session(
         match connect_and_read(&run.cfg, run.password, run.url.clone(), run.connect.clone()).await {
             Ok(got) => {
                 let Some(t) = got.client.tokens().current_token() else {
-                    s.login_error = Some(LoginError {
+                    s.login_error = Some(LoginErrorSeen {
                         reason: LoginFailure::Unusable,
                         http_status: None,
                         message: "the run's client connected without a session".into(),
@@ -124,7 +124,7 @@ pub(super) async fn first_session(
                 tokio::time::sleep(PAUSE).await;
             }
             Err(other) => {
-                s.login_error = Some(LoginError {
+                s.login_error = Some(LoginErrorSeen {
                     reason: LoginFailure::Unusable,
                     http_status: None,
                     message: other.to_string(),

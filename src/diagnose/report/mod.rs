@@ -11,7 +11,7 @@ mod token_login;
 pub use diagnosis::Diagnosis;
 pub use token_login::TokenLoginDiagnosis;
 
-use crate::diagnose::verdict::{Line, Outcome};
+use crate::diagnose::verdict::{Conclusion, Line};
 use layout::{section, wrap};
 
 /// `--json`: findings, evidence and verdict as one object.
@@ -84,11 +84,11 @@ pub fn text(d: &Diagnosis) -> String {
     }
 
     let outcome = match v.outcome {
-        Outcome::Sustainable => "supsync can keep the sync alive",
-        Outcome::CannotSustain => "supsync cannot keep the sync alive as configured",
-        Outcome::ApiNotVerified => "not verified: the API did not answer as configured",
-        Outcome::NoToken if f.session.is_some() => "no session with this configuration",
-        Outcome::NoToken => "no token with this configuration",
+        Conclusion::Sustainable => "supsync can keep the sync alive",
+        Conclusion::CannotSustain => "supsync cannot keep the sync alive as configured",
+        Conclusion::ApiNotVerified => "not verified: the API did not answer as configured",
+        Conclusion::NoToken if f.session.is_some() => "no session with this configuration",
+        Conclusion::NoToken => "no token with this configuration",
     };
     section(
         &mut out,

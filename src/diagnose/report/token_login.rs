@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::layout::{section, wrap};
 use crate::diagnose::evidence::token_login::TokenLoginFindings;
-use crate::diagnose::verdict::{Outcome, TokenLoginVerdict};
+use crate::diagnose::verdict::{Conclusion, TokenLoginVerdict};
 
 /// What one diagnose of a token login found and concluded: what `--json` prints.
 #[derive(Debug, Clone, Serialize)]
@@ -58,10 +58,10 @@ impl TokenLoginDiagnosis {
             let _ = writeln!(out, "  (none)");
         }
         let outcome = match v.outcome {
-            Outcome::Sustainable => "supsync can keep the sync alive",
-            Outcome::CannotSustain => "supsync cannot keep the sync alive as configured",
-            Outcome::ApiNotVerified => "not verified: the API did not answer as configured",
-            Outcome::NoToken => "no token with this configuration",
+            Conclusion::Sustainable => "supsync can keep the sync alive",
+            Conclusion::CannotSustain => "supsync cannot keep the sync alive as configured",
+            Conclusion::ApiNotVerified => "not verified: the API did not answer as configured",
+            Conclusion::NoToken => "no token with this configuration",
         };
         section(
             &mut out,

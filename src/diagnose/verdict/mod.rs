@@ -158,7 +158,7 @@ pub struct Conflict {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Conclusion {
     /// Every clock within the sync is handled (exit 0).
     Sustainable,
     /// A clock kills the sync as configured (exit 3).
@@ -172,7 +172,7 @@ pub enum Outcome {
 /// How supsync renews here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Renewal {
+pub enum RenewalPath {
     RefreshToken,
     ClientCredentials,
     /// A new session login.
@@ -183,7 +183,7 @@ pub enum Renewal {
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
     pub exit_code: i32,
-    pub outcome: Outcome,
+    pub outcome: Conclusion,
     pub summary: Line,
     /// The clock that kills the sync first, else the first clock within it.
     pub killer: Option<ClockKind>,
@@ -199,7 +199,7 @@ pub struct Verdict {
     /// The self-check found the verdict contradicting its findings (named among the
     /// conflicts as "verdict check: …"): the exit code is then never 0.
     pub self_check_failed: bool,
-    pub renewal: Renewal,
+    pub renewal: RenewalPath,
     /// The TTL the verdict trusts.
     pub token_lifetime_secs: Option<u64>,
     pub shortening_scope: Option<String>,
@@ -222,7 +222,7 @@ pub struct Verdict {
 /// outcome with its exit code. `judge::token_login` fills it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenLoginVerdict {
-    pub outcome: Outcome,
+    pub outcome: Conclusion,
     pub exit_code: i32,
     pub summary: String,
     /// The access token's lifetime the verdict trusts, and where it comes from.

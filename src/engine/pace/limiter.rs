@@ -69,7 +69,7 @@ impl Reason {
 
 /// What a push-back means for the request that got it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum PushbackKind {
     /// `auto` met the edge of the server's capacity: the limit is (or already was, for this
     /// same event) lowered while the server still serves the rest of the flight. The one
     /// request steps aside and is retried; the run does not hold.
@@ -82,7 +82,7 @@ pub enum Verdict {
 
 /// What an answer said about the server's load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub enum LoadSignal {
     /// Answered (success or a definite refusal of the data): latency is meaningful.
     Clean,
     /// Answered, but its time says nothing of the load: a retry, which may send only what
@@ -190,23 +190,23 @@ impl Limiter {
 
     /// One finished attempt: `seq` from [`Self::start`], seconds per record, and what the
     /// answer said. Returns true when the limit changed.
-    pub fn sample(&mut self, seq: u64, secs_per_record: f64, signal: Signal) -> bool {
+    pub fn sample(&mut self, seq: u64, secs_per_record: f64, signal: LoadSignal) -> bool {
         let Some((min, max)) = self.auto else {
             return false;
         };
         let before = self.limit;
         match signal {
-            Signal::Neutral => return false,
-            Signal::Pushback => {
+            LoadSignal::Neutral => return false,
+            LoadSignal::Pushback => {
                 self.pushback(seq);
             }
-            Signal::CleanUntimed => {
+            LoadSignal::CleanUntimed => {
                 if seq > self.decreased_at {
                     self.refusing = false;
                 }
                 self.count(seq, min, max);
             }
-            Signal::Clean => {
+            LoadSignal::Clean => {
                 if seq > self.decreased_at {
                     self.refusing = false;
                 }
@@ -238,18 +238,18 @@ impl Limiter {
 
     /// A push-back (429, 503, a cut connection) to the request `seq`: lowers the limit once
     /// per event and says whether the run may go on around it (see the module header).
-    pub fn pushback(&mut self, seq: u64) -> Verdict {
+    pub fn pushback(&mut self, seq: u64) -> PushbackKind {
         let Some((min, _)) = self.auto else {
-            return Verdict::Persistent;
+            return PushbackKind::Persistent;
         };
         if seq <= self.decreased_at {
             // Started before the last decrease: the same event, already answered.
-            return Verdict::Probe;
+            return PushbackKind::Probe;
         }
         let verdict = if self.limit <= min || self.refusing {
-            Verdict::Persistent
+            PushbackKind::Persistent
         } else {
-            Verdict::Probe
+            PushbackKind::Probe
         };
         if self.ceiling.is_some_and(|c| self.limit >= c) {
             // A failed probe: wait longer before the next one.

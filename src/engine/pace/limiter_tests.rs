@@ -19,10 +19,10 @@ impl Server {
         let mut refused = 0;
         for (i, seq) in seqs.into_iter().enumerate() {
             if i < self.capacity {
-                l.sample(seq, latency, Signal::Clean);
+                l.sample(seq, latency, LoadSignal::Clean);
             } else {
                 refused += 1;
-                l.sample(seq, 0.0, Signal::Pushback);
+                l.sample(seq, 0.0, LoadSignal::Pushback);
             }
         }
         (n, refused)
@@ -45,9 +45,9 @@ fn a_fixed_limit_ignores_every_sample() {
     let mut l = Limiter::fixed(6);
     for _ in 0..100 {
         let s = l.start();
-        assert!(!l.sample(s, 0.001, Signal::Clean));
+        assert!(!l.sample(s, 0.001, LoadSignal::Clean));
         let s = l.start();
-        assert!(!l.sample(s, 9.0, Signal::Pushback));
+        assert!(!l.sample(s, 9.0, LoadSignal::Pushback));
     }
     assert_eq!((l.limit(), l.reason()), (6, Reason::Fixed));
     assert!(!l.is_auto());
@@ -122,7 +122,7 @@ fn a_queueing_server_is_steered_by_latency_before_any_429() {
         let latency = if n > 5 { 0.03 } else { 0.01 };
         let seqs: Vec<u64> = (0..n).map(|_| l.start()).collect();
         for s in seqs {
-            l.sample(s, latency, Signal::Clean);
+            l.sample(s, latency, LoadSignal::Clean);
         }
     }
     assert!(
@@ -139,7 +139,7 @@ fn pushback_from_requests_already_in_flight_counts_once() {
     l.resume_auto((1, 64));
     let seqs: Vec<u64> = (0..20).map(|_| l.start()).collect();
     for s in seqs {
-        l.sample(s, 0.0, Signal::Pushback);
+        l.sample(s, 0.0, LoadSignal::Pushback);
     }
     assert_eq!(l.limit(), 15, "one decrease for one wave");
     assert_eq!(l.reason(), Reason::LoweredAfterPushback);
@@ -151,7 +151,7 @@ fn the_operator_holds_the_limit_until_auto_resumes() {
     l.hold();
     l.set(30);
     let s = l.start();
-    assert!(!l.sample(s, 1.0, Signal::Pushback));
+    assert!(!l.sample(s, 1.0, LoadSignal::Pushback));
     assert_eq!((l.limit(), l.reason()), (30, Reason::Operator));
     l.resume_auto((2, 8));
     assert_eq!(l.limit(), 8, "clamped into the bounds");
@@ -181,7 +181,7 @@ fn slow_start_doubles_until_the_first_pushback() {
 fn clean_round(l: &mut Limiter, latency: f64) {
     let seqs: Vec<u64> = (0..l.limit()).map(|_| l.start()).collect();
     for s in seqs {
-        l.sample(s, latency, Signal::Clean);
+        l.sample(s, latency, LoadSignal::Clean);
     }
 }
 
@@ -193,14 +193,14 @@ fn a_429_one_step_above_a_clean_limit_is_a_probe_and_goes_back_one_step() {
     clean_round(&mut l, 0.01);
     assert_eq!(l.limit(), 7, "raised after a clean round at 6");
     let s = l.start();
-    assert_eq!(l.pushback(s), Verdict::Probe);
+    assert_eq!(l.pushback(s), PushbackKind::Probe);
     assert_eq!(
         (l.limit(), l.reason()),
         (6, Reason::LoweredAfterPushback),
         "back to the clean 6, not cut to 5"
     );
     // Requests already out when it came down are the same event.
-    assert_eq!(l.pushback(s), Verdict::Probe);
+    assert_eq!(l.pushback(s), PushbackKind::Probe);
     assert_eq!(l.limit(), 6);
 }
 
@@ -210,23 +210,27 @@ fn refusals_that_go_on_at_the_lowered_limit_or_at_the_minimum_are_persistent() {
     l.set(12);
     l.resume_auto((2, 64));
     let s = l.start();
-    assert_eq!(l.pushback(s), Verdict::Probe, "the first one is a probe");
+    assert_eq!(
+        l.pushback(s),
+        PushbackKind::Probe,
+        "the first one is a probe"
+    );
     assert_eq!(l.limit(), 9);
     // Started after the decrease and refused before anything came back clean.
     let s = l.start();
-    assert_eq!(l.pushback(s), Verdict::Persistent);
+    assert_eq!(l.pushback(s), PushbackKind::Persistent);
     // A clean answer at the lowered limit: the next 429 is a probe again.
     clean_round(&mut l, 0.01);
     let s = l.start();
-    assert_eq!(l.pushback(s), Verdict::Probe);
+    assert_eq!(l.pushback(s), PushbackKind::Probe);
     // Down at the minimum nothing is left to lower: the server must be waited out.
     let mut l = Limiter::auto(2, 64);
     let s = l.start();
-    assert_eq!(l.pushback(s), Verdict::Persistent);
+    assert_eq!(l.pushback(s), PushbackKind::Persistent);
     // A fixed limit keeps the run-wide handling.
     let mut l = Limiter::fixed(8);
     let s = l.start();
-    assert_eq!(l.pushback(s), Verdict::Persistent);
+    assert_eq!(l.pushback(s), PushbackKind::Persistent);
 }
 
 #[test]

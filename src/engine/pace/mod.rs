@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use limiter::{Limiter, Signal, Verdict};
+use limiter::{Limiter, LoadSignal, PushbackKind};
 use tokio::sync::watch;
 
 use super::emit::Emitter;
@@ -90,20 +90,20 @@ impl Pace {
         emit: &Emitter,
     ) -> bool {
         let signal = match result {
-            Ok(_) if records.is_none() => Signal::CleanUntimed,
-            Ok(_) => Signal::Clean,
+            Ok(_) if records.is_none() => LoadSignal::CleanUntimed,
+            Ok(_) => LoadSignal::Clean,
             Err(ApiError::RateLimited { .. }) => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
-                Signal::Pushback
+                LoadSignal::Pushback
             }
-            Err(ApiError::Transient { .. }) => Signal::Pushback,
-            Err(_) => Signal::Neutral,
+            Err(ApiError::Transient { .. }) => LoadSignal::Pushback,
+            Err(_) => LoadSignal::Neutral,
         };
         let per_record = took.as_secs_f64() / records.unwrap_or(1).max(1) as f64;
         let (limit, verdict) = {
             let mut l = self.limiter();
             let verdict = match signal {
-                Signal::Pushback => Some(l.pushback(seq)),
+                LoadSignal::Pushback => Some(l.pushback(seq)),
                 _ => {
                     l.sample(seq, per_record, signal);
                     None
@@ -114,13 +114,13 @@ impl Pace {
         if limit != self.slots.size() {
             self.slots.resize(limit);
         }
-        if matches!(signal, Signal::Clean | Signal::CleanUntimed) {
+        if matches!(signal, LoadSignal::Clean | LoadSignal::CleanUntimed) {
             self.clean.send_modify(|n| *n = n.wrapping_add(1));
         }
         self.show(api, emit);
         // 503s and cut connections say the server is in trouble, not that we asked too
         // much: they keep the run-wide handling.
-        matches!(result, Err(ApiError::RateLimited { .. })) && verdict == Some(Verdict::Probe)
+        matches!(result, Err(ApiError::RateLimited { .. })) && verdict == Some(PushbackKind::Probe)
     }
 
     /// Resolves at the next clean answer from any request (subscribe before stepping

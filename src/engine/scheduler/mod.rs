@@ -25,7 +25,7 @@ use super::outage::{Outage, OutageEnd};
 use super::pace::Pace;
 use super::plan::Plan;
 use super::run::{End, final_state};
-use super::worker::{Outcome, Work, WorkerCtx, run_segment};
+use super::worker::{SegmentResult, Work, WorkerCtx, run_segment};
 use crate::api::ApiClient;
 
 pub(super) struct Scheduler {
@@ -34,7 +34,7 @@ pub(super) struct Scheduler {
     ledger: Ledger,
     works: Vec<Work>,
     queue: VecDeque<usize>,
-    tasks: JoinSet<(usize, Outcome)>,
+    tasks: JoinSet<(usize, SegmentResult)>,
     task_segment: HashMap<tokio::task::Id, usize>,
     ctx: Arc<WorkerCtx>,
     stay_alive: bool,
@@ -238,7 +238,7 @@ impl Scheduler {
                             // another's journal syncs with the server's slots idle (17% over
                             // the ideal time in the efficiency bench). The outcome is still
                             // journaled before anyone is told of it.
-                            if matches!(outcome, Outcome::Finished(_)) {
+                            if matches!(outcome, SegmentResult::Finished(_)) {
                                 self.fill();
                             }
                             self.on_outcome(i, outcome).await;
@@ -280,21 +280,21 @@ impl Scheduler {
         self.ledger.settle_unfinished();
     }
 
-    async fn on_outcome(&mut self, i: usize, outcome: Outcome) {
+    async fn on_outcome(&mut self, i: usize, outcome: SegmentResult) {
         match outcome {
-            Outcome::Finished(settled) => {
+            SegmentResult::Finished(settled) => {
                 if let Err(msg) = self.ledger.settle(i, settled).await {
                     self.fail_run(msg);
                 }
             }
-            Outcome::AuthFailure { error } => {
+            SegmentResult::AuthFailure { error } => {
                 if !self.auth_failure {
                     self.auth_failure = true;
                     self.fail_run(format!("authentication failed: {error}"));
                 }
                 self.ledger.set_pending(i);
             }
-            Outcome::Abandoned => self.ledger.set_pending(i),
+            SegmentResult::Abandoned => self.ledger.set_pending(i),
         }
     }
 
