@@ -3,10 +3,8 @@
 //! the console: stdout; headless: stderr, with the progress lines), return the exit code.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::time::Duration;
 
-use crate::cli::GlobalArgs;
 use crate::config::UiConfig;
 use crate::engine::{self, RunParams};
 use crate::headless::json::JsonEvents;
