@@ -17,6 +17,16 @@ use crate::server_text::Redactor;
 pub const COULD_NOT_CONNECT: &str = "could not connect";
 pub const CONNECTION_FAILED: &str = "connection failed";
 
+impl ApiError {
+    /// No answer at all: the connection was refused, reset or cut (not a timeout, not an
+    /// answer that broke off).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, ApiError::Transient { message, retry_after: None }
+            if message.starts_with(COULD_NOT_CONNECT)
+                || message.starts_with(CONNECTION_FAILED))
+    }
+}
+
 /// A 401 as the server described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {

@@ -8,8 +8,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::classify::{self, Rejection};
+use super::headers::extra_headers;
 use super::keepalive;
-use super::{ApiClient, ApiError, ConnectOptions, PushResult};
+use super::{ApiClient, ApiError, ConnectOptions, PushResult, config_error};
 use crate::auth::answer::parse_secs_header;
 use crate::auth::audit::Audit;
 use crate::auth::cache::TokenCache;
@@ -39,10 +40,6 @@ pub(super) struct Reply {
     pub body: Vec<u8>,
     /// The URL answered (next links are relative to it).
     pub url: reqwest::Url,
-}
-
-pub(crate) fn config_error(message: String) -> ApiError {
-    ApiError::Permanent { status: 0, message }
 }
 
 impl ApiClient {
@@ -461,28 +458,4 @@ impl ApiClient {
             ))
         }
     }
-}
-
-/// `api.headers`, resolved from their sources, each marked sensitive (HTTP/2 never
-/// indexes it; reqwest's `Debug` never shows it).
-pub(super) fn extra_headers(
-    cfg: &Config,
-) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, ApiError> {
-    let mut out = Vec::new();
-    for (name, source) in &cfg.api.headers {
-        let value = source
-            .resolve(name)
-            .map_err(|m| config_error(format!("api.headers: {m}")))?;
-        let header = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| config_error(format!("api.headers: {name:?} is not a header name")))?;
-        let mut v = reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
-            config_error(format!(
-                "api.headers: the value of {name} is not a valid header value (control \
-                 characters or non-ASCII)"
-            ))
-        })?;
-        v.set_sensitive(true);
-        out.push((header, v));
-    }
-    Ok(out)
 }

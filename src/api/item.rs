@@ -22,7 +22,7 @@ impl ApiClient {
     /// sub-requests); `Err` for what a paced read retries or gives up on.
     pub async fn read_item(&self, id: &str) -> Result<ItemRead, ApiError> {
         let Some(path) = self.mapping.push.item_path() else {
-            return Err(super::client::config_error(
+            return Err(super::config_error(
                 "the mapping has no path naming one record ({supplier_id}): the server \
                  cannot be read per id; set api.verify_read = \"list\""
                     .into(),

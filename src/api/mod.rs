@@ -6,9 +6,11 @@
 mod body;
 mod bucket;
 mod chain;
+mod chain_point;
 pub mod classify;
 mod client;
 mod error_body;
+mod headers;
 mod item;
 mod keepalive;
 mod pull;
@@ -19,7 +21,7 @@ mod rest;
 mod session;
 /// Kept at its old path for callers; the parser is shared with the token endpoint.
 pub use crate::retry_after;
-pub use chain::ChainPoint;
+pub use chain_point::ChainPoint;
 pub use item::ItemRead;
 pub use push::PushJob;
 pub use session::{attach_credential, session_ender, session_ender_of};
@@ -184,18 +186,15 @@ impl ApiError {
         }
     }
 
-    /// No answer at all: the connection was refused, reset or cut (not a timeout, not an
-    /// answer that broke off).
-    pub fn is_connection_lost(&self) -> bool {
-        matches!(self, ApiError::Transient { message, retry_after: None }
-            if message.starts_with(classify::COULD_NOT_CONNECT)
-                || message.starts_with(classify::CONNECTION_FAILED))
-    }
-
     /// Authentication is broken for good (wrong client, refused scopes): exit code 4.
     pub fn is_auth_failure(&self) -> bool {
         matches!(self, ApiError::Auth(g) if !g.is_transient())
     }
+}
+
+/// A setting the client cannot work with, or a request it cannot build: never retried.
+pub(crate) fn config_error(message: String) -> ApiError {
+    ApiError::Permanent { status: 0, message }
 }
 
 /// Where the client keeps what outlives the process.

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::client::{Reply, config_error};
+use super::client::Reply;
+use super::config_error;
 use super::error_body::error_body;
 use super::push_read::{PushAnswer, Reading, batch_results, http_verdict, parse_body, reason};
 use super::{ApiClient, ApiError, PushResult, PushStatus, classify};

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue};
 
-use super::client::config_error;
-use super::{ApiClient, ApiError, classify};
+use super::{ApiClient, ApiError, classify, config_error};
 use crate::auth::audit::EventKind;
 use crate::config::Carry;
 use crate::secret::Secret;
@@ -210,7 +209,7 @@ pub fn session_ender_of(
         http,
         cfg.auth.session.logout_method.as_reqwest(),
         cfg.api_url(&cfg.auth.session.logout_path),
-        super::client::extra_headers(cfg)?,
+        super::headers::extra_headers(cfg)?,
         carry,
         redactor,
     )))

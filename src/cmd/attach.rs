@@ -20,7 +20,7 @@ pub fn run(global: &GlobalArgs, args: AttachArgs) -> anyhow::Result<i32> {
             return Ok(exit::CONFIG);
         }
     };
-    let prefix = super::drive::command_prefix(global);
+    let prefix = super::prefix::command_prefix(global);
     if !std::io::stdout().is_terminal() {
         eprintln!(
             "error: attach opens the console and needs a terminal; `{prefix} ps --json` reads a run's state from scripts"

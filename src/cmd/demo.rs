@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::drive::{Drive, command_prefix, console_wanted, drive};
+use super::drive::{Drive, console_wanted, drive};
 use super::out::print_line;
+use super::prefix::command_prefix;
 use crate::cli::{ApiStyle, DemoArgs, DemoAuth, DemoExpiry, GlobalArgs};
 use crate::config::{AuthKind, Config, TokenCacheMode, UiConfig};
 use crate::engine::{RunMode, RunParams};

@@ -8,9 +8,11 @@ pub mod demo;
 pub mod diagnose;
 mod drive;
 mod out;
+mod prefix;
 pub mod ps;
 pub mod run;
 mod run_ids;
+mod runtime;
 mod shard_args;
 pub mod simulate;
 pub mod status;
@@ -19,6 +21,8 @@ mod status_shards;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
+
+pub(crate) use runtime::runtime;
 
 /// Dispatches to the subcommand and turns an error into a message and exit code 1, or 2
 /// for a bad configuration (so every command reports it the same way).
@@ -49,13 +53,4 @@ pub fn dispatch(cli: Cli) -> i32 {
             }
         }
     }
-}
-
-/// A multi-threaded runtime for a command's async work.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    use anyhow::Context;
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")
 }

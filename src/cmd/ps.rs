@@ -24,7 +24,7 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<i32> {
     } else if runs.is_empty() {
         print_out(&format!("no live runs under {}\n", dir.display()))?;
     } else {
-        print_out(&table(&runs, &super::drive::command_prefix(global)))?;
+        print_out(&table(&runs, &super::prefix::command_prefix(global)))?;
     }
     Ok(exit::OK)
 }

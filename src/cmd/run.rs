@@ -2,7 +2,8 @@
 //! with the console on a terminal, headless otherwise. `resume` and `retry` start from the
 //! configuration the run recorded (see `carry_on`).
 
-use super::drive::{Drive, command_prefix, console_wanted};
+use super::drive::{Drive, console_wanted};
+use super::prefix::command_prefix;
 use crate::cli::{DriveArgs, GlobalArgs, ResumeArgs, RetryArgs, RunArgs};
 use crate::engine::{RunMode, RunParams};
 use crate::observe::ObserveOptions;

@@ -23,7 +23,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<i32> {
             return Ok(exit::CONFIG);
         }
     };
-    let prefix = super::drive::command_prefix(global);
+    let prefix = super::prefix::command_prefix(global);
     if let Some(group) = &args.shards {
         return super::status_shards::run(&dir, group, &args.dirs, args.json);
     }

@@ -5,8 +5,8 @@
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use super::drive::command_prefix;
 use super::out::print_out;
+use super::prefix::command_prefix;
 use crate::api::ApiError;
 use crate::cli::{GlobalArgs, VerifyArgs};
 use crate::engine::backoff::Backoff;

@@ -15,13 +15,10 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::server::Shared;
+use super::clients::Shared;
 use super::snapshot::Snapshot;
 use super::wire::{ServerMsg, WireCommand};
 use crate::engine::events::Command;
-
-/// One serialised line, shared by every client's queue.
-pub(crate) type Line = Arc<str>;
 
 /// A client that takes longer than this to accept one line is not reading: cut it off.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -13,6 +13,7 @@
 //! secret crosses the socket (the token status carries only a fingerprint).
 
 pub mod client;
+mod clients;
 mod conn;
 pub mod live;
 mod server;

@@ -4,113 +4,24 @@
 //! accepts clients and removes the socket when the run is over.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{self, Line};
-use super::snapshot::Snapshot;
+use super::clients::{Line, QUEUE, Shared};
+use super::conn;
 use super::socket;
 use crate::engine::EngineHandle;
 use crate::engine::events::{EngineEvent, SegmentState};
 use crate::observe::tap::{self, Observer};
 
-/// Lines queued per client. Past this, progress is dropped for that client; anything else
-/// marks it stale: nothing more is queued, and once it has read its queue it gets a fresh
-/// snapshot instead of what it missed. The run never waits for a client (one that stops
-/// reading altogether is cut off by the write deadline in `conn`).
-const QUEUE: usize = 1024;
 /// After the end, how long clients get to read the final lines before they are cut off.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
 /// How long the end waits for the tap to see the engine's last event.
 const TAP_GRACE: Duration = Duration::from_secs(5);
-
-/// The clients and the snapshot, under one lock so a newcomer gets the snapshot and then
-/// exactly the events after it.
-#[derive(Default)]
-pub(crate) struct Shared {
-    inner: Mutex<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    snapshot: Snapshot,
-    clients: Vec<Client>,
-    next_id: u64,
-    /// The run has sent `Finished`: newcomers get the snapshot and are closed.
-    finished: bool,
-    /// Clients that were stale when the queues closed: they still get the final snapshot.
-    stale_at_end: Vec<u64>,
-}
-
-struct Client {
-    id: u64,
-    tx: mpsc::Sender<Line>,
-    /// Its queue overflowed: it gets a new snapshot when it has caught up.
-    stale: bool,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves plain data behind; carry on with it.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A new client: the snapshot as of now, and the queue of what follows (`None` once
-    /// the run has finished).
-    pub(crate) fn join(&self) -> (u64, Snapshot, Option<mpsc::Receiver<Line>>) {
-        let mut inner = self.lock();
-        let id = inner.next_id;
-        inner.next_id += 1;
-        let rx = (!inner.finished).then(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            inner.clients.push(Client {
-                id,
-                tx,
-                stale: false,
-            });
-            rx
-        });
-        (id, inner.snapshot.clone(), rx)
-    }
-
-    /// Called by a client that has read its whole queue: a fresh snapshot if it had fallen
-    /// behind, from which its queue carries on.
-    pub(crate) fn resync(&self, id: u64) -> Option<Snapshot> {
-        let mut inner = self.lock();
-        match inner.clients.iter_mut().find(|c| c.id == id) {
-            Some(c) if c.stale => c.stale = false,
-            Some(_) => return None,
-            // Its queue was closed at the end while it lagged: the end is in the snapshot.
-            None => {
-                let i = inner.stale_at_end.iter().position(|s| *s == id)?;
-                inner.stale_at_end.swap_remove(i);
-            }
-        }
-        Some(inner.snapshot.clone())
-    }
-
-    pub(crate) fn leave(&self, id: u64) {
-        self.lock().clients.retain(|c| c.id != id);
-    }
-
-    /// Drops every queue: each client's writer sends what it has and closes.
-    fn close_all(&self) {
-        let mut inner = self.lock();
-        inner.finished = true;
-        let stale: Vec<u64> = inner
-            .clients
-            .iter()
-            .filter(|c| c.stale)
-            .map(|c| c.id)
-            .collect();
-        inner.stale_at_end.extend(stale);
-        inner.clients.clear();
-    }
-}
 
 /// The observer on the run's event tap.
 struct ControlTap {

@@ -6,16 +6,35 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::events::Counts;
 use super::events::{EngineEvent, Hold, SegmentState, SegmentView};
 use super::probe::spawn_probe;
 use super::retry::Retry;
 use super::slots::Slot;
-use super::worker::{Fail, WorkerCtx};
+use super::worker_ctx::WorkerCtx;
 use crate::api::ApiError;
 use crate::api::retry_after::words;
 
 /// 429s a segment accepts, as a multiple of `max_attempts`, before they count as attempts.
 const RATE_LIMIT_CEILING: u32 = 10;
+
+/// How the attempts of one operation ended, short of success.
+pub(super) enum Fail {
+    Exhausted {
+        attempts: u32,
+        error: String,
+    },
+    /// A push that failed after the server had applied some of its records: those are
+    /// counted (the figures say what the server holds); rejects are booked only when the
+    /// segment ends, as a retry sends every record again.
+    PartlyDone {
+        attempts: u32,
+        error: String,
+        counts: Counts,
+    },
+    Auth(String),
+    Abandoned,
+}
 
 /// Runs `op` until it succeeds, backing off between transient failures; gives up after
 /// `max_attempts`, at once on a permanent error, and stops the run on an auth failure.

@@ -186,9 +186,19 @@ pub enum Command {
     RetryAllFailed,
     /// The operator raises or lowers the limit on segments at the server, or returns it to
     /// the configured pace.
-    Pace(super::pace::PaceChange),
+    Pace(PaceChange),
     /// Stop starting segments, let in-flight ones finish, then end as Interrupted.
     Stop,
+}
+
+/// An operator's change to the pace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaceChange {
+    Up,
+    Down,
+    /// Back to the configured pace (`auto`, or the configured number).
+    Configured,
 }
 
 impl RunSummary {

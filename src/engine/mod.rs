@@ -25,6 +25,7 @@ mod ledger;
 mod outage;
 pub mod pace;
 pub(crate) mod panic;
+mod params;
 mod plan;
 mod probe;
 mod retry;
@@ -33,70 +34,14 @@ mod scheduler;
 pub(crate) mod shard_plan;
 mod slots;
 mod worker;
-
-use std::path::PathBuf;
+mod worker_ctx;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use crate::secret::Secret;
 use events::{Command, EngineEvent, RunSummary};
-
-/// What to run.
-#[derive(Debug, Clone)]
-pub enum RunMode {
-    /// Push the records of a CSV / JSON Lines file.
-    Push {
-        source: PathBuf,
-        run_id: Option<String>,
-    },
-    /// Pull every supplier into a file.
-    Pull {
-        output: PathBuf,
-        run_id: Option<String>,
-    },
-    /// Carry on with an unfinished run.
-    Resume { run_id: String },
-    /// Retry failed segments of a run (all when `segments` is empty).
-    Retry {
-        run_id: String,
-        segments: Vec<usize>,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct RunParams {
-    pub config: Config,
-    pub client_secret: Secret,
-    pub state_dir: PathBuf,
-    pub mode: RunMode,
-    /// Keep the run open after every segment has finished, until `Command::Stop`, `cancel`
-    /// or the command sender is dropped (the console, so `r`/`R` can still retry).
-    /// Headless and tests: false, the run ends when nothing is pending or running.
-    pub stay_alive: bool,
-    /// This process's slice of the source when the run is one of several shards; a
-    /// resume of a run recorded as another shard is refused.
-    pub shard: Option<crate::run::Shard>,
-    /// The name the shards of one logical run share (`--run-id`); without one, the plan
-    /// derives it from the source (see `shard_plan::group`).
-    pub shard_group: Option<String>,
-}
-
-impl RunParams {
-    pub fn new(config: Config, client_secret: Secret, state_dir: PathBuf, mode: RunMode) -> Self {
-        Self {
-            config,
-            client_secret,
-            state_dir,
-            mode,
-            stay_alive: false,
-            shard: None,
-            shard_group: None,
-        }
-    }
-}
+pub use params::{RunMode, RunParams};
 
 /// A running sync. Events arrive on `events` until `Finished`; commands go in on `commands`.
 pub struct EngineHandle {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::retry::Retry;
-use super::worker::WorkerCtx;
+use super::worker_ctx::WorkerCtx;
 
 pub(crate) fn spawn_probe(ctx: Arc<WorkerCtx>) {
     ctx.emit.notice(format!(

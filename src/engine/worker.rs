@@ -7,20 +7,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
-use super::attempt::attempt;
-use super::backoff::Backoff;
-use super::control::Gate;
-use super::emit::Emitter;
+use super::attempt::{Fail, attempt};
 use super::events::{Counts, Reject, RejectOrigin, SegmentState};
-use super::outage::Outage;
-use super::pace::Pace;
-use super::slots::{Slot, Slots, Ticket};
-use crate::api::{ApiClient, ChainPoint, Misfit, PushStatus};
+use super::slots::{Slot, Ticket};
+use super::worker_ctx::WorkerCtx;
+use crate::api::{ChainPoint, Misfit, PushStatus};
 use crate::record::Supplier;
 use crate::run::{PullCheck, Shard};
-use crate::source::{Format, PullSink, SegmentSpan, SourceItem};
+use crate::source::{Format, SegmentSpan, SourceItem};
 
 /// What a segment covers.
 #[derive(Debug, Clone)]
@@ -34,30 +28,6 @@ pub(crate) enum Work {
     },
     /// Records `[offset, offset + records)` of the server's list.
     Pull { offset: u64 },
-}
-
-/// Everything a worker needs, shared by all of them.
-pub(crate) struct WorkerCtx {
-    pub api: Arc<ApiClient>,
-    pub gate: Arc<Gate>,
-    pub emit: Emitter,
-    pub backoff: Backoff,
-    pub max_attempts: u32,
-    pub retry_budget: u32,
-    /// How long the server has failed every request; past its bound the run stops.
-    pub outage: Arc<Outage>,
-    /// `concurrency` places for segments talking to the server, taken in start order.
-    pub slots: Arc<Slots>,
-    /// How many of those places there are now, and why (the slots follow it).
-    pub pace: Arc<Pace>,
-    pub run_id: String,
-    pub sink: Option<Arc<PullSink>>,
-    /// Pull: the total the run was planned with (a page stating another is reported).
-    pub planned_total: u64,
-    /// Hard stop: abandon now.
-    pub cancel: CancellationToken,
-    /// Graceful stop: finish the request in flight, start no further attempt.
-    pub stop: CancellationToken,
 }
 
 /// A segment's end, as booked in the journal.
@@ -83,24 +53,6 @@ pub(crate) enum SegmentResult {
         error: String,
     },
     /// Stopped or cancelled before an outcome: the segment stays pending.
-    Abandoned,
-}
-
-/// How the attempts of one operation ended, short of success.
-pub(super) enum Fail {
-    Exhausted {
-        attempts: u32,
-        error: String,
-    },
-    /// A push that failed after the server had applied some of its records: those are
-    /// counted (the figures say what the server holds); rejects are booked only when the
-    /// segment ends, as a retry sends every record again.
-    PartlyDone {
-        attempts: u32,
-        error: String,
-        counts: Counts,
-    },
-    Auth(String),
     Abandoned,
 }
 

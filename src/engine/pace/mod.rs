@@ -13,20 +13,11 @@ use limiter::{Limiter, LoadSignal, PushbackKind};
 use tokio::sync::watch;
 
 use super::emit::Emitter;
+pub use super::events::PaceChange;
 use super::events::{EngineEvent, PaceView};
 use super::slots::Slots;
 use crate::api::{ApiClient, ApiError};
 use crate::config::SyncConfig;
-
-/// An operator's change to the pace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaceChange {
-    Up,
-    Down,
-    /// Back to the configured pace (`auto`, or the configured number).
-    Configured,
-}
 
 pub(crate) struct Pace {
     limiter: Mutex<Limiter>,

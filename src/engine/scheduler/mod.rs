@@ -25,7 +25,8 @@ use super::outage::{Outage, OutageEnd};
 use super::pace::Pace;
 use super::plan::Plan;
 use super::run::{End, final_state};
-use super::worker::{SegmentResult, Work, WorkerCtx, run_segment};
+use super::worker::{SegmentResult, Work, run_segment};
+use super::worker_ctx::WorkerCtx;
 use crate::api::ApiClient;
 
 pub(super) struct Scheduler {
