@@ -6,6 +6,7 @@ pub mod cache;
 mod clocks;
 #[cfg(feature = "keyring")]
 pub mod keyring_key;
+mod kinds;
 mod login;
 pub mod manager;
 pub use clocks::state;

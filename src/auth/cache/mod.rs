@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::status::{GrantKind, LifetimeSource};
+use super::kinds::{GrantKind, LifetimeSource};
 use crate::secret::Secret;
 
 mod bytes;

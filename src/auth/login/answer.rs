@@ -16,7 +16,7 @@ use oauth2::{AccessToken, RefreshToken, Scope, TokenResponse};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::status::LifetimeSource;
+use super::kinds::LifetimeSource;
 
 /// Tokens longer than this are refused: a header this large is refused by most servers
 /// anyway, and a hostile one could make us hold and send megabytes per call.

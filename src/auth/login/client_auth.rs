@@ -167,10 +167,10 @@ pub fn client_identity(cfg: &Config) -> Result<key_material::ClientIdentity, Str
     }
 }
 
-/// The shared HTTP client settings (see [`super::grant::http_client_builder`]) plus the
+/// The shared HTTP client settings (see [`super::http::http_client_builder`]) plus the
 /// trust roots of `api.ca_file` and, for `peer`, the client certificate.
 pub fn http_client(cfg: &Config, peer: Peer, timeout: Duration) -> Result<reqwest::Client, String> {
-    let mut builder = super::grant::http_client_builder(timeout);
+    let mut builder = super::http::http_client_builder(timeout);
     if let Some(path) = &cfg.api.ca_file {
         for der in key_material::ca_certificates("api.ca_file", path)? {
             let cert = reqwest::Certificate::from_der(&der).map_err(|e| {

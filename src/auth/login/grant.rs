@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -17,9 +17,11 @@ use oauth2::{
 
 use super::answer::{self, LenientTokenResponse};
 use super::client_auth::{ASSERTION_TYPE, AssertionSigner, ClientAuthInfo};
-pub use super::grant_error::GrantError;
+pub use super::grant_error::{GrantError, error_chain, head_too_large};
+pub use super::granted::Grant;
+pub use super::http::{POOL_IDLE_TIMEOUT, http_client, http_client_builder};
+use super::kinds::{GrantKind, LifetimeSource};
 use super::session_login::SessionLogin;
-use super::status::{GrantKind, LifetimeSource};
 use super::token_login::TokenLogin;
 use super::wire::{Endpoint, classify};
 use crate::config::{AuthKind, ClientAuthMethod, Config};
@@ -38,26 +40,6 @@ type OAuthClient = oauth2::Client<
     EndpointNotSet,
     EndpointSet,
 >;
-
-/// One successful token response.
-#[derive(Debug, Clone)]
-pub struct Grant {
-    pub kind: GrantKind,
-    pub access_token: Secret,
-    pub refresh_token: Option<Secret>,
-    /// `expires_in` as the server stated it (clamped); `None` when it did not say.
-    pub expires_in: Option<Duration>,
-    /// The lifetime to plan renewals with: `expires_in`, else a fallback; `None` when the
-    /// server's lifetime is too short to plan with (renew when the API refuses it).
-    pub lifetime: Option<Duration>,
-    pub lifetime_source: LifetimeSource,
-    pub refresh_expires_in: Option<Duration>,
-    /// The `scope` the server says it granted (None when it did not say).
-    pub granted_scopes: Option<Vec<String>>,
-    /// When the request left: lifetimes count from here, never from the answer.
-    pub sent_at: Instant,
-    pub received_at: Instant,
-}
 
 /// The token endpoint of one configured client, or (`auth.kind = "session"`) its login.
 #[derive(Clone)]
@@ -405,61 +387,4 @@ fn static_key(key: &Secret) -> Grant {
         sent_at: now,
         received_at: now,
     }
-}
-
-/// An error and its sources on one line, e.g. "request failed: connection refused".
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        src = s.source();
-    }
-    out
-}
-
-/// hyper gave up on an answer's head: more than 100 header lines (its fixed limit, which
-/// reqwest does not let us raise) or more than about 400 KiB of them. The answer came, so
-/// this is no transport failure: it is an answer too large to read.
-pub fn head_too_large(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut src = Some(e);
-    while let Some(s) = src {
-        if s.downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_parse_too_large)
-        {
-            return Some(
-                "its head is over the HTTP parser's limits (at most 100 header lines, such as \
-                 Set-Cookie headers, and about 400 KiB of headers)"
-                    .into(),
-            );
-        }
-        src = s.source();
-    }
-    None
-}
-
-/// The shared HTTP client: rustls, no redirects (a redirect could carry a bearer token to
-/// another host), a request timeout.
-pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    http_client_builder(timeout).build()
-}
-
-/// Idle pooled connections are dropped after this long: shorter than the idle cut of common
-/// load balancers and proxies (30–60 s), so we rarely send on a connection a proxy already
-/// closed. When it still happens the request fails as transient and the engine retries it
-/// with the same `Idempotency-Key`.
-pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The builder behind [`http_client`], for callers that add settings.
-pub fn http_client_builder(timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .user_agent(concat!("supsync/", env!("CARGO_PKG_VERSION")))
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::status::GrantKind;
+use super::kinds::GrantKind;
 
 /// Why a grant (or a session login) failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -223,6 +223,41 @@ fn malformed_hint(grant: GrantKind) -> &'static str {
         }
         _ => "check that auth.token_url is the OAuth2 token endpoint",
     }
+}
+
+/// An error and its sources on one line, e.g. "request failed: connection refused".
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        src = s.source();
+    }
+    out
+}
+
+/// hyper gave up on an answer's head: more than 100 header lines (its fixed limit, which
+/// reqwest does not let us raise) or more than about 400 KiB of them. The answer came, so
+/// this is no transport failure: it is an answer too large to read.
+pub fn head_too_large(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut src = Some(e);
+    while let Some(s) = src {
+        if s.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse_too_large)
+        {
+            return Some(
+                "its head is over the HTTP parser's limits (at most 100 header lines, such as \
+                 Set-Cookie headers, and about 400 KiB of headers)"
+                    .into(),
+            );
+        }
+        src = s.source();
+    }
+    None
 }
 
 #[cfg(test)]

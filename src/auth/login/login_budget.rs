@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::grant::GrantError;
+use super::grant_error::GrantError;
 use crate::secret::Secret;
 
 /// A lock the server names longer than this is read as this long: a typo or a hostile
@@ -97,12 +97,6 @@ pub fn file_beside(cache: &Path, credential: &str) -> PathBuf {
     let mut name = cache.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{}.logins", &digest[..16]));
     cache.with_file_name(name)
-}
-
-/// The login budget file of `cfg`'s session login beside the token cache `cache`
-/// (`<state dir>/token-cache`): what `run`, `resume` and `diagnose` all read.
-pub fn file_for(cache: &Path, cfg: &crate::config::Config) -> PathBuf {
-    file_beside(cache, &super::session_login::credential_of(cfg))
 }
 
 impl LoginBudget {

@@ -6,10 +6,12 @@ pub mod answer;
 pub mod client_auth;
 pub mod grant;
 pub(super) mod grant_error;
+pub(super) mod granted;
+pub(super) mod http;
 pub mod login_budget;
 pub mod session_login;
 pub mod token_login;
 pub(super) mod wire;
 
 use super::cache;
-use super::status;
+use super::kinds;

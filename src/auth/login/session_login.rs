@@ -7,15 +7,16 @@
 //! after the redactor has cut both out. Whether a refused login may be tried again is the
 //! login budget's call (`login_budget.rs`), not this file's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, SET_COOKIE};
 
 use super::answer::{MAX_ANSWER_BYTES, MAX_TOKEN_BYTES, error_text};
-use super::grant::{Grant, GrantError, error_chain, head_too_large};
-use super::login_budget::LoginBudget;
-use super::status::{GrantKind, LifetimeSource};
+use super::grant_error::{GrantError, error_chain, head_too_large};
+use super::granted::Grant;
+use super::kinds::{GrantKind, LifetimeSource};
+use super::login_budget::{LoginBudget, file_beside};
 use crate::config::{Config, IdSource, LoginBody, LoginMethod};
 use crate::secret::Secret;
 use crate::server_text::Redactor;
@@ -40,6 +41,12 @@ pub enum LoginError {
 /// token cache entry, the credential's lock and the login budget file.
 pub fn credential_of(cfg: &Config) -> String {
     format!("session {} {}", cfg.login_url(), cfg.auth.session.username)
+}
+
+/// The login budget file of `cfg`'s session login beside the token cache `cache`
+/// (`<state dir>/token-cache`): what `run`, `resume` and `diagnose` all read.
+pub fn login_budget_file(cache: &Path, cfg: &Config) -> PathBuf {
+    file_beside(cache, &credential_of(cfg))
 }
 
 /// The configured login of one user.

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::answer::{MAX_ANSWER_BYTES, MAX_LIFETIME_SECS, MAX_TOKEN_BYTES, MIN_LIFETIME_SECS};
 use super::answer::{error_text, jwt_lifetime};
-use super::grant::{Grant, GrantError, error_chain};
+use super::grant_error::{GrantError, error_chain};
+use super::granted::Grant;
+use super::kinds::{GrantKind, LifetimeSource};
 use super::login_budget::LoginBudget;
-use super::status::{GrantKind, LifetimeSource};
 use crate::config::token_login::{LifetimeUnit, TokenLoginConfig};
 use crate::config::{Config, LoginBody, LoginMethod};
 use crate::secret::Secret;

@@ -7,8 +7,8 @@ use oauth2::RequestTokenError;
 use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType};
 
 use super::answer::{self, MAX_ANSWER_BYTES, Screened};
-use super::grant::{GrantError, error_chain, head_too_large};
-use super::status::GrantKind;
+use super::grant_error::{GrantError, error_chain, head_too_large};
+use super::kinds::GrantKind;
 use crate::server_text::Redactor;
 
 /// A failure found on the way, before `oauth2` parses anything.

@@ -24,7 +24,7 @@ use crate::api::ConnectOptions;
 use crate::auth::cache::TokenCache;
 use crate::auth::grant::{Grant, TokenEndpoint};
 use crate::auth::login_budget;
-use crate::auth::session_login::credential_of;
+use crate::auth::session_login::{credential_of, login_budget_file};
 use crate::auth::status::LifetimeSource;
 use crate::config::{Carry, Config, TokenCacheMode};
 use crate::diagnose::evidence::analysis::idle_conclusion;
@@ -56,9 +56,7 @@ pub async fn run(
     };
     // The files a run uses: the login budget beside the token cache, and its lock.
     let cache_path = opts.state_dir.as_ref().map(|d| d.join("token-cache"));
-    let budget_file = cache_path
-        .as_deref()
-        .map(|c| login_budget::file_for(c, cfg));
+    let budget_file = cache_path.as_deref().map(|c| login_budget_file(c, cfg));
     let endpoint = TokenEndpoint::with_login_budget(cfg, password, http, budget_file.clone())
         .map_err(|e| anyhow!(e))?;
     let (budget_before, lock_path) = match endpoint.session() {
