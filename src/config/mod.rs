@@ -9,40 +9,44 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod error;
 pub mod load;
+pub mod provenance;
 mod secrets;
 mod sections;
+mod suggest;
 pub mod validate;
-use load::file_layer;
+pub(in crate::config) use load::file_layer;
 pub use load::merge;
-pub use load::provenance;
 pub use load::recorded;
 pub use load::schema;
-use load::typed;
+pub(in crate::config) use load::typed;
 pub use secrets::client_secret;
 pub use secrets::key_material;
 pub use sections::api_key;
 pub use sections::expired_when;
 pub use sections::headers;
-use sections::observe;
+pub(in crate::config) use sections::observe;
 pub use sections::session;
 pub use sections::token_cache;
 pub use sections::token_login;
-use validate::pace_checks;
-use validate::validate_api_key;
-use validate::validate_auth;
+pub(in crate::config) use validate::pace_checks;
+pub(in crate::config) use validate::validate_api_key;
+pub(in crate::config) use validate::validate_auth;
 pub use validate::validate_observe;
-use validate::validate_session;
-use validate::validate_token_login;
+pub(in crate::config) use validate::validate_session;
+pub(in crate::config) use validate::validate_token_cache;
+pub(in crate::config) use validate::validate_token_login;
 
-pub use client_secret::{ResolvedSecret, SecretSource};
-pub use headers::HeaderSource;
-pub use load::{
-    ConfigError, LoadedConfig, default_config_path, load, load_for_run, load_from, state_dir,
-};
-pub use observe::{ALERT_KINDS, MetricsConfig, NotifyConfig, redacted_url};
+pub use error::ConfigError;
+pub use load::{LoadedConfig, default_config_path, load, load_for_run, load_from, state_dir};
 pub use provenance::{Origin, Provenance};
-pub use session::{AuthKind, CallMethod, Carry, IdSource, LoginBody, LoginMethod, SessionConfig};
+pub use secrets::client_secret::{ResolvedSecret, SecretSource};
+pub use sections::headers::HeaderSource;
+pub use sections::observe::{ALERT_KINDS, MetricsConfig, NotifyConfig, redacted_url};
+pub use sections::session::{
+    AuthKind, CallMethod, Carry, IdSource, LoginBody, LoginMethod, SessionConfig,
+};
 
 use crate::secret::Secret;
 

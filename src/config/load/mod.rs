@@ -3,7 +3,6 @@
 
 pub(super) mod file_layer;
 pub mod merge;
-pub mod provenance;
 pub mod recorded;
 pub mod schema;
 pub(super) mod typed;
@@ -17,20 +16,9 @@ use super::provenance::{Origin, Provenance};
 use super::recorded::Recorded;
 use super::schema::Schema;
 use super::validate::validate;
-use super::{AuthKind, Config};
+use super::{AuthKind, Config, ConfigError};
 use crate::cli::GlobalArgs;
 use crate::secret::Secret;
-
-/// A configuration that cannot be used. Its message says what is wrong, where (file and
-/// line, env var or flag), and how to fix it; it never contains a secret.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0}")]
-    Invalid(String),
-    /// No client secret anywhere; only fatal for commands that authenticate.
-    #[error("{0}")]
-    MissingSecret(String),
-}
 
 /// The effective configuration and where it came from.
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 
 use toml::de::{DeTable, DeValue};
 
+pub use crate::config::suggest::suggest;
 use crate::config::{Config, ConfigError};
 
 /// The TOML type a key takes; env and `--set` strings are parsed into it.
@@ -251,32 +252,6 @@ fn kind_of(v: &DeValue<'_>) -> Kind {
     }
 }
 
-/// The closest candidate to a misspelt name, if one is close enough to be a likely typo.
-pub fn suggest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (wrong.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&wrong.to_ascii_lowercase(), c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,14 +311,5 @@ mod tests {
             s.get("api", "base_url").unwrap().env_var(),
             "SUPSYNC_API_BASE_URL"
         );
-    }
-
-    #[test]
-    fn suggestions_catch_typos_only() {
-        let keys = ["concurrency", "segment_size", "max_attempts"];
-        assert_eq!(suggest("concurency", keys), Some("concurrency"));
-        assert_eq!(suggest("segmentsize", keys), Some("segment_size"));
-        assert_eq!(suggest("colour", keys), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

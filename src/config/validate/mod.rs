@@ -7,6 +7,7 @@ pub(super) mod validate_api_key;
 pub(super) mod validate_auth;
 pub mod validate_observe;
 pub(super) mod validate_session;
+pub(super) mod validate_token_cache;
 pub(super) mod validate_token_login;
 
 use super::provenance::Provenance;
@@ -286,7 +287,7 @@ pub fn validate(
 
     super::validate_observe::check(config, &mut c);
     super::validate_auth::check(config, &mut c, warnings);
-    super::token_cache::check(config, &mut c, warnings);
+    super::validate_token_cache::check(config, &mut c, warnings);
     super::validate_session::check(config, &mut c, warnings);
     super::validate_token_login::check(config, &mut c, warnings);
     super::validate_api_key::check(config, &mut c, warnings);

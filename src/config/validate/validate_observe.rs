@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::schema::suggest;
+use crate::config::suggest::suggest;
 use crate::config::validate::{Checker, url_problem};
 use crate::config::{ALERT_KINDS, Config};
 
