@@ -26,7 +26,12 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, now: Instant) {
         return;
     }
     let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
-    Paragraph::new(run_line(app, now, &t, l1.width)).render(l1, buf);
+    // A long stall reason can outgrow even the shortest form: cut it at a word.
+    Paragraph::new(super::fit::fit_line(
+        run_line(app, now, &t, l1.width),
+        usize::from(l1.width),
+    ))
+    .render(l1, buf);
     Paragraph::new(super::fit::fit_line(
         progress_line(app, &t),
         usize::from(l2.width),

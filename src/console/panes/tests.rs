@@ -143,3 +143,40 @@ fn the_refresh_log_draws_the_views_lines_newest_last() {
     assert!(rows[0].contains("token issued"), "{rows:?}");
     assert!(rows[1].contains("! token refreshed"), "{rows:?}");
 }
+
+#[test]
+fn a_long_hold_reason_is_cut_at_a_word_in_the_header() {
+    use crate::engine::events::Hold;
+    let now = Instant::now();
+    let mut app = busy_app(now);
+    app.apply(
+        EngineEvent::Holding(Some(Hold {
+            reason: "the API asks to wait 17 s (rate limited by the server, retry after \
+                     17 s) while its gateway sheds load"
+                .into(),
+            until: Some(SystemTime::now() + Duration::from_secs(17)),
+        })),
+        now,
+    );
+    // The header's first row, inside the border.
+    let row = |width: u16| {
+        let area = Rect::new(0, 0, width, 5);
+        let mut buf = Buffer::empty(area);
+        header::render(&mut buf, area, &app, now);
+        let r: String = (1..width - 1)
+            .map(|x| buf[(x, 1)].symbol().to_string())
+            .collect();
+        r.trim_end().to_string()
+    };
+    let whole = row(400);
+    let cut = row(60);
+    assert!(cut.ends_with('…'), "cut without a mark: {cut:?}");
+    // The word before the mark is one of the line's own words, not the start of one.
+    let trim = |w: &str| w.trim_matches([',', ':', ';', '(', ')', '·']).to_string();
+    let last = cut.trim_end_matches('…').split(' ').next_back().map(trim);
+    let words: Vec<String> = whole.split_whitespace().map(trim).collect();
+    assert!(
+        last.is_some_and(|l| !l.is_empty() && words.contains(&l)),
+        "cut mid-word: {cut:?} of {whole:?}"
+    );
+}
