@@ -279,6 +279,11 @@ pub struct DiagnoseArgs {
     /// the first). A refused login is never tried again, whatever N.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub logins: u32,
+    /// Token logins: after a refresh that rotates, present the spent refresh token once
+    /// more to see whether the server detects reuse (and revokes the chain). Off unless
+    /// asked: a server may record a reused refresh token as a security event on the user.
+    #[arg(long)]
+    pub reuse_check: bool,
 }
 
 #[derive(Debug, Clone, Args)]

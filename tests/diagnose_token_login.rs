@@ -47,14 +47,25 @@ fn config(dir: &Path, url: &str) -> PathBuf {
     p
 }
 
-/// `diagnose --wait-secs 8` with `password`; `json`: the report as JSON.
+/// `diagnose --wait-secs 8 --reuse-check` with `password`; `json`: the report as JSON.
 async fn diagnose(d: &Path, cfg: &Path, password: &str, json: bool) -> std::process::Output {
+    diagnose_with(d, cfg, password, json, &["--reuse-check"]).await
+}
+
+async fn diagnose_with(
+    d: &Path,
+    cfg: &Path,
+    password: &str,
+    json: bool,
+    more: &[&str],
+) -> std::process::Output {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_supsync"));
     c.arg("--config")
         .arg(cfg)
         .arg("--state-dir")
         .arg(d.join("state"))
         .args(["diagnose", "--wait-secs", "8"])
+        .args(more)
         .args(json.then_some("--json"))
         .env("SUPSYNC_TOKEN_LOGIN_PASSWORD", password)
         .env_remove("SUPSYNC_CLIENT_SECRET")
@@ -190,4 +201,26 @@ async fn a_wrong_password_is_one_login_and_exit_4() {
     let o = diagnose(&d, &cfg, wrong, false).await;
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert_eq!(stat(&sim.stats(), "token_login_failures"), 1);
+}
+
+/// Without `--reuse-check` the spent refresh token is never presented again: a server that
+/// logs reuse as a security event sees none, and the report says what was not tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reuse_check_is_made_only_when_asked() {
+    let sim = sim("", "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let d: PathBuf = dir.path().into();
+    let cfg = config(&d, &sim.url());
+    let o = diagnose_with(&d, &cfg, PASSWORD, true, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(v["verdict"]["rotates"], true, "{v}");
+    assert!(v["findings"]["reuse"].is_null(), "{v}");
+    assert!(
+        v["verdict"]["facts"].to_string().contains("--reuse-check"),
+        "{v}"
+    );
+    let st = sim.stats();
+    assert_eq!(stat(&st, "refreshes"), 1, "{st}");
+    assert_eq!(stat(&st, "refresh_reuse"), 0, "{st}");
 }

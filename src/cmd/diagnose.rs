@@ -36,6 +36,7 @@ pub fn run(global: &GlobalArgs, args: DiagnoseArgs) -> anyhow::Result<i32> {
         // respects them); without one, diagnose counts refused logins in memory.
         state_dir: crate::config::state_dir(global).ok(),
         logins: args.logins,
+        reuse_check: args.reuse_check,
     };
     if loaded.config.auth.kind == crate::config::AuthKind::TokenLogin {
         let found = match rt.block_on(diagnose::token_login(&loaded.config, &secret, &opts)) {

@@ -121,6 +121,13 @@ pub(super) fn refresh(f: &TokenLoginFindings, v: &mut TokenLoginVerdict) {
                            does not detect reuse."
                 .into(),
         });
+    } else if matches!(f.refresh, RefreshResult::Ok { rotated: true, .. }) {
+        v.facts.push(
+            "Whether the server detects a reused refresh token was not tried (--reuse-check \
+             does: it presents the spent one again, which a server may log as a security \
+             event)."
+                .into(),
+        );
     }
     match f.refresh_lifetime_secs {
         Some(r) if r < s.sync_secs => v.facts.push(format!(

@@ -25,6 +25,9 @@ pub struct DiagnoseOptions {
     /// one session; a second also tells whether the server keeps one session per user.
     /// A refused login is never repeated, whatever this allows.
     pub logins: u32,
+    /// Token logins: present the spent refresh token once more after a rotating refresh
+    /// (`--reuse-check`); off by default, as a server may log it as a security event.
+    pub reuse_check: bool,
 }
 
 impl Default for DiagnoseOptions {
@@ -35,6 +38,7 @@ impl Default for DiagnoseOptions {
             wait: Duration::from_secs(10),
             state_dir: None,
             logins: 1,
+            reuse_check: false,
         }
     }
 }

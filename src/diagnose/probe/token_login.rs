@@ -115,7 +115,7 @@ pub async fn run(
     f.watch = Some(watch(&api_http, at, &first, every, Instant::now() + opts.wait).await);
 
     // 4. One refresh (after the token died, as a run's would come at the latest), the
-    // refreshed token used once, and the spent refresh token presented again.
+    // refreshed token used once, and (asked for) the spent refresh token presented again.
     let mut latest = (first.access_token.clone(), first.refresh_token.clone());
     f.refresh = match (&first.refresh_token, tl.refreshes()) {
         (_, false) => RefreshResult::NotConfigured,
@@ -128,7 +128,7 @@ pub async fn run(
                     .as_ref()
                     .is_some_and(|r| r.expose() != spent.expose());
                 let kept = g.refresh_token.is_none();
-                if rotated {
+                if rotated && opts.reuse_check {
                     f.reuse = reuse(tl, &http, redactor, &api_http, at, spent, &g).await;
                 }
                 latest = (g.access_token.clone(), g.refresh_token.clone().or(latest.1));
