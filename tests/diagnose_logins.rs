@@ -13,11 +13,11 @@
 
 mod common;
 
+use common::session_cli::{json, login_requests, logins_sent, supsync};
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use common::{stat, text, write_csv};
-use serde_json::Value;
 use supsync::sim::{Profile, SimServer};
 
 const USER: &str = "sync-bot";
@@ -52,48 +52,6 @@ fn write_config(dir: &Path, url: &str, api: &str, auth: &str) -> PathBuf {
     )
     .unwrap();
     p
-}
-
-/// The binary with `args`, its state in `dir/state`.
-async fn supsync(dir: &Path, cfg: &Path, password: &str, args: &[&str]) -> Output {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_supsync"));
-    c.arg("--config")
-        .arg(cfg)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .args(args)
-        .env("SUPSYNC_SESSION_PASSWORD", password)
-        .env_remove("SUPSYNC_CLIENT_SECRET")
-        .env_remove("SUPSYNC_CACHE_KEY")
-        .env_remove("RUST_LOG")
-        .env_remove("SUPSYNC_CONFIG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
-}
-
-/// Login requests of any outcome the simulator has seen.
-fn login_requests(st: &Value) -> u64 {
-    stat(st, "session_logins")
-        + stat(st, "session_login_failures")
-        + stat(st, "session_login_refused_locked")
-}
-
-/// Logins diagnose says it sent.
-fn logins_sent(j: &Value) -> u64 {
-    j["findings"]["session"]["logins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["sent"] == true)
-        .count() as u64
 }
 
 /// The default and `--logins 2` against servers with no lockout: the server sees exactly

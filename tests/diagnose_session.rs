@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::session_cli::{json, login_requests, supsync};
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -79,34 +81,9 @@ fn config(url: &str) -> Config {
     c
 }
 
-/// The binary with `--config`, `--state-dir <dir>/state` and `password`.
-async fn supsync(dir: &Path, cfg: &Path, password: &str, args: &[&str]) -> Output {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_supsync"));
-    c.arg("--config")
-        .arg(cfg)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .args(args)
-        .env("SUPSYNC_SESSION_PASSWORD", password)
-        .env_remove("SUPSYNC_CLIENT_SECRET")
-        .env_remove("SUPSYNC_CACHE_KEY")
-        .env_remove("RUST_LOG")
-        .env_remove("SUPSYNC_CONFIG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
 /// The output with its lines rejoined (the text report wraps at 100 columns).
 fn flat(o: &Output) -> String {
     text(o).split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
 /// The findings whose claim is of `kind`.
@@ -145,13 +122,6 @@ fn no_verdict_check_conflict(j: &Value) {
             .any(|c| c["text"].as_str().unwrap().starts_with("verdict check")),
         "{conflicts:#?}"
     );
-}
-
-/// Login requests of any outcome the simulator has seen.
-fn login_requests(st: &Value) -> u64 {
-    stat(st, "session_logins")
-        + stat(st, "session_login_failures")
-        + stat(st, "session_login_refused_locked")
 }
 
 /// No password, and nothing shaped like a session id (43 URL-safe base64 characters), in

@@ -18,6 +18,8 @@
 
 mod common;
 
+use common::session_cli::{json, login_requests, logins_sent, supsync};
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -59,46 +61,8 @@ fn write_config(dir: &Path, url: &str, auth: &str) -> PathBuf {
 }
 
 async fn diagnose(dir: &Path, cfg: &Path, password: &str, args: &[&str]) -> Output {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_supsync"));
-    c.arg("--config")
-        .arg(cfg)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("diagnose")
-        .arg("--json")
-        .args(args)
-        .env("SUPSYNC_SESSION_PASSWORD", password)
-        .env_remove("SUPSYNC_CLIENT_SECRET")
-        .env_remove("SUPSYNC_CACHE_KEY")
-        .env_remove("RUST_LOG")
-        .env_remove("SUPSYNC_CONFIG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
-}
-
-/// Login requests of any outcome the simulator has seen.
-fn login_requests(st: &Value) -> u64 {
-    stat(st, "session_logins")
-        + stat(st, "session_login_failures")
-        + stat(st, "session_login_refused_locked")
-}
-
-/// Logins diagnose says it sent.
-fn logins_sent(j: &Value) -> u64 {
-    j["findings"]["session"]["logins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["sent"] == true)
-        .count() as u64
+    let all: Vec<&str> = ["diagnose", "--json"].iter().chain(args).copied().collect();
+    supsync(dir, cfg, password, &all).await
 }
 
 fn no_verdict_check_conflict(j: &Value) {

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod pty;
 pub mod redis_server;
 pub mod relay;
+pub mod session_cli;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
